@@ -1,0 +1,170 @@
+//! The Awesome Spectral Indices catalogue (formulas, band symbols, constants with defaults),
+//! embedded in the binary; a newer copy can be loaded from a folder.
+
+pub mod formula;
+pub mod roles;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+pub use roles::Role;
+
+/// One catalogue index.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexDef {
+    pub short_name: String,
+    pub long_name: String,
+    pub formula: String,
+    /// Band symbols and constants the formula uses.
+    pub bands: Vec<String>,
+    pub application_domain: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+impl IndexDef {
+    /// Band roles the formula needs (symbols that are bands, not constants).
+    pub fn roles(&self) -> Vec<Role> {
+        self.bands
+            .iter()
+            .filter_map(|s| Role::parse_symbol(s))
+            .collect()
+    }
+
+    /// Constants the formula uses.
+    pub fn constants(&self) -> Vec<&str> {
+        self.bands
+            .iter()
+            .filter(|s| Role::parse_symbol(s).is_none())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// A catalogue constant.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConstantDef {
+    pub short_name: String,
+    pub description: String,
+    pub default: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct IndexFile {
+    #[serde(rename = "SpectralIndices")]
+    spectral_indices: BTreeMap<String, IndexDef>,
+}
+
+/// The catalogue: indices and constants by name.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    indices: BTreeMap<String, IndexDef>,
+    constants: BTreeMap<String, ConstantDef>,
+}
+
+/// Names people use that the catalogue spells differently.
+const ALIASES: &[(&str, &str)] = &[
+    ("NDRE", "NDREI"),
+    ("MSAVI2", "MSAVI"),
+    ("CIGREEN", "CIG"),
+    ("CIREDEDGE", "CIRE"),
+];
+
+impl Catalogue {
+    /// The copy embedded at build time.
+    pub fn builtin() -> &'static Catalogue {
+        static BUILTIN: OnceLock<Catalogue> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Catalogue::from_json(
+                include_str!("data/spectral-indices-dict.json"),
+                include_str!("data/constants.json"),
+            )
+            .expect("the embedded catalogue is valid JSON (checked by tests)")
+        })
+    }
+
+    /// Load `spectral-indices-dict.json` and `constants.json` from a folder.
+    pub fn load(dir: &Path) -> Result<Catalogue> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
+        };
+        Catalogue::from_json(
+            &read("spectral-indices-dict.json")?,
+            &read("constants.json")?,
+        )
+        .map_err(|message| Error::Config {
+            path: dir.to_path_buf(),
+            message,
+        })
+    }
+
+    fn from_json(indices: &str, constants: &str) -> std::result::Result<Catalogue, String> {
+        let indices: IndexFile = serde_json::from_str(indices)
+            .map_err(|e| format!("spectral-indices-dict.json: {e}"))?;
+        let constants: BTreeMap<String, ConstantDef> =
+            serde_json::from_str(constants).map_err(|e| format!("constants.json: {e}"))?;
+        Ok(Catalogue {
+            indices: indices.spectral_indices,
+            constants,
+        })
+    }
+
+    /// All indices, by name.
+    pub fn indices(&self) -> impl Iterator<Item = &IndexDef> {
+        self.indices.values()
+    }
+
+    /// Look an index up by catalogue name or common alias, any case.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        let upper = name.trim().to_ascii_uppercase();
+        let canonical = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == upper)
+            .map_or(upper.as_str(), |(_, c)| c);
+        self.indices
+            .values()
+            .find(|d| d.short_name.eq_ignore_ascii_case(canonical))
+    }
+
+    /// A constant's definition.
+    pub fn constant(&self, name: &str) -> Option<&ConstantDef> {
+        self.constants.get(name)
+    }
+}
+
+impl Role {
+    /// Parse an exact catalogue symbol (no aliases, case-sensitive): tells bands from constants
+    /// such as `g` or `L` in a formula's symbol list.
+    pub fn parse_symbol(symbol: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.is_spectral() && r.symbol() == symbol)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_has_every_index() {
+        let c = Catalogue::builtin();
+        assert_eq!(c.indices().count(), 254);
+        assert_eq!(c.index("ndre").unwrap().short_name, "NDREI");
+        assert_eq!(c.index("MSAVI2").unwrap().short_name, "MSAVI");
+        assert_eq!(
+            c.index("evi").unwrap().roles(),
+            vec![Role::N, Role::R, Role::B]
+        );
+        assert_eq!(
+            c.index("evi").unwrap().constants(),
+            vec!["g", "C1", "C2", "L"]
+        );
+        assert_eq!(c.constant("g").unwrap().default, Some(2.5));
+    }
+}

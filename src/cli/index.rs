@@ -1,0 +1,218 @@
+//! `paddy index`: flags → `IndexRequest` → plan → run → summary.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalogue::{Catalogue, Role};
+use crate::error::{Error, Result};
+use crate::index::{self, BandRef, IndexRequest, DEFAULT_OUT_NODATA};
+use crate::io::CogOptions;
+
+/// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
+///
+/// Reads one multi-band raster, or one file per band, converts digital numbers to reflectance
+/// with a sensor profile, and writes DIR/<input stem>_<index>.tif for each index: Float32,
+/// DEFLATE-compressed, tiled, with overviews, nodata -9999 where any input is nodata, masked
+/// (cloud, shadow) or the formula is undefined.
+///
+/// Examples:
+///
+///   paddy index S2_tile.tif --sensor sentinel2-l2a --index ndvi,ndre,lswi --out indices/
+///
+///   paddy index LC08_..._SR_B4.TIF LC08_..._SR_B5.TIF LC08_..._SR_B6.TIF --index ndvi,lswi
+///
+///   paddy index stack.tif --band R=1 --band N=4 --band G=2 --band B=3 --index evi,gndvi
+///
+///   paddy index IMG_0001_*.tif --sensor micasense-rededge --index ndre
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct IndexArgs {
+    /// Input rasters: one multi-band file, or one file per band (anything GDAL reads).
+    #[arg(value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+
+    /// Indices to compute, comma-separated or repeated: NDVI, GNDVI, NDRE (NDREI), EVI, EVI2,
+    /// SAVI, OSAVI, MSAVI2 (MSAVI), LSWI, NDMI, NDWI, CIre, CIgreen (Awesome Spectral Indices names).
+    #[arg(
+        long,
+        short = 'i',
+        value_delimiter = ',',
+        required = true,
+        value_name = "NAMES"
+    )]
+    index: Vec<String>,
+
+    /// Sensor profile: sentinel2-l2a, landsat-c2-l2, micasense-rededge, dji-p4m, dji-mavic3m,
+    /// parrot-sequoia, planetscope-4b, planetscope-8b, generic, or a profile .toml file.
+    /// Default: detected from file names and metadata, else generic. See `paddy sensors`.
+    #[arg(long, short = 's', value_name = "NAME|FILE")]
+    sensor: Option<String>,
+
+    /// Map a band role to a band: ROLE=N (band N of the single input), ROLE=FILE, or
+    /// ROLE=FILE:N. Roles: A B G R RE1 RE2 RE3 N N2 S1 S2 T1 T2 (or blue, green, red, rededge,
+    /// nir, swir1, swir2), and SCL / QA_PIXEL quality bands. Repeat for each role.
+    #[arg(long = "band", short = 'b', value_name = "ROLE=BAND", value_parser = parse_band)]
+    bands: Vec<(Role, BandRef)>,
+
+    /// Multiply DNs by this to get reflectance (overrides the profile).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    scale: Option<f64>,
+
+    /// Add this after scaling: reflectance = DN × scale + offset (overrides the profile and
+    /// file metadata; Sentinel-2 baseline ≥ 04.00 without metadata: --offset -0.1).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    offset: Option<f64>,
+
+    /// Input DN that means no data (overrides the files' own nodata).
+    #[arg(long, value_name = "V", allow_negative_numbers = true)]
+    nodata: Option<f64>,
+
+    /// Set a formula constant, e.g. --const L=0.5 for SAVI (default: the catalogue's).
+    #[arg(long = "const", value_name = "NAME=VALUE", value_parser = parse_const)]
+    constants: Vec<(String, f64)>,
+
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+
+    /// Output file stem (default: the input's stem, or the common prefix of several inputs).
+    #[arg(long, value_name = "STEM")]
+    name: Option<String>,
+
+    /// Nodata value written into the outputs.
+    #[arg(long, value_name = "V", default_value_t = DEFAULT_OUT_NODATA, allow_negative_numbers = true)]
+    out_nodata: f64,
+
+    /// Output compression: DEFLATE (read everywhere), ZSTD (faster), LZW, NONE.
+    #[arg(long, value_name = "CODEC", default_value = "DEFLATE", value_parser = ["DEFLATE", "ZSTD", "LZW", "NONE"], ignore_case = true)]
+    compress: String,
+
+    /// Compression level (DEFLATE 1–12, ZSTD 1–22).
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
+
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+
+    /// No progress bar or summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn parse_band(text: &str) -> std::result::Result<(Role, BandRef), String> {
+    let (role, spec) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}': expected ROLE=BAND, e.g. N=4 or RE1=IMG_0001_5.tif"))?;
+    let role = Role::parse(role).ok_or_else(|| {
+        format!("unknown band role '{role}': use A B G R RE1 RE2 RE3 N N2 S1 S2 T1 T2 SCL QA_PIXEL or blue, green, red, rededge, nir, swir1, swir2")
+    })?;
+    if spec.is_empty() {
+        return Err(format!("--band {role}= needs a band number or a file"));
+    }
+    Ok((role, BandRef::parse(spec)))
+}
+
+fn parse_const(text: &str) -> std::result::Result<(String, f64), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}': expected NAME=VALUE, e.g. L=0.5"))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    if !value.is_finite() {
+        return Err(format!("'{value}' is not a finite number"));
+    }
+    Ok((name.trim().to_string(), value))
+}
+
+pub fn run(args: IndexArgs) -> Result<()> {
+    if args.threads == Some(0) {
+        return Err(Error::usage("--threads must be at least 1"));
+    }
+    let constants: BTreeMap<String, f64> = args.constants.into_iter().collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let request = IndexRequest {
+        sensor: args.sensor,
+        bands: args.bands,
+        scale: args.scale,
+        offset: args.offset,
+        nodata: args.nodata,
+        constants,
+        out_dir: args.out,
+        name: args.name,
+        out_nodata: args.out_nodata,
+        cog: CogOptions {
+            compress: args.compress.to_ascii_uppercase(),
+            level: args.level,
+            threads,
+            ..CogOptions::default()
+        },
+        threads: args.threads,
+        ..IndexRequest::new(args.inputs, args.index)
+    };
+    let plan = index::plan(&request, Catalogue::builtin())?;
+    if !args.quiet {
+        for w in &plan.warnings {
+            eprintln!("paddy: warning: {w}");
+        }
+    }
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} windows {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix("indices");
+        bar
+    };
+    let report = index::run(&plan, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if !args.quiet {
+        println!(
+            "{}×{} px, sensor {} ({}), {:.2} s, {:.1} Mpx/s",
+            report.width,
+            report.height,
+            report.sensor,
+            plan.profile_source,
+            report.seconds,
+            report.megapixels_per_second
+        );
+        for o in &report.outputs {
+            let range = match (o.min, o.mean, o.max) {
+                (Some(min), Some(mean), Some(max)) => {
+                    format!("mean {mean:.3}, range {min:.3} … {max:.3}")
+                }
+                _ => "no valid pixels".into(),
+            };
+            println!(
+                "  {:<6} {}  ({} valid px, {range})",
+                o.index,
+                o.path.display(),
+                o.valid_pixels
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Command line: clap definitions, raw flags turned into checked settings, errors printed once.
+
+mod index;
+mod sensors;
+
+use clap::{Parser, Subcommand};
+
+/// paddy: rice crop monitoring from drone and satellite imagery.
+///
+/// Computes vegetation, red-edge and water indices from multispectral tiles (Sentinel-2,
+/// Landsat, PlanetScope, MicaSense, DJI, Parrot Sequoia or any GDAL raster), streamed in
+/// parallel and written as Cloud Optimized GeoTIFFs that open ready to read in QGIS.
+#[derive(Debug, Parser)]
+#[command(name = "paddy", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Index(index::IndexArgs),
+    Sensors(sensors::SensorsArgs),
+}
+
+/// Parse the command line, run, print any error once; returns the process exit code
+/// (0 success, 1 processing failed, 2 bad usage or configuration).
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Index(args) => index::run(args),
+        Command::Sensors(args) => sensors::run(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("paddy: error: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! From what the user asked (`IndexRequest`) to a checked plan (`IndexPlan`): which file and band
+//! plays each role, how DNs become reflectance, which quality band masks, which indices with
+//! which constants, and where each output goes. Every mistake is found here, before any pixel is
+//! read or any file written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalogue::{Catalogue, IndexDef, Role};
+use crate::error::{Error, Result};
+use crate::io::{BandSpec, CogOptions, MaskSpec, RasterInfo};
+use crate::kernels::{Kernel, HAND_WRITTEN};
+use crate::raster::Grid;
+use crate::sensors::Profile;
+
+/// Where a role's band comes from, as given with `--band ROLE=…`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BandRef {
+    /// Band number of the single input (`--band R=3`).
+    Number(usize),
+    /// A file, and optionally a band of it (`--band N=B5.TIF`, `--band N=stack.tif:4`).
+    File(PathBuf, Option<usize>),
+}
+
+impl BandRef {
+    /// Parse the right-hand side of `--band ROLE=…`.
+    pub fn parse(text: &str) -> BandRef {
+        if let Ok(n) = text.parse::<usize>() {
+            return BandRef::Number(n);
+        }
+        if let Some((path, band)) = text.rsplit_once(':') {
+            if let Ok(n) = band.parse::<usize>() {
+                return BandRef::File(PathBuf::from(path), Some(n));
+            }
+        }
+        BandRef::File(PathBuf::from(text), None)
+    }
+}
+
+/// What the user asked of `paddy index`, already parsed but not yet checked against the files.
+#[derive(Debug, Clone)]
+pub struct IndexRequest {
+    pub inputs: Vec<PathBuf>,
+    /// Index names as typed (catalogue names or aliases such as NDRE, MSAVI2).
+    pub indices: Vec<String>,
+    /// Sensor profile name or path; None: detect, else `generic`.
+    pub sensor: Option<String>,
+    pub bands: Vec<(Role, BandRef)>,
+    pub scale: Option<f64>,
+    pub offset: Option<f64>,
+    pub nodata: Option<f64>,
+    pub constants: BTreeMap<String, f64>,
+    pub out_dir: PathBuf,
+    /// Output file stem; None: from the input names.
+    pub name: Option<String>,
+    /// Nodata value written into the outputs.
+    pub out_nodata: f64,
+    pub cog: CogOptions,
+    pub threads: Option<usize>,
+}
+
+impl IndexRequest {
+    /// A request with paddy's defaults.
+    pub fn new(inputs: Vec<PathBuf>, indices: Vec<String>) -> IndexRequest {
+        IndexRequest {
+            inputs,
+            indices,
+            sensor: None,
+            bands: Vec::new(),
+            scale: None,
+            offset: None,
+            nodata: None,
+            constants: BTreeMap::new(),
+            out_dir: PathBuf::from("."),
+            name: None,
+            out_nodata: DEFAULT_OUT_NODATA,
+            cog: CogOptions::default(),
+            threads: None,
+        }
+    }
+}
+
+/// Nodata value of index outputs: outside every index's range and read by every GIS.
+pub const DEFAULT_OUT_NODATA: f64 = -9999.0;
+
+/// One index to compute.
+#[derive(Debug, Clone)]
+pub struct PlannedIndex {
+    /// As the user typed it, upper-cased (names the output file, lower-cased).
+    pub requested: String,
+    pub def: IndexDef,
+    pub kernel: Kernel,
+    /// Constants and the values used.
+    pub constants: Vec<(String, f64)>,
+    pub path: PathBuf,
+}
+
+/// A checked plan: everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct IndexPlan {
+    pub grid: Grid,
+    /// Storage block size of the first band read (windows align to it).
+    pub block_size: (usize, usize),
+    pub profile: Profile,
+    /// How the profile was chosen, for the report.
+    pub profile_source: String,
+    pub roles: BTreeMap<Role, BandSpec>,
+    pub mask: Option<MaskSpec>,
+    pub outputs: Vec<PlannedIndex>,
+    /// Files to open (each once per worker).
+    pub files: Vec<PathBuf>,
+    pub out_nodata: f64,
+    pub cog: CogOptions,
+    pub threads: Option<usize>,
+    /// Things the user should know (unmatched files, raw counts, …).
+    pub warnings: Vec<String>,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The output stem for a set of inputs: the single input's stem, or the common prefix of several
+/// stems cut at a separator (`LC08_…_SR_B4`, `LC08_…_SR_B5` → `LC08_…_SR`).
+pub fn output_stem(inputs: &[PathBuf]) -> String {
+    let stems: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        })
+        .collect();
+    let Some(first) = stems.first() else {
+        return "paddy".into();
+    };
+    if stems.len() == 1 {
+        return first.clone();
+    }
+    let mut prefix_len = first.len();
+    for s in &stems[1..] {
+        prefix_len = first
+            .char_indices()
+            .zip(s.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(prefix_len);
+    }
+    let prefix = &first[..prefix_len];
+    let separator = |c: char| matches!(c, '_' | '-' | '.' | ' ');
+    // Keep the prefix when it ends at a token boundary in every stem, else cut the partial token.
+    let at_boundary = stems
+        .iter()
+        .all(|s| s[prefix_len..].chars().next().is_none_or(separator));
+    let cut = if at_boundary {
+        prefix
+    } else {
+        prefix.rfind(separator).map_or("", |i| &prefix[..i])
+    }
+    .trim_end_matches(separator);
+    if cut.is_empty() {
+        first.clone()
+    } else {
+        cut.to_string()
+    }
+}
+
+fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profile, String)> {
+    if let Some(name) = &request.sensor {
+        return Ok((Profile::find(name)?, "chosen with --sensor".into()));
+    }
+    let texts: Vec<String> = infos
+        .iter()
+        .flat_map(|i| std::iter::once(file_name(&i.path)).chain(i.metadata.values().cloned()))
+        .collect();
+    let found: Vec<Profile> = Profile::builtin()
+        .into_iter()
+        .filter(|p| texts.iter().any(|t| p.detects(t)))
+        .collect();
+    if let [one] = found.as_slice() {
+        return Ok((
+            one.clone(),
+            "detected from the file names / metadata".into(),
+        ));
+    }
+    Ok((Profile::find("generic")?, "default (no --sensor)".into()))
+}
+
+/// Check a request against the files and build the plan.
+pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> {
+    if request.indices.is_empty() {
+        return Err(Error::usage(
+            "no index asked for: add --index, e.g. --index ndvi,ndre",
+        ));
+    }
+    let explicit_files = request.bands.iter().filter_map(|(_, b)| match b {
+        BandRef::File(p, _) => Some(p.clone()),
+        BandRef::Number(_) => None,
+    });
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in request.inputs.iter().cloned().chain(explicit_files) {
+        if !files.contains(&p) {
+            files.push(p);
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::usage(
+            "no input: give one multi-band raster, one file per band, or --band ROLE=FILE",
+        ));
+    }
+    let infos = files
+        .iter()
+        .map(|p| RasterInfo::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    for other in &infos[1..] {
+        infos[0].check_same_grid(other)?;
+    }
+    let info = |path: &Path| infos.iter().find(|i| i.path == path);
+    let (profile, profile_source) = choose_profile(request, &infos)?;
+    let mut warnings = Vec::new();
+
+    // Roles: explicit --band first, then the profile's names, then its band positions.
+    let mut chosen: BTreeMap<Role, (PathBuf, usize, String)> = BTreeMap::new();
+    for (role, band_ref) in &request.bands {
+        let (path, band) = match band_ref {
+            BandRef::Number(n) => match request.inputs.as_slice() {
+                [single] => (single.clone(), *n),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "--band {role}={n} picks a band of the single input, but {} inputs were given: name the file, --band {role}=FILE[:BAND]",
+                        request.inputs.len()
+                    )))
+                }
+            },
+            BandRef::File(path, Some(n)) => (path.clone(), *n),
+            BandRef::File(path, None) => {
+                let count = info(path).map_or(1, |i| i.band_count);
+                if count != 1 {
+                    return Err(Error::usage(format!(
+                        "--band {role}={}: the file has {count} bands; say which, e.g. --band {role}={}:1",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+                (path.clone(), 1)
+            }
+        };
+        if let Some(i) = info(&path) {
+            i.check_band(band)?;
+        }
+        if chosen
+            .insert(*role, (path, band, "--band".into()))
+            .is_some()
+        {
+            return Err(Error::usage(format!("--band {role} is given twice")));
+        }
+    }
+    let explicitly_mapped: Vec<(PathBuf, usize)> =
+        chosen.values().map(|(p, b, _)| (p.clone(), *b)).collect();
+    for i in infos.iter().filter(|i| request.inputs.contains(&i.path)) {
+        let name = file_name(&i.path);
+        for band in 1..=i.band_count {
+            if explicitly_mapped.contains(&(i.path.clone(), band)) {
+                continue;
+            }
+            let description = &i.descriptions[band - 1];
+            let by_description = profile.role_for(description);
+            let by_name = (i.band_count == 1)
+                .then(|| profile.role_for(&name))
+                .flatten();
+            match by_description.or(by_name) {
+                Some(role) => match chosen.get(&role) {
+                    None => {
+                        let why = if by_description.is_some() {
+                            format!("band description '{description}'")
+                        } else {
+                            "file name".to_string()
+                        };
+                        chosen.insert(role, (i.path.clone(), band, why));
+                    }
+                    Some((p, b, _)) if (p, *b) != (&i.path, band) => warnings.push(format!(
+                        "{name} band {band} also looks like {role}; using {} band {b}",
+                        file_name(p)
+                    )),
+                    Some(_) => {}
+                },
+                None if i.band_count == 1 && request.inputs.len() > 1 => warnings.push(format!(
+                    "{name}: the {} profile does not say which band this is; it is not used (map it with --band ROLE={})",
+                    profile.name,
+                    i.path.display()
+                )),
+                None => {}
+            }
+        }
+    }
+    if let [single] = request.inputs.as_slice() {
+        if let Some(i) = info(single) {
+            for (&role, &band) in &profile.positions {
+                if band <= i.band_count && !chosen.contains_key(&role) {
+                    chosen.insert(
+                        role,
+                        (single.clone(), band, format!("{} band order", profile.name)),
+                    );
+                }
+            }
+        }
+    }
+
+    // Indices, their constants and kernels.
+    let mut outputs: Vec<PlannedIndex> = Vec::new();
+    let stem = request
+        .name
+        .clone()
+        .unwrap_or_else(|| output_stem(&request.inputs_or(&files)));
+    for requested in &request.indices {
+        let requested = requested.trim().to_ascii_uppercase();
+        let def = catalogue.index(&requested).ok_or_else(|| {
+            Error::usage(format!(
+                "unknown index '{requested}': use an Awesome Spectral Indices name such as NDVI, NDRE, EVI, SAVI, LSWI"
+            ))
+        })?;
+        if outputs.iter().any(|o| o.def.short_name == def.short_name) {
+            continue;
+        }
+        let mut constants = Vec::new();
+        for c in def.constants() {
+            let value = request
+                .constants
+                .get(c)
+                .copied()
+                .or_else(|| catalogue.constant(c).and_then(|d| d.default))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{}: constant {c} has no default; give it with --const {c}=VALUE",
+                        def.short_name
+                    ))
+                })?;
+            constants.push((c.to_string(), value));
+        }
+        let constant = |name: &str| {
+            constants
+                .iter()
+                .find(|(c, _)| c == name)
+                .map_or(f32::NAN, |(_, v)| *v as f32)
+        };
+        let kernel = Kernel::for_index(&def.short_name, &constant).ok_or_else(|| {
+            Error::usage(format!(
+                "{} is in the catalogue but paddy computes only {} so far",
+                def.short_name,
+                HAND_WRITTEN.join(", ")
+            ))
+        })?;
+        for role in kernel.roles() {
+            if !chosen.contains_key(&role) {
+                return Err(Error::MissingRole {
+                    index: def.short_name.clone(),
+                    role: role.symbol().into(),
+                    role_name: role.long_name().into(),
+                    hint: missing_role_hint(role, request, &profile),
+                });
+            }
+        }
+        let path = request
+            .out_dir
+            .join(format!("{stem}_{}.tif", requested.to_ascii_lowercase()));
+        outputs.push(PlannedIndex {
+            requested,
+            def: def.clone(),
+            kernel,
+            constants,
+            path,
+        });
+    }
+
+    // Reflectance conversion for the roles the kernels read.
+    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.kernel.roles()).collect();
+    needed.sort();
+    needed.dedup();
+    let mut roles = BTreeMap::new();
+    for role in needed {
+        let (path, band, _) = &chosen[&role];
+        let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
+        roles.insert(role, band_spec(request, &profile, i, *band));
+    }
+    let mask = profile.mask.as_ref().and_then(|(role, rule)| {
+        chosen.get(role).map(|(path, band, _)| MaskSpec {
+            path: path.clone(),
+            band: *band,
+            rule: rule.clone(),
+        })
+    });
+    if profile.raw_counts && request.scale.is_none() {
+        warnings.push(format!(
+            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
+            profile.name
+        ));
+    }
+    let mut used_files: Vec<PathBuf> = roles.values().map(|s| s.path.clone()).collect();
+    used_files.extend(mask.iter().map(|m| m.path.clone()));
+    used_files.sort();
+    used_files.dedup();
+    let first = roles.values().next().map(|s| s.path.clone());
+    let block_size = first
+        .as_deref()
+        .and_then(info)
+        .map_or(infos[0].block_size, |i| i.block_size);
+    Ok(IndexPlan {
+        grid: infos[0].grid.clone(),
+        block_size,
+        profile,
+        profile_source,
+        roles,
+        mask,
+        outputs,
+        files: used_files,
+        out_nodata: request.out_nodata,
+        cog: request.cog.clone(),
+        threads: request.threads,
+        warnings,
+    })
+}
+
+impl IndexRequest {
+    fn inputs_or(&self, files: &[PathBuf]) -> Vec<PathBuf> {
+        if self.inputs.is_empty() {
+            files.to_vec()
+        } else {
+            self.inputs.clone()
+        }
+    }
+}
+
+fn missing_role_hint(role: Role, request: &IndexRequest, profile: &Profile) -> String {
+    let how = if request.inputs.len() == 1 {
+        format!("--band {role}=BAND_NUMBER or --band {role}=FILE")
+    } else {
+        format!("--band {role}=FILE[:BAND]")
+    };
+    format!(
+        "map it with {how}{}",
+        if profile.name == "generic" {
+            ", or pick a --sensor whose profile names the bands (see `paddy sensors`)".to_string()
+        } else {
+            format!(
+                " (the {} profile found no such band in the input)",
+                profile.name
+            )
+        }
+    )
+}
+
+/// How one band's DNs become reflectance: `--scale/--offset` override; then the band's own GDAL
+/// scale/offset (generic profile); then the profile, with a metadata DN offset (BOA_ADD_OFFSET).
+fn band_spec(
+    request: &IndexRequest,
+    profile: &Profile,
+    info: &RasterInfo,
+    band: usize,
+) -> BandSpec {
+    let own = if profile.use_band_scale {
+        info.band_scale_offset[band - 1]
+    } else {
+        None
+    };
+    let scale = request
+        .scale
+        .or(own.map(|(s, _)| s))
+        .unwrap_or(profile.scale);
+    let metadata_offset = profile.offset_metadata.as_ref().and_then(|key| {
+        info.band_metadata[band - 1]
+            .get(key)
+            .or_else(|| info.metadata.get(key))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    let offset = request
+        .offset
+        .or(own.map(|(_, o)| o))
+        .or(metadata_offset.map(|dn| dn * scale))
+        .unwrap_or(profile.offset);
+    BandSpec {
+        path: info.path.clone(),
+        band,
+        nodata: request
+            .nodata
+            .or(info.band_nodata[band - 1])
+            .or(profile.nodata),
+        scale,
+        offset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_refs_parse() {
+        assert_eq!(BandRef::parse("3"), BandRef::Number(3));
+        assert_eq!(
+            BandRef::parse("a/B5.TIF"),
+            BandRef::File("a/B5.TIF".into(), None)
+        );
+        assert_eq!(
+            BandRef::parse("s.tif:4"),
+            BandRef::File("s.tif".into(), Some(4))
+        );
+    }
+
+    #[test]
+    fn output_stems_come_from_the_inputs() {
+        let p = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(output_stem(&p(&["x/tile.tif"])), "tile");
+        assert_eq!(
+            output_stem(&p(&["LC08_L2SP_X_SR_B4.TIF", "LC08_L2SP_X_SR_B5.TIF"])),
+            "LC08_L2SP_X_SR"
+        );
+        assert_eq!(
+            output_stem(&p(&["IMG_0001_1.tif", "IMG_0001_5.tif"])),
+            "IMG_0001"
+        );
+        assert_eq!(output_stem(&p(&["sr_b4_2020.tif", "sr_b5_2020.tif"])), "sr");
+        assert_eq!(output_stem(&p(&["red.tif", "nir.tif"])), "red");
+        assert_eq!(
+            output_stem(&p(&["s2_0627.tif", "s2_0627_scl.tif"])),
+            "s2_0627"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! Executing an index plan: one pass over the input, every index computed from the same
+//! reflectance window, outputs streamed to staging files and published as COGs.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::plan::{IndexPlan, PlannedIndex};
+use crate::catalogue::Role;
+use crate::error::Result;
+use crate::io::{IndexWriter, OutputMeta, Readers};
+use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
+
+/// Summary of one output, for people and for `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputReport {
+    pub index: String,
+    pub path: PathBuf,
+    pub valid_pixels: u64,
+    pub nodata_pixels: u64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+/// Summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    pub sensor: String,
+    pub width: usize,
+    pub height: usize,
+    pub windows: usize,
+    pub seconds: f64,
+    pub megapixels_per_second: f64,
+    pub outputs: Vec<OutputReport>,
+    pub warnings: Vec<String>,
+}
+
+/// Running statistics of one output's valid pixels.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    valid: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        if other.valid == 0 {
+            return;
+        }
+        if self.valid == 0 {
+            *self = *other;
+            return;
+        }
+        self.valid += other.valid;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// Keep `v` where the pixel is valid and finite; elsewhere write `nodata`. Returns the tally.
+fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
+    let mut t = Tally {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        ..Tally::default()
+    };
+    for (v, &ok) in out.iter_mut().zip(valid) {
+        if ok && v.is_finite() {
+            t.valid += 1;
+            t.sum += *v as f64;
+            t.min = t.min.min(*v as f64);
+            t.max = t.max.max(*v as f64);
+        } else {
+            *v = nodata;
+        }
+    }
+    t
+}
+
+/// A worker's state: GDAL handles, one reflectance buffer per role, the validity mask.
+struct Worker {
+    readers: Readers,
+    bands: Vec<(Role, Vec<f32>)>,
+    valid: Vec<bool>,
+}
+
+/// Finished buffers go back here to be reused: fresh memory is costly to first touch.
+struct Pool(Mutex<Vec<Vec<f32>>>);
+
+impl Pool {
+    fn take(&self, len: usize) -> Vec<f32> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
+        v.resize(len, 0.0);
+        v
+    }
+    fn give(&self, v: Vec<f32>) {
+        if let Ok(mut p) = self.0.lock() {
+            p.push(v);
+        }
+    }
+}
+
+fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
+    let mut band = vec![
+        ("INDEX".to_string(), out.def.short_name.clone()),
+        ("LONG_NAME".into(), out.def.long_name.clone()),
+        ("FORMULA".into(), out.def.formula.clone()),
+        ("DOMAIN".into(), out.def.application_domain.clone()),
+        ("REFERENCE".into(), out.def.reference.clone()),
+        ("SENSOR".into(), plan.profile.name.clone()),
+    ];
+    if !out.constants.is_empty() {
+        let c: Vec<String> = out
+            .constants
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        band.push(("CONSTANTS".into(), c.join(" ")));
+    }
+    for role in out.kernel.roles() {
+        if let Some(spec) = plan.roles.get(&role) {
+            let file = spec
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            band.push((
+                format!("BAND_{role}"),
+                format!(
+                    "{file} band {} × {} + {}{}",
+                    spec.band,
+                    spec.scale,
+                    spec.offset,
+                    spec.nodata
+                        .map_or(String::new(), |n| format!(", nodata {n}"))
+                ),
+            ));
+        }
+    }
+    if let Some(mask) = &plan.mask {
+        let file = mask
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        band.push((
+            "QUALITY_MASK".into(),
+            format!("{file} band {}: {:?}", mask.band, mask.rule),
+        ));
+    }
+    OutputMeta {
+        description: out.def.short_name.clone(),
+        band_metadata: band,
+        dataset_metadata: vec![(
+            "SOFTWARE".into(),
+            format!("paddy {}", env!("CARGO_PKG_VERSION")),
+        )],
+    }
+}
+
+/// Run a plan. `progress(done, total)` is called after each window is written.
+pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexReport> {
+    let started = Instant::now();
+    if let Some(dir) = plan.outputs.first().and_then(|o| o.path.parent()) {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|source| crate::error::Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    let mut writers = plan
+        .outputs
+        .iter()
+        .map(|o| IndexWriter::create(&o.path, &plan.grid, plan.out_nodata, &output_meta(plan, o)))
+        .collect::<Result<Vec<_>>>()?;
+    let windows = plan_windows(
+        plan.grid.width,
+        plan.grid.height,
+        plan.block_size,
+        TARGET_WINDOW_PIXELS,
+    );
+    let pool = Pool(Mutex::new(Vec::new()));
+    let nodata = plan.out_nodata as f32;
+    let mut tallies = vec![Tally::default(); plan.outputs.len()];
+    let mut done = 0usize;
+
+    let init = || -> Result<Worker> {
+        Ok(Worker {
+            readers: Readers::open(&plan.files)?,
+            bands: plan.roles.keys().map(|&r| (r, Vec::new())).collect(),
+            valid: Vec::new(),
+        })
+    };
+    let compute = |w: &mut Worker, window: Window| -> Result<Vec<(Vec<f32>, Tally)>> {
+        let n = window.len();
+        w.valid.clear();
+        w.valid.resize(n, true);
+        for (role, buf) in w.bands.iter_mut() {
+            buf.resize(n, 0.0);
+            w.readers
+                .read_reflectance(&plan.roles[role], window, buf, &mut w.valid)?;
+        }
+        if let Some(mask) = &plan.mask {
+            w.readers.apply_quality_mask(mask, window, &mut w.valid)?;
+        }
+        let bands = &w.bands;
+        let band = |r: Role| -> &[f32] {
+            bands
+                .iter()
+                .find(|(k, _)| *k == r)
+                .map_or(&[][..], |(_, b)| b.as_slice())
+        };
+        Ok(plan
+            .outputs
+            .iter()
+            .map(|o| {
+                let mut out = pool.take(n);
+                o.kernel.apply(&band, &mut out);
+                let tally = finalize(&mut out, &w.valid, nodata);
+                (out, tally)
+            })
+            .collect())
+    };
+    let sink = |window: Window, results: Vec<(Vec<f32>, Tally)>| -> Result<()> {
+        for ((writer, tally), (data, t)) in writers.iter_mut().zip(tallies.iter_mut()).zip(results)
+        {
+            tally.add(&t);
+            pool.give(writer.write(window, data)?);
+        }
+        done += 1;
+        progress(done, windows.len());
+        Ok(())
+    };
+    engine::stream(&windows, plan.threads, init, compute, sink)?;
+
+    let total = (plan.grid.width * plan.grid.height) as u64;
+    let mut outputs = Vec::new();
+    for ((writer, tally), planned) in writers.into_iter().zip(&tallies).zip(&plan.outputs) {
+        let path = writer.finish(&plan.cog)?;
+        let has = tally.valid > 0;
+        outputs.push(OutputReport {
+            index: planned.def.short_name.clone(),
+            path,
+            valid_pixels: tally.valid,
+            nodata_pixels: total - tally.valid,
+            min: has.then_some(tally.min),
+            max: has.then_some(tally.max),
+            mean: has.then(|| tally.sum / tally.valid as f64),
+        });
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(IndexReport {
+        sensor: plan.profile.name.clone(),
+        width: plan.grid.width,
+        height: plan.grid.height,
+        windows: windows.len(),
+        seconds,
+        megapixels_per_second: total as f64 / 1e6 / seconds.max(1e-9),
+        outputs,
+        warnings: plan.warnings.clone(),
+    })
+}

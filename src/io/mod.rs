@@ -1,0 +1,201 @@
+//! The only place that talks to GDAL: open and describe rasters, read windows as reflectance with
+//! validity, write index rasters as Cloud Optimized GeoTIFFs that appear under their final name
+//! only when complete.
+
+mod read;
+mod write;
+
+pub use read::{BandSpec, MaskSpec, Readers};
+pub use write::{CogOptions, IndexWriter, OutputMeta, TempPath};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use gdal::{Dataset, Metadata};
+
+use crate::error::{gdal_message, Error, Result};
+use crate::raster::Grid;
+
+/// Set GDAL up once: keep its messages off the terminal (paddy reports errors itself, with the
+/// file they concern) and bound the block cache unless the user chose a size.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gdal::config::set_error_handler(|_class, _number, _message| {});
+        if std::env::var_os("GDAL_CACHEMAX").is_none() {
+            // 256 MiB: enough for a row of output tiles per index; keeps RSS bounded.
+            let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "256");
+        }
+    });
+}
+
+/// Open a raster read-only, with an error that says what is wrong with the file.
+pub fn open(path: &Path) -> Result<Dataset> {
+    init();
+    if !path.exists() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let ds = Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_RASTER
+                | gdal::GdalOpenFlags::GDAL_OF_READONLY
+                | gdal::GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        message: gdal_message(&e),
+    })?;
+    if ds.raster_count() == 0 {
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            message: "the file has no raster bands".into(),
+        });
+    }
+    Ok(ds)
+}
+
+/// What paddy needs to know about an input raster before reading pixels.
+#[derive(Debug, Clone)]
+pub struct RasterInfo {
+    pub path: PathBuf,
+    pub grid: Grid,
+    pub band_count: usize,
+    /// Band descriptions, 1-based band `i` at index `i - 1` (empty when unnamed).
+    pub descriptions: Vec<String>,
+    /// Dataset metadata (default domain).
+    pub metadata: BTreeMap<String, String>,
+    /// Per band: metadata (default domain).
+    pub band_metadata: Vec<BTreeMap<String, String>>,
+    /// Per band: the band's own GDAL scale and offset, when set.
+    pub band_scale_offset: Vec<Option<(f64, f64)>>,
+    /// Per band: the nodata value the file declares.
+    pub band_nodata: Vec<Option<f64>>,
+    /// Storage block size of band 1.
+    pub block_size: (usize, usize),
+}
+
+fn metadata_map(object: &impl Metadata) -> BTreeMap<String, String> {
+    object
+        .metadata()
+        .filter(|entry| entry.domain.is_empty())
+        .map(|entry| (entry.key, entry.value))
+        .collect()
+}
+
+impl RasterInfo {
+    /// Open `path` and describe it.
+    pub fn read(path: &Path) -> Result<RasterInfo> {
+        let ds = open(path)?;
+        let (width, height) = ds.raster_size();
+        let crs_wkt = Some(ds.projection()).filter(|w| !w.is_empty());
+        let geo_transform = ds.geo_transform().ok();
+        let band_count = ds.raster_count();
+        let mut descriptions = Vec::with_capacity(band_count);
+        let mut band_metadata = Vec::with_capacity(band_count);
+        let mut band_scale_offset = Vec::with_capacity(band_count);
+        let mut band_nodata = Vec::with_capacity(band_count);
+        let mut block_size = (width, 1);
+        for i in 1..=band_count {
+            let band = ds.rasterband(i).map_err(|e| Error::Read {
+                path: path.to_path_buf(),
+                band: i,
+                message: gdal_message(&e),
+            })?;
+            if i == 1 {
+                block_size = band.block_size();
+            }
+            descriptions.push(band.description().unwrap_or_default());
+            band_nodata.push(band.no_data_value());
+            band_metadata.push(metadata_map(&band));
+            let (scale, offset) = (band.scale(), band.offset());
+            band_scale_offset.push(match (scale, offset) {
+                (None, None) => None,
+                (s, o) => Some((s.unwrap_or(1.0), o.unwrap_or(0.0)))
+                    .filter(|&(s, o)| (s, o) != (1.0, 0.0)),
+            });
+        }
+        Ok(RasterInfo {
+            path: path.to_path_buf(),
+            grid: Grid {
+                width,
+                height,
+                geo_transform,
+                crs_wkt,
+            },
+            band_count,
+            descriptions,
+            metadata: metadata_map(&ds),
+            band_metadata,
+            band_scale_offset,
+            band_nodata,
+            block_size,
+        })
+    }
+
+    /// Refuse a band number outside the file.
+    pub fn check_band(&self, band: usize) -> Result<()> {
+        if band == 0 || band > self.band_count {
+            return Err(Error::BandOutOfRange {
+                path: self.path.clone(),
+                band,
+                count: self.band_count,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse another raster that is not on this one's pixel grid, naming both files.
+    pub fn check_same_grid(&self, other: &RasterInfo) -> Result<()> {
+        let mismatch = |what: String| Error::GridMismatch {
+            a: self.path.clone(),
+            b: other.path.clone(),
+            what,
+        };
+        if let Some(what) = self.grid.mismatch(&other.grid) {
+            return Err(mismatch(what));
+        }
+        if !same_crs(self.grid.crs_wkt.as_deref(), other.grid.crs_wkt.as_deref()) {
+            let name = |w: Option<&str>| w.map_or("none".to_string(), crs_name);
+            return Err(mismatch(format!(
+                "CRS {} vs {}",
+                name(self.grid.crs_wkt.as_deref()),
+                name(other.grid.crs_wkt.as_deref())
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// True when two CRS definitions describe the same CRS (OGR's IsSame), or both are absent.
+pub fn same_crs(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) if a == b => true,
+        (Some(a), Some(b)) => match (
+            gdal::spatial_ref::SpatialRef::from_wkt(a),
+            gdal::spatial_ref::SpatialRef::from_wkt(b),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A short name for a CRS: `EPSG:32633` when it has one, else its name.
+pub fn crs_name(wkt: &str) -> String {
+    match gdal::spatial_ref::SpatialRef::from_wkt(wkt) {
+        Ok(srs) => match (srs.auth_name(), srs.auth_code()) {
+            (Some(name), Ok(code)) => format!("{name}:{code}"),
+            _ => srs.name().unwrap_or_else(|| "unnamed CRS".into()),
+        },
+        Err(_) => "unreadable CRS".into(),
+    }
+}

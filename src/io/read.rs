@@ -1,0 +1,175 @@
+//! Reading windows of bands as f32 reflectance plus a validity mask.
+
+use std::path::{Path, PathBuf};
+
+use gdal::raster::{GdalDataType, RasterBand};
+use gdal::Dataset;
+
+use crate::error::{gdal_message, Error, Result};
+use crate::raster::Window;
+use crate::sensors::MaskRule;
+
+/// One band to read as reflectance: `reflectance = DN × scale + offset`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandSpec {
+    pub path: PathBuf,
+    /// 1-based band number.
+    pub band: usize,
+    /// DN that means "no data" (compared before scaling).
+    pub nodata: Option<f64>,
+    pub scale: f64,
+    pub offset: f64,
+}
+
+/// A quality band whose values mark pixels to drop (Sentinel-2 SCL, Landsat QA_PIXEL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskSpec {
+    pub path: PathBuf,
+    pub band: usize,
+    pub rule: MaskRule,
+}
+
+/// A worker's own GDAL handles (GDAL datasets are not shared between threads) and scratch
+/// buffers that are reused from window to window.
+pub struct Readers {
+    datasets: Vec<(PathBuf, Dataset)>,
+    wide: Vec<f64>,
+    bytes: Vec<u8>,
+    quality: Vec<u32>,
+}
+
+impl Readers {
+    /// Open every file once for this worker.
+    pub fn open(paths: &[PathBuf]) -> Result<Readers> {
+        let datasets = paths
+            .iter()
+            .map(|p| Ok((p.clone(), super::open(p)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Readers {
+            datasets,
+            wide: Vec::new(),
+            bytes: Vec::new(),
+            quality: Vec::new(),
+        })
+    }
+}
+
+/// Band `band` of the already opened `path`.
+fn band_of<'a>(
+    datasets: &'a [(PathBuf, Dataset)],
+    path: &Path,
+    band: usize,
+) -> Result<RasterBand<'a>> {
+    let ds = datasets
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, d)| d)
+        .ok_or_else(|| Error::Open {
+            path: path.to_path_buf(),
+            message: "not opened by this reader (internal error)".into(),
+        })?;
+    ds.rasterband(band).map_err(|e| read_error(path, band, &e))
+}
+
+impl Readers {
+    /// Read `window` of `spec` as reflectance into `out`, and clear `valid` where the pixel is
+    /// nodata, masked by the file's mask band, or not finite.
+    pub fn read_reflectance(
+        &mut self,
+        spec: &BandSpec,
+        window: Window,
+        out: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let n = window.len();
+        let (out, valid) = (&mut out[..n], &mut valid[..n]);
+        let Readers {
+            datasets,
+            wide,
+            bytes,
+            ..
+        } = self;
+        let band = band_of(datasets, &spec.path, spec.band)?;
+        let at = (window.x as isize, window.y as isize);
+        let size = (window.width, window.height);
+        let fail = |e: gdal::errors::GdalError| read_error(&spec.path, spec.band, &e);
+        // Types that f32 holds exactly are read straight into the output; wider ones go through
+        // f64 so nodata is compared exactly before narrowing.
+        let exact_in_f32 = matches!(
+            band.band_type(),
+            GdalDataType::UInt8
+                | GdalDataType::UInt16
+                | GdalDataType::Int16
+                | GdalDataType::Float32
+        );
+        if exact_in_f32 {
+            band.read_into_slice(at, size, size, out, None)
+                .map_err(fail)?;
+            let nodata = spec.nodata.map(|v| v as f32);
+            for (v, ok) in out.iter().zip(valid.iter_mut()) {
+                *ok &= v.is_finite() && Some(*v) != nodata;
+            }
+        } else {
+            wide.resize(n, 0.0);
+            band.read_into_slice(at, size, size, wide, None)
+                .map_err(fail)?;
+            for ((v, o), ok) in wide.iter().zip(out.iter_mut()).zip(valid.iter_mut()) {
+                *ok &= v.is_finite() && Some(*v) != spec.nodata;
+                *o = *v as f32;
+            }
+        }
+        // Per-dataset masks, alpha bands and explicit mask bands (nodata is handled above, so
+        // that --nodata can override the file's value).
+        let flags = band.mask_flags().map_err(fail)?;
+        if !flags.is_all_valid() && !flags.is_nodata() {
+            let mask = band.open_mask_band().map_err(fail)?;
+            bytes.resize(n, 0);
+            mask.read_into_slice(at, size, size, bytes, None)
+                .map_err(fail)?;
+            for (m, ok) in bytes.iter().zip(valid.iter_mut()) {
+                *ok &= *m != 0;
+            }
+        }
+        let (scale, offset) = (spec.scale as f32, spec.offset as f32);
+        if (scale, offset) != (1.0, 0.0) {
+            for v in out.iter_mut() {
+                *v = *v * scale + offset;
+            }
+        }
+        Ok(())
+    }
+
+    /// Clear `valid` where the quality band marks the pixel (cloud, shadow, fill, …).
+    pub fn apply_quality_mask(
+        &mut self,
+        spec: &MaskSpec,
+        window: Window,
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let n = window.len();
+        let band = band_of(&self.datasets, &spec.path, spec.band)?;
+        let size = (window.width, window.height);
+        let quality = &mut self.quality;
+        quality.resize(n, 0);
+        band.read_into_slice(
+            (window.x as isize, window.y as isize),
+            size,
+            size,
+            quality,
+            None,
+        )
+        .map_err(|e| read_error(&spec.path, spec.band, &e))?;
+        for (q, ok) in quality.iter().zip(valid[..n].iter_mut()) {
+            *ok &= !spec.rule.is_invalid(*q);
+        }
+        Ok(())
+    }
+}
+
+fn read_error(path: &Path, band: usize, e: &gdal::errors::GdalError) -> Error {
+    Error::Read {
+        path: path.to_path_buf(),
+        band,
+        message: gdal_message(e),
+    }
+}

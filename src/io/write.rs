@@ -1,0 +1,217 @@
+//! Writing index rasters: windows stream into an uncompressed tiled staging GeoTIFF beside the
+//! output, then GDAL's COG driver compresses it and builds overviews into a temporary name, and
+//! a rename publishes it. A failed run leaves nothing under a final name.
+
+use std::path::{Path, PathBuf};
+
+use gdal::raster::{Buffer, RasterCreationOptions};
+use gdal::{Dataset, DriverManager, Metadata};
+
+use crate::error::{gdal_message, Error, Result};
+use crate::raster::{Grid, Window};
+
+/// A file that is deleted when dropped, unless kept: staging and partial outputs.
+#[derive(Debug)]
+pub struct TempPath {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempPath {
+    /// A hidden name beside `final_path`: `.name.tif.<tag>-<pid>`.
+    pub fn beside(final_path: &Path, tag: &str) -> TempPath {
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = final_path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()));
+        TempPath { path, armed: true }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Move the file to `dest` (atomic within one filesystem) and stop guarding it.
+    pub fn persist(mut self, dest: &Path) -> Result<()> {
+        std::fs::rename(&self.path, dest).map_err(|source| Error::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+            // Side files GDAL may leave next to a dataset.
+            for ext in ["aux.xml", "ovr", "ovr.tmp", "msk"] {
+                let mut side = self.path.clone().into_os_string();
+                side.push(".");
+                side.push(ext);
+                let _ = std::fs::remove_file(side);
+            }
+        }
+    }
+}
+
+/// What an output band says about itself: description and metadata items.
+#[derive(Debug, Clone, Default)]
+pub struct OutputMeta {
+    pub description: String,
+    pub band_metadata: Vec<(String, String)>,
+    pub dataset_metadata: Vec<(String, String)>,
+}
+
+/// Compression and layout of the final Cloud Optimized GeoTIFF.
+#[derive(Debug, Clone)]
+pub struct CogOptions {
+    /// GDAL COMPRESS value: DEFLATE (default, read everywhere), ZSTD, LZW, LERC, NONE.
+    pub compress: String,
+    /// Compression level, when the codec has one.
+    pub level: Option<u32>,
+    /// Threads GDAL may use to compress.
+    pub threads: usize,
+    /// Tile size in pixels.
+    pub block_size: usize,
+}
+
+impl Default for CogOptions {
+    fn default() -> Self {
+        CogOptions {
+            compress: "DEFLATE".into(),
+            level: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            block_size: 512,
+        }
+    }
+}
+
+impl CogOptions {
+    fn creation_options(&self) -> Vec<String> {
+        let mut o = vec![
+            format!("COMPRESS={}", self.compress),
+            format!("BLOCKSIZE={}", self.block_size),
+            format!("NUM_THREADS={}", self.threads.max(1)),
+            "BIGTIFF=IF_SAFER".into(),
+            // Averages keep nodata out of overview pixels; the zoomed-out view stays honest.
+            "OVERVIEW_RESAMPLING=AVERAGE".into(),
+        ];
+        if matches!(self.compress.as_str(), "DEFLATE" | "ZSTD" | "LZW") {
+            o.push("PREDICTOR=YES".into());
+        }
+        if let Some(level) = self.level {
+            o.push(format!("LEVEL={level}"));
+        }
+        o
+    }
+}
+
+/// One single-band Float32 index raster being written.
+pub struct IndexWriter {
+    final_path: PathBuf,
+    stage: TempPath,
+    dataset: Option<Dataset>,
+}
+
+impl IndexWriter {
+    /// Start an output on `grid` with `nodata` declared and `meta` attached.
+    pub fn create(final_path: &Path, grid: &Grid, nodata: f64, meta: &OutputMeta) -> Result<Self> {
+        super::init();
+        let stage = TempPath::beside(final_path, "staging");
+        let fail = |e: gdal::errors::GdalError| Error::Write {
+            path: final_path.to_path_buf(),
+            message: gdal_message(&e),
+        };
+        let driver = DriverManager::get_driver_by_name("GTiff").map_err(fail)?;
+        let options = RasterCreationOptions::from_iter([
+            "TILED=YES",
+            "BLOCKXSIZE=512",
+            "BLOCKYSIZE=512",
+            "COMPRESS=NONE",
+            "BIGTIFF=IF_SAFER",
+        ]);
+        let mut ds = driver
+            .create_with_band_type_with_options::<f32, _>(
+                stage.path(),
+                grid.width,
+                grid.height,
+                1,
+                &options,
+            )
+            .map_err(fail)?;
+        if let Some(gt) = grid.geo_transform {
+            ds.set_geo_transform(&gt).map_err(fail)?;
+        }
+        if let Some(wkt) = &grid.crs_wkt {
+            ds.set_projection(wkt).map_err(fail)?;
+        }
+        for (k, v) in &meta.dataset_metadata {
+            ds.set_metadata_item(k, v, "").map_err(fail)?;
+        }
+        {
+            let mut band = ds.rasterband(1).map_err(fail)?;
+            band.set_no_data_value(Some(nodata)).map_err(fail)?;
+            band.set_description(&meta.description).map_err(fail)?;
+            for (k, v) in &meta.band_metadata {
+                band.set_metadata_item(k, v, "").map_err(fail)?;
+            }
+        }
+        Ok(IndexWriter {
+            final_path: final_path.to_path_buf(),
+            stage,
+            dataset: Some(ds),
+        })
+    }
+
+    /// The name the output gets when finished.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    fn write_error(&self, e: &gdal::errors::GdalError) -> Error {
+        Error::Write {
+            path: self.final_path.clone(),
+            message: gdal_message(e),
+        }
+    }
+
+    /// Write one window. Takes the buffer and hands it back for reuse.
+    pub fn write(&mut self, window: Window, data: Vec<f32>) -> Result<Vec<f32>> {
+        let ds = self.dataset.as_ref().ok_or_else(|| Error::Write {
+            path: self.final_path.clone(),
+            message: "written after finish (internal error)".into(),
+        })?;
+        let mut band = ds.rasterband(1).map_err(|e| self.write_error(&e))?;
+        let mut buffer = Buffer::new((window.width, window.height), data);
+        band.write(
+            (window.x as isize, window.y as isize),
+            (window.width, window.height),
+            &mut buffer,
+        )
+        .map_err(|e| self.write_error(&e))?;
+        Ok(buffer.into_shape_and_vec().1)
+    }
+
+    /// Close the staging file, compress it into a COG under a temporary name, then rename it to
+    /// the final name.
+    pub fn finish(mut self, cog: &CogOptions) -> Result<PathBuf> {
+        if let Some(ds) = self.dataset.take() {
+            ds.close().map_err(|e| self.write_error(&e))?;
+        }
+        let staged = super::open(self.stage.path())?;
+        let part = TempPath::beside(&self.final_path, "part");
+        let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
+        let options = RasterCreationOptions::from_iter(cog.creation_options());
+        let copy = staged
+            .create_copy(&driver, part.path(), &options)
+            .map_err(|e| self.write_error(&e))?;
+        copy.close().map_err(|e| self.write_error(&e))?;
+        drop(staged);
+        part.persist(&self.final_path)?;
+        Ok(self.final_path.clone())
+    }
+}

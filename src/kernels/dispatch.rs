@@ -1,0 +1,159 @@
+//! Which hand-written kernel computes which catalogue index, with its constants bound.
+
+use super::indices::*;
+use crate::catalogue::Role;
+
+/// A catalogue index bound to its hand-written kernel and constant values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kernel {
+    /// `(a − b) / (a + b)`.
+    NormalizedDifference(Role, Role),
+    /// `a / b − 1`.
+    RatioMinusOne(Role, Role),
+    Evi(EviConstants),
+    Evi2 {
+        g: f32,
+        l: f32,
+    },
+    Savi {
+        l: f32,
+    },
+    Osavi,
+    Msavi,
+}
+
+/// Catalogue indices that have a hand-written kernel.
+pub const HAND_WRITTEN: &[&str] = &[
+    "NDVI", "GNDVI", "NDREI", "EVI", "EVI2", "SAVI", "OSAVI", "MSAVI", "LSWI", "NDWI", "NDMI",
+    "CIRE", "CIG",
+];
+
+impl Kernel {
+    /// The kernel for a catalogue index (by its catalogue short name), with constants taken from
+    /// `constant` (the caller resolves defaults and overrides). None: no hand-written kernel.
+    pub fn for_index(short_name: &str, constant: &dyn Fn(&str) -> f32) -> Option<Kernel> {
+        use Role::*;
+        Some(match short_name {
+            "NDVI" => Kernel::NormalizedDifference(N, R),
+            "GNDVI" => Kernel::NormalizedDifference(N, G),
+            "NDREI" => Kernel::NormalizedDifference(N, RE1),
+            "LSWI" | "NDMI" => Kernel::NormalizedDifference(N, S1),
+            "NDWI" => Kernel::NormalizedDifference(G, N),
+            "CIRE" => Kernel::RatioMinusOne(N, RE1),
+            "CIG" => Kernel::RatioMinusOne(N, G),
+            "EVI" => Kernel::Evi(EviConstants {
+                g: constant("g"),
+                c1: constant("C1"),
+                c2: constant("C2"),
+                l: constant("L"),
+            }),
+            "EVI2" => Kernel::Evi2 {
+                g: constant("g"),
+                l: constant("L"),
+            },
+            "SAVI" => Kernel::Savi { l: constant("L") },
+            "OSAVI" => Kernel::Osavi,
+            "MSAVI" => Kernel::Msavi,
+            _ => return None,
+        })
+    }
+
+    /// The band roles the kernel reads.
+    pub fn roles(&self) -> Vec<Role> {
+        use Role::*;
+        match *self {
+            Kernel::NormalizedDifference(a, b) | Kernel::RatioMinusOne(a, b) => vec![a, b],
+            Kernel::Evi(_) => vec![N, R, B],
+            Kernel::Evi2 { .. } | Kernel::Savi { .. } | Kernel::Osavi | Kernel::Msavi => {
+                vec![N, R]
+            }
+        }
+    }
+
+    /// Compute over one block. `band(role)` gives the reflectance slice of each role in
+    /// [`Kernel::roles`]; all slices have `out.len()` elements.
+    pub fn apply<'a>(&self, band: &dyn Fn(Role) -> &'a [f32], out: &mut [f32]) {
+        use Role::*;
+        match *self {
+            Kernel::NormalizedDifference(a, b) => normalized_difference(band(a), band(b), out),
+            Kernel::RatioMinusOne(a, b) => ratio_minus_one(band(a), band(b), out),
+            Kernel::Evi(k) => evi(band(N), band(R), band(B), k, out),
+            Kernel::Evi2 { g, l } => evi2(band(N), band(R), g, l, out),
+            Kernel::Savi { l } => savi(band(N), band(R), l, out),
+            Kernel::Osavi => osavi(band(N), band(R), out),
+            Kernel::Msavi => msavi(band(N), band(R), out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::formula::Expr;
+    use crate::catalogue::Catalogue;
+
+    /// Deterministic reflectances in [0, 0.7], plus the edge cases that make formulas undefined.
+    fn samples(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        let mut v: Vec<f32> = (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 0.7
+            })
+            .collect();
+        v[..4].copy_from_slice(&[0.0, 0.0, 1e-4, 0.3]);
+        v
+    }
+
+    /// Every hand-written kernel agrees with the catalogue's own formula evaluated in float64.
+    #[test]
+    fn kernels_agree_with_catalogue_formulas_in_f64() {
+        let cat = Catalogue::builtin();
+        for &name in HAND_WRITTEN {
+            let def = cat.index(name).unwrap();
+            let expr = Expr::parse(&def.formula).unwrap();
+            let constant = |c: &str| cat.constant(c).and_then(|d| d.default).unwrap() as f32;
+            let kernel = Kernel::for_index(&def.short_name, &constant).unwrap();
+            let mut roles = kernel.roles();
+            roles.sort();
+            let mut expected = def.roles();
+            expected.sort();
+            assert_eq!(roles, expected, "{name}: roles");
+
+            let n = 4096;
+            let data: Vec<(Role, Vec<f32>)> = roles
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (r, samples(n, 17 + i as u64)))
+                .collect();
+            let band = |r: Role| -> &[f32] { &data.iter().find(|(k, _)| *k == r).unwrap().1 };
+            let mut out = vec![0.0f32; n];
+            kernel.apply(&band, &mut out);
+            for i in 0..n {
+                let reference = expr
+                    .eval(&|s| {
+                        Role::parse_symbol(s)
+                            .map(|r| band(r)[i] as f64)
+                            .or_else(|| cat.constant(s).and_then(|c| c.default))
+                    })
+                    .unwrap();
+                if reference.is_finite() {
+                    let tol = 1e-5 * reference.abs().max(1.0);
+                    assert!(
+                        (out[i] as f64 - reference).abs() <= tol,
+                        "{name} pixel {i}: {} vs {reference}",
+                        out[i]
+                    );
+                } else {
+                    assert!(
+                        out[i].is_nan(),
+                        "{name} pixel {i}: {} vs {reference}",
+                        out[i]
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The streaming engine: windows are computed in parallel on rayon workers, each with its own
+//! state (its own GDAL handles and scratch buffers), and handed in any order to one sink on the
+//! calling thread (the writer). A bounded channel between them keeps memory bounded whatever the
+//! raster size: at most `2 × threads` finished windows wait for the sink.
+
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::Window;
+use crate::error::{Error, Result};
+
+/// Run `compute` over `windows` on `threads` workers (None: all cores) and feed each result to
+/// `sink` on this thread. Worker states are made by `init` on demand and reused. The first error,
+/// from either side, stops the run and is returned.
+pub fn stream<S, T>(
+    windows: &[Window],
+    threads: Option<usize>,
+    init: impl Fn() -> Result<S> + Sync,
+    compute: impl Fn(&mut S, Window) -> Result<T> + Sync,
+    mut sink: impl FnMut(Window, T) -> Result<()>,
+) -> Result<()>
+where
+    S: Send,
+    T: Send,
+{
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n.max(1));
+    }
+    let pool = builder
+        .build()
+        .map_err(|e| Error::usage(format!("cannot start worker threads: {e}")))?;
+    let workers = pool.current_num_threads();
+    let states: Mutex<Vec<S>> = Mutex::new(Vec::with_capacity(workers));
+    let (tx, rx) = sync_channel::<(Window, Result<T>)>(2 * workers);
+
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(|| {
+            pool.install(|| {
+                // `try_for_each` stops handing out windows once one returns Err(()).
+                let _ = windows.par_iter().try_for_each_with(tx, |tx, &window| {
+                    let taken = states.lock().ok().and_then(|mut s| s.pop());
+                    let mut state = match taken.map_or_else(&init, Ok) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = tx.send((window, Err(e)));
+                            return Err(());
+                        }
+                    };
+                    let result = compute(&mut state, window);
+                    if let Ok(mut s) = states.lock() {
+                        s.push(state);
+                    }
+                    let failed = result.is_err();
+                    // A send fails only when the sink has stopped: stop too.
+                    tx.send((window, result)).map_err(|_| ())?;
+                    if failed {
+                        Err(())
+                    } else {
+                        Ok(())
+                    }
+                });
+            })
+        });
+        let mut outcome = Ok(());
+        for (window, result) in rx {
+            if let Err(e) = result.and_then(|value| sink(window, value)) {
+                outcome = Err(e);
+                break; // dropping the receiver makes the workers' sends fail, so they stop
+            }
+        }
+        let _ = producer.join();
+        outcome
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raster::plan_windows;
+
+    #[test]
+    fn every_window_reaches_the_sink_once() {
+        let windows = plan_windows(1000, 1000, (64, 64), 64 * 64);
+        let mut seen = Vec::new();
+        stream(
+            &windows,
+            Some(3),
+            || Ok(0usize),
+            |count, w| {
+                *count += 1;
+                Ok(w.x + w.y * 1000)
+            },
+            |w, v| {
+                assert_eq!(v, w.x + w.y * 1000);
+                seen.push(v);
+                Ok(())
+            },
+        )
+        .unwrap();
+        seen.sort_unstable();
+        let mut expected: Vec<_> = windows.iter().map(|w| w.x + w.y * 1000).collect();
+        expected.sort_unstable();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_failing_window_stops_the_run_with_its_error() {
+        let windows = plan_windows(1000, 1000, (10, 10), 100);
+        let err = stream(
+            &windows,
+            Some(2),
+            || Ok(()),
+            |_, w| {
+                if w.x == 500 && w.y == 500 {
+                    Err(Error::usage("boom at 500,500"))
+                } else {
+                    Ok(())
+                }
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "boom at 500,500");
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_workers() {
+        let windows = plan_windows(1000, 1000, (10, 10), 100);
+        let mut calls = 0;
+        let err = stream(
+            &windows,
+            Some(2),
+            || Ok(()),
+            |_, _| Ok(()),
+            |_, _| {
+                calls += 1;
+                Err(Error::usage("disk full"))
+            },
+        )
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert_eq!(err.to_string(), "disk full");
+    }
+
+    #[test]
+    fn a_failing_init_is_reported() {
+        let windows = plan_windows(100, 100, (10, 10), 100);
+        let err = stream(
+            &windows,
+            Some(2),
+            || -> Result<()> { Err(Error::usage("cannot open")) },
+            |_, _| Ok(()),
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "cannot open");
+    }
+}
