@@ -181,12 +181,12 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
         .filter(|p| texts.iter().any(|t| p.detects(t)))
         .collect();
     if let [one] = found.as_slice() {
-        return Ok((
-            one.clone(),
-            "detected from the file names / metadata".into(),
-        ));
+        return Ok((one.clone(), "detected from file names or metadata".into()));
     }
-    Ok((Profile::find("generic")?, "default (no --sensor)".into()))
+    Ok((
+        Profile::find("generic")?,
+        "no --sensor given, none detected".into(),
+    ))
 }
 
 /// Check a request against the files and build the plan.

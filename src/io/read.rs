@@ -167,9 +167,20 @@ impl Readers {
 }
 
 fn read_error(path: &Path, band: usize, e: &gdal::errors::GdalError) -> Error {
+    let mut message = gdal_message(e);
+    // GDAL repeats "file, band N: " that the error already says.
+    if let Some(rest) = message
+        .strip_prefix(&format!("{}, band {band}: ", path.display()))
+        .map(str::to_string)
+    {
+        message = rest;
+    }
+    if message.contains("TIFFRead") || message.contains("IReadBlock") {
+        message.push_str(" (is the file truncated or corrupt?)");
+    }
     Error::Read {
         path: path.to_path_buf(),
         band,
-        message: gdal_message(e),
+        message,
     }
 }

@@ -1,0 +1,179 @@
+//! Bad inputs: each gives one clear line on stderr, exit code 1 (processing) or 2 (usage), and
+//! writes nothing — not even over an older output of the same name.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Run paddy expecting failure with `code`; returns stderr, checked to be one `paddy: error:` line.
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = paddy(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "paddy {args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of error, got:\n{stderr}");
+    assert!(lines[0].starts_with("paddy: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn sample(name: &str) -> String {
+    root().join("sample_tiles").join(name).display().to_string()
+}
+
+#[test]
+fn truncated_tiff_fails_and_keeps_the_old_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(sample("drone_20260718.tif")).unwrap();
+    std::fs::write(tmp.path().join("cut.tif"), &bytes[..bytes.len() * 6 / 10]).unwrap();
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    std::fs::write(tmp.path().join("out/cut_ndvi.tif"), b"an older result").unwrap();
+    let err = fails(
+        tmp.path(),
+        &["index", "cut.tif", "--index", "ndvi,ndre", "--out", "out"],
+        1,
+    );
+    assert!(err.contains("cut.tif"), "{err}");
+    assert_eq!(files_in(&tmp.path().join("out")), vec!["cut_ndvi.tif"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/cut_ndvi.tif")).unwrap(),
+        b"an older result"
+    );
+}
+
+#[test]
+fn text_file_named_tif_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.tif"), "field notes, not an image\n").unwrap();
+    let err = fails(
+        tmp.path(),
+        &["index", "notes.tif", "-i", "ndvi", "-o", "out"],
+        1,
+    );
+    assert!(
+        err.contains("notes.tif") && err.contains("cannot open as a raster"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn missing_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(tmp.path(), &["index", "nowhere.tif", "-i", "ndvi"], 1);
+    assert!(
+        err.contains("nowhere.tif") && err.contains("no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn band_number_out_of_range_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = sample("s2_20260717.tif");
+    let err = fails(
+        tmp.path(),
+        &[
+            "index", &tile, "--band", "N=9", "--band", "R=3", "-i", "ndvi",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("band 9 does not exist (the file has 6 bands)"),
+        "{err}"
+    );
+    assert!(files_in(tmp.path()).is_empty());
+}
+
+#[test]
+fn grids_that_do_not_line_up_name_both_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s2, drone) = (sample("s2_20260717.tif"), sample("drone_20260718.tif"));
+    let err = fails(tmp.path(), &["index", &s2, &drone, "-i", "ndvi"], 1);
+    assert!(
+        err.contains("s2_20260717.tif") && err.contains("drone_20260718.tif"),
+        "{err}"
+    );
+    assert!(err.contains("not on the same pixel grid"), "{err}");
+    assert!(files_in(tmp.path()).is_empty());
+}
+
+#[test]
+fn same_size_but_shifted_grids_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shifted = tmp.path().join("shifted.tif");
+    let status = std::process::Command::new("gdal_translate")
+        .args([
+            "-q", "-b", "5", "-a_ullr", "560010", "1150000", "560410", "1149700",
+        ])
+        .arg(sample("s2_20260717.tif"))
+        .arg(&shifted)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: gdal_translate is not available");
+        return;
+    }
+    let err = fails(
+        tmp.path(),
+        &[
+            "index",
+            "--band",
+            &format!("R={}:3", sample("s2_20260717.tif")),
+            "--band",
+            "N=shifted.tif",
+            "-i",
+            "ndvi",
+        ],
+        1,
+    );
+    assert!(err.contains("geotransform"), "{err}");
+}
+
+#[test]
+fn missing_role_says_which_and_how_to_map_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = sample("s2_20260717.tif");
+    let err = fails(
+        tmp.path(),
+        &[
+            "index",
+            &tile,
+            "--sensor",
+            "generic",
+            "--band",
+            "R=3",
+            "--band",
+            "N=5",
+            "-i",
+            "ndvi,ndre",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("index NDREI needs band RE1 (red edge 1)"),
+        "{err}"
+    );
+    assert!(err.contains("--band RE1="), "{err}");
+    assert!(files_in(tmp.path()).is_empty());
+}
+
+#[test]
+fn usage_mistakes_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = sample("s2_20260717.tif");
+    let err = fails(tmp.path(), &["index", &tile, "-i", "ndvix"], 2);
+    assert!(err.contains("unknown index 'NDVIX'"), "{err}");
+    let err = fails(
+        tmp.path(),
+        &["index", &tile, "-i", "ndvi", "--sensor", "spot7"],
+        2,
+    );
+    assert!(err.contains("unknown sensor 'spot7'"), "{err}");
+    // clap's own errors: unknown role, missing --index.
+    let out = paddy(tmp.path(), &["index", &tile, "-i", "ndvi", "--band", "Q=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown band role 'Q'"));
+    let out = paddy(tmp.path(), &["index", &tile]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(files_in(tmp.path()).is_empty());
+}

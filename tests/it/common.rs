@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// ../shared/data, or None (the test then says it skipped) where the folder is absent.
+pub fn shared_data() -> Option<PathBuf> {
+    let p = root().join("../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/data is not present beside the checkout");
+        None
+    }
+}
+
+/// Run `paddy` with `args` in `dir`.
+pub fn paddy(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paddy"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the paddy binary runs")
+}
+
+/// Run `paddy` and require success; returns stdout.
+pub fn paddy_ok(dir: &Path, args: &[&str]) -> String {
+    let out = paddy(dir, args);
+    assert!(
+        out.status.success(),
+        "paddy {args:?} failed ({:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names of the files in `dir`, sorted (hidden ones included, so leftovers are seen).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A band of a raster read in float64, with its nodata value.
+pub struct Band64 {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f64>,
+    pub nodata: Option<f64>,
+}
+
+/// Read band `band` (1-based) of `path` as f64 with GDAL.
+pub fn read_band(path: &Path, band: usize) -> Band64 {
+    let ds = gdal::Dataset::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let b = ds.rasterband(band).unwrap();
+    let (width, height) = b.size();
+    let buf = b
+        .read_as::<f64>((0, 0), (width, height), (width, height), None)
+        .unwrap();
+    Band64 {
+        width,
+        height,
+        data: buf.data().to_vec(),
+        nodata: b.no_data_value(),
+    }
+}

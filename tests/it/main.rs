@@ -1,0 +1,7 @@
+//! Integration tests: the real `paddy` binary run in temp dirs, on the sample tiles and on real
+//! imagery in ../shared/data. One test binary, modules by theme.
+
+mod bad_input;
+mod common;
+mod real_data;
+mod sample_tiles;
