@@ -58,6 +58,10 @@ pub enum Error {
     #[error("{path}: write failed: {message}")]
     Write { path: PathBuf, message: String },
 
+    /// The run was interrupted (Ctrl-C); nothing partial was left under a final name (exit 130).
+    #[error("interrupted; no partial output was left behind")]
+    Interrupted,
+
     /// Any other I/O problem with a file (exit code 1).
     #[error("{path}: {source}")]
     Io {
@@ -75,6 +79,7 @@ impl Error {
             | Error::Config { .. }
             | Error::MissingRole { .. }
             | Error::BandOutOfRange { .. } => 2,
+            Error::Interrupted => 130,
             _ => 1,
         }
     }

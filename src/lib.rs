@@ -12,6 +12,7 @@
 pub mod catalogue;
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod index;
 pub mod io;
 pub mod kernels;

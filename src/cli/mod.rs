@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    Index(index::IndexArgs),
+    Index(Box<index::IndexArgs>),
     Sensors(sensors::SensorsArgs),
 }
 
@@ -34,8 +34,16 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // First Ctrl-C: stop cleanly (workers stop, staging files are removed); second: exit now.
+    let _ = ctrlc::set_handler(|| {
+        static PRESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if PRESSED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        crate::raster::engine::request_stop();
+    });
     let result = match cli.command {
-        Command::Index(args) => index::run(args),
+        Command::Index(args) => index::run(*args),
         Command::Sensors(args) => sensors::run(args),
     };
     match result {

@@ -154,7 +154,7 @@ pub fn output_stem(inputs: &[PathBuf]) -> String {
     // Keep the prefix when it ends at a token boundary in every stem, else cut the partial token.
     let at_boundary = stems
         .iter()
-        .all(|s| s[prefix_len..].chars().next().is_none_or(separator));
+        .all(|s| s[prefix_len..].chars().next().map_or(true, separator));
     let cut = if at_boundary {
         prefix
     } else {

@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::plan::{IndexPlan, PlannedIndex};
 use crate::catalogue::Role;
 use crate::error::Result;
-use crate::io::{IndexWriter, OutputMeta, Readers};
+use crate::export::qml;
+use crate::io::{write_atomic, IndexWriter, OutputMeta, Readers};
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
 /// Summary of one output, for people and for `--json`.
@@ -18,6 +19,8 @@ use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 pub struct OutputReport {
     pub index: String,
     pub path: PathBuf,
+    /// The QGIS style beside it.
+    pub style: PathBuf,
     pub valid_pixels: u64,
     pub nodata_pixels: u64,
     pub min: Option<f64>,
@@ -247,9 +250,16 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let mut outputs = Vec::new();
     for ((writer, tally), planned) in writers.into_iter().zip(&tallies).zip(&plan.outputs) {
         let path = writer.finish(&plan.cog)?;
+        let ramp = qml::ramp_for(&planned.def.short_name, &planned.def.application_domain);
+        let title = format!("{} ({})", planned.def.short_name, planned.def.long_name);
+        write_atomic(
+            &path.with_extension("qml"),
+            qml::pseudocolor(&ramp, &title).as_bytes(),
+        )?;
         let has = tally.valid > 0;
         outputs.push(OutputReport {
             index: planned.def.short_name.clone(),
+            style: path.with_extension("qml"),
             path,
             valid_pixels: tally.valid,
             nodata_pixels: total - tally.valid,

@@ -215,3 +215,13 @@ impl IndexWriter {
         Ok(self.final_path.clone())
     }
 }
+
+/// Write a small file atomically: a temporary name beside it, then a rename.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let temp = TempPath::beside(path, "part");
+    std::fs::write(temp.path(), contents).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    temp.persist(path)
+}

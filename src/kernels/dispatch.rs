@@ -131,7 +131,7 @@ mod tests {
             let band = |r: Role| -> &[f32] { &data.iter().find(|(k, _)| *k == r).unwrap().1 };
             let mut out = vec![0.0f32; n];
             kernel.apply(&band, &mut out);
-            for i in 0..n {
+            for (i, &got) in out.iter().enumerate() {
                 let reference = expr
                     .eval(&|s| {
                         Role::parse_symbol(s)
@@ -142,9 +142,8 @@ mod tests {
                 if reference.is_finite() {
                     let tol = 1e-5 * reference.abs().max(1.0);
                     assert!(
-                        (out[i] as f64 - reference).abs() <= tol,
-                        "{name} pixel {i}: {} vs {reference}",
-                        out[i]
+                        (got as f64 - reference).abs() <= tol,
+                        "{name} pixel {i}: {got} vs {reference}"
                     );
                 } else {
                     assert!(

@@ -14,10 +14,8 @@ fn finite(v: f32) -> f32 {
 
 /// `(a - b) / (a + b)`: NDVI (N, R), GNDVI (N, G), NDREI/NDRE (N, RE1), LSWI (N, S1), NDWI (G, N).
 pub fn normalized_difference(a: &[f32], b: &[f32], out: &mut [f32]) {
-    let n = out.len();
-    let (a, b) = (&a[..n], &b[..n]);
-    for i in 0..n {
-        out[i] = finite((a[i] - b[i]) / (a[i] + b[i]));
+    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+        *o = finite((a - b) / (a + b));
     }
 }
 
@@ -28,10 +26,8 @@ pub fn ndvi(nir: &[f32], red: &[f32], out: &mut [f32]) {
 
 /// `a / b − 1`: CIre (N, RE1) and CIgreen (N, G).
 pub fn ratio_minus_one(a: &[f32], b: &[f32], out: &mut [f32]) {
-    let n = out.len();
-    let (a, b) = (&a[..n], &b[..n]);
-    for i in 0..n {
-        out[i] = finite(a[i] / b[i] - 1.0);
+    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+        *o = finite(a / b - 1.0);
     }
 }
 
@@ -50,46 +46,36 @@ pub struct EviConstants {
 
 /// EVI = g (N − R) / (N + C1 R − C2 B + L).
 pub fn evi(nir: &[f32], red: &[f32], blue: &[f32], k: EviConstants, out: &mut [f32]) {
-    let n = out.len();
-    let (nir, red, blue) = (&nir[..n], &red[..n], &blue[..n]);
-    for i in 0..n {
-        out[i] = finite(k.g * (nir[i] - red[i]) / (nir[i] + k.c1 * red[i] - k.c2 * blue[i] + k.l));
+    for (((o, &n), &r), &b) in out.iter_mut().zip(nir).zip(red).zip(blue) {
+        *o = finite(k.g * (n - r) / (n + k.c1 * r - k.c2 * b + k.l));
     }
 }
 
 /// EVI2 = g (N − R) / (N + 2.4 R + L).
 pub fn evi2(nir: &[f32], red: &[f32], g: f32, l: f32, out: &mut [f32]) {
-    let n = out.len();
-    let (nir, red) = (&nir[..n], &red[..n]);
-    for i in 0..n {
-        out[i] = finite(g * (nir[i] - red[i]) / (nir[i] + 2.4 * red[i] + l));
+    for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
+        *o = finite(g * (n - r) / (n + 2.4 * r + l));
     }
 }
 
 /// SAVI = (1 + L) (N − R) / (N + R + L).
 pub fn savi(nir: &[f32], red: &[f32], l: f32, out: &mut [f32]) {
-    let n = out.len();
-    let (nir, red) = (&nir[..n], &red[..n]);
-    for i in 0..n {
-        out[i] = finite((1.0 + l) * (nir[i] - red[i]) / (nir[i] + red[i] + l));
+    for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
+        *o = finite((1.0 + l) * (n - r) / (n + r + l));
     }
 }
 
 /// OSAVI = (N − R) / (N + R + 0.16).
 pub fn osavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
-    let n = out.len();
-    let (nir, red) = (&nir[..n], &red[..n]);
-    for i in 0..n {
-        out[i] = finite((nir[i] - red[i]) / (nir[i] + red[i] + 0.16));
+    for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
+        *o = finite((n - r) / (n + r + 0.16));
     }
 }
 
 /// MSAVI (often called MSAVI2) = ½ (2N + 1 − √((2N + 1)² − 8 (N − R))).
 pub fn msavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
-    let n = out.len();
-    let (nir, red) = (&nir[..n], &red[..n]);
-    for i in 0..n {
-        let t = 2.0 * nir[i] + 1.0;
-        out[i] = finite(0.5 * (t - (t * t - 8.0 * (nir[i] - red[i])).sqrt()));
+    for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
+        let t = 2.0 * n + 1.0;
+        *o = finite(0.5 * (t - (t * t - 8.0 * (n - r)).sqrt()));
     }
 }

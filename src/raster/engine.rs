@@ -3,6 +3,7 @@
 //! calling thread (the writer). A bounded channel between them keeps memory bounded whatever the
 //! raster size: at most `2 × threads` finished windows wait for the sink.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
@@ -10,6 +11,13 @@ use rayon::prelude::*;
 
 use super::Window;
 use crate::error::{Error, Result};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ask running streams to stop (from a Ctrl-C handler): they end with [`Error::Interrupted`].
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
 
 /// Run `compute` over `windows` on `threads` workers (None: all cores) and feed each result to
 /// `sink` on this thread. Worker states are made by `init` on demand and reused. The first error,
@@ -49,7 +57,11 @@ where
                             return Err(());
                         }
                     };
-                    let result = compute(&mut state, window);
+                    let result = if STOP.load(Ordering::Relaxed) {
+                        Err(Error::Interrupted)
+                    } else {
+                        compute(&mut state, window)
+                    };
                     if let Ok(mut s) = states.lock() {
                         s.push(state);
                     }

@@ -5,3 +5,4 @@ mod bad_input;
 mod common;
 mod real_data;
 mod sample_tiles;
+mod streaming;
