@@ -116,6 +116,14 @@ pub struct IndexPlan {
     pub warnings: Vec<String>,
 }
 
+/// True when two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
@@ -195,6 +203,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         return Err(Error::usage(
             "no index asked for: add --index, e.g. --index ndvi,ndre",
         ));
+    }
+    if request.out_dir.exists() && !request.out_dir.is_dir() {
+        return Err(Error::usage(format!(
+            "--out {}: is a file, not a folder",
+            request.out_dir.display()
+        )));
     }
     let explicit_files = request.bands.iter().filter_map(|(_, b)| match b {
         BandRef::File(p, _) => Some(p.clone()),
@@ -366,6 +380,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         let path = request
             .out_dir
             .join(format!("{stem}_{}.tif", requested.to_ascii_lowercase()));
+        if files.iter().any(|f| same_file(f, &path)) {
+            return Err(Error::usage(format!(
+                "{} would overwrite an input: choose another --out or --name",
+                path.display()
+            )));
+        }
         outputs.push(PlannedIndex {
             requested,
             def: def.clone(),

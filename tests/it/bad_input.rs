@@ -177,3 +177,44 @@ fn usage_mistakes_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(files_in(tmp.path()).is_empty());
 }
+
+#[test]
+fn outputs_never_overwrite_inputs_or_files_posing_as_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(sample("s2_20260717.tif"), tmp.path().join("x_ndvi.tif")).unwrap();
+    let err = fails(
+        tmp.path(),
+        &[
+            "index",
+            "x_ndvi.tif",
+            "--name",
+            "x",
+            "-b",
+            "R=3",
+            "-b",
+            "N=5",
+            "-i",
+            "ndvi",
+        ],
+        2,
+    );
+    assert!(err.contains("would overwrite an input"), "{err}");
+    let err = fails(
+        tmp.path(),
+        &[
+            "index",
+            "x_ndvi.tif",
+            "-b",
+            "R=3",
+            "-b",
+            "N=5",
+            "-i",
+            "ndvi",
+            "-o",
+            "x_ndvi.tif",
+        ],
+        2,
+    );
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    assert_eq!(files_in(tmp.path()), vec!["x_ndvi.tif"]);
+}

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod formats;
 mod real_data;
 mod sample_tiles;
 mod streaming;

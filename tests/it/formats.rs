@@ -1,0 +1,68 @@
+//! Anything GDAL reads: the same pixels through ENVI, lossless JPEG 2000 and a VRT give the same
+//! index values as through the GeoTIFF.
+
+use std::process::Command;
+
+use crate::common::*;
+
+#[test]
+fn envi_jp2_and_vrt_inputs_give_the_geotiff_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = root().join("sample_tiles/s2_20260816.tif");
+    let made = [
+        ("s2.envi", vec!["-of", "ENVI"]),
+        (
+            "s2.jp2",
+            vec![
+                "-of",
+                "JP2OpenJPEG",
+                "-co",
+                "REVERSIBLE=YES",
+                "-co",
+                "QUALITY=100",
+            ],
+        ),
+        ("s2.vrt", vec!["-of", "VRT"]),
+    ];
+    for (name, args) in &made {
+        let ok = Command::new("gdal_translate")
+            .arg("-q")
+            .args(args)
+            .arg(&source)
+            .arg(tmp.path().join(name))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: gdal_translate cannot write {name}");
+            return;
+        }
+    }
+    let run = |input: &str, out: &str| {
+        paddy_ok(
+            tmp.path(),
+            &[
+                "index",
+                input,
+                "--sensor",
+                "sentinel2-l2a",
+                "-i",
+                "ndvi,lswi",
+                "-o",
+                out,
+                "--name",
+                "x",
+                "-q",
+            ],
+        );
+    };
+    run(source.to_str().unwrap(), "tif");
+    for (name, _) in &made {
+        let out = format!("out_{}", name.replace('.', "_"));
+        run(name, &out);
+        for index in ["ndvi", "lswi"] {
+            let expected = read_band(&tmp.path().join(format!("tif/x_{index}.tif")), 1);
+            let got = read_band(&tmp.path().join(format!("{out}/x_{index}.tif")), 1);
+            assert_eq!(got.data, expected.data, "{name} {index}");
+        }
+    }
+}
