@@ -24,6 +24,8 @@ pub struct IndexDef {
     pub application_domain: String,
     #[serde(default)]
     pub reference: String,
+    #[serde(default)]
+    pub platforms: Vec<String>,
 }
 
 impl IndexDef {

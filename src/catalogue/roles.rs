@@ -40,6 +40,14 @@ pub enum Role {
     T1,
     /// Thermal infrared 2.
     T2,
+    /// Radar backscatter, vertical transmit / vertical receive (Sentinel-1).
+    VV,
+    /// Radar backscatter, vertical transmit / horizontal receive.
+    VH,
+    /// Radar backscatter, horizontal transmit / horizontal receive.
+    HH,
+    /// Radar backscatter, horizontal transmit / vertical receive.
+    HV,
     /// Sentinel-2 scene classification (used as a mask, not in formulas).
     Scl,
     /// Landsat Collection 2 QA_PIXEL bit flags (used as a mask, not in formulas).
@@ -48,7 +56,7 @@ pub enum Role {
 
 impl Role {
     /// All roles, spectral first.
-    pub const ALL: [Role; 19] = [
+    pub const ALL: [Role; 23] = [
         Role::A,
         Role::B,
         Role::G,
@@ -66,6 +74,10 @@ impl Role {
         Role::T,
         Role::T1,
         Role::T2,
+        Role::VV,
+        Role::VH,
+        Role::HH,
+        Role::HV,
         Role::Scl,
         Role::QaPixel,
     ];
@@ -90,6 +102,10 @@ impl Role {
             Role::T => "T",
             Role::T1 => "T1",
             Role::T2 => "T2",
+            Role::VV => "VV",
+            Role::VH => "VH",
+            Role::HH => "HH",
+            Role::HV => "HV",
             Role::Scl => "SCL",
             Role::QaPixel => "QA_PIXEL",
         }
@@ -115,6 +131,10 @@ impl Role {
             Role::T => "thermal infrared",
             Role::T1 => "thermal infrared 1",
             Role::T2 => "thermal infrared 2",
+            Role::VV => "radar VV backscatter",
+            Role::VH => "radar VH backscatter",
+            Role::HH => "radar HH backscatter",
+            Role::HV => "radar HV backscatter",
             Role::Scl => "Sentinel-2 scene classification",
             Role::QaPixel => "Landsat QA_PIXEL flags",
         }

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
-use crate::index::{self, BandRef, IndexRequest, DEFAULT_OUT_NODATA};
+use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
 use crate::io::CogOptions;
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
@@ -34,16 +34,32 @@ pub struct IndexArgs {
     #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
-    /// Indices to compute, comma-separated or repeated: NDVI, GNDVI, NDRE (NDREI), EVI, EVI2,
-    /// SAVI, OSAVI, MSAVI2 (MSAVI), LSWI, NDMI, NDWI, CIre, CIgreen (Awesome Spectral Indices names).
-    #[arg(
-        long,
-        short = 'i',
-        value_delimiter = ',',
-        required = true,
-        value_name = "NAMES"
-    )]
+    /// Indices to compute, comma-separated or repeated, by Awesome Spectral Indices name:
+    /// NDVI, GNDVI, NDRE (NDREI), EVI, EVI2, SAVI, OSAVI, MSAVI2 (MSAVI), LSWI, NDMI, NDWI,
+    /// CIre, CIgreen have hand-written kernels; any other catalogue index (`paddy indices`
+    /// lists all 254) is computed by the expression engine.
+    #[arg(long, short = 'i', value_delimiter = ',', value_name = "NAMES")]
     index: Vec<String>,
+
+    /// A custom index in the catalogue's formula language (band symbols, constants, + - * / **,
+    /// parentheses), e.g. --expr 'MYNDRE=(N - RE1)/(N + RE1)'. Repeatable.
+    #[arg(long = "expr", short = 'e', value_name = "NAME=FORMULA", value_parser = parse_expr)]
+    expressions: Vec<(String, String)>,
+
+    /// Custom indices from a TOML file: one table per index, e.g.
+    /// [MYNDRE] formula = "(N - RE1)/(N + RE1)".
+    #[arg(long, value_name = "FILE")]
+    expr_file: Option<PathBuf>,
+
+    /// `auto`: hand-written kernels for NDVI, NDRE, EVI, … and the engine for the rest;
+    /// `expr`: the expression engine for every index.
+    #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = ["auto", "expr"])]
+    engine: String,
+
+    /// A newer Awesome Spectral Indices catalogue: a folder with spectral-indices-dict.json and
+    /// constants.json (default: the copy built into paddy).
+    #[arg(long, value_name = "DIR")]
+    catalogue: Option<PathBuf>,
 
     /// Sensor profile: sentinel2-l2a, landsat-c2-l2, micasense-rededge, dji-p4m, dji-mavic3m,
     /// parrot-sequoia, planetscope-4b, planetscope-8b, generic, or a profile .toml file.
@@ -120,6 +136,34 @@ fn parse_band(text: &str) -> std::result::Result<(Role, BandRef), String> {
     Ok((role, BandRef::parse(spec)))
 }
 
+fn parse_expr(text: &str) -> std::result::Result<(String, String), String> {
+    let (name, formula) = text.split_once('=').ok_or_else(|| {
+        format!("'{text}': expected NAME=FORMULA, e.g. MYNDRE=(N - RE1)/(N + RE1)")
+    })?;
+    Ok((name.trim().to_string(), formula.trim().to_string()))
+}
+
+/// Custom indices from a TOML file: `[NAME] formula = "…"`.
+fn read_expr_file(path: &std::path::Path) -> Result<Vec<(String, String)>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        formula: String,
+        #[allow(dead_code)]
+        #[serde(default)]
+        long_name: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: BTreeMap<String, Entry> = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(table.into_iter().map(|(k, v)| (k, v.formula)).collect())
+}
+
 fn parse_const(text: &str) -> std::result::Result<(String, f64), String> {
     let (name, value) = text
         .split_once('=')
@@ -142,7 +186,17 @@ pub fn run(args: IndexArgs) -> Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut expressions = args.expressions;
+    if let Some(file) = &args.expr_file {
+        expressions.extend(read_expr_file(file)?);
+    }
     let request = IndexRequest {
+        expressions,
+        engine: if args.engine == "expr" {
+            Engine::Expression
+        } else {
+            Engine::Auto
+        },
         sensor: args.sensor,
         bands: args.bands,
         scale: args.scale,
@@ -161,7 +215,15 @@ pub fn run(args: IndexArgs) -> Result<()> {
         threads: args.threads,
         ..IndexRequest::new(args.inputs, args.index)
     };
-    let plan = index::plan(&request, Catalogue::builtin())?;
+    let loaded;
+    let catalogue = match &args.catalogue {
+        Some(dir) => {
+            loaded = Catalogue::load(dir)?;
+            &loaded
+        }
+        None => Catalogue::builtin(),
+    };
+    let plan = index::plan(&request, catalogue)?;
     if !args.quiet {
         for w in &plan.warnings {
             eprintln!("paddy: warning: {w}");

@@ -48,6 +48,7 @@ pub fn pseudocolor(ramp: &Ramp, title: &str) -> String {
         .enumerate()
         .map(|(i, colour)| {
             let value = ramp.min + (ramp.max - ramp.min) * i as f64 / steps as f64;
+            let value = (value * 1e6).round() / 1e6;
             format!(
                 "          <item alpha=\"255\" value=\"{value}\" label=\"{value:.2}\" color=\"{colour}\"/>\n"
             )

@@ -5,6 +5,7 @@ mod plan;
 mod run;
 
 pub use plan::{
-    output_stem, plan, BandRef, IndexPlan, IndexRequest, PlannedIndex, DEFAULT_OUT_NODATA,
+    custom_index, output_stem, plan, BandRef, Engine, IndexPlan, IndexRequest, PlannedIndex,
+    DEFAULT_OUT_NODATA,
 };
 pub use run::{run, IndexReport, OutputReport};

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
 use crate::io::{BandSpec, CogOptions, MaskSpec, RasterInfo};
-use crate::kernels::{Kernel, HAND_WRITTEN};
+use crate::kernels::expr::{Program, Symbol};
+use crate::kernels::{Formula, Kernel};
 use crate::raster::Grid;
 use crate::sensors::Profile;
 
@@ -43,6 +45,10 @@ pub struct IndexRequest {
     pub inputs: Vec<PathBuf>,
     /// Index names as typed (catalogue names or aliases such as NDRE, MSAVI2).
     pub indices: Vec<String>,
+    /// Custom indices: (name, formula in the catalogue's language).
+    pub expressions: Vec<(String, String)>,
+    /// Hand-written kernels where they exist (default), or the engine for everything.
+    pub engine: Engine,
     /// Sensor profile name or path; None: detect, else `generic`.
     pub sensor: Option<String>,
     pub bands: Vec<(Role, BandRef)>,
@@ -65,6 +71,8 @@ impl IndexRequest {
         IndexRequest {
             inputs,
             indices,
+            expressions: Vec::new(),
+            engine: Engine::Auto,
             sensor: None,
             bands: Vec::new(),
             scale: None,
@@ -80,6 +88,16 @@ impl IndexRequest {
     }
 }
 
+/// Which code computes the catalogue indices that have a hand-written kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Hand-written kernels where they exist, the expression engine for the rest.
+    #[default]
+    Auto,
+    /// The expression engine for every index (to compare, or to check a kernel).
+    Expression,
+}
+
 /// Nodata value of index outputs: outside every index's range and read by every GIS.
 pub const DEFAULT_OUT_NODATA: f64 = -9999.0;
 
@@ -89,7 +107,7 @@ pub struct PlannedIndex {
     /// As the user typed it, upper-cased (names the output file, lower-cased).
     pub requested: String,
     pub def: IndexDef,
-    pub kernel: Kernel,
+    pub formula: Formula,
     /// Constants and the values used.
     pub constants: Vec<(String, f64)>,
     pub path: PathBuf,
@@ -199,9 +217,9 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
 
 /// Check a request against the files and build the plan.
 pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> {
-    if request.indices.is_empty() {
+    if request.indices.is_empty() && request.expressions.is_empty() {
         return Err(Error::usage(
-            "no index asked for: add --index, e.g. --index ndvi,ndre",
+            "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",
         ));
     }
     if request.out_dir.exists() && !request.out_dir.is_dir() {
@@ -323,51 +341,18 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         }
     }
 
-    // Indices, their constants and kernels.
+    // Indices, their constants and how each is computed.
     let mut outputs: Vec<PlannedIndex> = Vec::new();
     let stem = request
         .name
         .clone()
         .unwrap_or_else(|| output_stem(&request.inputs_or(&files)));
-    for requested in &request.indices {
-        let requested = requested.trim().to_ascii_uppercase();
-        let def = catalogue.index(&requested).ok_or_else(|| {
-            Error::usage(format!(
-                "unknown index '{requested}': use an Awesome Spectral Indices name such as NDVI, NDRE, EVI, SAVI, LSWI"
-            ))
-        })?;
+    for (requested, def) in requested_defs(request, catalogue)? {
         if outputs.iter().any(|o| o.def.short_name == def.short_name) {
             continue;
         }
-        let mut constants = Vec::new();
-        for c in def.constants() {
-            let value = request
-                .constants
-                .get(c)
-                .copied()
-                .or_else(|| catalogue.constant(c).and_then(|d| d.default))
-                .ok_or_else(|| {
-                    Error::usage(format!(
-                        "{}: constant {c} has no default; give it with --const {c}=VALUE",
-                        def.short_name
-                    ))
-                })?;
-            constants.push((c.to_string(), value));
-        }
-        let constant = |name: &str| {
-            constants
-                .iter()
-                .find(|(c, _)| c == name)
-                .map_or(f32::NAN, |(_, v)| *v as f32)
-        };
-        let kernel = Kernel::for_index(&def.short_name, &constant).ok_or_else(|| {
-            Error::usage(format!(
-                "{} is in the catalogue but paddy computes only {} so far",
-                def.short_name,
-                HAND_WRITTEN.join(", ")
-            ))
-        })?;
-        for role in kernel.roles() {
+        let formula = compile(&def, request, catalogue)?;
+        for role in formula.roles() {
             if !chosen.contains_key(&role) {
                 return Err(Error::MissingRole {
                     index: def.short_name.clone(),
@@ -377,6 +362,11 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
                 });
             }
         }
+        let constants = def
+            .constants()
+            .iter()
+            .filter_map(|c| constant_value(c, request, catalogue).map(|v| (c.to_string(), v)))
+            .collect();
         let path = request
             .out_dir
             .join(format!("{stem}_{}.tif", requested.to_ascii_lowercase()));
@@ -388,15 +378,15 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         }
         outputs.push(PlannedIndex {
             requested,
-            def: def.clone(),
-            kernel,
+            def,
+            formula,
             constants,
             path,
         });
     }
 
     // Reflectance conversion for the roles the kernels read.
-    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.kernel.roles()).collect();
+    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
     needed.sort();
     needed.dedup();
     let mut roles = BTreeMap::new();
@@ -451,6 +441,129 @@ impl IndexRequest {
             self.inputs.clone()
         }
     }
+}
+
+/// The catalogue definitions asked for, then the custom ones, with the name each output takes.
+fn requested_defs(
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+) -> Result<Vec<(String, IndexDef)>> {
+    let mut defs = Vec::new();
+    for name in &request.indices {
+        let requested = name.trim().to_ascii_uppercase();
+        let def = catalogue.index(&requested).ok_or_else(|| {
+            Error::usage(format!(
+                "unknown index '{requested}': see `paddy indices` for the catalogue, or define it with --expr {requested}=FORMULA"
+            ))
+        })?;
+        defs.push((requested, def.clone()));
+    }
+    for (name, formula) in &request.expressions {
+        defs.push((
+            name.to_ascii_uppercase(),
+            custom_index(name, formula, catalogue)?,
+        ));
+    }
+    Ok(defs)
+}
+
+/// A user's own index, written in the catalogue's formula language.
+pub fn custom_index(name: &str, formula: &str, catalogue: &Catalogue) -> Result<IndexDef> {
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(Error::usage(format!(
+            "--expr '{name}': an index name is letters, digits, '_' or '-'"
+        )));
+    }
+    if let Some(existing) = catalogue.index(name) {
+        return Err(Error::usage(format!(
+            "--expr {name}: {} is a catalogue index ({}); give yours another name",
+            existing.short_name, existing.long_name
+        )));
+    }
+    let expr = Expr::parse(formula).map_err(|e| {
+        let rest: String = formula
+            .get(e.position..)
+            .unwrap_or("")
+            .chars()
+            .take(12)
+            .collect();
+        let place = if rest.is_empty() {
+            "at its end".to_string()
+        } else {
+            format!("before '{rest}'")
+        };
+        Error::usage(format!("--expr {name}: {e} in '{formula}' ({place})"))
+    })?;
+    Ok(IndexDef {
+        short_name: name.to_string(),
+        long_name: format!("custom index {name}"),
+        formula: formula.to_string(),
+        bands: expr.symbols().into_iter().collect(),
+        application_domain: "custom".into(),
+        reference: String::new(),
+        platforms: Vec::new(),
+    })
+}
+
+fn constant_value(name: &str, request: &IndexRequest, catalogue: &Catalogue) -> Option<f64> {
+    request
+        .constants
+        .get(name)
+        .copied()
+        .or_else(|| catalogue.constant(name).and_then(|d| d.default))
+}
+
+/// A hand-written kernel when there is one (and --engine allows), else a compiled program.
+/// Fails naming every constant that has no value.
+fn compile(def: &IndexDef, request: &IndexRequest, catalogue: &Catalogue) -> Result<Formula> {
+    let missing: Vec<String> = def
+        .constants()
+        .iter()
+        .filter(|c| constant_value(c, request, catalogue).is_none())
+        .map(|c| match catalogue.constant(c) {
+            Some(d) => format!("{c} ({}, no default)", d.description),
+            None => format!("{c} (not a band symbol nor a catalogue constant)"),
+        })
+        .collect();
+    if !missing.is_empty() {
+        let give: Vec<String> = def
+            .constants()
+            .iter()
+            .filter(|c| constant_value(c, request, catalogue).is_none())
+            .map(|c| format!("--const {c}=VALUE"))
+            .collect();
+        return Err(Error::usage(format!(
+            "{} needs {}: give {}",
+            def.short_name,
+            missing.join(", "),
+            give.join(" ")
+        )));
+    }
+    let value = |c: &str| constant_value(c, request, catalogue);
+    if request.engine == Engine::Auto {
+        if let Some(k) =
+            Kernel::for_index(&def.short_name, &|c| value(c).unwrap_or(f64::NAN) as f32)
+        {
+            return Ok(Formula::Hand(k));
+        }
+    }
+    let expr = Expr::parse(&def.formula).map_err(|e| {
+        Error::usage(format!(
+            "{}: formula '{}': {e}",
+            def.short_name, def.formula
+        ))
+    })?;
+    let program = Program::compile(&expr, &|s| {
+        Role::parse_symbol(s)
+            .map(Symbol::Band)
+            .or_else(|| value(s).map(Symbol::Value))
+    })
+    .map_err(|symbol| Error::usage(format!("{}: no value for {symbol}", def.short_name)))?;
+    Ok(Formula::Compiled(program))
 }
 
 fn missing_role_hint(role: Role, request: &IndexRequest, profile: &Profile) -> String {

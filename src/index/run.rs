@@ -86,11 +86,15 @@ fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
     t
 }
 
-/// A worker's state: GDAL handles, one reflectance buffer per role, the validity mask.
+/// A worker's state: GDAL handles, per role a reflectance buffer and its validity, the quality
+/// mask, and scratch space. Each index's validity is built from the roles it reads only, so
+/// asking for more indices never changes another index's mask.
 struct Worker {
     readers: Readers,
-    bands: Vec<(Role, Vec<f32>)>,
+    bands: Vec<(Role, Vec<f32>, Vec<bool>)>,
+    quality: Vec<bool>,
     valid: Vec<bool>,
+    scratch: Vec<Vec<f64>>,
 }
 
 /// Finished buffers go back here to be reused: fresh memory is costly to first touch.
@@ -122,6 +126,7 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
         ("DOMAIN".into(), out.def.application_domain.clone()),
         ("REFERENCE".into(), out.def.reference.clone()),
         ("SENSOR".into(), plan.profile.name.clone()),
+        ("COMPUTED_BY".into(), out.formula.engine_name().into()),
     ];
     if !out.constants.is_empty() {
         let c: Vec<String> = out
@@ -131,7 +136,7 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
             .collect();
         band.push(("CONSTANTS".into(), c.join(" ")));
     }
-    for role in out.kernel.roles() {
+    for role in out.formula.roles() {
         if let Some(spec) = plan.roles.get(&role) {
             let file = spec
                 .path
@@ -200,39 +205,58 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let init = || -> Result<Worker> {
         Ok(Worker {
             readers: Readers::open(&plan.files)?,
-            bands: plan.roles.keys().map(|&r| (r, Vec::new())).collect(),
+            bands: plan
+                .roles
+                .keys()
+                .map(|&r| (r, Vec::new(), Vec::new()))
+                .collect(),
+            quality: Vec::new(),
             valid: Vec::new(),
+            scratch: Vec::new(),
         })
     };
     let compute = |w: &mut Worker, window: Window| -> Result<Vec<(Vec<f32>, Tally)>> {
         let n = window.len();
-        w.valid.clear();
-        w.valid.resize(n, true);
-        for (role, buf) in w.bands.iter_mut() {
+        for (role, buf, ok) in w.bands.iter_mut() {
             buf.resize(n, 0.0);
+            ok.clear();
+            ok.resize(n, true);
             w.readers
-                .read_reflectance(&plan.roles[role], window, buf, &mut w.valid)?;
+                .read_reflectance(&plan.roles[role], window, buf, ok)?;
         }
+        w.quality.clear();
+        w.quality.resize(n, true);
         if let Some(mask) = &plan.mask {
-            w.readers.apply_quality_mask(mask, window, &mut w.valid)?;
+            w.readers.apply_quality_mask(mask, window, &mut w.quality)?;
         }
-        let bands = &w.bands;
+        let Worker {
+            bands,
+            quality,
+            valid,
+            scratch,
+            ..
+        } = w;
         let band = |r: Role| -> &[f32] {
             bands
                 .iter()
-                .find(|(k, _)| *k == r)
-                .map_or(&[][..], |(_, b)| b.as_slice())
+                .find(|(k, _, _)| *k == r)
+                .map_or(&[][..], |(_, b, _)| b.as_slice())
         };
-        Ok(plan
-            .outputs
-            .iter()
-            .map(|o| {
-                let mut out = pool.take(n);
-                o.kernel.apply(&band, &mut out);
-                let tally = finalize(&mut out, &w.valid, nodata);
-                (out, tally)
-            })
-            .collect())
+        let mut results = Vec::with_capacity(plan.outputs.len());
+        for o in &plan.outputs {
+            let roles = o.formula.roles();
+            valid.clone_from(quality);
+            for (_, _, ok) in bands.iter().filter(|(r, _, _)| roles.contains(r)) {
+                for (v, &k) in valid.iter_mut().zip(ok.iter()) {
+                    *v &= k;
+                }
+            }
+            let mut out = pool.take(n);
+            o.formula.apply(&band, &mut out, scratch);
+            let tally = finalize(&mut out, valid, nodata);
+            results.push((out, tally));
+        }
+        Ok(results)
     };
     let sink = |window: Window, results: Vec<(Vec<f32>, Tally)>| -> Result<()> {
         for ((writer, tally), (data, t)) in writers.iter_mut().zip(tallies.iter_mut()).zip(results)

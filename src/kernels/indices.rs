@@ -1,6 +1,9 @@
 //! Hand-written kernels for the indices that nightly rice work computes most. Written as plain
 //! zipped loops over equal-length slices so the compiler vectorises them; `finite` keeps the
 //! undefined cases out with a branch-free select.
+//!
+//! f32 arithmetic is exact to a few ulps for normalised differences, ratios and the soil-adjusted
+//! forms (no cancellation against a pole); EVI, whose denominator can cross zero, works in f64.
 
 /// `v` if finite, else NaN.
 #[inline(always)]
@@ -45,9 +48,14 @@ pub struct EviConstants {
 }
 
 /// EVI = g (N − R) / (N + C1 R − C2 B + L).
+///
+/// Computed in f64: the denominator has a pole (bright blue, e.g. haze or cloud edges) where
+/// f32 cancellation would cost digits.
 pub fn evi(nir: &[f32], red: &[f32], blue: &[f32], k: EviConstants, out: &mut [f32]) {
+    let (g, c1, c2, l) = (k.g as f64, k.c1 as f64, k.c2 as f64, k.l as f64);
     for (((o, &n), &r), &b) in out.iter_mut().zip(nir).zip(red).zip(blue) {
-        *o = finite(k.g * (n - r) / (n + k.c1 * r - k.c2 * b + k.l));
+        let (n, r, b) = (n as f64, r as f64, b as f64);
+        *o = finite((g * (n - r) / (n + c1 * r - c2 * b + l)) as f32);
     }
 }
 
@@ -73,9 +81,13 @@ pub fn osavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
 }
 
 /// MSAVI (often called MSAVI2) = ½ (2N + 1 − √((2N + 1)² − 8 (N − R))).
+///
+/// Evaluated as 4 (N − R) / (t + √(t² − 8 (N − R))) with t = 2N + 1, the same value without the
+/// cancellation of two nearly equal terms (which costs digits on unscaled DNs).
 pub fn msavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
     for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
         let t = 2.0 * n + 1.0;
-        *o = finite(0.5 * (t - (t * t - 8.0 * (n - r)).sqrt()));
+        let d = n - r;
+        *o = finite(4.0 * d / (t + (t * t - 8.0 * d).sqrt()));
     }
 }

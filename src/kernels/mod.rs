@@ -10,7 +10,8 @@
 //! ```
 
 mod dispatch;
+pub mod expr;
 mod indices;
 
-pub use dispatch::{Kernel, HAND_WRITTEN};
+pub use dispatch::{Formula, Kernel, HAND_WRITTEN};
 pub use indices::*;

@@ -126,8 +126,8 @@ mod tests {
             Some(2),
             || Ok(()),
             |_, w| {
-                if w.x == 500 && w.y == 500 {
-                    Err(Error::usage("boom at 500,500"))
+                if w.y == 500 {
+                    Err(Error::usage("boom at row 500"))
                 } else {
                     Ok(())
                 }
@@ -135,7 +135,7 @@ mod tests {
             |_, _| Ok(()),
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "boom at 500,500");
+        assert_eq!(err.to_string(), "boom at row 500");
     }
 
     #[test]

@@ -108,8 +108,13 @@ fn drone_sample_roles_come_from_band_descriptions() {
     assert!(nodata > 0, "the flight footprint's cut corners are nodata");
     assert_eq!(
         files_in(tmp.path()),
-        vec!["drone_20260718_cire.tif", "drone_20260718_ndre.tif"],
-        "only the outputs, no staging leftovers"
+        vec![
+            "drone_20260718_cire.qml",
+            "drone_20260718_cire.tif",
+            "drone_20260718_ndre.qml",
+            "drone_20260718_ndre.tif"
+        ],
+        "only the outputs and their QGIS styles, no staging leftovers"
     );
 }
 
