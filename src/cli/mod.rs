@@ -1,6 +1,7 @@
 //! Command line: clap definitions, raw flags turned into checked settings, errors printed once.
 
 mod index;
+mod indices;
 mod sensors;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Index(Box<index::IndexArgs>),
+    Indices(indices::IndicesArgs),
     Sensors(sensors::SensorsArgs),
 }
 
@@ -44,6 +46,7 @@ pub fn main() -> i32 {
     });
     let result = match cli.command {
         Command::Index(args) => index::run(*args),
+        Command::Indices(args) => indices::run(args),
         Command::Sensors(args) => sensors::run(args),
     };
     match result {

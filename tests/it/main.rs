@@ -2,8 +2,10 @@
 //! imagery in ../shared/data. One test binary, modules by theme.
 
 mod bad_input;
+mod catalogue;
 mod common;
 mod formats;
+mod indices_cli;
 mod real_data;
 mod sample_tiles;
 mod streaming;
