@@ -90,6 +90,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "io")]
 /// GDAL's messages carry a class/number prefix that tells a user nothing: keep the text.
 pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
     use gdal::errors::GdalError;

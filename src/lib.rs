@@ -8,12 +8,18 @@
 //! [`kernels`] compute indices over slices, [`raster::engine`] streams windows in parallel, and
 //! [`index`] ties it together for `paddy index`. The [`catalogue`] holds every Awesome Spectral
 //! Indices formula.
+//!
+//! Without the default `io` feature the crate has no system dependencies: kernels, the
+//! expression engine, the catalogue, sensor profiles and the streaming engine only.
 
 pub mod catalogue;
+#[cfg(feature = "io")]
 pub mod cli;
 pub mod error;
 pub mod export;
+#[cfg(feature = "io")]
 pub mod index;
+#[cfg(feature = "io")]
 pub mod io;
 pub mod kernels;
 pub mod raster;
