@@ -121,16 +121,42 @@ impl Catalogue {
         self.indices.values()
     }
 
-    /// Look an index up by catalogue name or common alias, any case.
+    /// Look an index up by its exact catalogue name, a common alias (NDRE, MSAVI2, CIgreen), or
+    /// its name in any case when that names one index only.
     pub fn index(&self, name: &str) -> Option<&IndexDef> {
-        let upper = name.trim().to_ascii_uppercase();
-        let canonical = ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == upper)
-            .map_or(upper.as_str(), |(_, c)| c);
-        self.indices
+        self.lookup(name).ok()
+    }
+
+    /// Like [`Catalogue::index`], but on failure says which indices a name could mean (empty:
+    /// none). The catalogue has names that differ only in case (BAI and BaI, MSR705 and
+    /// mSR705): for those only the exact spelling is taken.
+    pub fn lookup(&self, name: &str) -> std::result::Result<&IndexDef, Vec<String>> {
+        let name = name.trim();
+        if let Some(def) = self.indices.get(name) {
+            return Ok(def);
+        }
+        let upper = name.to_ascii_uppercase();
+        if let Some((_, canonical)) = ALIASES.iter().find(|(alias, _)| *alias == upper) {
+            return self.indices.get(*canonical).ok_or_else(Vec::new);
+        }
+        let matches: Vec<&IndexDef> = self
+            .indices
             .values()
-            .find(|d| d.short_name.eq_ignore_ascii_case(canonical))
+            .filter(|d| d.short_name.eq_ignore_ascii_case(name))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one),
+            many => Err(many.iter().map(|d| d.short_name.clone()).collect()),
+        }
+    }
+
+    /// True when another index has the same name but for case (BAI and BaI).
+    pub fn has_case_twin(&self, short_name: &str) -> bool {
+        self.indices
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case(short_name))
+            .count()
+            > 1
     }
 
     /// A constant's definition.
@@ -168,5 +194,11 @@ mod tests {
             vec!["g", "C1", "C2", "L"]
         );
         assert_eq!(c.constant("g").unwrap().default, Some(2.5));
+        // Names that differ only in case are told apart; any case works where unambiguous.
+        assert_eq!(c.index("BaI").unwrap().formula, "R + S1 - N");
+        assert_ne!(c.index("BAI").unwrap().formula, "R + S1 - N");
+        assert_eq!(c.lookup("bai").unwrap_err(), vec!["BAI", "BaI"]);
+        assert!(c.has_case_twin("MSR705") && !c.has_case_twin("NDVI"));
+        assert_eq!(c.index("gndvi").unwrap().short_name, "GNDVI");
     }
 }

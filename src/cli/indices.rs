@@ -91,7 +91,11 @@ pub fn run(args: IndicesArgs) -> Result<()> {
         .collect::<Result<Vec<Role>>>()?;
     let selected: Vec<&IndexDef> = catalogue
         .indices()
-        .filter(|d| args.domain.as_deref().is_none_or_eq(&d.application_domain))
+        .filter(|d| {
+            args.domain.as_deref().map_or(true, |want| {
+                want.eq_ignore_ascii_case(&d.application_domain)
+            })
+        })
         .filter(|d| available.is_empty() || d.roles().iter().all(|r| available.contains(r)))
         .collect();
     if args.json {
@@ -113,10 +117,7 @@ pub fn run(args: IndicesArgs) -> Result<()> {
         return Ok(());
     }
     // 80 columns: name 10, domain 10, bands 20, long name 37 (with single spaces between).
-    println!(
-        "{:<10} {:<10} {:<20} {}",
-        "NAME", "DOMAIN", "BANDS", "LONG NAME"
-    );
+    println!("{:<10} {:<10} {:<20} LONG NAME", "NAME", "DOMAIN", "BANDS");
     for d in &selected {
         let bands: Vec<&str> = d.roles().iter().map(|r| r.symbol()).collect();
         let name = if hand_written(d) {
@@ -203,14 +204,4 @@ fn show(catalogue: &Catalogue, name: &str, json: bool) -> Result<()> {
     }
     println!("  reference  {}", d.reference);
     Ok(())
-}
-
-trait OptionEq {
-    fn is_none_or_eq(self, other: &str) -> bool;
-}
-
-impl OptionEq for Option<&str> {
-    fn is_none_or_eq(self, other: &str) -> bool {
-        self.map_or(true, |s| s.eq_ignore_ascii_case(other))
-    }
 }

@@ -1,5 +1,6 @@
 //! Command line: clap definitions, raw flags turned into checked settings, errors printed once.
 
+mod bench;
 mod index;
 mod indices;
 mod sensors;
@@ -23,6 +24,7 @@ enum Command {
     Index(Box<index::IndexArgs>),
     Indices(indices::IndicesArgs),
     Sensors(sensors::SensorsArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Parse the command line, run, print any error once; returns the process exit code
@@ -48,6 +50,7 @@ pub fn main() -> i32 {
         Command::Index(args) => index::run(*args),
         Command::Indices(args) => indices::run(args),
         Command::Sensors(args) => sensors::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => 0,

@@ -104,8 +104,9 @@ pub const DEFAULT_OUT_NODATA: f64 = -9999.0;
 /// One index to compute.
 #[derive(Debug, Clone)]
 pub struct PlannedIndex {
-    /// As the user typed it, upper-cased (names the output file, lower-cased).
-    pub requested: String,
+    /// The output file's label: the name as typed, lower-cased (or the exact catalogue name
+    /// for indices whose names differ only by case).
+    pub label: String,
     pub def: IndexDef,
     pub formula: Formula,
     /// Constants and the values used.
@@ -347,7 +348,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         .name
         .clone()
         .unwrap_or_else(|| output_stem(&request.inputs_or(&files)));
-    for (requested, def) in requested_defs(request, catalogue)? {
+    for (label, def) in requested_defs(request, catalogue)? {
         if outputs.iter().any(|o| o.def.short_name == def.short_name) {
             continue;
         }
@@ -367,9 +368,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             .iter()
             .filter_map(|c| constant_value(c, request, catalogue).map(|v| (c.to_string(), v)))
             .collect();
-        let path = request
-            .out_dir
-            .join(format!("{stem}_{}.tif", requested.to_ascii_lowercase()));
+        let path = request.out_dir.join(format!("{stem}_{label}.tif"));
         if files.iter().any(|f| same_file(f, &path)) {
             return Err(Error::usage(format!(
                 "{} would overwrite an input: choose another --out or --name",
@@ -377,7 +376,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             )));
         }
         outputs.push(PlannedIndex {
-            requested,
+            label,
             def,
             formula,
             constants,
@@ -443,24 +442,39 @@ impl IndexRequest {
     }
 }
 
-/// The catalogue definitions asked for, then the custom ones, with the name each output takes.
+/// The catalogue definitions asked for, then the custom ones, each with the label its output
+/// file takes.
 fn requested_defs(
     request: &IndexRequest,
     catalogue: &Catalogue,
 ) -> Result<Vec<(String, IndexDef)>> {
     let mut defs = Vec::new();
     for name in &request.indices {
-        let requested = name.trim().to_ascii_uppercase();
-        let def = catalogue.index(&requested).ok_or_else(|| {
-            Error::usage(format!(
-                "unknown index '{requested}': see `paddy indices` for the catalogue, or define it with --expr {requested}=FORMULA"
-            ))
+        let name = name.trim();
+        let def = catalogue.lookup(name).map_err(|candidates| {
+            if candidates.is_empty() {
+                Error::usage(format!(
+                    "unknown index '{name}': see `paddy indices` for the catalogue, or define it with --expr {name}=FORMULA"
+                ))
+            } else {
+                Error::usage(format!(
+                    "'{name}' could be {}: the catalogue tells them apart by case, so type the exact name",
+                    candidates.join(" or ")
+                ))
+            }
         })?;
-        defs.push((requested, def.clone()));
+        // Files are named in lower case, except the indices whose names differ from another's
+        // only by case (BAI / BaI): those keep their exact spelling so files cannot collide.
+        let label = if catalogue.has_case_twin(&def.short_name) {
+            def.short_name.clone()
+        } else {
+            name.to_ascii_lowercase()
+        };
+        defs.push((label, def.clone()));
     }
     for (name, formula) in &request.expressions {
         defs.push((
-            name.to_ascii_uppercase(),
+            name.to_ascii_lowercase(),
             custom_index(name, formula, catalogue)?,
         ));
     }

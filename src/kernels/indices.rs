@@ -3,7 +3,7 @@
 //! undefined cases out with a branch-free select.
 //!
 //! f32 arithmetic is exact to a few ulps for normalised differences, ratios and the soil-adjusted
-//! forms (no cancellation against a pole); EVI, whose denominator can cross zero, works in f64.
+//! forms; EVI and OSAVI, whose denominators can cross zero, work in f64.
 
 /// `v` if finite, else NaN.
 #[inline(always)]
@@ -74,20 +74,31 @@ pub fn savi(nir: &[f32], red: &[f32], l: f32, out: &mut [f32]) {
 }
 
 /// OSAVI = (N − R) / (N + R + 0.16).
+///
+/// In f64: with negative reflectances (Sentinel-2's −0.1 offset on dark water) the denominator
+/// can reach zero, where f32 rounding of 0.16 decides between a value and nodata.
 pub fn osavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
     for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
-        *o = finite((n - r) / (n + r + 0.16));
+        let (n, r) = (n as f64, r as f64);
+        *o = finite(((n - r) / (n + r + 0.16)) as f32);
     }
 }
 
 /// MSAVI (often called MSAVI2) = ½ (2N + 1 − √((2N + 1)² − 8 (N − R))).
 ///
-/// Evaluated as 4 (N − R) / (t + √(t² − 8 (N − R))) with t = 2N + 1, the same value without the
-/// cancellation of two nearly equal terms (which costs digits on unscaled DNs).
+/// With t = 2N + 1 > 0 it is evaluated as 4 (N − R) / (t + √(t² − 8 (N − R))): the same value
+/// without the cancellation of two nearly equal terms (which costs digits on unscaled DNs).
+/// For t ≤ 0 (only from nonsense negative reflectance) the catalogue's own form is used.
 pub fn msavi(nir: &[f32], red: &[f32], out: &mut [f32]) {
     for ((o, &n), &r) in out.iter_mut().zip(nir).zip(red) {
         let t = 2.0 * n + 1.0;
         let d = n - r;
-        *o = finite(4.0 * d / (t + (t * t - 8.0 * d).sqrt()));
+        let root = (t * t - 8.0 * d).sqrt();
+        let v = if t > 0.0 {
+            4.0 * d / (t + root)
+        } else {
+            0.5 * (t - root)
+        };
+        *o = finite(v);
     }
 }

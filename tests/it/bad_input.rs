@@ -162,7 +162,9 @@ fn usage_mistakes_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let tile = sample("s2_20260717.tif");
     let err = fails(tmp.path(), &["index", &tile, "-i", "ndvix"], 2);
-    assert!(err.contains("unknown index 'NDVIX'"), "{err}");
+    assert!(err.contains("unknown index 'ndvix'"), "{err}");
+    let err = fails(tmp.path(), &["index", &tile, "-i", "bai"], 2);
+    assert!(err.contains("'bai' could be BAI or BaI"), "{err}");
     let err = fails(
         tmp.path(),
         &["index", &tile, "-i", "ndvi", "--sensor", "spot7"],
