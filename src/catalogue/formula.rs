@@ -24,6 +24,19 @@ pub enum Op {
     Pow,
 }
 
+impl Op {
+    /// The operation in float64.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Op::Add => a + b,
+            Op::Sub => a - b,
+            Op::Mul => a * b,
+            Op::Div => a / b,
+            Op::Pow => a.powf(b),
+        }
+    }
+}
+
 /// A syntax error with the character offset where it was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
@@ -79,16 +92,7 @@ impl Expr {
             Expr::Num(v) => *v,
             Expr::Sym(s) => lookup(s).ok_or_else(|| format!("no value for {s}"))?,
             Expr::Neg(e) => -e.eval(lookup)?,
-            Expr::Bin(op, a, b) => {
-                let (a, b) = (a.eval(lookup)?, b.eval(lookup)?);
-                match op {
-                    Op::Add => a + b,
-                    Op::Sub => a - b,
-                    Op::Mul => a * b,
-                    Op::Div => a / b,
-                    Op::Pow => a.powf(b),
-                }
-            }
+            Expr::Bin(op, a, b) => op.apply(a.eval(lookup)?, b.eval(lookup)?),
         })
     }
 }

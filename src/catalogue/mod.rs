@@ -89,6 +89,14 @@ impl Catalogue {
         })
     }
 
+    /// The catalogue in `dir` when given, else the built-in one.
+    pub fn load_or_builtin(dir: Option<&Path>) -> Result<std::borrow::Cow<'static, Catalogue>> {
+        Ok(match dir {
+            Some(dir) => std::borrow::Cow::Owned(Catalogue::load(dir)?),
+            None => std::borrow::Cow::Borrowed(Catalogue::builtin()),
+        })
+    }
+
     /// Load `spectral-indices-dict.json` and `constants.json` from a folder.
     pub fn load(dir: &Path) -> Result<Catalogue> {
         let read = |name: &str| {

@@ -6,11 +6,9 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
-use crate::kernels::expr::{Program, Symbol};
-use crate::kernels::{Formula, Kernel};
+use crate::kernels::Formula;
 
 /// Time index kernels on one core against a memory-copy baseline of the same bytes.
 ///
@@ -147,20 +145,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let mut scratch = Vec::new();
         for def in &defs {
             let value = |c: &str| cat.constant(c).and_then(|d| d.default);
-            let mut formulas = Vec::new();
-            if let Some(k) =
-                Kernel::for_index(&def.short_name, &|c| value(c).unwrap_or(f64::NAN) as f32)
-            {
-                formulas.push(Formula::Hand(k));
+            let engine = Formula::for_index(def, &value, false)
+                .map_err(|e| Error::usage(format!("{}: {e}", def.short_name)))?;
+            let mut formulas = vec![engine];
+            if let Ok(hand @ Formula::Hand(_)) = Formula::for_index(def, &value, true) {
+                formulas.insert(0, hand);
             }
-            let expr = Expr::parse(&def.formula).map_err(|e| Error::usage(e.to_string()))?;
-            let program = Program::compile(&expr, &|s| {
-                Role::parse_symbol(s)
-                    .map(Symbol::Band)
-                    .or_else(|| value(s).map(Symbol::Value))
-            })
-            .map_err(|s| Error::usage(format!("{}: no value for {s}", def.short_name)))?;
-            formulas.push(Formula::Compiled(program));
             for f in &formulas {
                 let bytes = 4 * n * (f.roles().len() + 1);
                 let t = best(args.repeat, rounds, || {

@@ -215,14 +215,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
         threads: args.threads,
         ..IndexRequest::new(args.inputs, args.index)
     };
-    let loaded;
-    let catalogue = match &args.catalogue {
-        Some(dir) => {
-            loaded = Catalogue::load(dir)?;
-            &loaded
-        }
-        None => Catalogue::builtin(),
-    };
+    let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;
     let plan = index::plan(&request, catalogue)?;
     if !args.quiet {
         for w in &plan.warnings {

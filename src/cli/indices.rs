@@ -70,14 +70,7 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 pub fn run(args: IndicesArgs) -> Result<()> {
-    let loaded;
-    let catalogue = match &args.catalogue {
-        Some(dir) => {
-            loaded = Catalogue::load(dir)?;
-            &loaded
-        }
-        None => Catalogue::builtin(),
-    };
+    let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;
     if let Some(IndicesCommand::Show { name, json }) = &args.command {
         return show(catalogue, name, *json || args.json);
     }

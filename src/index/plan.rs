@@ -10,8 +10,7 @@ use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
 use crate::io::{BandSpec, CogOptions, MaskSpec, RasterInfo};
-use crate::kernels::expr::{Program, Symbol};
-use crate::kernels::{Formula, Kernel};
+use crate::kernels::Formula;
 use crate::raster::Grid;
 use crate::sensors::Profile;
 
@@ -558,26 +557,8 @@ fn compile(def: &IndexDef, request: &IndexRequest, catalogue: &Catalogue) -> Res
         )));
     }
     let value = |c: &str| constant_value(c, request, catalogue);
-    if request.engine == Engine::Auto {
-        if let Some(k) =
-            Kernel::for_index(&def.short_name, &|c| value(c).unwrap_or(f64::NAN) as f32)
-        {
-            return Ok(Formula::Hand(k));
-        }
-    }
-    let expr = Expr::parse(&def.formula).map_err(|e| {
-        Error::usage(format!(
-            "{}: formula '{}': {e}",
-            def.short_name, def.formula
-        ))
-    })?;
-    let program = Program::compile(&expr, &|s| {
-        Role::parse_symbol(s)
-            .map(Symbol::Band)
-            .or_else(|| value(s).map(Symbol::Value))
-    })
-    .map_err(|symbol| Error::usage(format!("{}: no value for {symbol}", def.short_name)))?;
-    Ok(Formula::Compiled(program))
+    Formula::for_index(def, &value, request.engine == Engine::Auto)
+        .map_err(|e| Error::usage(format!("{}: {e}", def.short_name)))
 }
 
 fn missing_role_hint(role: Role, request: &IndexRequest, profile: &Profile) -> String {

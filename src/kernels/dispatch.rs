@@ -1,8 +1,9 @@
 //! Which hand-written kernel computes which catalogue index, with its constants bound.
 
-use super::expr::Program;
+use super::expr::{Program, Symbol};
 use super::indices::*;
-use crate::catalogue::Role;
+use crate::catalogue::formula::Expr;
+use crate::catalogue::{IndexDef, Role};
 
 /// How an index is computed: a hand-written kernel, or a formula compiled by the engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,6 +13,31 @@ pub enum Formula {
 }
 
 impl Formula {
+    /// How to compute a catalogue (or custom) index: its hand-written kernel when `hand` is set
+    /// and there is one, else its formula compiled by the engine. `value` gives constants; a
+    /// symbol that is neither a band nor a known constant is the error.
+    pub fn for_index(
+        def: &IndexDef,
+        value: &dyn Fn(&str) -> Option<f64>,
+        hand: bool,
+    ) -> Result<Formula, String> {
+        if hand {
+            let constant = |c: &str| value(c).unwrap_or(f64::NAN) as f32;
+            if let Some(k) = Kernel::for_index(&def.short_name, &constant) {
+                return Ok(Formula::Hand(k));
+            }
+        }
+        let expr =
+            Expr::parse(&def.formula).map_err(|e| format!("formula '{}': {e}", def.formula))?;
+        let program = Program::compile(&expr, &|s| {
+            Role::parse_symbol(s)
+                .map(Symbol::Band)
+                .or_else(|| value(s).map(Symbol::Value))
+        })
+        .map_err(|symbol| format!("no value for {symbol}"))?;
+        Ok(Formula::Compiled(program))
+    }
+
     /// The band roles it reads.
     pub fn roles(&self) -> Vec<Role> {
         match self {
@@ -154,31 +180,26 @@ mod tests {
     /// and in the engine's own tests; here they must agree with each other).
     #[test]
     fn hand_kernels_agree_with_the_engine() {
-        use crate::kernels::expr::Symbol;
         let cat = Catalogue::builtin();
         for &name in HAND_WRITTEN {
             let def = cat.index(name).unwrap();
             let value = |c: &str| cat.constant(c).and_then(|d| d.default);
-            let kernel = Kernel::for_index(&def.short_name, &|c| value(c).unwrap() as f32).unwrap();
-            let program = Program::compile(&Expr::parse(&def.formula).unwrap(), &|s| {
-                Role::parse_symbol(s)
-                    .map(Symbol::Band)
-                    .or_else(|| value(s).map(Symbol::Value))
-            })
-            .unwrap();
+            let hand = Formula::for_index(def, &value, true).unwrap();
+            let engine = Formula::for_index(def, &value, false).unwrap();
+            assert!(matches!(hand, Formula::Hand(_)) && matches!(engine, Formula::Compiled(_)));
             let n = 5000;
-            let data: Vec<(Role, Vec<f32>)> = program
-                .bands()
+            let data: Vec<(Role, Vec<f32>)> = engine
+                .roles()
                 .iter()
                 .enumerate()
                 .map(|(i, &r)| (r, samples(n, 99 + i as u64)))
                 .collect();
             let band = |r: Role| -> &[f32] { &data.iter().find(|(k, _)| *k == r).unwrap().1 };
-            let (mut hand, mut engine) = (vec![0.0f32; n], vec![0.0f32; n]);
-            Formula::Hand(kernel).apply(&band, &mut hand, &mut Vec::new());
-            Formula::Compiled(program).apply(&band, &mut engine, &mut Vec::new());
+            let (mut by_hand, mut by_engine) = (vec![0.0f32; n], vec![0.0f32; n]);
+            hand.apply(&band, &mut by_hand, &mut Vec::new());
+            engine.apply(&band, &mut by_engine, &mut Vec::new());
             for i in 0..n {
-                let (h, e) = (hand[i], engine[i]);
+                let (h, e) = (by_hand[i], by_engine[i]);
                 assert!(
                     (h.is_nan() && e.is_nan()) || (h - e).abs() <= 1e-5 * e.abs().max(1.0),
                     "{name} pixel {i}: hand {h} vs engine {e}"

@@ -90,16 +90,6 @@ enum Node {
     Bin(Op, Box<Node>, Box<Node>),
 }
 
-fn apply(op: Op, a: f64, b: f64) -> f64 {
-    match op {
-        Op::Add => a + b,
-        Op::Sub => a - b,
-        Op::Mul => a * b,
-        Op::Div => a / b,
-        Op::Pow => a.powf(b),
-    }
-}
-
 struct Compiler {
     instrs: Vec<Instr>,
     free: Vec<usize>,
@@ -130,7 +120,7 @@ impl Compiler {
                 a => Node::Neg(Box::new(a)),
             },
             Expr::Bin(op, a, b) => match (self.fold(a, bind)?, self.fold(b, bind)?) {
-                (Node::Const(x), Node::Const(y)) => Node::Const(apply(*op, x, y)),
+                (Node::Const(x), Node::Const(y)) => Node::Const(op.apply(x, y)),
                 (a, b) => Node::Bin(*op, Box::new(a), Box::new(b)),
             },
         })
