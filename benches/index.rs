@@ -1,8 +1,9 @@
 //! Benchmarks of `paddy index`.
 //!
 //! * `kernels/*`: the hand-written slice kernels (NDVI, EVI, MSAVI) on 1 Mi pixels of synthetic
-//!   reflectance, in pixels per second (criterion prints Melem/s = Mpx/s). This is the compute
-//!   ceiling: no GDAL, no allocation.
+//!   reflectance, in pixels per second (criterion prints Melem/s = Mpx/s), and the same NDVI and
+//!   EVI through the expression engine (`--engine expr`, and every index without a hand-written
+//!   kernel). This is the compute ceiling: no GDAL, no allocation.
 //! * `index_run/*`: the whole library path that `paddy index` takes (`index::plan` then
 //!   `index::run`: decode → reflectance → kernels → staging GeoTIFF → COG with DEFLATE and
 //!   overviews) on a 2048 × 2048 4-band UInt16 tiled DEFLATE GeoTIFF generated here, into a
@@ -23,9 +24,9 @@ use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
 use gdal::{DriverManager, Metadata};
 
-use paddy::catalogue::Catalogue;
+use paddy::catalogue::{Catalogue, Role};
 use paddy::index::{self, IndexRequest};
-use paddy::kernels::{self, EviConstants};
+use paddy::kernels::{self, EviConstants, Formula};
 
 /// Pixels per kernel call: 1 Mi, four times a processing window (`TARGET_WINDOW_PIXELS`).
 const KERNEL_PIXELS: usize = 1 << 20;
@@ -95,9 +96,9 @@ fn bench_kernels(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("kernels");
     group.throughput(Throughput::Elements(n as u64));
-    group.sample_size(50);
+    group.sample_size(30);
     group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_millis(1500));
+    group.measurement_time(Duration::from_secs(2));
     group.bench_function("ndvi", |b| {
         b.iter(|| kernels::ndvi(black_box(&nir), black_box(&red), black_box(&mut out)))
     });
@@ -115,6 +116,25 @@ fn bench_kernels(c: &mut Criterion) {
     group.bench_function("msavi", |b| {
         b.iter(|| kernels::msavi(black_box(&nir), black_box(&red), black_box(&mut out)))
     });
+    // The same formulas compiled from the catalogue by the expression engine.
+    let catalogue = Catalogue::builtin();
+    let value = |c: &str| catalogue.constant(c).and_then(|d| d.default);
+    let band = |r: Role| -> &[f32] {
+        match r {
+            Role::N => &nir,
+            Role::R => &red,
+            Role::B => &blue,
+            _ => &[],
+        }
+    };
+    let mut scratch = Vec::new();
+    for name in ["NDVI", "EVI"] {
+        let def = catalogue.index(name).expect("catalogue index");
+        let formula = Formula::for_index(def, &value, false).expect("compiled formula");
+        group.bench_function(format!("{}_expr", name.to_ascii_lowercase()), |b| {
+            b.iter(|| formula.apply(&band, black_box(&mut out), &mut scratch))
+        });
+    }
     group.finish();
 }
 
@@ -186,8 +206,9 @@ fn bench_index_run(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_secs(1));
     // (label, indices, output compression, measurement time). On 2 cores a run takes about
-    // 0.8 s per DEFLATE output (half of it compressing the Float32 COG) and 0.4 s with NONE;
-    // the times ask for about one run per sample (flat sampling, 10 samples).
+    // 0.45 s per DEFLATE output (most of it compressing the Float32 COG) and 0.3 s with NONE;
+    // the times ask for two runs per sample (flat sampling, 10 samples; with one criterion
+    // warns that it cannot complete the samples in time).
     let cases: [(&str, &[&str], &str, u64); 3] = [
         ("ndvi", &["ndvi"], "DEFLATE", 8),
         ("ndvi_uncompressed", &["ndvi"], "NONE", 5),

@@ -102,11 +102,13 @@ pub struct IndexArgs {
     #[arg(long, value_name = "V", default_value_t = DEFAULT_OUT_NODATA, allow_negative_numbers = true)]
     out_nodata: f64,
 
-    /// Output compression: DEFLATE (read everywhere), ZSTD (faster), LZW, NONE.
+    /// Output compression: DEFLATE (read by every GIS), ZSTD (about 2× faster end to end at the
+    /// same size; needs GDAL ≥ 2.3 to read), LZW, NONE. All lossless. See BENCHMARKS.md.
     #[arg(long, value_name = "CODEC", default_value = "DEFLATE", value_parser = ["DEFLATE", "ZSTD", "LZW", "NONE"], ignore_case = true)]
     compress: String,
 
-    /// Compression level (DEFLATE 1–12, ZSTD 1–22).
+    /// Compression level: DEFLATE 1–12 (default 6), ZSTD 1–22 (default 1: higher levels cost
+    /// much time and gain almost nothing on Float32 index values).
     #[arg(long, value_name = "N")]
     level: Option<u32>,
 
@@ -208,7 +210,9 @@ pub fn run(args: IndexArgs) -> Result<()> {
         out_nodata: args.out_nodata,
         cog: CogOptions {
             compress: args.compress.to_ascii_uppercase(),
-            level: args.level,
+            level: args
+                .level
+                .or_else(|| (args.compress.eq_ignore_ascii_case("ZSTD")).then_some(1)),
             threads,
             ..CogOptions::default()
         },
