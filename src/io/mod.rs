@@ -53,9 +53,29 @@ pub fn open(path: &Path) -> Result<Dataset> {
         message: gdal_message(&e),
     })?;
     if ds.raster_count() == 0 {
+        // Containers (Sentinel-2 SAFE MTD_MSIL2A.xml, NetCDF, HDF) hold their rasters as
+        // subdatasets: name them, since one of them is what the user wants to pass.
+        let subdatasets: Vec<String> = ds
+            .metadata_domain("SUBDATASETS")
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|kv| {
+                let (key, value) = kv.split_once('=')?;
+                key.ends_with("_NAME").then(|| value.to_string())
+            })
+            .collect();
+        let message = if subdatasets.is_empty() {
+            "the file has no raster bands".to_string()
+        } else {
+            format!(
+                "the file holds subdatasets, not bands: pass one of them as the input, e.g. '{}' ({} in all; `gdalinfo` lists them)",
+                subdatasets[0],
+                subdatasets.len()
+            )
+        };
         return Err(Error::Open {
             path: path.to_path_buf(),
-            message: "the file has no raster bands".into(),
+            message,
         });
     }
     Ok(ds)

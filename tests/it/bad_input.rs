@@ -220,3 +220,42 @@ fn outputs_never_overwrite_inputs_or_files_posing_as_folders() {
     assert!(err.contains("is a file, not a folder"), "{err}");
     assert_eq!(files_in(tmp.path()), vec!["x_ndvi.tif"]);
 }
+
+#[test]
+fn a_container_of_subdatasets_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gpkg = tmp.path().join("two.gpkg");
+    let tile = sample("s2_20260717.tif");
+    let made = [
+        vec!["-q", "-b", "3", "-of", "GPKG", "-co", "RASTER_TABLE=red"],
+        vec![
+            "-q",
+            "-b",
+            "5",
+            "-of",
+            "GPKG",
+            "-co",
+            "RASTER_TABLE=nir",
+            "-co",
+            "APPEND_SUBDATASET=YES",
+        ],
+    ]
+    .iter()
+    .all(|args| {
+        std::process::Command::new("gdal_translate")
+            .args(args)
+            .arg(&tile)
+            .arg(&gpkg)
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !made {
+        eprintln!("SKIPPED: gdal_translate cannot write GeoPackage rasters");
+        return;
+    }
+    let err = fails(tmp.path(), &["index", "two.gpkg", "-i", "ndvi"], 1);
+    assert!(
+        err.contains("holds subdatasets") && err.contains("GPKG:"),
+        "{err}"
+    );
+}

@@ -943,14 +943,19 @@ fn micasense_files(data: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn micasense_args(files: &[PathBuf]) -> Vec<&str> {
+/// The indices checked on the MicaSense capture (all it has bands for: no SWIR, no red edge 2).
+const MICASENSE_INDICES: &[&str] = &["ndvi", "ndre", "cire", "evi", "savi", "msavi2", "gndvi"];
+
+fn micasense_args<'a>(files: &'a [PathBuf], engine: &'a str) -> Vec<&'a str> {
     let mut args = vec!["index"];
     args.extend(files.iter().map(|p| s(p)));
     args.extend([
         "--sensor",
         "micasense-rededge",
         "--index",
-        "ndvi,ndre,cire",
+        "ndvi,ndre,cire,evi,savi,msavi2,gndvi",
+        "--engine",
+        engine,
         "--out",
         "out",
     ]);
@@ -959,10 +964,20 @@ fn micasense_args(files: &[PathBuf]) -> Vec<&str> {
 
 #[test]
 fn micasense_rededge_capture_roles_from_file_names() {
+    micasense("auto");
+}
+
+/// The same capture through the expression engine for every index (no hand-written kernels).
+#[test]
+fn micasense_rededge_capture_through_the_expression_engine() {
+    micasense("expr");
+}
+
+fn micasense(engine: &str) {
     let Some(data) = shared_data() else { return };
     let files = micasense_files(&data);
     let tmp = tempfile::tempdir().unwrap();
-    let out = paddy(tmp.path(), &micasense_args(&files));
+    let out = paddy(tmp.path(), &micasense_args(&files, engine));
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -983,7 +998,7 @@ fn micasense_rededge_capture_roles_from_file_names() {
         &data,
         &tmp.path().join("out"),
         "IMG_0001",
-        &["ndvi", "ndre", "cire"],
+        MICASENSE_INDICES,
         &files[0],
         &roles,
     );
@@ -1130,7 +1145,7 @@ fn same_command_twice_gives_byte_identical_outputs() {
     let Some(data) = shared_data() else { return };
     // The MicaSense capture is the largest input here: several windows, several workers.
     let files = micasense_files(&data);
-    let mut args = micasense_args(&files);
+    let mut args = micasense_args(&files, "auto");
     args.push("-q");
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     paddy_ok(a.path(), &args);
