@@ -1150,7 +1150,7 @@ fn same_command_twice_gives_byte_identical_outputs() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     paddy_ok(a.path(), &args);
     paddy_ok(b.path(), &args);
-    check_output_files(&a.path().join("out"), "IMG_0001", &["ndvi", "ndre", "cire"]);
+    check_output_files(&a.path().join("out"), "IMG_0001", MICASENSE_INDICES);
     let names = files_in(&a.path().join("out"));
     assert_eq!(names, files_in(&b.path().join("out")));
     for name in &names {
