@@ -71,6 +71,15 @@ pub enum Instr {
         dst: usize,
         a: Operand,
     },
+    /// `dst = a + k·x` (or `a − k·x`): a constant multiply and an add fused into one pass. The
+    /// same two f64 operations in the same order as unfused, so the same bits.
+    MulAdd {
+        dst: usize,
+        a: Operand,
+        k: f64,
+        x: Operand,
+        subtract: bool,
+    },
 }
 
 /// A compiled formula.
@@ -88,6 +97,17 @@ enum Node {
     Band(usize),
     Neg(Box<Node>),
     Bin(Op, Box<Node>, Box<Node>),
+}
+
+/// `k · x` with a constant `k` (either side), as (k, x).
+fn scaled(n: &Node) -> Option<(f64, &Node)> {
+    match n {
+        Node::Bin(Op::Mul, a, b) => match (&**a, &**b) {
+            (Node::Const(k), x) | (x, Node::Const(k)) => Some((*k, x)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 struct Compiler {
@@ -171,6 +191,27 @@ impl Compiler {
                     Unary::Powf(k)
                 };
                 self.unary(op, a)
+            }
+            Node::Bin(op @ (Op::Add | Op::Sub), l, r)
+                if scaled(r).is_some() || (*op == Op::Add && scaled(l).is_some()) =>
+            {
+                // a ± k·x in one pass (k·x + a is the same sum).
+                let (other, (k, x)) = match scaled(r) {
+                    Some(kx) => (l, kx),
+                    None => (r, scaled(l).unwrap_or((1.0, l))),
+                };
+                let (a, x) = (self.emit(other), self.emit(x));
+                let dst = self.register();
+                self.release(a);
+                self.release(x);
+                self.instrs.push(Instr::MulAdd {
+                    dst,
+                    a,
+                    k,
+                    x,
+                    subtract: *op == Op::Sub,
+                });
+                Operand::Reg(dst)
             }
             Node::Bin(op, a, b) => {
                 let (a, b) = (self.emit(a), self.emit(b));
@@ -321,6 +362,24 @@ fn execute<O: Store>(instr: &Instr, out: &mut [O], a: Src, b: Src) {
     match *instr {
         Instr::Binary { op, .. } => binary(op, out, a, b),
         Instr::Unary { op, .. } => unary(op, out, a),
+        Instr::MulAdd { k, subtract, .. } => {
+            if subtract {
+                zip2(out, a, b, |p, q| p - k * q)
+            } else {
+                zip2(out, a, b, |p, q| p + k * q)
+            }
+        }
+    }
+}
+
+impl Instr {
+    /// The register written and the two operands read (the second unused by unary ones).
+    fn parts(&self) -> (usize, Operand, Operand) {
+        match *self {
+            Instr::Binary { dst, a, b, .. } => (dst, a, b),
+            Instr::Unary { dst, a, .. } => (dst, a, Operand::Const(0.0)),
+            Instr::MulAdd { dst, a, x, .. } => (dst, a, x),
+        }
     }
 }
 
@@ -399,21 +458,17 @@ impl Program {
         }
         let n = out.len();
         // The last instruction writes the output directly when it computes the result.
-        let last = self.instrs.len().checked_sub(1).filter(|&i| {
-            matches!(
-                (self.instrs[i], self.result),
-                (Instr::Binary { dst, .. } | Instr::Unary { dst, .. }, Operand::Reg(r)) if dst == r
-            )
-        });
+        let last = self
+            .instrs
+            .len()
+            .checked_sub(1)
+            .filter(|&i| self.result == Operand::Reg(self.instrs[i].parts().0));
         for start in (0..n).step_by(CHUNK) {
             let len = CHUNK.min(n - start);
             let range = start..start + len;
             let o = &mut out[range.clone()];
             for (i, instr) in self.instrs.iter().enumerate() {
-                let (a, b) = match *instr {
-                    Instr::Binary { a, b, .. } => (a, b),
-                    Instr::Unary { a, .. } => (a, Operand::Const(0.0)),
-                };
+                let (dst, a, b) = instr.parts();
                 if Some(i) == last {
                     // The result goes straight to the f32 output.
                     let (a, b) = (
@@ -422,9 +477,6 @@ impl Program {
                     );
                     execute(instr, o, a, b);
                 } else {
-                    let dst = match *instr {
-                        Instr::Binary { dst, .. } | Instr::Unary { dst, .. } => dst,
-                    };
                     let mut d = std::mem::take(&mut scratch[dst]);
                     execute(
                         instr,
