@@ -58,6 +58,44 @@ impl Drop for TempPath {
     }
 }
 
+/// Remove temporary files that a killed run (SIGKILL, power loss) left beside `final_path`:
+/// `.name.tif.staging-PID`, `.name.tif.part-PID` and their GDAL side files, when process PID is
+/// no longer running. Files of a live process (another paddy writing there) are left alone.
+pub fn remove_stale_temporaries(final_path: &Path) {
+    let (Some(dir), Some(name)) = (final_path.parent(), final_path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = ["staging-", "part-"].iter().find_map(|tag| {
+            let digits: String = rest
+                .strip_prefix(tag)?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u32>().ok()
+        });
+        if let Some(pid) = pid {
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            if !alive {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// What an output band says about itself: description and metadata items.
 #[derive(Debug, Clone, Default)]
 pub struct OutputMeta {
@@ -121,6 +159,7 @@ impl IndexWriter {
     /// Start an output on `grid` with `nodata` declared and `meta` attached.
     pub fn create(final_path: &Path, grid: &Grid, nodata: f64, meta: &OutputMeta) -> Result<Self> {
         super::init();
+        remove_stale_temporaries(final_path);
         let stage = TempPath::beside(final_path, "staging");
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),

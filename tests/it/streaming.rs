@@ -105,3 +105,42 @@ fn an_interrupted_run_leaves_nothing_or_everything() {
         other => panic!("unexpected exit {other:?}"),
     }
 }
+
+#[test]
+fn leftovers_of_a_killed_run_are_cleaned_up_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = root().join("sample_tiles/drone_20260718.tif");
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    // What SIGKILL leaves: hidden staging/part files of a process that no longer exists
+    // (PID 4999999 is above Linux's largest possible pid_max, 4194304), plus one of a live process (this test's).
+    let dead = [
+        ".drone_20260718_ndvi.tif.staging-4999999",
+        ".drone_20260718_ndvi.tif.part-4999999",
+        ".drone_20260718_ndvi.tif.part-4999999.ovr.tmp",
+    ];
+    let live = format!(".drone_20260718_ndvi.tif.staging-{}", std::process::id());
+    for f in dead.iter().copied().chain([live.as_str()]) {
+        std::fs::write(tmp.path().join("out").join(f), b"leftover").unwrap();
+    }
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            "-i",
+            "ndvi",
+            "-o",
+            "out",
+            "-q",
+        ],
+    );
+    let files = files_in(&tmp.path().join("out"));
+    assert_eq!(
+        files,
+        vec![
+            live.clone(),
+            "drone_20260718_ndvi.qml".into(),
+            "drone_20260718_ndvi.tif".into()
+        ]
+    );
+}
