@@ -202,6 +202,19 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let mut tallies = vec![Tally::default(); plan.outputs.len()];
     let mut done = 0usize;
 
+    // Each output's roles as positions in a worker's band list (which follows plan.roles), found
+    // once here rather than for every window.
+    let reads: Vec<Vec<usize>> = plan
+        .outputs
+        .iter()
+        .map(|o| {
+            o.formula
+                .roles()
+                .iter()
+                .filter_map(|r| plan.roles.keys().position(|k| k == r))
+                .collect()
+        })
+        .collect();
     let init = || -> Result<Worker> {
         Ok(Worker {
             readers: Readers::open(&plan.files)?,
@@ -243,11 +256,10 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
                 .map_or(&[][..], |(_, b, _)| b.as_slice())
         };
         let mut results = Vec::with_capacity(plan.outputs.len());
-        for o in &plan.outputs {
-            let roles = o.formula.roles();
+        for (o, read) in plan.outputs.iter().zip(&reads) {
             valid.clone_from(quality);
-            for (_, _, ok) in bands.iter().filter(|(r, _, _)| roles.contains(r)) {
-                for (v, &k) in valid.iter_mut().zip(ok.iter()) {
+            for &i in read {
+                for (v, &k) in valid.iter_mut().zip(&bands[i].2) {
                     *v &= k;
                 }
             }
