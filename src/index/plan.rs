@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
-use crate::io::{BandSpec, CogOptions, MaskSpec, RasterInfo};
+use crate::io::{file_name, BandSpec, CogOptions, MaskSpec, RasterInfo};
 use crate::kernels::Formula;
 use crate::raster::Grid;
 use crate::sensors::Profile;
@@ -140,13 +140,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 /// The output stem for a set of inputs: the single input's stem, or the common prefix of several
@@ -533,30 +526,31 @@ fn constant_value(name: &str, request: &IndexRequest, catalogue: &Catalogue) -> 
 /// A hand-written kernel when there is one (and --engine allows), else a compiled program.
 /// Fails naming every constant that has no value.
 fn compile(def: &IndexDef, request: &IndexRequest, catalogue: &Catalogue) -> Result<Formula> {
-    let missing: Vec<String> = def
+    let value = |c: &str| constant_value(c, request, catalogue);
+    let missing: Vec<&str> = def
         .constants()
-        .iter()
-        .filter(|c| constant_value(c, request, catalogue).is_none())
-        .map(|c| match catalogue.constant(c) {
-            Some(d) => format!("{c} ({}, no default)", d.description),
-            None => format!("{c} (not a band symbol nor a catalogue constant)"),
-        })
+        .into_iter()
+        .filter(|c| value(c).is_none())
         .collect();
     if !missing.is_empty() {
-        let give: Vec<String> = def
-            .constants()
+        let what: Vec<String> = missing
             .iter()
-            .filter(|c| constant_value(c, request, catalogue).is_none())
+            .map(|c| match catalogue.constant(c) {
+                Some(d) => format!("{c} ({}, no default)", d.description),
+                None => format!("{c} (not a band symbol nor a catalogue constant)"),
+            })
+            .collect();
+        let give: Vec<String> = missing
+            .iter()
             .map(|c| format!("--const {c}=VALUE"))
             .collect();
         return Err(Error::usage(format!(
             "{} needs {}: give {}",
             def.short_name,
-            missing.join(", "),
+            what.join(", "),
             give.join(" ")
         )));
     }
-    let value = |c: &str| constant_value(c, request, catalogue);
     Formula::for_index(def, &value, request.engine == Engine::Auto)
         .map_err(|e| Error::usage(format!("{}: {e}", def.short_name)))
 }

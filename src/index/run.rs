@@ -11,7 +11,7 @@ use super::plan::{IndexPlan, PlannedIndex};
 use crate::catalogue::Role;
 use crate::error::Result;
 use crate::export::qml;
-use crate::io::{write_atomic, IndexWriter, OutputMeta, Readers};
+use crate::io::{file_name, write_atomic, IndexWriter, OutputMeta, Readers};
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
 /// Summary of one output, for people and for `--json`.
@@ -138,10 +138,7 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
     }
     for role in out.formula.roles() {
         if let Some(spec) = plan.roles.get(&role) {
-            let file = spec
-                .path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let file = file_name(&spec.path);
             band.push((
                 format!("BAND_{role}"),
                 format!(
@@ -156,10 +153,7 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
         }
     }
     if let Some(mask) = &plan.mask {
-        let file = mask
-            .path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let file = file_name(&mask.path);
         band.push((
             "QUALITY_MASK".into(),
             format!("{file} band {}: {:?}", mask.band, mask.rule),

@@ -30,6 +30,14 @@ pub fn init() {
     });
 }
 
+/// A file's name for messages and metadata (the whole path when it has no final component).
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Open a raster read-only, with an error that says what is wrong with the file.
 pub fn open(path: &Path) -> Result<Dataset> {
     init();
