@@ -10,6 +10,11 @@ use gdal::{Dataset, DriverManager, Metadata};
 use crate::error::{gdal_message, Error, Result};
 use crate::raster::{Grid, Window};
 
+/// Tag of the uncompressed staging file beside an output.
+const STAGING: &str = "staging";
+/// Tag of a finished file waiting for its rename.
+const PART: &str = "part";
+
 /// A file that is deleted when dropped, unless kept: staging and partial outputs.
 #[derive(Debug)]
 pub struct TempPath {
@@ -79,9 +84,10 @@ pub fn remove_stale_temporaries(final_path: &Path) {
         let Some(rest) = file.strip_prefix(&prefix) else {
             continue;
         };
-        let pid = ["staging-", "part-"].iter().find_map(|tag| {
+        let pid = [STAGING, PART].iter().find_map(|tag| {
             let digits: String = rest
                 .strip_prefix(tag)?
+                .strip_prefix('-')?
                 .chars()
                 .take_while(char::is_ascii_digit)
                 .collect();
@@ -160,7 +166,7 @@ impl IndexWriter {
     pub fn create(final_path: &Path, grid: &Grid, nodata: f64, meta: &OutputMeta) -> Result<Self> {
         super::init();
         remove_stale_temporaries(final_path);
-        let stage = TempPath::beside(final_path, "staging");
+        let stage = TempPath::beside(final_path, STAGING);
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
             message: gdal_message(&e),
@@ -242,7 +248,7 @@ impl IndexWriter {
             ds.close().map_err(|e| self.write_error(&e))?;
         }
         let staged = super::open(self.stage.path())?;
-        let part = TempPath::beside(&self.final_path, "part");
+        let part = TempPath::beside(&self.final_path, PART);
         let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
         let options = RasterCreationOptions::from_iter(cog.creation_options());
         let copy = staged
@@ -257,7 +263,7 @@ impl IndexWriter {
 
 /// Write a small file atomically: a temporary name beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let temp = TempPath::beside(path, "part");
+    let temp = TempPath::beside(path, PART);
     std::fs::write(temp.path(), contents).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,

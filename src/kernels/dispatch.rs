@@ -176,6 +176,19 @@ mod tests {
         v
     }
 
+    /// HAND_WRITTEN lists exactly the catalogue indices that `Kernel::for_index` knows.
+    #[test]
+    fn the_hand_written_list_matches_the_kernels() {
+        let with_kernel: Vec<String> = Catalogue::builtin()
+            .indices()
+            .filter(|d| Kernel::for_index(&d.short_name, &|_| 1.0).is_some())
+            .map(|d| d.short_name.clone())
+            .collect();
+        let mut listed: Vec<String> = HAND_WRITTEN.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(with_kernel, listed);
+    }
+
     /// The engine computes the same numbers as each hand kernel (both checked against f64 above
     /// and in the engine's own tests; here they must agree with each other).
     #[test]
