@@ -41,7 +41,10 @@ pub fn file_name(path: &Path) -> String {
 /// Open a raster read-only, with an error that says what is wrong with the file.
 pub fn open(path: &Path) -> Result<Dataset> {
     init();
-    if !path.exists() {
+    // GDAL's virtual file systems (/vsizip/, /vsicurl/, /vsis3/, …) are not on disk: GDAL itself
+    // says whether they open.
+    let virtual_path = path.to_string_lossy().starts_with("/vsi");
+    if !virtual_path && !path.exists() {
         return Err(Error::Io {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),

@@ -66,3 +66,36 @@ fn envi_jp2_and_vrt_inputs_give_the_geotiff_result() {
         }
     }
 }
+
+#[test]
+fn gdal_virtual_paths_such_as_zip_archives_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = root().join("sample_tiles/s2_20260717.tif");
+    let zip = tmp.path().join("scene.zip");
+    let zipped = Command::new("/usr/bin/python3")
+        .args(["-m", "zipfile", "-c"])
+        .arg(&zip)
+        .arg(&source)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !zipped {
+        eprintln!("SKIPPED: /usr/bin/python3 cannot write a zip file");
+        return;
+    }
+    let inside = format!("/vsizip/{}/s2_20260717.tif", zip.display());
+    let args = |input: &str, out: &str| {
+        paddy_ok(tmp.path(), &["index", input, "-i", "ndvi", "-o", out, "-q"]);
+    };
+    args(&inside, "zip");
+    args(source.to_str().unwrap(), "plain");
+    let from_zip = read_band(&tmp.path().join("zip/s2_20260717_ndvi.tif"), 1);
+    let plain = read_band(&tmp.path().join("plain/s2_20260717_ndvi.tif"), 1);
+    assert_eq!(from_zip.data, plain.data);
+    // A virtual path that does not exist is still a clear error, from GDAL.
+    let out = paddy(
+        tmp.path(),
+        &["index", "/vsizip/nowhere.zip/x.tif", "-i", "ndvi"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/vsizip/nowhere.zip/x.tif"));
+}
