@@ -46,6 +46,11 @@ pub enum Error {
     #[error("{path}: cannot open as a raster: {message}")]
     Open { path: PathBuf, message: String },
 
+    /// An input file holds something paddy cannot use (a vector with no polygons, a layer that
+    /// does not exist, a CRS that cannot be read) (exit code 1).
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+
     /// Reading a band failed (exit code 1).
     #[error("{path}: band {band}: read failed: {message}")]
     Read {

@@ -6,7 +6,8 @@
 //!
 //! Data flows one way: [`sensors`] and [`io`] turn tiles into reflectance windows,
 //! [`kernels`] compute indices over slices, [`raster::engine`] streams windows in parallel, and
-//! [`index`] ties it together for `paddy index`. The [`catalogue`] holds every Awesome Spectral
+//! [`index`] ties it together for `paddy index`; [`zonal`] turns rasters into per-plot
+//! statistics with exact pixel coverage for `paddy stats`. The [`catalogue`] holds every Awesome Spectral
 //! Indices formula.
 //!
 //! Without the default `io` feature the crate has no system dependencies: kernels, the
@@ -24,5 +25,6 @@ pub mod io;
 pub mod kernels;
 pub mod raster;
 pub mod sensors;
+pub mod zonal;
 
 pub use error::{Error, Result};

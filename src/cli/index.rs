@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
@@ -226,18 +225,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
             eprintln!("paddy: warning: {w}");
         }
     }
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} windows {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix("indices");
-        bar
-    };
+    let bar = super::progress_bar(args.quiet, "indices", "windows");
     let report = index::run(&plan, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

@@ -4,6 +4,7 @@ mod bench;
 mod index;
 mod indices;
 mod sensors;
+mod stats;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,7 @@ enum Command {
     Index(Box<index::IndexArgs>),
     Indices(indices::IndicesArgs),
     Sensors(sensors::SensorsArgs),
+    Stats(Box<stats::StatsArgs>),
     Bench(bench::BenchArgs),
 }
 
@@ -50,6 +52,7 @@ pub fn main() -> i32 {
         Command::Index(args) => index::run(*args),
         Command::Indices(args) => indices::run(args),
         Command::Sensors(args) => sensors::run(args),
+        Command::Stats(args) => stats::run(*args),
         Command::Bench(args) => bench::run(args),
     };
     match result {
@@ -59,4 +62,23 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// A progress bar on stderr counting `unit`, hidden with --quiet (and by indicatif when stderr
+/// is not a terminal).
+fn progress_bar(quiet: bool, prefix: &str, unit: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{elapsed}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
 }

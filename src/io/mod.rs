@@ -6,7 +6,7 @@ mod read;
 mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
-pub use write::{write_atomic, CogOptions, IndexWriter, OutputMeta, TempPath};
+pub use write::{write_atomic, write_atomically, CogOptions, IndexWriter, OutputMeta, TempPath};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

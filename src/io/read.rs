@@ -118,18 +118,7 @@ impl Readers {
                 *o = *v as f32;
             }
         }
-        // Per-dataset masks, alpha bands and explicit mask bands (nodata is handled above, so
-        // that --nodata can override the file's value).
-        let flags = band.mask_flags().map_err(fail)?;
-        if !flags.is_all_valid() && !flags.is_nodata() {
-            let mask = band.open_mask_band().map_err(fail)?;
-            bytes.resize(n, 0);
-            mask.read_into_slice(at, size, size, bytes, None)
-                .map_err(fail)?;
-            for (m, ok) in bytes.iter().zip(valid.iter_mut()) {
-                *ok &= *m != 0;
-            }
-        }
+        apply_mask_band(&band, window, bytes, valid).map_err(fail)?;
         let (scale, offset) = (spec.scale as f32, spec.offset as f32);
         if (scale, offset) != (1.0, 0.0) {
             for v in out.iter_mut() {
@@ -137,6 +126,37 @@ impl Readers {
             }
         }
         Ok(())
+    }
+
+    /// Read `window` of band `band` of `path` as raw values (no scaling) into `out`, and clear
+    /// `valid` where the pixel equals `nodata`, is masked by the file's mask band, or is NaN.
+    pub fn read_values(
+        &mut self,
+        path: &Path,
+        band: usize,
+        nodata: Option<f64>,
+        window: Window,
+        out: &mut [f64],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let n = window.len();
+        let (out, valid) = (&mut out[..n], &mut valid[..n]);
+        let raster = band_of(&self.datasets, path, band)?;
+        let size = (window.width, window.height);
+        let fail = |e: gdal::errors::GdalError| read_error(path, band, &e);
+        raster
+            .read_into_slice(
+                (window.x as isize, window.y as isize),
+                size,
+                size,
+                out,
+                None,
+            )
+            .map_err(fail)?;
+        for (v, ok) in out.iter().zip(valid.iter_mut()) {
+            *ok = !v.is_nan() && Some(*v) != nodata;
+        }
+        apply_mask_band(&raster, window, &mut self.bytes, valid).map_err(fail)
     }
 
     /// Clear `valid` where the quality band marks the pixel (cloud, shadow, fill, …).
@@ -164,6 +184,35 @@ impl Readers {
         }
         Ok(())
     }
+}
+
+/// Clear `valid` where the band's per-dataset mask, alpha band or explicit mask band says no
+/// data (nodata values are compared by the callers, so that a user's --nodata can override the
+/// file's).
+fn apply_mask_band(
+    band: &RasterBand,
+    window: Window,
+    bytes: &mut Vec<u8>,
+    valid: &mut [bool],
+) -> std::result::Result<(), gdal::errors::GdalError> {
+    let flags = band.mask_flags()?;
+    if flags.is_all_valid() || flags.is_nodata() {
+        return Ok(());
+    }
+    let mask = band.open_mask_band()?;
+    let size = (window.width, window.height);
+    bytes.resize(window.len(), 0);
+    mask.read_into_slice(
+        (window.x as isize, window.y as isize),
+        size,
+        size,
+        bytes,
+        None,
+    )?;
+    for (m, ok) in bytes.iter().zip(valid.iter_mut()) {
+        *ok &= *m != 0;
+    }
+    Ok(())
 }
 
 fn read_error(path: &Path, band: usize, e: &gdal::errors::GdalError) -> Error {

@@ -263,10 +263,18 @@ impl IndexWriter {
 
 /// Write a small file atomically: a temporary name beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomically(path, |temp| {
+        std::fs::write(temp, contents).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Let `write` create the file at a temporary path beside `path`, then rename it into place; on
+/// any error the temporary file is removed and nothing appears under `path`.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let temp = TempPath::beside(path, PART);
-    std::fs::write(temp.path(), contents).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    write(temp.path())?;
     temp.persist(path)
 }

@@ -1,0 +1,169 @@
+//! `paddy stats`: flags → `StatsRequest` → run → CSV / GeoJSON / JSON.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::zonal::{self, output, CoverageMode, StatsRequest};
+
+/// Per-plot statistics of index rasters (or any raster bands) with exact pixel coverage.
+///
+/// Each plot (paddy) polygon weights every pixel by the exact fraction of it that the polygon
+/// covers, so plot edges count as much as they should: a 10 m pixel half inside a bund counts
+/// half. Statistics follow exactextract's definitions: count (Σ coverage of valid pixels),
+/// coverage-weighted mean and population stdev, min and max of covered pixels, weighted
+/// median, p10 and p90, nodata_fraction (coverage on nodata ÷ all coverage), area_m2 (geodesic
+/// area of the plot) and pixels (cells touched). Plots come from any vector file OGR reads
+/// (GeoJSON, GeoPackage, Shapefile, KML, FlatGeobuf), in any CRS: they are reprojected to each
+/// raster's CRS. Several rasters give column groups named after each file (`<stem>_mean`, …;
+/// `<stem>_b<N>_mean` for bands of multi-band files).
+///
+/// Output: one row per plot, the id first, then the plot's attributes, `status` (ok, repaired,
+/// partly outside raster, outside raster, skipped: why), `area_m2`, `pixels` and the statistics.
+/// `.csv` or `.geojson` (RFC 7946, WGS84 lon/lat, plot geometry with the statistics as
+/// properties) by the --out extension; CSV on stdout without --out.
+///
+/// Examples:
+///
+///   paddy stats S2_20260717_NDVI.tif --plots paddies.gpkg --out ndvi_stats.csv
+///
+///   paddy stats tile_NDVI.tif tile_NDRE.tif --plots plots.geojson --id-field plot_id \
+///       --out stats.csv --out stats.geojson
+///
+///   paddy stats ndvi.tif --plots fields.shp --coverage centre    # rasterstats / QGIS numbers
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct StatsArgs {
+    /// Rasters to summarise (index rasters from `paddy index`, or any GDAL raster: every band).
+    #[arg(value_name = "RASTER", required = true)]
+    rasters: Vec<PathBuf>,
+
+    /// Plot polygons: any vector file OGR reads, in any CRS.
+    #[arg(long, short = 'p', value_name = "VECTOR")]
+    plots: PathBuf,
+
+    /// Layer of a multi-layer vector file (GeoPackage, KML).
+    #[arg(long, value_name = "NAME")]
+    layer: Option<String>,
+
+    /// Field holding the plot id (default: plot_id when present, else feature ids as `fid`).
+    #[arg(long, value_name = "FIELD")]
+    id_field: Option<String>,
+
+    /// Pixel weights: `exact` (fraction covered, as exactextract), `centre` (pixels whose centre
+    /// is inside, as rasterstats, QGIS and GDAL), `all-touched` (any pixel the plot overlaps).
+    #[arg(long, value_name = "MODE", default_value = "exact", value_parser = parse_coverage)]
+    coverage: CoverageMode,
+
+    /// Output file, .csv or .geojson; repeat for both. Default: CSV on stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Vec<PathBuf>,
+
+    /// Skip median, p10 and p90 (saves the memory of keeping pixel values of large plots).
+    #[arg(long)]
+    no_quantiles: bool,
+
+    /// Use the plots' coordinates as they are when the raster or the plots have no CRS.
+    #[arg(long)]
+    assume_same_crs: bool,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
+
+    /// Print a summary as JSON on stdout (with --out).
+    #[arg(long)]
+    json: bool,
+
+    /// No progress bar, warnings or summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn parse_coverage(text: &str) -> std::result::Result<CoverageMode, String> {
+    CoverageMode::parse(text)
+        .ok_or_else(|| format!("unknown coverage '{text}': use exact, centre or all-touched"))
+}
+
+pub fn run(args: StatsArgs) -> Result<()> {
+    for path in &args.out {
+        output::Format::for_path(path)?;
+    }
+    let request = StatsRequest {
+        rasters: args.rasters,
+        plots: args.plots,
+        layer: args.layer,
+        id_field: args.id_field,
+        coverage: args.coverage,
+        assume_same_crs: args.assume_same_crs,
+        quantiles: !args.no_quantiles,
+        threads: args.threads,
+    };
+    let started = std::time::Instant::now();
+    let bar = super::progress_bar(args.quiet, "stats", "windows");
+    let table = zonal::run(&request, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        for w in &table.warnings {
+            eprintln!("paddy: warning: {w}");
+        }
+    }
+    if args.out.is_empty() {
+        use std::io::Write;
+        let bytes = output::csv_bytes(&table)?;
+        let _ = std::io::stdout().write_all(&bytes);
+        return Ok(());
+    }
+    for path in &args.out {
+        output::write(&table, path)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let count = |status: &str| {
+        table
+            .rows
+            .iter()
+            .filter(|r| r.status.split("; ").any(|s| s.starts_with(status)))
+            .count()
+    };
+    if args.json {
+        let summary = serde_json::json!({
+            "plots": table.rows.len(),
+            "ok": table.rows.iter().filter(|r| r.status == "ok").count(),
+            "repaired": count("repaired"),
+            "partly_outside": count("partly outside"),
+            "outside": count("outside raster"),
+            "skipped": count("skipped"),
+            "columns": table.columns.iter().map(|c| &c.prefix).collect::<Vec<_>>(),
+            "coverage": table.coverage.name(),
+            "outputs": &args.out,
+            "warnings": &table.warnings,
+            "seconds": seconds,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else if !args.quiet {
+        println!(
+            "{} plots × {} raster band{} ({} coverage), {:.2} s: {} ok, {} repaired, {} partly outside, {} outside, {} skipped",
+            table.rows.len(),
+            table.columns.len(),
+            if table.columns.len() == 1 { "" } else { "s" },
+            table.coverage.name(),
+            seconds,
+            table.rows.iter().filter(|r| r.status == "ok").count(),
+            count("repaired"),
+            count("partly outside"),
+            count("outside raster"),
+            count("skipped"),
+        );
+        for path in &args.out {
+            println!("  {}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Per-plot (zonal) statistics: exact pixel coverage of polygons, coverage-weighted statistics
+//! with exactextract's definitions, and (with the `io` feature) plots from OGR and the one-pass
+//! run behind `paddy stats`.
+
+pub mod coverage;
+#[cfg(feature = "io")]
+pub mod output;
+#[cfg(feature = "io")]
+pub mod plots;
+#[cfg(feature = "io")]
+mod run;
+pub mod stats;
+
+pub use coverage::{CoverageMode, PixelPolygon};
+#[cfg(feature = "io")]
+pub use run::{run, Column, PlotRow, StatsRequest, StatsTable};
+pub use stats::{Accumulator, Stats};

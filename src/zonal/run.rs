@@ -1,0 +1,564 @@
+//! `paddy stats`: plots in, one pass over each pixel grid, one row of statistics per plot out.
+//!
+//! Rasters on the same grid are read together, window by window on rayon workers; the plots a
+//! window touches come from an R-tree of their pixel bounding boxes; each plot's coverage is
+//! computed once per window and used for every band of every raster on that grid. A plot's
+//! partial statistics from different windows are merged as windows finish, and a plot is
+//! finalised (quantiles sorted, values freed) as soon as its last window is in, so memory follows
+//! the plots in flight, not the whole raster.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rstar::{RTree, RTreeObject, AABB};
+
+use super::coverage::{CoverageMode, PixelPolygon};
+use super::plots::{Geom, Kind, Parts, Plots, Value};
+use super::stats::{Accumulator, Stats};
+use crate::error::{Error, Result};
+use crate::io::{RasterInfo, Readers};
+use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct StatsRequest {
+    pub rasters: Vec<PathBuf>,
+    pub plots: PathBuf,
+    pub layer: Option<String>,
+    pub id_field: Option<String>,
+    pub coverage: CoverageMode,
+    /// Treat plots and rasters as being in the same CRS whatever their files say.
+    pub assume_same_crs: bool,
+    /// Keep pixel values for median, p10 and p90.
+    pub quantiles: bool,
+    pub threads: Option<usize>,
+}
+
+/// One band of one raster: a group of output columns.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Column-name prefix: the file stem, with `_b<N>` for bands of multi-band files.
+    pub prefix: String,
+    pub path: PathBuf,
+    pub band: usize,
+    pub nodata: Option<f64>,
+}
+
+/// One plot's output row.
+#[derive(Debug, Clone)]
+pub struct PlotRow {
+    pub id: String,
+    pub attributes: Vec<Value>,
+    /// `ok`, or what is special about the plot (repaired, partly outside, outside, skipped).
+    pub status: String,
+    /// Geodesic area of the plot on the WGS84 ellipsoid (m²); NaN without geometry or CRS.
+    pub area_m2: f64,
+    /// Cells with coverage > 0 on the first raster's grid.
+    pub pixels: u64,
+    /// Per column, in the order of [`StatsTable::columns`].
+    pub stats: Vec<Stats>,
+}
+
+/// Everything `paddy stats` produces.
+#[derive(Debug, Clone)]
+pub struct StatsTable {
+    pub id_column: String,
+    pub fields: Vec<(String, Kind)>,
+    pub columns: Vec<Column>,
+    pub rows: Vec<PlotRow>,
+    /// Each plot's geometry in WGS84 lon/lat, for GeoJSON.
+    pub lonlat: Vec<Option<Parts>>,
+    pub warnings: Vec<String>,
+    pub coverage: CoverageMode,
+}
+
+/// The output columns of the rasters, refusing two with the same prefix.
+fn columns(infos: &[RasterInfo]) -> Result<Vec<Column>> {
+    let mut out: Vec<Column> = Vec::new();
+    for info in infos {
+        let stem = info.path.file_stem().map_or_else(
+            || crate::io::file_name(&info.path),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        for band in 1..=info.band_count {
+            let prefix = if info.band_count == 1 {
+                stem.clone()
+            } else {
+                format!("{stem}_b{band}")
+            };
+            if let Some(other) = out.iter().find(|c| c.prefix == prefix) {
+                return Err(Error::usage(format!(
+                    "{} and {} would both give columns named '{prefix}_…': rename one of the files",
+                    other.path.display(),
+                    info.path.display()
+                )));
+            }
+            out.push(Column {
+                prefix,
+                path: info.path.clone(),
+                band,
+                nodata: info.band_nodata[band - 1],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Pixel coordinates of a georeferenced point: the inverse of GDAL's affine geotransform.
+fn to_pixel(gt: &[f64; 6], parts: &Parts) -> Parts {
+    let det = gt[1] * gt[5] - gt[2] * gt[4];
+    parts
+        .iter()
+        .map(|rings| {
+            rings
+                .iter()
+                .map(|ring| {
+                    ring.iter()
+                        .map(|&(x, y)| {
+                            let (dx, dy) = (x - gt[0], y - gt[3]);
+                            (
+                                (gt[5] * dx - gt[2] * dy) / det,
+                                (gt[1] * dy - gt[4] * dx) / det,
+                            )
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A plot's cell rectangle in the R-tree.
+struct Entry {
+    plot: usize,
+    cells: Window,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[i64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        let c = self.cells;
+        AABB::from_corners(
+            [c.x as i64, c.y as i64],
+            [(c.x + c.width) as i64 - 1, (c.y + c.height) as i64 - 1],
+        )
+    }
+}
+
+fn intersect(a: Window, b: Window) -> Option<Window> {
+    let (x0, y0) = (a.x.max(b.x), a.y.max(b.y));
+    let (x1, y1) = (
+        (a.x + a.width).min(b.x + b.width),
+        (a.y + a.height).min(b.y + b.height),
+    );
+    (x1 > x0 && y1 > y0).then_some(Window {
+        x: x0,
+        y: y0,
+        width: x1 - x0,
+        height: y1 - y0,
+    })
+}
+
+/// One plot's statistics from one window.
+struct Part {
+    pixels: u64,
+    accs: Vec<Accumulator>,
+}
+
+/// A worker's GDAL handles and reusable buffers.
+struct Worker {
+    readers: Readers,
+    values: Vec<Vec<f64>>,
+    valid: Vec<Vec<bool>>,
+    coverage: Vec<f64>,
+}
+
+/// Run `paddy stats`. `progress(done, total)` is called after each window.
+pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsTable> {
+    if req.rasters.is_empty() {
+        return Err(Error::usage("give at least one raster"));
+    }
+    let plots = Plots::read(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
+    let infos = req
+        .rasters
+        .iter()
+        .map(|p| RasterInfo::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let columns = columns(&infos)?;
+    let mut warnings = plots.warnings.clone();
+
+    // Rasters on one grid share a pass.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, info) in infos.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| infos[g[0]].check_same_grid(info).is_ok())
+        {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    for g in &groups {
+        check_crs(&infos[g[0]], &plots, req.assume_same_crs)?;
+    }
+
+    let n = plots.plots.len();
+    let lonlat = if req.assume_same_crs || plots.crs_wkt.is_none() {
+        vec![None; n]
+    } else {
+        plots.wgs84()?
+    };
+    let areas = Plots::geodesic_areas(&lonlat);
+    let mut stats: Vec<Vec<Stats>> = vec![Vec::new(); n];
+    let empty = Accumulator::new(false).finish();
+    for row in stats.iter_mut() {
+        row.resize(columns.len(), empty);
+    }
+    let mut pixels = vec![0u64; n];
+    let mut placement: Vec<Placement> = vec![Placement::Outside; n];
+
+    let total_windows = std::cell::Cell::new(0usize);
+    let done = std::cell::Cell::new(0usize);
+    let mut passes = Vec::new();
+    for (k, group) in groups.iter().enumerate() {
+        let pass = Pass::plan(req, &plots, &infos, &columns, group)?;
+        total_windows.set(total_windows.get() + pass.windows.len());
+        if k == 0 {
+            placement = pass.placement();
+        }
+        passes.push(pass);
+    }
+    for (k, pass) in passes.iter().enumerate() {
+        let tick = || {
+            done.set(done.get() + 1);
+            progress(done.get(), total_windows.get());
+        };
+        pass.run(req, &mut stats, (k == 0).then_some(&mut pixels), &tick)?;
+    }
+
+    let rows = plots
+        .plots
+        .iter()
+        .enumerate()
+        .map(|(i, plot)| {
+            let mut status: Vec<String> = Vec::new();
+            match &plot.geom {
+                Geom::Skipped(why) => status.push(format!("skipped: {why}")),
+                Geom::Repaired(..) => status.push("repaired".into()),
+                Geom::Ok(_) => {}
+            }
+            if plot.parts().is_some() {
+                match placement[i] {
+                    Placement::Outside => status.push("outside raster".into()),
+                    Placement::Partly => status.push("partly outside raster".into()),
+                    Placement::Inside => {}
+                }
+            }
+            PlotRow {
+                id: plot.id.clone(),
+                attributes: plot.attributes.clone(),
+                status: if status.is_empty() {
+                    "ok".into()
+                } else {
+                    status.join("; ")
+                },
+                area_m2: areas[i],
+                pixels: pixels[i],
+                stats: std::mem::take(&mut stats[i]),
+            }
+        })
+        .collect();
+    let outside = placement
+        .iter()
+        .zip(&plots.plots)
+        .filter(|(p, plot)| **p == Placement::Outside && plot.parts().is_some())
+        .count();
+    if outside > 0 {
+        warnings.push(format!(
+            "{outside} plot{} wholly outside the raster (count 0, status 'outside raster')",
+            if outside == 1 { " is" } else { "s are" }
+        ));
+    }
+    Ok(StatsTable {
+        id_column: plots.id_column.clone(),
+        fields: plots.fields.clone(),
+        columns,
+        rows,
+        lonlat,
+        warnings,
+        coverage: req.coverage,
+    })
+}
+
+/// Refuse to mix a raster and plots when only one of them says where it is.
+fn check_crs(info: &RasterInfo, plots: &Plots, assume_same: bool) -> Result<()> {
+    if assume_same {
+        return Ok(());
+    }
+    let raster = info.grid.crs_wkt.is_some() && info.grid.geo_transform.is_some();
+    match (raster, plots.crs_wkt.is_some()) {
+        (false, true) => Err(Error::usage(format!(
+            "{} has no CRS or georeferencing but the plots ({}) are in {}: pass --assume-same-crs if the plot coordinates are in the raster's own coordinates",
+            info.path.display(),
+            plots.path.display(),
+            plots.crs_wkt.as_deref().map_or("a CRS".into(), crate::io::crs_name)
+        ))),
+        (true, false) => Err(Error::usage(format!(
+            "the plots ({}) have no CRS but {} is in {}: pass --assume-same-crs if the plots are in that CRS",
+            plots.path.display(),
+            info.path.display(),
+            info.grid.crs_wkt.as_deref().map_or("a CRS".into(), crate::io::crs_name)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    Inside,
+    Partly,
+    Outside,
+}
+
+/// One pass over one pixel grid.
+struct Pass {
+    /// Indices into the run's columns read in this pass.
+    columns: Vec<Column>,
+    column_index: Vec<usize>,
+    paths: Vec<PathBuf>,
+    polygons: Vec<Option<PixelPolygon>>,
+    /// Each plot's cells inside the raster.
+    cells: Vec<Option<Window>>,
+    placement: Vec<Placement>,
+    windows: Vec<Window>,
+    /// Plots touching each window, by window origin.
+    plots_in: HashMap<(usize, usize), Vec<usize>>,
+    /// How many windows each plot touches.
+    window_count: Vec<usize>,
+}
+
+impl Pass {
+    fn plan(
+        req: &StatsRequest,
+        plots: &Plots,
+        infos: &[RasterInfo],
+        all_columns: &[Column],
+        group: &[usize],
+    ) -> Result<Pass> {
+        let info = &infos[group[0]];
+        let grid = &info.grid;
+        let gt = grid.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+        let target = if req.assume_same_crs {
+            None
+        } else {
+            grid.crs_wkt.as_deref()
+        };
+        let pixel = gt[1].hypot(gt[4]).min(gt[2].hypot(gt[5]));
+        let parts = plots.to_crs(target, pixel)?;
+        let polygons: Vec<Option<PixelPolygon>> = parts
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .and_then(|p| PixelPolygon::new(&to_pixel(&gt, p)))
+            })
+            .collect();
+        let cells: Vec<Option<Window>> = polygons
+            .iter()
+            .map(|p| p.as_ref()?.cells(grid.width, grid.height))
+            .collect();
+        let placement = polygons
+            .iter()
+            .zip(&cells)
+            .map(|(poly, cells)| match (poly, cells) {
+                (Some(poly), Some(cells)) => {
+                    let [x0, y0, x1, y1] = poly.bbox();
+                    let (w, h) = (grid.width as f64, grid.height as f64);
+                    if x0 >= 0.0 && y0 >= 0.0 && x1 <= w && y1 <= h {
+                        return Placement::Inside;
+                    }
+                    let mut cov = Vec::new();
+                    poly.coverage(*cells, CoverageMode::Exact, &mut cov);
+                    let inside: f64 = cov.iter().sum();
+                    if inside <= 0.0 {
+                        Placement::Outside
+                    } else if inside < poly.area() * (1.0 - 1e-9) {
+                        Placement::Partly
+                    } else {
+                        Placement::Inside
+                    }
+                }
+                _ => Placement::Outside,
+            })
+            .collect();
+        let windows = plan_windows(
+            grid.width,
+            grid.height,
+            info.block_size,
+            TARGET_WINDOW_PIXELS,
+        );
+        let tree = RTree::bulk_load(
+            cells
+                .iter()
+                .enumerate()
+                .filter_map(|(plot, c)| c.map(|cells| Entry { plot, cells }))
+                .collect(),
+        );
+        let mut plots_in = HashMap::new();
+        let mut window_count = vec![0usize; polygons.len()];
+        for w in &windows {
+            let envelope = AABB::from_corners(
+                [w.x as i64, w.y as i64],
+                [(w.x + w.width) as i64 - 1, (w.y + w.height) as i64 - 1],
+            );
+            let mut list: Vec<usize> = tree
+                .locate_in_envelope_intersecting(&envelope)
+                .map(|e| e.plot)
+                .collect();
+            if list.is_empty() {
+                continue;
+            }
+            list.sort_unstable();
+            for &p in &list {
+                window_count[p] += 1;
+            }
+            plots_in.insert((w.x, w.y), list);
+        }
+        let paths: Vec<PathBuf> = group.iter().map(|&i| infos[i].path.clone()).collect();
+        let column_index: Vec<usize> = all_columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| paths.contains(&c.path))
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Pass {
+            columns: column_index
+                .iter()
+                .map(|&i| all_columns[i].clone())
+                .collect(),
+            column_index,
+            paths,
+            polygons,
+            cells,
+            placement,
+            windows,
+            plots_in,
+            window_count,
+        })
+    }
+
+    fn placement(&self) -> Vec<Placement> {
+        self.placement.clone()
+    }
+
+    fn run(
+        &self,
+        req: &StatsRequest,
+        stats: &mut [Vec<Stats>],
+        mut pixels: Option<&mut Vec<u64>>,
+        tick: &dyn Fn(),
+    ) -> Result<()> {
+        let ncol = self.columns.len();
+        let mut open: HashMap<usize, (usize, Part)> = HashMap::new();
+        engine::stream(
+            &self.windows,
+            req.threads,
+            || {
+                Ok(Worker {
+                    readers: Readers::open(&self.paths)?,
+                    values: vec![Vec::new(); ncol],
+                    valid: vec![Vec::new(); ncol],
+                    coverage: Vec::new(),
+                })
+            },
+            |worker, window| self.compute(worker, window, req),
+            |_window, parts| {
+                for (plot, part) in parts {
+                    let remaining = self.window_count[plot];
+                    let (seen, merged) = match open.remove(&plot) {
+                        Some((seen, mut merged)) => {
+                            merged.pixels += part.pixels;
+                            for (m, a) in merged.accs.iter_mut().zip(part.accs) {
+                                m.merge(a);
+                            }
+                            (seen + 1, merged)
+                        }
+                        None => (1, part),
+                    };
+                    if seen < remaining {
+                        open.insert(plot, (seen, merged));
+                        continue;
+                    }
+                    if let Some(pixels) = pixels.as_deref_mut() {
+                        pixels[plot] = merged.pixels;
+                    }
+                    for (k, acc) in merged.accs.into_iter().enumerate() {
+                        stats[plot][self.column_index[k]] = acc.finish();
+                    }
+                }
+                tick();
+                Ok(())
+            },
+        )
+    }
+
+    /// Statistics of every plot touching `window`.
+    fn compute(
+        &self,
+        worker: &mut Worker,
+        window: Window,
+        req: &StatsRequest,
+    ) -> Result<Vec<(usize, Part)>> {
+        let Some(list) = self.plots_in.get(&(window.x, window.y)) else {
+            return Ok(Vec::new());
+        };
+        let n = window.len();
+        for (k, column) in self.columns.iter().enumerate() {
+            worker.values[k].resize(n, 0.0);
+            worker.valid[k].resize(n, false);
+            worker.readers.read_values(
+                &column.path,
+                column.band,
+                column.nodata,
+                window,
+                &mut worker.values[k],
+                &mut worker.valid[k],
+            )?;
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for &plot in list {
+            let (Some(poly), Some(cells)) = (&self.polygons[plot], self.cells[plot]) else {
+                continue;
+            };
+            let Some(rect) = intersect(cells, window) else {
+                continue;
+            };
+            poly.coverage(rect, req.coverage, &mut worker.coverage);
+            let mut part = Part {
+                pixels: 0,
+                accs: (0..self.columns.len())
+                    .map(|_| Accumulator::new(req.quantiles))
+                    .collect(),
+            };
+            for r in 0..rect.height {
+                let start = (rect.y - window.y + r) * window.width + (rect.x - window.x);
+                let cov = &worker.coverage[r * rect.width..(r + 1) * rect.width];
+                for (k, &c) in cov.iter().enumerate() {
+                    if c <= 0.0 {
+                        continue;
+                    }
+                    part.pixels += 1;
+                    for (b, acc) in part.accs.iter_mut().enumerate() {
+                        if worker.valid[b][start + k] {
+                            acc.add(worker.values[b][start + k], c);
+                        } else {
+                            acc.add_nodata(c);
+                        }
+                    }
+                }
+            }
+            out.push((plot, part));
+        }
+        Ok(out)
+    }
+}
