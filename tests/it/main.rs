@@ -8,4 +8,5 @@ mod formats;
 mod indices_cli;
 mod real_data;
 mod sample_tiles;
+mod stats;
 mod streaming;
