@@ -701,3 +701,55 @@ fn a_raster_without_crs_needs_assume_same_crs() {
     let rows = read_csv(&out);
     assert_eq!(rows[0]["status"], "outside raster");
 }
+
+#[test]
+fn every_common_vector_format_gives_the_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = root().join("sample_tiles");
+    let raster = tiles.join("s2_20260627.tif");
+    let source = tiles.join("plots.geojson");
+    let run = |plots: &Path| {
+        paddy_ok(
+            dir.path(),
+            &[
+                "stats",
+                raster.to_str().unwrap(),
+                "--plots",
+                plots.to_str().unwrap(),
+                "--id-field",
+                "plot_id",
+                "-q",
+            ],
+        )
+    };
+    let reference = read_csv(&run(&source));
+    for (name, driver) in [
+        ("plots.gpkg", "GPKG"),
+        ("plots.shp", "ESRI Shapefile"),
+        ("plots.kml", "KML"),
+        ("plots.fgb", "FlatGeobuf"),
+    ] {
+        let path = dir.path().join(name);
+        let status = Command::new("ogr2ogr")
+            .args(["-f", driver])
+            .arg(&path)
+            .arg(&source)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ogr2ogr -f {driver}");
+        let rows = read_csv(&run(&path));
+        assert_eq!(rows.len(), reference.len(), "{name}");
+        // FlatGeobuf stores features in its spatial index's order: match rows by id.
+        for a in &reference {
+            let b = rows.iter().find(|b| b["plot_id"] == a["plot_id"]).unwrap();
+            for stat in ["count", "mean", "stdev", "median"] {
+                let key = format!("s2_20260627_b5_{stat}");
+                let (x, y) = (num(a, &key), num(b, &key));
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{name} {key}: {x} vs {y}"
+                );
+            }
+        }
+    }
+}
