@@ -166,6 +166,13 @@ struct Part {
     accs: Vec<Accumulator>,
 }
 
+/// What a worker hands the sink for one plot: finished statistics when the window held the
+/// whole plot (so quantile sorting runs on the workers), else a part to merge.
+enum Outcome {
+    Done(u64, Vec<Stats>),
+    Part(Part),
+}
+
 /// A worker's GDAL handles and reusable buffers.
 struct Worker {
     readers: Readers,
@@ -459,7 +466,7 @@ impl Pass {
         tick: &dyn Fn(),
     ) -> Result<()> {
         let ncol = self.columns.len();
-        let mut open: HashMap<usize, (usize, Part)> = HashMap::new();
+        let mut open: HashMap<usize, Vec<((usize, usize), Part)>> = HashMap::new();
         engine::stream(
             &self.windows,
             req.threads,
@@ -472,22 +479,38 @@ impl Pass {
                 })
             },
             |worker, window| self.compute(worker, window, req),
-            |_window, parts| {
-                for (plot, part) in parts {
-                    let remaining = self.window_count[plot];
-                    let (seen, merged) = match open.remove(&plot) {
-                        Some((seen, mut merged)) => {
-                            merged.pixels += part.pixels;
-                            for (m, a) in merged.accs.iter_mut().zip(part.accs) {
-                                m.merge(a);
+            |window, outcomes| {
+                for (plot, outcome) in outcomes {
+                    let part = match outcome {
+                        Outcome::Done(n, done) => {
+                            if let Some(pixels) = pixels.as_deref_mut() {
+                                pixels[plot] = n;
                             }
-                            (seen + 1, merged)
+                            for (k, st) in done.into_iter().enumerate() {
+                                stats[plot][self.column_index[k]] = st;
+                            }
+                            continue;
                         }
-                        None => (1, part),
+                        Outcome::Part(part) => part,
                     };
-                    if seen < remaining {
-                        open.insert(plot, (seen, merged));
+                    let parts = open.entry(plot).or_default();
+                    parts.push(((window.y, window.x), part));
+                    if parts.len() < self.window_count[plot] {
                         continue;
+                    }
+                    // Merge in window order, not arrival order, so that the sums (and the
+                    // output bytes) do not depend on thread timing.
+                    let mut parts = open.remove(&plot).unwrap_or_default();
+                    parts.sort_unstable_by_key(|p| p.0);
+                    let mut parts = parts.into_iter().map(|p| p.1);
+                    let Some(mut merged) = parts.next() else {
+                        continue;
+                    };
+                    for part in parts {
+                        merged.pixels += part.pixels;
+                        for (m, a) in merged.accs.iter_mut().zip(part.accs) {
+                            m.merge(a);
+                        }
                     }
                     if let Some(pixels) = pixels.as_deref_mut() {
                         pixels[plot] = merged.pixels;
@@ -508,7 +531,7 @@ impl Pass {
         worker: &mut Worker,
         window: Window,
         req: &StatsRequest,
-    ) -> Result<Vec<(usize, Part)>> {
+    ) -> Result<Vec<(usize, Outcome)>> {
         let Some(list) = self.plots_in.get(&(window.x, window.y)) else {
             return Ok(Vec::new());
         };
@@ -557,7 +580,17 @@ impl Pass {
                     }
                 }
             }
-            out.push((plot, part));
+            out.push((
+                plot,
+                if self.window_count[plot] == 1 {
+                    Outcome::Done(
+                        part.pixels,
+                        part.accs.into_iter().map(Accumulator::finish).collect(),
+                    )
+                } else {
+                    Outcome::Part(part)
+                },
+            ));
         }
         Ok(out)
     }

@@ -1,6 +1,8 @@
 //! Coverage-weighted statistics with exactextract's definitions, accumulated window by window
 //! and merged: a plot that spans several windows gets the same numbers as one read whole.
 
+use std::cmp::Ordering;
+
 use serde::Serialize;
 
 /// Running coverage-weighted statistics of one band over one plot.
@@ -78,7 +80,12 @@ impl Accumulator {
         let none = f64::NAN;
         let (median, p10, p90) = match self.values {
             Some(mut values) if valid => {
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // Sorted by value, then coverage: with ties, the weighted quantile depends on
+                // the order of the tied pixels, so the order must not depend on the order in
+                // which windows arrived.
+                // Values and coverages are never NaN (NaN pixels are nodata), so the plain
+                // float order is total here and cheaper than `total_cmp`.
+                values.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
                 let q = WeightedQuantiles::new(&values);
                 (q.quantile(0.5), q.quantile(0.1), q.quantile(0.9))
             }
