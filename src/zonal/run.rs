@@ -160,6 +160,9 @@ fn intersect(a: Window, b: Window) -> Option<Window> {
     })
 }
 
+/// A window's (row, column) origin: orders windows for merging.
+type WindowKey = (usize, usize);
+
 /// One plot's statistics from one window.
 struct Part {
     pixels: u64,
@@ -466,7 +469,8 @@ impl Pass {
         tick: &dyn Fn(),
     ) -> Result<()> {
         let ncol = self.columns.len();
-        let mut open: HashMap<usize, Vec<((usize, usize), Part)>> = HashMap::new();
+        // Parts of plots still waiting for windows, keyed by plot, each tagged with its window.
+        let mut open: HashMap<usize, Vec<(WindowKey, Part)>> = HashMap::new();
         engine::stream(
             &self.windows,
             req.threads,
