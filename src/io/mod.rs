@@ -30,6 +30,16 @@ pub fn init() {
     });
 }
 
+/// Ask for a GDAL block cache of `mib` MiB instead of the default above, unless the user set
+/// GDAL_CACHEMAX. GDAL sizes its cache when the first block is read, so call this before any
+/// pixel is read in the process.
+pub fn prefer_block_cache_mib(mib: u32) {
+    init();
+    if std::env::var_os("GDAL_CACHEMAX").is_none() {
+        let _ = gdal::config::set_config_option("GDAL_CACHEMAX", &mib.to_string());
+    }
+}
+
 /// A file's name for messages and metadata (the whole path when it has no final component).
 pub fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(

@@ -189,6 +189,9 @@ pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsT
     if req.rasters.is_empty() {
         return Err(Error::usage("give at least one raster"));
     }
+    // Windows are whole blocks, each decoded once: a large block cache would only hold blocks
+    // that are never read again (measured: 256 → 64 MiB saves ~190 MiB, costs no time).
+    crate::io::prefer_block_cache_mib(64);
     let plots = Plots::read(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
     let infos = req
         .rasters
