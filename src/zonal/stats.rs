@@ -86,6 +86,15 @@ impl Accumulator {
                 // Values and coverages are never NaN (NaN pixels are nodata), so the plain
                 // float order is total here and cheaper than `total_cmp`.
                 values.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+                // Equal values become one entry carrying their summed coverage, as exactextract
+                // keeps them (a value → weight table): with integer data this matters.
+                values.dedup_by(|next, kept| {
+                    let same = next.0 == kept.0;
+                    if same {
+                        kept.1 += next.1;
+                    }
+                    same
+                });
                 let q = WeightedQuantiles::new(&values);
                 (q.quantile(0.5), q.quantile(0.1), q.quantile(0.9))
             }
@@ -158,7 +167,8 @@ impl Stats {
 }
 
 /// Weighted quantiles as exactextract defines them (the weighted form of the usual linear
-/// "type 7" estimator): with values sorted ascending, n of them, weights w and partial sums
+/// "type 7" estimator): with distinct values sorted ascending, n of them, each weighted by the
+/// summed coverage of its pixels, and partial sums
 /// S_k = (k − 1)·w_k + (n − 1)·Σ_{i<k} w_i (k from 1), the q-quantile interpolates linearly in S
 /// at q·(n − 1)·Σw. With equal weights it is numpy's default percentile.
 struct WeightedQuantiles<'a> {
@@ -264,6 +274,17 @@ mod tests {
         assert!((q.quantile(0.1) - 1.2).abs() < 1e-15);
         assert_eq!(q.quantile(1.0), 3.0);
         assert_eq!(q.quantile(0.0), 1.0);
+    }
+
+    #[test]
+    fn equal_values_are_one_weighted_entry() {
+        // 1, 1, 2 with unit coverage: entries (1, 2) and (2, 1); S = 0 and 1·1 + 1·2 = 3;
+        // Σw = 3, median target 0.5 · 1 · 3 = 1.5 → 1 + 1.5/3 = 1.5 (numpy would say 1).
+        let mut acc = Accumulator::new(true);
+        for x in [2.0, 1.0, 1.0] {
+            acc.add(x, 1.0);
+        }
+        assert!((acc.finish().median - 1.5).abs() < 1e-15);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod bad_input;
 mod catalogue;
 mod common;
+mod exactextract;
 mod formats;
 mod indices_cli;
 mod real_data;
