@@ -753,3 +753,50 @@ fn every_common_vector_format_gives_the_same_numbers() {
         }
     }
 }
+
+#[test]
+fn a_multi_layer_file_needs_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = root().join("sample_tiles");
+    let gpkg = dir.path().join("two.gpkg");
+    for (layer, src, update) in [
+        ("paddies", "plots.geojson", false),
+        ("hotspots", "anomalies.geojson", true),
+    ] {
+        let mut cmd = Command::new("ogr2ogr");
+        if update {
+            cmd.arg("-update");
+        }
+        let status = cmd
+            .args(["-nln", layer])
+            .arg(&gpkg)
+            .arg(tiles.join(src))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let raster = tiles.join("s2_20260717.tif");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "stats",
+            raster.to_str().unwrap(),
+            "--plots",
+            gpkg.to_str().unwrap(),
+            "-q",
+        ];
+        v.extend_from_slice(extra);
+        paddy(dir.path(), &v)
+    };
+    let out = args(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--layer") && err.contains("paddies") && err.contains("hotspots"),
+        "{err}"
+    );
+    let out = args(&["--layer", "paddies"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read_csv(&String::from_utf8_lossy(&out.stdout)).len(), 12);
+    let out = args(&["--layer", "nope"]);
+    assert!(stderr(&out).contains("no layer 'nope'"));
+}
