@@ -42,6 +42,9 @@ pub struct Column {
     pub path: PathBuf,
     pub band: usize,
     pub nodata: Option<f64>,
+    /// The band's GDAL scale and offset: statistics are of `value × scale + offset`, the
+    /// physical value (as exactextract and QGIS report them); nodata is compared before.
+    pub scale_offset: Option<(f64, f64)>,
 }
 
 /// One plot's output row.
@@ -98,6 +101,7 @@ fn columns(infos: &[RasterInfo]) -> Result<Vec<Column>> {
                 path: info.path.clone(),
                 band,
                 nodata: info.band_nodata[band - 1],
+                scale_offset: info.band_scale_offset[band - 1],
             });
         }
     }
@@ -554,6 +558,11 @@ impl Pass {
                 &mut worker.values[k],
                 &mut worker.valid[k],
             )?;
+            if let Some((scale, offset)) = column.scale_offset {
+                for v in worker.values[k].iter_mut() {
+                    *v = *v * scale + offset;
+                }
+            }
         }
         let mut out = Vec::with_capacity(list.len());
         for &plot in list {

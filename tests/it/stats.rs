@@ -731,7 +731,7 @@ fn every_common_vector_format_gives_the_same_numbers() {
     ] {
         let path = dir.path().join(name);
         let status = Command::new("ogr2ogr")
-            .args(["-f", driver])
+            .args(["-q", "-f", driver])
             .arg(&path)
             .arg(&source)
             .status()
@@ -799,4 +799,47 @@ fn a_multi_layer_file_needs_layer() {
     assert_eq!(read_csv(&String::from_utf8_lossy(&out.stdout)).len(), 12);
     let out = args(&["--layer", "nope"]);
     assert!(stderr(&out).contains("no layer 'nope'"));
+}
+
+#[test]
+fn band_scale_and_offset_give_physical_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let raster = make_raster(dir.path(), true);
+    let scaled = dir.path().join("scaled.tif");
+    let status = Command::new("gdal_translate")
+        .args(["-q", "-a_scale", "0.5", "-a_offset", "3"])
+        .arg(&raster)
+        .arg(&scaled)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let plots = write_plots(
+        dir.path(),
+        "p.geojson",
+        &[("E", polygon(&[rect(3.5, 3.75, 6.25, 4.5)]))],
+    );
+    let out = paddy_ok(
+        dir.path(),
+        &[
+            "stats",
+            raster.to_str().unwrap(),
+            scaled.to_str().unwrap(),
+            "--plots",
+            plots.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let row = &read_csv(&out)[0];
+    let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+    close(num(row, "scaled_count"), num(row, "values_count"));
+    // Nodata is compared before scaling: the same pixels are excluded.
+    close(
+        num(row, "scaled_nodata_fraction"),
+        num(row, "values_nodata_fraction"),
+    );
+    for stat in ["mean", "min", "max", "median", "p10", "p90"] {
+        let raw = num(row, &format!("values_{stat}"));
+        close(num(row, &format!("scaled_{stat}")), raw * 0.5 + 3.0);
+    }
+    close(num(row, "scaled_stdev"), num(row, "values_stdev") * 0.5);
 }
