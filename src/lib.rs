@@ -23,6 +23,7 @@ pub mod index;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod kernels;
+pub mod phenology;
 pub mod raster;
 pub mod sensors;
 pub mod zonal;
