@@ -60,6 +60,11 @@ pub struct StatsArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Vec<PathBuf>,
 
+    /// A band of each raster that masks its other bands: pixels where it is non-zero count as
+    /// no data (e.g. a cloud mask stored beside the index). It gets no columns of its own.
+    #[arg(long, value_name = "N")]
+    mask_band: Option<usize>,
+
     /// Skip median, p10 and p90 (saves the memory of keeping pixel values of large plots).
     #[arg(long)]
     no_quantiles: bool,
@@ -98,6 +103,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
         coverage: args.coverage,
         assume_same_crs: args.assume_same_crs,
         quantiles: !args.no_quantiles,
+        mask_band: args.mask_band,
         threads: args.threads,
     };
     let started = std::time::Instant::now();

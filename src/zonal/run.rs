@@ -31,6 +31,9 @@ pub struct StatsRequest {
     pub assume_same_crs: bool,
     /// Keep pixel values for median, p10 and p90.
     pub quantiles: bool,
+    /// A band of each raster that masks its other bands (non-zero = no data, e.g. a cloud
+    /// mask); it gets no columns of its own.
+    pub mask_band: Option<usize>,
     pub threads: Option<usize>,
 }
 
@@ -45,6 +48,8 @@ pub struct Column {
     /// The band's GDAL scale and offset: statistics are of `value × scale + offset`, the
     /// physical value (as exactextract and QGIS report them); nodata is compared before.
     pub scale_offset: Option<(f64, f64)>,
+    /// A mask band of the same file: pixels where it is non-zero count as nodata.
+    pub mask: Option<usize>,
 }
 
 /// One plot's output row.
@@ -76,15 +81,27 @@ pub struct StatsTable {
 }
 
 /// The output columns of the rasters, refusing two with the same prefix.
-fn columns(infos: &[RasterInfo]) -> Result<Vec<Column>> {
+fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>> {
     let mut out: Vec<Column> = Vec::new();
     for info in infos {
+        if let Some(mask) = mask_band {
+            info.check_band(mask)?;
+            if info.band_count < 2 {
+                return Err(Error::usage(format!(
+                    "{}: --mask-band {mask} leaves no band to summarise (the file has 1 band)",
+                    info.path.display()
+                )));
+            }
+        }
         let stem = info.path.file_stem().map_or_else(
             || crate::io::file_name(&info.path),
             |s| s.to_string_lossy().into_owned(),
         );
-        for band in 1..=info.band_count {
-            let prefix = if info.band_count == 1 {
+        let bands: Vec<usize> = (1..=info.band_count)
+            .filter(|&b| Some(b) != mask_band)
+            .collect();
+        for &band in &bands {
+            let prefix = if bands.len() == 1 {
                 stem.clone()
             } else {
                 format!("{stem}_b{band}")
@@ -102,6 +119,7 @@ fn columns(infos: &[RasterInfo]) -> Result<Vec<Column>> {
                 band,
                 nodata: info.band_nodata[band - 1],
                 scale_offset: info.band_scale_offset[band - 1],
+                mask: mask_band,
             });
         }
     }
@@ -185,6 +203,8 @@ struct Worker {
     readers: Readers,
     values: Vec<Vec<f64>>,
     valid: Vec<Vec<bool>>,
+    mask: Vec<f64>,
+    mask_valid: Vec<bool>,
     coverage: Vec<f64>,
 }
 
@@ -202,7 +222,7 @@ pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsT
         .iter()
         .map(|p| RasterInfo::read(p))
         .collect::<Result<Vec<_>>>()?;
-    let columns = columns(&infos)?;
+    let columns = columns(&infos, req.mask_band)?;
     let mut warnings = plots.warnings.clone();
 
     // Rasters on one grid share a pass.
@@ -486,6 +506,8 @@ impl Pass {
                     readers: Readers::open(&self.paths)?,
                     values: vec![Vec::new(); ncol],
                     valid: vec![Vec::new(); ncol],
+                    mask: Vec::new(),
+                    mask_valid: Vec::new(),
                     coverage: Vec::new(),
                 })
             },
@@ -558,6 +580,26 @@ impl Pass {
                 &mut worker.values[k],
                 &mut worker.valid[k],
             )?;
+            if let Some(mask) = column.mask {
+                let (mask_values, valid) = (&mut worker.mask, &mut worker.valid[k]);
+                mask_values.resize(n, 0.0);
+                let mut mask_valid = std::mem::take(&mut worker.mask_valid);
+                mask_valid.resize(n, false);
+                worker.readers.read_values(
+                    &column.path,
+                    mask,
+                    None,
+                    window,
+                    mask_values,
+                    &mut mask_valid,
+                )?;
+                // Masked (non-zero) and unreadable (NaN, the mask band's own mask) are no data.
+                for ((ok, m), readable) in valid.iter_mut().zip(mask_values.iter()).zip(&mask_valid)
+                {
+                    *ok &= *readable && *m == 0.0;
+                }
+                worker.mask_valid = mask_valid;
+            }
             if let Some((scale, offset)) = column.scale_offset {
                 for v in worker.values[k].iter_mut() {
                     *v = *v * scale + offset;

@@ -843,3 +843,65 @@ fn band_scale_and_offset_give_physical_values() {
     }
     close(num(row, "scaled_stdev"), num(row, "values_stdev") * 0.5);
 }
+
+#[test]
+fn a_mask_band_hides_pixels_and_gets_no_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    // Band 1: value(col, row); band 2: cloud mask, 1 on columns 12 and 13.
+    let path = dir.path().join("cloudy.tif");
+    let (w, h) = (40usize, 30usize);
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<f64, _>(&path, w, h, 2)
+        .unwrap();
+    ds.set_geo_transform(&[X0, PX, 0.0, Y0, 0.0, -PX]).unwrap();
+    ds.set_spatial_ref(&SpatialRef::from_epsg(32648).unwrap())
+        .unwrap();
+    let values: Vec<f64> = (0..h)
+        .flat_map(|r| (0..w).map(move |c| value(c, r)))
+        .collect();
+    let clouds: Vec<f64> = (0..h)
+        .flat_map(|_| (0..w).map(|c| if c == 12 || c == 13 { 1.0 } else { 0.0 }))
+        .collect();
+    for (band, data) in [(1, values), (2, clouds)] {
+        let mut b = ds.rasterband(band).unwrap();
+        b.write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), data))
+            .unwrap();
+    }
+    drop(ds);
+    let plots = write_plots(
+        dir.path(),
+        "p.geojson",
+        &[("A", polygon(&[rect(10.5, 5.0, 15.25, 7.5)]))],
+    );
+    let out = paddy_ok(
+        dir.path(),
+        &[
+            "stats",
+            path.to_str().unwrap(),
+            "--plots",
+            plots.to_str().unwrap(),
+            "--mask-band",
+            "2",
+            "-q",
+        ],
+    );
+    let row = &read_csv(&out)[0];
+    assert!(!row.contains_key("cloudy_b2_mean") && row.contains_key("cloudy_mean"));
+    let cells = rect_cells(10.5, 5.0, 15.25, 7.5);
+    let clear: Vec<((usize, usize), f64)> = cells
+        .iter()
+        .copied()
+        .filter(|((c, _), _)| *c != 12 && *c != 13)
+        .collect();
+    let all: f64 = cells.iter().map(|x| x.1).sum();
+    let count: f64 = clear.iter().map(|x| x.1).sum();
+    let mean = clear
+        .iter()
+        .map(|((c, r), w)| value(*c, *r) * w)
+        .sum::<f64>()
+        / count;
+    assert!((num(row, "cloudy_count") - count).abs() < 1e-9);
+    assert!((num(row, "cloudy_mean") - mean).abs() < 1e-9 * mean);
+    assert!((num(row, "cloudy_nodata_fraction") - (all - count) / all).abs() < 1e-12);
+}
