@@ -3,6 +3,7 @@
 //! only when complete.
 
 mod read;
+pub mod table;
 mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};

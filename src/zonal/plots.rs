@@ -16,52 +16,23 @@ use geo::GeodesicArea;
 
 use crate::error::{gdal_message, Error, Result};
 
-/// Polygon parts; each part is its rings (outer first, then holes); each ring its (x, y) points.
-pub type Parts = Vec<Vec<Vec<(f64, f64)>>>;
+pub use crate::io::table::{ogr_geometry, Kind, Parts, Value};
 
-/// An attribute value carried from the plot file to the outputs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-impl Value {
-    fn from_field(value: Option<FieldValue>) -> Value {
-        match value {
-            None => Value::Null,
-            Some(FieldValue::IntegerValue(v)) => Value::Int(v.into()),
-            Some(FieldValue::Integer64Value(v)) => Value::Int(v),
-            Some(FieldValue::RealValue(v)) => Value::Real(v),
-            Some(FieldValue::StringValue(v)) => Value::Text(v),
-            Some(FieldValue::DateValue(d)) => Value::Text(d.to_string()),
-            Some(FieldValue::DateTimeValue(d)) => Value::Text(d.to_string()),
-            Some(FieldValue::IntegerListValue(v)) => Value::Text(format!("{v:?}")),
-            Some(FieldValue::Integer64ListValue(v)) => Value::Text(format!("{v:?}")),
-            Some(FieldValue::RealListValue(v)) => Value::Text(format!("{v:?}")),
-            Some(FieldValue::StringListValue(v)) => Value::Text(format!("{v:?}")),
-        }
+/// An attribute value as paddy carries it.
+fn value_of(value: Option<FieldValue>) -> Value {
+    match value {
+        None => Value::Null,
+        Some(FieldValue::IntegerValue(v)) => Value::Int(v.into()),
+        Some(FieldValue::Integer64Value(v)) => Value::Int(v),
+        Some(FieldValue::RealValue(v)) => Value::Real(v),
+        Some(FieldValue::StringValue(v)) => Value::Text(v),
+        Some(FieldValue::DateValue(d)) => Value::Text(d.to_string()),
+        Some(FieldValue::DateTimeValue(d)) => Value::Text(d.to_string()),
+        Some(FieldValue::IntegerListValue(v)) => Value::Text(format!("{v:?}")),
+        Some(FieldValue::Integer64ListValue(v)) => Value::Text(format!("{v:?}")),
+        Some(FieldValue::RealListValue(v)) => Value::Text(format!("{v:?}")),
+        Some(FieldValue::StringListValue(v)) => Value::Text(format!("{v:?}")),
     }
-
-    /// The value as text (empty for null), for CSV and messages.
-    pub fn text(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Int(v) => v.to_string(),
-            Value::Real(v) => v.to_string(),
-            Value::Text(v) => v.clone(),
-        }
-    }
-}
-
-/// The kind of an attribute column, from the plot file's field definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Int,
-    Real,
-    Text,
 }
 
 /// What happened to a plot's geometry on the way in.
@@ -230,7 +201,7 @@ impl Plots {
         let mut polygonal = 0usize;
         let mut other_types = std::collections::BTreeMap::<String, usize>::new();
         for (n, feature) in layer.features().enumerate() {
-            let field = |i: usize| Value::from_field(feature.field(i).ok().flatten());
+            let field = |i: usize| value_of(feature.field(i).ok().flatten());
             let id = match id_index {
                 Some(i) => field(i).text(),
                 None => feature.fid().unwrap_or(n as u64).to_string(),
@@ -537,29 +508,6 @@ fn polygon_parts(g: &Geometry, out: &mut Parts) -> Option<String> {
         }
         _ => Some(g.geometry_name()),
     }
-}
-
-/// An OGR Polygon (one part) or MultiPolygon from parts.
-pub fn ogr_geometry(parts: &Parts) -> gdal::errors::Result<Geometry> {
-    let polygon = |rings: &Vec<Vec<(f64, f64)>>| -> gdal::errors::Result<Geometry> {
-        let mut polygon = Geometry::empty(OGRwkbGeometryType::wkbPolygon)?;
-        for points in rings {
-            let mut ring = Geometry::empty(OGRwkbGeometryType::wkbLinearRing)?;
-            for &p in points {
-                ring.add_point_2d(p);
-            }
-            polygon.add_geometry(ring)?;
-        }
-        Ok(polygon)
-    };
-    if let [single] = parts.as_slice() {
-        return polygon(single);
-    }
-    let mut multi = Geometry::empty(OGRwkbGeometryType::wkbMultiPolygon)?;
-    for rings in parts {
-        multi.add_geometry(polygon(rings)?)?;
-    }
-    Ok(multi)
 }
 
 #[cfg(test)]
