@@ -26,6 +26,8 @@ pub mod kernels;
 pub mod phenology;
 pub mod raster;
 pub mod sensors;
+#[cfg(feature = "io")]
+pub mod stage;
 pub mod zonal;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@ mod bench;
 mod index;
 mod indices;
 mod sensors;
+mod stage;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,7 @@ enum Command {
     Indices(indices::IndicesArgs),
     Sensors(sensors::SensorsArgs),
     Stats(Box<stats::StatsArgs>),
+    Stage(Box<stage::StageArgs>),
     Bench(bench::BenchArgs),
 }
 
@@ -53,6 +55,7 @@ pub fn main() -> i32 {
         Command::Indices(args) => indices::run(args),
         Command::Sensors(args) => sensors::run(args),
         Command::Stats(args) => stats::run(*args),
+        Command::Stage(args) => stage::run(*args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

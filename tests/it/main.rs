@@ -9,5 +9,6 @@ mod formats;
 mod indices_cli;
 mod real_data;
 mod sample_tiles;
+mod stage;
 mod stats;
 mod streaming;

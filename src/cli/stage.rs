@@ -1,0 +1,241 @@
+//! `paddy stage`: flags → `StageRequest` → run → CSV / GeoJSON / chart.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::phenology::dates::Date;
+use crate::stage::{self, Smoother, StageRequest};
+
+/// Rice growth stage per plot from a time series of index rasters.
+///
+/// Takes one index raster per date (NDVI, EVI, NDRE… from `paddy index`, or any single-band
+/// index raster; a cloud band beside it with --mask-band), the plots, and finds for each plot:
+/// its mean index per date (exact pixel coverage; dates where less than --min-valid of the plot
+/// is clear are dropped), a gap-aware smoothed curve (Whittaker by default; an upper envelope
+/// against cloud-depressed values; Savitzky–Golay), the season (start, peak = heading, end,
+/// steepest decline = maturity), the transplanting date (the plot's `transplanted` attribute,
+/// else the flooding signal LSWI + 0.05 ≥ VI of Xiao et al. 2005 with --lswi, else the season
+/// start), and the stage at the last date (or --at): seedling, tillering, panicle_initiation,
+/// booting, heading, grain_filling, maturity, fallow — from days after transplanting with the
+/// variety's duration class (short, medium, long; `--stage-table` to edit), checked against the
+/// curve, with a confidence. A plot without a usable season gets `unknown` and the reason.
+///
+/// Dates come from --dates LIST.csv (file,date), else --date-pattern on the file names, else the
+/// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
+///
+/// Examples:
+///
+///   paddy stage out/s2_*_ndvi.tif --lswi out/s2_*_lswi.tif --plots plots.geojson \
+///       --date-pattern '{yyyy}{mm}{dd}' --out stage.csv --out stage.geojson --chart stage.png
+///
+///   paddy stage s2_ndvi_*.tif --mask-band 2 --plots fields.gpkg \
+///       --date-pattern '{yyyy}-{mm}-{dd}' --smoother envelope --out stage.csv
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct StageArgs {
+    /// Index rasters, one per date, on one pixel grid or several.
+    #[arg(value_name = "RASTER", required = true)]
+    rasters: Vec<PathBuf>,
+
+    /// LSWI rasters of the same dates, for the flooding (transplanting) signal.
+    #[arg(long, value_name = "RASTER", num_args = 1..)]
+    lswi: Vec<PathBuf>,
+
+    /// Plot polygons: any vector file OGR reads, in any CRS.
+    #[arg(long, short = 'p', value_name = "VECTOR")]
+    plots: PathBuf,
+
+    /// Layer of a multi-layer vector file.
+    #[arg(long, value_name = "NAME")]
+    layer: Option<String>,
+
+    /// Field holding the plot id (default: plot_id when present, else feature ids).
+    #[arg(long, value_name = "FIELD")]
+    id_field: Option<String>,
+
+    /// Field holding the variety's duration class (short, medium, long or a class of
+    /// --stage-table); plots without it use --default-class.
+    #[arg(long, value_name = "FIELD", default_value = "duration_class")]
+    class_field: String,
+
+    /// Duration class for plots that do not say.
+    #[arg(long, value_name = "CLASS", default_value = "medium")]
+    default_class: String,
+
+    /// Field holding a known transplanting date (YYYY-MM-DD); used before any estimate.
+    #[arg(long, value_name = "FIELD", default_value = "transplanted")]
+    transplanted_field: String,
+
+    /// Dates in the file names, e.g. '{yyyy}{mm}{dd}', '{yyyy}-{mm}-{dd}', '_{yyyy}{doy}_'.
+    #[arg(long, value_name = "PATTERN")]
+    date_pattern: Option<String>,
+
+    /// A CSV listing file,date for every raster.
+    #[arg(long, value_name = "CSV")]
+    dates: Option<PathBuf>,
+
+    /// A band of each raster that masks its index band (non-zero = cloud / no data).
+    #[arg(long, value_name = "N")]
+    mask_band: Option<usize>,
+
+    /// Keep a date for a plot only when at least this share of its area is valid.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    min_valid: f64,
+
+    /// `whittaker` (default), `envelope` (Whittaker upper envelope: clouds only lower the
+    /// index) or `savgol` (Savitzky–Golay on the irregular time axis).
+    #[arg(long, value_name = "NAME", default_value = "whittaker", value_parser = ["whittaker", "envelope", "savgol"])]
+    smoother: String,
+
+    /// Whittaker smoothing strength (larger = smoother).
+    #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA)]
+    lambda: f64,
+
+    /// Season start and end at this fraction of the seasonal amplitude.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    fraction: f64,
+
+    /// The date to give the stage at (default: the last date of the series).
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
+
+    /// Look for the season from this date on (default: 200 days before --at, one rice crop).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+
+    /// Multiply the index values by this first (e.g. 0.0001 for MODIS NDVI stored × 10000):
+    /// thresholds are on the usual −1…1 scale.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    scale: f64,
+
+    /// A TOML table of stage start days after transplanting per duration class (extends or
+    /// replaces the built-in short / medium / long; `paddy stage --print-table` shows it).
+    #[arg(long, value_name = "FILE")]
+    stage_table: Option<PathBuf>,
+
+    /// Output file, .csv or .geojson; repeat for both. Default: CSV on stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Vec<PathBuf>,
+
+    /// A PNG of every plot's series: raw points, smoothed curve, events.
+    #[arg(long, value_name = "PNG")]
+    chart: Option<PathBuf>,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
+
+    /// No progress bar, warnings or summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn run(args: StageArgs) -> Result<()> {
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| {
+            t.parse::<Date>()
+                .map_err(|e| Error::usage(format!("--at {t}: {e}")))
+        })
+        .transpose()?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| {
+            t.parse::<Date>()
+                .map_err(|e| Error::usage(format!("--from {t}: {e}")))
+        })
+        .transpose()?;
+    let smoother = match args.smoother.as_str() {
+        "envelope" => Smoother::Envelope {
+            lambda: args.lambda,
+        },
+        "savgol" => Smoother::SavitzkyGolay,
+        _ => Smoother::Whittaker {
+            lambda: args.lambda,
+        },
+    };
+    let table = match &args.stage_table {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let mut table = crate::phenology::stage::StageTable::builtin();
+            table.extend(crate::phenology::stage::StageTable::parse(&text, path)?);
+            table
+        }
+        None => crate::phenology::stage::StageTable::builtin(),
+    };
+    let request = StageRequest {
+        rasters: args.rasters,
+        lswi: args.lswi,
+        plots: args.plots,
+        layer: args.layer,
+        id_field: args.id_field,
+        class_field: args.class_field,
+        default_class: args.default_class,
+        transplanted_field: args.transplanted_field,
+        date_pattern: args.date_pattern,
+        dates: args.dates,
+        mask_band: args.mask_band,
+        min_valid: args.min_valid,
+        smoother,
+        fraction: args.fraction,
+        at,
+        from,
+        scale: args.scale,
+        table,
+        threads: args.threads,
+    };
+    for path in &args.out {
+        stage::output::Format::for_path(path)?;
+    }
+    let bar = super::progress_bar(args.quiet, "stage", "windows");
+    let result = stage::run(&request, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        for w in &result.warnings {
+            eprintln!("paddy: warning: {w}");
+        }
+    }
+    if args.out.is_empty() {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&stage::output::csv_bytes(&result)?);
+    }
+    for path in &args.out {
+        stage::output::write(&result, path)?;
+    }
+    if let Some(png) = &args.chart {
+        stage::write_chart(&result, png)?;
+    }
+    if !args.quiet && !args.out.is_empty() {
+        let unknown = result
+            .plots
+            .iter()
+            .filter(|p| p.call.stage == crate::phenology::stage::Stage::Unknown)
+            .count();
+        println!(
+            "{} plots, {} dates ({} … {}): {} staged, {} unknown",
+            result.plots.len(),
+            result.dates.len(),
+            result
+                .dates
+                .first()
+                .map_or(String::new(), |d| d.to_string()),
+            result.dates.last().map_or(String::new(), |d| d.to_string()),
+            result.plots.len() - unknown,
+            unknown
+        );
+        for path in args.out.iter().chain(args.chart.iter()) {
+            println!("  {}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! `paddy stage`: dated index rasters and plots in; per plot a smoothed index curve, the season's
+//! events (transplanting, heading, maturity) and the growth stage at a date, out.
+//!
+//! Data flows one way: [`series`] dates the rasters and takes each plot's mean index per date
+//! with `paddy stats`; [`analyse`] turns one plot's series into events and a stage with the pure
+//! [`crate::phenology`] code; [`output`] and [`chart`] write tables and pictures.
+
+pub mod analyse;
+pub mod chart;
+pub mod output;
+pub mod series;
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::phenology::dates::Date;
+use crate::phenology::stage::StageTable;
+use crate::zonal::plots::{Kind, Parts, Value};
+
+pub use analyse::{PlotStage, Smoother};
+
+/// What `paddy stage` is asked to do.
+#[derive(Debug, Clone)]
+pub struct StageRequest {
+    pub rasters: Vec<PathBuf>,
+    pub lswi: Vec<PathBuf>,
+    pub plots: PathBuf,
+    pub layer: Option<String>,
+    pub id_field: Option<String>,
+    pub class_field: String,
+    pub default_class: String,
+    pub transplanted_field: String,
+    pub date_pattern: Option<String>,
+    pub dates: Option<PathBuf>,
+    pub mask_band: Option<usize>,
+    pub min_valid: f64,
+    pub smoother: Smoother,
+    pub fraction: f64,
+    pub at: Option<Date>,
+    /// Start of the window the season is looked for in (default: 200 days before `at`).
+    pub from: Option<Date>,
+    /// Multiply index values by this (e.g. 0.0001 for MODIS NDVI stored × 10000).
+    pub scale: f64,
+    pub table: StageTable,
+    pub threads: Option<usize>,
+}
+
+/// Everything `paddy stage` produces.
+#[derive(Debug, Clone)]
+pub struct StageResult {
+    /// The dates of the index series, ascending.
+    pub dates: Vec<Date>,
+    /// The date the stages are given at.
+    pub at: Date,
+    pub id_column: String,
+    pub fields: Vec<(String, Kind)>,
+    /// Per plot: its attributes, in the order of `fields`.
+    pub attributes: Vec<Vec<Value>>,
+    pub plots: Vec<PlotStage>,
+    pub lonlat: Vec<Option<Parts>>,
+    pub warnings: Vec<String>,
+    /// The index's name for charts (from the first raster's file name).
+    pub index_name: String,
+}
+
+/// Run `paddy stage`.
+pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
+    if !(0.0..=1.0).contains(&req.min_valid) {
+        return Err(Error::usage(format!(
+            "--min-valid {} must be a share between 0 and 1",
+            req.min_valid
+        )));
+    }
+    if !(req.fraction > 0.0 && req.fraction < 1.0) {
+        return Err(Error::usage(format!(
+            "--fraction {} must be between 0 and 1",
+            req.fraction
+        )));
+    }
+    let vi = series::date_rasters(
+        &req.rasters,
+        req.date_pattern.as_deref(),
+        req.dates.as_deref(),
+    )?;
+    let lswi = series::date_rasters(&req.lswi, req.date_pattern.as_deref(), req.dates.as_deref())?;
+    let dates: Vec<Date> = vi.iter().map(|d| d.date).collect();
+    let at = req
+        .at
+        .unwrap_or_else(|| *dates.last().unwrap_or(&Date::from_days_since_epoch(0)));
+    let mut groups: Vec<&[series::Dated]> = vec![&vi];
+    if !lswi.is_empty() {
+        groups.push(&lswi);
+    }
+    let (table, mut per_series) = series::plot_series(
+        &series::SeriesRequest {
+            plots: req.plots.clone(),
+            layer: req.layer.clone(),
+            id_field: req.id_field.clone(),
+            mask_band: req.mask_band,
+            min_valid: req.min_valid,
+            assume_same_crs: false,
+            threads: req.threads,
+        },
+        &groups,
+        progress,
+    )?;
+    if req.scale != 1.0 {
+        for s in per_series.iter_mut().flatten() {
+            s.values.iter_mut().for_each(|v| *v *= req.scale);
+        }
+    }
+    let lswi_series = (per_series.len() > 1).then(|| per_series.pop().unwrap_or_default());
+    let vi_series = per_series.pop().unwrap_or_default();
+    let field = |name: &str| {
+        table
+            .fields
+            .iter()
+            .position(|f| f.0.eq_ignore_ascii_case(name))
+    };
+    let class_at = field(&req.class_field);
+    let transplanted_at = field(&req.transplanted_field);
+    let mut warnings = table.warnings.clone();
+    if class_at.is_none() {
+        warnings.push(format!(
+            "the plots have no '{}' field: every plot is taken as '{}' duration",
+            req.class_field, req.default_class
+        ));
+    }
+    let settings = analyse::Settings {
+        smoother: req.smoother,
+        fraction: req.fraction,
+        table: &req.table,
+        at,
+        from: req.from,
+    };
+    let plots: Vec<PlotStage> = table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let class = class_at
+                .map(|k| row.attributes[k].text())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| req.default_class.clone());
+            let transplanted = transplanted_at.and_then(|k| match &row.attributes[k] {
+                Value::Text(t) => t.parse::<Date>().ok(),
+                _ => None,
+            });
+            let lswi = lswi_series.as_ref().map(|s| &s[i]);
+            analyse::analyse(
+                &row.id,
+                &class,
+                transplanted,
+                &vi_series[i],
+                lswi,
+                &settings,
+            )
+        })
+        .collect();
+    for p in &plots {
+        if p.unknown_class {
+            warnings.push(format!(
+                "plot {}: duration class '{}' is not in the stage table ({}): stage from the curve only",
+                p.id,
+                p.class,
+                req.table.class_names().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    // The index's name for the chart: a part of the first file name that names a catalogue
+    // index (s2_20260717_ndvi.tif → NDVI), else "index".
+    let catalogue = crate::catalogue::Catalogue::builtin();
+    let index_name = req
+        .rasters
+        .first()
+        .and_then(|p| p.file_stem())
+        .and_then(|stem| {
+            stem.to_string_lossy()
+                .split(['_', '-', '.'])
+                .filter(|part| part.chars().any(|c| c.is_ascii_alphabetic()))
+                .find_map(|part| {
+                    catalogue
+                        .lookup(part)
+                        .ok()
+                        .map(|def| def.short_name.clone())
+                })
+        })
+        .unwrap_or_else(|| "index".into());
+    Ok(StageResult {
+        dates,
+        at,
+        id_column: table.id_column.clone(),
+        fields: table.fields.clone(),
+        attributes: table.rows.iter().map(|r| r.attributes.clone()).collect(),
+        plots,
+        lonlat: table.lonlat.clone(),
+        warnings,
+        index_name,
+    })
+}
+
+/// Write the small-multiples chart of every plot: observations, smoothed curve, dropped dates,
+/// and the events (T transplanting, H heading, M maturity, now = the date of the stage).
+pub fn write_chart(result: &StageResult, path: &std::path::Path) -> Result<()> {
+    use chart::{Event, Panel, HEADING_COLOUR, MATURITY_COLOUR, NOW_COLOUR, TRANSPLANTING_COLOUR};
+    let day = |d: Date| f64::from(d.days_since_epoch());
+    // Per plot: the curve as (day, value), the dropped days and the events.
+    type PanelData<'e> = (Vec<(f64, f64)>, Vec<f64>, Vec<Event<'e>>);
+    let data: Vec<PanelData> = result
+        .plots
+        .iter()
+        .map(|p| {
+            let curve: Vec<(f64, f64)> =
+                p.curve.days().zip(p.curve.values.iter().copied()).collect();
+            let dropped: Vec<f64> = p.dropped_dates.iter().map(|d| day(*d)).collect();
+            let mut events = Vec::new();
+            if let Some(t) = p.transplanting {
+                events.push(Event {
+                    day: day(t),
+                    label: "T",
+                    colour: TRANSPLANTING_COLOUR,
+                });
+            }
+            if let Some(h) = p.heading {
+                events.push(Event {
+                    day: day(h),
+                    label: "H",
+                    colour: HEADING_COLOUR,
+                });
+            }
+            if let Some(m) = p.maturity {
+                events.push(Event {
+                    day: day(m),
+                    label: "M",
+                    colour: MATURITY_COLOUR,
+                });
+            }
+            events.push(Event {
+                day: day(result.at),
+                label: "now",
+                colour: NOW_COLOUR,
+            });
+            (curve, dropped, events)
+        })
+        .collect();
+    let panels: Vec<Panel> = result
+        .plots
+        .iter()
+        .zip(&data)
+        .map(|(p, (curve, dropped, events))| Panel {
+            title: &p.id,
+            subtitle: p.call.stage.label(),
+            points: &p.points,
+            dropped,
+            curve,
+            events,
+        })
+        .collect();
+    chart::write_png(&panels, Some((-0.2, 1.0)), &result.index_name, path)
+}

@@ -1,0 +1,119 @@
+//! The stage table as rows for CSV and GeoJSON ([`crate::io::table`] writes them).
+
+use std::path::Path;
+
+use super::StageResult;
+use crate::error::Result;
+use crate::io::table::{Kind, Table, Value};
+use crate::phenology::dates::Date;
+
+pub use crate::io::table::Format;
+
+/// Columns after the id and the plot's attributes, with their kinds.
+const COLUMNS: [(&str, Kind); 23] = [
+    ("class", Kind::Text),
+    ("stage", Kind::Text),
+    ("stage_code", Kind::Int),
+    ("at", Kind::Text),
+    ("confidence", Kind::Real),
+    ("agreement", Kind::Text),
+    ("reason", Kind::Text),
+    ("transplanting", Kind::Text),
+    ("transplanting_source", Kind::Text),
+    ("flooding", Kind::Text),
+    ("days_after_transplanting", Kind::Real),
+    ("season_start", Kind::Text),
+    ("heading", Kind::Text),
+    ("heading_source", Kind::Text),
+    ("heading_curve", Kind::Text),
+    ("days_to_heading", Kind::Real),
+    ("season_end", Kind::Text),
+    ("maturity", Kind::Text),
+    ("peak_value", Kind::Real),
+    ("amplitude", Kind::Real),
+    ("valid_dates", Kind::Int),
+    ("dropped_dates", Kind::Int),
+    ("residual", Kind::Real),
+];
+
+fn date_of(day: Option<f64>) -> Value {
+    Value::text_or_null(
+        day.filter(|d| d.is_finite())
+            .map(|d| Date::from_days_since_epoch(d.round() as i32).to_string()),
+    )
+}
+
+/// The stages as a table: id, attributes, then [`COLUMNS`], then `series`: the smoothed index
+/// on every date of the series (rounded to 0.001; null before or after the plot's curve).
+pub fn table(result: &StageResult) -> Table {
+    let mut columns = vec![(result.id_column.clone(), Kind::Text)];
+    columns.extend(result.fields.iter().cloned());
+    columns.extend(COLUMNS.iter().map(|(n, k)| (n.to_string(), *k)));
+    columns.push(("series".into(), Kind::Reals));
+    let rows = result
+        .plots
+        .iter()
+        .zip(&result.attributes)
+        .map(|(p, attributes)| {
+            let season = p.season.as_ref();
+            let mut row = vec![Value::Text(p.id.clone())];
+            row.extend(attributes.iter().cloned());
+            row.extend([
+                Value::Text(p.class.clone()),
+                Value::Text(p.call.stage.name().into()),
+                Value::Int(p.call.stage.code().into()),
+                Value::Text(result.at.to_string()),
+                Value::Real(p.confidence),
+                Value::Text(p.call.agreement.name().into()),
+                Value::Text(p.call.reason.clone()),
+                Value::text_or_null(p.transplanting.map(|d| d.to_string())),
+                Value::Text(p.transplanting_source.into()),
+                Value::text_or_null(p.flooding.map(|d| d.to_string())),
+                Value::real(p.days_after_transplanting),
+                date_of(season.map(|s| s.start)),
+                Value::text_or_null(p.heading.map(|d| d.to_string())),
+                Value::Text(p.heading_source.into()),
+                Value::text_or_null(p.heading_curve.map(|d| d.to_string())),
+                Value::real(p.days_to_heading),
+                date_of(season.and_then(|s| s.end)),
+                Value::text_or_null(p.maturity.map(|d| d.to_string())),
+                Value::real(season.map(|s| s.peak_value)),
+                Value::real(season.map(|s| s.amplitude)),
+                Value::Int(p.valid_dates as i64),
+                Value::Int(p.dropped_dates.len() as i64),
+                Value::Real(p.residual),
+            ]);
+            let inside = |d: f64| !p.curve.is_empty() && d >= p.curve.start && d <= p.curve.end();
+            row.push(Value::Reals(
+                result
+                    .dates
+                    .iter()
+                    .map(|d| {
+                        let day = f64::from(d.days_since_epoch());
+                        if inside(day) {
+                            (p.curve.at(day) * 1000.0).round() / 1000.0
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            ));
+            row
+        })
+        .collect();
+    Table {
+        columns,
+        rows,
+        lonlat: result.lonlat.clone(),
+    }
+}
+
+/// The stages as CSV bytes.
+pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
+    table(result).csv_bytes()
+}
+
+/// Write the stages to `path` (.csv or .geojson).
+pub fn write(result: &StageResult, path: &Path) -> Result<()> {
+    table(result).write(path)
+}

@@ -1,0 +1,161 @@
+//! Dated rasters in, one index time series per plot out (through `paddy stats`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::io::RasterInfo;
+use crate::phenology::dates::{date_from_metadata, read_date_list, Date, DatePattern};
+use crate::zonal::{self, CoverageMode, StatsRequest, StatsTable};
+
+/// A raster and its acquisition date, with where the date came from.
+#[derive(Debug, Clone)]
+pub struct Dated {
+    pub path: PathBuf,
+    pub date: Date,
+    /// `list`, `file name` or the metadata key.
+    pub source: String,
+}
+
+/// Date every raster: from the `list` (a CSV of file,date) when given, else from the file name
+/// by `pattern` when given, else from GDAL metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME,
+/// DATE_ACQUIRED, …). Returns them sorted by date; an undated file is an error naming it and
+/// saying how to date it.
+pub fn date_rasters(
+    paths: &[PathBuf],
+    pattern: Option<&str>,
+    list: Option<&Path>,
+) -> Result<Vec<Dated>> {
+    let listed = match list {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            read_date_list(&text, path)?
+        }
+        None => Vec::new(),
+    };
+    let pattern = pattern.map(DatePattern::new).transpose()?;
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        let name = crate::io::file_name(path);
+        let from_list = listed.iter().find_map(|(file, date)| {
+            let listed_path = Path::new(file);
+            (listed_path == path.as_path() || crate::io::file_name(listed_path) == name)
+                .then_some(*date)
+        });
+        let dated = if let Some(date) = from_list {
+            Some((date, "list".to_string()))
+        } else if let Some(pattern) = &pattern {
+            pattern
+                .date_in(&name)?
+                .map(|d| (d, "file name".to_string()))
+        } else {
+            let info = RasterInfo::read(path)?;
+            date_from_metadata(&info.metadata).map(|(d, key)| (d, key.to_string()))
+        };
+        let Some((date, source)) = dated else {
+            let how = match (&pattern, list) {
+                (_, Some(list)) => format!("it is not in {}", list.display()),
+                (Some(p), None) => format!("its name does not match --date-pattern '{}'", p.as_str()),
+                (None, None) => "its metadata has no acquisition date: give --date-pattern (e.g. '{yyyy}{mm}{dd}') or --dates LIST.csv".to_string(),
+            };
+            return Err(Error::Input {
+                path: path.clone(),
+                message: format!("cannot tell the acquisition date: {how}"),
+            });
+        };
+        out.push(Dated {
+            path: path.clone(),
+            date,
+            source,
+        });
+    }
+    out.sort_by_key(|d| d.date);
+    Ok(out)
+}
+
+/// One plot's index series: the observations kept (days since 1970-01-01, mean index) and
+/// those dropped (with why).
+#[derive(Debug, Clone, Default)]
+pub struct PlotSeries {
+    pub days: Vec<f64>,
+    pub values: Vec<f64>,
+    /// Valid share of the plot's covered area on each kept date.
+    pub valid_share: Vec<f64>,
+    /// Dates dropped for this plot: too little valid coverage (cloud, nodata) or none.
+    pub dropped: Vec<Date>,
+}
+
+/// What to summarise.
+#[derive(Debug, Clone)]
+pub struct SeriesRequest {
+    pub plots: PathBuf,
+    pub layer: Option<String>,
+    pub id_field: Option<String>,
+    pub mask_band: Option<usize>,
+    /// Keep a date for a plot only when at least this share of its area is valid.
+    pub min_valid: f64,
+    pub assume_same_crs: bool,
+    pub threads: Option<usize>,
+}
+
+/// Per-plot means of every dated raster (one pass per pixel grid), and for each series the
+/// plot's observations. `series[k][plot]` follows `dated[k]`'s order of rasters.
+pub fn plot_series(
+    req: &SeriesRequest,
+    dated: &[&[Dated]],
+    progress: &dyn Fn(usize, usize),
+) -> Result<(StatsTable, Vec<Vec<PlotSeries>>)> {
+    let rasters: Vec<PathBuf> = dated
+        .iter()
+        .flat_map(|d| d.iter().map(|d| d.path.clone()))
+        .collect();
+    let table = zonal::run(
+        &StatsRequest {
+            rasters: rasters.clone(),
+            plots: req.plots.clone(),
+            layer: req.layer.clone(),
+            id_field: req.id_field.clone(),
+            coverage: CoverageMode::Exact,
+            assume_same_crs: req.assume_same_crs,
+            quantiles: false,
+            mask_band: req.mask_band,
+            threads: req.threads,
+        },
+        progress,
+    )?;
+    // One column per raster is expected: an index raster has one band (plus a mask band).
+    if table.columns.len() != rasters.len() {
+        let multi = table
+            .columns
+            .iter()
+            .find(|c| c.band > 1 && Some(c.band) != req.mask_band)
+            .map_or_else(|| rasters[0].clone(), |c| c.path.clone());
+        return Err(Error::usage(format!(
+            "{}: expected one index band per dated raster; name a cloud/quality band with --mask-band",
+            multi.display()
+        )));
+    }
+    let mut out = Vec::with_capacity(dated.len());
+    let mut column = 0;
+    for series in dated {
+        let mut per_plot = vec![PlotSeries::default(); table.rows.len()];
+        for d in series.iter() {
+            for (row, s) in table.rows.iter().zip(per_plot.iter_mut()) {
+                let stats = &row.stats[column];
+                let share = 1.0 - stats.nodata_fraction;
+                if stats.count > 0.0 && stats.mean.is_finite() && share >= req.min_valid {
+                    s.days.push(f64::from(d.date.days_since_epoch()));
+                    s.values.push(stats.mean);
+                    s.valid_share.push(share);
+                } else {
+                    s.dropped.push(d.date);
+                }
+            }
+            column += 1;
+        }
+        out.push(per_plot);
+    }
+    Ok((table, out))
+}

@@ -1,0 +1,270 @@
+//! `paddy stage` on the synthetic season of sample_tiles/ (known transplanting dates and
+//! development rates per plot, documented in sample_tiles/README.md), and sparse series.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::common::{paddy, paddy_ok, root};
+
+const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
+
+/// NDVI and LSWI of the five Sentinel-2-like dates, cloud-masked with SCL, into `dir`.
+fn index_series(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let tiles = root().join("sample_tiles");
+    for date in DATES {
+        let tile = tiles.join(format!("s2_{date}.tif"));
+        let scl = tiles.join(format!("s2_{date}_scl.tif"));
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                tile.to_str().unwrap(),
+                scl.to_str().unwrap(),
+                "--sensor",
+                "sentinel2-l2a",
+                "--index",
+                "ndvi,lswi",
+                "--out",
+                dir.to_str().unwrap(),
+                "-q",
+            ],
+        );
+    }
+    let files = |index: &str| {
+        DATES
+            .iter()
+            .map(|d| {
+                dir.join(format!("s2_{d}_{index}.tif"))
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    (files("ndvi"), files("lswi"))
+}
+
+fn rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Days since 1970-01-01 of an ISO date.
+fn day(text: &str) -> i64 {
+    let (y, m, d) = (
+        text[0..4].parse::<i64>().unwrap(),
+        text[5..7].parse::<i64>().unwrap(),
+        text[8..10].parse::<i64>().unwrap(),
+    );
+    // Days from civil (proleptic Gregorian), written independently of paddy's Date.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The sample scene's development rate per duration class (sample_tiles/README.md: development
+/// day = DAT × 1.12 short, 1.00 medium, 0.88 long).
+fn rate(class: &str) -> f64 {
+    match class {
+        "short" => 1.12,
+        "long" => 0.88,
+        _ => 1.0,
+    }
+}
+
+/// Stages the scene's documentation allows at development day `d` (medium-equivalent days after
+/// transplanting): its labelled ranges for the medium plots — 0–9 transplanting (seedling),
+/// 20–29 tillering, 40–49 panicle initiation, 70–77 heading, 90–99 grain filling — and either
+/// neighbour in between (booting lies between panicle initiation and heading, maturity after
+/// grain filling).
+fn allowed(d: f64) -> &'static [&'static str] {
+    match d {
+        d if d < 10.0 => &["seedling"],
+        d if d < 20.0 => &["seedling", "tillering"],
+        d if d < 30.0 => &["tillering"],
+        d if d < 40.0 => &["tillering", "panicle_initiation"],
+        d if d < 50.0 => &["panicle_initiation"],
+        d if d < 70.0 => &["panicle_initiation", "booting", "heading"],
+        d if d < 78.0 => &["heading"],
+        // The README also puts the short plots (development day 79–89 on 2026-08-16) in grain
+        // filling: heading gives way to grain filling from about day 78.
+        d if d < 90.0 => &["heading", "grain_filling"],
+        d if d < 100.0 => &["grain_filling"],
+        _ => &["grain_filling", "maturity"],
+    }
+}
+
+fn stage_args<'a>(
+    ndvi: &'a [String],
+    lswi: &'a [String],
+    plots: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.push("--lswi");
+    args.extend(lswi.iter().map(String::as_str));
+    args.extend(["--plots", plots, "--date-pattern", "{yyyy}{mm}{dd}", "-q"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn synthetic_season_stages_and_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots: PathBuf = root().join("sample_tiles/plots.geojson");
+    let plots = plots.to_str().unwrap();
+
+    // The stage on every date, as a run on that date would give it.
+    for date in DATES {
+        let iso = format!("{}-{}-{}", &date[0..4], &date[4..6], &date[6..8]);
+        let out = paddy_ok(
+            dir.path(),
+            &stage_args(&ndvi, &lswi, plots, &["--at", &iso]),
+        );
+        let table = rows(&out);
+        assert_eq!(table.len(), 12);
+        for r in &table {
+            let dat = (day(&iso) - day(&r["transplanted"])) as f64;
+            let d = dat * rate(&r["duration_class"]);
+            assert!(
+                allowed(d).contains(&r["stage"].as_str()),
+                "{iso} {}: stage {} at development day {d:.1} (allowed {:?}); {}",
+                r["plot_id"],
+                r["stage"],
+                allowed(d),
+                r["reason"]
+            );
+        }
+    }
+
+    // Events over the whole season.
+    let csv = dir.path().join("stage.csv");
+    let geojson = dir.path().join("stage.geojson");
+    let png = dir.path().join("stage.png");
+    let out = paddy(
+        dir.path(),
+        &stage_args(
+            &ndvi,
+            &lswi,
+            plots,
+            &[
+                "--out",
+                csv.to_str().unwrap(),
+                "--out",
+                geojson.to_str().unwrap(),
+                "--chart",
+                png.to_str().unwrap(),
+            ],
+        ),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = rows(&std::fs::read_to_string(&csv).unwrap());
+    for r in &table {
+        let id = &r["plot_id"];
+        let transplanted = day(&r["transplanted"]);
+        // Heading starts at development day 70 (the scene's labelled heading range 70–79).
+        let heading_truth = transplanted as f64 + 70.0 / rate(&r["duration_class"]);
+        assert_eq!(day(&r["transplanting"]), transplanted, "{id}");
+        let heading = day(&r["heading"]) as f64;
+        assert!(
+            (heading - heading_truth).abs() <= 8.0,
+            "{id}: heading {} vs {heading_truth}",
+            r["heading"]
+        );
+        // The estimates that do not use the recorded date, within one revisit (20 days).
+        let curve = day(&r["heading_curve"]) as f64;
+        assert!(
+            (curve - heading_truth).abs() <= 20.0,
+            "{id}: curve maximum {}",
+            r["heading_curve"]
+        );
+        let flooding = day(&r["flooding"]);
+        assert!(
+            (flooding - transplanted).abs() <= 20,
+            "{id}: flooding {}",
+            r["flooding"]
+        );
+        assert!(r["confidence"].parse::<f64>().unwrap() > 0.5, "{id}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&geojson).unwrap()).unwrap();
+    let series = json["features"][0]["properties"]["series"]
+        .as_array()
+        .unwrap();
+    assert_eq!(series.len(), 5);
+    let png = std::fs::read(&png).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+
+    // Without the recorded dates: transplanting from the flooding signal (LSWI + 0.05 ≥ NDVI),
+    // within one revisit of the truth, and the stage at the last date still right.
+    let out = paddy_ok(
+        dir.path(),
+        &stage_args(&ndvi, &lswi, plots, &["--transplanted-field", "none"]),
+    );
+    for r in rows(&out) {
+        assert_eq!(r["transplanting_source"], "flooding", "{}", r["plot_id"]);
+        let err = day(&r["transplanting"]) - day(&r["transplanted"]);
+        assert!(err.abs() <= 20, "{}: {}", r["plot_id"], r["transplanting"]);
+        let d = (day("2026-09-05") - day(&r["transplanted"])) as f64 * rate(&r["duration_class"]);
+        assert!(
+            allowed(d).contains(&r["stage"].as_str()),
+            "{}: {} at d {d:.1}",
+            r["plot_id"],
+            r["stage"]
+        );
+    }
+}
+
+#[test]
+fn sparse_series_give_unknown_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let plots = plots.to_str().unwrap();
+    // Two dates and no recorded transplanting: too few to see a season.
+    let out = paddy_ok(
+        dir.path(),
+        &stage_args(
+            &ndvi[..2],
+            &lswi[..2],
+            plots,
+            &["--transplanted-field", "none"],
+        ),
+    );
+    for r in rows(&out) {
+        assert_eq!(r["stage"], "unknown", "{}", r["plot_id"]);
+        assert!(r["reason"].contains("valid date"), "{}", r["reason"]);
+        assert_eq!(r["confidence"], "0");
+    }
+    // Every date masked away (--min-valid 1.01 is refused; 1.0 keeps only wholly clear dates:
+    // the 2026-06-27 cloud and the 2026-09-05 swath edge drop those dates for the plots they touch).
+    let out = paddy(
+        dir.path(),
+        &stage_args(&ndvi, &lswi, plots, &["--min-valid", "1.5"]),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = paddy_ok(
+        dir.path(),
+        &stage_args(&ndvi, &lswi, plots, &["--min-valid", "1.0"]),
+    );
+    assert!(rows(&out).iter().any(|r| r["dropped_dates"] != "0"));
+}
