@@ -132,6 +132,9 @@ pub struct IndexPlan {
     pub threads: Option<usize>,
     /// Things the user should know (unmatched files, raw counts, …).
     pub warnings: Vec<String>,
+    /// The inputs' acquisition date (from their metadata), carried into the outputs so that a
+    /// series of index rasters dates itself (`paddy stage`).
+    pub acquisition_date: Option<crate::phenology::dates::Date>,
 }
 
 /// True when two paths name the same existing file.
@@ -408,7 +411,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         .as_deref()
         .and_then(info)
         .map_or(infos[0].block_size, |i| i.block_size);
+    let acquisition_date = infos
+        .iter()
+        .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+        .map(|(date, _)| date);
     Ok(IndexPlan {
+        acquisition_date,
         grid: infos[0].grid.clone(),
         block_size,
         profile,

@@ -162,10 +162,15 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
     OutputMeta {
         description: out.def.short_name.clone(),
         band_metadata: band,
-        dataset_metadata: vec![(
-            "SOFTWARE".into(),
+        dataset_metadata: std::iter::once((
+            "SOFTWARE".to_string(),
             format!("paddy {}", env!("CARGO_PKG_VERSION")),
-        )],
+        ))
+        .chain(
+            plan.acquisition_date
+                .map(|d| ("ACQUISITION_DATE".to_string(), d.to_string())),
+        )
+        .collect(),
     }
 }
 

@@ -243,6 +243,19 @@ pub fn analyse(
         }
     };
     let mut call = reconcile(s.table, class, dat, &cues);
+    if points.is_empty() {
+        // Nothing seen of the plot: a stage from the recorded date alone would be a guess.
+        call = StageCall {
+            stage: Stage::Unknown,
+            agreement: Agreement::None,
+            reason: format!(
+                "no valid observation of the plot by {} (outside the rasters, or every date cloudy or under --min-valid)",
+                s.at
+            ),
+            dat_stage: call.dat_stage,
+            curve_stage: None,
+        };
+    }
     if call.stage == Stage::Unknown {
         if let Some(why) = &no_season {
             if transplanting.is_none() {

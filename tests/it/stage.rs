@@ -255,6 +255,24 @@ fn sparse_series_give_unknown_with_a_reason() {
         assert!(r["reason"].contains("valid date"), "{}", r["reason"]);
         assert_eq!(r["confidence"], "0");
     }
+    // A plot outside every raster: unknown, and says why.
+    let far = dir.path().join("far.geojson");
+    std::fs::write(
+        &far,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"plot_id":"X","duration_class":"medium","transplanted":"2026-06-01"},"geometry":{"type":"Polygon","coordinates":[[[100,10],[100.001,10],[100.001,10.001],[100,10.001],[100,10]]]}}]}"#,
+    )
+    .unwrap();
+    let out = paddy_ok(
+        dir.path(),
+        &stage_args(&ndvi, &lswi, far.to_str().unwrap(), &[]),
+    );
+    let r = &rows(&out)[0];
+    assert_eq!(r["stage"], "unknown");
+    assert!(
+        r["reason"].contains("no valid observation"),
+        "{}",
+        r["reason"]
+    );
     // Every date masked away (--min-valid 1.01 is refused; 1.0 keeps only wholly clear dates:
     // the 2026-06-27 cloud and the 2026-09-05 swath edge drop those dates for the plots they touch).
     let out = paddy(
@@ -267,4 +285,19 @@ fn sparse_series_give_unknown_with_a_reason() {
         &stage_args(&ndvi, &lswi, plots, &["--min-valid", "1.0"]),
     );
     assert!(rows(&out).iter().any(|r| r["dropped_dates"] != "0"));
+}
+
+#[test]
+fn index_outputs_carry_their_acquisition_date() {
+    // `paddy index` copies the tile's acquisition date (PRODUCT_START_TIME here) into its
+    // outputs, so a series of index rasters dates itself without --date-pattern.
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, _) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.extend(["--plots", plots.to_str().unwrap(), "-q"]);
+    let table = rows(&paddy_ok(dir.path(), &args));
+    assert_eq!(table[0]["at"], "2026-09-05");
+    assert_eq!(table[0]["series"].matches(',').count(), 4);
 }
