@@ -3,6 +3,7 @@
 //! one time axis and one index range so that plots compare at a glance. Drawn by hand on an RGB
 //! image with a built-in 5×7 bitmap font: no font or plotting crate.
 
+use crate::phenology::dates::Date;
 use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
@@ -758,28 +759,18 @@ fn fit(text: &str, scale: i32, max: i32) -> String {
 }
 
 fn ymd_text(day: f64) -> String {
-    let (y, m, d) = civil_from_days(day.floor() as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+    Date::from_days_since_epoch(day.floor() as i32).to_string()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+/// Days since 1970-01-01 of a date (0 for an impossible one; callers pass the 1st of a month).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let (era, yoe) = (y.div_euclid(400), y.rem_euclid(400));
-    let doy = (153 * ((m as i64 + 9) % 12) + 2) / 5 + d as i64 - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    Date::from_ymd(y as i32, m, d).map_or(0, |d| i64::from(d.days_since_epoch()))
 }
 
 /// (year, month, day) of a day since 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let (y, m, d) = Date::from_days_since_epoch(z as i32).ymd();
+    (i64::from(y), m, d)
 }
 
 fn glyph(ch: char) -> &'static [u8; 7] {
