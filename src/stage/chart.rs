@@ -3,12 +3,12 @@
 //! one time axis and one index range so that plots compare at a glance. Drawn by hand on an RGB
 //! image with a built-in 5×7 bitmap font: no font or plotting crate.
 
-use crate::phenology::dates::Date;
 use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::phenology::dates::Date;
 
 /// One panel.
 pub struct Panel<'a> {
