@@ -225,12 +225,12 @@ pub fn run(args: IndexArgs) -> Result<()> {
             eprintln!("paddy: warning: {w}");
         }
     }
-    let bar = super::progress_bar(args.quiet, "indices", "windows");
-    let report = index::run(&plan, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    let report = super::with_progress(
+        args.quiet,
+        "indices",
+        |progress| index::run(&plan, progress),
+        |_| &[],
+    )?;
     if args.json {
         println!(
             "{}",

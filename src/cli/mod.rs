@@ -85,3 +85,25 @@ fn progress_bar(quiet: bool, prefix: &str, unit: &str) -> indicatif::ProgressBar
     bar.set_prefix(prefix.to_string());
     bar
 }
+
+/// Run `work` with a progress bar counting windows (hidden with --quiet), then print the
+/// warnings it returns on stderr unless quiet.
+fn with_progress<T>(
+    quiet: bool,
+    prefix: &str,
+    work: impl FnOnce(&dyn Fn(usize, usize)) -> crate::Result<T>,
+    warnings: impl Fn(&T) -> &[String],
+) -> crate::Result<T> {
+    let bar = progress_bar(quiet, prefix, "windows");
+    let out = work(&|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    if !quiet {
+        for w in warnings(&out) {
+            eprintln!("paddy: warning: {w}");
+        }
+    }
+    Ok(out)
+}

@@ -194,17 +194,12 @@ pub fn run(args: StageArgs) -> Result<()> {
     for path in &args.out {
         stage::output::Format::for_path(path)?;
     }
-    let bar = super::progress_bar(args.quiet, "stage", "windows");
-    let result = stage::run(&request, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    if !args.quiet {
-        for w in &result.warnings {
-            eprintln!("paddy: warning: {w}");
-        }
-    }
+    let result = super::with_progress(
+        args.quiet,
+        "stage",
+        |progress| stage::run(&request, progress),
+        |r| &r.warnings,
+    )?;
     if args.out.is_empty() {
         use std::io::Write;
         let _ = std::io::stdout().write_all(&stage::output::csv_bytes(&result)?);

@@ -107,17 +107,12 @@ pub fn run(args: StatsArgs) -> Result<()> {
         threads: args.threads,
     };
     let started = std::time::Instant::now();
-    let bar = super::progress_bar(args.quiet, "stats", "windows");
-    let table = zonal::run(&request, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    if !args.quiet {
-        for w in &table.warnings {
-            eprintln!("paddy: warning: {w}");
-        }
-    }
+    let table = super::with_progress(
+        args.quiet,
+        "stats",
+        |progress| zonal::run(&request, progress),
+        |t| &t.warnings,
+    )?;
     if args.out.is_empty() {
         use std::io::Write;
         let bytes = output::csv_bytes(&table)?;

@@ -16,6 +16,17 @@ use crate::error::{gdal_message, Error, Result};
 /// Polygon parts; each part is its rings (outer first, then holes); each ring its (x, y) points.
 pub type Parts = Vec<Vec<Vec<(f64, f64)>>>;
 
+/// Apply `f` to every ring of every part, keeping the structure.
+pub fn map_rings<E>(
+    parts: &Parts,
+    mut f: impl FnMut(&[(f64, f64)]) -> std::result::Result<Vec<(f64, f64)>, E>,
+) -> std::result::Result<Parts, E> {
+    parts
+        .iter()
+        .map(|rings| rings.iter().map(|ring| f(ring)).collect())
+        .collect()
+}
+
 /// A cell of a table: plot attributes carried through, statistics, dates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -16,7 +16,7 @@ use geo::GeodesicArea;
 
 use crate::error::{gdal_message, Error, Result};
 
-pub use crate::io::table::{ogr_geometry, Kind, Parts, Value};
+pub use crate::io::table::{map_rings, ogr_geometry, Kind, Parts, Value};
 
 /// An attribute value as paddy carries it.
 fn value_of(value: Option<FieldValue>) -> Value {
@@ -378,30 +378,21 @@ fn reproject(
     path: &Path,
     id: &str,
 ) -> Result<Parts> {
-    parts
-        .iter()
-        .map(|rings| {
-            rings
-                .iter()
-                .map(|ring| {
-                    let dense = densify(ring, step);
-                    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = dense.into_iter().unzip();
-                    transform
-                        .transform_coords(&mut xs, &mut ys, &mut [])
-                        .map_err(|e| {
-                            vector_error(
-                                path,
-                                format!(
-                                    "plot {id}: cannot reproject its geometry: {}",
-                                    gdal_message(&e)
-                                ),
-                            )
-                        })?;
-                    Ok(xs.into_iter().zip(ys).collect())
-                })
-                .collect()
-        })
-        .collect()
+    map_rings(parts, |ring| {
+        let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = densify(ring, step).into_iter().unzip();
+        transform
+            .transform_coords(&mut xs, &mut ys, &mut [])
+            .map_err(|e| {
+                vector_error(
+                    path,
+                    format!(
+                        "plot {id}: cannot reproject its geometry: {}",
+                        gdal_message(&e)
+                    ),
+                )
+            })?;
+        Ok(xs.into_iter().zip(ys).collect())
+    })
 }
 
 /// Insert points so that no segment is longer than `step` (same units as the ring).

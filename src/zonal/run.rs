@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use rstar::{RTree, RTreeObject, AABB};
 
 use super::coverage::{CoverageMode, PixelPolygon};
-use super::plots::{Geom, Kind, Parts, Plots, Value};
+use super::plots::{map_rings, Geom, Kind, Parts, Plots, Value};
 use super::stats::{Accumulator, Stats};
 use crate::error::{Error, Result};
 use crate::io::{RasterInfo, Readers};
@@ -126,28 +126,22 @@ fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>
     Ok(out)
 }
 
-/// Pixel coordinates of a georeferenced point: the inverse of GDAL's affine geotransform.
+/// Pixel coordinates of georeferenced parts: the inverse of GDAL's affine geotransform.
 fn to_pixel(gt: &[f64; 6], parts: &Parts) -> Parts {
     let det = gt[1] * gt[5] - gt[2] * gt[4];
-    parts
-        .iter()
-        .map(|rings| {
-            rings
-                .iter()
-                .map(|ring| {
-                    ring.iter()
-                        .map(|&(x, y)| {
-                            let (dx, dy) = (x - gt[0], y - gt[3]);
-                            (
-                                (gt[5] * dx - gt[2] * dy) / det,
-                                (gt[1] * dy - gt[4] * dx) / det,
-                            )
-                        })
-                        .collect()
-                })
-                .collect()
-        })
-        .collect()
+    let pixel = |&(x, y): &(f64, f64)| {
+        let (dx, dy) = (x - gt[0], y - gt[3]);
+        (
+            (gt[5] * dx - gt[2] * dy) / det,
+            (gt[1] * dy - gt[4] * dx) / det,
+        )
+    };
+    match map_rings(parts, |ring| {
+        Ok::<_, std::convert::Infallible>(ring.iter().map(pixel).collect())
+    }) {
+        Ok(pixels) => pixels,
+        Err(never) => match never {},
+    }
 }
 
 /// A plot's cell rectangle in the R-tree.
