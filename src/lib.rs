@@ -25,6 +25,7 @@ pub mod io;
 pub mod kernels;
 pub mod phenology;
 pub mod raster;
+pub mod rx;
 pub mod sensors;
 #[cfg(feature = "io")]
 pub mod stage;

@@ -1,0 +1,1 @@
+//! PNG quicklooks of classified rate maps with a legend.

@@ -1,0 +1,3 @@
+//! Prescriptions: nitrogen topdress rates and spray zones per plot and per grid cell.
+
+pub mod zones;

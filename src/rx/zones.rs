@@ -1,0 +1,1 @@
+//! Spray zones: stress anomalies cleaned into sprayable zones on a cell grid (pure, no GDAL).
