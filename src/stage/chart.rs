@@ -1,13 +1,14 @@
 //! Small-multiples chart of per-plot index series for `paddy stage`: one panel per plot with the
 //! kept observations, the dropped dates, the smoothed curve and the season events, all panels on
-//! one time axis and one index range so that plots compare at a glance. Drawn by hand on an RGB
-//! image with a built-in 5×7 bitmap font: no font or plotting crate.
+//! one time axis and one index range so that plots compare at a glance. Drawn by hand with
+//! [`crate::export::draw`] (a clipped canvas and a 5×7 bitmap font): no font or plotting crate.
 
 use std::path::Path;
 
-use image::{ImageFormat, Rgb, RgbImage};
+use image::{Rgb, RgbImage};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::export::draw::{self, fit, text_width, Canvas, Rect};
 use crate::phenology::dates::Date;
 
 /// One panel.
@@ -122,14 +123,7 @@ pub fn write_png(
     index_name: &str,
     path: &Path,
 ) -> Result<()> {
-    let img = render(panels, y_range, index_name);
-    crate::io::write_atomically(path, |temp| {
-        img.save_with_format(temp, ImageFormat::Png)
-            .map_err(|e| Error::Write {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
-    })
+    draw::write_png(&render(panels, y_range, index_name), path)
 }
 
 fn grid_shape(n: usize, columns: usize) -> (usize, usize) {
@@ -453,10 +447,7 @@ fn draw_panel(img: &mut RgbImage, panel: &Panel, axes: &Axes, x: i32, y: i32) {
 
     // Frame, then event labels above it, pushed right where they would overlap.
     let mut cv = Canvas::new(img, Some(cell));
-    cv.hline(plot.l, plot.r, plot.t, FRAME);
-    cv.hline(plot.l, plot.r, plot.b, FRAME);
-    cv.vline(plot.l, plot.t, plot.b, FRAME);
-    cv.vline(plot.r, plot.t, plot.b, FRAME);
+    cv.frame(plot, FRAME);
     let mut next_free = x;
     for e in &events {
         let px = axes.x(e.day, plot).round() as i32;
@@ -564,200 +555,6 @@ fn draw_legend(img: &mut RgbImage, items: &[LegendItem], top: i32, width: i32) {
     }
 }
 
-/// Inclusive pixel rectangle.
-#[derive(Clone, Copy, Debug)]
-struct Rect {
-    l: i32,
-    t: i32,
-    r: i32,
-    b: i32,
-}
-
-/// Drawing on an image, clipped to a rectangle.
-struct Canvas<'a> {
-    img: &'a mut RgbImage,
-    clip: Rect,
-}
-
-impl<'a> Canvas<'a> {
-    fn new(img: &'a mut RgbImage, clip: Option<Rect>) -> Canvas<'a> {
-        let (w, h) = (img.width() as i32, img.height() as i32);
-        let c = clip.unwrap_or(Rect {
-            l: 0,
-            t: 0,
-            r: w - 1,
-            b: h - 1,
-        });
-        let clip = Rect {
-            l: c.l.max(0),
-            t: c.t.max(0),
-            r: c.r.min(w - 1),
-            b: c.b.min(h - 1),
-        };
-        Canvas { img, clip }
-    }
-
-    fn blend(&mut self, x: i32, y: i32, colour: [u8; 3], alpha: f64) {
-        let c = self.clip;
-        if alpha <= 0.0 || x < c.l || x > c.r || y < c.t || y > c.b {
-            return;
-        }
-        let a = alpha.min(1.0);
-        let p = self.img.get_pixel_mut(x as u32, y as u32);
-        for (old, new) in p.0.iter_mut().zip(colour) {
-            *old = (*old as f64 * (1.0 - a) + new as f64 * a).round() as u8;
-        }
-    }
-
-    fn set(&mut self, x: i32, y: i32, colour: [u8; 3]) {
-        self.blend(x, y, colour, 1.0);
-    }
-
-    fn hline(&mut self, x0: i32, x1: i32, y: i32, colour: [u8; 3]) {
-        for x in x0.max(self.clip.l)..=x1.min(self.clip.r) {
-            self.set(x, y, colour);
-        }
-    }
-
-    fn vline(&mut self, x: i32, y0: i32, y1: i32, colour: [u8; 3]) {
-        for y in y0.max(self.clip.t)..=y1.min(self.clip.b) {
-            self.set(x, y, colour);
-        }
-    }
-
-    /// Blend `coverage(px, py)` of `colour` over the pixels of a box around (x0..x1, y0..y1).
-    fn shade(
-        &mut self,
-        bx: (f64, f64, f64, f64),
-        colour: [u8; 3],
-        cover: impl Fn(f64, f64) -> f64,
-    ) {
-        let c = self.clip;
-        let (l, r) = (
-            (bx.0.floor() as i32).max(c.l),
-            (bx.1.ceil() as i32).min(c.r),
-        );
-        let (t, b) = (
-            (bx.2.floor() as i32).max(c.t),
-            (bx.3.ceil() as i32).min(c.b),
-        );
-        for y in t..=b {
-            for x in l..=r {
-                self.blend(x, y, colour, cover(x as f64, y as f64));
-            }
-        }
-    }
-
-    /// A line `width` pixels wide with soft edges (pixel centres at integer coordinates).
-    fn line(&mut self, a: (f64, f64), b: (f64, f64), width: f64, colour: [u8; 3]) {
-        let c = self.clip;
-        let m = width + 1.0;
-        let bounds = (
-            c.l as f64 - m,
-            c.r as f64 + m,
-            c.t as f64 - m,
-            c.b as f64 + m,
-        );
-        let Some((a, b)) = clip_segment(a, b, bounds) else {
-            return;
-        };
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len2 = dx * dx + dy * dy;
-        let half = width / 2.0 + 0.5;
-        let bx = (
-            a.0.min(b.0) - half,
-            a.0.max(b.0) + half,
-            a.1.min(b.1) - half,
-            a.1.max(b.1) + half,
-        );
-        self.shade(bx, colour, |x, y| {
-            let u = if len2 > 0.0 {
-                (((x - a.0) * dx + (y - a.1) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let d = (x - a.0 - u * dx).hypot(y - a.1 - u * dy);
-            half - d
-        });
-    }
-
-    fn disc(&mut self, cx: f64, cy: f64, r: f64, colour: [u8; 3]) {
-        let bx = (cx - r - 1.0, cx + r + 1.0, cy - r - 1.0, cy + r + 1.0);
-        self.shade(bx, colour, |x, y| r + 0.5 - (x - cx).hypot(y - cy));
-    }
-
-    fn ring(&mut self, cx: f64, cy: f64, r: f64, colour: [u8; 3]) {
-        let bx = (cx - r - 1.0, cx + r + 1.0, cy - r - 1.0, cy + r + 1.0);
-        self.shade(bx, colour, |x, y| 1.0 - ((x - cx).hypot(y - cy) - r).abs());
-    }
-
-    /// Draw `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`; returns
-    /// its width.
-    fn text(&mut self, x: i32, y: i32, text: &str, colour: [u8; 3], scale: i32) -> i32 {
-        for (i, ch) in text.chars().enumerate() {
-            let rows = glyph(ch);
-            let drop = i32::from("gpqy".contains(ch));
-            let gx = x + i as i32 * 6 * scale;
-            for (r, bits) in rows.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0b10000 >> col) != 0 {
-                        let (px, py) = (gx + col * scale, y + (r as i32 + drop) * scale);
-                        for k in 0..scale * scale {
-                            self.set(px + k % scale, py + k / scale, colour);
-                        }
-                    }
-                }
-            }
-        }
-        text_width(text, scale)
-    }
-}
-
-/// Liang–Barsky: the part of segment a-b inside (xmin, xmax, ymin, ymax).
-fn clip_segment(
-    a: (f64, f64),
-    b: (f64, f64),
-    (x0, x1, y0, y1): (f64, f64, f64, f64),
-) -> Option<((f64, f64), (f64, f64))> {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let (mut u0, mut u1) = (0.0f64, 1.0f64);
-    for (p, q) in [
-        (-dx, a.0 - x0),
-        (dx, x1 - a.0),
-        (-dy, a.1 - y0),
-        (dy, y1 - a.1),
-    ] {
-        if p == 0.0 {
-            if q < 0.0 {
-                return None;
-            }
-        } else if p < 0.0 {
-            u0 = u0.max(q / p);
-        } else {
-            u1 = u1.min(q / p);
-        }
-    }
-    (u0 <= u1 && dx.is_finite() && dy.is_finite()).then_some({
-        (
-            (a.0 + u0 * dx, a.1 + u0 * dy),
-            (a.0 + u1 * dx, a.1 + u1 * dy),
-        )
-    })
-}
-
-fn text_width(text: &str, scale: i32) -> i32 {
-    (text.chars().count() as i32 * 6 - 1).max(0) * scale
-}
-
-/// `text`, cut and ended with ".." where it is wider than `max` pixels.
-fn fit(text: &str, scale: i32, max: i32) -> String {
-    if text_width(text, scale) <= max {
-        return text.to_string();
-    }
-    let keep = ((max / scale + 1) / 6 - 2).max(0) as usize;
-    text.chars().take(keep).chain("..".chars()).collect()
-}
-
 fn ymd_text(day: f64) -> String {
     Date::from_days_since_epoch(day.floor() as i32).to_string()
 }
@@ -773,64 +570,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (i64::from(y), m, d)
 }
 
-fn glyph(ch: char) -> &'static [u8; 7] {
-    GLYPHS
-        .iter()
-        .find(|(c, _)| *c == ch)
-        .map_or(&UNKNOWN, |(_, rows)| rows)
-}
-
-/// Shown for characters the font lacks.
-const UNKNOWN: [u8; 7] = [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04];
-
-/// 5×7 glyphs, one byte a row, bit 4 the leftmost pixel. "gpqy" are drawn one row lower.
-#[rustfmt::skip]
-const GLYPHS: [(char, [u8; 7]); 80] = [
-    (' ', [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]), ('-', [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00]),
-    ('_', [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F]), ('.', [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C]),
-    (',', [0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08]), (':', [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00]),
-    ('/', [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00]), ('(', [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02]),
-    (')', [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08]), ('%', [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03]),
-    ('+', [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00]), ('=', [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00]),
-    ('<', [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02]), ('>', [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08]),
-    ('!', [0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04]), ('\'', [0x0C, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00]),
-    ('#', [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A]), ('*', [0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00]),
-    ('0', [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E]), ('1', [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('2', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F]), ('3', [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E]),
-    ('4', [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02]), ('5', [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E]),
-    ('6', [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E]), ('7', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08]),
-    ('8', [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E]), ('9', [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C]),
-    ('A', [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11]), ('B', [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E]),
-    ('C', [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E]), ('D', [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C]),
-    ('E', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F]), ('F', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10]),
-    ('G', [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F]), ('H', [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11]),
-    ('I', [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]), ('J', [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C]),
-    ('K', [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11]), ('L', [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F]),
-    ('M', [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11]), ('N', [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11]),
-    ('O', [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E]), ('P', [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10]),
-    ('Q', [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D]), ('R', [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11]),
-    ('S', [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E]), ('T', [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04]),
-    ('U', [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E]), ('V', [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04]),
-    ('W', [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A]), ('X', [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11]),
-    ('Y', [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04]), ('Z', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F]),
-    ('a', [0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F]), ('b', [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E]),
-    ('c', [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E]), ('d', [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F]),
-    ('e', [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E]), ('f', [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08]),
-    ('g', [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E]), ('h', [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11]),
-    ('i', [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E]), ('j', [0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C]),
-    ('k', [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12]), ('l', [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('m', [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11]), ('n', [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11]),
-    ('o', [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E]), ('p', [0x00, 0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10]),
-    ('q', [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x01]), ('r', [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10]),
-    ('s', [0x00, 0x00, 0x0F, 0x10, 0x0E, 0x01, 0x1E]), ('t', [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06]),
-    ('u', [0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D]), ('v', [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04]),
-    ('w', [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A]), ('x', [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11]),
-    ('y', [0x00, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E]), ('z', [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F]),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::draw::count;
 
     /// Day 0 of the synthetic season: 2024-04-01.
     const START: f64 = 19_814.0;
@@ -920,25 +663,6 @@ mod tests {
         render(&panels, y_range, "NDVI")
     }
 
-    fn count(img: &RgbImage, rect: Rect, colour: [u8; 3]) -> usize {
-        let mut n = 0;
-        for y in rect.t.max(0)..=rect.b.min(img.height() as i32 - 1) {
-            for x in rect.l.max(0)..=rect.r.min(img.width() as i32 - 1) {
-                n += usize::from(img.get_pixel(x as u32, y as u32).0 == colour);
-            }
-        }
-        n
-    }
-
-    fn whole(img: &RgbImage) -> Rect {
-        Rect {
-            l: 0,
-            t: 0,
-            r: img.width() as i32 - 1,
-            b: img.height() as i32 - 1,
-        }
-    }
-
     #[test]
     fn twelve_panels_show_curves_and_events() {
         let all = series(12);
@@ -973,7 +697,7 @@ mod tests {
             NOW_COLOUR,
         ] {
             assert!(
-                count(&img, whole(&img), colour) > 12 * 50,
+                count(&img, Rect::of(&img), colour) > 12 * 50,
                 "{colour:?} missing"
             );
         }
@@ -982,7 +706,7 @@ mod tests {
     #[test]
     fn edge_cases_do_not_panic() {
         let empty = render(&[], None, "NDVI");
-        assert!(empty.width() > 0 && count(&empty, whole(&empty), TEXT) > 0);
+        assert!(empty.width() > 0 && count(&empty, Rect::of(&empty), TEXT) > 0);
 
         let nan = [
             (f64::NAN, 0.5),
@@ -1032,40 +756,6 @@ mod tests {
                 assert_eq!(img.width() as i32, 2 * MARGIN + PANEL_W);
             }
         }
-    }
-
-    #[test]
-    fn glyphs_are_drawn_where_asked() {
-        let mut img = RgbImage::from_pixel(40, 20, Rgb(WHITE));
-        let mut cv = Canvas::new(&mut img, None);
-        assert_eq!(cv.text(3, 2, "A ", TEXT, 1), 11);
-        for (r, bits) in glyph('A').iter().enumerate() {
-            for c in 0..5 {
-                let inked = img.get_pixel(3 + c, 2 + r as u32).0 == TEXT;
-                assert_eq!(inked, bits & (0b10000 >> c) != 0, "row {r} col {c}");
-            }
-        }
-        assert_eq!(
-            count(&img, whole(&img), TEXT),
-            glyph('A')
-                .iter()
-                .map(|b| b.count_ones() as usize)
-                .sum::<usize>()
-        );
-        // Scaled ×2: four times the ink.
-        let mut big = RgbImage::from_pixel(40, 20, Rgb(WHITE));
-        Canvas::new(&mut big, None).text(0, 0, "A", TEXT, 2);
-        assert_eq!(
-            count(&big, whole(&big), TEXT),
-            4 * count(&img, whole(&img), TEXT)
-        );
-        // Every character a label needs has its own glyph.
-        let needed = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz -_.,:/()%+";
-        for ch in needed.chars() {
-            assert!(GLYPHS.iter().any(|(c, _)| *c == ch), "{ch:?} has no glyph");
-        }
-        let distinct: std::collections::HashSet<_> = GLYPHS.iter().map(|(_, g)| g).collect();
-        assert_eq!(distinct.len(), GLYPHS.len());
     }
 
     #[test]
