@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
+use crate::phenology::stage::Stage;
 use crate::stage::{self, Smoother, StageRequest};
 
 /// Rice growth stage per plot from a time series of index rasters.
@@ -44,8 +45,22 @@ pub struct StageArgs {
     lswi: Vec<PathBuf>,
 
     /// Plot polygons: any vector file OGR reads, in any CRS.
-    #[arg(long, short = 'p', value_name = "VECTOR")]
-    plots: PathBuf,
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "VECTOR",
+        required_unless_present = "per_pixel"
+    )]
+    plots: Option<PathBuf>,
+
+    /// Also (or instead, without --plots) analyse every pixel, for fields without boundaries,
+    /// and write into DIR: transplanting_doy.tif and heading_doy.tif (Int16 day of year from
+    /// 1 January of --at's year), stage.tif (Byte stage code with a colour table: 0 unknown,
+    /// 1 fallow, 2 seedling, 3 tillering, 4 panicle initiation, 5 booting, 6 heading, 7 grain
+    /// filling, 8 maturity) and confidence.tif (0–100), each with a QGIS style. Every raster
+    /// must be on one pixel grid; pixels use --default-class.
+    #[arg(long, value_name = "DIR")]
+    per_pixel: Option<PathBuf>,
 
     /// Layer of a multi-layer vector file.
     #[arg(long, value_name = "NAME")]
@@ -194,6 +209,34 @@ pub fn run(args: StageArgs) -> Result<()> {
     for path in &args.out {
         stage::output::Format::for_path(path)?;
     }
+    if let Some(dir) = &args.per_pixel {
+        let prepared = stage::prepare(&request)?;
+        let report = super::with_progress(
+            args.quiet,
+            "stage per pixel",
+            |progress| stage::pixels::run(&request, &prepared, dir, progress),
+            |_| &[],
+        )?;
+        if !args.quiet {
+            let staged: Vec<String> = Stage::ALL
+                .iter()
+                .filter(|s| report.per_stage[usize::from(s.code())] > 0)
+                .map(|s| format!("{} {}", report.per_stage[usize::from(s.code())], s.name()))
+                .collect();
+            println!(
+                "{} pixels observed, stage at {}: {}",
+                report.observed,
+                report.at,
+                staged.join(", ")
+            );
+            for path in &report.outputs {
+                println!("  {}", path.display());
+            }
+        }
+    }
+    if request.plots.is_none() {
+        return Ok(());
+    }
     let result = super::with_progress(
         args.quiet,
         "stage",
@@ -214,7 +257,7 @@ pub fn run(args: StageArgs) -> Result<()> {
         let unknown = result
             .plots
             .iter()
-            .filter(|p| p.call.stage == crate::phenology::stage::Stage::Unknown)
+            .filter(|p| p.call.stage == Stage::Unknown)
             .count();
         println!(
             "{} plots, {} dates ({} … {}): {} staged, {} unknown",

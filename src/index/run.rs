@@ -171,6 +171,7 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
                 .map(|d| ("ACQUISITION_DATE".to_string(), d.to_string())),
         )
         .collect(),
+        colours: Vec::new(),
     }
 }
 

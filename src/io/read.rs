@@ -36,6 +36,8 @@ pub struct Readers {
     wide: Vec<f64>,
     bytes: Vec<u8>,
     quality: Vec<u32>,
+    mask_values: Vec<f64>,
+    mask_valid: Vec<bool>,
 }
 
 impl Readers {
@@ -50,6 +52,8 @@ impl Readers {
             wide: Vec::new(),
             bytes: Vec::new(),
             quality: Vec::new(),
+            mask_values: Vec::new(),
+            mask_valid: Vec::new(),
         })
     }
 }
@@ -157,6 +161,45 @@ impl Readers {
             *ok = !v.is_nan() && Some(*v) != nodata;
         }
         apply_mask_band(&raster, window, &mut self.bytes, valid).map_err(fail)
+    }
+
+    /// [`Readers::read_values`], then: clear `valid` where band `mask_band` of the same file is
+    /// non-zero (cloud) or unreadable, and apply the band's `(scale, offset)`, so `out` holds
+    /// physical values. How `paddy stats` and `paddy stage` read an index band.
+    #[allow(clippy::too_many_arguments)]
+    pub fn read_physical(
+        &mut self,
+        path: &Path,
+        band: usize,
+        nodata: Option<f64>,
+        mask_band: Option<usize>,
+        scale_offset: Option<(f64, f64)>,
+        window: Window,
+        out: &mut [f64],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let n = window.len();
+        self.read_values(path, band, nodata, window, out, valid)?;
+        if let Some(mask) = mask_band {
+            let mut values = std::mem::take(&mut self.mask_values);
+            let mut readable = std::mem::take(&mut self.mask_valid);
+            values.resize(n, 0.0);
+            readable.resize(n, false);
+            let read = self.read_values(path, mask, None, window, &mut values, &mut readable);
+            // Masked (non-zero) and unreadable (NaN, the mask band's own mask) are no data.
+            for ((ok, m), r) in valid[..n].iter_mut().zip(&values).zip(&readable) {
+                *ok &= *r && *m == 0.0;
+            }
+            self.mask_values = values;
+            self.mask_valid = readable;
+            read?;
+        }
+        if let Some((scale, offset)) = scale_offset {
+            for v in out[..n].iter_mut() {
+                *v = *v * scale + offset;
+            }
+        }
+        Ok(())
     }
 
     /// Clear `valid` where the quality band marks the pixel (cloud, shadow, fill, …).

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use gdal::raster::{Buffer, RasterCreationOptions};
+use gdal::raster::{
+    Buffer, ColorEntry, ColorTable, GdalType, PaletteInterpretation, RasterCreationOptions,
+};
 use gdal::{Dataset, DriverManager, Metadata};
 
 use crate::error::{gdal_message, Error, Result};
@@ -108,6 +110,9 @@ pub struct OutputMeta {
     pub description: String,
     pub band_metadata: Vec<(String, String)>,
     pub dataset_metadata: Vec<(String, String)>,
+    /// For a class raster (integer codes): each code's colour, written as the band's colour
+    /// table; overviews then take the nearest code instead of an average.
+    pub colours: Vec<(u16, [u8; 3])>,
 }
 
 /// Compression and layout of the final Cloud Optimized GeoTIFF.
@@ -135,14 +140,18 @@ impl Default for CogOptions {
 }
 
 impl CogOptions {
-    fn creation_options(&self) -> Vec<String> {
+    fn creation_options(&self, classes: bool) -> Vec<String> {
         let mut o = vec![
             format!("COMPRESS={}", self.compress),
             format!("BLOCKSIZE={}", self.block_size),
             format!("NUM_THREADS={}", self.threads.max(1)),
             "BIGTIFF=IF_SAFER".into(),
             // Averages keep nodata out of overview pixels; the zoomed-out view stays honest.
-            "OVERVIEW_RESAMPLING=AVERAGE".into(),
+            // Class codes are not numbers to average: the nearest code.
+            format!(
+                "OVERVIEW_RESAMPLING={}",
+                if classes { "NEAREST" } else { "AVERAGE" }
+            ),
         ];
         if matches!(self.compress.as_str(), "DEFLATE" | "ZSTD" | "LZW") {
             o.push("PREDICTOR=YES".into());
@@ -154,14 +163,17 @@ impl CogOptions {
     }
 }
 
-/// One single-band Float32 index raster being written.
-pub struct IndexWriter {
+/// One single-band raster being written in windows (Float32 for indices; Int16, Byte… for
+/// days and class codes), staged uncompressed and finished as a COG.
+pub struct IndexWriter<T: GdalType + Copy = f32> {
     final_path: PathBuf,
     stage: TempPath,
     dataset: Option<Dataset>,
+    classes: bool,
+    cell: std::marker::PhantomData<T>,
 }
 
-impl IndexWriter {
+impl<T: GdalType + Copy> IndexWriter<T> {
     /// Start an output on `grid` with `nodata` declared and `meta` attached.
     pub fn create(final_path: &Path, grid: &Grid, nodata: f64, meta: &OutputMeta) -> Result<Self> {
         super::init();
@@ -180,7 +192,7 @@ impl IndexWriter {
             "BIGTIFF=IF_SAFER",
         ]);
         let mut ds = driver
-            .create_with_band_type_with_options::<f32, _>(
+            .create_with_band_type_with_options::<T, _>(
                 stage.path(),
                 grid.width,
                 grid.height,
@@ -204,11 +216,21 @@ impl IndexWriter {
             for (k, v) in &meta.band_metadata {
                 band.set_metadata_item(k, v, "").map_err(fail)?;
             }
+            if !meta.colours.is_empty() {
+                let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+                for &(code, [r, g, b]) in &meta.colours {
+                    let entry = ColorEntry::rgba(r.into(), g.into(), b.into(), 255);
+                    table.set_color_entry(code, &entry);
+                }
+                band.set_color_table(&table);
+            }
         }
         Ok(IndexWriter {
             final_path: final_path.to_path_buf(),
             stage,
             dataset: Some(ds),
+            classes: !meta.colours.is_empty(),
+            cell: std::marker::PhantomData,
         })
     }
 
@@ -225,7 +247,7 @@ impl IndexWriter {
     }
 
     /// Write one window. Takes the buffer and hands it back for reuse.
-    pub fn write(&mut self, window: Window, data: Vec<f32>) -> Result<Vec<f32>> {
+    pub fn write(&mut self, window: Window, data: Vec<T>) -> Result<Vec<T>> {
         let ds = self.dataset.as_ref().ok_or_else(|| Error::Write {
             path: self.final_path.clone(),
             message: "written after finish (internal error)".into(),
@@ -250,7 +272,7 @@ impl IndexWriter {
         let staged = super::open(self.stage.path())?;
         let part = TempPath::beside(&self.final_path, PART);
         let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
-        let options = RasterCreationOptions::from_iter(cog.creation_options());
+        let options = RasterCreationOptions::from_iter(cog.creation_options(self.classes));
         let copy = staged
             .create_copy(&driver, part.path(), &options)
             .map_err(|e| self.write_error(&e))?;

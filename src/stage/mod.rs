@@ -8,6 +8,7 @@
 pub mod analyse;
 pub mod chart;
 pub mod output;
+pub mod pixels;
 pub mod series;
 
 use std::path::PathBuf;
@@ -24,7 +25,8 @@ pub use analyse::{PlotStage, Smoother};
 pub struct StageRequest {
     pub rasters: Vec<PathBuf>,
     pub lswi: Vec<PathBuf>,
-    pub plots: PathBuf,
+    /// The plots (per-plot mode); None with `--per-pixel` alone.
+    pub plots: Option<PathBuf>,
     pub layer: Option<String>,
     pub id_field: Option<String>,
     pub class_field: String,
@@ -63,8 +65,17 @@ pub struct StageResult {
     pub index_name: String,
 }
 
-/// Run `paddy stage`.
-pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
+/// The dated series and the date of interest, shared by the per-plot and per-pixel runs.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub vi: Vec<series::Dated>,
+    pub lswi: Vec<series::Dated>,
+    pub dates: Vec<Date>,
+    pub at: Date,
+}
+
+/// Check the settings and date the rasters.
+pub fn prepare(req: &StageRequest) -> Result<Prepared> {
     if !(0.0..=1.0).contains(&req.min_valid) {
         return Err(Error::usage(format!(
             "--min-valid {} must be a share between 0 and 1",
@@ -77,6 +88,12 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
             req.fraction
         )));
     }
+    if !(req.scale.is_finite() && req.scale != 0.0) {
+        return Err(Error::usage(format!(
+            "--scale {} must be a finite non-zero number",
+            req.scale
+        )));
+    }
     let vi = series::date_rasters(
         &req.rasters,
         req.date_pattern.as_deref(),
@@ -87,13 +104,34 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
     let at = req
         .at
         .unwrap_or_else(|| *dates.last().unwrap_or(&Date::from_days_since_epoch(0)));
+    Ok(Prepared {
+        vi,
+        lswi,
+        dates,
+        at,
+    })
+}
+
+/// Run `paddy stage` per plot.
+pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
+    let Some(plots) = &req.plots else {
+        return Err(Error::usage(
+            "give --plots for per-plot stages, or --per-pixel DIR for stage rasters",
+        ));
+    };
+    let Prepared {
+        vi,
+        lswi,
+        dates,
+        at,
+    } = prepare(req)?;
     let mut groups: Vec<&[series::Dated]> = vec![&vi];
     if !lswi.is_empty() {
         groups.push(&lswi);
     }
     let (table, mut per_series) = series::plot_series(
         &series::SeriesRequest {
-            plots: req.plots.clone(),
+            plots: plots.clone(),
             layer: req.layer.clone(),
             id_field: req.id_field.clone(),
             mask_band: req.mask_band,

@@ -197,8 +197,6 @@ struct Worker {
     readers: Readers,
     values: Vec<Vec<f64>>,
     valid: Vec<Vec<bool>>,
-    mask: Vec<f64>,
-    mask_valid: Vec<bool>,
     coverage: Vec<f64>,
 }
 
@@ -500,8 +498,6 @@ impl Pass {
                     readers: Readers::open(&self.paths)?,
                     values: vec![Vec::new(); ncol],
                     valid: vec![Vec::new(); ncol],
-                    mask: Vec::new(),
-                    mask_valid: Vec::new(),
                     coverage: Vec::new(),
                 })
             },
@@ -566,39 +562,16 @@ impl Pass {
         for (k, column) in self.columns.iter().enumerate() {
             worker.values[k].resize(n, 0.0);
             worker.valid[k].resize(n, false);
-            worker.readers.read_values(
+            worker.readers.read_physical(
                 &column.path,
                 column.band,
                 column.nodata,
+                column.mask,
+                column.scale_offset,
                 window,
                 &mut worker.values[k],
                 &mut worker.valid[k],
             )?;
-            if let Some(mask) = column.mask {
-                let (mask_values, valid) = (&mut worker.mask, &mut worker.valid[k]);
-                mask_values.resize(n, 0.0);
-                let mut mask_valid = std::mem::take(&mut worker.mask_valid);
-                mask_valid.resize(n, false);
-                worker.readers.read_values(
-                    &column.path,
-                    mask,
-                    None,
-                    window,
-                    mask_values,
-                    &mut mask_valid,
-                )?;
-                // Masked (non-zero) and unreadable (NaN, the mask band's own mask) are no data.
-                for ((ok, m), readable) in valid.iter_mut().zip(mask_values.iter()).zip(&mask_valid)
-                {
-                    *ok &= *readable && *m == 0.0;
-                }
-                worker.mask_valid = mask_valid;
-            }
-            if let Some((scale, offset)) = column.scale_offset {
-                for v in worker.values[k].iter_mut() {
-                    *v = *v * scale + offset;
-                }
-            }
         }
         let mut out = Vec::with_capacity(list.len());
         for &plot in list {

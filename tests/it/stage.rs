@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{paddy, paddy_ok, root};
+use crate::common::{paddy, paddy_ok, read_band, root};
 
 const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
 
@@ -300,4 +300,143 @@ fn index_outputs_carry_their_acquisition_date() {
     let table = rows(&paddy_ok(dir.path(), &args));
     assert_eq!(table[0]["at"], "2026-09-05");
     assert_eq!(table[0]["series"].matches(',').count(), 4);
+}
+
+/// Per plot of sample_tiles/plots.geojson: its attributes and the pixels of the 10 m S2 grid
+/// whose centre lies at least 10 m inside it (no bund or channel mixed in).
+fn interior_pixels() -> Vec<(HashMap<String, String>, Vec<usize>)> {
+    use gdal::spatial_ref::SpatialRef;
+    use gdal::vector::{Geometry, LayerAccess};
+    let ds = gdal::Dataset::open(root().join("sample_tiles/plots.geojson")).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let utm = SpatialRef::from_epsg(32648).unwrap();
+    let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    let mut out = Vec::new();
+    for feature in layer.features() {
+        let attributes: HashMap<String, String> = fields
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let text = feature
+                    .field_as_string(k)
+                    .unwrap()
+                    .unwrap_or_default()
+                    .replace('/', "-");
+                (name.clone(), text)
+            })
+            .collect();
+        let inner = feature
+            .geometry()
+            .unwrap()
+            .transform_to(&utm)
+            .unwrap()
+            .buffer(-10.0, 8)
+            .unwrap();
+        let mut pixels = Vec::new();
+        for row in 0..30 {
+            for col in 0..40 {
+                let (x, y) = (
+                    560_000.0 + 10.0 * (col as f64 + 0.5),
+                    1_150_000.0 - 10.0 * (row as f64 + 0.5),
+                );
+                let point = Geometry::from_wkt(&format!("POINT ({x} {y})")).unwrap();
+                if inner.contains(&point) {
+                    pixels.push(row * 40 + col);
+                }
+            }
+        }
+        assert!(pixels.len() >= 20, "{:?}", attributes.get("plot_id"));
+        out.push((attributes, pixels));
+    }
+    out
+}
+
+#[test]
+fn per_pixel_rasters_follow_each_plots_season() {
+    // Every pixel analysed alone (no plots, no recorded dates: transplanting from the flooding
+    // signal), then summarised per plot against the scene's truth.
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let px = dir.path().join("px");
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.push("--lswi");
+    args.extend(lswi.iter().map(String::as_str));
+    args.extend(["--per-pixel", px.to_str().unwrap(), "-q"]);
+    paddy_ok(dir.path(), &args);
+    let transplanting = read_band(&px.join("transplanting_doy.tif"), 1);
+    let heading = read_band(&px.join("heading_doy.tif"), 1);
+    let stage = read_band(&px.join("stage.tif"), 1);
+    let confidence = read_band(&px.join("confidence.tif"), 1);
+    assert_eq!((stage.width, stage.height), (40, 30));
+    assert_eq!(transplanting.nodata, Some(-32768.0));
+    assert_eq!(stage.nodata, Some(255.0));
+    for name in ["transplanting_doy", "heading_doy", "confidence"] {
+        assert!(px.join(format!("{name}.qml")).exists(), "{name}.qml");
+    }
+    use gdal::Metadata;
+    let ds = gdal::Dataset::open(px.join("stage.tif")).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt8);
+    let table = band.color_table().expect("stage.tif has a colour table");
+    assert!(table.entry_count() >= 9);
+    assert_eq!(
+        ds.metadata_item("DAY_OF_YEAR_FROM", "").as_deref(),
+        Some("2026-01-01")
+    );
+    let codes = [
+        "unknown",
+        "fallow",
+        "seedling",
+        "tillering",
+        "panicle_initiation",
+        "booting",
+        "heading",
+        "grain_filling",
+        "maturity",
+    ];
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let doy = |iso: &str| (day(iso) - day("2026-01-01") + 1) as f64;
+    for (plot, pixels) in interior_pixels() {
+        let id = &plot["plot_id"];
+        let class = &plot["duration_class"];
+        let transplanted = doy(&plot["transplanted"]);
+        let t = median(pixels.iter().map(|&i| transplanting.data[i]).collect());
+        assert!(
+            (t - transplanted).abs() <= 20.0,
+            "{id}: transplanting day {t} vs {transplanted}"
+        );
+        let h = median(pixels.iter().map(|&i| heading.data[i]).collect());
+        let heading_truth = transplanted + 70.0 / rate(class);
+        assert!(
+            (h - heading_truth).abs() <= 20.0,
+            "{id}: heading day {h} vs {heading_truth}"
+        );
+        // The stage on the last date: most of the plot's pixels in a stage the scene allows.
+        let d = (day("2026-09-05") - day(&plot["transplanted"])) as f64 * rate(class);
+        let right = pixels
+            .iter()
+            .filter(|&&i| allowed(d).contains(&codes[stage.data[i] as usize]))
+            .count();
+        assert!(
+            right * 10 >= pixels.len() * 8,
+            "{id}: {right} of {} pixels in {:?}",
+            pixels.len(),
+            allowed(d)
+        );
+        assert!(pixels.iter().all(|&i| confidence.data[i] <= 100.0));
+    }
+    // A series too short for a season: every pixel unknown, nothing else invented.
+    let px2 = dir.path().join("px2");
+    let mut args = vec!["stage"];
+    args.extend(ndvi[..2].iter().map(String::as_str));
+    args.extend(["--per-pixel", px2.to_str().unwrap(), "-q"]);
+    paddy_ok(dir.path(), &args);
+    let stage = read_band(&px2.join("stage.tif"), 1);
+    assert!(stage.data.iter().all(|&c| c == 0.0 || c == 255.0));
+    let heading = read_band(&px2.join("heading_doy.tif"), 1);
+    assert!(heading.data.iter().all(|&v| v == -32768.0));
 }
