@@ -9,6 +9,7 @@
 //! by at least a threshold ([`stress_mask`]).
 
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 
 /// How the two stress tests (robust z-score, drop since the previous flight) combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,15 @@ fn check_radius(name: &str, radius: f64) -> Result<()> {
             "spray zones: the {name} must be 0 or more cells, not {radius}"
         )))
     }
+}
+
+/// Number of cells of a `width × height` grid, or a usage error when it does not fit in memory.
+fn grid_cells(width: usize, height: usize) -> Result<usize> {
+    width.checked_mul(height).ok_or_else(|| {
+        Error::usage(format!(
+            "spray zones: a {width} × {height} grid is too large"
+        ))
+    })
 }
 
 fn check_len(what: &str, len: usize, cells: usize) -> Result<()> {
@@ -254,6 +264,156 @@ pub fn stress_mask(
             }
         })
         .collect())
+}
+
+/// Rows of output per parallel task in the morphology: enough to amortise the scratch buffers.
+const ROWS_PER_TASK: usize = 32;
+
+/// Half-widths of the Euclidean disk of `radius` cells, by row offset `0..=reach`: cell `(dy, dx)`
+/// is in the disk when `dx² + dy² <= radius²`, i.e. `|dx| <= half[|dy|]`. The reach is capped at
+/// `max_reach` rows and the half-widths at `max_half` cells: a bigger disk covers no more of the
+/// grid (and for an erosion already sticks out of it). `radius` is finite and >= 0.
+fn disk_half_widths(radius: f64, max_reach: usize, max_half: usize) -> Vec<usize> {
+    // Beyond max_reach + max_half the disk spans the whole clipped window anyway; capping keeps
+    // radius² finite and the loops short.
+    let radius = radius.min((max_reach + max_half + 1) as f64);
+    let r2 = radius * radius;
+    let reach = (radius.floor() as usize).min(max_reach);
+    (0..=reach)
+        .map(|dy| {
+            let dy2 = (dy as f64) * (dy as f64);
+            let fits = |w: f64| w * w + dy2 <= r2;
+            // sqrt may round either way: settle on the largest w that fits.
+            let mut w = (r2 - dy2).max(0.0).sqrt().floor();
+            while w > 0.0 && !fits(w) {
+                w -= 1.0;
+            }
+            while fits(w + 1.0) {
+                w += 1.0;
+            }
+            (w as usize).min(max_half)
+        })
+        .collect()
+}
+
+/// Erosion or dilation of `mask` by a Euclidean disk, one output row at a time: for each row of
+/// the disk, a prefix count of the source row answers "how many set cells in this span" in O(1),
+/// so the cost is O(cells × disk rows). Outside the grid counts as not set.
+fn morph(mask: &[bool], width: usize, height: usize, radius: f64, erode: bool) -> Vec<bool> {
+    let mut out = vec![false; mask.len()];
+    if mask.is_empty() {
+        return out;
+    }
+    let half = disk_half_widths(radius, height, width);
+    let reach = half.len() - 1;
+    let rows = ROWS_PER_TASK.min(height);
+    out.par_chunks_mut(width * rows)
+        .enumerate()
+        .for_each(|(task, block)| {
+            let mut prefix = vec![0usize; width + 1];
+            for (j, row) in block.chunks_mut(width).enumerate() {
+                let y = task * rows + j;
+                if erode && (y < reach || y + reach >= height) {
+                    continue; // the disk sticks out of the grid: nothing survives
+                }
+                row.fill(erode);
+                for s in y.saturating_sub(reach)..=(y + reach).min(height - 1) {
+                    let w = half[s.abs_diff(y)];
+                    for (x, &m) in mask[s * width..(s + 1) * width].iter().enumerate() {
+                        prefix[x + 1] = prefix[x] + usize::from(m);
+                    }
+                    for (x, o) in row.iter_mut().enumerate() {
+                        let count = prefix[(x + w + 1).min(width)] - prefix[x.saturating_sub(w)];
+                        if erode {
+                            // A span clipped by the grid edge holds fewer than 2w + 1 cells.
+                            *o &= count == 2 * w + 1;
+                        } else {
+                            *o |= count > 0;
+                        }
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// Morphological opening of `mask`: erosion then dilation by a Euclidean disk of `radius` cells
+/// (the cells `(dy, dx)` with `dx² + dy² <= radius²`). It removes specks and slivers narrower than
+/// the disk and keeps the rest of each shape; the result is always a subset of `mask`. Outside the
+/// grid counts as not set, so shapes touching the edge are eroded from that side too. A radius
+/// below 1 is the identity. A usage error when `mask` is not `width × height` or the radius is
+/// negative or not finite.
+pub fn open(mask: &[bool], width: usize, height: usize, radius: f64) -> Result<Vec<bool>> {
+    check_len("mask", mask.len(), grid_cells(width, height)?)?;
+    check_radius("opening radius", radius)?;
+    if radius < 1.0 {
+        return Ok(mask.to_vec());
+    }
+    let eroded = morph(mask, width, height, radius, true);
+    Ok(morph(&eroded, width, height, radius, false))
+}
+
+/// Buffer of `mask` by a Euclidean disk of `radius` cells, clipped to plots: a cell of plot `k`
+/// is set when a set cell of plot `k` lies within the disk around it. Cells outside plots are
+/// never set, and a set cell of one plot never sets cells of another. Distances are straight
+/// lines, not paths inside the plot: a buffer can reach a part of the same plot across a narrow
+/// strip of another plot ([`spray_zones`] drops such pieces when they hold no stress). A usage
+/// error when `mask` or `plots` is not `width × height` or the radius is negative or not finite.
+///
+/// Cost O(cells × disk rows): for each disk row, one sweep along the source row remembers the
+/// last set cell seen of each plot.
+pub fn dilate_within(
+    mask: &[bool],
+    width: usize,
+    height: usize,
+    radius: f64,
+    plots: &[u32],
+) -> Result<Vec<bool>> {
+    let cells = grid_cells(width, height)?;
+    check_len("mask", mask.len(), cells)?;
+    check_len("plot grid", plots.len(), cells)?;
+    check_radius("buffer radius", radius)?;
+    let mut out = vec![false; cells];
+    if cells == 0 {
+        return Ok(out);
+    }
+    let half = disk_half_widths(radius, height, width);
+    let reach = half.len() - 1;
+    let n_slots = plots.iter().copied().max().unwrap_or(0) as usize + 1;
+    let rows = ROWS_PER_TASK.min(height);
+    out.par_chunks_mut(width * rows)
+        .enumerate()
+        .for_each(|(task, block)| {
+            // last[k]: grid index of the last set cell of plot k met in any sweep. It always names
+            // a real set cell of plot k, so "it lies in the span" proves one does; and a sweep
+            // that passes a set cell of plot k in the span leaves last[k] in the span.
+            let mut last = vec![usize::MAX; n_slots];
+            for (j, row) in block.chunks_mut(width).enumerate() {
+                let y = task * rows + j;
+                let own = &plots[y * width..(y + 1) * width];
+                for s in y.saturating_sub(reach)..=(y + reach).min(height - 1) {
+                    let w = half[s.abs_diff(y)];
+                    let base = s * width;
+                    let mut next = 0;
+                    for x in 0..width {
+                        let hi = (x + w).min(width - 1);
+                        while next <= hi {
+                            let g = base + next;
+                            if mask[g] && plots[g] != 0 {
+                                last[plots[g] as usize] = g;
+                            }
+                            next += 1;
+                        }
+                        let k = own[x] as usize;
+                        if k != 0 && !row[x] {
+                            let l = last[k];
+                            row[x] = l >= base + x.saturating_sub(w) && l <= base + hi;
+                        }
+                    }
+                }
+            }
+        });
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -489,5 +649,202 @@ mod tests {
                 &bad
             )));
         }
+    }
+
+    /// A grid drawn as text: one line per row, `#` set, anything else not set.
+    fn draw(rows: &str) -> (Vec<bool>, usize, usize) {
+        let lines: Vec<&str> = rows.split_whitespace().collect();
+        let width = lines.first().map_or(0, |l| l.len());
+        assert!(lines.iter().all(|l| l.len() == width));
+        let mask = lines
+            .iter()
+            .flat_map(|l| l.chars().map(|c| c == '#'))
+            .collect();
+        (mask, width, lines.len())
+    }
+
+    /// Plot numbers drawn as text, one digit per cell.
+    fn draw_plots(rows: &str) -> Vec<u32> {
+        rows.split_whitespace()
+            .flat_map(|l| l.chars().map(|c| c.to_digit(10).unwrap()))
+            .collect()
+    }
+
+    /// Seeded 64-bit LCG (Knuth's MMIX constants), high bits out.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+
+        fn below(&mut self, n: u32) -> u32 {
+            self.next() % n
+        }
+    }
+
+    fn in_disk(dy: isize, dx: isize, radius: f64) -> bool {
+        ((dy * dy + dx * dx) as f64) <= radius * radius
+    }
+
+    /// Definition-level erosion/dilation: every cell against every other cell.
+    fn naive_morph(mask: &[bool], w: usize, h: usize, r: f64, erode: bool) -> Vec<bool> {
+        let (wi, hi) = (w as isize, h as isize);
+        (0..h * w)
+            .map(|c| {
+                let (y, x) = ((c / w) as isize, (c % w) as isize);
+                let reach = r.floor() as isize + 1;
+                let mut hits = (-reach..=reach)
+                    .flat_map(|dy| (-reach..=reach).map(move |dx| (dy, dx)))
+                    .filter(|&(dy, dx)| in_disk(dy, dx, r))
+                    .map(|(dy, dx)| {
+                        let (sy, sx) = (y + dy, x + dx);
+                        (0..hi).contains(&sy)
+                            && (0..wi).contains(&sx)
+                            && mask[(sy * wi + sx) as usize]
+                    });
+                if erode {
+                    hits.all(|m| m)
+                } else {
+                    hits.any(|m| m)
+                }
+            })
+            .collect()
+    }
+
+    fn naive_dilate_within(mask: &[bool], w: usize, h: usize, r: f64, plots: &[u32]) -> Vec<bool> {
+        (0..h * w)
+            .map(|c| {
+                plots[c] != 0
+                    && (0..h * w).any(|m| {
+                        let dy = (m / w) as isize - (c / w) as isize;
+                        let dx = (m % w) as isize - (c % w) as isize;
+                        mask[m] && plots[m] == plots[c] && in_disk(dy, dx, r)
+                    })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn disk_rows_by_hand() {
+        // r = 1: the plus; r = 1.5 and √2: the 3 × 3 square; r = 2: dx² + 1 <= 4 → |dx| <= 1 on
+        // the next row, only dx = 0 two rows away; r = 2.5: 2² + 1² = 5 <= 6.25 but 2² + 2² = 8
+        // is not, so (2, 2, 1).
+        assert_eq!(disk_half_widths(0.0, 9, 9), [0]);
+        assert_eq!(disk_half_widths(0.5, 9, 9), [0]);
+        assert_eq!(disk_half_widths(1.0, 9, 9), [1, 0]);
+        assert_eq!(disk_half_widths(1.5, 9, 9), [1, 1]);
+        assert_eq!(disk_half_widths(2f64.sqrt(), 9, 9), [1, 1]);
+        assert_eq!(disk_half_widths(2.0, 9, 9), [2, 1, 0]);
+        assert_eq!(disk_half_widths(2.5, 9, 9), [2, 2, 1]);
+        // A huge radius is capped to the grid, without overflow.
+        assert_eq!(disk_half_widths(1e300, 3, 4), [4, 4, 4, 4]);
+    }
+
+    #[test]
+    fn opening_removes_a_speck_and_rounds_a_block() {
+        let (speck, w, h) = draw(".... .#.. .... ....");
+        assert_eq!(open(&speck, w, h, 1.0).unwrap(), vec![false; 16]);
+        // Below one cell the disk is the cell itself: nothing changes.
+        assert_eq!(open(&speck, w, h, 0.9).unwrap(), speck);
+        assert_eq!(open(&speck, w, h, 0.0).unwrap(), speck);
+
+        // A 5 × 5 block opened by the plus (r = 1): eroded to its inner 3 × 3, which the plus
+        // grows back to the block without its four corners. The 3 × 3 square (r = 1.5) gives the
+        // block back whole.
+        let (block, w, h) = draw("....... .#####. .#####. .#####. .#####. .#####. .......");
+        let (rounded, ..) = draw("....... ..###.. .#####. .#####. .#####. ..###.. .......");
+        assert_eq!(open(&block, w, h, 1.0).unwrap(), rounded);
+        assert_eq!(open(&block, w, h, 1.5).unwrap(), block);
+        // A bar 3 rows tall survives the 3 × 3 square (its middle row survives the erosion and
+        // grows back to the bar, edge columns included) but not r = 2, whose disk is 5 rows tall.
+        let (bar, w, h) = draw("....... ####### ####### ####### .......");
+        assert_eq!(open(&bar, w, h, 1.5).unwrap(), bar);
+        assert_eq!(open(&bar, w, h, 2.0).unwrap(), vec![false; w * h]);
+    }
+
+    #[test]
+    fn opening_treats_outside_the_grid_as_not_set() {
+        // The whole 3 × 3 grid set: only the centre has its plus inside the grid, and it grows
+        // back to the plus.
+        let (full, w, h) = draw("### ### ###");
+        let (plus, ..) = draw(".#. ### .#.");
+        assert_eq!(open(&full, w, h, 1.0).unwrap(), plus);
+    }
+
+    #[test]
+    fn buffer_stays_in_the_plot_of_its_cells() {
+        let plots = draw_plots("11220 11220 11111");
+        // One set cell in plot 1 at (1, 1), one in plot 2 at (0, 3), one outside plots at (0, 4).
+        let (mask, w, h) = draw("...## .#... .....");
+        // r = 1 (plus): (1, 1) reaches (0, 1), (1, 0), (2, 1) but not (1, 2), which is plot 2;
+        // (0, 3) reaches (0, 2) and (1, 3) but not (1, 2), a diagonal step; nothing reaches or
+        // stays at (0, 4), outside plots.
+        let (want, ..) = draw(".###. ##.#. .#...");
+        let got = dilate_within(&mask, w, h, 1.0, &plots).unwrap();
+        assert_eq!(got, want);
+        // r = 2.5 adds |dx| <= 2 one row away: from (1, 1) also (2, 3); from (0, 3) nothing more
+        // in plot 2.
+        let (want, ..) = draw("####. ####. ####.");
+        assert_eq!(dilate_within(&mask, w, h, 2.5, &plots).unwrap(), want);
+        // r = 0 keeps the set cells that are inside plots.
+        let (inside, ..) = draw("...#. .#... .....");
+        assert_eq!(dilate_within(&mask, w, h, 0.0, &plots).unwrap(), inside);
+    }
+
+    #[test]
+    fn morphology_matches_the_definition_on_random_grids() {
+        let mut rng = Lcg(0x5eed_0001);
+        let radii = [0.0, 0.5, 1.0, 1.2, 1.5, 2.0, 2.3, 3.0, 4.5, 40.0];
+        for _ in 0..300 {
+            let (w, h) = (1 + rng.below(12) as usize, 1 + rng.below(12) as usize);
+            let density = 1 + rng.below(9);
+            let mask: Vec<bool> = (0..w * h).map(|_| rng.below(10) < density).collect();
+            let plots: Vec<u32> = (0..w * h).map(|_| rng.below(4)).collect();
+            let r = radii[rng.below(radii.len() as u32) as usize];
+            let want_open = if r < 1.0 {
+                mask.clone()
+            } else {
+                let eroded = naive_morph(&mask, w, h, r, true);
+                naive_morph(&eroded, w, h, r, false)
+            };
+            assert_eq!(
+                open(&mask, w, h, r).unwrap(),
+                want_open,
+                "open {w}×{h} r {r}"
+            );
+            assert_eq!(
+                dilate_within(&mask, w, h, r, &plots).unwrap(),
+                naive_dilate_within(&mask, w, h, r, &plots),
+                "dilate {w}×{h} r {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn morphology_checks_sizes_and_radius() {
+        let usage = |r: Result<Vec<bool>>| matches!(r, Err(Error::Usage(_)));
+        assert!(usage(open(&[true; 5], 2, 3, 1.0)));
+        assert!(usage(open(&[true; 6], 2, 3, -1.0)));
+        assert!(usage(open(&[true; 6], 2, 3, f64::NAN)));
+        assert!(usage(open(&[], usize::MAX, 2, 1.0)));
+        assert!(usage(dilate_within(&[true; 6], 2, 3, 1.0, &[1; 5])));
+        assert!(usage(dilate_within(&[true; 5], 2, 3, 1.0, &[1; 6])));
+        assert!(usage(dilate_within(
+            &[true; 6],
+            2,
+            3,
+            f64::INFINITY,
+            &[1; 6]
+        )));
+        assert_eq!(open(&[], 0, 0, 3.0).unwrap(), Vec::<bool>::new());
+        assert_eq!(
+            dilate_within(&[], 0, 5, 3.0, &[]).unwrap(),
+            Vec::<bool>::new()
+        );
     }
 }
