@@ -172,6 +172,63 @@ impl<'a> Canvas<'a> {
         self.shade(bx, colour, |x, y| 1.0 - ((x - cx).hypot(y - cy) - r).abs());
     }
 
+    /// [`Canvas::text`] over a halo of `halo` one pixel wide all round, so that it reads on
+    /// any background; returns its width.
+    pub fn text_halo(
+        &mut self,
+        x: i32,
+        y: i32,
+        text: &str,
+        colour: [u8; 3],
+        halo: [u8; 3],
+        scale: i32,
+    ) -> i32 {
+        for (dx, dy) in [
+            (-1, -1),
+            (0, -1),
+            (1, -1),
+            (-1, 0),
+            (1, 0),
+            (-1, 1),
+            (0, 1),
+            (1, 1),
+        ] {
+            self.text(x + dx, y + dy, text, halo, scale);
+        }
+        self.text(x, y, text, colour, scale)
+    }
+
+    /// Fill the polygon with corners `points` (closed implicitly; even-odd rule), painting the
+    /// pixels whose centres (integer coordinates) lie inside. Non-finite corners fill nothing.
+    pub fn polygon(&mut self, points: &[(f64, f64)], colour: [u8; 3]) {
+        if points.len() < 3 || points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
+            return;
+        }
+        let (lo, hi) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+        let c = self.clip;
+        let mut crossings = Vec::new();
+        for y in (lo.ceil() as i32).max(c.t)..=(hi.floor() as i32).min(c.b) {
+            let yc = y as f64;
+            crossings.clear();
+            for (i, a) in points.iter().enumerate() {
+                let b = points[(i + 1) % points.len()];
+                if (a.1 <= yc) != (b.1 <= yc) {
+                    crossings.push(a.0 + (yc - a.1) / (b.1 - a.1) * (b.0 - a.0));
+                }
+            }
+            crossings.sort_by(f64::total_cmp);
+            for pair in crossings.chunks_exact(2) {
+                let (x0, x1) = (pair[0].ceil(), pair[1].floor());
+                let (x0, x1) = (x0.max(c.l as f64) as i32, x1.min(c.r as f64) as i32);
+                self.hline(x0, x1, y, colour);
+            }
+        }
+    }
+
     /// Draw `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`; returns
     /// its width ([`text_width`]). Characters the font lacks show as a question mark.
     pub fn text(&mut self, x: i32, y: i32, text: &str, colour: [u8; 3], scale: i32) -> i32 {
@@ -258,7 +315,13 @@ pub fn write_png(img: &RgbImage, path: &Path) -> Result<()> {
     })
 }
 
+/// The glyph of `ch`; typographic dashes and the minus sign (class labels write ranges as
+/// "10–20") share the hyphen's.
 fn glyph(ch: char) -> &'static [u8; 7] {
+    let ch = match ch {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        c => c,
+    };
     GLYPHS
         .iter()
         .find(|(c, _)| *c == ch)
@@ -423,6 +486,61 @@ mod tests {
         assert_eq!(img.get_pixel(5, 3).0, WHITE);
         Canvas::new(&mut img, None).fill(r, TEXT);
         assert_eq!(count(&img, Rect::of(&img), TEXT), 7 * 6);
+    }
+
+    #[test]
+    fn dashes_share_the_hyphen_and_halos_surround_text() {
+        assert_eq!(glyph('\u{2013}'), glyph('-'));
+        assert_eq!(glyph('\u{2212}'), glyph('-'));
+        assert_eq!(glyph('~'), &UNKNOWN);
+        let dark = [0, 0, 0];
+        let mut img = RgbImage::from_pixel(20, 12, Rgb(dark));
+        let w = Canvas::new(&mut img, None).text_halo(2, 2, "I", TEXT, WHITE, 1);
+        assert_eq!(w, 5);
+        // The "I" (0x0E top row) is ringed by white: left of and above its first row.
+        assert_eq!(img.get_pixel(2, 2).0, WHITE);
+        assert_eq!(img.get_pixel(4, 1).0, WHITE);
+        assert_eq!(img.get_pixel(3, 2).0, TEXT);
+        assert_eq!(img.get_pixel(15, 10).0, dark);
+    }
+
+    #[test]
+    fn polygons_fill_pixel_centres_inside() {
+        let mut img = RgbImage::from_pixel(20, 20, Rgb(WHITE));
+        let mut cv = Canvas::new(&mut img, None);
+        // A 10×5 axis-aligned box through pixel edges: exactly 10×5 pixels.
+        cv.polygon(&[(1.5, 2.5), (11.5, 2.5), (11.5, 7.5), (1.5, 7.5)], TEXT);
+        assert_eq!(count(&img, Rect::of(&img), TEXT), 50);
+        assert_eq!(img.get_pixel(2, 3).0, TEXT);
+        assert_eq!(img.get_pixel(1, 3).0, WHITE);
+        // A triangle: about half of its box; outside the clip and NaN corners: nothing.
+        let mut img = RgbImage::from_pixel(20, 20, Rgb(WHITE));
+        let mut cv = Canvas::new(
+            &mut img,
+            Some(Rect {
+                l: 0,
+                t: 0,
+                r: 9,
+                b: 19,
+            }),
+        );
+        cv.polygon(&[(-0.5, -0.5), (19.5, -0.5), (-0.5, 19.5)], TEXT);
+        cv.polygon(&[(0.0, 0.0), (f64::NAN, 5.0), (5.0, 5.0)], [1, 2, 3]);
+        let n = count(&img, Rect::of(&img), TEXT);
+        assert!((140..=160).contains(&n), "{n}");
+        assert_eq!(
+            count(
+                &img,
+                Rect {
+                    l: 10,
+                    t: 0,
+                    r: 19,
+                    b: 19
+                },
+                TEXT
+            ),
+            0
+        );
     }
 
     #[test]
