@@ -104,7 +104,9 @@ pub struct StageArgs {
     #[arg(long, value_name = "NAME", default_value = "whittaker", value_parser = ["whittaker", "envelope", "savgol"])]
     smoother: String,
 
-    /// Whittaker smoothing strength (larger = smoother).
+    /// Whittaker smoothing strength (larger = smoother). 500 suits Sentinel-2-like revisits
+    /// (5–10 days); for 16-day or monthly composites with undetected clouds (MODIS without its
+    /// QA band) use --smoother envelope --lambda 5000, or single cloudy dates bend the curve.
     #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA)]
     lambda: f64,
 

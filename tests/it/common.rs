@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -77,4 +78,37 @@ pub fn read_band(path: &Path, band: usize) -> Band64 {
         data: buf.data().to_vec(),
         nodata: b.no_data_value(),
     }
+}
+
+/// A CSV text as rows of column → value.
+pub fn rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Days since 1970-01-01 of an ISO date.
+pub fn day(text: &str) -> i64 {
+    let (y, m, d) = (
+        text[0..4].parse::<i64>().unwrap(),
+        text[5..7].parse::<i64>().unwrap(),
+        text[8..10].parse::<i64>().unwrap(),
+    );
+    // Days from civil (proleptic Gregorian), written independently of paddy's Date.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }

@@ -8,6 +8,7 @@ mod exactextract;
 mod formats;
 mod indices_cli;
 mod real_data;
+mod real_seasons;
 mod sample_tiles;
 mod stage;
 mod stats;
