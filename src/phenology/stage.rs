@@ -267,6 +267,13 @@ impl StageStarts {
             .map(|(_, _, d)| d)
     }
 
+    /// The DAT at which `stage` ends: the start of the next stage (`fallow` never ends).
+    pub fn end_of(&self, stage: Stage) -> Option<f64> {
+        let starts = self.starts();
+        let i = starts.iter().position(|(s, _, _)| *s == stage)?;
+        Some(starts.get(i + 1).map_or(f64::INFINITY, |(_, _, d)| *d))
+    }
+
     /// The stage at `dat` days after transplanting: fallow before transplanting (dat < 0) or
     /// before `seedling`, and from `fallow` on; unknown for a non-finite `dat`.
     pub fn stage_at(&self, dat: f64) -> Stage {

@@ -1,3 +1,8 @@
 //! Prescriptions: nitrogen topdress rates and spray zones per plot and per grid cell.
+//!
+//! [`config`] holds every number (TOML, defaults from docs/AGRONOMY.md); [`nitrogen`] and
+//! [`zones`] are pure rules on values and cell grids.
 
+pub mod config;
+pub mod nitrogen;
 pub mod zones;
