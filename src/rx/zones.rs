@@ -416,6 +416,171 @@ pub fn dilate_within(
     Ok(out)
 }
 
+/// One 8-connected group of set cells of one plot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// Label, 1.. in the row-major order of each component's first cell.
+    pub id: u32,
+    /// The plot all its cells are in.
+    pub plot: u32,
+    /// Number of cells.
+    pub cells: usize,
+    /// First row holding one of its cells.
+    pub min_row: usize,
+    /// Last row holding one of its cells.
+    pub max_row: usize,
+    /// First column holding one of its cells.
+    pub min_col: usize,
+    /// Last column holding one of its cells.
+    pub max_col: usize,
+}
+
+/// 8-connected labelling of the set cells of `mask` that are inside plots: two cells join only
+/// when they touch (side or corner) and are in the same plot. Returns the label of each cell (0
+/// for unset cells and cells outside plots) and the components, numbered 1.. in the row-major
+/// order of their first cell. Iterative (explicit stack), O(cells). A usage error when `mask` or
+/// `plots` is not `width × height`.
+pub fn components(
+    mask: &[bool],
+    plots: &[u32],
+    width: usize,
+    height: usize,
+) -> Result<(Vec<u32>, Vec<Component>)> {
+    let cells = grid_cells(width, height)?;
+    check_len("mask", mask.len(), cells)?;
+    check_len("plot grid", plots.len(), cells)?;
+    let mut labels = vec![0u32; cells];
+    let mut found: Vec<Component> = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..cells {
+        if !mask[start] || plots[start] == 0 || labels[start] != 0 {
+            continue;
+        }
+        let id = u32::try_from(found.len() + 1)
+            .map_err(|_| Error::usage("spray zones: more than 4294967295 zones on one grid"))?;
+        let plot = plots[start];
+        let (row, col) = (start / width, start % width);
+        let mut c = Component {
+            id,
+            plot,
+            cells: 0,
+            min_row: row,
+            max_row: row,
+            min_col: col,
+            max_col: col,
+        };
+        labels[start] = id;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            let (row, col) = (i / width, i % width);
+            c.cells += 1;
+            c.min_row = c.min_row.min(row);
+            c.max_row = c.max_row.max(row);
+            c.min_col = c.min_col.min(col);
+            c.max_col = c.max_col.max(col);
+            for r in row.saturating_sub(1)..=(row + 1).min(height - 1) {
+                for q in col.saturating_sub(1)..=(col + 1).min(width - 1) {
+                    let j = r * width + q;
+                    if mask[j] && plots[j] == plot && labels[j] == 0 {
+                        labels[j] = id;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        found.push(c);
+    }
+    Ok((labels, found))
+}
+
+/// One spray zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Zone number, 1.. in the row-major order of each zone's first cell.
+    pub id: u32,
+    /// The plot the whole zone is in.
+    pub plot: u32,
+    /// Cells to spray: the stressed cells and their buffer.
+    pub cells: usize,
+    /// Stressed cells (after the opening, before the buffer); at least the minimum area.
+    pub stressed_cells: usize,
+}
+
+/// Spray zones on a grid: the zone of each cell and the zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zones {
+    /// Zone number of each cell (`width × height`, row-major): 0 = no zone, else a [`Zone::id`].
+    pub zone: Vec<u32>,
+    /// The zones, in id order (`zones[i].id == i + 1`).
+    pub zones: Vec<Zone>,
+}
+
+/// Spray zones from an index grid (and optionally the previous flight's, same grid):
+///
+/// 1. stressed cells ([`stress_mask`]);
+/// 2. morphological opening by a disk of `opening_radius` cells ([`open`]);
+/// 3. 8-connected groups within each plot ([`components`]), dropping those smaller than
+///    `min_area_cells`;
+/// 4. a buffer of `buffer_radius` cells clipped to each zone's plot ([`dilate_within`]);
+/// 5. the buffered cells grouped again (buffers of nearby groups in one plot merge into one
+///    zone). A piece of buffer holding no stressed cell (one reached only in a straight line
+///    across another plot or outside plots) is dropped: a zone is always around its stress.
+///
+/// So every zone cell is inside the zone's plot and every zone holds at least `min_area_cells`
+/// stressed cells. Zones are numbered 1.. in the row-major order of their first cell. A usage
+/// error for slices that are not `width × height`, plot numbers above `n_plots` or bad
+/// parameters (see [`ZoneParams`]).
+pub fn spray_zones(
+    index: &[f32],
+    previous: Option<&[f32]>,
+    plots: &[u32],
+    width: usize,
+    height: usize,
+    n_plots: usize,
+    params: &ZoneParams,
+) -> Result<Zones> {
+    check_len("index", index.len(), grid_cells(width, height)?)?;
+    let stressed = stress_mask(index, previous, plots, n_plots, params)?;
+    let opened = open(&stressed, width, height, params.opening_radius)?;
+    let (labels, groups) = components(&opened, plots, width, height)?;
+    let big: Vec<bool> = groups
+        .iter()
+        .map(|g| g.cells >= params.min_area_cells)
+        .collect();
+    let kept: Vec<bool> = labels
+        .iter()
+        .map(|&l| l != 0 && big[l as usize - 1])
+        .collect();
+    let buffered = dilate_within(&kept, width, height, params.buffer_radius, plots)?;
+    let (labels, pieces) = components(&buffered, plots, width, height)?;
+    let mut stressed_in = vec![0usize; pieces.len()];
+    for (&l, &k) in labels.iter().zip(&kept) {
+        if k && l != 0 {
+            stressed_in[l as usize - 1] += 1;
+        }
+    }
+    let mut renumber = vec![0u32; pieces.len()];
+    let mut zones: Vec<Zone> = Vec::new();
+    for (piece, &s) in pieces.iter().zip(&stressed_in) {
+        if s > 0 {
+            // At most as many zones as pieces, whose ids fit in u32.
+            let id = zones.len() as u32 + 1;
+            renumber[piece.id as usize - 1] = id;
+            zones.push(Zone {
+                id,
+                plot: piece.plot,
+                cells: piece.cells,
+                stressed_cells: s,
+            });
+        }
+    }
+    let zone = labels
+        .iter()
+        .map(|&l| if l == 0 { 0 } else { renumber[l as usize - 1] })
+        .collect();
+    Ok(Zones { zone, zones })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -846,5 +1011,344 @@ mod tests {
             dilate_within(&[], 0, 5, 3.0, &[]).unwrap(),
             Vec::<bool>::new()
         );
+    }
+
+    #[test]
+    fn components_join_corners_but_never_plots() {
+        let (mask, w, h) = draw("#....# .#..#. ...... ..##.#");
+        let plots = draw_plots("111222 111222 111222 111220");
+        let (labels, found) = components(&mask, &plots, w, h).unwrap();
+        // (0, 0)–(1, 1) and (0, 5)–(1, 4) join by their corners; (3, 2) and (3, 3) touch but are
+        // in plots 1 and 2; (3, 5) is outside plots and gets no label.
+        assert_eq!(labels, draw_plots("100002 010020 000000 003400"));
+        let c = |id, plot, cells, min_row, max_row, min_col, max_col| Component {
+            id,
+            plot,
+            cells,
+            min_row,
+            max_row,
+            min_col,
+            max_col,
+        };
+        assert_eq!(
+            found,
+            [
+                c(1, 1, 2, 0, 1, 0, 1),
+                c(2, 2, 2, 0, 1, 4, 5),
+                c(3, 1, 1, 3, 3, 2, 2),
+                c(4, 2, 1, 3, 3, 3, 3),
+            ]
+        );
+        assert!(matches!(
+            components(&mask, &plots[1..], w, h),
+            Err(Error::Usage(_))
+        ));
+    }
+
+    /// Index values for the zone tests: `low` cells 0.2, cells outside plots 0.0, the others
+    /// 0.78 where row + column is even and 0.82 where it is odd.
+    fn field(plots: &[u32], width: usize, low: &[bool]) -> Vec<f32> {
+        (0..plots.len())
+            .map(|i| match (plots[i], low[i], (i / width + i % width) % 2) {
+                (0, ..) => 0.0,
+                (_, true, _) => 0.2,
+                (_, false, 0) => 0.78,
+                _ => 0.82,
+            })
+            .collect()
+    }
+
+    fn zone_params(opening: f64, min_area: usize, buffer: f64) -> ZoneParams {
+        ZoneParams {
+            opening_radius: opening,
+            min_area_cells: min_area,
+            buffer_radius: buffer,
+            ..params()
+        }
+    }
+
+    #[test]
+    fn a_single_low_cell_is_opened_away() {
+        // 25 cells in plot 1, (2, 2) low: sorted 0.2, 12 × 0.78, 12 × 0.82 → median 0.78; |dev|
+        // 12 × 0, 12 × 0.04, 0.58 → MAD 0.04: z(0.2) ≈ -9.8, the low cell alone is stressed.
+        let (low, w, h) = draw("..... ..... ..#.. ..... .....");
+        let plots = vec![1; w * h];
+        let index = field(&plots, w, &low);
+        let stressed = stress_mask(&index, None, &plots, 1, &params()).unwrap();
+        assert_eq!(stressed, low);
+        let opened = spray_zones(&index, None, &plots, w, h, 1, &zone_params(1.0, 1, 0.0)).unwrap();
+        assert_eq!(opened.zones, []);
+        assert_eq!(opened.zone, vec![0; w * h]);
+        // Without the opening it is a zone of one cell.
+        let kept = spray_zones(&index, None, &plots, w, h, 1, &zone_params(0.0, 1, 0.0)).unwrap();
+        let one = Zone {
+            id: 1,
+            plot: 1,
+            cells: 1,
+            stressed_cells: 1,
+        };
+        assert_eq!(kept.zones, [one]);
+        assert_eq!(kept.zone, draw_plots("00000 00000 00100 00000 00000"));
+    }
+
+    /// Plot 1 is 8 × 8 with a 5 × 5 low block in its south-east corner, plot 2 (2 columns) east
+    /// of it, a row outside plots south of both. Plot 1: 25 × 0.2, 19 × 0.78, 20 × 0.82 → median
+    /// 0.78; |dev| 19 × 0, 20 × 0.04, 25 × 0.58 → MAD 0.04, z(0.2) ≈ -9.8: the block is stress.
+    fn corner_block() -> (Vec<f32>, Vec<u32>, Vec<bool>, usize, usize) {
+        let plots = draw_plots(
+            "1111111122 1111111122 1111111122 1111111122 1111111122 1111111122 1111111122 \
+             1111111122 0000000000",
+        );
+        let (low, w, h) = draw(
+            ".......... .......... .......... ...#####.. ...#####.. ...#####.. ...#####.. \
+             ...#####.. ..........",
+        );
+        (field(&plots, w, &low), plots, low, w, h)
+    }
+
+    #[test]
+    fn a_block_is_kept_and_buffered_inside_its_plot_only() {
+        let (index, plots, low, w, h) = corner_block();
+        assert_eq!(
+            stress_mask(&index, None, &plots, 2, &params()).unwrap(),
+            low
+        );
+        // The 3 × 3 square opening keeps the block whole (25 cells >= 25); the plus buffer grows
+        // it north and west, not east into plot 2 nor south out of the plots.
+        let zones = spray_zones(&index, None, &plots, w, h, 2, &zone_params(1.5, 25, 1.0)).unwrap();
+        assert_eq!(
+            zones.zones,
+            [Zone {
+                id: 1,
+                plot: 1,
+                cells: 35,
+                stressed_cells: 25
+            }]
+        );
+        assert_eq!(
+            zones.zone,
+            draw_plots(
+                "0000000000 0000000000 0001111100 0011111100 0011111100 0011111100 0011111100 \
+                 0011111100 0000000000"
+            )
+        );
+    }
+
+    #[test]
+    fn zones_below_the_minimum_area_are_dropped() {
+        let (index, plots, _, w, h) = corner_block();
+        let none = |p| {
+            spray_zones(&index, None, &plots, w, h, 2, &p)
+                .unwrap()
+                .zones
+        };
+        assert_eq!(none(zone_params(1.5, 26, 1.0)), []);
+        // The plus opening cuts the block's 4 corners: 21 cells, below 25.
+        assert_eq!(none(zone_params(1.0, 25, 1.0)), []);
+        assert_eq!(none(zone_params(1.0, 21, 0.0)).len(), 1);
+    }
+
+    #[test]
+    fn touching_blobs_in_neighbouring_plots_stay_separate_zones() {
+        // Plots 1 (columns 0–5) and 2 (6–11), each with a 3 × 3 low blob against their common
+        // edge. Plot 1: 9 × 0.2, 13 × 0.78, 14 × 0.82; plot 2: 9 × 0.2, 14 × 0.78, 13 × 0.82:
+        // median 0.78 and MAD 0.04 in both, so both blobs are stress.
+        let plots = draw_plots("111111222222 ".repeat(6).as_str());
+        let (low, w, h) =
+            draw("............ ...######... ...######... ...######... ............ ............");
+        let index = field(&plots, w, &low);
+        assert_eq!(
+            stress_mask(&index, None, &plots, 2, &params()).unwrap(),
+            low
+        );
+        let zones = spray_zones(&index, None, &plots, w, h, 2, &zone_params(1.5, 9, 1.0)).unwrap();
+        let zone = |id, plot| Zone {
+            id,
+            plot,
+            cells: 18,
+            stressed_cells: 9,
+        };
+        assert_eq!(zones.zones, [zone(1, 1), zone(2, 2)]);
+        assert_eq!(
+            zones.zone,
+            draw_plots(
+                "000111222000 001111222200 001111222200 001111222200 000111222000 000000000000"
+            )
+        );
+    }
+
+    #[test]
+    fn flat_plots_have_no_zones() {
+        // MAD 0 and mean absolute deviation 0: every z is 0, even with no-data holes.
+        let (holes, w, h) = draw("..... .#... ..... ...#. .....");
+        let index: Vec<f32> = holes
+            .iter()
+            .map(|&hole| if hole { f32::NAN } else { 0.5 })
+            .collect();
+        let plots = vec![1; w * h];
+        let p = ZoneParams {
+            z_threshold: Some(0.001),
+            ..zone_params(0.0, 0, 2.0)
+        };
+        let zones = spray_zones(&index, None, &plots, w, h, 1, &p).unwrap();
+        assert_eq!(zones.zones, []);
+        assert_eq!(zones.zone, vec![0; w * h]);
+    }
+
+    #[test]
+    fn buffer_pieces_across_another_plot_are_dropped() {
+        // Plot 1 in two parts (columns 0–3 and 5–8) split by plot 2 (column 4); a 3 × 3 low block
+        // in the west part against the strip. Plot 1: 9 × 0.2, 15 × 0.78, 16 × 0.82 → median
+        // 0.78, MAD 0.04. A buffer of 2 reaches (1..=3, 5) in a straight line (dx = 2), but those
+        // cells touch the zone only through plot 2: no stress of their own, so no zone.
+        let plots = draw_plots("111121111 ".repeat(5).as_str());
+        let (low, w, h) = draw("......... .###..... .###..... .###..... .........");
+        let index = field(&plots, w, &low);
+        assert_eq!(
+            stress_mask(&index, None, &plots, 2, &params()).unwrap(),
+            low
+        );
+        let (reached, ..) = draw("####..... ####.#... ####.#... ####.#... ####.....");
+        assert_eq!(dilate_within(&low, w, h, 2.0, &plots).unwrap(), reached);
+        let zones = spray_zones(&index, None, &plots, w, h, 2, &zone_params(0.0, 9, 2.0)).unwrap();
+        assert_eq!(
+            zones.zones,
+            [Zone {
+                id: 1,
+                plot: 1,
+                cells: 20,
+                stressed_cells: 9
+            }]
+        );
+        assert_eq!(zones.zone, draw_plots("111100000 ".repeat(5).as_str()));
+    }
+
+    #[test]
+    fn spray_zones_checks_every_slice() {
+        let p = params();
+        let usage = |r: Result<Zones>| matches!(r, Err(Error::Usage(_)));
+        assert!(usage(spray_zones(&[0.5; 5], None, &[1; 6], 2, 3, 1, &p)));
+        assert!(usage(spray_zones(&[0.5; 6], None, &[1; 5], 2, 3, 1, &p)));
+        assert!(usage(spray_zones(
+            &[0.5; 6],
+            Some(&[0.5; 7]),
+            &[1; 6],
+            2,
+            3,
+            1,
+            &p
+        )));
+        assert!(usage(spray_zones(
+            &[0.5; 6],
+            None,
+            &[1, 1, 1, 1, 1, 2],
+            2,
+            3,
+            1,
+            &p
+        )));
+        assert!(usage(spray_zones(&[], None, &[], usize::MAX, 3, 1, &p)));
+        assert!(spray_zones(&[0.5; 6], None, &[1; 6], 2, 3, 1, &p).is_ok());
+    }
+
+    #[test]
+    fn zone_invariants_on_random_grids() {
+        let mut rng = Lcg(0x5eed_0002);
+        let radii = [0.0, 1.0, 1.5, 2.0, 3.2];
+        let mut zones_seen = 0;
+        for _ in 0..150 {
+            let (w, h) = (1 + rng.below(40) as usize, 1 + rng.below(40) as usize);
+            // Plots: random rectangles of cells, each given one of 5 plot numbers or 0, so a plot
+            // can be in several parts.
+            let (bw, bh) = (1 + rng.below(12) as usize, 1 + rng.below(12) as usize);
+            let blocks = w.div_ceil(bw) * h.div_ceil(bh);
+            let owner: Vec<u32> = (0..blocks).map(|_| rng.below(6)).collect();
+            let plots: Vec<u32> = (0..w * h)
+                .map(|i| owner[(i / w / bh) * w.div_ceil(bw) + (i % w) / bw])
+                .collect();
+            // Index: 0.6–1.0, with low rectangles and some no data.
+            let mut index: Vec<f32> = (0..w * h)
+                .map(|_| 0.6 + rng.below(400) as f32 / 1000.0)
+                .collect();
+            for _ in 0..rng.below(4) {
+                let (x0, y0) = (rng.below(w as u32) as usize, rng.below(h as u32) as usize);
+                let (x1, y1) = (
+                    (x0 + rng.below(8) as usize).min(w),
+                    (y0 + rng.below(8) as usize).min(h),
+                );
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        index[y * w + x] = 0.1 + rng.below(100) as f32 / 1000.0;
+                    }
+                }
+            }
+            for v in index.iter_mut() {
+                if rng.below(20) == 0 {
+                    *v = f32::NAN;
+                }
+            }
+            let previous: Option<Vec<f32>> = (rng.below(2) == 0).then(|| {
+                index
+                    .iter()
+                    .map(|v| if rng.below(10) == 0 { 1.5 } else { v + 0.01 })
+                    .collect()
+            });
+            let p = ZoneParams {
+                z_threshold: (previous.is_none() || rng.below(3) != 0)
+                    .then(|| 1.0 + rng.below(30) as f64 / 10.0),
+                drop_threshold: (rng.below(2) == 0).then_some(0.3),
+                combine: if rng.below(2) == 0 {
+                    Combine::Either
+                } else {
+                    Combine::Both
+                },
+                opening_radius: radii[rng.below(radii.len() as u32) as usize],
+                min_area_cells: rng.below(20) as usize,
+                buffer_radius: radii[rng.below(radii.len() as u32) as usize],
+            };
+            let previous = previous.as_deref();
+            let z = match spray_zones(&index, previous, &plots, w, h, 5, &p) {
+                Ok(z) => z,
+                // Only when no test can run: z off and no drop test.
+                Err(_) => {
+                    assert!(p.z_threshold.is_none() && p.drop_threshold.is_none());
+                    continue;
+                }
+            };
+            let stressed = stress_mask(&index, previous, &plots, 5, &p).unwrap();
+            assert_eq!(z.zone.len(), w * h);
+            let mut first = vec![usize::MAX; z.zones.len()];
+            let mut cells = vec![0usize; z.zones.len()];
+            for (c, &id) in z.zone.iter().enumerate() {
+                if id == 0 {
+                    continue;
+                }
+                let zi = id as usize - 1;
+                assert!(zi < z.zones.len());
+                assert_ne!(plots[c], 0, "zone cell outside plots");
+                assert_eq!(plots[c], z.zones[zi].plot, "zone cell outside its plot");
+                first[zi] = first[zi].min(c);
+                cells[zi] += 1;
+                // Within the buffer radius of a stressed cell of the same plot.
+                let near = (0..w * h).any(|s| {
+                    let dy = (s / w) as isize - (c / w) as isize;
+                    let dx = (s % w) as isize - (c % w) as isize;
+                    stressed[s] && plots[s] == plots[c] && in_disk(dy, dx, p.buffer_radius)
+                });
+                assert!(near, "zone cell {c} far from stress");
+            }
+            for (i, zone) in z.zones.iter().enumerate() {
+                assert_eq!(zone.id as usize, i + 1);
+                assert_eq!(zone.cells, cells[i]);
+                assert!(zone.stressed_cells >= p.min_area_cells.max(1));
+                assert!(zone.stressed_cells <= zone.cells);
+                assert!(i == 0 || first[i - 1] < first[i], "zones out of order");
+            }
+            let in_zones: usize = z.zones.iter().map(|z| z.stressed_cells).sum();
+            assert!(in_zones <= stressed.iter().filter(|&&s| s).count());
+            zones_seen += z.zones.len();
+        }
+        // The grids are meant to produce zones; an invariant over no zones proves nothing.
+        assert!(zones_seen > 50, "only {zones_seen} zones");
     }
 }
