@@ -3,6 +3,13 @@
 //!
 //! Ranges are fixed per index (not stretched to each file) so maps of different dates and fields
 //! read the same: a colour means the same value everywhere.
+//!
+//! Prescription maps get classified styles from the shared legend ([`Class`]): a discrete colour
+//! map for the rate raster ([`raster_classes`]) and a graduated, labelled style for the plot
+//! polygons ([`vector_graduated`]), so a rate has the same colour in both and in the quicklook.
+//! `scripts/qgis-style-check.py` loads layers with their styles in QGIS and reports what it read.
+
+use super::classes::Class;
 
 /// A colour ramp from `min` to `max` through the given colours (evenly spaced).
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +93,237 @@ pub fn pseudocolor(ramp: &Ramp, title: &str) -> String {
     )
 }
 
+/// A classified style for a single-band Float32 rate raster (band 1): a DISCRETE colour ramp with
+/// one item per class, in the class colour, labelled with the class label; nodata and NaN pixels
+/// are transparent. `title` goes into a comment at the top.
+///
+/// In QGIS a DISCRETE item's value is the upper bound of its class: a pixel takes the colour of
+/// the first item whose value is at least the pixel value, and a pixel above the last item is
+/// not drawn. So the grey "0" class (upper bound 0) catches exactly zero (and anything below),
+/// and each rate class catches the rates up to its upper bound. Items are written in ascending
+/// order, as QGIS's search needs. A rate stored as Float32 can round up past its f64 class bound
+/// (42.7 is stored as 42.70000076…), which would push the pixel into the next class or, for the
+/// largest rate, off the map; each item value is therefore the larger of the bound and the bound
+/// rounded to f32.
+pub fn raster_classes(classes: &[Class], title: &str) -> String {
+    let mut ordered: Vec<&Class> = classes.iter().collect();
+    ordered.sort_by(|a, b| a.upper.total_cmp(&b.upper));
+    let items: String = ordered
+        .iter()
+        .map(|c| {
+            format!(
+                "          <item alpha=\"255\" value=\"{}\" label=\"{}\" color=\"{}\"/>\n",
+                discrete_break(c.upper),
+                xml_attr(&c.label),
+                c.hex()
+            )
+        })
+        .collect();
+    let min = ordered
+        .iter()
+        .map(|c| c.lower)
+        .fold(f64::INFINITY, f64::min);
+    let min = if min.is_finite() { min } else { 0.0 };
+    let max = ordered.last().map_or(0.0, |c| discrete_break(c.upper));
+    let title = xml_comment(title);
+    format!(
+        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories">
+  <!-- {title}: written by paddy -->
+  <pipe>
+    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" classificationMin="{min}" classificationMax="{max}" nodataColor="">
+      <rasterTransparency/>
+      <minMaxOrigin>
+        <limits>None</limits>
+        <extent>WholeRaster</extent>
+        <statAccuracy>Estimated</statAccuracy>
+        <cumulativeCutLower>0.02</cumulativeCutLower>
+        <cumulativeCutUpper>0.98</cumulativeCutUpper>
+        <stdDevFactor>2</stdDevFactor>
+      </minMaxOrigin>
+      <rastershader>
+        <colorrampshader colorRampType="DISCRETE" classificationMode="1" clip="0" minimumValue="{min}" maximumValue="{max}" labelPrecision="2">
+{items}        </colorrampshader>
+      </rastershader>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"#
+    )
+}
+
+/// A classified style for a polygon layer: a graduated renderer on the numeric `field` with one
+/// range per class (`lower`..=`upper`, the class label, a fill in the class colour with a thin
+/// dark-grey outline), and labels from the QGIS expression `label_expression`, for example
+/// `"plot_id" || ': ' || format_number("rate", 0) || ' kg/ha'`. `title` goes into a comment.
+///
+/// QGIS gives a feature the first range with `lower <= value <= upper`, so touching ranges
+/// (one class's upper bound is the next one's lower bound) put a boundary value in the lower
+/// class, as [`super::classes::class_of`] does. Bounds are written in full precision.
+pub fn vector_graduated(
+    field: &str,
+    classes: &[Class],
+    label_expression: &str,
+    title: &str,
+) -> String {
+    let ranges: String = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "      <range lower=\"{}\" upper=\"{}\" label=\"{}\" symbol=\"{i}\" render=\"true\"/>\n",
+                c.lower,
+                c.upper,
+                xml_attr(&c.label)
+            )
+        })
+        .collect();
+    let symbols: String = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| fill_symbol(i, c.colour))
+        .collect();
+    let field = xml_attr(field);
+    let expression = xml_attr(label_expression);
+    let title = xml_comment(title);
+    format!(
+        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories" labelsEnabled="1">
+  <!-- {title}: written by paddy -->
+  <renderer-v2 type="graduatedSymbol" attr="{field}" graduatedMethod="GraduatedColor" symbollevels="0" forceraster="0" enableorderby="0">
+    <ranges>
+{ranges}    </ranges>
+    <symbols>
+{symbols}    </symbols>
+    <classificationMethod id="Custom">
+      <symmetricMode enabled="0" symmetrypoint="0" astride="0"/>
+      <labelFormat format="%1 - %2" labelprecision="2" trimtrailingzeroes="1"/>
+    </classificationMethod>
+    <rotation/>
+    <sizescale/>
+  </renderer-v2>
+  <labeling type="simple">
+    <settings calloutType="simple">
+      <text-style fieldName="{expression}" isExpression="1" fontFamily="Sans Serif" namedStyle="Regular" fontSize="9" fontSizeUnit="Point" fontWeight="50" fontItalic="0" fontUnderline="0" fontStrikeout="0" fontKerning="1" fontLetterSpacing="0" fontWordSpacing="0" textColor="30,30,30,255" textOpacity="1" blendMode="0" multilineHeight="1" capitalization="0" allowHtml="0" useSubstitutions="0" previewBkgrdColor="255,255,255,255">
+        <text-buffer bufferDraw="1" bufferSize="0.7" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="0.8" bufferNoFill="1" bufferJoinStyle="128" bufferBlendMode="0"/>
+      </text-style>
+      <text-format wrapChar="" multilineAlign="3" autoWrapLength="0" formatNumbers="0" decimals="3" plussign="0" addDirectionSymbol="0"/>
+      <placement placement="1" layerType="PolygonGeometry" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" dist="0" distUnits="MM" offsetType="0" quadOffset="4" xOffset="0" yOffset="0" offsetUnits="MM" rotationAngle="0" priority="5" overrunDistance="0" overrunDistanceUnit="MM"/>
+      <rendering drawLabels="1" obstacle="1" obstacleFactor="1" obstacleType="1" displayAll="0" upsidedownLabels="0" labelPerPart="0" mergeLines="0" minFeatureSize="0" limitNumLabels="0" maxNumLabels="2000" scaleVisibility="0" scaleMin="0" scaleMax="0" fontLimitPixelSize="0" fontMinPixelSize="3" fontMaxPixelSize="10000" zIndex="0" unplacedVisibility="0"/>
+    </settings>
+  </labeling>
+  <blendMode>0</blendMode>
+  <featureBlendMode>0</featureBlendMode>
+  <layerOpacity>1</layerOpacity>
+  <layerGeometryType>2</layerGeometryType>
+</qgis>
+"#
+    )
+}
+
+/// The DISCRETE item value for a class whose upper bound is `upper`: see [`raster_classes`].
+fn discrete_break(upper: f64) -> f64 {
+    let single = f64::from(upper as f32);
+    if single.is_finite() && single > upper {
+        single
+    } else {
+        upper
+    }
+}
+
+/// A QGIS fill symbol named `index`: solid `colour`, 0.2 mm dark-grey (#404040) outline. The
+/// properties are written both as the `Option` map QGIS ≥ 3.20 reads and as the `prop` list
+/// older versions read, as QGIS 3.22 itself writes them.
+fn fill_symbol(index: usize, colour: [u8; 3]) -> String {
+    let [r, g, b] = colour;
+    let props = [
+        ("color", format!("{r},{g},{b},255")),
+        ("style", "solid".into()),
+        ("outline_color", "64,64,64,255".into()),
+        ("outline_style", "solid".into()),
+        ("outline_width", "0.2".into()),
+        ("outline_width_unit", "MM".into()),
+        ("joinstyle", "bevel".into()),
+        ("offset", "0,0".into()),
+        ("offset_unit", "MM".into()),
+    ];
+    let options: String = props
+        .iter()
+        .map(|(k, v)| {
+            format!("            <Option type=\"QString\" name=\"{k}\" value=\"{v}\"/>\n")
+        })
+        .collect();
+    let legacy: String = props
+        .iter()
+        .map(|(k, v)| format!("          <prop k=\"{k}\" v=\"{v}\"/>\n"))
+        .collect();
+    format!(
+        r#"      <symbol type="fill" name="{index}" alpha="1" clip_to_extent="1" force_rhr="0">
+        <layer class="SimpleFill" enabled="1" locked="0" pass="0">
+          <Option type="Map">
+{options}          </Option>
+{legacy}        </layer>
+      </symbol>
+"#
+    )
+}
+
+/// Text for a comment: XML forbids `--` inside one (and a `-` just before its end).
+fn xml_comment(text: &str) -> String {
+    let mut text = xml_text(text).replace("--", "- -");
+    if text.ends_with('-') {
+        text.push(' ');
+    }
+    text
+}
+
+/// `&`, `<` and `>` escaped, and characters XML 1.0 does not allow (most control characters,
+/// U+FFFE, U+FFFF) dropped; tabs and line breaks kept.
+fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if xml_char(c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Text for an attribute value between double quotes: markup characters and quotes escaped,
+/// tabs and line breaks as character references (a parser would otherwise turn them into
+/// spaces), characters XML 1.0 does not allow dropped.
+pub(crate) fn xml_attr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if xml_char(c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether XML 1.0 allows `c` in a document (tab and line breaks are handled by the callers).
+fn xml_char(c: char) -> bool {
+    !(c < '\u{20}' || c == '\u{FFFE}' || c == '\u{FFFF}')
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -107,5 +345,169 @@ mod tests {
         assert_eq!(qml.matches("<item ").count(), RED_YELLOW_GREEN.len());
         assert!(qml.contains("NDVI &lt;a &amp; b&gt;"));
         assert_eq!(ramp_for("SOMETHING", "water").colours, BROWN_BLUE);
+    }
+
+    use crate::export::classes::{rate_classes, Palette};
+
+    fn class(lower: f64, upper: f64, colour: [u8; 3], label: &str) -> Class {
+        Class {
+            lower,
+            upper,
+            colour,
+            label: label.into(),
+        }
+    }
+
+    /// The style as an XML document (QGIS styles start with a DOCTYPE, which roxmltree refuses
+    /// unless asked).
+    fn parse(qml: &str) -> roxmltree::Document<'_> {
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        roxmltree::Document::parse_with_options(qml, options).expect("well-formed XML")
+    }
+
+    /// The element named `tag`, which must exist.
+    fn find<'a, 'input>(
+        doc: &'a roxmltree::Document<'input>,
+        tag: &str,
+    ) -> roxmltree::Node<'a, 'input> {
+        doc.descendants()
+            .find(|n| n.has_tag_name(tag))
+            .unwrap_or_else(|| panic!("no <{tag}> in the style"))
+    }
+
+    fn children<'a, 'input>(
+        node: roxmltree::Node<'a, 'input>,
+        tag: &str,
+    ) -> Vec<roxmltree::Node<'a, 'input>> {
+        node.children().filter(|n| n.has_tag_name(tag)).collect()
+    }
+
+    #[test]
+    fn raster_style_is_discrete_with_one_item_per_class_at_its_upper_bound() {
+        let classes = rate_classes(&[0.0, 30.0, 45.0, 60.0], "kg N/ha", Palette::Nitrogen, 7);
+        let qml = raster_classes(&classes, "N -- rate <kg/ha>");
+        let doc = parse(&qml);
+        let renderer = find(&doc, "rasterrenderer");
+        assert_eq!(renderer.attribute("type"), Some("singlebandpseudocolor"));
+        assert_eq!(renderer.attribute("band"), Some("1"));
+        assert_eq!(renderer.attribute("nodataColor"), Some(""));
+        let shader = find(&doc, "colorrampshader");
+        assert_eq!(shader.attribute("colorRampType"), Some("DISCRETE"));
+        let items = children(shader, "item");
+        assert_eq!(items.len(), 4);
+        let values: Vec<&str> = items.iter().filter_map(|i| i.attribute("value")).collect();
+        // The zero class ends at 0: exactly-zero pixels are grey, not the first rate's colour.
+        assert_eq!(values, ["0", "30", "45", "60"]);
+        let colours: Vec<&str> = items.iter().filter_map(|i| i.attribute("color")).collect();
+        assert_eq!(colours[0], "#e0e0e0");
+        assert_eq!(colours[1], "#ffffcc");
+        assert_eq!(colours[3], "#0c2c84");
+        assert_eq!(items[2].attribute("label"), Some("45 kg N/ha"));
+        assert!(qml.contains("<!-- N - - rate &lt;kg/ha&gt;: written by paddy -->"));
+    }
+
+    #[test]
+    fn raster_items_are_sorted_and_cover_float32_rounding() {
+        // 42.7 stored as Float32 is 42.70000076…; 40.3 is 40.29999923… (already below).
+        let classes = vec![
+            class(42.7, 42.7, [1, 2, 3], "high"),
+            class(0.0, 0.0, [224, 224, 224], "zero"),
+            class(40.3, 40.3, [4, 5, 6], "low"),
+        ];
+        let qml = raster_classes(&classes, "t");
+        let doc = parse(&qml);
+        let items = children(find(&doc, "colorrampshader"), "item");
+        let labels: Vec<&str> = items.iter().filter_map(|i| i.attribute("label")).collect();
+        assert_eq!(labels, ["zero", "low", "high"]);
+        let value = |k: usize| -> f64 {
+            items[k]
+                .attribute("value")
+                .and_then(|v| v.parse().ok())
+                .expect("numeric value")
+        };
+        assert_eq!(value(1), 40.3);
+        assert!(value(2) >= f64::from(42.7f32) && value(2) > 42.7);
+        // Still below the next representable Float32, so the class stays tight.
+        assert!(value(2) < f64::from(f32::from_bits(42.7f32.to_bits() + 1)));
+    }
+
+    #[test]
+    fn vector_style_has_one_graduated_range_per_class_and_expression_labels() {
+        let classes = vec![
+            class(0.0, 0.0, [224, 224, 224], "0 kg/ha"),
+            class(10.0, 22.5, [65, 182, 196], "10–22.5 kg/ha"),
+            class(22.5, 35.0, [12, 44, 132], "A & B <\"high\">"),
+        ];
+        let expression = r#""plot_id" || ': ' || format_number("rate", 0) || ' kg/ha'"#;
+        let qml = vector_graduated("rate", &classes, expression, "plots");
+        let doc = parse(&qml);
+        assert_eq!(doc.root_element().attribute("labelsEnabled"), Some("1"));
+        let renderer = find(&doc, "renderer-v2");
+        assert_eq!(renderer.attribute("type"), Some("graduatedSymbol"));
+        assert_eq!(renderer.attribute("attr"), Some("rate"));
+        let ranges = children(find(&doc, "ranges"), "range");
+        assert_eq!(ranges.len(), 3);
+        let bounds: Vec<(f64, f64)> = ranges
+            .iter()
+            .map(|r| {
+                let get = |k: &str| -> f64 {
+                    r.attribute(k)
+                        .and_then(|v| v.parse().ok())
+                        .expect("numeric bound")
+                };
+                (get("lower"), get("upper"))
+            })
+            .collect();
+        assert_eq!(bounds, [(0.0, 0.0), (10.0, 22.5), (22.5, 35.0)]);
+        assert_eq!(ranges[2].attribute("label"), Some("A & B <\"high\">"));
+        assert_eq!(ranges[1].attribute("label"), Some("10–22.5 kg/ha"));
+        // Each range points at a fill symbol in its class colour, outlined in dark grey.
+        let symbols = children(find(&doc, "symbols"), "symbol");
+        assert_eq!(symbols.len(), 3);
+        for (range, class) in ranges.iter().zip(&classes) {
+            let symbol = symbols
+                .iter()
+                .find(|s| s.attribute("name") == range.attribute("symbol"))
+                .expect("the range's symbol");
+            assert_eq!(symbol.attribute("type"), Some("fill"));
+            let layer = children(*symbol, "layer")[0];
+            assert_eq!(layer.attribute("class"), Some("SimpleFill"));
+            let prop = |k: &str| {
+                children(layer, "prop")
+                    .into_iter()
+                    .find(|p| p.attribute("k") == Some(k))
+                    .and_then(|p| p.attribute("v"))
+            };
+            let [r, g, b] = class.colour;
+            assert_eq!(prop("color"), Some(format!("{r},{g},{b},255").as_str()));
+            assert_eq!(prop("outline_color"), Some("64,64,64,255"));
+            let option = children(children(layer, "Option")[0], "Option")
+                .into_iter()
+                .find(|o| o.attribute("name") == Some("color"))
+                .and_then(|o| o.attribute("value"));
+            assert_eq!(option, Some(format!("{r},{g},{b},255").as_str()));
+        }
+        let labeling = find(&doc, "labeling");
+        assert_eq!(labeling.attribute("type"), Some("simple"));
+        let text = find(&doc, "text-style");
+        assert_eq!(text.attribute("fieldName"), Some(expression));
+        assert_eq!(text.attribute("isExpression"), Some("1"));
+    }
+
+    #[test]
+    fn attribute_text_survives_a_parser_unchanged() {
+        let label = "a\tb\nc \"q\" <x> & y \u{1} z";
+        let xml = format!("<r a=\"{}\"/>", xml_attr(label));
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        // The control character XML cannot carry is dropped; everything else is kept.
+        assert_eq!(
+            doc.root_element().attribute("a"),
+            Some("a\tb\nc \"q\" <x> & y  z")
+        );
+        let comment = format!("<r><!-- {} --></r>", xml_comment("x -- y -"));
+        assert!(roxmltree::Document::parse(&comment).is_ok());
     }
 }
