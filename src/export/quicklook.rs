@@ -1,1 +1,752 @@
-//! PNG quicklooks of classified rate maps with a legend.
+//! PNG quicklooks of classified rate maps with a legend: the prescription as a farmer or an
+//! applicator operator sees it before loading it into a terminal. The map is drawn cell by cell
+//! (nearest neighbour, no smoothing, so every pixel shows a rate that will be applied), with the
+//! plot outlines and labels over it, a title bar, a legend of the same classes as the QGIS style
+//! ([`super::classes`]), notes such as totals, a scale bar and a north arrow.
+
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+
+use super::classes::{class_of, Class};
+use super::draw::{self, fit, text_height, text_width, Canvas, Rect};
+use crate::error::{Error, Result};
+
+/// A classified rate map to draw.
+pub struct RateMap<'a> {
+    /// Rates, row-major, north up; NaN where there is no rate (outside the plots).
+    pub values: &'a [f32],
+    /// Columns of the grid.
+    pub width: usize,
+    /// Rows of the grid.
+    pub height: usize,
+    /// Side of a cell in metres, for the scale bar (none drawn when None).
+    pub cell_size_m: Option<f64>,
+    /// Legend classes; a value in none of them is drawn grey.
+    pub classes: &'a [Class],
+    /// Title, e.g. "Nitrogen topdress, urea".
+    pub title: &'a str,
+    /// Unit of the rates, e.g. "kg urea/ha", shown over the legend.
+    pub unit: &'a str,
+    /// Lines under the legend, e.g. "Total: 123 kg urea"; wrapped to the legend's width.
+    pub notes: &'a [String],
+    /// Plot rings in pixel coordinates of the grid (x right, y down, (0, 0) the top-left corner
+    /// of the first cell; fractional), drawn as thin dark lines.
+    pub outlines: &'a [Vec<Vec<(f64, f64)>>],
+    /// Plot labels centred at pixel coordinates of the grid.
+    pub labels: &'a [(f64, f64, String)],
+}
+
+/// Cells with no rate (NaN).
+pub const NO_RATE_COLOUR: [u8; 3] = [255, 255, 255];
+/// Cells whose value is in no class.
+pub const OTHER_COLOUR: [u8; 3] = [150, 150, 150];
+/// Plot outlines.
+pub const OUTLINE_COLOUR: [u8; 3] = [40, 40, 40];
+
+const WHITE: [u8; 3] = [255, 255, 255];
+const TEXT: [u8; 3] = [35, 35, 35];
+const FRAME: [u8; 3] = [140, 140, 140];
+const TITLE_BAR: [u8; 3] = [238, 242, 236];
+const RULE: [u8; 3] = [210, 214, 208];
+
+/// The map's long side is scaled to at most this many pixels (and to more than half of it by
+/// an integer factor when the grid is smaller).
+const MAP_MAX: usize = 900;
+const MARGIN: i32 = 12;
+const TITLE_H: i32 = 36;
+/// Room under the map for the scale bar and the north arrow.
+const FOOTER_H: i32 = 46;
+/// Narrowest column under the map (scale bar and north arrow need it).
+const MIN_MAP_COLUMN: i32 = 220;
+const GAP: i32 = 20;
+const LEGEND_MIN_W: i32 = 170;
+const LEGEND_MAX_W: i32 = 300;
+/// Class labels are drawn at twice the font's size, to read at a glance.
+const LABEL_SCALE: i32 = 2;
+const ROW: i32 = 24;
+const SWATCH_W: i32 = 28;
+const SWATCH_H: i32 = 18;
+/// Legend heading and its rule above the first swatch.
+const HEADING_H: i32 = 26;
+const NOTE_ROW: i32 = 12;
+
+/// Render the quicklook. Errors when the grid is empty or `values` does not hold
+/// `width × height` cells, or when the cell size is not a positive number.
+pub fn render(map: &RateMap) -> Result<RgbImage> {
+    validate(map)?;
+    let scale = map_scale(map.width, map.height);
+    let (mw, mh) = (scaled(map.width, scale), scaled(map.height, scale));
+
+    let legend = Legend::new(map);
+    let column = mw.max(MIN_MAP_COLUMN);
+    let width = MARGIN + column + GAP + legend.width + MARGIN;
+    let body = (mh + FOOTER_H).max(legend.height());
+    let height = TITLE_H + MARGIN + body + MARGIN;
+    let mut img = RgbImage::from_pixel(width as u32, height as u32, Rgb(WHITE));
+
+    // Title bar.
+    let mut cv = Canvas::new(&mut img, None);
+    cv.fill(
+        Rect {
+            l: 0,
+            t: 0,
+            r: width - 1,
+            b: TITLE_H - 1,
+        },
+        TITLE_BAR,
+    );
+    cv.hline(0, width - 1, TITLE_H - 1, RULE);
+    let title = fit(map.title, 2, width - 2 * MARGIN);
+    cv.text(MARGIN, (TITLE_H - 1 - 14) / 2, &title, TEXT, 2);
+
+    let area = Rect {
+        l: MARGIN,
+        t: TITLE_H + MARGIN,
+        r: MARGIN + mw - 1,
+        b: TITLE_H + MARGIN + mh - 1,
+    };
+    draw_cells(&mut img, map, scale, area);
+    draw_overlays(&mut img, map, scale, area);
+    let mut cv = Canvas::new(&mut img, None);
+    cv.frame(
+        Rect {
+            l: area.l - 1,
+            t: area.t - 1,
+            r: area.r + 1,
+            b: area.b + 1,
+        },
+        FRAME,
+    );
+
+    // Scale bar at the left under the map, north arrow at the right end of the column.
+    let footer = area.b + 12;
+    if let Some(cell) = map.cell_size_m {
+        let room = (column / 3).max(100).min(column - 50);
+        draw_scale_bar(&mut cv, MARGIN, footer, scale / cell, room);
+    }
+    draw_north_arrow(&mut cv, MARGIN + column - 14, footer - 4);
+
+    legend.draw(&mut cv, MARGIN + column + GAP, TITLE_H + MARGIN);
+    Ok(img)
+}
+
+/// Render and write the quicklook as a PNG, atomically (a temporary name beside `path`, then a
+/// rename).
+pub fn write_png(path: &Path, map: &RateMap) -> Result<()> {
+    draw::write_png(&render(map)?, path)
+}
+
+fn validate(map: &RateMap) -> Result<()> {
+    if map.width == 0 || map.height == 0 {
+        return Err(Error::usage(format!(
+            "quicklook of '{}': the grid is empty ({} × {} cells)",
+            map.title, map.width, map.height
+        )));
+    }
+    let cells = map.width.checked_mul(map.height);
+    if cells != Some(map.values.len()) {
+        return Err(Error::usage(format!(
+            "quicklook of '{}': {} values for a grid of {} × {} cells",
+            map.title,
+            map.values.len(),
+            map.width,
+            map.height
+        )));
+    }
+    if let Some(c) = map.cell_size_m.filter(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(Error::usage(format!(
+            "quicklook of '{}': cell size {c} m is not a positive length",
+            map.title
+        )));
+    }
+    Ok(())
+}
+
+/// Output pixels per grid cell: a whole number that brings the long side to more than half of
+/// MAP_MAX and at most MAP_MAX, or below 1 (sampling) for grids larger than that.
+fn map_scale(width: usize, height: usize) -> f64 {
+    let long = width.max(height).max(1);
+    if long <= MAP_MAX {
+        (MAP_MAX / long) as f64
+    } else {
+        MAP_MAX as f64 / long as f64
+    }
+}
+
+/// Output pixels for `cells` cells.
+fn scaled(cells: usize, scale: f64) -> i32 {
+    ((cells as f64 * scale).round() as i32).max(1)
+}
+
+/// Each pixel of `area` takes the colour of the cell under its centre.
+fn draw_cells(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
+    let cell = |p: i32, n: usize| (((p as f64 + 0.5) / scale) as usize).min(n - 1);
+    let cols: Vec<usize> = (0..=area.r - area.l)
+        .map(|px| cell(px, map.width))
+        .collect();
+    for py in 0..=area.b - area.t {
+        let row = cell(py, map.height) * map.width;
+        for (px, &col) in cols.iter().enumerate() {
+            let colour = colour_of(map.classes, map.values[row + col]);
+            img.put_pixel(
+                (area.l + px as i32) as u32,
+                (area.t + py) as u32,
+                Rgb(colour),
+            );
+        }
+    }
+}
+
+fn colour_of(classes: &[Class], value: f32) -> [u8; 3] {
+    if value.is_nan() {
+        return NO_RATE_COLOUR;
+    }
+    class_of(classes, f64::from(value)).map_or(OTHER_COLOUR, |i| classes[i].colour)
+}
+
+/// Plot outlines, then labels over them, clipped to the map.
+fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
+    // Grid coordinates to canvas coordinates (pixel centres are integers on the canvas).
+    let at = |(x, y): (f64, f64)| {
+        (
+            area.l as f64 + x * scale - 0.5,
+            area.t as f64 + y * scale - 0.5,
+        )
+    };
+    let mut cv = Canvas::new(img, Some(area));
+    for ring in map.outlines.iter().flatten() {
+        let closed = ring.first() == ring.last();
+        let n = ring.len();
+        let segments = if closed || n < 3 {
+            n.saturating_sub(1)
+        } else {
+            n
+        };
+        for i in 0..segments {
+            cv.line(at(ring[i]), at(ring[(i + 1) % n]), 1.2, OUTLINE_COLOUR);
+        }
+    }
+    let labels: Vec<_> = map
+        .labels
+        .iter()
+        .filter(|(x, y, text)| x.is_finite() && y.is_finite() && !text.trim().is_empty())
+        .collect();
+    // Large text where there is room for it: an average of 100 × 60 pixels a label.
+    let room = (area.r - area.l + 1) as f64 * (area.b - area.t + 1) as f64;
+    let size = if room / labels.len().max(1) as f64 >= 6000.0 {
+        2
+    } else {
+        1
+    };
+    for (x, y, text) in labels {
+        let text = fit(text, size, area.r - area.l - 4);
+        let (cx, cy) = at((*x, *y));
+        let (w, h) = (text_width(&text, size), 7 * size);
+        // Kept inside the map, in f64 first so that far-off coordinates cannot overflow.
+        let place = |centre: f64, size: i32, lo: i32, hi: i32| {
+            let hi = (hi - 1 - size).max(lo + 2);
+            (centre - f64::from(size / 2))
+                .round()
+                .clamp(f64::from(lo + 2), f64::from(hi)) as i32
+        };
+        let lx = place(cx, w, area.l, area.r);
+        let ly = place(cy, h, area.t, area.b);
+        cv.text_halo(lx, ly, &text, TEXT, WHITE, size);
+    }
+}
+
+/// A scale bar at (x, y) of a round length that is at most `max_px` pixels long, with
+/// `px_per_m` pixels a metre; nothing when no round length fits.
+fn draw_scale_bar(cv: &mut Canvas, x: i32, y: i32, px_per_m: f64, max_px: i32) {
+    let Some(metres) = round_length(max_px as f64 / px_per_m) else {
+        return;
+    };
+    let len = (metres * px_per_m).round() as i32;
+    if len < 8 {
+        return;
+    }
+    let bar = Rect {
+        l: x,
+        t: y,
+        r: x + len,
+        b: y + 5,
+    };
+    // Four alternating segments, dark first.
+    for k in 0..4 {
+        let seg = Rect {
+            l: x + len * k / 4,
+            r: x + len * (k + 1) / 4,
+            ..bar
+        };
+        cv.fill(seg, if k % 2 == 0 { TEXT } else { WHITE });
+    }
+    cv.frame(bar, TEXT);
+    let label = length_text(metres);
+    cv.text(x, y + 10, "0", TEXT, 1);
+    let half = text_width(&label, 1) / 2;
+    cv.text(x + len - half, y + 10, &label, TEXT, 1);
+}
+
+/// The largest 1, 2 or 5 times a power of ten metres not above `max_m`.
+fn round_length(max_m: f64) -> Option<f64> {
+    if !(max_m.is_finite() && max_m > 0.0) {
+        return None;
+    }
+    let mag = 10f64.powf(max_m.log10().floor());
+    [5.0, 2.0, 1.0]
+        .into_iter()
+        .map(|f| f * mag)
+        .find(|&m| m <= max_m * (1.0 + 1e-9))
+}
+
+/// "50 m", "2 km", "0.5 m".
+fn length_text(metres: f64) -> String {
+    let (v, unit) = if metres >= 1000.0 {
+        (metres / 1000.0, "km")
+    } else {
+        (metres, "m")
+    };
+    let s = format!("{v:.3}");
+    format!("{} {unit}", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// A north arrow: "N" over an arrowhead whose tip is at (cx, top + 12).
+fn draw_north_arrow(cv: &mut Canvas, cx: i32, top: i32) {
+    cv.text(cx - 2, top, "N", TEXT, 1);
+    let (x, tip) = (cx as f64, (top + 11) as f64);
+    let left = [(x, tip), (x - 7.0, tip + 20.0), (x, tip + 15.0)];
+    let right = [(x, tip), (x + 7.0, tip + 20.0), (x, tip + 15.0)];
+    cv.polygon(&left, TEXT);
+    cv.polygon(&right, WHITE);
+    for ring in [left, right] {
+        for i in 0..3 {
+            cv.line(ring[i], ring[(i + 1) % 3], 1.0, TEXT);
+        }
+    }
+}
+
+/// The legend panel: a heading, one row per class, "no rate" (and "other value" when some
+/// value is in no class), then the notes.
+struct Legend {
+    width: i32,
+    heading: String,
+    rows: Vec<([u8; 3], String)>,
+    notes: Vec<String>,
+}
+
+impl Legend {
+    fn new(map: &RateMap) -> Legend {
+        let heading = match map.unit.trim() {
+            "" => "Rate".to_string(),
+            unit => format!("Rate ({unit})"),
+        };
+        let mut rows: Vec<([u8; 3], String)> = map
+            .classes
+            .iter()
+            .map(|c| (c.colour, c.label.clone()))
+            .collect();
+        rows.push((NO_RATE_COLOUR, "no rate".into()));
+        let other = map
+            .values
+            .iter()
+            .any(|v| !v.is_nan() && class_of(map.classes, f64::from(*v)).is_none());
+        if other {
+            rows.push((OTHER_COLOUR, "other value".into()));
+        }
+        let widest = rows
+            .iter()
+            .map(|(_, label)| SWATCH_W + 8 + text_width(label, LABEL_SCALE))
+            .chain([text_width(&heading, LABEL_SCALE)])
+            .chain(map.notes.iter().map(|n| text_width(n, 1)))
+            .max()
+            .unwrap_or(0);
+        let width = widest.clamp(LEGEND_MIN_W, LEGEND_MAX_W);
+        let notes = map.notes.iter().flat_map(|n| wrap(n, width)).collect();
+        Legend {
+            width,
+            heading,
+            rows,
+            notes,
+        }
+    }
+
+    fn height(&self) -> i32 {
+        let notes = if self.notes.is_empty() {
+            0
+        } else {
+            8 + self.notes.len() as i32 * NOTE_ROW
+        };
+        HEADING_H + self.rows.len() as i32 * ROW + notes
+    }
+
+    fn draw(&self, cv: &mut Canvas, x: i32, y: i32) {
+        let heading = fit(&self.heading, LABEL_SCALE, self.width);
+        cv.text(x, y, &heading, TEXT, LABEL_SCALE);
+        cv.hline(x, x + self.width, y + text_height(LABEL_SCALE) + 2, RULE);
+        let mut top = y + HEADING_H;
+        for (colour, label) in &self.rows {
+            let swatch = Rect {
+                l: x,
+                t: top,
+                r: x + SWATCH_W - 1,
+                b: top + SWATCH_H - 1,
+            };
+            cv.fill(swatch, *colour);
+            cv.frame(swatch, FRAME);
+            let label = fit(label, LABEL_SCALE, self.width - SWATCH_W - 8);
+            let ty = top + (SWATCH_H - 7 * LABEL_SCALE) / 2;
+            cv.text(x + SWATCH_W + 8, ty, &label, TEXT, LABEL_SCALE);
+            top += ROW;
+        }
+        top += 8;
+        if !self.notes.is_empty() {
+            cv.hline(x, x + self.width, top - 4, RULE);
+        }
+        for line in &self.notes {
+            cv.text(x, top, line, TEXT, 1);
+            top += NOTE_ROW;
+        }
+    }
+}
+
+/// `text` in lines at most `width` pixels wide, broken at spaces (a word too long is cut).
+fn wrap(text: &str, width: i32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let joined = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if text_width(&joined, 1) <= width || line.is_empty() {
+            line = joined;
+        } else {
+            lines.push(fit(&line, 1, width));
+            line = word.to_string();
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(fit(&line, 1, width));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::classes::{rate_classes, Palette};
+    use crate::export::draw::count;
+
+    fn classes() -> Vec<Class> {
+        rate_classes(&[0.0, 20.0, 30.0, 40.0], "kg N/ha", Palette::Nitrogen, 7)
+    }
+
+    fn map<'a>(values: &'a [f32], width: usize, classes: &'a [Class]) -> RateMap<'a> {
+        RateMap {
+            values,
+            width,
+            height: values.len() / width.max(1),
+            cell_size_m: Some(2.0),
+            classes,
+            title: "Nitrogen topdress, urea",
+            unit: "kg N/ha",
+            notes: &[],
+            outlines: &[],
+            labels: &[],
+        }
+    }
+
+    /// The image pixel at the centre of cell (col, row).
+    fn cell_centre(scale: f64, col: usize, row: usize) -> (u32, u32) {
+        let c = |i: usize| ((i as f64 + 0.5) * scale) as u32;
+        (MARGIN as u32 + c(col), (TITLE_H + MARGIN) as u32 + c(row))
+    }
+
+    #[test]
+    fn cells_take_their_class_colour_nan_white_others_grey() {
+        let classes = classes();
+        let nan = f32::NAN;
+        #[rustfmt::skip]
+        let values = [
+            0.0, 20.0, 30.0, 40.0,
+            nan, 20.0, 33.0, 40.0,
+            nan, nan, 0.0, 30.0,
+        ];
+        let img = render(&map(&values, 4, &classes)).unwrap();
+        let scale = map_scale(4, 3);
+        assert_eq!(scale, 225.0);
+        for (i, &v) in values.iter().enumerate() {
+            let (x, y) = cell_centre(scale, i % 4, i / 4);
+            let want = if v.is_nan() {
+                NO_RATE_COLOUR
+            } else if v == 33.0 {
+                OTHER_COLOUR
+            } else {
+                classes[class_of(&classes, f64::from(v)).unwrap()].colour
+            };
+            assert_eq!(img.get_pixel(x, y).0, want, "cell {i} ({v})");
+            // Nearest neighbour: the cell's corners inside too.
+            let (x0, y0) = (x - 111, y - 111);
+            assert_eq!(img.get_pixel(x0, y0).0, want, "corner of cell {i}");
+        }
+        // The map is 4 × 225 by 3 × 225 pixels, framed.
+        let frame_x = MARGIN as u32 + 4 * 225;
+        assert_eq!(img.get_pixel(frame_x, cell_centre(scale, 0, 0).1).0, FRAME);
+        assert_eq!(
+            img.get_pixel(frame_x - 1, cell_centre(scale, 0, 0).1).0,
+            classes[3].colour
+        );
+    }
+
+    #[test]
+    fn legend_has_a_swatch_per_class_and_no_rate() {
+        let classes = classes();
+        let values = [0.0, 20.0, 30.0, f32::NAN, 33.0, 40.0];
+        let img = render(&map(&values, 3, &classes)).unwrap();
+        let legend_x = MARGIN + MIN_MAP_COLUMN.max(900) + GAP;
+        let panel = Rect {
+            l: legend_x,
+            t: TITLE_H,
+            r: img.width() as i32 - 1,
+            b: img.height() as i32 - 1,
+        };
+        let inside = ((SWATCH_W - 2) * (SWATCH_H - 2)) as usize;
+        for c in &classes {
+            assert!(
+                count(&img, panel, c.colour) >= inside,
+                "{} missing",
+                c.label
+            );
+        }
+        assert!(count(&img, panel, OTHER_COLOUR) >= inside);
+        // "no rate": a framed white swatch after the classes.
+        let top = TITLE_H + MARGIN + HEADING_H + classes.len() as i32 * ROW;
+        let swatch = Rect {
+            l: legend_x,
+            t: top,
+            r: legend_x + SWATCH_W - 1,
+            b: top + SWATCH_H - 1,
+        };
+        assert_eq!(count(&img, swatch, NO_RATE_COLOUR), inside);
+        assert_eq!(
+            count(&img, swatch, FRAME),
+            (SWATCH_W * SWATCH_H) as usize - inside
+        );
+        // Without values outside the classes, no grey swatch.
+        let img = render(&map(&values[..3], 3, &classes)).unwrap();
+        assert_eq!(count(&img, Rect::of(&img), OTHER_COLOUR), 0);
+    }
+
+    #[test]
+    fn the_map_side_is_scaled_to_a_readable_size() {
+        let classes = classes();
+        for (w, h) in [
+            (1, 1),
+            (7, 3),
+            (3, 7),
+            (100, 40),
+            (450, 451),
+            (901, 10),
+            (2500, 1700),
+        ] {
+            let values = vec![20.0f32; w * h];
+            let img = render(&map(&values, w, &classes)).unwrap();
+            let scale = map_scale(w, h);
+            let long = scaled(w.max(h), scale);
+            assert!((450..=900).contains(&long), "{w}×{h}: long side {long}");
+            if w.max(h) <= 900 {
+                assert_eq!(scale.fract(), 0.0, "{w}×{h}: not a whole factor");
+            }
+            let max_w = (MARGIN + 900 + GAP + LEGEND_MAX_W + MARGIN) as u32;
+            let max_h = (TITLE_H + 2 * MARGIN + 900 + FOOTER_H) as u32;
+            assert!(
+                img.width() <= max_w && img.height() <= max_h,
+                "{w}×{h}: {:?}",
+                img.dimensions()
+            );
+            assert!(
+                img.width() >= 400 && img.height() >= 150,
+                "{w}×{h}: {:?}",
+                img.dimensions()
+            );
+        }
+    }
+
+    #[test]
+    fn large_grids_are_sampled() {
+        let classes = classes();
+        let (w, h) = (1800, 20);
+        let values: Vec<f32> = (0..w * h)
+            .map(|i| if i % w < w / 2 { 20.0 } else { 40.0 })
+            .collect();
+        let img = render(&map(&values, w, &classes)).unwrap();
+        let y = (TITLE_H + MARGIN + 5) as u32;
+        let left = MARGIN as u32;
+        assert_eq!(img.get_pixel(left, y).0, classes[1].colour);
+        assert_eq!(img.get_pixel(left + 449, y).0, classes[1].colour);
+        assert_eq!(img.get_pixel(left + 450, y).0, classes[3].colour);
+        assert_eq!(img.get_pixel(left + 899, y).0, classes[3].colour);
+        assert_eq!(img.get_pixel(left + 900, y).0, FRAME);
+    }
+
+    #[test]
+    fn outlines_labels_scale_bar_and_arrow_are_drawn() {
+        let classes = classes();
+        let values = vec![40.0f32; 20 * 10];
+        let outlines = vec![vec![vec![(2.0, 2.0), (8.0, 2.0), (8.0, 8.0), (2.0, 8.0)]]];
+        let labels = vec![
+            (15.0, 5.0, "P07".to_string()),
+            (f64::NAN, 1.0, "nowhere".to_string()),
+            (1e300, -1e300, "far".to_string()),
+        ];
+        let notes = vec!["Total: 123 kg urea over 0.04 ha, in one pass".to_string()];
+        let rate_map = RateMap {
+            outlines: &outlines,
+            labels: &labels,
+            notes: &notes,
+            ..map(&values, 20, &classes)
+        };
+        let img = render(&rate_map).unwrap();
+        let scale = map_scale(20, 10);
+        assert_eq!(scale, 45.0);
+        let dark = |x: u32, y: u32| img.get_pixel(x, y).0.iter().all(|&c| c < 120);
+        // The ring's top edge at grid y = 2, midway along it; not inside the ring.
+        let (x, _) = cell_centre(scale, 5, 0);
+        let edge = (TITLE_H + MARGIN) as u32 + 90;
+        assert!(dark(x, edge) || dark(x, edge - 1), "no outline");
+        assert_eq!(img.get_pixel(x, edge + 20).0, classes[3].colour);
+        // The label: dark text with white around it, centred on grid (15, 5).
+        let (cx, cy) = cell_centre(scale, 15, 5);
+        let around = Rect {
+            l: cx as i32 - 40,
+            t: cy as i32 - 60,
+            r: cx as i32 + 40,
+            b: cy as i32 + 30,
+        };
+        assert!(count(&img, around, TEXT) > 30);
+        assert!(count(&img, around, WHITE) > 30);
+        // Scale bar: 20 cells of 2 m are 900 px, 40 m; a round length fits in the column.
+        let footer = Rect {
+            l: 0,
+            t: TITLE_H + MARGIN + 450 + 2,
+            r: MARGIN + 900,
+            b: img.height() as i32 - 1,
+        };
+        assert!(count(&img, footer, TEXT) > 300, "no scale bar or arrow");
+        let no_scale = render(&RateMap {
+            cell_size_m: None,
+            ..rate_map
+        })
+        .unwrap();
+        assert!(count(&no_scale, footer, TEXT) < count(&img, footer, TEXT) - 200);
+    }
+
+    #[test]
+    fn bad_grids_are_refused_with_the_reason() {
+        let classes = classes();
+        let values = [1.0f32; 6];
+        let mut m = map(&values, 4, &classes);
+        m.height = 2;
+        let err = render(&m).unwrap_err().to_string();
+        assert!(err.contains("6 values for a grid of 4 × 2"), "{err}");
+        m.width = 0;
+        assert!(render(&m).unwrap_err().to_string().contains("empty"));
+        let (mut m, big) = (map(&values, 3, &classes), usize::MAX / 2);
+        (m.width, m.height) = (big, 3);
+        assert!(render(&m).is_err());
+        for cell in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let m = RateMap {
+                cell_size_m: Some(cell),
+                ..map(&values, 3, &classes)
+            };
+            let err = render(&m).unwrap_err().to_string();
+            assert!(err.contains("cell size"), "{err}");
+        }
+        // No classes at all: every value grey, still a picture.
+        let m = map(&values, 3, &[]);
+        assert!(render(&m).is_ok());
+    }
+
+    #[test]
+    fn round_scale_lengths() {
+        assert_eq!(round_length(173.0), Some(100.0));
+        assert_eq!(round_length(60.0), Some(50.0));
+        assert_eq!(round_length(2.0), Some(2.0));
+        assert_eq!(round_length(0.34), Some(0.2));
+        assert_eq!(round_length(0.0), None);
+        assert_eq!(length_text(50.0), "50 m");
+        assert_eq!(length_text(2000.0), "2 km");
+        assert_eq!(length_text(0.5), "0.5 m");
+        assert_eq!(wrap("one two three", 6 * 8), vec!["one two", "three"]);
+        assert_eq!(wrap("", 100), vec![""]);
+    }
+
+    #[test]
+    fn writes_the_png_atomically() {
+        let classes = classes();
+        let values = [0.0f32, 20.0, f32::NAN, 40.0];
+        let m = map(&values, 2, &classes);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rx.png");
+        write_png(&path, &m).unwrap();
+        assert_eq!(image::open(&path).unwrap().to_rgb8(), render(&m).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(write_png(&dir.path().join("no/such/dir/rx.png"), &m).is_err());
+        let bad = map(&values[..3], 2, &classes);
+        assert!(write_png(&dir.path().join("bad.png"), &bad).is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A field of six plots with zoned rates between bunds; written where
+    /// PADDY_QUICKLOOK_EXAMPLE says, to look at.
+    #[test]
+    fn example_field() {
+        let (w, h) = (150, 96);
+        let mut values = vec![f32::NAN; w * h];
+        let mut outlines = Vec::new();
+        let mut labels = Vec::new();
+        let steps = [0.0f32, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
+        for p in 0..6 {
+            let (x0, y0) = (4 + (p % 3) * 49, 4 + (p / 3) * 46);
+            let (pw, ph) = (44, 42);
+            for y in y0..y0 + ph {
+                for x in x0..x0 + pw {
+                    // Rates rise towards a weak corner of each plot.
+                    let d = ((x - x0) as f32 / pw as f32 + (y - y0) as f32 / ph as f32) / 2.0;
+                    let k = ((d * 5.0) as usize + p) % steps.len();
+                    values[y * w + x] = steps[k];
+                }
+            }
+            let (a, b) = (x0 as f64, y0 as f64);
+            let (c, d) = ((x0 + pw) as f64, (y0 + ph) as f64);
+            outlines.push(vec![vec![(a, b), (c, b), (c, d), (a, d), (a, b)]]);
+            labels.push(((a + c) / 2.0, (b + d) / 2.0, format!("P{:02}", p + 1)));
+        }
+        let rates: Vec<f64> = steps.iter().map(|&s| f64::from(s)).collect();
+        let classes = rate_classes(&rates, "kg/ha", Palette::Nitrogen, 7);
+        let notes = vec![
+            "Total: 1,234 kg urea on 1.24 ha".to_string(),
+            "Mean rate 71 kg/ha; applicator steps of 10 kg/ha".to_string(),
+        ];
+        let m = RateMap {
+            values: &values,
+            width: w,
+            height: h,
+            cell_size_m: Some(1.0),
+            classes: &classes,
+            title: "Nitrogen topdress, urea",
+            unit: "kg urea/ha",
+            notes: &notes,
+            outlines: &outlines,
+            labels: &labels,
+        };
+        let img = render(&m).unwrap();
+        assert_eq!(map_scale(w, h), 6.0);
+        if let Some(path) = std::env::var_os("PADDY_QUICKLOOK_EXAMPLE") {
+            write_png(Path::new(&path), &m).unwrap();
+        }
+        assert!(count(&img, Rect::of(&img), classes[6].colour) > 1000);
+    }
+}
