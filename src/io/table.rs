@@ -1,9 +1,11 @@
-//! Tables of plots out: CSV (one row per plot, in column order) and RFC 7946 GeoJSON (WGS84
-//! lon/lat plot geometries with the row as properties, written by OGR). Both are written under
-//! a temporary name and renamed, and the same table always gives the same bytes. Used by
-//! `paddy stats` and `paddy stage`.
+//! Tables of plots out: CSV (one row per plot, in column order), RFC 7946 GeoJSON (WGS84
+//! lon/lat plot geometries with the row as properties, written by OGR) and ESRI shapefiles (the
+//! same, zipped into one `.shp.zip` or as a `.shp` with its side files). Each is written under a
+//! temporary name and renamed. The same table always gives the same CSV and GeoJSON bytes; a
+//! shapefile's DBF header also holds the date it was written. Used by `paddy stats`,
+//! `paddy stage` and `paddy prescribe`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use gdal::vector::{
@@ -98,11 +100,28 @@ pub struct Table {
 pub enum Format {
     Csv,
     GeoJson,
+    /// An ESRI shapefile: `.shp.zip` (`zipped`, one file, what GDAL ≥ 3.1 and QGIS open
+    /// directly) or `.shp` with its `.shx`, `.dbf`, `.prj` and `.cpg` beside it.
+    Shapefile {
+        zipped: bool,
+    },
 }
+
+/// Longest shapefile (DBF) column name, in bytes.
+pub const SHAPEFILE_NAME_MAX: usize = 10;
+/// Longest shapefile (DBF) text value, in bytes.
+const SHAPEFILE_TEXT_MAX: usize = 254;
 
 impl Format {
     /// The format for `path` by its extension.
     pub fn for_path(path: &Path) -> Result<Format> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".shp.zip") {
+            return Ok(Format::Shapefile { zipped: true });
+        }
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -110,8 +129,9 @@ impl Format {
         match ext.as_str() {
             "csv" => Ok(Format::Csv),
             "geojson" | "json" => Ok(Format::GeoJson),
+            "shp" => Ok(Format::Shapefile { zipped: false }),
             _ => Err(Error::usage(format!(
-                "{}: unknown output format '.{ext}': use .csv or .geojson",
+                "{}: unknown output format '.{ext}': use .csv, .geojson, .shp.zip or .shp",
                 path.display()
             ))),
         }
@@ -137,11 +157,173 @@ impl Table {
     }
 
     /// Write the table to `path` in the format its extension names.
+    ///
+    /// Shapefiles: polygons in WGS84 lon/lat (EPSG:4326, with its `.prj`), text in UTF-8 (with a
+    /// `.cpg` saying so), integer, real and text columns as such, null and NaN as null. A
+    /// shapefile has no list type, so [`Kind::Reals`] columns (short series) are left out: the
+    /// CSV and GeoJSON carry them. A column name longer than 10 bytes, or a text longer than 254
+    /// bytes, is refused with an error naming it (the caller chooses short names). A `.shp.zip`
+    /// appears whole under its name or not at all. A `.shp` is written into a hidden directory
+    /// beside it and its files are then renamed into place, the side files first and the `.shp`
+    /// last (each file is replaced whole, the set not at once; stale spatial indexes `.qix`,
+    /// `.sbn`, `.sbx` of the old file are removed).
     pub fn write(&self, path: &Path) -> Result<()> {
         match Format::for_path(path)? {
             Format::Csv => super::write_atomic(path, &self.csv_bytes()?),
             Format::GeoJson => super::write_atomically(path, |temp| self.write_geojson(temp, path)),
+            Format::Shapefile { zipped: true } => self.write_shapefile_zip(path),
+            Format::Shapefile { zipped: false } => self.write_shapefile_set(path),
         }
+    }
+
+    /// The columns a shapefile keeps: (index in the row, name, OGR type, text width), after
+    /// checking names and text lengths fit a DBF.
+    fn shapefile_columns(
+        &self,
+        final_path: &Path,
+    ) -> Result<Vec<(usize, &str, OGRFieldType::Type, usize)>> {
+        if self.lonlat.iter().all(Option::is_none) {
+            return Err(Error::usage(format!(
+                "{}: a shapefile needs plots with a known CRS (they are written in WGS84 lon/lat)",
+                final_path.display()
+            )));
+        }
+        let mut columns = Vec::new();
+        for (k, (name, kind)) in self.columns.iter().enumerate() {
+            if *kind == Kind::Reals {
+                continue;
+            }
+            if name.len() > SHAPEFILE_NAME_MAX {
+                return Err(Error::usage(format!(
+                    "{}: column '{name}' is {} bytes long; shapefile column names have at most {SHAPEFILE_NAME_MAX}",
+                    final_path.display(),
+                    name.len()
+                )));
+            }
+            let (ogr_type, width) = match kind {
+                Kind::Int => (OGRFieldType::OFTInteger64, 0),
+                Kind::Real => (OGRFieldType::OFTReal, 0),
+                _ => {
+                    let longest = self
+                        .rows
+                        .iter()
+                        .filter_map(|row| match row.get(k) {
+                            Some(Value::Text(v)) => Some(v.len()),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    if longest > SHAPEFILE_TEXT_MAX {
+                        return Err(Error::usage(format!(
+                            "{}: column '{name}' holds a text of {longest} bytes; shapefile texts have at most {SHAPEFILE_TEXT_MAX}",
+                            final_path.display()
+                        )));
+                    }
+                    (OGRFieldType::OFTString, longest.max(1))
+                }
+            };
+            columns.push((k, name.as_str(), ogr_type, width));
+        }
+        Ok(columns)
+    }
+
+    /// Write the shapefile's layer `layer_name` at `target` (a `.shp` or a `.shp.zip` name).
+    fn write_shapefile(&self, target: &Path, layer_name: &str, final_path: &Path) -> Result<()> {
+        let columns = self.shapefile_columns(final_path)?;
+        let fail = |e: gdal::errors::GdalError| Error::Write {
+            path: final_path.to_path_buf(),
+            message: gdal_message(&e),
+        };
+        let driver = DriverManager::get_driver_by_name("ESRI Shapefile").map_err(fail)?;
+        let mut ds = driver.create_vector_only(target).map_err(fail)?;
+        let mut srs = SpatialRef::from_epsg(4326).map_err(fail)?;
+        srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let layer = ds
+            .create_layer(LayerOptions {
+                name: layer_name,
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPolygon,
+                // Without ENCODING the DBF says ISO-8859-1 and no .cpg is written.
+                options: Some(&["SHPT=POLYGON", "ENCODING=UTF-8"]),
+            })
+            .map_err(fail)?;
+        for &(_, name, ogr_type, width) in &columns {
+            let field = FieldDefn::new(name, ogr_type).map_err(fail)?;
+            if width > 0 {
+                field.set_width(width as i32);
+            }
+            field.add_to_layer(&layer).map_err(fail)?;
+        }
+        let defn = layer.defn();
+        for (row, parts) in self.rows.iter().zip(&self.lonlat) {
+            let mut feature = gdal::vector::Feature::new(defn).map_err(fail)?;
+            for (field, &(k, ..)) in columns.iter().enumerate() {
+                match row.get(k).unwrap_or(&Value::Null) {
+                    Value::Int(v) => feature.set_field_integer64(field, *v),
+                    Value::Real(v) if !v.is_nan() => feature.set_field_double(field, *v),
+                    Value::Text(v) => feature.set_field_string(field, v),
+                    _ => feature.set_field_null(field),
+                }
+                .map_err(fail)?;
+            }
+            if let Some(parts) = parts {
+                feature
+                    .set_geometry(ogr_geometry(parts).map_err(fail)?)
+                    .map_err(fail)?;
+            }
+            feature.create(&layer).map_err(fail)?;
+        }
+        ds.close().map_err(fail)
+    }
+
+    /// A `.shp.zip`: written by OGR under a hidden temporary name that keeps the `.shp.zip`
+    /// ending (OGR zips only such names), then renamed.
+    fn write_shapefile_zip(&self, path: &Path) -> Result<()> {
+        let stem = shapefile_stem(path, ".shp.zip");
+        let temp = Staged::new(
+            path.with_file_name(format!(".{stem}.part-{}.shp.zip", std::process::id())),
+        );
+        // A leftover of a killed run with the same process id would make OGR refuse the name.
+        let _ = std::fs::remove_file(&temp.path);
+        self.write_shapefile(&temp.path, &stem, path)?;
+        temp.persist(path)
+    }
+
+    /// A `.shp` and its side files: written by OGR into a hidden directory beside `path`, then
+    /// renamed into place, the `.shp` last.
+    fn write_shapefile_set(&self, path: &Path) -> Result<()> {
+        let stem = shapefile_stem(path, ".shp");
+        let file_name = path.file_name().map_or_else(
+            || format!("{stem}.shp"),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let staging =
+            Staged::new(path.with_file_name(format!(".{file_name}.part-{}", std::process::id())));
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let _ = std::fs::remove_dir_all(&staging.path);
+        std::fs::create_dir(&staging.path).map_err(io_error(&staging.path))?;
+        self.write_shapefile(&staging.path.join(&file_name), &stem, path)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&staging.path)
+            .map_err(io_error(&staging.path))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .map_err(io_error(&staging.path))?;
+        let is_shp = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+        files.sort_by_key(|p| (is_shp(p), p.clone()));
+        for ext in ["qix", "sbn", "sbx"] {
+            let _ = std::fs::remove_file(path.with_extension(ext));
+        }
+        for file in files {
+            let Some(name) = file.file_name() else {
+                continue;
+            };
+            let dest = path.with_file_name(name);
+            std::fs::rename(&file, &dest).map_err(io_error(&dest))?;
+        }
+        Ok(())
     }
 
     fn write_geojson(&self, temp: &Path, final_path: &Path) -> Result<()> {
@@ -207,6 +389,60 @@ impl Table {
     }
 }
 
+/// The name of a shapefile path without `ending` (case-insensitive): its layer name and the
+/// name of the files inside a `.shp.zip`.
+fn shapefile_stem(path: &Path, ending: &str) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cut = name.len().saturating_sub(ending.len());
+    let stem = match (name.get(..cut), name.get(cut..)) {
+        (Some(stem), Some(end)) if end.eq_ignore_ascii_case(ending) => stem,
+        _ => name.as_str(),
+    };
+    if stem.is_empty() {
+        "plots".into()
+    } else {
+        stem.to_string()
+    }
+}
+
+/// A temporary file or directory, removed when dropped unless persisted.
+struct Staged {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Staged {
+    fn new(path: PathBuf) -> Staged {
+        Staged { path, armed: true }
+    }
+
+    /// Rename the file to `dest` and stop guarding it.
+    fn persist(mut self, dest: &Path) -> Result<()> {
+        std::fs::rename(&self.path, dest).map_err(|source| Error::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.path.is_dir() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        } else {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// An OGR Polygon (one part) or MultiPolygon from parts.
 pub fn ogr_geometry(parts: &Parts) -> gdal::errors::Result<Geometry> {
     let polygon = |rings: &Vec<Vec<(f64, f64)>>| -> gdal::errors::Result<Geometry> {
@@ -228,4 +464,182 @@ pub fn ogr_geometry(parts: &Parts) -> gdal::errors::Result<Geometry> {
         multi.add_geometry(polygon(rings)?)?;
     }
     Ok(multi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::Dataset;
+
+    /// A square ring, counter-clockwise (as RFC 7946 GeoJSON has outer rings).
+    fn square(lon: f64, lat: f64, size: f64) -> Vec<(f64, f64)> {
+        vec![
+            (lon, lat),
+            (lon + size, lat),
+            (lon + size, lat + size),
+            (lon, lat + size),
+            (lon, lat),
+        ]
+    }
+
+    /// Two plots: a square, and a square with a square hole (clockwise).
+    fn table() -> Table {
+        let mut hole = square(100.0104, 14.0004, 0.0002);
+        hole.reverse();
+        Table {
+            columns: vec![
+                ("plot_id".into(), Kind::Text),
+                ("rate".into(), Kind::Real),
+                ("zone".into(), Kind::Int),
+                ("ndvi_curve".into(), Kind::Reals),
+            ],
+            rows: vec![
+                vec![
+                    Value::Text("A-1 ทุ่งนา".into()),
+                    Value::Real(42.5),
+                    Value::Int(3),
+                    Value::Reals(vec![0.1, 0.2]),
+                ],
+                vec![
+                    Value::Text("B-2".into()),
+                    Value::Real(f64::NAN),
+                    Value::Int(-7_000_000_000),
+                    Value::Reals(vec![]),
+                ],
+            ],
+            lonlat: vec![
+                Some(vec![vec![square(100.0, 14.0, 0.001)]]),
+                Some(vec![vec![square(100.01, 14.0, 0.001), hole]]),
+            ],
+        }
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("listing")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Check what OGR reads back from a shapefile written from [`table`].
+    fn check_read_back(path: &Path) {
+        let ds = Dataset::open(path).expect("OGR opens the shapefile");
+        let mut layer = ds.layer(0).expect("a layer");
+        assert_eq!(layer.name(), "plots");
+        assert_eq!(layer.feature_count(), 2);
+        assert_eq!(layer.defn().geometry_type(), OGRwkbGeometryType::wkbPolygon);
+        let srs = layer.spatial_ref().expect("a .prj");
+        assert_eq!(srs.auth_code().ok(), Some(4326));
+        let fields: Vec<(String, OGRFieldType::Type)> = layer
+            .defn()
+            .fields()
+            .map(|f| (f.name(), f.field_type()))
+            .collect();
+        // The series column is left out; the others keep their types.
+        assert_eq!(
+            fields,
+            [
+                ("plot_id".to_string(), OGRFieldType::OFTString),
+                ("rate".to_string(), OGRFieldType::OFTReal),
+                ("zone".to_string(), OGRFieldType::OFTInteger64),
+            ]
+        );
+        let features: Vec<_> = layer.features().collect();
+        let first = &features[0];
+        assert_eq!(
+            first.field_as_string(0).expect("read"),
+            Some("A-1 ทุ่งนา".to_string())
+        );
+        assert_eq!(first.field_as_double(1).expect("read"), Some(42.5));
+        assert_eq!(first.field_as_integer64(2).expect("read"), Some(3));
+        let second = &features[1];
+        assert_eq!(second.field_as_double(1).expect("read"), None);
+        assert_eq!(
+            second.field_as_integer64(2).expect("read"),
+            Some(-7_000_000_000)
+        );
+        // Longitude is x: the files are in lon/lat whatever EPSG:4326's axis order.
+        let envelope = first.geometry().expect("a geometry").envelope();
+        assert!((envelope.MinX - 100.0).abs() < 1e-9 && (envelope.MinY - 14.0).abs() < 1e-9);
+        // The hole survives as a hole (OGR writes the rings in the shapefile's winding order).
+        let holed = second.geometry().expect("a geometry");
+        assert_eq!(holed.geometry_type(), OGRwkbGeometryType::wkbPolygon);
+        assert_eq!(holed.geometry_count(), 2);
+        assert!((holed.area() - (1e-6 - 4e-8)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zipped_shapefile_reads_back_with_fields_geometry_and_crs() {
+        crate::io::init();
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("plots.shp.zip");
+        table().write(&path).expect("written");
+        assert_eq!(names_in(tmp.path()), ["plots.shp.zip"]);
+        check_read_back(&path);
+    }
+
+    #[test]
+    fn shapefile_set_lands_whole_and_replaces_stale_indexes() {
+        crate::io::init();
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("plots.shp");
+        std::fs::write(tmp.path().join("plots.qix"), b"stale").expect("stale index");
+        table().write(&path).expect("written");
+        table().write(&path).expect("written again over the first");
+        assert_eq!(
+            names_in(tmp.path()),
+            [
+                "plots.cpg",
+                "plots.dbf",
+                "plots.prj",
+                "plots.shp",
+                "plots.shx"
+            ]
+        );
+        check_read_back(&path);
+    }
+
+    #[test]
+    fn long_column_names_and_texts_are_refused_before_writing() {
+        crate::io::init();
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("plots.shp.zip");
+        let mut long = table();
+        long.columns[1].0 = "rate_kg_per_ha".into();
+        let message = long.write(&path).expect_err("refused").to_string();
+        assert!(message.contains("'rate_kg_per_ha'"), "{message}");
+        assert!(message.contains("at most 10"), "{message}");
+        let mut wordy = table();
+        wordy.rows[1][0] = Value::Text("x".repeat(300));
+        let message = wordy.write(&path).expect_err("refused").to_string();
+        assert!(message.contains("'plot_id'"), "{message}");
+        assert!(names_in(tmp.path()).is_empty());
+        // A list column may have a long name: it is not written.
+        let mut series = table();
+        series.columns[3].0 = "smoothed_ndvi_series".into();
+        series.write(&path).expect("written");
+    }
+
+    #[test]
+    fn formats_by_name() {
+        let format = |name: &str| Format::for_path(Path::new(name));
+        assert_eq!(
+            format("out/x.SHP.ZIP").ok(),
+            Some(Format::Shapefile { zipped: true })
+        );
+        assert_eq!(
+            format("x.shp").ok(),
+            Some(Format::Shapefile { zipped: false })
+        );
+        assert_eq!(format("x.geojson").ok(), Some(Format::GeoJson));
+        let message = format("x.zip").expect_err("refused").to_string();
+        assert!(message.contains(".shp.zip"), "{message}");
+        assert_eq!(
+            shapefile_stem(Path::new("d/Plots.SHP.zip"), ".shp.zip"),
+            "Plots"
+        );
+        assert_eq!(shapefile_stem(Path::new(".shp.zip"), ".shp.zip"), "plots");
+    }
 }
