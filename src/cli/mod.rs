@@ -3,6 +3,7 @@
 mod bench;
 mod index;
 mod indices;
+mod prescribe;
 mod sensors;
 mod stage;
 mod stats;
@@ -28,6 +29,7 @@ enum Command {
     Sensors(sensors::SensorsArgs),
     Stats(Box<stats::StatsArgs>),
     Stage(Box<stage::StageArgs>),
+    Prescribe(Box<prescribe::PrescribeArgs>),
     Bench(bench::BenchArgs),
 }
 
@@ -56,6 +58,7 @@ pub fn main() -> i32 {
         Command::Sensors(args) => sensors::run(args),
         Command::Stats(args) => stats::run(*args),
         Command::Stage(args) => stage::run(*args),
+        Command::Prescribe(args) => prescribe::run(*args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

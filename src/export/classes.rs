@@ -98,19 +98,29 @@ pub fn rate_classes(rates: &[f64], unit: &str, palette: Palette, max_classes: us
             label: format!("{} {unit}", short(v)),
         }));
     } else {
+        // Equal ranges on round numbers (1, 2, 2.5 or 5 × 10^k wide), so the legend reads
+        // 20–30, 30–40 rather than 20–29.286.
         let (lo, hi) = (positive[0], positive[positive.len() - 1]);
-        let step = (hi - lo) / max_classes as f64;
-        classes.extend((0..max_classes).map(|i| {
-            let lower = lo + step * i as f64;
-            let upper = if i + 1 == max_classes {
-                hi
+        let raw = (hi - lo) / max_classes as f64;
+        let magnitude = 10f64.powf(raw.log10().floor());
+        let width = [1.0, 2.0, 2.5, 5.0, 10.0]
+            .iter()
+            .map(|m| m * magnitude)
+            .find(|w| (hi - (lo / w).floor() * w) / w <= max_classes as f64 + 1e-9)
+            .unwrap_or(10.0 * magnitude);
+        let start = (lo / width).floor() * width;
+        let n = (((hi - start) / width).ceil() as usize).clamp(1, max_classes);
+        classes.extend((0..n).map(|i| {
+            let lower = start + width * i as f64;
+            let upper = if i + 1 == n {
+                hi.max(lower)
             } else {
-                lo + step * (i + 1) as f64
+                start + width * (i + 1) as f64
             };
             Class {
                 lower,
                 upper,
-                colour: pick(i, max_classes),
+                colour: pick(i, n),
                 label: format!("{}–{} {unit}", short(lower), short(upper)),
             }
         }));
@@ -139,7 +149,12 @@ mod tests {
 
     #[test]
     fn distinct_rates_get_one_class_each_and_zero_is_grey() {
-        let c = rate_classes(&[0.0, 20.0, 10.0, 20.0, f64::NAN], "kg N/ha", Palette::Nitrogen, 7);
+        let c = rate_classes(
+            &[0.0, 20.0, 10.0, 20.0, f64::NAN],
+            "kg N/ha",
+            Palette::Nitrogen,
+            7,
+        );
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].label, "0 kg N/ha");
         assert_eq!(c[0].hex(), "#e0e0e0");
@@ -154,13 +169,18 @@ mod tests {
         let rates: Vec<f64> = (1..=100).map(|i| i as f64 * 0.5).collect();
         let c = rate_classes(&rates, "L/ha", Palette::Spray, 5);
         assert_eq!(c.len(), 6);
-        assert_eq!(c[1].label, "0.5–10.4 L/ha");
+        // 0.5…50 in 5 classes: 10 wide from 0.
+        assert_eq!(c[1].label, "0–10 L/ha");
+        assert_eq!(c[5].label, "40–50 L/ha");
         assert!(rates.iter().all(|&r| class_of(&c, r).is_some()));
         assert_eq!(c[5].colour, [189, 0, 38]);
     }
 
     #[test]
     fn all_zero_is_one_class() {
-        assert_eq!(rate_classes(&[0.0, 0.0], "kg/ha", Palette::Spray, 5).len(), 1);
+        assert_eq!(
+            rate_classes(&[0.0, 0.0], "kg/ha", Palette::Spray, 5).len(),
+            1
+        );
     }
 }

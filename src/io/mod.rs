@@ -4,6 +4,7 @@
 
 mod read;
 pub mod table;
+pub mod warp;
 mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};

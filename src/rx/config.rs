@@ -63,10 +63,17 @@ preventive_rate = 0.0
 # and/or (with --previous) its index dropped by >= drop_threshold since the previous flight.
 z_threshold = 2.0
 drop_threshold = 0.10
-combine = "either"        # "either" or "both" (both needs --previous)
-# Cleaning: morphological opening of this radius (m), zones of at least min_area_m2 (one
-# spray-swath square), then a buffer of buffer_m (m), never outside the plot.
-opening_m = 5.0
+# true: the drop is against the plot's median change (a healthy canopy grows between flights,
+# a stressed patch lags); false: an absolute drop of the index.
+drop_relative = true
+# "both": low against the plot AND dropped (new stress, not a standing patch such as an
+# N-deficient one); "either": one is enough. Without --previous the z-score decides alone.
+combine = "both"
+# Cleaning: morphological opening of this radius (m; half a 5 m swath: nothing narrower than
+# a swath survives), zones of at least min_area_m2 (one spray-swath square), then a buffer of
+# buffer_m (m), never outside the plot. Only cells wholly inside a plot are tested, and only in
+# plots seen on at least a quarter of their cells.
+opening_m = 2.5
 min_area_m2 = 25.0
 buffer_m = 5.0
 # Sheath blight from panicle initiation, blast around booting to heading (docs/AGRONOMY.md).
@@ -184,6 +191,7 @@ pub struct SprayConfig {
     pub preventive_rate: f64,
     pub z_threshold: f64,
     pub drop_threshold: f64,
+    pub drop_relative: bool,
     pub combine: CombineConfig,
     pub opening_m: f64,
     pub min_area_m2: f64,
@@ -200,8 +208,9 @@ impl Default for SprayConfig {
             preventive_rate: 0.0,
             z_threshold: 2.0,
             drop_threshold: 0.10,
-            combine: CombineConfig::Either,
-            opening_m: 5.0,
+            drop_relative: true,
+            combine: CombineConfig::Both,
+            opening_m: 2.5,
             min_area_m2: 25.0,
             buffer_m: 5.0,
             stages: vec![

@@ -5,4 +5,8 @@
 
 pub mod config;
 pub mod nitrogen;
+#[cfg(feature = "io")]
+pub mod output;
+#[cfg(feature = "io")]
+pub mod run;
 pub mod zones;

@@ -13,5 +13,5 @@ pub mod stats;
 
 pub use coverage::{CoverageMode, PixelPolygon};
 #[cfg(feature = "io")]
-pub use run::{run, Column, PlotRow, StatsRequest, StatsTable};
+pub use run::{run, to_pixel, Column, PlotRow, StatsRequest, StatsTable};
 pub use stats::{Accumulator, Stats};

@@ -472,7 +472,7 @@ fn read_geometry(geometry: &Geometry) -> Geom {
 
 /// Collect the polygons of `g` (recursing into multi-geometries and collections) into `out`.
 /// Returns the geometry type name when `g` holds nothing polygonal at all.
-fn polygon_parts(g: &Geometry, out: &mut Parts) -> Option<String> {
+pub fn polygon_parts(g: &Geometry, out: &mut Parts) -> Option<String> {
     use OGRwkbGeometryType::*;
     match geometry_type_flatten(g.geometry_type()) {
         t if t == wkbPolygon => {

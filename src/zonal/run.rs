@@ -127,7 +127,7 @@ fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>
 }
 
 /// Pixel coordinates of georeferenced parts: the inverse of GDAL's affine geotransform.
-fn to_pixel(gt: &[f64; 6], parts: &Parts) -> Parts {
+pub fn to_pixel(gt: &[f64; 6], parts: &Parts) -> Parts {
     let det = gt[1] * gt[5] - gt[2] * gt[4];
     let pixel = |&(x, y): &(f64, f64)| {
         let (dx, dy) = (x - gt[0], y - gt[3]);

@@ -1,0 +1,219 @@
+//! `paddy prescribe`: flags → `PrescribeRequest` → run → the prescription folder.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::phenology::dates::Date;
+use crate::phenology::stage::StageTable;
+use crate::rx::config::{RxConfig, DEFAULT_CONFIG};
+use crate::rx::{output, run};
+
+/// Nitrogen topdress and spray prescriptions per plot and per grid cell.
+///
+/// Nitrogen (--n-index, e.g. drone NDRE at panicle initiation): each plot's sufficiency index
+/// SI = index ÷ reference, where the reference is the plots marked N-rich (field `n_rich`) or,
+/// without one, a high percentile of the plots (a virtual reference); no N at SI ≥ 0.97 (NDRE)
+/// or 0.96 (NDVI), else a rate rising to the maximum at SI 0.80, clamped, converted to product
+/// (urea by default) and rounded to the spreader's step — only for plots inside the stage
+/// window (panicle initiation ± 5 days by default), else 0 with the reason. The
+/// yield-potential rule is there too, with coefficients you give.
+///
+/// Spray (--spray-index, e.g. NDVI; --previous for an earlier flight): cells anomalously low
+/// against their plot (robust z from median and MAD) and/or dropped since the previous flight,
+/// cleaned by an opening, kept as zones of at least one spray-swath square, buffered inside the
+/// plot; the spray rate in zones, a preventive rate (default 0) elsewhere, in the stage window
+/// (panicle initiation to heading by default).
+///
+/// The stage of each plot comes from `paddy stage` output (--stages stage.csv) or, with --at,
+/// from the plots' transplanting date and duration class. Every number is in a TOML file
+/// (--config; `paddy prescribe --print-config` shows the defaults with their sources).
+///
+/// Writes into --out DIR: rx_nitrogen.tif and rx_spray.tif (rate grids in the index's CRS,
+/// Float32, nodata -9999) with QGIS styles and PNG quicklooks; rx_*_zones.geojson (WGS84) and
+/// rx_*_zones.shp.zip (for terminals) with one feature per plot and per rate zone; ISOBUS
+/// TASKDATA_*/ folders; rx_summary.csv and rx_report.json.
+///
+/// Example (sample_tiles, drone flight at panicle initiation):
+///
+///   paddy index sample_tiles/drone_20260718.tif --index ndrei,ndvi --out out
+///   paddy prescribe --plots sample_tiles/plots.geojson --n-index out/drone_20260718_ndrei.tif \
+///       --spray-index out/drone_20260718_ndvi.tif --at 2026-07-18 --out rx
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct PrescribeArgs {
+    /// Plot polygons: any vector file OGR reads, in any CRS.
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "VECTOR",
+        required_unless_present = "print_config"
+    )]
+    plots: Option<PathBuf>,
+
+    /// Layer of a multi-layer vector file.
+    #[arg(long, value_name = "NAME")]
+    layer: Option<String>,
+
+    /// Field holding the plot id (default: plot_id when present, else feature ids).
+    #[arg(long, value_name = "FIELD")]
+    id_field: Option<String>,
+
+    /// Index raster for nitrogen (NDRE / NDVI at panicle initiation), in a projected CRS.
+    #[arg(long, value_name = "RASTER")]
+    n_index: Option<PathBuf>,
+
+    /// Index raster for spray zones (NDVI, say).
+    #[arg(long, value_name = "RASTER")]
+    spray_index: Option<PathBuf>,
+
+    /// The same index from an earlier flight: cells that dropped since are stressed too.
+    #[arg(long, value_name = "RASTER")]
+    previous: Option<PathBuf>,
+
+    /// Growth stage per plot: a CSV written by `paddy stage` (for the flight's date).
+    #[arg(long, value_name = "CSV")]
+    stages: Option<PathBuf>,
+
+    /// Without --stages: the flight date; each plot's stage then comes from its transplanting
+    /// date and duration class attributes.
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
+
+    /// Field of the duration class (with --at).
+    #[arg(long, value_name = "FIELD", default_value = "duration_class")]
+    class_field: String,
+
+    /// Duration class of plots that do not say.
+    #[arg(long, value_name = "CLASS", default_value = "medium")]
+    default_class: String,
+
+    /// Field of the transplanting date (with --at).
+    #[arg(long, value_name = "FIELD", default_value = "transplanted")]
+    transplanted_field: String,
+
+    /// A stage table (TOML) extending the built-in one, as for `paddy stage`.
+    #[arg(long, value_name = "FILE")]
+    stage_table: Option<PathBuf>,
+
+    /// Prescription settings (TOML); see --print-config.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the default settings, with comments, and exit.
+    #[arg(long)]
+    print_config: bool,
+
+    /// Output folder.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "rx")]
+    out: PathBuf,
+
+    /// Print the report (rx_report.json) on stdout.
+    #[arg(long)]
+    json: bool,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
+
+    /// No summary or warnings.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn read(path: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })
+}
+
+pub fn run(args: PrescribeArgs) -> Result<()> {
+    if args.print_config {
+        print!("{DEFAULT_CONFIG}");
+        return Ok(());
+    }
+    let Some(plots) = args.plots.clone() else {
+        return Err(Error::usage("--plots is required"));
+    };
+    let config = match &args.config {
+        Some(path) => RxConfig::parse(&read(path)?, &path.display().to_string())?,
+        None => RxConfig::default(),
+    };
+    let mut table = StageTable::builtin();
+    if let Some(path) = &args.stage_table {
+        table.extend(StageTable::parse(&read(path)?, path)?);
+    }
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| {
+            t.parse::<Date>()
+                .map_err(|e| Error::usage(format!("--at {t}: {e}")))
+        })
+        .transpose()?;
+    let request = run::PrescribeRequest {
+        plots,
+        layer: args.layer,
+        id_field: args.id_field,
+        n_index: args.n_index,
+        spray_index: args.spray_index,
+        previous: args.previous,
+        stages: args.stages,
+        at,
+        class_field: args.class_field,
+        default_class: args.default_class,
+        transplanted_field: args.transplanted_field,
+        table,
+        config,
+        threads: args.threads,
+    };
+    let rx = run::run(&request)?;
+    let inputs: Vec<PathBuf> = [
+        Some(&request.plots),
+        request.n_index.as_ref(),
+        request.spray_index.as_ref(),
+        request.previous.as_ref(),
+        request.stages.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    let written = output::write(&rx, &request.config, &args.out, &inputs)?;
+    if args.json {
+        let text = std::fs::read_to_string(args.out.join("rx_report.json")).unwrap_or_default();
+        println!("{text}");
+        return Ok(());
+    }
+    if !args.quiet {
+        for w in &rx.warnings {
+            eprintln!("paddy: warning: {w}");
+        }
+        if rx.nitrogen.is_some() {
+            println!(
+                "nitrogen: {} ({}); order {:.1} kg {} ({:.1} kg N)",
+                rx.reference,
+                rx.n_index_name,
+                written.total_n_product_kg,
+                request.config.nitrogen.product,
+                written.total_n_kg
+            );
+        }
+        if rx.spray.is_some() {
+            println!(
+                "spray: {} zone(s), {:.0} m² sprayed, {:.1} L of {}",
+                rx.zones.len(),
+                written.total_spray_area_m2,
+                written.total_spray_l,
+                request.config.spray.product
+            );
+        }
+        println!("written to {}:", args.out.display());
+        for (kind, path) in &written.files {
+            println!("  {kind:<16} {}", path.display());
+        }
+    }
+    Ok(())
+}
