@@ -7,6 +7,7 @@ mod common;
 mod exactextract;
 mod formats;
 mod indices_cli;
+mod prescribe;
 mod real_data;
 mod real_seasons;
 mod sample_tiles;

@@ -1,0 +1,620 @@
+//! `paddy prescribe`: exact rates and zones on a hand-built field, the sample season at
+//! panicle initiation, and every output file opened by GDAL/OGR, parsed as XML, checked
+//! against RFC 7946.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gdal::raster::Buffer;
+use gdal::spatial_ref::SpatialRef;
+use gdal::vector::{Geometry, LayerAccess};
+use gdal::{DriverManager, Metadata};
+
+use crate::common::{paddy, paddy_ok, read_band, root, rows};
+
+/// Column × row layout of the hand-built 20 × 10 raster (10 m pixels, EPSG:32648, origin
+/// E 500000 N 1100000): five 4 × 4 plots along the top, one 10 × 6 plot below.
+const CELL: f64 = 10.0;
+const X0: f64 = 500_000.0;
+const Y0: f64 = 1_100_000.0;
+
+fn square(c0: usize, r0: usize, c1: usize, r1: usize) -> serde_json::Value {
+    let (x0, x1) = (X0 + CELL * c0 as f64, X0 + CELL * c1 as f64);
+    let (y0, y1) = (Y0 - CELL * r1 as f64, Y0 - CELL * r0 as f64);
+    serde_json::json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+}
+
+/// The field: the index raster and the plots (with attributes), in `dir`.
+fn hand_built(dir: &Path) -> (String, String) {
+    let (w, h) = (20usize, 10usize);
+    let mut data = vec![-9999.0f32; w * h];
+    let mut fill = |c0: usize, r0: usize, c1: usize, r1: usize, v: f32| {
+        for r in r0..r1 {
+            for c in c0..c1 {
+                data[r * w + c] = v;
+            }
+        }
+    };
+    fill(0, 0, 4, 4, 0.50); // A: the N-rich strip
+    fill(4, 0, 8, 4, 0.4825); // B: SI 0.965, a tiny need → the minimum rate
+    fill(8, 0, 12, 4, 0.4425); // C: SI 0.885 → 20 kg N → 43.5 → 45 kg urea
+    fill(12, 0, 16, 4, 0.30); // D: SI 0.6, below the floor → the maximum, rounded down
+    fill(16, 0, 20, 4, 0.30); // E: as D, but at tillering: outside the window
+    fill(0, 4, 10, 10, 0.80); // F: healthy…
+    fill(3, 6, 6, 9, 0.50); // …with a 3 × 3 stressed block
+    fill(8, 5, 9, 6, 0.50); // …and a single stressed cell
+    let index = dir.join("index.tif");
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<f32, _>(&index, w, h, 1)
+        .unwrap();
+    ds.set_geo_transform(&[X0, CELL, 0.0, Y0, 0.0, -CELL])
+        .unwrap();
+    ds.set_spatial_ref(&SpatialRef::from_epsg(32648).unwrap())
+        .unwrap();
+    let mut band = ds.rasterband(1).unwrap();
+    band.set_no_data_value(Some(-9999.0)).unwrap();
+    band.set_description("NDREI").unwrap();
+    band.write((0, 0), (w, h), &mut Buffer::new((w, h), data))
+        .unwrap();
+    drop(band);
+    ds.close().unwrap();
+    // Flight on 2026-07-18; medium plots transplanted 2026-06-02 are 46 days after
+    // transplanting (panicle initiation); E was transplanted 2026-07-08 (10 days: tillering).
+    let plot = |id: &str, geom: serde_json::Value, n_rich: i32, transplanted: &str| {
+        serde_json::json!({"type": "Feature", "properties": {"plot_id": id, "n_rich": n_rich,
+            "transplanted": transplanted, "duration_class": "medium"}, "geometry": geom})
+    };
+    let t = "2026-06-02";
+    let plots = serde_json::json!({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32648"}},
+        "features": [
+            plot("A", square(0, 0, 4, 4), 1, t),
+            plot("B", square(4, 0, 8, 4), 0, t),
+            plot("C", square(8, 0, 12, 4), 0, t),
+            plot("D", square(12, 0, 16, 4), 0, t),
+            plot("E", square(16, 0, 20, 4), 0, "2026-07-08"),
+            plot("F", square(0, 4, 10, 10), 0, t),
+        ]
+    });
+    let plots_path = dir.join("plots.geojson");
+    std::fs::write(&plots_path, plots.to_string()).unwrap();
+    (
+        index.display().to_string(),
+        plots_path.display().to_string(),
+    )
+}
+
+fn by_id(table: &[HashMap<String, String>]) -> HashMap<String, HashMap<String, String>> {
+    table
+        .iter()
+        .map(|r| (r["plot_id"].clone(), r.clone()))
+        .collect()
+}
+
+fn num(r: &HashMap<String, String>, k: &str) -> f64 {
+    r[k].parse()
+        .unwrap_or_else(|_| panic!("{k} = '{}' in {r:?}", r[k]))
+}
+
+#[test]
+fn hand_built_rates_and_zones_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, plots) = hand_built(dir.path());
+    // 10 m cells on the pixels; zones of at least 2 cells, buffered by one cell.
+    let config = dir.path().join("rx.toml");
+    std::fs::write(
+        &config,
+        "[grid]\ncell_size = 10.0\n[spray]\nmin_area_m2 = 200.0\nbuffer_m = 10.0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("rx");
+    let (c, o) = (config.display().to_string(), out.display().to_string());
+    paddy_ok(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &plots,
+            "--n-index",
+            &index,
+            "--spray-index",
+            &index,
+            "--at",
+            "2026-07-18",
+            "-c",
+            &c,
+            "--out",
+            &o,
+            "-q",
+        ],
+    );
+    let table = by_id(&rows(
+        &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
+    ));
+    // Urea 46 % N, step 5 kg, min 10 / max 40 kg N/ha, SI threshold 0.97 (NDRE), floor 0.80.
+    let a = &table["A"];
+    assert_eq!(num(a, "product_rate_kg_ha"), 0.0);
+    assert!(a["n_reason"].contains("N-rich reference"), "{a:?}");
+    let b = &table["B"];
+    assert!((num(b, "si") - 0.965).abs() < 1e-6);
+    // Need (0.97 − 0.965) / 0.17 × 40 = 1.2 kg N → raised to 10 → 21.7 kg urea → 20.
+    assert_eq!(num(b, "product_rate_kg_ha"), 20.0);
+    assert!((num(b, "n_rate_kg_ha") - 9.2).abs() < 1e-9);
+    let cc = &table["C"];
+    assert!((num(cc, "si") - 0.885).abs() < 1e-6);
+    assert_eq!(num(cc, "product_rate_kg_ha"), 45.0);
+    let d = &table["D"];
+    // 40 kg N = 86.96 kg urea: 85, the step below (90 would exceed 40 kg N).
+    assert_eq!(num(d, "product_rate_kg_ha"), 85.0);
+    assert!(num(d, "n_rate_kg_ha") <= 40.0);
+    let e = &table["E"];
+    assert_eq!(num(e, "product_rate_kg_ha"), 0.0);
+    assert!(e["n_reason"].contains("outside the window"), "{e:?}");
+    let f = &table["F"];
+    assert_eq!(num(f, "product_rate_kg_ha"), 0.0);
+    assert!(f["n_reason"].starts_with("sufficient"), "{f:?}");
+    // Totals on the grid: 16 cells of 0.01 ha per plot.
+    assert!((num(b, "grid_product_kg") - 16.0 * 20.0 * 0.01).abs() < 1e-9);
+    assert!((num(cc, "grid_product_kg") - 16.0 * 45.0 * 0.01).abs() < 1e-9);
+    assert!((num(d, "grid_product_kg") - 16.0 * 85.0 * 0.01).abs() < 1e-9);
+    // Per plot: rate × geodesic area (0.16 ha within the UTM scale error).
+    assert!((num(cc, "product_kg") / (45.0 * 0.16) - 1.0).abs() < 0.005);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap();
+    let total = 16.0 * (20.0 + 45.0 + 85.0) * 0.01;
+    assert!((report["nitrogen"]["product_kg"].as_f64().unwrap() - total).abs() < 0.01);
+    assert!((report["nitrogen"]["n_kg"].as_f64().unwrap() - total * 0.46).abs() < 0.01);
+
+    // The N grid: the plot rates, nodata outside plots.
+    let n = read_band(&out.join("rx_nitrogen.tif"), 1);
+    assert_eq!((n.width, n.height), (20, 10));
+    assert_eq!(n.data[0], 0.0);
+    assert_eq!(n.data[8], 45.0);
+    assert_eq!(n.data[15], 85.0);
+    assert_eq!(n.data[5 * 20 + 15], -9999.0);
+
+    // Spray: the block (3 × 3) buffered by 10 m (cell centres within one cell, a Euclidean
+    // disk: the 5 × 5 square without its corners, 21 cells) at 15 L/ha; the single cell is
+    // below the minimum area; nothing else.
+    let s = read_band(&out.join("rx_spray.tif"), 1);
+    for r in 0..10 {
+        for c in 0..20 {
+            let v = s.data[r * 20 + c];
+            let expected = if r >= 4 && c < 10 {
+                let corner = (r == 5 || r == 9) && (c == 2 || c == 6);
+                if (5..=9).contains(&r) && (2..=6).contains(&c) && !corner {
+                    15.0
+                } else {
+                    0.0
+                }
+            } else if r < 4 {
+                0.0
+            } else {
+                -9999.0
+            };
+            assert_eq!(v, expected, "spray cell row {r} col {c}");
+        }
+    }
+    assert!((num(f, "spray_area_m2") - 2100.0).abs() < 1e-9);
+    assert!((num(f, "spray_product_l") - 15.0 * 0.21).abs() < 1e-9);
+    assert_eq!(report["spray"]["zones"].as_u64(), Some(1));
+
+    // Without a marked strip: the virtual reference, the 95th percentile (type 7) of the
+    // cells in the plots: 16 × 5 top cells and 60 cells of F (50 of 0.8, 10 of 0.5).
+    let mut cells: Vec<f64> = Vec::new();
+    for v in [0.50f32, 0.4825, 0.4425, 0.30, 0.30] {
+        cells.extend(std::iter::repeat(f64::from(v)).take(16));
+    }
+    cells.extend(std::iter::repeat(f64::from(0.8f32)).take(50));
+    cells.extend(std::iter::repeat(f64::from(0.5f32)).take(10));
+    cells.sort_by(f64::total_cmp);
+    let h = (cells.len() - 1) as f64 * 0.95;
+    let p95 = cells[h.floor() as usize]
+        + (h - h.floor()) * (cells[h.ceil() as usize] - cells[h.floor() as usize]);
+    std::fs::write(
+        &config,
+        "[grid]\ncell_size = 10.0\n[nitrogen]\nreference_field = \"none\"\n",
+    )
+    .unwrap();
+    let out2 = dir.path().join("rx2");
+    let o2 = out2.display().to_string();
+    let stdout = paddy_ok(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &plots,
+            "--n-index",
+            &index,
+            "--at",
+            "2026-07-18",
+            "-c",
+            &c,
+            "--out",
+            &o2,
+        ],
+    );
+    assert!(stdout.contains("virtual reference"), "{stdout}");
+    let table = by_id(&rows(
+        &std::fs::read_to_string(out2.join("rx_summary.csv")).unwrap(),
+    ));
+    assert!((num(&table["C"], "si") - f64::from(0.4425f32) / p95).abs() < 1e-6);
+    assert!(
+        num(&table["A"], "product_rate_kg_ha") > 0.0,
+        "A is no longer the reference"
+    );
+}
+
+#[test]
+fn bad_settings_and_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, plots) = hand_built(dir.path());
+    let config = dir.path().join("rx.toml");
+    std::fs::write(&config, "[nitrogen]\nmax_rat = 30\n").unwrap();
+    let c = config.display().to_string();
+    let out = paddy(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &plots,
+            "--n-index",
+            &index,
+            "--at",
+            "2026-07-18",
+            "-c",
+            &c,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_rat"));
+    // No stage source.
+    let out = paddy(
+        dir.path(),
+        &["prescribe", "--plots", &plots, "--n-index", &index],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stages"));
+    // A raster in degrees cannot hold a metric grid.
+    let geo = dir.path().join("geo.tif");
+    let status = std::process::Command::new("gdalwarp")
+        .args(["-q", "-t_srs", "EPSG:4326", &index, geo.to_str().unwrap()])
+        .status();
+    if status.is_ok_and(|s| s.success()) {
+        let out = paddy(
+            dir.path(),
+            &[
+                "prescribe",
+                "--plots",
+                &plots,
+                "--n-index",
+                geo.to_str().unwrap(),
+                "--at",
+                "2026-07-18",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("projected CRS"));
+    }
+    // The defaults print and parse.
+    let text = paddy_ok(dir.path(), &["prescribe", "--print-config"]);
+    assert!(text.contains("[nitrogen]") && text.contains("NO rice defaults"));
+}
+
+/// Drone NDRE and NDVI of the sample flights, and the prescription at panicle initiation.
+fn sample_prescription(dir: &Path) -> std::path::PathBuf {
+    let tiles = root().join("sample_tiles");
+    let idx = dir.join("idx");
+    for date in ["20260626", "20260718"] {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                tiles.join(format!("drone_{date}.tif")).to_str().unwrap(),
+                "--index",
+                "ndrei,ndvi",
+                "--out",
+                idx.to_str().unwrap(),
+                "-q",
+            ],
+        );
+    }
+    let out = dir.join("rx");
+    paddy_ok(
+        dir,
+        &[
+            "prescribe",
+            "--plots",
+            tiles.join("plots.geojson").to_str().unwrap(),
+            "--n-index",
+            idx.join("drone_20260718_ndrei.tif").to_str().unwrap(),
+            "--spray-index",
+            idx.join("drone_20260718_ndvi.tif").to_str().unwrap(),
+            "--previous",
+            idx.join("drone_20260626_ndvi.tif").to_str().unwrap(),
+            "--at",
+            "2026-07-18",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    out
+}
+
+/// The anomalies of sample_tiles/anomalies.geojson in UTM 48N, by kind.
+fn anomaly(kind: &str) -> Geometry {
+    let ds = gdal::Dataset::open(root().join("sample_tiles/anomalies.geojson")).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let utm = SpatialRef::from_epsg(32648).unwrap();
+    let k = layer.defn().field_index("kind").unwrap();
+    for f in layer.features() {
+        if f.field_as_string(k).unwrap().as_deref() == Some(kind) {
+            return f.geometry().unwrap().transform_to(&utm).unwrap();
+        }
+    }
+    panic!("no {kind}");
+}
+
+/// A sample plot's polygon in UTM 48N.
+fn plot(id: &str) -> Geometry {
+    let ds = gdal::Dataset::open(root().join("sample_tiles/plots.geojson")).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let k = layer.defn().field_index("plot_id").unwrap();
+    let f = layer
+        .features()
+        .find(|f| f.field_as_string(k).unwrap().as_deref() == Some(id))
+        .unwrap();
+    f.geometry()
+        .unwrap()
+        .transform_to(&SpatialRef::from_epsg(32648).unwrap())
+        .unwrap()
+}
+
+/// Cell centres of a raster with their values.
+fn cells(path: &Path) -> Vec<(f64, f64, f64)> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    let band = read_band(path, 1);
+    let mut out = Vec::new();
+    for r in 0..band.height {
+        for c in 0..band.width {
+            let v = band.data[r * band.width + c];
+            if Some(v) != band.nodata {
+                out.push((
+                    gt[0] + gt[1] * (c as f64 + 0.5),
+                    gt[3] + gt[5] * (r as f64 + 0.5),
+                    v,
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sample_season_at_panicle_initiation() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sample_prescription(dir.path());
+    let table = by_id(&rows(
+        &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
+    ));
+    // The N-rich strip gets nothing, everywhere.
+    assert_eq!(num(&table["P06"], "product_rate_kg_ha"), 0.0);
+    let nitrogen = cells(&out.join("rx_nitrogen.tif"));
+    let patch = anomaly("n_deficient");
+    let (p06, p07) = (plot("P06"), plot("P07"));
+    let point = |x: f64, y: f64| Geometry::from_wkt(&format!("POINT ({x} {y})")).unwrap();
+    let near_patch = patch.buffer(10.0, 8).unwrap();
+    let (mut inside, mut rest) = (Vec::new(), Vec::new());
+    for &(x, y, v) in &nitrogen {
+        if p06.contains(&point(x, y)) {
+            assert_eq!(v, 0.0, "N-rich strip cell at {x} {y}");
+        }
+        if patch.contains(&point(x, y)) {
+            inside.push(v);
+        } else if p07.contains(&point(x, y)) && !near_patch.contains(&point(x, y)) {
+            rest.push(v);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = nitrogen.iter().map(|c| c.2).fold(0.0, f64::max);
+    assert!(inside.len() >= 10, "{} cells in the patch", inside.len());
+    assert!(
+        mean(&inside) > mean(&rest) + 20.0,
+        "patch {:.1} vs rest of P07 {:.1} kg urea/ha",
+        mean(&inside),
+        mean(&rest)
+    );
+    assert!(
+        inside.iter().filter(|&&v| v == max).count() * 2 >= inside.len(),
+        "most patch cells at the highest rate {max}: {inside:?}"
+    );
+    // Spray: zones over the disease hotspot and nothing farther than the buffer from it.
+    let hotspot = anomaly("disease_hotspot");
+    let sprayed: Vec<(f64, f64)> = cells(&out.join("rx_spray.tif"))
+        .into_iter()
+        .filter(|c| c.2 > 0.0)
+        .map(|c| (c.0, c.1))
+        .collect();
+    assert!(!sprayed.is_empty(), "no spray zone");
+    // Buffer 5 m, plus half a 5 m cell for the cell centre.
+    let near_hotspot = hotspot.buffer(10.0, 8).unwrap();
+    for &(x, y) in &sprayed {
+        assert!(
+            near_hotspot.contains(&point(x, y)),
+            "sprayed cell at {x} {y}, more than 10 m from the hotspot"
+        );
+    }
+    // sample_tiles/README.md: the hotspot's centre is at E 560236 N 1149801.
+    let centre = (560_236.0, 1_149_801.0);
+    assert!(
+        sprayed
+            .iter()
+            .any(|&(x, y)| (x - centre.0).abs() <= 5.0 && (y - centre.1).abs() <= 5.0),
+        "the hotspot's centre is not sprayed: {sprayed:?}"
+    );
+}
+
+/// QGIS styles start with a DOCTYPE.
+fn xml_options() -> roxmltree::ParsingOptions {
+    roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    }
+}
+
+/// A ring's signed area (shoelace): positive when counter-clockwise.
+fn signed_area(ring: &[serde_json::Value]) -> f64 {
+    ring.windows(2)
+        .map(|w| {
+            let (a, b) = (&w[0], &w[1]);
+            a[0].as_f64().unwrap() * b[1].as_f64().unwrap()
+                - b[0].as_f64().unwrap() * a[1].as_f64().unwrap()
+        })
+        .sum::<f64>()
+        / 2.0
+}
+
+/// RFC 7946: no `crs`, lon/lat in range, closed rings, outer rings counter-clockwise and holes
+/// clockwise, valid geometry.
+fn check_rfc7946(path: &Path) {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(json["type"], "FeatureCollection");
+    assert!(json.get("crs").is_none(), "{}: crs member", path.display());
+    let features = json["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for f in features {
+        for key in ["plot_id", "rate", "unit", "product", "reason"] {
+            assert!(f["properties"].get(key).is_some(), "{key} missing");
+        }
+        let g = &f["geometry"];
+        let polygons: Vec<&serde_json::Value> = match g["type"].as_str().unwrap() {
+            "Polygon" => vec![&g["coordinates"]],
+            "MultiPolygon" => g["coordinates"].as_array().unwrap().iter().collect(),
+            other => panic!("geometry {other}"),
+        };
+        for rings in polygons {
+            for (i, ring) in rings.as_array().unwrap().iter().enumerate() {
+                let ring = ring.as_array().unwrap();
+                assert!(ring.len() >= 4);
+                assert_eq!(ring.first(), ring.last(), "ring not closed");
+                for p in ring {
+                    let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+                    assert!((-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y));
+                }
+                let a = signed_area(ring);
+                assert!(
+                    if i == 0 { a > 0.0 } else { a < 0.0 },
+                    "ring {i} orientation"
+                );
+            }
+        }
+        let geometry = Geometry::from_geojson(&g.to_string()).unwrap();
+        assert!(
+            geometry.is_valid(),
+            "invalid geometry in {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_output_opens_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sample_prescription(dir.path());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap();
+    let files: Vec<(String, String)> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut kinds: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    kinds.dedup();
+    for (kind, path) in &files {
+        let path = Path::new(path);
+        assert!(path.exists(), "{kind} {} missing", path.display());
+        let name = path.to_string_lossy();
+        if name.ends_with(".tif") {
+            let ds = gdal::Dataset::open(path).unwrap();
+            assert!(ds.spatial_ref().unwrap().auth_code().unwrap() == 32648);
+                    let band = ds.rasterband(1).unwrap();
+            assert!(band.metadata_item("UNIT", "").is_some());
+            assert_eq!(band.no_data_value(), Some(-9999.0));
+            // A quicklook and a style beside it.
+            let png = std::fs::read(path.with_extension("png")).unwrap();
+            assert!(png.starts_with(b"\x89PNG"));
+            assert!(path.with_extension("qml").exists());
+        } else if name.ends_with(".geojson") {
+            check_rfc7946(path);
+            let ds = gdal::Dataset::open(path).unwrap();
+            assert!(ds.layer(0).unwrap().feature_count() > 0);
+        } else if name.ends_with(".shp.zip") {
+            let ds = gdal::Dataset::open(path).unwrap();
+            let layer = ds.layer(0).unwrap();
+            assert!(layer.feature_count() > 0);
+            let srs = layer.spatial_ref().expect("the shapefile has its .prj");
+            assert_eq!(srs.auth_code().unwrap(), 4326);
+            let listing = std::process::Command::new("unzip")
+                .args(["-l", path.to_str().unwrap()])
+                .output();
+            if let Ok(listing) = listing {
+                let text = String::from_utf8_lossy(&listing.stdout);
+                if listing.status.success() {
+                    assert!(text.contains(".prj") && text.contains(".dbf"), "{text}");
+                }
+            }
+            // Terminals read the rate from a numeric field.
+            let defn = layer.defn();
+            let rate = defn.fields().find(|f| f.name() == "rate").unwrap();
+            assert_eq!(rate.field_type(), gdal::vector::OGRFieldType::OFTReal);
+        } else if name.ends_with(".qml") {
+            let text = std::fs::read_to_string(path).unwrap();
+            let doc = roxmltree::Document::parse_with_options(&text, xml_options()).unwrap();
+            assert_eq!(doc.root_element().tag_name().name(), "qgis");
+        } else if name.ends_with("TASKDATA.XML") {
+            let text = std::fs::read_to_string(path).unwrap();
+            let doc = roxmltree::Document::parse_with_options(&text, xml_options()).unwrap();
+            assert_eq!(doc.root_element().tag_name().name(), "ISO11783_TaskData");
+            let grd = doc
+                .descendants()
+                .find(|n| n.has_tag_name("GRD"))
+                .expect("a GRD element");
+            let cols: u64 = grd.attribute("E").unwrap().parse().unwrap();
+            let rows: u64 = grd.attribute("F").unwrap().parse().unwrap();
+            let file = format!("{}.BIN", grd.attribute("G").unwrap());
+            let bin = path.parent().unwrap().join(file);
+            // Grid type 2 with one process variable: one 32-bit integer per cell.
+            assert_eq!(grd.attribute("I"), Some("2"));
+            assert_eq!(std::fs::metadata(&bin).unwrap().len(), cols * rows * 4);
+        }
+    }
+    for kind in [
+        "rx_nitrogen",
+        "rx_spray",
+        "rx_nitrogen_zones",
+        "rx_spray_zones",
+        "isoxml",
+        "summary",
+        "quicklook",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} output: {kinds:?}");
+    }
+    // Nothing half-written left behind.
+    for f in std::fs::read_dir(&out).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.contains(".part") && !name.starts_with('.'),
+            "leftover {name}"
+        );
+    }
+}
