@@ -52,12 +52,13 @@ fn hand_built(dir: &Path) -> (String, String) {
         .unwrap();
     ds.set_spatial_ref(&SpatialRef::from_epsg(32648).unwrap())
         .unwrap();
-    let mut band = ds.rasterband(1).unwrap();
-    band.set_no_data_value(Some(-9999.0)).unwrap();
-    band.set_description("NDREI").unwrap();
-    band.write((0, 0), (w, h), &mut Buffer::new((w, h), data))
-        .unwrap();
-    drop(band);
+    {
+        let mut band = ds.rasterband(1).unwrap();
+        band.set_no_data_value(Some(-9999.0)).unwrap();
+        band.set_description("NDREI").unwrap();
+        band.write((0, 0), (w, h), &mut Buffer::new((w, h), data))
+            .unwrap();
+    }
     ds.close().unwrap();
     // Flight on 2026-07-18; medium plots transplanted 2026-06-02 are 46 days after
     // transplanting (panicle initiation); E was transplanted 2026-07-08 (10 days: tillering).
