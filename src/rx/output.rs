@@ -186,8 +186,9 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         out.files.push((format!("{kind}_zones"), path));
     }
     let vstyle = dir.join(format!("rx_{}_zones.qml", map.name));
+    // One label per plot (zones would clutter the map): its id and plot rate.
     let label = format!(
-        "\"plot_id\" || ': ' || format_number(\"rate\", 0) || ' {}'",
+        "CASE WHEN \"kind\" = 'plot' THEN \"plot_id\" || ': ' || format_number(\"rate\", 0) || ' {}' END",
         map.unit.replace('\'', "''")
     );
     crate::io::write_atomic(
