@@ -21,6 +21,10 @@ algorithm = "sufficiency"
 # the `virtual_percentile` percentile of the index over all plots is the (virtual) reference.
 reference_field = "n_rich"
 virtual_percentile = 95.0
+# Plots are compared with the reference of their own group (this field's value: like with
+# like, e.g. the same variety, whose canopy differs at the same date). Plots without the field,
+# or "" here: one group.
+reference_group_field = "variety"
 # No N when SI = VI / VI_reference >= threshold. Default by index: 0.97 for NDRE-like red-edge
 # indices, 0.96 for NDVI (California rice at panicle initiation, docs/AGRONOMY.md).
 # sufficiency_threshold = 0.97
@@ -126,6 +130,7 @@ pub struct NitrogenConfig {
     pub algorithm: Algorithm,
     pub reference_field: String,
     pub virtual_percentile: f64,
+    pub reference_group_field: String,
     pub sufficiency_threshold: Option<f64>,
     pub si_floor: f64,
     pub min_rate: f64,
@@ -145,6 +150,7 @@ impl Default for NitrogenConfig {
             algorithm: Algorithm::Sufficiency,
             reference_field: "n_rich".into(),
             virtual_percentile: 95.0,
+            reference_group_field: "variety".into(),
             sufficiency_threshold: None,
             si_floor: 0.80,
             min_rate: 10.0,

@@ -461,49 +461,78 @@ fn nitrogen_pass(
     }
     let values = crate::io::warp::resample(path, 1, &rx.grid, "average")?;
 
-    // The reference: N-rich plots (area-weighted), else a high percentile of the plots' cells.
-    let refs: Vec<&PlotRx> = rows
+    // The reference, per group of like plots (same variety, say): the group's N-rich plots
+    // (area-weighted), else a high percentile of the group's cells (a virtual reference).
+    let group_at = rx
+        .fields
         .iter()
-        .filter(|r| r.reference && r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage)
+        .position(|f| f.0.eq_ignore_ascii_case(&cfg.reference_group_field));
+    let group_of = |row: &PlotRx| group_at.map_or(String::new(), |i| row.attributes[i].text());
+    let mut groups: Vec<String> = rows.iter().map(group_of).collect();
+    groups.sort();
+    groups.dedup();
+    let group_index: Vec<usize> = rows
+        .iter()
+        .map(|r| groups.binary_search(&group_of(r)).unwrap_or(0))
         .collect();
-    let vi_ref = if refs.is_empty() {
-        if rows.iter().any(|r| r.reference) {
-            warnings.push(
-                "the N-rich reference plot(s) lack a valid index: using a virtual reference".into(),
-            );
+    let mut cells_of: Vec<Vec<f64>> = vec![Vec::new(); groups.len()];
+    for (&v, &label) in values.iter().zip(&rx.labels) {
+        if let Some(&g) = label
+            .checked_sub(1)
+            .and_then(|k| group_index.get(k as usize))
+        {
+            cells_of[g].push(f64::from(v));
         }
-        let in_plots: Vec<f64> = values
-            .iter()
-            .zip(&rx.labels)
-            .filter(|(_, &l)| l > 0)
-            .map(|(&v, _)| f64::from(v))
-            .collect();
-        let p = nitrogen::percentile(&in_plots, cfg.virtual_percentile);
-        rx.reference = match p {
-            Some(v) => format!(
-                "virtual reference: the {}th percentile of {} over the plots = {v:.4}",
-                cfg.virtual_percentile, rx.n_index_name
-            ),
-            None => "no reference: no valid index in any plot".into(),
+    }
+    let mut references: HashMap<String, f64> = HashMap::new();
+    let mut said = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let members: Vec<usize> = (0..rows.len()).filter(|&k| group_index[k] == g).collect();
+        let name = if group_at.is_some() {
+            format!("{} {group}: ", cfg.reference_group_field)
+        } else {
+            String::new()
         };
-        p.unwrap_or(f64::NAN)
-    } else {
-        let w: f64 = refs.iter().map(|r| r.area_ha * r.n_coverage).sum();
-        let v = refs
+        let refs: Vec<&PlotRx> = members
             .iter()
-            .map(|r| r.n_index * r.area_ha * r.n_coverage)
-            .sum::<f64>()
-            / w;
-        rx.reference = format!(
-            "N-rich reference plot(s) {}: {} = {v:.4}",
-            refs.iter()
-                .map(|r| r.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            rx.n_index_name
-        );
-        v
-    };
+            .map(|&k| &rows[k])
+            .filter(|r| r.reference && r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage)
+            .collect();
+        let vi_ref = if refs.is_empty() {
+            if members.iter().any(|&k| rows[k].reference) {
+                warnings.push(format!(
+                    "{name}the N-rich reference plot(s) lack a valid index: using a virtual reference"
+                ));
+            }
+            let p = nitrogen::percentile(&cells_of[g], cfg.virtual_percentile);
+            said.push(match p {
+                Some(v) => format!(
+                    "{name}virtual reference (the {}th percentile of {}) = {v:.4}",
+                    cfg.virtual_percentile, rx.n_index_name
+                ),
+                None => format!("{name}no reference (no valid index)"),
+            });
+            p.unwrap_or(f64::NAN)
+        } else {
+            let w: f64 = refs.iter().map(|r| r.area_ha * r.n_coverage).sum();
+            let v = refs
+                .iter()
+                .map(|r| r.n_index * r.area_ha * r.n_coverage)
+                .sum::<f64>()
+                / w;
+            said.push(format!(
+                "{name}N-rich reference {} = {v:.4}",
+                refs.iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            v
+        };
+        references.insert(group.clone(), vi_ref);
+    }
+    rx.reference = said.join("; ");
+    let reference_of = |row: &PlotRx| references.get(&group_of(row)).copied().unwrap_or(f64::NAN);
 
     let window = StageWindow::new(&cfg.stages, cfg.margin_days);
     for row in rows.iter_mut() {
@@ -523,7 +552,13 @@ fn nitrogen_pass(
                 cfg.min_coverage * 100.0
             ))
         } else {
-            let r = nitrogen::rate(cfg, rx.threshold, row.n_index, vi_ref, row.stage.dat);
+            let r = nitrogen::rate(
+                cfg,
+                rx.threshold,
+                row.n_index,
+                reference_of(row),
+                row.stage.dat,
+            );
             row.n_variable = true;
             r
         };
@@ -543,7 +578,14 @@ fn nitrogen_pass(
             if !row.n_variable || !inside || !v.is_finite() {
                 return row.nitrogen.product as f32;
             }
-            nitrogen::rate(cfg, rx.threshold, f64::from(v), vi_ref, row.stage.dat).product as f32
+            nitrogen::rate(
+                cfg,
+                rx.threshold,
+                f64::from(v),
+                reference_of(row),
+                row.stage.dat,
+            )
+            .product as f32
         })
         .collect();
     for (&r, &label) in grid.iter().zip(&rx.labels) {
