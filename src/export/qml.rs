@@ -63,34 +63,7 @@ pub fn pseudocolor(ramp: &Ramp, title: &str) -> String {
         .collect();
     let title = xml_escape(title);
     let (min, max) = (ramp.min, ramp.max);
-    format!(
-        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.28.0" styleCategories="AllStyleCategories">
-  <!-- {title}: written by paddy -->
-  <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" classificationMin="{min}" classificationMax="{max}" nodataColor="">
-      <rasterTransparency/>
-      <minMaxOrigin>
-        <limits>None</limits>
-        <extent>WholeRaster</extent>
-        <statAccuracy>Estimated</statAccuracy>
-        <cumulativeCutLower>0.02</cumulativeCutLower>
-        <cumulativeCutUpper>0.98</cumulativeCutUpper>
-        <stdDevFactor>2</stdDevFactor>
-      </minMaxOrigin>
-      <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="2" clip="0" minimumValue="{min}" maximumValue="{max}" labelPrecision="2">
-{items}        </colorrampshader>
-      </rastershader>
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"#
-    )
+    raster_style(&title, min, max, "INTERPOLATED", 2, &items)
 }
 
 /// A classified style for a single-band Float32 rate raster (band 1): a DISCRETE colour ramp with
@@ -126,6 +99,12 @@ pub fn raster_classes(classes: &[Class], title: &str) -> String {
     let min = if min.is_finite() { min } else { 0.0 };
     let max = ordered.last().map_or(0.0, |c| discrete_break(c.upper));
     let title = xml_comment(title);
+    raster_style(&title, min, max, "DISCRETE", 1, &items)
+}
+
+/// A single-band pseudocolour style for band 1: colour ramp items between `min` and `max`, of
+/// QGIS ramp type `ramp_type` (INTERPOLATED, DISCRETE) and classification mode `mode`.
+fn raster_style(title: &str, min: f64, max: f64, ramp_type: &str, mode: u8, items: &str) -> String {
     format!(
         r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="AllStyleCategories">
@@ -142,7 +121,7 @@ pub fn raster_classes(classes: &[Class], title: &str) -> String {
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
       <rastershader>
-        <colorrampshader colorRampType="DISCRETE" classificationMode="1" clip="0" minimumValue="{min}" maximumValue="{max}" labelPrecision="2">
+        <colorrampshader colorRampType="{ramp_type}" classificationMode="{mode}" clip="0" minimumValue="{min}" maximumValue="{max}" labelPrecision="2">
 {items}        </colorrampshader>
       </rastershader>
     </rasterrenderer>

@@ -280,12 +280,12 @@ impl Table {
     /// ending (OGR zips only such names), then renamed.
     fn write_shapefile_zip(&self, path: &Path) -> Result<()> {
         let stem = shapefile_stem(path, ".shp.zip");
-        let temp = Staged::new(
+        let temp = super::TempPath::at(
             path.with_file_name(format!(".{stem}.part-{}.shp.zip", std::process::id())),
         );
         // A leftover of a killed run with the same process id would make OGR refuse the name.
-        let _ = std::fs::remove_file(&temp.path);
-        self.write_shapefile(&temp.path, &stem, path)?;
+        let _ = std::fs::remove_file(temp.path());
+        self.write_shapefile(temp.path(), &stem, path)?;
         temp.persist(path)
     }
 
@@ -297,20 +297,21 @@ impl Table {
             || format!("{stem}.shp"),
             |n| n.to_string_lossy().into_owned(),
         );
-        let staging =
-            Staged::new(path.with_file_name(format!(".{file_name}.part-{}", std::process::id())));
+        let staging = super::TempPath::at(
+            path.with_file_name(format!(".{file_name}.part-{}", std::process::id())),
+        );
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
         };
-        let _ = std::fs::remove_dir_all(&staging.path);
-        std::fs::create_dir(&staging.path).map_err(io_error(&staging.path))?;
-        self.write_shapefile(&staging.path.join(&file_name), &stem, path)?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&staging.path)
-            .map_err(io_error(&staging.path))?
+        let _ = std::fs::remove_dir_all(staging.path());
+        std::fs::create_dir(staging.path()).map_err(io_error(staging.path()))?;
+        self.write_shapefile(&staging.path().join(&file_name), &stem, path)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(staging.path())
+            .map_err(io_error(staging.path()))?
             .map(|entry| entry.map(|e| e.path()))
             .collect::<std::io::Result<_>>()
-            .map_err(io_error(&staging.path))?;
+            .map_err(io_error(staging.path()))?;
         let is_shp = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp"));
         files.sort_by_key(|p| (is_shp(p), p.clone()));
         for ext in ["qix", "sbn", "sbx"] {
@@ -405,41 +406,6 @@ fn shapefile_stem(path: &Path, ending: &str) -> String {
         "plots".into()
     } else {
         stem.to_string()
-    }
-}
-
-/// A temporary file or directory, removed when dropped unless persisted.
-struct Staged {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl Staged {
-    fn new(path: PathBuf) -> Staged {
-        Staged { path, armed: true }
-    }
-
-    /// Rename the file to `dest` and stop guarding it.
-    fn persist(mut self, dest: &Path) -> Result<()> {
-        std::fs::rename(&self.path, dest).map_err(|source| Error::Io {
-            path: dest.to_path_buf(),
-            source,
-        })?;
-        self.armed = false;
-        Ok(())
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        if self.path.is_dir() {
-            let _ = std::fs::remove_dir_all(&self.path);
-        } else {
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
 

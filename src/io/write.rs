@@ -17,7 +17,7 @@ const STAGING: &str = "staging";
 /// Tag of a finished file waiting for its rename.
 const PART: &str = "part";
 
-/// A file that is deleted when dropped, unless kept: staging and partial outputs.
+/// A file (or directory) that is deleted when dropped, unless kept: staging and partial outputs.
 #[derive(Debug)]
 pub struct TempPath {
     path: PathBuf,
@@ -32,6 +32,11 @@ impl TempPath {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = final_path.with_file_name(format!(".{name}.{tag}-{}", std::process::id()));
+        TempPath { path, armed: true }
+    }
+
+    /// Guard an explicit temporary `path` (a file or a directory).
+    pub fn at(path: PathBuf) -> TempPath {
         TempPath { path, armed: true }
     }
 
@@ -52,15 +57,13 @@ impl TempPath {
 
 impl Drop for TempPath {
     fn drop(&mut self) {
-        if self.armed {
+        if !self.armed {
+            return;
+        }
+        if self.path.is_dir() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        } else {
             let _ = std::fs::remove_file(&self.path);
-            // Side files GDAL may leave next to a dataset.
-            for ext in ["aux.xml", "ovr", "ovr.tmp", "msk"] {
-                let mut side = self.path.clone().into_os_string();
-                side.push(".");
-                side.push(ext);
-                let _ = std::fs::remove_file(side);
-            }
         }
     }
 }
