@@ -548,7 +548,7 @@ fn every_output_opens_and_validates() {
         if name.ends_with(".tif") {
             let ds = gdal::Dataset::open(path).unwrap();
             assert!(ds.spatial_ref().unwrap().auth_code().unwrap() == 32648);
-                    let band = ds.rasterband(1).unwrap();
+            let band = ds.rasterband(1).unwrap();
             assert!(band.metadata_item("UNIT", "").is_some());
             assert_eq!(band.no_data_value(), Some(-9999.0));
             // A quicklook and a style beside it.
