@@ -13,6 +13,8 @@
 //! Without the default `io` feature the crate has no system dependencies: kernels, the
 //! expression engine, the catalogue, sensor profiles and the streaming engine only.
 
+#[cfg(feature = "io")]
+pub mod batch;
 pub mod catalogue;
 #[cfg(feature = "io")]
 pub mod cli;
