@@ -4,6 +4,7 @@ mod bench;
 mod index;
 mod indices;
 mod prescribe;
+mod run;
 mod sensors;
 mod stage;
 mod stats;
@@ -30,6 +31,10 @@ enum Command {
     Stats(Box<stats::StatsArgs>),
     Stage(Box<stage::StageArgs>),
     Prescribe(Box<prescribe::PrescribeArgs>),
+    Run(Box<run::RunArgs>),
+    /// Finish a sharded run: the stages, prescriptions and report one machine would write.
+    Merge(Box<run::RunArgs>),
+    Validate(run::ValidateArgs),
     Bench(bench::BenchArgs),
 }
 
@@ -59,6 +64,9 @@ pub fn main() -> i32 {
         Command::Stats(args) => stats::run(*args),
         Command::Stage(args) => stage::run(*args),
         Command::Prescribe(args) => prescribe::run(*args),
+        Command::Run(args) => run::run_cmd(*args, false),
+        Command::Merge(args) => run::run_cmd(*args, true),
+        Command::Validate(args) => run::validate(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

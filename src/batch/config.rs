@@ -1,0 +1,329 @@
+//! The run file (`nightly.toml`): sources of tiles, plots, what to compute, where to write.
+//! Unknown keys are refused with their name and line. Relative paths are relative to the run
+//! file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::rx::config::RxConfig;
+
+/// A source of tiles: one sensor, one naming scheme.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// A short name for the source (`s2`, `drone`): unit ids and the stage/prescribe sections
+    /// refer to it.
+    pub name: String,
+    /// Glob patterns of the tiles (relative to the run file).
+    pub tiles: Vec<String>,
+    /// A quality file per tile, named from the tile's stem (`{stem}_scl.tif`), if any.
+    #[serde(default)]
+    pub mask: Option<String>,
+    /// Sensor profile (as `paddy index --sensor`); default: detected.
+    #[serde(default)]
+    pub sensor: Option<String>,
+    /// Acquisition date in the file names (`{yyyy}{mm}{dd}`); default: the files' metadata.
+    #[serde(default)]
+    pub date_pattern: Option<String>,
+    /// Indices to compute for every tile (catalogue names).
+    pub indices: Vec<String>,
+}
+
+/// Plot files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotsConfig {
+    /// One or more vector files.
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub id_field: Option<String>,
+}
+
+/// Per-plot statistics of index outputs, per tile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Which of each source's indices to summarise (default: all of them).
+    #[serde(default)]
+    pub indices: Option<Vec<String>>,
+}
+
+/// The growth stage from one source's series.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub source: String,
+    /// The index of the series (default ndvi) and the water index for flooding (optional).
+    #[serde(default = "default_ndvi")]
+    pub index: String,
+    #[serde(default)]
+    pub lswi: Option<String>,
+    /// Stage at this date (default: the last date of the series).
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub smoother: Option<String>,
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    #[serde(default)]
+    pub default_class: Option<String>,
+}
+
+fn default_ndvi() -> String {
+    "ndvi".into()
+}
+
+/// The prescription of one source's latest flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrescribeConfig {
+    pub source: String,
+    #[serde(default)]
+    pub n_index: Option<String>,
+    #[serde(default)]
+    pub spray_index: Option<String>,
+    /// Use the source's flight before the latest as `--previous` for spray zones.
+    #[serde(default = "yes")]
+    pub previous: bool,
+    /// Prescription settings, as in `paddy prescribe --print-config`.
+    #[serde(default)]
+    pub settings: Option<toml::Table>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Machine settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Machine {
+    /// Worker threads (default: all cores).
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// GDAL block cache in MiB (default: paddy's per-command choice).
+    #[serde(default)]
+    pub ram_mib: Option<u32>,
+}
+
+/// A run file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFile {
+    /// Output root; each run writes into `<output>/<run date>/`.
+    pub output: String,
+    pub sources: Vec<Source>,
+    pub plots: PlotsConfig,
+    #[serde(default)]
+    pub stats: Option<StatsConfig>,
+    #[serde(default)]
+    pub stage: Option<StageConfig>,
+    #[serde(default)]
+    pub prescribe: Option<PrescribeConfig>,
+    #[serde(default)]
+    pub machine: Machine,
+}
+
+/// A parsed run file with its folder.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub run: RunFile,
+    pub rx: RxConfig,
+    /// SHA-256 of the settings (normalised JSON), hex.
+    pub hash: String,
+}
+
+impl Loaded {
+    /// A path of the run file made absolute (relative to its folder).
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Read and check a run file. Errors are configuration errors (exit 2) naming the file, and
+/// for TOML problems the key and line.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let bad = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let run: RunFile =
+        toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+    let dir = path
+        .parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let dir = dir.canonicalize().unwrap_or(dir);
+    if run.sources.is_empty() {
+        return Err(bad("no [[sources]]".into()));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for s in &run.sources {
+        if s.name.is_empty()
+            || !s
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad(format!(
+                "source name '{}' must be letters, digits, - or _",
+                s.name
+            )));
+        }
+        if names.contains(&s.name.as_str()) {
+            return Err(bad(format!("two sources are named '{}'", s.name)));
+        }
+        names.push(&s.name);
+        if s.tiles.is_empty() || s.indices.is_empty() {
+            return Err(bad(format!("source '{}' needs tiles and indices", s.name)));
+        }
+    }
+    let source_named = |name: &str, section: &str| -> Result<&Source> {
+        run.sources.iter().find(|s| s.name == name).ok_or_else(|| {
+            bad(format!(
+                "[{section}] source '{name}' is not one of the [[sources]]: {}",
+                names.join(", ")
+            ))
+        })
+    };
+    if run.plots.files.is_empty() {
+        return Err(bad("[plots] files is empty".into()));
+    }
+    if let Some(stage) = &run.stage {
+        let s = source_named(&stage.source, "stage")?;
+        for i in std::iter::once(&stage.index).chain(stage.lswi.iter()) {
+            if !s.indices.iter().any(|x| x.eq_ignore_ascii_case(i)) {
+                return Err(bad(format!(
+                    "[stage] index '{i}' is not computed for source '{}' (indices: {})",
+                    s.name,
+                    s.indices.join(", ")
+                )));
+            }
+        }
+        if let Some(at) = &stage.at {
+            at.parse::<crate::phenology::dates::Date>()
+                .map_err(|e| bad(format!("[stage] at = '{at}': {e}")))?;
+        }
+    }
+    let rx = match &run.prescribe {
+        Some(p) => {
+            let s = source_named(&p.source, "prescribe")?;
+            if p.n_index.is_none() && p.spray_index.is_none() {
+                return Err(bad("[prescribe] needs n_index, spray_index or both".into()));
+            }
+            for i in p.n_index.iter().chain(p.spray_index.iter()) {
+                if !s.indices.iter().any(|x| x.eq_ignore_ascii_case(i)) {
+                    return Err(bad(format!(
+                        "[prescribe] index '{i}' is not computed for source '{}'",
+                        s.name
+                    )));
+                }
+            }
+            if run.stage.is_none() {
+                return Err(bad(
+                    "[prescribe] needs a [stage] section (the stage of each plot)".into(),
+                ));
+            }
+            let text = p
+                .settings
+                .as_ref()
+                .map(|t| toml::to_string(t).unwrap_or_default())
+                .unwrap_or_default();
+            RxConfig::parse(&text, &format!("{} [prescribe.settings]", path.display()))?
+        }
+        None => RxConfig::default(),
+    };
+    let normalised = serde_json::to_vec(&run).map_err(|e| bad(e.to_string()))?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        dir,
+        hash: sha256(&normalised),
+        run,
+        rx,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    const GOOD: &str = r#"
+output = "out"
+[[sources]]
+name = "s2"
+tiles = ["s2_*.tif"]
+indices = ["ndvi", "lswi"]
+[plots]
+files = ["plots.geojson"]
+[stage]
+source = "s2"
+lswi = "lswi"
+"#;
+
+    #[test]
+    fn a_good_file_loads_and_hashes_its_settings() {
+        let (_d, p) = write(GOOD);
+        let a = load(&p).unwrap();
+        assert_eq!(a.run.sources[0].indices, ["ndvi", "lswi"]);
+        assert_eq!(a.hash.len(), 64);
+        // Comments and layout do not change the hash; a setting does.
+        let (_d2, p2) = write(&format!("# a comment\n{GOOD}"));
+        assert_eq!(load(&p2).unwrap().hash, a.hash);
+        let (_d3, p3) = write(&GOOD.replace("\"lswi\"]", "\"lswi\", \"evi\"]"));
+        assert_ne!(load(&p3).unwrap().hash, a.hash);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_references_name_the_problem() {
+        let (_d, p) = write(&GOOD.replace("[plots]", "[plots]\nfile = 3"));
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("file") && e.contains("line"), "{e}");
+        let (_d, p) = write(&GOOD.replace("source = \"s2\"", "source = \"drone\""));
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("drone"), "{e}");
+        let (_d, p) = write(&GOOD.replace("lswi = \"lswi\"", "lswi = \"ndwi\""));
+        assert!(load(&p).unwrap_err().to_string().contains("ndwi"));
+        let (_d, p) = write(&format!(
+            "{GOOD}[prescribe]\nsource = \"s2\"\nn_index = \"ndvi\"\n[prescribe.settings.nitrogen]\nmax_rat = 3\n"
+        ));
+        assert!(load(&p).unwrap_err().to_string().contains("max_rat"));
+    }
+}

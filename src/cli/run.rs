@@ -1,0 +1,284 @@
+//! `paddy run`, `paddy validate`, `paddy merge`: the nightly batch.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::batch::report::{Report, Status};
+use crate::batch::{config, lock, plan, run};
+use crate::error::{Error, Result};
+
+/// Run the nightly batch of a run file: indices of every tile, per-plot statistics, growth
+/// stages and prescriptions, into <output>/<run date>/ with report.json and report.html.
+///
+/// Each unit of work (a tile's indices, a tile's statistics, a plot file's stage, its
+/// prescription) is keyed by a hash of its inputs and settings; a rerun skips units whose
+/// outputs exist with the same key and redoes the rest (--force redoes all). Every file is
+/// written under a temporary name and renamed, so a run killed at any moment leaves no partial
+/// file, and running it again finishes the job. A unit that fails (a corrupt tile, a missing
+/// band) fails alone: the others complete, the report says why, and the exit code is 1.
+///
+/// Exit codes: 0 all done; 1 a unit failed (or the run could not write); 2 a bad run file.
+///
+/// Several machines on shared storage: run `paddy run RUN.toml --shard I/N` on each (I = 1…N:
+/// a Slurm array task, a Kubernetes Indexed Job, GNU parallel), then `paddy merge RUN.toml` once:
+/// it runs the stages and prescriptions and writes the report one machine would have written
+/// (scripts/slurm-array.sh, scripts/k8s-indexed-job.yaml).
+///
+/// Example:  paddy run sample_tiles/nightly.toml --run-date 2026-07-18
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// The run file (TOML; see sample_tiles/nightly.toml).
+    #[arg(value_name = "RUN.toml")]
+    run_file: PathBuf,
+
+    /// The run's date, the output folder's name (default: today, UTC). A rerun after a crash
+    /// must use the same date to resume.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    run_date: Option<String>,
+
+    /// List the units and whether each would run or is up to date; compute nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Redo every unit, even those up to date.
+    #[arg(long)]
+    force: bool,
+
+    /// Run only shard I of N (1-based) of the tile units; finish with `paddy merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+
+    /// If another run holds the output root, wait for it instead of refusing.
+    #[arg(long)]
+    wait: bool,
+
+    /// Log lines as JSON (one object per unit) instead of text.
+    #[arg(long, value_name = "FORMAT", default_value = "plain", value_parser = ["plain", "json"])]
+    log_format: String,
+
+    /// Print the report (report.json) on stdout at the end.
+    #[arg(long)]
+    json: bool,
+
+    /// Only errors.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Check a run file and its inputs without computing anything.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The run file.
+    #[arg(value_name = "RUN.toml")]
+    run_file: PathBuf,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        Error::usage(format!(
+            "--shard {text}: expected I/N with 1 <= I <= N, e.g. 2/4"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn check_date(date: &Option<String>) -> Result<()> {
+    if let Some(d) = date {
+        d.parse::<crate::phenology::dates::Date>()
+            .map_err(|e| Error::usage(format!("--run-date {d}: {e}")))?;
+    }
+    Ok(())
+}
+
+pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
+    check_date(&args.run_date)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if merge && shard.is_some() {
+        return Err(Error::usage("paddy merge takes no --shard"));
+    }
+    let loaded = config::load(&args.run_file)?;
+    let plan = plan::plan(&loaded)?;
+    let opts = run::Options {
+        run_date: args.run_date.clone(),
+        force: args.force,
+        shard,
+    };
+    let date = opts.run_date.clone().unwrap_or_else(run::today);
+    let dir = run::run_dir(&loaded, &date);
+    if args.dry_run {
+        for u in &plan.units {
+            let here = match shard {
+                Some((i, n)) => u
+                    .shard_key
+                    .as_ref()
+                    .is_some_and(|k| plan::shard_of(k, n) == i - 1),
+                None => true,
+            };
+            let state = if !here {
+                "other shard"
+            } else if !args.force && run::up_to_date(&dir, u).is_some() {
+                "up to date"
+            } else {
+                "would run"
+            };
+            println!("{state:<12} {}", u.id);
+        }
+        println!("into {}", dir.display());
+        return Ok(());
+    }
+    let root = loaded.resolve(&loaded.run.output);
+    let _lock = lock::acquire(&root, shard.is_some(), args.wait)?;
+    if shard.is_none() {
+        run::sweep_temporaries(&dir);
+    }
+    let tty = std::io::stderr().is_terminal() && !args.quiet && args.log_format == "plain";
+    let bar = super::progress_bar(!tty, "run", "units");
+    let json = args.log_format == "json";
+    let quiet = args.quiet;
+    let report = run::run(&loaded, &plan, &opts, &mut |e| {
+        bar.set_length(e.total as u64);
+        bar.set_position(e.done as u64);
+        if quiet && e.unit.status != Status::Failed {
+            return;
+        }
+        let line = if json {
+            serde_json::json!({
+                "unit": e.unit.id, "status": e.unit.status, "seconds": e.unit.seconds,
+                "done": e.done, "total": e.total, "error": e.unit.error,
+            })
+            .to_string()
+        } else {
+            let status = serde_json::to_value(e.unit.status)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            format!(
+                "[{:>3}/{}] {status:<18} {} ({:.1} s){}",
+                e.done,
+                e.total,
+                e.unit.id,
+                e.unit.seconds,
+                e.unit
+                    .error
+                    .as_ref()
+                    .map_or(String::new(), |m| format!(": {m}"))
+            )
+        };
+        bar.suspend(|| eprintln!("{line}"));
+    })?;
+    bar.finish_and_clear();
+    summary(&report, &dir, args.json, args.quiet);
+    if report.summary.failed > 0 {
+        return Err(Error::Input {
+            path: dir,
+            message: format!(
+                "{} unit(s) failed: {}",
+                report.summary.failed,
+                report
+                    .units
+                    .iter()
+                    .filter(|u| u.status == Status::Failed)
+                    .map(|u| u.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+        return;
+    }
+    if quiet {
+        return;
+    }
+    let s = &report.summary;
+    println!(
+        "{} units: {} done, {} up to date, {} failed, {} skipped; {} files; {:.1} s",
+        s.ok + s.skipped_up_to_date + s.failed + s.skipped_dependency,
+        s.ok,
+        s.skipped_up_to_date,
+        s.failed,
+        s.skipped_dependency,
+        s.outputs,
+        report.seconds
+    );
+    for n in &report.notes {
+        println!("  {n}");
+    }
+    match report.shard {
+        Some([i, n]) => println!(
+            "shard {i} of {n} done: {}",
+            dir.join(format!("report.shard-{i}-of-{n}.json")).display()
+        ),
+        None => println!("report: {}", dir.join("report.html").display()),
+    }
+}
+
+pub fn validate(args: ValidateArgs) -> Result<()> {
+    let loaded = config::load(&args.run_file)?;
+    let plan = plan::plan(&loaded)?;
+    let mut problems = Vec::new();
+    for (si, tiles) in plan.tiles.iter().enumerate() {
+        for t in tiles {
+            for p in std::iter::once(&t.path).chain(t.mask.iter()) {
+                if let Err(e) = crate::io::RasterInfo::read(p) {
+                    problems.push(e.to_string());
+                }
+            }
+            if t.date.is_none() {
+                problems.push(format!(
+                    "{}: no acquisition date (source '{}': give a date_pattern)",
+                    t.path.display(),
+                    loaded.run.sources[si].name
+                ));
+            }
+        }
+    }
+    for p in &plan.plots {
+        if let Err(e) = crate::zonal::plots::Plots::read(
+            p,
+            loaded.run.plots.layer.as_deref(),
+            loaded.run.plots.id_field.as_deref(),
+        ) {
+            problems.push(e.to_string());
+        }
+    }
+    let tiles: usize = plan.tiles.iter().map(Vec::len).sum();
+    println!(
+        "{}: {} source(s), {tiles} tile(s), {} plot file(s), {} unit(s)",
+        args.run_file.display(),
+        loaded.run.sources.len(),
+        plan.plots.len(),
+        plan.units.len()
+    );
+    for p in &problems {
+        println!("  problem: {p}");
+    }
+    if problems.is_empty() {
+        println!("  ok");
+        Ok(())
+    } else {
+        Err(Error::Input {
+            path: args.run_file,
+            message: format!("{} problem(s)", problems.len()),
+        })
+    }
+}
