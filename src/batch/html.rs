@@ -1,1 +1,922 @@
-//! `report.html`: the run for a person (stub; see the helper's work).
+//! `report.html`: the run for a person. One self-contained page — inline CSS, the quicklook PNGs
+//! embedded as data URIs, no script, no font or image from the network — that opens from the run
+//! folder on a laptop or a phone: failures first, the notes, the plot table, the quicklooks,
+//! every unit with links to its outputs, the inputs and the config hash.
+//!
+//! Every text taken from the report is HTML-escaped; output paths become percent-encoded relative
+//! links, so a file name with a space, `#` or `?` still opens the right file.
+
+use std::path::Path;
+
+use base64::Engine as _;
+
+use super::report::{PlotLine, Report, Status, UnitReport};
+use crate::error::Result;
+
+/// Output kind of the PNG quicklooks that the page embeds.
+const QUICKLOOK: &str = "quicklook";
+/// A quicklook larger than this is linked, not embedded (the page must stay light to open).
+const MAX_EMBED_BYTES: u64 = 16 * 1024 * 1024;
+/// The inputs list starts open when it is no longer than this.
+const INPUTS_OPEN: usize = 12;
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+/// Colours follow the quicklooks' (src/export/quicklook.rs): dark text, a pale green title
+/// band, grey-green rules.
+const CSS: &str = r#":root{color-scheme:light;--text:#232323;--muted:#646862;--rule:#d2d6d0;--band:#eef2ec}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--text);background:#fff}
+header{background:var(--band);border-bottom:1px solid var(--rule)}
+header div,main{max-width:1200px;margin:0 auto;padding:12px 16px}
+main{padding-bottom:40px}
+h1{font-size:1.45em;margin:0 0 .15em}
+h2{font-size:1.15em;margin:1.6em 0 .5em;padding-bottom:.2em;border-bottom:1px solid var(--rule)}
+h3{font-size:1em;margin:1em 0 .3em}
+p{margin:.4em 0}
+a{color:#1d5fa8}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
+.meta,.muted{color:var(--muted)}
+.failures{border:2px solid #c62828;background:#fdecea;border-radius:6px;padding:10px 14px;margin:16px 0}
+.failures h2{color:#b71c1c;border:0;margin:0 0 .4em;padding:0}
+.failures h3{color:#8e1b1b}
+.failures ul{margin:0;padding-left:1.2em}
+.failures li{margin:.3em 0}
+.failures pre{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em;background:#fff;border:1px solid #f1b3ad;border-radius:4px;padding:6px 8px;margin:.3em 0 .5em}
+.allok{border:2px solid #2e7d32;background:#e8f5e9;color:#1b5e20;border-radius:6px;padding:10px 14px;margin:16px 0;font-weight:600}
+.notes{border-left:4px solid #c9a227;background:#fdf8e6;padding:8px 12px 8px 30px;margin:0}
+.notes li{margin:.2em 0}
+.summary{font-variant-numeric:tabular-nums}
+.table{overflow-x:auto;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;width:100%;font-size:.92em}
+th,td{padding:5px 8px;border-bottom:1px solid var(--rule);text-align:left;vertical-align:top}
+th{background:var(--band);font-size:.95em}
+td{overflow-wrap:anywhere}
+th.num{text-align:right}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.id{white-space:nowrap;font-weight:600}
+tbody tr:nth-child(even){background:#f8f9f7}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;white-space:nowrap}
+.ok{background:#e3f2e4;color:#1b5e20}
+.up-to-date{background:#e6eef7;color:#1d4f86}
+.failed{background:#c62828;color:#fff}
+.skipped{background:#fde9cc;color:#8a4b00}
+.other-shard{background:#ececec;color:#555}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,380px),1fr));gap:16px}
+figure{margin:0;border:1px solid var(--rule);border-radius:6px;padding:8px;background:#fff}
+figure img{display:block;max-width:100%;height:auto;margin:0 auto}
+figcaption{font-size:.85em;color:var(--muted);margin-top:6px;overflow-wrap:anywhere}
+.missing{color:#7a7a7a;font-size:.85em;font-style:italic;overflow-wrap:anywhere}
+ul.files{list-style:none;margin:0;padding:0}
+ul.files li{overflow-wrap:anywhere;margin:.1em 0}
+.kind{color:var(--muted);font-size:.85em}
+footer{margin-top:2em;padding-top:.6em;border-top:1px solid var(--rule);font-size:.9em}
+@media (max-width:600px){body{font-size:14px}th,td{padding:4px 6px}header div,main{padding:10px}}
+@media print{.table{overflow:visible}.grid{display:block}figure{break-inside:avoid;margin-bottom:12px}}
+"#;
+
+/// The report page for `report`, whose output paths are relative to `run_dir`; PNG quicklooks
+/// (outputs of kind "quicklook") are read from there and embedded (base64 data URIs), so the page
+/// is one self-contained file that needs no network. A quicklook that is missing, unreadable or
+/// not a PNG becomes a small grey note instead; the page is always made.
+pub fn render(report: &Report, run_dir: &Path) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    head(&mut out, report);
+    out.push_str("<main>\n");
+    failures(&mut out, report);
+    notes(&mut out, report);
+    summary(&mut out, report);
+    plots(&mut out, &report.plots);
+    quicklooks(&mut out, report, run_dir);
+    units(&mut out, &report.units);
+    inputs(&mut out, &report.inputs);
+    footer(&mut out, report);
+    out.push_str("</main>\n</body>\n</html>\n");
+    out
+}
+
+/// Render the page and write it atomically to `path` (a temporary file beside it, renamed into
+/// place): a reader never sees half a page.
+pub fn write(report: &Report, run_dir: &Path, path: &Path) -> Result<()> {
+    crate::io::write_atomic(path, render(report, run_dir).as_bytes())
+}
+
+fn head(out: &mut String, report: &Report) {
+    let shard = report
+        .shard
+        .map(|[i, n]| format!(" · shard {i}/{n}"))
+        .unwrap_or_default();
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str(&format!(
+        "<title>Run {}{} · {}</title>\n",
+        esc(&report.run_date),
+        esc(&shard),
+        esc(&report.software)
+    ));
+    out.push_str("<style>\n");
+    out.push_str(CSS);
+    out.push_str("</style>\n</head>\n<body>\n<header><div>\n");
+    out.push_str(&format!(
+        "<h1>Run {}{}</h1>\n",
+        esc(&report.run_date),
+        esc(&shard)
+    ));
+    out.push_str(&format!(
+        "<p class=\"meta\">{} · run file <code>{}</code></p>\n",
+        esc(&report.software),
+        esc(&report.run_file)
+    ));
+    out.push_str("</div></header>\n");
+}
+
+/// The red box of failed units and the units skipped because of them, or a green line.
+fn failures(out: &mut String, report: &Report) {
+    let failed: Vec<&UnitReport> = with_status(&report.units, Status::Failed);
+    let skipped: Vec<&UnitReport> = with_status(&report.units, Status::SkippedDependency);
+    if failed.is_empty() && skipped.is_empty() {
+        let here = report
+            .units
+            .iter()
+            .filter(|u| u.status != Status::OtherShard)
+            .count();
+        if here == 0 {
+            out.push_str("<p class=\"allok\">No units to run.</p>\n");
+            return;
+        }
+        let computed = with_status(&report.units, Status::Ok).len();
+        let current = with_status(&report.units, Status::SkippedUpToDate).len();
+        out.push_str(&format!(
+            "<p class=\"allok\">✓ All {here} {} ok ({computed} computed, {current} up to date)</p>\n",
+            plural(here, "unit", "units")
+        ));
+        return;
+    }
+    out.push_str("<section class=\"failures\">\n");
+    let heading = if failed.is_empty() {
+        format!(
+            "{} {} skipped",
+            skipped.len(),
+            plural(skipped.len(), "unit", "units")
+        )
+    } else {
+        format!(
+            "{} {} failed",
+            failed.len(),
+            plural(failed.len(), "unit", "units")
+        )
+    };
+    out.push_str(&format!("<h2>✗ {heading}</h2>\n"));
+    if !failed.is_empty() {
+        out.push_str("<ul>\n");
+        for u in &failed {
+            out.push_str(&format!(
+                "<li><strong>{}</strong> <span class=\"kind\">{}</span>\n<pre>{}</pre></li>\n",
+                esc(&u.id),
+                esc(&u.kind),
+                esc(u.error.as_deref().unwrap_or("(no error recorded)"))
+            ));
+        }
+        out.push_str("</ul>\n");
+    }
+    if !skipped.is_empty() {
+        out.push_str(&format!(
+            "<h3>Not run because a unit they need failed ({})</h3>\n<ul>\n",
+            skipped.len()
+        ));
+        for u in &skipped {
+            let why = u
+                .error
+                .as_deref()
+                .map(|e| format!(" — {}", esc(e)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "<li><strong>{}</strong> <span class=\"kind\">{}</span>{why}</li>\n",
+                esc(&u.id),
+                esc(&u.kind)
+            ));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn notes(out: &mut String, report: &Report) {
+    if report.notes.is_empty() {
+        return;
+    }
+    out.push_str("<section>\n<h2>Notes</h2>\n<ul class=\"notes\">\n");
+    for n in &report.notes {
+        out.push_str(&format!("<li>{}</li>\n", esc(n)));
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
+fn summary(out: &mut String, report: &Report) {
+    let s = &report.summary;
+    let mut parts = vec![
+        format!("<b>{}</b> ok", s.ok),
+        format!("<b>{}</b> up to date", s.skipped_up_to_date),
+        format!("<b>{}</b> failed", s.failed),
+    ];
+    if s.skipped_dependency > 0 {
+        parts.push(format!("<b>{}</b> skipped", s.skipped_dependency));
+    }
+    parts.push(format!(
+        "<b>{}</b> {}",
+        s.outputs,
+        plural(s.outputs, "output", "outputs")
+    ));
+    let took = duration(report.seconds);
+    if !took.is_empty() {
+        parts.push(esc(&took));
+    }
+    let span = time_span(&report.started, &report.finished);
+    if !span.is_empty() {
+        parts.push(esc(&span));
+    }
+    out.push_str(&format!("<p class=\"summary\">{}</p>\n", parts.join(" · ")));
+}
+
+fn plots(out: &mut String, plots: &[PlotLine]) {
+    out.push_str(&format!("<section>\n<h2>Plots ({})</h2>\n", plots.len()));
+    if plots.is_empty() {
+        out.push_str("<p class=\"muted\">No plot lines in this run.</p>\n</section>\n");
+        return;
+    }
+    out.push_str(concat!(
+        "<div class=\"table\"><table class=\"plots\">\n<thead><tr>",
+        "<th>Plot</th><th>Stage</th><th class=\"num\">Days after transplanting</th>",
+        "<th class=\"num\">Confidence</th><th class=\"num\">N rate</th><th>N reason</th>",
+        "<th class=\"num\">Sprayed area</th><th>Spray reason</th>",
+        "</tr></thead>\n<tbody>\n"
+    ));
+    for p in plots {
+        let n_rate = match p.n_rate.map(|r| decimals_trimmed(r, 1)) {
+            Some(r) if !r.is_empty() => match p.n_unit.trim() {
+                "" => r,
+                unit => format!("{r} {unit}"),
+            },
+            _ => String::new(),
+        };
+        let area = p
+            .spray_area_m2
+            .map(|a| {
+                let a = grouped(&fixed(a, 0));
+                if a.is_empty() {
+                    a
+                } else {
+                    format!("{a} m²")
+                }
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            esc(&p.plot_id),
+            esc(&p.stage),
+            esc(&p.days_after_transplanting.map(|d| fixed(d, 0)).unwrap_or_default()),
+            esc(&p.confidence.map(|c| fixed(c, 2)).unwrap_or_default()),
+            esc(&n_rate),
+            esc(&p.n_reason),
+            esc(&area),
+            esc(&p.spray_reason),
+        ));
+    }
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
+    let looks: Vec<(&UnitReport, &str)> = report
+        .units
+        .iter()
+        .flat_map(|u| {
+            u.outputs
+                .iter()
+                .filter(|o| o.kind == QUICKLOOK)
+                .map(move |o| (u, o.path.as_str()))
+        })
+        .collect();
+    if looks.is_empty() {
+        return;
+    }
+    out.push_str("<section>\n<h2>Quicklooks</h2>\n<div class=\"grid\">\n");
+    for (unit, path) in looks {
+        let name = file_name(path);
+        let caption = format!(
+            "<figcaption><a href=\"{}\">{}</a> · {}</figcaption>",
+            href(path),
+            esc(path),
+            esc(&unit.id)
+        );
+        out.push_str("<figure>");
+        match embed(&run_dir.join(path)) {
+            Ok(Png {
+                data_uri,
+                width,
+                height,
+            }) => out.push_str(&format!(
+                "<a href=\"{}\"><img src=\"{data_uri}\" width=\"{width}\" height=\"{height}\" alt=\"{}\"></a>",
+                href(path),
+                esc(name)
+            )),
+            Err(problem) => out.push_str(&format!(
+                "<p class=\"missing\">(quicklook {problem}: {})</p>",
+                esc(path)
+            )),
+        }
+        out.push_str(&caption);
+        out.push_str("</figure>\n");
+    }
+    out.push_str("</div>\n</section>\n");
+}
+
+fn units(out: &mut String, units: &[UnitReport]) {
+    out.push_str(&format!("<section>\n<h2>Units ({})</h2>\n", units.len()));
+    if units.is_empty() {
+        out.push_str("<p class=\"muted\">No units.</p>\n</section>\n");
+        return;
+    }
+    out.push_str(concat!(
+        "<div class=\"table\"><table class=\"units\">\n<thead><tr>",
+        "<th>Unit</th><th>Kind</th><th>Status</th><th class=\"num\">Seconds</th><th>Outputs</th>",
+        "</tr></thead>\n<tbody>\n"
+    ));
+    for u in units {
+        let (class, label) = badge(u.status);
+        let files = if u.outputs.is_empty() {
+            String::new()
+        } else {
+            let items: Vec<String> = u
+                .outputs
+                .iter()
+                .map(|o| {
+                    format!(
+                        "<li><a href=\"{}\">{}</a> <span class=\"kind\">{}</span></li>",
+                        href(&o.path),
+                        esc(&o.path),
+                        esc(&o.kind)
+                    )
+                })
+                .collect();
+            format!("<ul class=\"files\">{}</ul>", items.concat())
+        };
+        out.push_str(&format!(
+            "<tr><td class=\"id\">{}</td><td>{}</td><td><span class=\"badge {class}\">{label}</span></td><td class=\"num\">{}</td><td>{files}</td></tr>\n",
+            esc(&u.id),
+            esc(&u.kind),
+            esc(&fixed(u.seconds, 1)),
+        ));
+    }
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn inputs(out: &mut String, inputs: &[String]) {
+    out.push_str(&format!("<section>\n<h2>Inputs ({})</h2>\n", inputs.len()));
+    if inputs.is_empty() {
+        out.push_str("<p class=\"muted\">No inputs.</p>\n</section>\n");
+        return;
+    }
+    let open = if inputs.len() <= INPUTS_OPEN {
+        " open"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "<details{open}><summary>{} {}</summary>\n<ul class=\"files\">\n",
+        inputs.len(),
+        plural(inputs.len(), "file", "files")
+    ));
+    for i in inputs {
+        out.push_str(&format!("<li><code>{}</code></li>\n", esc(i)));
+    }
+    out.push_str("</ul>\n</details>\n</section>\n");
+}
+
+fn footer(out: &mut String, report: &Report) {
+    out.push_str(&format!(
+        "<footer>\n<p>Config hash <code>{}</code></p>\n<p class=\"muted\">Made by {} from <code>{}</code>.</p>\n</footer>\n",
+        esc(&report.config_hash),
+        esc(&report.software),
+        esc(&report.run_file)
+    ));
+}
+
+/// An embedded PNG.
+struct Png {
+    data_uri: String,
+    width: u32,
+    height: u32,
+}
+
+/// Read the PNG at `path` as a data URI with its size from the IHDR chunk; the error is the word
+/// for the grey note ("missing", "unreadable", "not a PNG", …).
+fn embed(path: &Path) -> std::result::Result<Png, &'static str> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "missing",
+        _ => "unreadable",
+    })?;
+    if !meta.is_file() {
+        return Err("missing");
+    }
+    if meta.len() > MAX_EMBED_BYTES {
+        return Err("too large to embed");
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "missing",
+        _ => "unreadable",
+    })?;
+    // Signature, then the IHDR chunk: length (4), "IHDR", width (4), height (4), big-endian.
+    let size = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+    };
+    let (width, height) = match (bytes.get(..8), bytes.get(12..16), size(16), size(20)) {
+        (Some(sig), Some(b"IHDR"), Some(w), Some(h)) if sig == PNG_SIGNATURE && w > 0 && h > 0 => {
+            (w, h)
+        }
+        _ => return Err("not a PNG"),
+    };
+    let data_uri = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    );
+    Ok(Png {
+        data_uri,
+        width,
+        height,
+    })
+}
+
+fn with_status(units: &[UnitReport], status: Status) -> Vec<&UnitReport> {
+    units.iter().filter(|u| u.status == status).collect()
+}
+
+/// CSS class and label of a status badge.
+fn badge(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Ok => ("ok", "ok"),
+        Status::SkippedUpToDate => ("up-to-date", "up to date"),
+        Status::Failed => ("failed", "failed"),
+        Status::SkippedDependency => ("skipped", "skipped: dependency failed"),
+        Status::OtherShard => ("other-shard", "other shard"),
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// Text for HTML content and attribute values: `&`, `<`, `>`, `"` and `'` escaped; control
+/// characters other than tab and line breaks (which HTML does not allow) dropped.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A relative link to an output: the path's bytes percent-encoded except unreserved characters
+/// and `/` (so `:`, `#`, `?` and spaces cannot turn it into a scheme, a fragment or a query);
+/// leading slashes collapse to one, so a path never reads as a network (`//host`) reference.
+fn href(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(char::from(b))
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    if out.starts_with("//") {
+        let rest = out.trim_start_matches('/');
+        out = format!("/{rest}");
+    }
+    out
+}
+
+/// The last component of a `/`- or `\`-separated path.
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(path)
+}
+
+/// `value` with `decimals` decimals; empty for NaN and infinities; no "-0".
+fn fixed(value: f64, decimals: usize) -> String {
+    if !value.is_finite() {
+        return String::new();
+    }
+    let s = format!("{value:.decimals$}");
+    match s.strip_prefix('-') {
+        Some(magnitude) if magnitude.chars().all(|c| c == '0' || c == '.') => magnitude.to_string(),
+        _ => s,
+    }
+}
+
+/// [`fixed`] without trailing zeros after the decimal point (`120`, `112.5`).
+fn decimals_trimmed(value: f64, decimals: usize) -> String {
+    let s = fixed(value, decimals);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// An integer's digits in groups of three separated by thin spaces (`12 345`).
+fn grouped(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", digits),
+    };
+    if digits.len() <= 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("{sign}{digits}");
+    }
+    let mut out = String::from(sign);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A run's length for a person: `42.3 s`, `12 min 05 s`, `2 h 05 min`; empty when unknown.
+fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return String::new();
+    }
+    if seconds < 60.0 {
+        return format!("{seconds:.1} s");
+    }
+    let whole = seconds.round() as u64;
+    if whole < 3600 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+    }
+}
+
+/// `started – finished` with RFC 3339 UTC times shown as `2026-06-07 02:00:03`; the finish's
+/// date is left out when it is the start's, and `UTC` is said once at the end.
+fn time_span(started: &str, finished: &str) -> String {
+    match (utc(started), utc(finished)) {
+        (Some((d0, t0)), Some((d1, t1))) if d0 == d1 => format!("{d0} {t0} – {t1} UTC"),
+        (Some((d0, t0)), Some((d1, t1))) => format!("{d0} {t0} – {d1} {t1} UTC"),
+        _ if started.is_empty() && finished.is_empty() => String::new(),
+        _ => format!("{started} – {finished}"),
+    }
+}
+
+/// Date and time (to the second) of an RFC 3339 UTC time (`…Z` or `…+00:00`), or None.
+fn utc(time: &str) -> Option<(&str, &str)> {
+    let is_utc = time.ends_with('Z') || time.ends_with("+00:00");
+    let date = time.get(..10)?;
+    let clock = time.get(11..19)?;
+    let shaped = time
+        .as_bytes()
+        .get(10)
+        .is_some_and(|b| *b == b'T' || *b == b' ')
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && clock.bytes().enumerate().all(|(i, b)| {
+            if i == 2 || i == 5 {
+                b == b':'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    (is_utc && shaped).then_some((date, clock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::{OutputFile, Summary};
+    use super::*;
+
+    fn unit(id: &str, kind: &str, status: Status, outputs: &[(&str, &str)]) -> UnitReport {
+        UnitReport {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            status,
+            key: "k".repeat(8),
+            seconds: 1.25,
+            inputs: vec![],
+            outputs: outputs
+                .iter()
+                .map(|(p, k)| OutputFile {
+                    path: p.to_string(),
+                    kind: k.to_string(),
+                })
+                .collect(),
+            error: None,
+        }
+    }
+
+    fn plot(id: &str, rate: Option<f64>, area: Option<f64>) -> PlotLine {
+        PlotLine {
+            plot_id: id.to_string(),
+            stage: "tillering".to_string(),
+            days_after_transplanting: Some(31.6),
+            confidence: Some(0.8234),
+            n_rate: rate,
+            n_unit: "kg urea/ha".to_string(),
+            n_reason: "NDRE 12 % below the N-rich strip".to_string(),
+            spray_area_m2: area,
+            spray_reason: String::new(),
+        }
+    }
+
+    fn sample() -> Report {
+        let mut failed = unit("stats:2026-06-07", "stats", Status::Failed, &[]);
+        failed.error = Some("plots.gpkg: bad geometry <script>alert('x')</script> & more".into());
+        let mut skipped = unit("stage", "stage", Status::SkippedDependency, &[]);
+        skipped.error = Some("needs stats:2026-06-07, which failed".into());
+        let mut report = Report {
+            software: "paddy 0.1.0".into(),
+            run_file: "nightly.toml".into(),
+            config_hash: "ab12".repeat(16),
+            run_date: "2026-06-07".into(),
+            started: "2026-06-07T02:00:00Z".into(),
+            finished: "2026-06-07T02:03:05.250Z".into(),
+            seconds: 185.25,
+            shard: None,
+            inputs: vec!["/data/drone/flight 1.tif".into()],
+            units: vec![
+                unit(
+                    "index:s2_20260607",
+                    "index",
+                    Status::Ok,
+                    &[
+                        ("index/s2 20260607/NDVI.tif", "index"),
+                        ("index/s2 20260607/NDVI.png", "quicklook"),
+                    ],
+                ),
+                unit(
+                    "prescribe:drone",
+                    "prescribe",
+                    Status::Ok,
+                    &[
+                        ("rx/rx_nitrogen.gpkg", "rx_nitrogen"),
+                        ("rx/missing.png", "quicklook"),
+                    ],
+                ),
+                failed,
+                skipped,
+            ],
+            plots: vec![
+                plot("P-01 \"north\" & 'east'", Some(112.5), Some(12345.4)),
+                plot("P-02", None, None),
+            ],
+            notes: vec!["Order 250 kg urea in total".into()],
+            summary: Summary::default(),
+        };
+        report.recount();
+        report
+    }
+
+    /// A run folder with the first quicklook written as a real 3 × 2 PNG.
+    fn run_dir() -> (tempfile::TempDir, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("index/s2 20260607/NDVI.png");
+        std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+        let img =
+            image::RgbImage::from_fn(3, 2, |x, y| image::Rgb([x as u8 * 80, y as u8 * 90, 7]));
+        img.save(&png).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        (dir, bytes)
+    }
+
+    /// Every `name="…"` attribute value in `html`.
+    fn attrs<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+        let needle = format!(" {name}=\"");
+        html.match_indices(&needle)
+            .map(|(at, _)| {
+                let rest = &html[at + needle.len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect()
+    }
+
+    /// Tags nest and close (void elements aside), and every `&` starts an entity: a small
+    /// well-formedness check of the markup this module writes.
+    fn assert_well_formed(html: &str) {
+        const VOID: [&str; 4] = ["meta", "img", "br", "hr"];
+        let mut open: Vec<&str> = vec![];
+        let mut rest = html;
+        while let Some(at) = rest.find('<') {
+            let end = rest[at..].find('>').unwrap() + at;
+            let tag = &rest[at + 1..end];
+            rest = &rest[end + 1..];
+            assert!(!tag.contains('<'), "unescaped < in {tag}");
+            if tag.starts_with('!') {
+                continue;
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(open.pop(), Some(name), "closing {name}");
+            } else {
+                let name = tag.split([' ', '\n']).next().unwrap();
+                if name == "style" {
+                    rest = &rest[rest.find("</style>").unwrap()..];
+                }
+                if !VOID.contains(&name) {
+                    open.push(name);
+                }
+            }
+        }
+        assert!(open.is_empty(), "unclosed {open:?}");
+        for (at, _) in html.match_indices('&') {
+            let entity = &html[at..html.len().min(at + 8)];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
+                "bare & at {entity}"
+            );
+        }
+    }
+
+    #[test]
+    fn failures_come_first_and_the_error_is_escaped() {
+        let (dir, _) = run_dir();
+        let html = render(&sample(), dir.path());
+        let failures = html.find("<section class=\"failures\">").unwrap();
+        let notes = html.find("<h2>Notes</h2>").unwrap();
+        let summary = html.find("<p class=\"summary\">").unwrap();
+        let plots = html.find("<table class=\"plots\">").unwrap();
+        let looks = html.find("<h2>Quicklooks</h2>").unwrap();
+        let units = html.find("<table class=\"units\">").unwrap();
+        let inputs = html.find("<h2>Inputs (1)</h2>").unwrap();
+        let hash = html.find("Config hash").unwrap();
+        assert!(failures < notes && notes < summary && summary < plots && plots < looks);
+        assert!(looks < units && units < inputs && inputs < hash);
+
+        assert!(!html.contains("<script"));
+        assert!(html
+            .contains("bad geometry &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
+        let failed_box = &html[failures..html[failures..].find("</section>").unwrap() + failures];
+        assert!(failed_box.contains("1 unit failed"));
+        assert!(failed_box.contains("<strong>stats:2026-06-07</strong>"));
+        assert!(failed_box.contains("Not run because a unit they need failed (1)"));
+        assert!(failed_box.contains("<strong>stage</strong>"));
+        assert!(!failed_box.contains("index:s2_20260607"));
+        assert!(!html.contains("<p class=\"allok\">"));
+        assert!(html.contains("P-01 &quot;north&quot; &amp; &#39;east&#39;"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn quicklook_is_embedded_and_a_missing_one_is_a_note() {
+        let (dir, bytes) = run_dir();
+        let html = render(&sample(), dir.path());
+        let srcs = attrs(&html, "src");
+        assert_eq!(srcs.len(), 1, "one embedded image");
+        let b64 = srcs[0].strip_prefix("data:image/png;base64,").unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(decoded, bytes);
+        assert!(html.contains("width=\"3\" height=\"2\" alt=\"NDVI.png\""));
+        assert!(html.contains("<p class=\"missing\">(quicklook missing: rx/missing.png)</p>"));
+        assert!(html.contains("index/s2 20260607/NDVI.png</a> · index:s2_20260607"));
+
+        // Not a PNG, and a folder where the file should be: notes, not a failed page.
+        std::fs::create_dir_all(dir.path().join("rx")).unwrap();
+        std::fs::write(dir.path().join("rx/missing.png"), b"GIF89a").unwrap();
+        let html = render(&sample(), dir.path());
+        assert!(html.contains("(quicklook not a PNG: rx/missing.png)"));
+        std::fs::remove_file(dir.path().join("rx/missing.png")).unwrap();
+        std::fs::create_dir(dir.path().join("rx/missing.png")).unwrap();
+        let html = render(&sample(), dir.path());
+        assert!(html.contains("(quicklook missing: rx/missing.png)"));
+    }
+
+    #[test]
+    fn links_are_relative_and_nothing_comes_from_the_network() {
+        let (dir, _) = run_dir();
+        let html = render(&sample(), dir.path());
+        let hrefs = attrs(&html, "href");
+        assert!(hrefs.contains(&"index/s2%2020260607/NDVI.tif"), "{hrefs:?}");
+        assert!(hrefs.contains(&"rx/rx_nitrogen.gpkg"));
+        // Four outputs in the units table, two links per quicklook figure (one has no image).
+        assert_eq!(hrefs.len(), 4 + 3);
+        for h in &hrefs {
+            assert!(
+                !h.starts_with('/') && !h.contains(':') && !h.contains(' '),
+                "{h}"
+            );
+        }
+        for bad in ["http://", "https://", "url(", "@import", "<script", "<link"] {
+            assert!(!html.contains(bad), "{bad}");
+        }
+        assert_eq!(href("//host/x y#1?.png"), "/host/x%20y%231%3F.png");
+        assert_eq!(href("C:\\rx\\a.png"), "C%3A%5Crx%5Ca.png");
+        assert_eq!(href("dé.tif"), "d%C3%A9.tif");
+    }
+
+    #[test]
+    fn plot_table_rounds_and_leaves_none_empty() {
+        let (dir, _) = run_dir();
+        let html = render(&sample(), dir.path());
+        assert!(html.contains(concat!(
+            "<td class=\"num\">32</td><td class=\"num\">0.82</td>",
+            "<td class=\"num\">112.5 kg urea/ha</td>"
+        )));
+        assert!(html.contains("<td class=\"num\">12\u{2009}345 m²</td>"));
+        assert!(html.contains(concat!(
+            "<td class=\"id\">P-02</td><td>tillering</td><td class=\"num\">32</td>",
+            "<td class=\"num\">0.82</td><td class=\"num\"></td>"
+        )));
+        assert!(html.contains("<b>2</b> ok · <b>0</b> up to date · <b>1</b> failed"));
+        assert!(html.contains("3 min 05 s · 2026-06-07 02:00:00 – 02:03:05 UTC"));
+        assert!(html.contains("<span class=\"badge failed\">failed</span>"));
+        assert!(html.contains("<span class=\"badge skipped\">skipped: dependency failed</span>"));
+    }
+
+    #[test]
+    fn all_ok_is_a_green_line() {
+        let mut report = sample();
+        report.units.truncate(2);
+        report
+            .units
+            .push(unit("index:other", "index", Status::OtherShard, &[]));
+        report.units[1].status = Status::SkippedUpToDate;
+        report.shard = Some([1, 4]);
+        report.recount();
+        let html = render(&report, Path::new("/nonexistent"));
+        assert!(html.contains("<p class=\"allok\">✓ All 2 units ok (1 computed, 1 up to date)</p>"));
+        assert!(!html.contains("<section class=\"failures\">"));
+        assert!(html.contains("<h1>Run 2026-06-07 · shard 1/4</h1>"));
+        assert!(html.contains("(quicklook missing: index/s2 20260607/NDVI.png)"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn write_is_atomic_and_leaves_no_temp_file() {
+        let (dir, _) = run_dir();
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("report.html");
+        write(&sample(), dir.path(), &path).unwrap();
+        write(&sample(), dir.path(), &path).unwrap();
+        let names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["report.html"]);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            render(&sample(), dir.path())
+        );
+        let missing = out.path().join("no/such/folder/report.html");
+        assert!(write(&sample(), dir.path(), &missing).is_err());
+    }
+
+    #[test]
+    fn numbers_and_times_for_people() {
+        assert_eq!(fixed(-0.04, 1), "0.0");
+        assert_eq!(fixed(f64::NAN, 1), "");
+        assert_eq!(decimals_trimmed(120.0, 1), "120");
+        assert_eq!(decimals_trimmed(112.46, 1), "112.5");
+        assert_eq!(grouped("1234"), "1234");
+        assert_eq!(grouped("1234567"), "1\u{2009}234\u{2009}567");
+        assert_eq!(grouped("-12345"), "-12\u{2009}345");
+        assert_eq!(duration(42.34), "42.3 s");
+        assert_eq!(duration(7500.0), "2 h 05 min");
+        assert_eq!(duration(f64::NAN), "");
+        assert_eq!(
+            time_span("2026-06-07T23:59:00Z", "2026-06-08T00:01:00+00:00"),
+            "2026-06-07 23:59:00 – 2026-06-08 00:01:00 UTC"
+        );
+        assert_eq!(time_span("yesterday", "today"), "yesterday – today");
+        assert_eq!(
+            time_span("2026-06-07T02:00:00+02:00", "x"),
+            "2026-06-07T02:00:00+02:00 – x"
+        );
+        assert_eq!(utc("2026-06-07T02:0é:00Z"), None);
+        assert_eq!(esc("a\u{0}b\tc"), "ab\tc");
+        assert_eq!(file_name("a/b/c.png"), "c.png");
+        assert_eq!(file_name("c.png"), "c.png");
+    }
+}
