@@ -301,10 +301,32 @@ fn run_unit(
         Err(e) => UnitReport {
             status: Status::Failed,
             seconds,
-            error: Some(e.to_string()),
+            error: Some(match disk_full(dir) {
+                Some(note) => format!("{e} ({note})"),
+                None => e.to_string(),
+            }),
             ..base
         },
     }
+}
+
+/// GDAL reports a full disk as a failed write ("IO error writing tag data"): say what it is
+/// when the output's filesystem has (almost) no room left.
+pub fn disk_full(dir: &Path) -> Option<String> {
+    let c = std::ffi::CString::new(dir.as_os_str().to_string_lossy().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct for a NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    (free < 4 << 20).then(|| {
+        format!(
+            "the output disk is full: {} KiB free at {}",
+            free / 1024,
+            dir.display()
+        )
+    })
 }
 
 /// Paths relative to the run folder.

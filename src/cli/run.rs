@@ -176,6 +176,13 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
             )
         };
         bar.suspend(|| eprintln!("{line}"));
+    })
+    .map_err(|e| match run::disk_full(&dir) {
+        Some(note) => Error::Input {
+            path: dir.clone(),
+            message: format!("{e} ({note}); the files already written are whole"),
+        },
+        None => e,
     })?;
     bar.finish_and_clear();
     summary(&report, &dir, args.json, args.quiet);

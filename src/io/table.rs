@@ -359,7 +359,15 @@ impl Table {
                 Kind::Int => OGRFieldType::OFTInteger64,
                 Kind::Real => OGRFieldType::OFTReal,
                 Kind::Text => OGRFieldType::OFTString,
-                Kind::Reals => OGRFieldType::OFTRealList,
+                // A JSON array (so a gap is null: OGR's real lists would write NaN, which is
+                // not JSON).
+                Kind::Reals => {
+                    add_json_field(&layer, name).map_err(|message| Error::Write {
+                        path: final_path.to_path_buf(),
+                        message,
+                    })?;
+                    continue;
+                }
             };
             FieldDefn::new(name, kind)
                 .and_then(|f| f.add_to_layer(&layer))
@@ -375,7 +383,7 @@ impl Table {
                     Value::Real(v) if v.is_nan() => feature.set_field_null(k),
                     Value::Real(v) => feature.set_field_double(k, *v),
                     Value::Text(v) => feature.set_field_string(k, v),
-                    Value::Reals(v) => feature.set_field_double_list(k, v),
+                    Value::Reals(_) => feature.set_field_string(k, &value.text()),
                 }
                 .map_err(fail)?;
             }
@@ -407,6 +415,27 @@ fn shapefile_stem(path: &Path, ending: &str) -> String {
     } else {
         stem.to_string()
     }
+}
+
+/// Add a string field of JSON subtype to `layer`: OGR's GeoJSON driver writes its text as
+/// JSON (an array here), not as a quoted string.
+fn add_json_field(layer: &gdal::vector::Layer, name: &str) -> std::result::Result<(), String> {
+    let c_name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+    // SAFETY: the field definition is created, used and destroyed here; OGR_L_CreateField
+    // copies it into the layer, which outlives the call.
+    unsafe {
+        let field = gdal_sys::OGR_Fld_Create(c_name.as_ptr(), OGRFieldType::OFTString);
+        if field.is_null() {
+            return Err(format!("cannot create the field {name}"));
+        }
+        gdal_sys::OGR_Fld_SetSubType(field, gdal_sys::OGRFieldSubType::OFSTJSON);
+        let rv = gdal_sys::OGR_L_CreateField(layer.c_layer(), field, 1);
+        gdal_sys::OGR_Fld_Destroy(field);
+        if rv != gdal_sys::OGRErr::OGRERR_NONE {
+            return Err(format!("cannot add the field {name}"));
+        }
+    }
+    Ok(())
 }
 
 /// An OGR Polygon (one part) or MultiPolygon from parts.

@@ -281,8 +281,27 @@ impl<T: GdalType + Copy> IndexWriter<T> {
             .map_err(|e| self.write_error(&e))?;
         copy.close().map_err(|e| self.write_error(&e))?;
         drop(staged);
+        self.check_reads_back(part.path())?;
         part.persist(&self.final_path)?;
         Ok(self.final_path.clone())
+    }
+
+    /// GDAL's COG copy can end "successfully" with a short file when the disk fills up (the
+    /// failed write is only logged): read the file's last row back before it may take the final
+    /// name. The full-resolution data is written last, so a cut file fails here.
+    fn check_reads_back(&self, path: &Path) -> Result<()> {
+        let fail = |message: String| Error::Write {
+            path: self.final_path.clone(),
+            message: format!("the written file does not read back ({message}); is the disk full?"),
+        };
+        let ds = gdal::Dataset::open(path).map_err(|e| fail(gdal_message(&e)))?;
+        let band = ds.rasterband(1).map_err(|e| fail(gdal_message(&e)))?;
+        let (w, h) = band.size();
+        if h > 0 {
+            band.read_as::<f64>((0, h as isize - 1), (w, 1), (w, 1), None)
+                .map_err(|e| fail(gdal_message(&e)))?;
+        }
+        Ok(())
     }
 }
 

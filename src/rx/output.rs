@@ -125,7 +125,11 @@ pub fn write(
             "product_l": round2(out.total_spray_l),
         })),
         "warnings": rx.warnings,
-        "files": out.files.iter().map(|(k, p)| serde_json::json!({"kind": k, "path": p.display().to_string()})).collect::<Vec<_>>(),
+        // Paths relative to this report's folder, so a moved folder stays whole.
+        "files": out.files.iter().map(|(k, p)| serde_json::json!({
+            "kind": k,
+            "path": p.strip_prefix(dir).unwrap_or(p).display().to_string(),
+        })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&json)
         .map_err(|e| Error::usage(format!("cannot format the report: {e}")))?;

@@ -2,6 +2,7 @@
 //! imagery in ../shared/data. One test binary, modules by theme.
 
 mod bad_input;
+mod batch;
 mod catalogue;
 mod common;
 mod exactextract;

@@ -542,7 +542,7 @@ fn every_output_opens_and_validates() {
     let mut kinds: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     kinds.dedup();
     for (kind, path) in &files {
-        let path = Path::new(path);
+        let path = &out.join(path);
         assert!(path.exists(), "{kind} {} missing", path.display());
         let name = path.to_string_lossy();
         if name.ends_with(".tif") {

@@ -1,0 +1,390 @@
+//! `paddy run` on the sample scene: the report and its files, resume after SIGKILL at random
+//! points, a corrupt tile failing alone, a full disk, and four shards equal to one machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gdal::vector::LayerAccess;
+
+use crate::common::{paddy, paddy_ok, root};
+
+const DATE: &str = "2026-07-18";
+
+/// A copy of sample_tiles (with nightly.toml writing to `out/` beside it) in `dir`.
+fn scene(dir: &Path) -> PathBuf {
+    let tiles = dir.join("tiles");
+    std::fs::create_dir_all(&tiles).unwrap();
+    for e in std::fs::read_dir(root().join("sample_tiles")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tiles.join(p.file_name().unwrap())).unwrap();
+    }
+    let run = tiles.join("nightly.toml");
+    let text = std::fs::read_to_string(&run).unwrap();
+    let text = text.replace("output = \"../out/nightly\"", "output = \"../out\"");
+    std::fs::write(&run, text).unwrap();
+    run
+}
+
+fn run_dir(run_file: &Path) -> PathBuf {
+    run_file.parent().unwrap().join("../out").join(DATE)
+}
+
+fn report_of(run_file: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run_dir(run_file).join("report.json")).unwrap()).unwrap()
+}
+
+/// Every output file of a run folder (relative path → bytes, or for zipped shapefiles their
+/// features as text: the zip stores write times), without the reports and manifests.
+fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if rel.starts_with(".paddy") || rel.starts_with("report.") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if rel.ends_with(".shp.zip") {
+                let ds = gdal::Dataset::open(&p).unwrap();
+                let mut layer = ds.layer(0).unwrap();
+                let text: String = layer
+                    .features()
+                    .map(|f| {
+                        let fields: Vec<String> = (0..f.field_count())
+                            .map(|i| format!("{:?}", f.field_as_string(i).unwrap()))
+                            .collect();
+                        format!(
+                            "{} {}\n",
+                            fields.join(","),
+                            f.geometry().unwrap().wkt().unwrap()
+                        )
+                    })
+                    .collect();
+                out.insert(rel, text.into_bytes());
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Every file under a final name opens whole (no partial file is ever visible).
+fn all_complete(dir: &Path) {
+    for (rel, bytes) in outputs(dir) {
+        let p = dir.join(&rel);
+        assert!(
+            !rel.contains(".part-") && !rel.contains(".staging-"),
+            "temporary {rel} visible"
+        );
+        if rel.ends_with(".tif") {
+            let ds = gdal::Dataset::open(&p).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            let band = ds.rasterband(1).unwrap();
+            let (w, h) = band.size();
+            band.read_as::<f32>((0, 0), (w, h), (w, h), None)
+                .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        } else if rel.ends_with(".json") || rel.ends_with(".geojson") {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        } else if rel.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 100, "{rel}");
+        }
+    }
+}
+
+fn compare(a: &Path, b: &Path) {
+    let (x, y) = (outputs(a), outputs(b));
+    assert_eq!(
+        x.keys().collect::<Vec<_>>(),
+        y.keys().collect::<Vec<_>>(),
+        "the two runs made different files"
+    );
+    for (k, v) in &x {
+        assert!(v == &y[k], "{k} differs between the runs");
+    }
+}
+
+#[test]
+fn nightly_sample_run_writes_its_report_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let r = run.display().to_string();
+    paddy_ok(dir.path(), &["validate", &r]);
+    let out = paddy_ok(dir.path(), &["run", &r, "--run-date", DATE]);
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("report: ") && last.ends_with("report.html"),
+        "{out}"
+    );
+    let report = report_of(&run);
+    assert_eq!(report["summary"]["failed"], 0);
+    let units = report["units"].as_array().unwrap();
+    assert_eq!(units.len(), 18);
+    let rd = run_dir(&run);
+    let mut kinds = std::collections::BTreeSet::new();
+    for u in units {
+        assert_eq!(u["status"], "ok", "{u}");
+        for o in u["outputs"].as_array().unwrap() {
+            let p = rd.join(o["path"].as_str().unwrap());
+            kinds.insert(o["kind"].as_str().unwrap().to_string());
+            assert!(p.exists(), "{} missing", p.display());
+            let name = p.to_string_lossy();
+            if name.ends_with(".tif") {
+                gdal::Dataset::open(&p).unwrap();
+            } else if name.ends_with(".geojson") || name.ends_with(".shp.zip") {
+                let ds = gdal::Dataset::open(&p).unwrap();
+                assert!(ds.layer_count() > 0);
+            }
+        }
+    }
+    for k in [
+        "index",
+        "stats",
+        "stage",
+        "rx_nitrogen",
+        "rx_spray",
+        "quicklook",
+        "isoxml",
+    ] {
+        assert!(kinds.contains(k), "no {k} output: {kinds:?}");
+    }
+    let html = std::fs::read_to_string(rd.join("report.html")).unwrap();
+    assert!(html.contains("data:image/png;base64,") && html.contains("P07"));
+    assert!(report["plots"].as_array().unwrap().len() == 12);
+    // A rerun does nothing and says so; --force redoes everything.
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    let again = report_of(&run);
+    assert_eq!(
+        again["summary"]["skipped_up_to_date"], 18,
+        "{}",
+        again["summary"]
+    );
+    let dry = paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "--dry-run"]);
+    assert_eq!(dry.matches("up to date").count(), 18);
+    // A second writer on the same output root is refused while the first holds it.
+    let _lock = paddy::batch::lock::acquire(&rd.join(".."), false, false).unwrap();
+    let busy = paddy(dir.path(), &["run", &r, "--run-date", DATE]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("another paddy run"));
+}
+
+#[test]
+fn killed_at_random_points_a_rerun_gives_the_same_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = scene(&dir.path().join("a"));
+    paddy_ok(
+        dir.path(),
+        &["run", reference.to_str().unwrap(), "--run-date", DATE, "-q"],
+    );
+    let run = scene(&dir.path().join("b"));
+    // Delays from a seeded LCG: the same points every time the test runs.
+    let mut state: u64 = 20261129;
+    for round in 0..4 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 150 + (state >> 33) % 2500;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paddy"))
+            .args(["run", run.to_str().unwrap(), "--run-date", DATE, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if run_dir(&run).exists() {
+            all_complete(&run_dir(&run));
+        }
+        eprintln!("round {round}: killed after {delay} ms");
+    }
+    paddy_ok(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE, "-q"],
+    );
+    compare(&run_dir(&reference), &run_dir(&run));
+    // Nothing of the killed runs is left over.
+    let leftovers: Vec<String> = walkdir(&run_dir(&run))
+        .into_iter()
+        .filter(|p| p.contains(".part-") || p.contains(".staging-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walkdir(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walkdir(&p));
+        } else {
+            v.push(p.display().to_string());
+        }
+    }
+    v
+}
+
+#[test]
+fn a_corrupt_tile_fails_alone_and_the_rest_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let tile = run.parent().unwrap().join("s2_20260627.tif");
+    let bytes = std::fs::read(&tile).unwrap();
+    std::fs::write(&tile, &bytes[..bytes.len() / 3]).unwrap();
+    let out = paddy(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("index:s2:s2_20260627"), "{stderr}");
+    let report = report_of(&run);
+    let status: BTreeMap<String, String> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_string(),
+                u["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(status["index:s2:s2_20260627"], "failed");
+    assert_eq!(status["stats:s2:s2_20260627:plots"], "skipped-dependency");
+    let failed = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "index:s2:s2_20260627")
+        .unwrap();
+    assert!(
+        failed["error"].as_str().unwrap().contains("s2_20260627"),
+        "{failed}"
+    );
+    for (id, s) in &status {
+        if !id.contains("20260627") {
+            assert_eq!(s, "ok", "{id}");
+        }
+    }
+    // The HTML puts the failure first.
+    let html = std::fs::read_to_string(run_dir(&run).join("report.html")).unwrap();
+    let fail_at = html.find("s2_20260627").unwrap();
+    assert!(fail_at < html.find("P07").unwrap());
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
+    // Disks of several sizes fill up at different points of the run.
+    for size in ["2m", "3m", "4500k"] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = scene(dir.path());
+        let small = dir.path().join("out");
+        std::fs::create_dir_all(&small).unwrap();
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                small.to_str().unwrap(),
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)");
+            return;
+        }
+        struct Unmount(PathBuf);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = Command::new("umount").arg(&self.0).status();
+            }
+        }
+        let _guard = Unmount(small.clone());
+        let out = paddy(
+            dir.path(),
+            &["run", run.to_str().unwrap(), "--run-date", DATE],
+        );
+        assert_eq!(out.status.code(), Some(1), "{size}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("disk is full") || text.contains("No space left on device"),
+            "{size}: {text}"
+        );
+        // What was written is whole.
+        all_complete(&run_dir(&run));
+    }
+}
+
+#[test]
+fn four_shards_then_merge_equal_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = scene(&dir.path().join("one"));
+    paddy_ok(
+        dir.path(),
+        &["run", reference.to_str().unwrap(), "--run-date", DATE, "-q"],
+    );
+    let run = scene(&dir.path().join("four"));
+    let children: Vec<_> = (1..=4)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_paddy"))
+                .args([
+                    "run",
+                    run.to_str().unwrap(),
+                    "--run-date",
+                    DATE,
+                    "--shard",
+                    &format!("{i}/4"),
+                    "-q",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for i in 1..=4 {
+        assert!(run_dir(&run)
+            .join(format!("report.shard-{i}-of-4.json"))
+            .exists());
+    }
+    let merged = paddy_ok(
+        dir.path(),
+        &["merge", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    assert!(merged.contains("report.html"), "{merged}");
+    let report = report_of(&run);
+    // The merge found every tile unit done by a shard and ran the rest.
+    assert_eq!(
+        report["summary"]["skipped_up_to_date"], 16,
+        "{}",
+        report["summary"]
+    );
+    assert_eq!(report["summary"]["ok"], 2);
+    compare(&run_dir(&reference), &run_dir(&run));
+}
