@@ -331,6 +331,33 @@ fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
         // What was written is whole.
         all_complete(&run_dir(&run));
     }
+    // A read-only output root: a clear error, nothing written.
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let ro = dir.path().join("out");
+    std::fs::create_dir_all(&ro).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "ro,size=1m",
+            "tmpfs",
+            ro.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if mounted {
+        let out = paddy(
+            dir.path(),
+            &["run", run.to_str().unwrap(), "--run-date", DATE],
+        );
+        let _ = Command::new("umount").arg(&ro).status();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+    }
 }
 
 #[test]
@@ -342,18 +369,15 @@ fn four_shards_then_merge_equal_one_machine() {
         &["run", reference.to_str().unwrap(), "--run-date", DATE, "-q"],
     );
     let run = scene(&dir.path().join("four"));
+    // Launched as Slurm would launch the array tasks of scripts/slurm-array.sh.
     let children: Vec<_> = (1..=4)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_paddy"))
-                .args([
-                    "run",
-                    run.to_str().unwrap(),
-                    "--run-date",
-                    DATE,
-                    "--shard",
-                    &format!("{i}/4"),
-                    "-q",
-                ])
+            Command::new("bash")
+                .arg(root().join("scripts/slurm-array.sh"))
+                .args([run.to_str().unwrap(), DATE])
+                .env("PADDY", env!("CARGO_BIN_EXE_paddy"))
+                .env("SLURM_ARRAY_TASK_ID", i.to_string())
+                .env("SLURM_ARRAY_TASK_COUNT", "4")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
