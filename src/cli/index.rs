@@ -8,7 +8,7 @@ use clap::Args;
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
 use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
-use crate::io::CogOptions;
+use crate::io::{CogOptions, Layout};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
@@ -111,6 +111,12 @@ pub struct IndexArgs {
     #[arg(long, value_name = "N")]
     level: Option<u32>,
 
+    /// `cog` (default): Cloud Optimized GeoTIFF with overviews, fast to browse zoomed out in
+    /// QGIS; `tiled`: a tiled GeoTIFF compressed as it is written, no overviews, one pass
+    /// (faster, smaller; what gdal_calc.py and rasterio write).
+    #[arg(long, value_name = "LAYOUT", default_value = "cog", value_parser = ["cog", "tiled"])]
+    layout: String,
+
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
@@ -208,6 +214,11 @@ pub fn run(args: IndexArgs) -> Result<()> {
         name: args.name,
         out_nodata: args.out_nodata,
         cog: CogOptions {
+            layout: if args.layout == "tiled" {
+                Layout::Tiled
+            } else {
+                Layout::Cog
+            },
             compress: args.compress.to_ascii_uppercase(),
             level: args
                 .level

@@ -189,7 +189,15 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let mut writers = plan
         .outputs
         .iter()
-        .map(|o| IndexWriter::create(&o.path, &plan.grid, plan.out_nodata, &output_meta(plan, o)))
+        .map(|o| {
+            IndexWriter::create(
+                &o.path,
+                &plan.grid,
+                plan.out_nodata,
+                &output_meta(plan, o),
+                &plan.cog,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let windows = plan_windows(
         plan.grid.width,
@@ -285,7 +293,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let total = (plan.grid.width * plan.grid.height) as u64;
     let mut outputs = Vec::new();
     for ((writer, tally), planned) in writers.into_iter().zip(&tallies).zip(&plan.outputs) {
-        let path = writer.finish(&plan.cog)?;
+        let path = writer.finish()?;
         let ramp = qml::ramp_for(&planned.def.short_name, &planned.def.application_domain);
         let title = format!("{} ({})", planned.def.short_name, planned.def.long_name);
         write_atomic(

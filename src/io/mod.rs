@@ -8,7 +8,9 @@ pub mod warp;
 mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
-pub use write::{write_atomic, write_atomically, CogOptions, IndexWriter, OutputMeta, TempPath};
+pub use write::{
+    write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta, TempPath,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -118,9 +118,22 @@ pub struct OutputMeta {
     pub colours: Vec<(u16, [u8; 3])>,
 }
 
-/// Compression and layout of the final Cloud Optimized GeoTIFF.
+/// The layout of a raster output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Cloud Optimized GeoTIFF with overviews: staged uncompressed, then copied compressed
+    /// (the default: zooms fast in QGIS and streams over HTTP).
+    #[default]
+    Cog,
+    /// A tiled GeoTIFF compressed as it is written, no overviews: one pass, what gdal_calc.py
+    /// and rasterio write; fastest when nobody browses the file zoomed out.
+    Tiled,
+}
+
+/// Compression and layout of the final GeoTIFF.
 #[derive(Debug, Clone)]
 pub struct CogOptions {
+    pub layout: Layout,
     /// GDAL COMPRESS value: DEFLATE (default, read everywhere), ZSTD, LZW, LERC, NONE.
     pub compress: String,
     /// Compression level, when the codec has one.
@@ -134,6 +147,7 @@ pub struct CogOptions {
 impl Default for CogOptions {
     fn default() -> Self {
         CogOptions {
+            layout: Layout::Cog,
             compress: "DEFLATE".into(),
             level: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -164,36 +178,72 @@ impl CogOptions {
         }
         o
     }
+
+    /// Creation options of a tiled GeoTIFF compressed as it is written (`float`: the floating
+    /// point predictor).
+    fn tiled_options(&self, float: bool) -> Vec<String> {
+        let mut o = vec![
+            "TILED=YES".to_string(),
+            format!("BLOCKXSIZE={}", self.block_size),
+            format!("BLOCKYSIZE={}", self.block_size),
+            format!("COMPRESS={}", self.compress),
+            format!("NUM_THREADS={}", self.threads.max(1)),
+            "BIGTIFF=IF_SAFER".into(),
+        ];
+        if matches!(self.compress.as_str(), "DEFLATE" | "ZSTD" | "LZW") {
+            o.push(format!("PREDICTOR={}", if float { 3 } else { 2 }));
+        }
+        match (self.compress.as_str(), self.level) {
+            ("DEFLATE", Some(l)) => o.push(format!("ZLEVEL={l}")),
+            ("ZSTD", Some(l)) => o.push(format!("ZSTD_LEVEL={l}")),
+            _ => {}
+        }
+        o
+    }
 }
 
 /// One single-band raster being written in windows (Float32 for indices; Int16, Byte… for
-/// days and class codes), staged uncompressed and finished as a COG.
+/// days and class codes): staged uncompressed and finished as a COG, or (with
+/// [`Layout::Tiled`]) compressed as it is written; renamed into place when finished.
 pub struct IndexWriter<T: GdalType + Copy = f32> {
     final_path: PathBuf,
     stage: TempPath,
     dataset: Option<Dataset>,
     classes: bool,
+    cog: CogOptions,
     cell: std::marker::PhantomData<T>,
 }
 
 impl<T: GdalType + Copy> IndexWriter<T> {
-    /// Start an output on `grid` with `nodata` declared and `meta` attached.
-    pub fn create(final_path: &Path, grid: &Grid, nodata: f64, meta: &OutputMeta) -> Result<Self> {
+    /// Start an output on `grid` with `nodata` declared and `meta` attached, to be written as
+    /// `cog` says.
+    pub fn create(
+        final_path: &Path,
+        grid: &Grid,
+        nodata: f64,
+        meta: &OutputMeta,
+        cog: &CogOptions,
+    ) -> Result<Self> {
         super::init();
         remove_stale_temporaries(final_path);
-        let stage = TempPath::beside(final_path, STAGING);
+        let direct = cog.layout == Layout::Tiled;
+        let stage = TempPath::beside(final_path, if direct { PART } else { STAGING });
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
             message: gdal_message(&e),
         };
         let driver = DriverManager::get_driver_by_name("GTiff").map_err(fail)?;
-        let options = RasterCreationOptions::from_iter([
-            "TILED=YES",
-            "BLOCKXSIZE=512",
-            "BLOCKYSIZE=512",
-            "COMPRESS=NONE",
-            "BIGTIFF=IF_SAFER",
-        ]);
+        let options = if direct {
+            RasterCreationOptions::from_iter(cog.tiled_options(T::datatype().is_floating()))
+        } else {
+            RasterCreationOptions::from_iter([
+                "TILED=YES",
+                "BLOCKXSIZE=512",
+                "BLOCKYSIZE=512",
+                "COMPRESS=NONE",
+                "BIGTIFF=IF_SAFER",
+            ])
+        };
         let mut ds = driver
             .create_with_band_type_with_options::<T, _>(
                 stage.path(),
@@ -233,6 +283,7 @@ impl<T: GdalType + Copy> IndexWriter<T> {
             stage,
             dataset: Some(ds),
             classes: !meta.colours.is_empty(),
+            cog: cog.clone(),
             cell: std::marker::PhantomData,
         })
     }
@@ -266,11 +317,18 @@ impl<T: GdalType + Copy> IndexWriter<T> {
         Ok(buffer.into_shape_and_vec().1)
     }
 
-    /// Close the staging file, compress it into a COG under a temporary name, then rename it to
-    /// the final name.
-    pub fn finish(mut self, cog: &CogOptions) -> Result<PathBuf> {
+    /// Close the file and give it its final name: a tiled output is read back and renamed; a
+    /// COG's staging file is compressed into a COG under a temporary name, read back, renamed.
+    pub fn finish(mut self) -> Result<PathBuf> {
         if let Some(ds) = self.dataset.take() {
             ds.close().map_err(|e| self.write_error(&e))?;
+        }
+        let cog = self.cog.clone();
+        if cog.layout == Layout::Tiled {
+            self.check_reads_back(self.stage.path())?;
+            let stage = std::mem::replace(&mut self.stage, TempPath::at(PathBuf::new()));
+            stage.persist(&self.final_path)?;
+            return Ok(self.final_path.clone());
         }
         let staged = super::open(self.stage.path())?;
         let part = TempPath::beside(&self.final_path, PART);

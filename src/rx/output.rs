@@ -161,7 +161,13 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         )],
         colours: Vec::new(),
     };
-    let mut writer = IndexWriter::<f32>::create(&tif, &rx.grid, f64::from(NODATA), &meta)?;
+    let mut writer = IndexWriter::<f32>::create(
+        &tif,
+        &rx.grid,
+        f64::from(NODATA),
+        &meta,
+        &CogOptions::default(),
+    )?;
     let data: Vec<f32> = map
         .values
         .iter()
@@ -176,7 +182,7 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         },
         data,
     )?;
-    writer.finish(&CogOptions::default())?;
+    writer.finish()?;
     out.files.push((kind.clone(), tif.clone()));
     let style = tif.with_extension("qml");
     crate::io::write_atomic(&style, qml::raster_classes(&classes, &map.title).as_bytes())?;

@@ -162,29 +162,34 @@ pub fn run(
         .iter()
         .map(|s| (u16::from(s.code()), s.colour()))
         .collect();
+    let cog = CogOptions::default();
     let mut transplanting = IndexWriter::<i16>::create(
         &name("transplanting_doy.tif"),
         &grid,
         f64::from(DOY_NODATA),
         &meta("transplanting day of year", "day of year", Vec::new()),
+        &cog,
     )?;
     let mut heading = IndexWriter::<i16>::create(
         &name("heading_doy.tif"),
         &grid,
         f64::from(DOY_NODATA),
         &meta("heading day of year", "day of year", Vec::new()),
+        &cog,
     )?;
     let mut stage = IndexWriter::<u8>::create(
         &name("stage.tif"),
         &grid,
         f64::from(CODE_NODATA),
         &meta("rice growth stage code", "code", stage_colours),
+        &cog,
     )?;
     let mut confidence = IndexWriter::<u8>::create(
         &name("confidence.tif"),
         &grid,
         f64::from(CODE_NODATA),
         &meta("stage confidence", "percent", Vec::new()),
+        &cog,
     )?;
 
     let paths: Vec<PathBuf> = vi.iter().chain(&lswi).map(|s| s.path.clone()).collect();
@@ -224,13 +229,12 @@ pub fn run(
             Ok(())
         },
     )?;
-    let cog = CogOptions::default();
     let mut outputs = Vec::new();
     for writer in [transplanting, heading] {
-        outputs.push(writer.finish(&cog)?);
+        outputs.push(writer.finish()?);
     }
     for writer in [stage, confidence] {
-        outputs.push(writer.finish(&cog)?);
+        outputs.push(writer.finish()?);
     }
     write_styles(&outputs, day_range)?;
     Ok(PixelReport {

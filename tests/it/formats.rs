@@ -99,3 +99,49 @@ fn gdal_virtual_paths_such_as_zip_archives_are_read() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/vsizip/nowhere.zip/x.tif"));
 }
+
+#[test]
+fn tiled_layout_holds_the_same_values_without_overviews() {
+    use gdal::Metadata;
+    let dir = tempfile::tempdir().unwrap();
+    let tile = root().join("sample_tiles/drone_20260718.tif");
+    let (cog, tiled) = (dir.path().join("cog"), dir.path().join("tiled"));
+    for (out, layout) in [(&cog, "cog"), (&tiled, "tiled")] {
+        paddy_ok(
+            dir.path(),
+            &[
+                "index",
+                tile.to_str().unwrap(),
+                "--index",
+                "ndvi",
+                "--layout",
+                layout,
+                "--out",
+                out.to_str().unwrap(),
+                "-q",
+            ],
+        );
+    }
+    let a = read_band(&cog.join("drone_20260718_ndvi.tif"), 1);
+    let b = read_band(&tiled.join("drone_20260718_ndvi.tif"), 1);
+    assert_eq!((a.width, a.height, a.nodata), (b.width, b.height, b.nodata));
+    assert!(a.data == b.data, "the layouts hold different values");
+    let ds = gdal::Dataset::open(tiled.join("drone_20260718_ndvi.tif")).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.overview_count().unwrap(), 0);
+    assert_eq!(band.block_size(), (512, 512));
+    assert_eq!(
+        ds.metadata_item("COMPRESSION", "IMAGE_STRUCTURE")
+            .as_deref(),
+        Some("DEFLATE")
+    );
+    let ds = gdal::Dataset::open(cog.join("drone_20260718_ndvi.tif")).unwrap();
+    assert_eq!(
+        ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE").as_deref(),
+        Some("COG")
+    );
+    // Nothing but the outputs (and their styles) is left.
+    assert!(crate::common::files_in(&tiled)
+        .iter()
+        .all(|f| !f.starts_with('.')));
+}
