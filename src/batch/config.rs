@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::phenology::stage::StageTable;
 use crate::rx::config::RxConfig;
 
 /// A source of tiles: one sensor, one naming scheme.
@@ -71,6 +72,22 @@ pub struct StageConfig {
     pub lambda: Option<f64>,
     #[serde(default)]
     pub default_class: Option<String>,
+    /// Plot fields of the duration class and the recorded transplanting date.
+    #[serde(default = "default_class_field")]
+    pub class_field: String,
+    #[serde(default = "default_transplanted_field")]
+    pub transplanted_field: String,
+    /// A stage table (TOML, as `paddy stage --stage-table`) extending the built-in one.
+    #[serde(default)]
+    pub stage_table: Option<String>,
+}
+
+fn default_class_field() -> String {
+    "duration_class".into()
+}
+
+fn default_transplanted_field() -> String {
+    "transplanted".into()
 }
 
 fn default_ndvi() -> String {
@@ -135,6 +152,8 @@ pub struct Loaded {
     pub dir: PathBuf,
     pub run: RunFile,
     pub rx: RxConfig,
+    /// The stage table: built in, extended by `[stage] stage_table`.
+    pub table: StageTable,
     /// SHA-256 of the settings (normalised JSON), hex.
     pub hash: String,
 }
@@ -264,6 +283,19 @@ pub fn load(path: &Path) -> Result<Loaded> {
         }
         None => RxConfig::default(),
     };
+    let mut table = StageTable::builtin();
+    if let Some(file) = run.stage.as_ref().and_then(|s| s.stage_table.as_ref()) {
+        let p = if Path::new(file).is_absolute() {
+            PathBuf::from(file)
+        } else {
+            dir.join(file)
+        };
+        let text = std::fs::read_to_string(&p).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
+        table.extend(StageTable::parse(&text, &p)?);
+    }
     let normalised = serde_json::to_vec(&run).map_err(|e| bad(e.to_string()))?;
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -271,6 +303,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         hash: sha256(&normalised),
         run,
         rx,
+        table,
     })
 }
 

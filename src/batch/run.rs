@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::index::{self, IndexRequest};
 use crate::io::CogOptions;
 use crate::phenology::dates::Date;
-use crate::phenology::stage::StageTable;
 use crate::rx;
 use crate::stage::{self, Smoother, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
@@ -481,6 +480,10 @@ fn execute(
                 .prescribe
                 .as_ref()
                 .ok_or_else(|| Error::usage("no [prescribe]"))?;
+            let stage_cfg = cfg
+                .stage
+                .as_ref()
+                .ok_or_else(|| Error::usage("no [stage]"))?;
             let Work::Stage { indices, .. } = &plan.units[*stage_unit].work else {
                 return Err(Error::usage("internal error: prescribe without stage"));
             };
@@ -516,10 +519,13 @@ fn execute(
                     .and_then(|p| pick(&rx_cfg.spray_index, &index_outputs(dir, &before[p]))),
                 stages: Some(stages.clone()),
                 at: flight_date,
-                class_field: "duration_class".into(),
-                default_class: "medium".into(),
-                transplanted_field: "transplanted".into(),
-                table: StageTable::builtin(),
+                class_field: stage_cfg.class_field.clone(),
+                default_class: stage_cfg
+                    .default_class
+                    .clone()
+                    .unwrap_or_else(|| "medium".into()),
+                transplanted_field: stage_cfg.transplanted_field.clone(),
+                table: run.table.clone(),
                 config: run.rx.clone(),
                 threads,
             };
@@ -599,9 +605,9 @@ fn stage_at(
         plots: Some(plan.plots[plots].clone()),
         layer: run.run.plots.layer.clone(),
         id_field: run.run.plots.id_field.clone(),
-        class_field: "duration_class".into(),
+        class_field: cfg.class_field.clone(),
         default_class: cfg.default_class.clone().unwrap_or_else(|| "medium".into()),
-        transplanted_field: "transplanted".into(),
+        transplanted_field: cfg.transplanted_field.clone(),
         date_pattern: None,
         dates: Some(list),
         mask_band: None,
@@ -611,7 +617,7 @@ fn stage_at(
         at: at.and_then(|a| a.parse::<Date>().ok()),
         from: None,
         scale: 1.0,
-        table: StageTable::builtin(),
+        table: run.table.clone(),
         threads: run.run.machine.threads,
     };
     let result = stage::run(&request, &|_, _| {})?;
