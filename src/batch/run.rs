@@ -176,7 +176,7 @@ pub fn run(
     };
     report.recount();
     if opts.shard.is_none() {
-        fill_people(&mut report, &dir);
+        fill_people(&mut report, &dir, &run.rx.nitrogen.product);
     }
     write_report(&report, &dir, opts)?;
     Ok(report)
@@ -625,15 +625,17 @@ fn stage_at(
 }
 
 /// The plot table and the notes for people, from the stage and prescription outputs.
-fn fill_people(report: &mut Report, dir: &Path) {
-    let read = |path: &Path| -> Vec<HashMap<String, String>> {
+fn fill_people(report: &mut Report, dir: &Path, product: &str) {
+    type Rows = (Vec<HashMap<String, String>>, Option<String>);
+    let read = |path: &Path| -> Rows {
         let Ok(mut r) = csv::Reader::from_path(path) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let Ok(header) = r.headers().cloned() else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
-        r.records()
+        let rows = r
+            .records()
             .flatten()
             .map(|rec| {
                 header
@@ -642,7 +644,8 @@ fn fill_people(report: &mut Report, dir: &Path) {
                     .zip(rec.iter().map(String::from))
                     .collect()
             })
-            .collect()
+            .collect();
+        (rows, header.get(0).map(String::from))
     };
     let find = |kind: &str, suffix: &str| {
         report
@@ -660,17 +663,19 @@ fn fill_people(report: &mut Report, dir: &Path) {
         .map(|p| read(&p))
         .unwrap_or_default();
     let num = |r: &HashMap<String, String>, k: &str| r.get(k).and_then(|v| v.parse::<f64>().ok());
-    let id_of = |r: &HashMap<String, String>| r.values().next().cloned().unwrap_or_default();
-    let _ = id_of;
-    for s in &stage {
-        let id = s
-            .get("plot_id")
-            .or_else(|| s.get("fid"))
+    // Both tables start with the plots' id column, whatever its name.
+    let id_of = |r: &HashMap<String, String>, id_column: &Option<String>| {
+        id_column
+            .as_ref()
+            .and_then(|c| r.get(c))
             .cloned()
-            .unwrap_or_default();
-        let r = rx
-            .iter()
-            .find(|r| r.get("plot_id").or_else(|| r.get("fid")) == Some(&id));
+            .unwrap_or_default()
+    };
+    let (stage, stage_id) = stage;
+    let (rx, rx_id) = rx;
+    for s in &stage {
+        let id = id_of(s, &stage_id);
+        let r = rx.iter().find(|r| id_of(r, &rx_id) == id);
         report.plots.push(PlotLine {
             plot_id: id,
             stage: s.get("stage").cloned().unwrap_or_default(),
@@ -678,7 +683,7 @@ fn fill_people(report: &mut Report, dir: &Path) {
             confidence: num(s, "confidence"),
             n_rate: r.and_then(|r| num(r, "product_rate_kg_ha")),
             n_unit: if r.is_some() {
-                "kg product/ha".into()
+                format!("kg {product}/ha")
             } else {
                 String::new()
             },

@@ -132,7 +132,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "FILE")]
     stage_table: Option<PathBuf>,
 
-    /// Output file, .csv or .geojson; repeat for both. Default: CSV on stdout.
+    /// Output file: .csv, .geojson, or a shapefile (.shp.zip, .shp); repeat for several.
+    /// Default: CSV on stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Vec<PathBuf>,
 

@@ -56,7 +56,8 @@ pub struct StatsArgs {
     #[arg(long, value_name = "MODE", default_value = "exact", value_parser = parse_coverage)]
     coverage: CoverageMode,
 
-    /// Output file, .csv or .geojson; repeat for both. Default: CSV on stdout.
+    /// Output file: .csv, .geojson, or a shapefile (.shp.zip, .shp); repeat for several.
+    /// Default: CSV on stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Vec<PathBuf>,
 
