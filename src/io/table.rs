@@ -254,25 +254,8 @@ impl Table {
             }
             field.add_to_layer(&layer).map_err(fail)?;
         }
-        let defn = layer.defn();
-        for (row, parts) in self.rows.iter().zip(&self.lonlat) {
-            let mut feature = gdal::vector::Feature::new(defn).map_err(fail)?;
-            for (field, &(k, ..)) in columns.iter().enumerate() {
-                match row.get(k).unwrap_or(&Value::Null) {
-                    Value::Int(v) => feature.set_field_integer64(field, *v),
-                    Value::Real(v) if !v.is_nan() => feature.set_field_double(field, *v),
-                    Value::Text(v) => feature.set_field_string(field, v),
-                    _ => feature.set_field_null(field),
-                }
-                .map_err(fail)?;
-            }
-            if let Some(parts) = parts {
-                feature
-                    .set_geometry(ogr_geometry(parts).map_err(fail)?)
-                    .map_err(fail)?;
-            }
-            feature.create(&layer).map_err(fail)?;
-        }
+        let sources: Vec<usize> = columns.iter().map(|&(k, ..)| k).collect();
+        self.write_features(&layer, &sources).map_err(fail)?;
         ds.close().map_err(fail)
     }
 
@@ -373,28 +356,38 @@ impl Table {
                 .and_then(|f| f.add_to_layer(&layer))
                 .map_err(fail)?;
         }
+        let sources: Vec<usize> = (0..self.columns.len()).collect();
+        self.write_features(&layer, &sources).map_err(fail)?;
+        ds.close().map_err(fail)
+    }
+
+    /// One feature per row into `layer`, whose field `i` holds the row's column `sources[i]`;
+    /// NaN and missing values are null, a list of reals is JSON text.
+    fn write_features(
+        &self,
+        layer: &gdal::vector::Layer,
+        sources: &[usize],
+    ) -> gdal::errors::Result<()> {
         let defn = layer.defn();
         for (row, parts) in self.rows.iter().zip(&self.lonlat) {
-            let mut feature = gdal::vector::Feature::new(defn).map_err(fail)?;
-            for (k, value) in row.iter().enumerate() {
+            let mut feature = gdal::vector::Feature::new(defn)?;
+            for (field, &k) in sources.iter().enumerate() {
+                let value = row.get(k).unwrap_or(&Value::Null);
                 match value {
-                    Value::Null => feature.set_field_null(k),
-                    Value::Int(v) => feature.set_field_integer64(k, *v),
-                    Value::Real(v) if v.is_nan() => feature.set_field_null(k),
-                    Value::Real(v) => feature.set_field_double(k, *v),
-                    Value::Text(v) => feature.set_field_string(k, v),
-                    Value::Reals(_) => feature.set_field_string(k, &value.text()),
-                }
-                .map_err(fail)?;
+                    Value::Null => feature.set_field_null(field),
+                    Value::Real(v) if v.is_nan() => feature.set_field_null(field),
+                    Value::Int(v) => feature.set_field_integer64(field, *v),
+                    Value::Real(v) => feature.set_field_double(field, *v),
+                    Value::Text(v) => feature.set_field_string(field, v),
+                    Value::Reals(_) => feature.set_field_string(field, &value.text()),
+                }?;
             }
             if let Some(parts) = parts {
-                feature
-                    .set_geometry(ogr_geometry(parts).map_err(fail)?)
-                    .map_err(fail)?;
+                feature.set_geometry(ogr_geometry(parts)?)?;
             }
-            feature.create(&layer).map_err(fail)?;
+            feature.create(layer)?;
         }
-        ds.close().map_err(fail)
+        Ok(())
     }
 }
 
