@@ -305,28 +305,12 @@ fn write_isoxml(rx: &Prescription, map: &Map, dir: &Path) -> Result<()> {
 
 /// Latitude of the grid's centre.
 fn centre_lat(rx: &Prescription) -> Option<f64> {
-    let lonlat = Plots {
-        path: PathBuf::from("rx grid"),
-        layer: String::new(),
-        id_column: String::new(),
-        fields: Vec::new(),
-        plots: rx
-            .plots
-            .iter()
-            .filter_map(|p| p.parts.clone())
-            .take(1)
-            .map(|parts| Plot {
-                id: String::new(),
-                attributes: Vec::new(),
-                geom: Geom::Ok(parts),
-            })
-            .collect(),
-        crs_wkt: rx.grid.crs_wkt.clone(),
-        warnings: Vec::new(),
-    }
-    .wgs84()
-    .ok()?;
-    let parts = lonlat.into_iter().flatten().next()?;
+    let first = rx.plots.iter().find_map(|p| p.parts.clone());
+    let parts = to_lonlat(rx, vec![first])
+        .ok()?
+        .into_iter()
+        .flatten()
+        .next()?;
     let pts: Vec<(f64, f64)> = parts.into_iter().flatten().flatten().collect();
     (!pts.is_empty()).then(|| pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64)
 }
