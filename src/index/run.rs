@@ -67,23 +67,45 @@ impl Tally {
 }
 
 /// Keep `v` where the pixel is valid and finite; elsewhere write `nodata`. Returns the tally.
+///
+/// Branch-free over eight lanes so that it vectorises: a per-pixel `if` with `f64::min` made
+/// this loop 7 % of a whole ZSTD run's CPU time in `perf`. Min and max stay in f32 (exact for
+/// f32 values); the sum is f64 per lane, so the mean matches a float64 re-computation.
 fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
-    let mut t = Tally {
-        min: f64::INFINITY,
-        max: f64::NEG_INFINITY,
-        ..Tally::default()
-    };
-    for (v, &ok) in out.iter_mut().zip(valid) {
-        if ok && v.is_finite() {
-            t.valid += 1;
-            t.sum += *v as f64;
-            t.min = t.min.min(*v as f64);
-            t.max = t.max.max(*v as f64);
+    const L: usize = 8;
+    let (mut count, mut sum) = ([0u64; L], [0f64; L]);
+    let (mut lo, mut hi) = ([f32::INFINITY; L], [f32::NEG_INFINITY; L]);
+    let mut lane = |i: usize, v: &mut f32, ok: bool| {
+        let keep = ok && v.is_finite();
+        let x = if keep { *v } else { 0.0 };
+        count[i] += keep as u64;
+        sum[i] += x as f64;
+        let (l, h) = if keep {
+            (x, x)
         } else {
-            *v = nodata;
+            (f32::INFINITY, f32::NEG_INFINITY)
+        };
+        lo[i] = if l < lo[i] { l } else { lo[i] };
+        hi[i] = if h > hi[i] { h } else { hi[i] };
+        *v = if keep { x } else { nodata };
+    };
+    let mut chunks = out.chunks_exact_mut(L);
+    let mut oks = valid.chunks_exact(L);
+    for (c, k) in (&mut chunks).zip(&mut oks) {
+        for i in 0..L {
+            lane(i, &mut c[i], k[i]);
         }
     }
-    t
+    for (v, &ok) in chunks.into_remainder().iter_mut().zip(oks.remainder()) {
+        lane(0, v, ok);
+    }
+    let valid: u64 = count.iter().sum();
+    Tally {
+        valid,
+        sum: sum.iter().sum(),
+        min: lo.iter().copied().fold(f32::INFINITY, f32::min) as f64,
+        max: hi.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64,
+    }
 }
 
 /// A worker's state: GDAL handles, per role a reflectance buffer and its validity, the quality
@@ -323,4 +345,53 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         outputs,
         warnings: plan.warnings.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lane-wise tally against a plain float64 loop, over lengths that leave every
+    /// remainder, with invalid, NaN and infinite pixels mixed in.
+    #[test]
+    fn finalize_matches_a_plain_loop() {
+        for n in [0usize, 1, 7, 8, 9, 31, 1000] {
+            let mut v: Vec<f32> = (0..n)
+                .map(|i| match i % 11 {
+                    3 => f32::NAN,
+                    5 => f32::INFINITY,
+                    _ => ((i * 37 % 101) as f32 - 50.0) / 17.0,
+                })
+                .collect();
+            let ok: Vec<bool> = (0..n).map(|i| i % 7 != 2).collect();
+            let keep: Vec<bool> = v
+                .iter()
+                .zip(&ok)
+                .map(|(x, &k)| k && x.is_finite())
+                .collect();
+            let kept: Vec<f64> = v
+                .iter()
+                .zip(&keep)
+                .filter(|p| *p.1)
+                .map(|p| *p.0 as f64)
+                .collect();
+            let expected: Vec<f32> = v
+                .iter()
+                .zip(&keep)
+                .map(|(&x, &k)| if k { x } else { -9999.0 })
+                .collect();
+            let t = finalize(&mut v, &ok, -9999.0);
+            assert_eq!(v, expected, "n = {n}");
+            assert_eq!(t.valid, kept.len() as u64);
+            let sum: f64 = kept.iter().sum();
+            assert!((t.sum - sum).abs() <= 1e-9 * sum.abs().max(1.0), "n = {n}");
+            if !kept.is_empty() {
+                assert_eq!(t.min, kept.iter().copied().fold(f64::INFINITY, f64::min));
+                assert_eq!(
+                    t.max,
+                    kept.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                );
+            }
+        }
+    }
 }
