@@ -8,13 +8,13 @@ use clap::Args;
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
 use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
-use crate::io::{CogOptions, Layout};
+use crate::io::{CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
 /// Reads one multi-band raster, or one file per band, converts digital numbers to reflectance
 /// with a sensor profile, and writes DIR/<input stem>_<index>.tif for each index: Float32,
-/// DEFLATE-compressed, tiled, with overviews, nodata -9999 where any input is nodata, masked
+/// ZSTD-compressed (lossless), tiled, with overviews, nodata -9999 where any input is nodata, masked
 /// (cloud, shadow) or the formula is undefined.
 ///
 /// Examples:
@@ -101,15 +101,22 @@ pub struct IndexArgs {
     #[arg(long, value_name = "V", default_value_t = DEFAULT_OUT_NODATA, allow_negative_numbers = true)]
     out_nodata: f64,
 
-    /// Output compression: DEFLATE (read by every GIS), ZSTD (about 2× faster end to end at the
-    /// same size; needs GDAL ≥ 2.3 to read), LZW, NONE. All lossless. See BENCHMARKS.md.
-    #[arg(long, value_name = "CODEC", default_value = "DEFLATE", value_parser = ["DEFLATE", "ZSTD", "LZW", "NONE"], ignore_case = true)]
+    /// Output compression, all lossless: ZSTD (default: fastest to write and to read, files
+    /// about as small as DEFLATE's; read by GDAL ≥ 2.3, QGIS ≥ 3.4), DEFLATE (read by every GIS,
+    /// about 2× slower end to end), LZW, NONE. See BENCHMARKS.md.
+    #[arg(long, value_name = "CODEC", default_value = "ZSTD", value_parser = ["ZSTD", "DEFLATE", "LZW", "NONE"], ignore_case = true)]
     compress: String,
 
-    /// Compression level: DEFLATE 1–12 (default 6), ZSTD 1–22 (default 1: higher levels cost
-    /// much time and gain almost nothing on Float32 index values).
+    /// Compression level: ZSTD 1–22 (default 1: higher levels cost much time and gain almost
+    /// nothing on Float32 index values), DEFLATE 1–12 (default 6).
     #[arg(long, value_name = "N")]
     level: Option<u32>,
+
+    /// TIFF predictor applied before compression, lossless: `auto` (horizontal with ZSTD,
+    /// floating-point with DEFLATE and LZW), `none`, `horizontal`, `float` (smaller by about
+    /// 10 %, but libtiff's implementation costs as much CPU as ZSTD itself).
+    #[arg(long, value_name = "P", default_value = "auto", value_parser = ["auto", "none", "horizontal", "float"])]
+    predictor: String,
 
     /// `cog` (default): Cloud Optimized GeoTIFF with overviews, fast to browse zoomed out in
     /// QGIS; `tiled`: a tiled GeoTIFF compressed as it is written, no overviews, one pass
@@ -220,9 +227,13 @@ pub fn run(args: IndexArgs) -> Result<()> {
                 Layout::Cog
             },
             compress: args.compress.to_ascii_uppercase(),
-            level: args
-                .level
-                .or_else(|| (args.compress.eq_ignore_ascii_case("ZSTD")).then_some(1)),
+            level: args.level,
+            predictor: match args.predictor.as_str() {
+                "none" => Predictor::None,
+                "horizontal" => Predictor::Horizontal,
+                "float" => Predictor::FloatingPoint,
+                _ => Predictor::Auto,
+            },
             threads,
             ..CogOptions::default()
         },

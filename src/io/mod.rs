@@ -9,7 +9,8 @@ mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use write::{
-    write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta, TempPath,
+    write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta, Predictor,
+    TempPath,
 };
 
 use std::collections::BTreeMap;

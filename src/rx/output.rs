@@ -166,7 +166,7 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         &rx.grid,
         f64::from(NODATA),
         &meta,
-        &CogOptions::default(),
+        &CogOptions::widely_readable(),
     )?;
     let data: Vec<f32> = map
         .values

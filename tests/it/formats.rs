@@ -100,48 +100,64 @@ fn gdal_virtual_paths_such_as_zip_archives_are_read() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/vsizip/nowhere.zip/x.tif"));
 }
 
+/// Every layout, codec and predictor holds the same bits (all are lossless), and the file says
+/// which it is: the default is a ZSTD COG with horizontal differencing, DEFLATE gets the
+/// floating-point predictor, `--layout tiled` has no overviews.
 #[test]
-fn tiled_layout_holds_the_same_values_without_overviews() {
+fn layouts_codecs_and_predictors_hold_the_same_values() {
     use gdal::Metadata;
     let dir = tempfile::tempdir().unwrap();
     let tile = root().join("sample_tiles/drone_20260718.tif");
-    let (cog, tiled) = (dir.path().join("cog"), dir.path().join("tiled"));
-    for (out, layout) in [(&cog, "cog"), (&tiled, "tiled")] {
-        paddy_ok(
-            dir.path(),
-            &[
-                "index",
-                tile.to_str().unwrap(),
-                "--index",
-                "ndvi",
-                "--layout",
-                layout,
-                "--out",
-                out.to_str().unwrap(),
-                "-q",
-            ],
-        );
+    let cases: [(&str, &[&str], &str, &str, &str); 5] = [
+        ("default", &[], "COG", "ZSTD", "2"),
+        ("tiled", &["--layout", "tiled"], "", "ZSTD", "2"),
+        ("deflate", &["--compress", "deflate"], "COG", "DEFLATE", "3"),
+        (
+            "tiled-deflate",
+            &["--layout", "tiled", "--compress", "DEFLATE", "--level", "1"],
+            "",
+            "DEFLATE",
+            "3",
+        ),
+        ("float", &["--predictor", "float"], "COG", "ZSTD", "3"),
+    ];
+    let mut first = None;
+    for (name, extra, layout, codec, predictor) in cases {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "index",
+            tile.to_str().unwrap(),
+            "--index",
+            "ndvi",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        paddy_ok(dir.path(), &args);
+        let path = out.join("drone_20260718_ndvi.tif");
+        let r = read_band(&path, 1);
+        let bits: Vec<u64> = r.data.iter().map(|v| v.to_bits()).collect();
+        match &first {
+            None => first = Some((r.width, r.height, r.nodata, bits)),
+            Some(f) => assert!(
+                *f == (r.width, r.height, r.nodata, bits),
+                "{name}: different values"
+            ),
+        }
+        let ds = gdal::Dataset::open(&path).unwrap();
+        let item = |k: &str| ds.metadata_item(k, "IMAGE_STRUCTURE").unwrap_or_default();
+        assert_eq!(item("LAYOUT"), layout, "{name}");
+        assert_eq!(item("COMPRESSION"), codec, "{name}");
+        assert_eq!(item("PREDICTOR"), predictor, "{name}");
+        let band = ds.rasterband(1).unwrap();
+        assert_eq!(band.block_size(), (512, 512), "{name}");
+        if layout.is_empty() {
+            assert_eq!(band.overview_count().unwrap(), 0, "{name}");
+        }
+        // Nothing but the outputs (and their styles) is left.
+        assert!(crate::common::files_in(&out)
+            .iter()
+            .all(|f| !f.starts_with('.')));
     }
-    let a = read_band(&cog.join("drone_20260718_ndvi.tif"), 1);
-    let b = read_band(&tiled.join("drone_20260718_ndvi.tif"), 1);
-    assert_eq!((a.width, a.height, a.nodata), (b.width, b.height, b.nodata));
-    assert!(a.data == b.data, "the layouts hold different values");
-    let ds = gdal::Dataset::open(tiled.join("drone_20260718_ndvi.tif")).unwrap();
-    let band = ds.rasterband(1).unwrap();
-    assert_eq!(band.overview_count().unwrap(), 0);
-    assert_eq!(band.block_size(), (512, 512));
-    assert_eq!(
-        ds.metadata_item("COMPRESSION", "IMAGE_STRUCTURE")
-            .as_deref(),
-        Some("DEFLATE")
-    );
-    let ds = gdal::Dataset::open(cog.join("drone_20260718_ndvi.tif")).unwrap();
-    assert_eq!(
-        ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE").as_deref(),
-        Some("COG")
-    );
-    // Nothing but the outputs (and their styles) is left.
-    assert!(crate::common::files_in(&tiled)
-        .iter()
-        .all(|f| !f.starts_with('.')));
 }
