@@ -9,8 +9,8 @@ mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use write::{
-    write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta, Predictor,
-    TempPath,
+    finish_all, write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta,
+    Predictor, TempPath,
 };
 
 use std::collections::BTreeMap;

@@ -423,6 +423,34 @@ impl<T: GdalType + Copy> IndexWriter<T> {
     }
 }
 
+/// Finish several outputs, up to `at_once` side by side, and return their final paths in
+/// order (or the first error; the others still finish or clean up). A COG's finish is an
+/// overview pass on one thread and then compression on GDAL's threads, so outputs finished
+/// together keep every core busy instead of idling through each overview pass in turn.
+pub fn finish_all<T: GdalType + Copy + Send>(
+    writers: Vec<IndexWriter<T>>,
+    at_once: usize,
+) -> Result<Vec<PathBuf>> {
+    let n = writers.len();
+    let queue = std::sync::Mutex::new(writers.into_iter().enumerate());
+    let done = std::sync::Mutex::new(Vec::with_capacity(n));
+    std::thread::scope(|s| {
+        for _ in 0..at_once.clamp(1, n.max(1)) {
+            s.spawn(|| loop {
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some((i, writer)) = next else { break };
+                let result = writer.finish();
+                if let Ok(mut d) = done.lock() {
+                    d.push((i, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Write a small file atomically: a temporary name beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     write_atomically(path, |temp| {

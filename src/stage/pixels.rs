@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::export::qml;
-use crate::io::{CogOptions, IndexWriter, OutputMeta, RasterInfo, Readers};
+use crate::io::{finish_all, CogOptions, IndexWriter, OutputMeta, RasterInfo, Readers};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::Stage;
 use crate::raster::{engine, plan_windows, Window};
@@ -229,13 +229,8 @@ pub fn run(
             Ok(())
         },
     )?;
-    let mut outputs = Vec::new();
-    for writer in [transplanting, heading] {
-        outputs.push(writer.finish()?);
-    }
-    for writer in [stage, confidence] {
-        outputs.push(writer.finish()?);
-    }
+    let mut outputs = finish_all(vec![transplanting, heading], cog.threads)?;
+    outputs.extend(finish_all(vec![stage, confidence], cog.threads)?);
     write_styles(&outputs, day_range)?;
     Ok(PixelReport {
         outputs,
