@@ -30,6 +30,43 @@ pub struct Source {
     pub date_pattern: Option<String>,
     /// Indices to compute for every tile (catalogue names).
     pub indices: Vec<String>,
+    /// Their compression, as `paddy index --compress` (default zstd; `deflate` for readers
+    /// without ZSTD). Absent from the unit key when not set, like every default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compress: Option<Codec>,
+    /// Their layout, as `paddy index --layout` (default cog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<LayoutName>,
+}
+
+/// The codecs a run file may name for index rasters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    Zstd,
+    Deflate,
+    Lzw,
+    None,
+}
+
+impl Codec {
+    /// GDAL's COMPRESS value.
+    pub fn gdal_name(self) -> &'static str {
+        match self {
+            Codec::Zstd => "ZSTD",
+            Codec::Deflate => "DEFLATE",
+            Codec::Lzw => "LZW",
+            Codec::None => "NONE",
+        }
+    }
+}
+
+/// The layouts a run file may name for index rasters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutName {
+    Cog,
+    Tiled,
 }
 
 /// Plot files.
@@ -342,6 +379,34 @@ lswi = "lswi"
         assert_eq!(load(&p2).unwrap().hash, a.hash);
         let (_d3, p3) = write(&GOOD.replace("\"lswi\"]", "\"lswi\", \"evi\"]"));
         assert_ne!(load(&p3).unwrap().hash, a.hash);
+    }
+
+    #[test]
+    fn a_source_may_choose_its_codec_and_layout() {
+        let (_d, p) = write(GOOD);
+        let plain = load(&p).unwrap();
+        assert_eq!(plain.run.sources[0].compress, None);
+        let set = "indices = [\"ndvi\", \"lswi\"]\ncompress = \"deflate\"\nlayout = \"tiled\"";
+        let (_d, p) = write(&GOOD.replace("indices = [\"ndvi\", \"lswi\"]", set));
+        let chosen = load(&p).unwrap();
+        assert_eq!(chosen.run.sources[0].compress, Some(Codec::Deflate));
+        assert_eq!(chosen.run.sources[0].layout, Some(LayoutName::Tiled));
+        assert_eq!(Codec::Deflate.gdal_name(), "DEFLATE");
+        // Unset keys stay out of the settings a unit's key hashes; set ones go in.
+        let json = serde_json::to_string(&plain.run.sources[0]).unwrap();
+        assert!(
+            !json.contains("compress") && !json.contains("layout"),
+            "{json}"
+        );
+        assert!(serde_json::to_string(&chosen.run.sources[0])
+            .unwrap()
+            .contains("\"compress\":\"deflate\""));
+        let (_d, p) = write(&GOOD.replace(
+            "indices = [\"ndvi\", \"lswi\"]",
+            "indices = [\"ndvi\"]\ncompress = \"jpeg\"",
+        ));
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("jpeg") && e.contains("zstd"), "{e}");
     }
 
     #[test]

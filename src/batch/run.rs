@@ -10,13 +10,13 @@ use std::time::Instant;
 use crate::catalogue::Catalogue;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexRequest};
-use crate::io::CogOptions;
+use crate::io::{CogOptions, Layout};
 use crate::phenology::dates::Date;
 use crate::rx;
 use crate::stage::{self, Smoother, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
-use super::config::Loaded;
+use super::config::{LayoutName, Loaded};
 use super::plan::{shard_of, Plan, Unit, Work};
 use super::report::{OutputFile, PlotLine, Report, Status, UnitReport};
 
@@ -375,11 +375,19 @@ fn execute(
             let request = IndexRequest {
                 sensor: src.sensor.clone(),
                 out_dir: out_dir.clone(),
-                cog: CogOptions {
-                    threads: threads.unwrap_or_else(|| {
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    }),
-                    ..CogOptions::default()
+                cog: {
+                    let defaults = CogOptions::default();
+                    CogOptions {
+                        threads: threads.unwrap_or(defaults.threads),
+                        compress: src
+                            .compress
+                            .map_or(defaults.compress.clone(), |c| c.gdal_name().into()),
+                        layout: match src.layout {
+                            Some(LayoutName::Tiled) => Layout::Tiled,
+                            _ => Layout::Cog,
+                        },
+                        ..defaults
+                    }
                 },
                 threads,
                 ..IndexRequest::new(inputs, src.indices.clone())
