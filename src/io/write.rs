@@ -1,6 +1,7 @@
 //! Writing index rasters: windows stream into an uncompressed tiled staging GeoTIFF beside the
-//! output, then GDAL's COG driver compresses it and builds overviews into a temporary name, and
-//! a rename publishes it. A failed run leaves nothing under a final name.
+//! output (Float32 ones with their average overviews, built window by window), then GDAL's COG
+//! driver compresses it (building the overviews itself only when they are not there yet) into a
+//! temporary name, and a rename publishes it. A failed run leaves nothing under a final name.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use gdal::raster::{
 use gdal::{Dataset, DriverManager, Metadata};
 
 use crate::error::{gdal_message, Error, Result};
+use crate::raster::pyramid::{cog_factors, window_is_local, Level};
 use crate::raster::{Grid, Window};
 
 /// Tag of the uncompressed staging file beside an output.
@@ -269,10 +271,20 @@ pub struct IndexWriter<T: GdalType + Copy = f32> {
     dataset: Option<Dataset>,
     classes: bool,
     cog: CogOptions,
+    /// The staging file's overview levels, filled as windows arrive (Float32 COGs only).
+    pyramid: Option<Pyramid>,
     cell: std::marker::PhantomData<T>,
 }
 
-impl<T: GdalType + Copy> IndexWriter<T> {
+/// Overviews built in the stream: their factors, the nodata value, and whether every window so
+/// far could fill its share (if one could not, the COG driver rebuilds them from the file).
+struct Pyramid {
+    factors: Vec<usize>,
+    nodata: f32,
+    complete: bool,
+}
+
+impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     /// Start an output on `grid` with `nodata` declared and `meta` attached, to be written as
     /// `cog` says.
     pub fn create(
@@ -336,12 +348,29 @@ impl<T: GdalType + Copy> IndexWriter<T> {
                 band.set_color_table(&table);
             }
         }
+        // Average overviews of Float32 values are built in the stream; class codes (nearest) and
+        // other types are left to the COG driver.
+        let factors = cog_factors(grid.width, grid.height, cog.block_size);
+        let pyramid = (!direct
+            && meta.colours.is_empty()
+            && T::datatype() == f32::datatype()
+            && !factors.is_empty())
+        .then_some(Pyramid {
+            factors,
+            nodata: nodata as f32,
+            complete: true,
+        });
+        if let Some(p) = &pyramid {
+            let factors: Vec<i32> = p.factors.iter().map(|&f| f as i32).collect();
+            ds.build_overviews("NONE", &factors, &[]).map_err(fail)?;
+        }
         Ok(IndexWriter {
             final_path: final_path.to_path_buf(),
             stage,
             dataset: Some(ds),
             classes: !meta.colours.is_empty(),
             cog: cog.clone(),
+            pyramid,
             cell: std::marker::PhantomData,
         })
     }
@@ -372,7 +401,49 @@ impl<T: GdalType + Copy> IndexWriter<T> {
             &mut buffer,
         )
         .map_err(|e| self.write_error(&e))?;
-        Ok(buffer.into_shape_and_vec().1)
+        let data = buffer.into_shape_and_vec().1;
+        if let Some(pixels) = (&data as &dyn std::any::Any).downcast_ref::<Vec<f32>>() {
+            self.write_overviews(window, pixels)?;
+        }
+        Ok(data)
+    }
+
+    /// This window's share of every overview level, when it holds all the pixels under its
+    /// cells (windows that are whole tiles do); otherwise the COG driver builds the overviews.
+    fn write_overviews(&mut self, window: Window, pixels: &[f32]) -> Result<()> {
+        let Some(p) = self.pyramid.as_mut().filter(|p| p.complete) else {
+            return Ok(());
+        };
+        let (Some(ds), Some(&top)) = (self.dataset.as_ref(), p.factors.last()) else {
+            return Ok(());
+        };
+        let (width, height) = ds.raster_size();
+        if !window_is_local(&window, width, height, top) {
+            p.complete = false;
+            return Ok(());
+        }
+        let fail = |e: gdal::errors::GdalError| Error::Write {
+            path: self.final_path.clone(),
+            message: gdal_message(&e),
+        };
+        let band = ds.rasterband(1).map_err(fail)?;
+        let mut level = Level::from_pixels(pixels, window.width, window.height, p.nodata);
+        for (i, &f) in p.factors.iter().enumerate() {
+            if i > 0 {
+                level = level.halve();
+            }
+            let mut values = Buffer::new((level.width, level.height), level.values(p.nodata));
+            band.overview(i)
+                .and_then(|mut o| {
+                    o.write(
+                        ((window.x / f) as isize, (window.y / f) as isize),
+                        (level.width, level.height),
+                        &mut values,
+                    )
+                })
+                .map_err(fail)?;
+        }
+        Ok(())
     }
 
     /// Close the file and give it its final name: a tiled output is read back and renamed; a
@@ -391,9 +462,15 @@ impl<T: GdalType + Copy> IndexWriter<T> {
         let staged = super::open(self.stage.path())?;
         let part = TempPath::beside(&self.final_path, PART);
         let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
-        let options = RasterCreationOptions::from_iter(
-            cog.creation_options(self.classes, T::datatype().is_floating()),
-        );
+        let mut options = cog.creation_options(self.classes, T::datatype().is_floating());
+        // The staging file's overviews, when built in the stream, are used as they are;
+        // otherwise (a window could not fill its share) they are rebuilt from the file.
+        match &self.pyramid {
+            Some(p) if p.complete => options.push("OVERVIEWS=FORCE_USE_EXISTING".into()),
+            Some(_) => options.push("OVERVIEWS=IGNORE_EXISTING".into()),
+            None => {}
+        }
+        let options = RasterCreationOptions::from_iter(options);
         let copy = staged
             .create_copy(&driver, part.path(), &options)
             .map_err(|e| self.write_error(&e))?;
@@ -427,7 +504,7 @@ impl<T: GdalType + Copy> IndexWriter<T> {
 /// order (or the first error; the others still finish or clean up). A COG's finish is an
 /// overview pass on one thread and then compression on GDAL's threads, so outputs finished
 /// together keep every core busy instead of idling through each overview pass in turn.
-pub fn finish_all<T: GdalType + Copy + Send>(
+pub fn finish_all<T: GdalType + Copy + Send + 'static>(
     writers: Vec<IndexWriter<T>>,
     at_once: usize,
 ) -> Result<Vec<PathBuf>> {

@@ -3,6 +3,7 @@
 //! its own storage blocks so that every block is decoded once.
 
 pub mod engine;
+pub mod pyramid;
 
 /// A rectangle of pixels: column `x`, row `y`, `width` × `height`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

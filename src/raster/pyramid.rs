@@ -1,0 +1,165 @@
+//! Average overviews built window by window while the windows stream, so that a COG's overviews
+//! need no second pass over the file: each level's cell is the mean of the valid full-resolution
+//! pixels under it (nodata pixels left out; nodata when none is valid).
+
+use super::Window;
+
+/// Overview factors of a COG with `tile`-pixel tiles: 2, 4, 8, … until a level fits within one
+/// tile each way (the rule of GDAL's COG driver).
+pub fn cog_factors(width: usize, height: usize, tile: usize) -> Vec<usize> {
+    let mut factors = Vec::new();
+    let mut k = 1;
+    while width.div_ceil(k) > tile.max(1) || height.div_ceil(k) > tile.max(1) {
+        k *= 2;
+        factors.push(k);
+    }
+    factors
+}
+
+/// True when `w` holds every full-resolution pixel of the cells it touches at `factor`: its
+/// origin is a multiple of the factor and it ends on one or at the raster's edge.
+pub fn window_is_local(w: &Window, width: usize, height: usize, factor: usize) -> bool {
+    let f = factor.max(1);
+    let whole = |start: usize, len: usize, end: usize| {
+        start % f == 0 && (len % f == 0 || start + len == end)
+    };
+    whole(w.x, w.width, width) && whole(w.y, w.height, height)
+}
+
+/// One level of one window: per cell, the sum and count of the valid pixels under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    pub width: usize,
+    pub height: usize,
+    sum: Vec<f64>,
+    count: Vec<u32>,
+}
+
+impl Level {
+    /// The first level (factor 2) of a `width` × `height` window of pixels.
+    pub fn from_pixels(pixels: &[f32], width: usize, height: usize, nodata: f32) -> Level {
+        let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
+        let mut level = Level::empty(w2, h2);
+        for (y, row) in pixels.chunks_exact(width.max(1)).take(height).enumerate() {
+            let cells = (y / 2) * w2..(y / 2 + 1) * w2;
+            let sums = &mut level.sum[cells.clone()];
+            let counts = &mut level.count[cells];
+            for ((pair, s), c) in row.chunks(2).zip(sums).zip(counts) {
+                for &v in pair {
+                    let ok = v != nodata && v.is_finite();
+                    *s += if ok { f64::from(v) } else { 0.0 };
+                    *c += u32::from(ok);
+                }
+            }
+        }
+        level
+    }
+
+    /// The next level: each cell gathers the 2 × 2 cells (fewer at an odd edge) under it.
+    pub fn halve(&self) -> Level {
+        let (w2, h2) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        let mut level = Level::empty(w2, h2);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let (i, o) = (y * self.width + x, (y / 2) * w2 + x / 2);
+                level.sum[o] += self.sum[i];
+                level.count[o] += self.count[i];
+            }
+        }
+        level
+    }
+
+    /// The level's values: means, `nodata` where no pixel under a cell is valid.
+    pub fn values(&self, nodata: f32) -> Vec<f32> {
+        self.sum
+            .iter()
+            .zip(&self.count)
+            .map(|(&s, &n)| {
+                if n == 0 {
+                    nodata
+                } else {
+                    (s / f64::from(n)) as f32
+                }
+            })
+            .collect()
+    }
+
+    fn empty(width: usize, height: usize) -> Level {
+        Level {
+            width,
+            height,
+            sum: vec![0.0; width * height],
+            count: vec![0; width * height],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factors_follow_the_cog_rule() {
+        assert_eq!(cog_factors(10980, 10980, 512), [2, 4, 8, 16, 32]);
+        assert_eq!(cog_factors(512, 512, 512), Vec::<usize>::new());
+        assert_eq!(cog_factors(513, 10, 512), [2]);
+        assert_eq!(cog_factors(300, 2000, 512), [2, 4]);
+    }
+
+    #[test]
+    fn locality_needs_aligned_origins_and_whole_or_edge_extents() {
+        let w = |x, y, width, height| Window {
+            x,
+            y,
+            width,
+            height,
+        };
+        assert!(window_is_local(&w(512, 0, 512, 512), 10980, 10980, 32));
+        assert!(window_is_local(
+            &w(10752, 10752, 228, 228),
+            10980,
+            10980,
+            32
+        ));
+        assert!(!window_is_local(&w(0, 23, 10980, 23), 10980, 10980, 2));
+        assert!(!window_is_local(&w(0, 0, 10980, 23), 10980, 10980, 2));
+    }
+
+    /// Every level against the mean of the valid pixels of its block, computed directly.
+    #[test]
+    fn levels_are_means_of_the_valid_pixels_under_them() {
+        let (w, h, nodata) = (13usize, 7usize, -9999.0f32);
+        let px: Vec<f32> = (0..w * h)
+            .map(|i| match i % 9 {
+                4 => nodata,
+                7 => f32::NAN,
+                _ => (i as f32 * 0.37).sin(),
+            })
+            .collect();
+        let px = &px;
+        let mut level = Level::from_pixels(px, w, h, nodata);
+        for f in [2usize, 4, 8, 16] {
+            assert_eq!((level.width, level.height), (w.div_ceil(f), h.div_ceil(f)));
+            let values = level.values(nodata);
+            for (cy, row) in values.chunks(level.width).enumerate() {
+                for (cx, &v) in row.iter().enumerate() {
+                    let valid: Vec<f64> = (cy * f..((cy + 1) * f).min(h))
+                        .flat_map(|y| (cx * f..((cx + 1) * f).min(w)).map(move |x| px[y * w + x]))
+                        .filter(|v| *v != nodata && v.is_finite())
+                        .map(f64::from)
+                        .collect();
+                    if valid.is_empty() {
+                        assert_eq!(v, nodata);
+                    } else {
+                        let mean = valid.iter().sum::<f64>() / valid.len() as f64;
+                        assert!(
+                            (f64::from(v) - mean).abs() < 1e-6,
+                            "factor {f} ({cx}, {cy})"
+                        );
+                    }
+                }
+            }
+            level = level.halve();
+        }
+    }
+}
