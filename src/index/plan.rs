@@ -137,14 +137,6 @@ pub struct IndexPlan {
     pub acquisition_date: Option<crate::phenology::dates::Date>,
 }
 
-/// True when two paths name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// The output stem for a set of inputs: the single input's stem, or the common prefix of several
 /// stems cut at a separator (`LC08_…_SR_B4`, `LC08_…_SR_B5` → `LC08_…_SR`).
 pub fn output_stem(inputs: &[PathBuf]) -> String {
@@ -364,7 +356,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             .filter_map(|c| constant_value(c, request, catalogue).map(|v| (c.to_string(), v)))
             .collect();
         let path = request.out_dir.join(format!("{stem}_{label}.tif"));
-        if files.iter().any(|f| same_file(f, &path)) {
+        if files.iter().any(|f| crate::io::same_file(f, &path)) {
             return Err(Error::usage(format!(
                 "{} would overwrite an input: choose another --out or --name",
                 path.display()

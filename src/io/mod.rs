@@ -45,6 +45,14 @@ pub fn prefer_block_cache_mib(mib: u32) {
     }
 }
 
+/// True when two paths name the same existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// A file's name for messages and metadata (the whole path when it has no final component).
 pub fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(

@@ -398,11 +398,19 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
         zones: Vec::new(),
         warnings: Vec::new(),
     };
-    if let Some(path) = &req.n_index {
-        nitrogen_pass(req, path, &mut rx, &mut rows, &mut warnings)?;
+    // Each index onto the grid once, also when one file serves both passes.
+    let resample = |p: &Path| crate::io::warp::resample(p, 1, &rx.grid, "average");
+    let n_values = req.n_index.as_deref().map(resample).transpose()?;
+    let spray_values = match (&req.spray_index, &req.n_index, &n_values) {
+        (Some(s), Some(n), Some(v)) if crate::io::same_file(s, n) => Some(v.clone()),
+        (Some(s), ..) => Some(resample(s)?),
+        _ => None,
+    };
+    if let (Some(path), Some(values)) = (&req.n_index, n_values) {
+        nitrogen_pass(req, path, values, &mut rx, &mut rows, &mut warnings)?;
     }
-    if let Some(path) = &req.spray_index {
-        spray_pass(req, path, &mut rx, &mut rows)?;
+    if let Some(values) = spray_values {
+        spray_pass(req, values, &mut rx, &mut rows)?;
     }
     rx.plots = rows;
     rx.warnings = warnings;
@@ -413,6 +421,7 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
 fn nitrogen_pass(
     req: &PrescribeRequest,
     path: &Path,
+    values: Vec<f32>,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
     warnings: &mut Vec<String>,
@@ -459,7 +468,6 @@ fn nitrogen_pass(
             };
         }
     }
-    let values = crate::io::warp::resample(path, 1, &rx.grid, "average")?;
 
     // The reference, per group of like plots (same variety, say): the group's N-rich plots
     // (area-weighted), else a high percentile of the group's cells (a virtual reference).
@@ -600,12 +608,11 @@ fn nitrogen_pass(
 /// Spray: stress zones on the grid, rates per cell, areas and product per plot and zone.
 fn spray_pass(
     req: &PrescribeRequest,
-    path: &Path,
+    mut values: Vec<f32>,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
 ) -> Result<()> {
     let cfg = &req.config.spray;
-    let mut values = crate::io::warp::resample(path, 1, &rx.grid, "average")?;
     // Edge cells mix in the bund: never stress, never in a plot's statistics. A plot seen on
     // less than a quarter of its cells (or fewer than 20) is not judged: its median and MAD
     // would describe the seen corner, not the plot.
