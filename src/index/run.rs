@@ -12,6 +12,7 @@ use crate::catalogue::Role;
 use crate::error::Result;
 use crate::export::qml;
 use crate::io::{file_name, finish_all, write_atomic, IndexWriter, OutputMeta, Readers};
+use crate::raster::pyramid::window_is_local;
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
 /// Summary of one output, for people and for `--json`.
@@ -124,12 +125,9 @@ fn cache_mib(
     threads: usize,
 ) -> u32 {
     let tile = tile.max(1);
-    let whole = |start: usize, len: usize, end: usize| {
-        start % tile == 0 && (len % tile == 0 || start + len == end)
-    };
     let aligned = windows
         .iter()
-        .all(|w| whole(w.x, w.width, width) && whole(w.y, w.height, height));
+        .all(|w| window_is_local(w, width, height, tile));
     let largest = windows.iter().map(Window::len).max().unwrap_or(0);
     let mut bytes = 2 * threads * largest * (32 + 4 * outputs);
     if !aligned {

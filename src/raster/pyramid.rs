@@ -16,8 +16,9 @@ pub fn cog_factors(width: usize, height: usize, tile: usize) -> Vec<usize> {
     factors
 }
 
-/// True when `w` holds every full-resolution pixel of the cells it touches at `factor`: its
-/// origin is a multiple of the factor and it ends on one or at the raster's edge.
+/// True when `w` holds every full-resolution pixel of the cells it touches at `factor` (overview
+/// cells, or output tiles of that size): its origin is a multiple of the factor and it ends on
+/// one or at the raster's edge.
 pub fn window_is_local(w: &Window, width: usize, height: usize, factor: usize) -> bool {
     let f = factor.max(1);
     let whole = |start: usize, len: usize, end: usize| {
