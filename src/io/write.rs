@@ -411,22 +411,21 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     /// This window's share of every overview level, when it holds all the pixels under its
     /// cells (windows that are whole tiles do); otherwise the COG driver builds the overviews.
     fn write_overviews(&mut self, window: Window, pixels: &[f32]) -> Result<()> {
-        let Some(p) = self.pyramid.as_mut().filter(|p| p.complete) else {
-            return Ok(());
-        };
-        let (Some(ds), Some(&top)) = (self.dataset.as_ref(), p.factors.last()) else {
+        let (Some(p), Some(ds)) = (
+            self.pyramid.as_ref().filter(|p| p.complete),
+            self.dataset.as_ref(),
+        ) else {
             return Ok(());
         };
         let (width, height) = ds.raster_size();
+        let top = p.factors.last().copied().unwrap_or(1);
         if !window_is_local(&window, width, height, top) {
-            p.complete = false;
+            if let Some(p) = self.pyramid.as_mut() {
+                p.complete = false;
+            }
             return Ok(());
         }
-        let fail = |e: gdal::errors::GdalError| Error::Write {
-            path: self.final_path.clone(),
-            message: gdal_message(&e),
-        };
-        let band = ds.rasterband(1).map_err(fail)?;
+        let band = ds.rasterband(1).map_err(|e| self.write_error(&e))?;
         let mut level = Level::from_pixels(pixels, window.width, window.height, p.nodata);
         for (i, &f) in p.factors.iter().enumerate() {
             if i > 0 {
@@ -441,7 +440,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
                         &mut values,
                     )
                 })
-                .map_err(fail)?;
+                .map_err(|e| self.write_error(&e))?;
         }
         Ok(())
     }
