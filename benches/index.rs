@@ -26,6 +26,7 @@ use gdal::{DriverManager, Metadata};
 
 use paddy::catalogue::{Catalogue, Role};
 use paddy::index::{self, IndexRequest};
+use paddy::io::Codec;
 use paddy::kernels::{self, EviConstants, Formula};
 
 /// Pixels per kernel call: 1 Mi, four times a processing window (`TARGET_WINDOW_PIXELS`).
@@ -255,13 +256,13 @@ fn bench_index_run(c: &mut Criterion) {
     // 0.45 s per DEFLATE output (most of it compressing the Float32 COG) and 0.3 s with NONE;
     // the times ask for two runs per sample (flat sampling, 10 samples; with one criterion
     // warns that it cannot complete the samples in time).
-    let cases: [(&str, &[&str], &str, u64); 3] = [
-        ("ndvi", &["ndvi"], "DEFLATE", 8),
-        ("ndvi_uncompressed", &["ndvi"], "NONE", 5),
+    let cases: [(&str, &[&str], Codec, u64); 3] = [
+        ("ndvi", &["ndvi"], Codec::Deflate, 8),
+        ("ndvi_uncompressed", &["ndvi"], Codec::None, 5),
         (
             "ndvi_savi_msavi2_ndwi",
             &["ndvi", "savi", "msavi2", "ndwi"],
-            "DEFLATE",
+            Codec::Deflate,
             30,
         ),
     ];
@@ -271,7 +272,7 @@ fn bench_index_run(c: &mut Criterion) {
             indices.iter().map(|s| s.to_string()).collect(),
         );
         request.out_dir = out_dir.clone();
-        request.cog.compress = compress.to_string();
+        request.cog.compress = compress;
         group.measurement_time(Duration::from_secs(seconds));
         group.bench_with_input(
             BenchmarkId::new(label, format!("{TILE}x{TILE}")),

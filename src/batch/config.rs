@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::io::{Codec, Layout};
 use crate::phenology::stage::StageTable;
 use crate::rx::config::RxConfig;
 
@@ -36,37 +37,7 @@ pub struct Source {
     pub compress: Option<Codec>,
     /// Their layout, as `paddy index --layout` (default cog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layout: Option<LayoutName>,
-}
-
-/// The codecs a run file may name for index rasters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Codec {
-    Zstd,
-    Deflate,
-    Lzw,
-    None,
-}
-
-impl Codec {
-    /// GDAL's COMPRESS value.
-    pub fn gdal_name(self) -> &'static str {
-        match self {
-            Codec::Zstd => "ZSTD",
-            Codec::Deflate => "DEFLATE",
-            Codec::Lzw => "LZW",
-            Codec::None => "NONE",
-        }
-    }
-}
-
-/// The layouts a run file may name for index rasters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayoutName {
-    Cog,
-    Tiled,
+    pub layout: Option<Layout>,
 }
 
 /// Plot files.
@@ -390,7 +361,7 @@ lswi = "lswi"
         let (_d, p) = write(&GOOD.replace("indices = [\"ndvi\", \"lswi\"]", set));
         let chosen = load(&p).unwrap();
         assert_eq!(chosen.run.sources[0].compress, Some(Codec::Deflate));
-        assert_eq!(chosen.run.sources[0].layout, Some(LayoutName::Tiled));
+        assert_eq!(chosen.run.sources[0].layout, Some(Layout::Tiled));
         assert_eq!(Codec::Deflate.gdal_name(), "DEFLATE");
         // Unset keys stay out of the settings a unit's key hashes; set ones go in.
         let json = serde_json::to_string(&plain.run.sources[0]).unwrap();

@@ -10,13 +10,13 @@ use std::time::Instant;
 use crate::catalogue::Catalogue;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexRequest};
-use crate::io::{CogOptions, Layout};
+use crate::io::CogOptions;
 use crate::phenology::dates::Date;
 use crate::rx;
 use crate::stage::{self, Smoother, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
-use super::config::{LayoutName, Loaded};
+use super::config::Loaded;
 use super::plan::{shard_of, Plan, Unit, Work};
 use super::report::{OutputFile, PlotLine, Report, Status, UnitReport};
 
@@ -379,13 +379,8 @@ fn execute(
                     let defaults = CogOptions::default();
                     CogOptions {
                         threads: threads.unwrap_or(defaults.threads),
-                        compress: src
-                            .compress
-                            .map_or(defaults.compress.clone(), |c| c.gdal_name().into()),
-                        layout: match src.layout {
-                            Some(LayoutName::Tiled) => Layout::Tiled,
-                            _ => Layout::Cog,
-                        },
+                        compress: src.compress.unwrap_or(defaults.compress),
+                        layout: src.layout.unwrap_or(defaults.layout),
                         ..defaults
                     }
                 },

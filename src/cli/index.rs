@@ -8,7 +8,7 @@ use clap::Args;
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
 use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
-use crate::io::{CogOptions, Layout, Predictor};
+use crate::io::{Codec, CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
@@ -226,7 +226,8 @@ pub fn run(args: IndexArgs) -> Result<()> {
             } else {
                 Layout::Cog
             },
-            compress: args.compress.to_ascii_uppercase(),
+            // The value parser admits GDAL's names only.
+            compress: Codec::from_gdal_name(&args.compress).unwrap_or_default(),
             level: args.level,
             predictor: match args.predictor.as_str() {
                 "none" => Predictor::None,

@@ -9,7 +9,7 @@ mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use write::{
-    finish_all, write_atomic, write_atomically, CogOptions, IndexWriter, Layout, OutputMeta,
+    finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
     Predictor, TempPath,
 };
 

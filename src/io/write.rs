@@ -121,7 +121,8 @@ pub struct OutputMeta {
 }
 
 /// The layout of a raster output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// Cloud Optimized GeoTIFF with overviews: staged uncompressed, then copied compressed
     /// (the default: zooms fast in QGIS and streams over HTTP).
@@ -149,13 +150,43 @@ pub enum Predictor {
     FloatingPoint,
 }
 
+/// The codec of a raster output. All are lossless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// Fastest to write and to read; GDAL ≥ 2.3, QGIS ≥ 3.4.
+    #[default]
+    Zstd,
+    /// Read by every GIS and terminal.
+    Deflate,
+    Lzw,
+    None,
+}
+
+impl Codec {
+    /// GDAL's COMPRESS value.
+    pub fn gdal_name(self) -> &'static str {
+        match self {
+            Codec::Zstd => "ZSTD",
+            Codec::Deflate => "DEFLATE",
+            Codec::Lzw => "LZW",
+            Codec::None => "NONE",
+        }
+    }
+
+    /// A codec by its GDAL name, in any case.
+    pub fn from_gdal_name(name: &str) -> Option<Codec> {
+        [Codec::Zstd, Codec::Deflate, Codec::Lzw, Codec::None]
+            .into_iter()
+            .find(|c| c.gdal_name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// Compression and layout of the final GeoTIFF.
 #[derive(Debug, Clone)]
 pub struct CogOptions {
     pub layout: Layout,
-    /// GDAL COMPRESS value: ZSTD (default: fastest to write and to read, GDAL ≥ 2.3 / QGIS ≥
-    /// 3.4), DEFLATE (read by every GIS), LZW, NONE. All lossless.
-    pub compress: String,
+    pub compress: Codec,
     /// Compression level, when the codec has one; `None`: ZSTD 1 (higher levels cost much time
     /// and gain almost nothing on Float32 index values), GDAL's default otherwise (DEFLATE 6).
     pub level: Option<u32>,
@@ -170,7 +201,7 @@ impl Default for CogOptions {
     fn default() -> Self {
         CogOptions {
             layout: Layout::Cog,
-            compress: "ZSTD".into(),
+            compress: Codec::Zstd,
             level: None,
             predictor: Predictor::Auto,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -184,14 +215,14 @@ impl CogOptions {
     /// handed to other people's software, such as prescription maps).
     pub fn widely_readable() -> Self {
         CogOptions {
-            compress: "DEFLATE".into(),
+            compress: Codec::Deflate,
             ..CogOptions::default()
         }
     }
 
     /// The TIFF predictor (1, 2 or 3) for cells that are `float` or not.
     fn predictor_code(&self, float: bool) -> u8 {
-        let codec_takes_one = matches!(self.compress.as_str(), "DEFLATE" | "ZSTD" | "LZW");
+        let codec_takes_one = self.compress != Codec::None;
         match self.predictor {
             _ if !codec_takes_one => 1,
             Predictor::None => 1,
@@ -203,8 +234,8 @@ impl CogOptions {
                     2
                 }
             }
-            Predictor::Auto => match (self.compress.as_str(), float) {
-                ("ZSTD", _) | (_, false) => 2,
+            Predictor::Auto => match (self.compress, float) {
+                (Codec::Zstd, _) | (_, false) => 2,
                 _ => 3,
             },
         }
@@ -212,12 +243,12 @@ impl CogOptions {
 
     fn level(&self) -> Option<u32> {
         self.level
-            .or_else(|| (self.compress == "ZSTD").then_some(1))
+            .or_else(|| (self.compress == Codec::Zstd).then_some(1))
     }
 
     fn creation_options(&self, classes: bool, float: bool) -> Vec<String> {
         let mut o = vec![
-            format!("COMPRESS={}", self.compress),
+            format!("COMPRESS={}", self.compress.gdal_name()),
             format!("BLOCKSIZE={}", self.block_size),
             format!("NUM_THREADS={}", self.threads.max(1)),
             "BIGTIFF=IF_SAFER".into(),
@@ -245,7 +276,7 @@ impl CogOptions {
             "TILED=YES".to_string(),
             format!("BLOCKXSIZE={}", self.block_size),
             format!("BLOCKYSIZE={}", self.block_size),
-            format!("COMPRESS={}", self.compress),
+            format!("COMPRESS={}", self.compress.gdal_name()),
             format!("NUM_THREADS={}", self.threads.max(1)),
             "BIGTIFF=IF_SAFER".into(),
         ];
@@ -253,9 +284,9 @@ impl CogOptions {
             1 => {}
             p => o.push(format!("PREDICTOR={p}")),
         }
-        match (self.compress.as_str(), self.level()) {
-            ("DEFLATE", Some(l)) => o.push(format!("ZLEVEL={l}")),
-            ("ZSTD", Some(l)) => o.push(format!("ZSTD_LEVEL={l}")),
+        match (self.compress, self.level()) {
+            (Codec::Deflate, Some(l)) => o.push(format!("ZLEVEL={l}")),
+            (Codec::Zstd, Some(l)) => o.push(format!("ZSTD_LEVEL={l}")),
             _ => {}
         }
         o
