@@ -114,6 +114,10 @@ pub struct PrescribeConfig {
     /// Use the source's flight before the latest as `--previous` for spray zones.
     #[serde(default = "yes")]
     pub previous: bool,
+    /// Most days the stage table's date may differ from the flight's (default 3), as
+    /// `paddy prescribe --stages-tolerance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages_tolerance_days: Option<f64>,
     /// Prescription settings, as in `paddy prescribe --print-config`.
     #[serde(default)]
     pub settings: Option<toml::Table>,

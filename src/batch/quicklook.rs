@@ -95,6 +95,7 @@ pub fn index_png(tif: &Path, index: &str, png: &Path) -> Result<()> {
             notes: &[],
             outlines: &[],
             labels: &[],
+            unobserved: &[],
         },
     )
 }

@@ -522,6 +522,7 @@ fn execute(
                     .and_then(|p| pick(&rx_cfg.spray_index, &index_outputs(dir, &before[p]))),
                 stages: Some(stages.clone()),
                 at: flight_date,
+                stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
                 class_field: stage_cfg.class_field.clone(),
                 default_class: stage_cfg
                     .default_class

@@ -72,14 +72,30 @@ pub struct PrescribeArgs {
     #[arg(long, value_name = "RASTER")]
     previous: Option<PathBuf>,
 
-    /// Growth stage per plot: a CSV written by `paddy stage` (for the flight's date).
+    /// Growth stage per plot: a CSV written by `paddy stage` for the flight's date. Its `at`
+    /// date must be within --stages-tolerance days of the flight's (--at, else the index
+    /// file's acquisition date, else a YYYYMMDD date in its name), or it is refused.
     #[arg(long, value_name = "CSV")]
     stages: Option<PathBuf>,
 
-    /// Without --stages: the flight date; each plot's stage then comes from its transplanting
-    /// date and duration class attributes.
+    /// The flight date. Without --stages each plot's stage comes from it and the plot's
+    /// transplanting date and duration class attributes; with --stages it is checked against
+    /// the table's date.
     #[arg(long, value_name = "DATE")]
     at: Option<String>,
+
+    /// Most days a --stages table's date may differ from the flight's.
+    #[arg(long, value_name = "DAYS", default_value_t = 3.0)]
+    stages_tolerance: f64,
+
+    /// Field marking the N-rich reference plots (overrides nitrogen.reference_field).
+    #[arg(long, value_name = "FIELD")]
+    reference_field: Option<String>,
+
+    /// With --reference-field: the text marking a reference plot, e.g. `--reference-field role
+    /// --reference-value n_rich` (default: true / yes / 1 in the field).
+    #[arg(long, value_name = "TEXT")]
+    reference_value: Option<String>,
 
     /// Field of the duration class (with --at).
     #[arg(long, value_name = "FIELD", default_value = "duration_class")]
@@ -137,10 +153,23 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
     let Some(plots) = args.plots.clone() else {
         return Err(Error::usage("--plots is required"));
     };
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => RxConfig::parse(&read(path)?, &path.display().to_string())?,
         None => RxConfig::default(),
     };
+    if let Some(field) = &args.reference_field {
+        config.nitrogen.reference_field = field.clone();
+    }
+    if args.reference_value.is_some() {
+        config.nitrogen.reference_value = args.reference_value.clone();
+    }
+    config.check("--reference-field/--reference-value")?;
+    if !(args.stages_tolerance.is_finite() && args.stages_tolerance >= 0.0) {
+        return Err(Error::usage(format!(
+            "--stages-tolerance {} must be a number of days >= 0",
+            args.stages_tolerance
+        )));
+    }
     let mut table = StageTable::builtin();
     if let Some(path) = &args.stage_table {
         table.extend(StageTable::parse(&read(path)?, path)?);
@@ -162,6 +191,7 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         previous: args.previous,
         stages: args.stages,
         at,
+        stages_tolerance_days: args.stages_tolerance,
         class_field: args.class_field,
         default_class: args.default_class,
         transplanted_field: args.transplanted_field,

@@ -204,6 +204,74 @@ pub fn vector_graduated(
     )
 }
 
+/// Colour of the hatch that marks plots (or parts) with no observation.
+pub const NOT_OBSERVED_COLOUR: [u8; 3] = [90, 90, 90];
+
+/// A rule-based style for the people layer of a prescription (one polygon per plot): a fill in
+/// the class colour of the numeric `field` for every class, and over it a dark diagonal hatch for
+/// plots whose `status_field` starts with "not observed", with its own legend entry. Labels
+/// from `label_expression`.
+pub fn vector_plots(
+    field: &str,
+    status_field: &str,
+    classes: &[Class],
+    label_expression: &str,
+    title: &str,
+) -> String {
+    let quoted = |f: &str| format!("\"{}\"", f.replace('"', "\"\""));
+    let mut rules = String::new();
+    let mut symbols = String::new();
+    for (i, c) in classes.iter().enumerate() {
+        let filter = format!(
+            "{f} >= {} AND {f} <= {}",
+            c.lower,
+            c.upper,
+            f = quoted(field)
+        );
+        rules.push_str(&format!(
+            "      <rule key=\"class{i}\" filter=\"{}\" label=\"{}\" symbol=\"{i}\"/>\n",
+            xml_attr(&filter),
+            xml_attr(&c.label)
+        ));
+        symbols.push_str(&fill_symbol(i, c.colour));
+    }
+    let n = classes.len();
+    let filter = format!("{} LIKE 'not observed%'", quoted(status_field));
+    rules.push_str(&format!(
+        "      <rule key=\"not_observed\" filter=\"{}\" label=\"not observed\" symbol=\"{n}\"/>\n",
+        xml_attr(&filter)
+    ));
+    symbols.push_str(&styled_fill_symbol(n, NOT_OBSERVED_COLOUR, "b_diagonal"));
+    let expression = xml_attr(label_expression);
+    let title = xml_comment(title);
+    format!(
+        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories" labelsEnabled="1">
+  <!-- {title}: written by paddy -->
+  <renderer-v2 type="RuleRenderer" symbollevels="0" forceraster="0" enableorderby="0">
+    <rules key="root">
+{rules}    </rules>
+    <symbols>
+{symbols}    </symbols>
+  </renderer-v2>
+  <labeling type="simple">
+    <settings calloutType="simple">
+      <text-style fieldName="{expression}" isExpression="1" fontFamily="Sans Serif" namedStyle="Regular" fontSize="9" fontSizeUnit="Point" textColor="30,30,30,255" textOpacity="1">
+        <text-buffer bufferDraw="1" bufferSize="0.7" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="0.8"/>
+      </text-style>
+      <placement placement="1" layerType="PolygonGeometry" centroidInside="1"/>
+      <rendering drawLabels="1" obstacle="1"/>
+    </settings>
+  </labeling>
+  <blendMode>0</blendMode>
+  <featureBlendMode>0</featureBlendMode>
+  <layerOpacity>1</layerOpacity>
+  <layerGeometryType>2</layerGeometryType>
+</qgis>
+"#
+    )
+}
+
 /// The DISCRETE item value for a class whose upper bound is `upper`: see [`raster_classes`].
 fn discrete_break(upper: f64) -> f64 {
     let single = f64::from(upper as f32);
@@ -218,10 +286,15 @@ fn discrete_break(upper: f64) -> f64 {
 /// properties are written both as the `Option` map QGIS ≥ 3.20 reads and as the `prop` list
 /// older versions read, as QGIS 3.22 itself writes them.
 fn fill_symbol(index: usize, colour: [u8; 3]) -> String {
+    styled_fill_symbol(index, colour, "solid")
+}
+
+/// [`fill_symbol`] with a QGIS brush style (`solid`, `b_diagonal` for a hatch, …).
+fn styled_fill_symbol(index: usize, colour: [u8; 3], style: &str) -> String {
     let [r, g, b] = colour;
     let props = [
         ("color", format!("{r},{g},{b},255")),
-        ("style", "solid".into()),
+        ("style", style.into()),
         ("outline_color", "64,64,64,255".into()),
         ("outline_style", "solid".into()),
         ("outline_width", "0.2".into()),

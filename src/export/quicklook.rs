@@ -35,6 +35,9 @@ pub struct RateMap<'a> {
     pub outlines: &'a [Vec<Vec<(f64, f64)>>],
     /// Plot labels centred at pixel coordinates of the grid.
     pub labels: &'a [(f64, f64, String)],
+    /// Cells of a plot that were not observed (drawn hatched, with a "not observed" legend
+    /// entry); empty for none, else one flag per cell.
+    pub unobserved: &'a [bool],
 }
 
 /// Cells with no rate (NaN).
@@ -43,6 +46,13 @@ pub const NO_RATE_COLOUR: [u8; 3] = [255, 255, 255];
 pub const OTHER_COLOUR: [u8; 3] = [150, 150, 150];
 /// Plot outlines.
 pub const OUTLINE_COLOUR: [u8; 3] = [40, 40, 40];
+/// The hatch of cells not observed: dark stripes on light grey.
+pub const HATCH_COLOURS: [[u8; 3]; 2] = [[90, 90, 90], [235, 235, 235]];
+
+/// The hatch's colour at canvas pixel (x, y): diagonal stripes 3 pixels wide, 6 apart.
+fn hatch(x: i32, y: i32) -> [u8; 3] {
+    HATCH_COLOURS[usize::from((x + y).rem_euclid(6) >= 2)]
+}
 
 const WHITE: [u8; 3] = [255, 255, 255];
 const TEXT: [u8; 3] = [35, 35, 35];
@@ -154,6 +164,14 @@ fn validate(map: &RateMap) -> Result<()> {
             map.height
         )));
     }
+    if !map.unobserved.is_empty() && map.unobserved.len() != map.values.len() {
+        return Err(Error::usage(format!(
+            "quicklook of '{}': {} not-observed flags for {} cells",
+            map.title,
+            map.unobserved.len(),
+            map.values.len()
+        )));
+    }
     if let Some(c) = map.cell_size_m.filter(|c| !(c.is_finite() && *c > 0.0)) {
         return Err(Error::usage(format!(
             "quicklook of '{}': cell size {c} m is not a positive length",
@@ -188,7 +206,11 @@ fn draw_cells(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
     for py in 0..=area.b - area.t {
         let row = cell(py, map.height) * map.width;
         for (px, &col) in cols.iter().enumerate() {
-            let colour = colour_of(map.classes, map.values[row + col]);
+            let colour = if map.unobserved.get(row + col) == Some(&true) {
+                hatch(px as i32, py)
+            } else {
+                colour_of(map.classes, map.values[row + col])
+            };
             img.put_pixel(
                 (area.l + px as i32) as u32,
                 (area.t + py) as u32,
@@ -331,7 +353,8 @@ fn draw_north_arrow(cv: &mut Canvas, cx: i32, top: i32) {
 struct Legend {
     width: i32,
     heading: String,
-    rows: Vec<([u8; 3], String)>,
+    /// Swatch colour (None: the not-observed hatch) and label.
+    rows: Vec<(Option<[u8; 3]>, String)>,
     notes: Vec<String>,
 }
 
@@ -341,18 +364,21 @@ impl Legend {
             "" => "Rate".to_string(),
             unit => format!("Rate ({unit})"),
         };
-        let mut rows: Vec<([u8; 3], String)> = map
+        let mut rows: Vec<(Option<[u8; 3]>, String)> = map
             .classes
             .iter()
-            .map(|c| (c.colour, c.label.clone()))
+            .map(|c| (Some(c.colour), c.label.clone()))
             .collect();
-        rows.push((NO_RATE_COLOUR, "no rate".into()));
+        if map.unobserved.contains(&true) {
+            rows.push((None, "not observed".into()));
+        }
+        rows.push((Some(NO_RATE_COLOUR), "no rate".into()));
         let other = map
             .values
             .iter()
             .any(|v| !v.is_nan() && class_of(map.classes, f64::from(*v)).is_none());
         if other {
-            rows.push((OTHER_COLOUR, "other value".into()));
+            rows.push((Some(OTHER_COLOUR), "other value".into()));
         }
         let widest = rows
             .iter()
@@ -392,7 +418,16 @@ impl Legend {
                 r: x + SWATCH_W - 1,
                 b: top + SWATCH_H - 1,
             };
-            cv.fill(swatch, *colour);
+            match colour {
+                Some(colour) => cv.fill(swatch, *colour),
+                None => {
+                    for py in swatch.t..=swatch.b {
+                        for px in swatch.l..=swatch.r {
+                            cv.set(px, py, hatch(px, py));
+                        }
+                    }
+                }
+            }
             cv.frame(swatch, FRAME);
             let label = fit(label, LABEL_SCALE, self.width - SWATCH_W - 8);
             let ty = top + (SWATCH_H - 7 * LABEL_SCALE) / 2;
@@ -455,6 +490,7 @@ mod tests {
             notes: &[],
             outlines: &[],
             labels: &[],
+            unobserved: &[],
         }
     }
 
@@ -741,6 +777,7 @@ mod tests {
             notes: &notes,
             outlines: &outlines,
             labels: &labels,
+            unobserved: &[],
         };
         let img = render(&m).unwrap();
         assert_eq!(map_scale(w, h), 6.0);
@@ -748,5 +785,35 @@ mod tests {
             write_png(Path::new(&path), &m).unwrap();
         }
         assert!(count(&img, Rect::of(&img), classes[6].colour) > 1000);
+    }
+
+    #[test]
+    fn not_observed_cells_are_hatched_with_their_own_legend_entry() {
+        let c = classes();
+        let values = [0.0, f32::NAN, 20.0, f32::NAN];
+        let plain = render(&map(&values, 2, &c)).unwrap();
+        assert_eq!(count(&plain, Rect::of(&plain), HATCH_COLOURS[0]), 0);
+        let unobserved = [false, true, false, false];
+        let hatched = render(&RateMap {
+            unobserved: &unobserved,
+            ..map(&values, 2, &c)
+        })
+        .unwrap();
+        // A quarter of the map (450 × 450 pixels) plus the legend swatch, a third of it dark.
+        let dark = count(&hatched, Rect::of(&hatched), HATCH_COLOURS[0]);
+        assert!(dark > 450 * 450 / 4, "{dark}");
+        assert!(Legend::new(&RateMap {
+            unobserved: &unobserved,
+            ..map(&values, 2, &c)
+        })
+        .rows
+        .iter()
+        .any(|(swatch, label)| swatch.is_none() && label == "not observed"));
+        // A wrong number of flags is refused.
+        assert!(render(&RateMap {
+            unobserved: &[true],
+            ..map(&values, 2, &c)
+        })
+        .is_err());
     }
 }

@@ -11,15 +11,22 @@ use crate::phenology::stage::{Stage, StageTable};
 pub const DEFAULT_CONFIG: &str = r#"# paddy prescribe settings. Every key is optional; these are the defaults.
 
 [grid]
-# Cell size of the rate grids, in metres (5 for drones and small plots, 10 for tractors).
+# Cell size of the nitrogen grid, in metres (5 for drones and small plots, 10 for tractors).
 cell_size = 5.0
+# The machine layers (rx_*_zones) tile each plot exactly: rate cells cut by the plot's
+# outline, same-rate neighbours joined; a piece smaller than this (m², one 5 m swath square)
+# is merged into its largest neighbour.
+min_zone_m2 = 25.0
 
 [nitrogen]
 # "sufficiency" (default) or "yield-potential" (needs [nitrogen.yield_potential]).
 algorithm = "sufficiency"
-# Plots whose field `reference_field` is true / 1 / yes are the N-rich reference; without any,
-# the `virtual_percentile` percentile of the index over all plots is the (virtual) reference.
+# Plots whose field `reference_field` is true / 1 / yes (or, with reference_value, equals that
+# text, e.g. reference_field = "role", reference_value = "n_rich") are the N-rich reference;
+# without any, the `virtual_percentile` percentile of the index over all plots is the
+# (virtual) reference.
 reference_field = "n_rich"
+# reference_value = "n_rich"
 virtual_percentile = 95.0
 # Plots are compared with the reference of their own group (this field's value: like with
 # like, e.g. the same variety, whose canopy differs at the same date). Plots without the field,
@@ -34,7 +41,8 @@ si_floor = 0.80
 min_rate = 10.0
 max_rate = 40.0
 # The product applied: its name and N share (urea 46 % N), and the applicator's rate step in kg
-# of product per ha (rates are rounded to it, never above max_rate).
+# of product per ha: rates go to the nearest step that keeps min_rate <= N <= max_rate (settings
+# with no such step are refused).
 product = "urea"
 n_fraction = 0.46
 step = 5.0
@@ -42,8 +50,12 @@ step = 5.0
 # margin_days on each side); else rate 0 with the reason.
 stages = ["panicle_initiation"]
 margin_days = 5.0
-# A plot needs this share of its area with a valid index, else rate 0 with the reason.
+# A plot needs this share of its area with a valid index, else it is "not observed"; cells
+# without a valid index are not observed either. Not observed is not zero: they get
+# default_rate (kg N/ha, through the same rails), and without it no rate at all (no feature in
+# the machine layers, nodata in the raster).
 min_coverage = 0.5
+# default_rate = 20.0
 
 # [nitrogen.yield_potential]
 # The sensor-based N rate of Oklahoma State (INSEY = VI / days after transplanting;
@@ -60,6 +72,10 @@ min_coverage = 0.5
 
 [spray]
 product = "fungicide"
+# Cell size of the spray grid (m). Unset: the flight's pixel size, at least 2 m (a cell then
+# averages a drone's pixel noise) and at most grid.cell_size, so that small paddies (0.02 ha
+# and up) are judged on their own cells.
+# cell_size = 1.0
 # L/ha inside stress zones, and outside them (0: spot spraying only).
 rate = 15.0
 preventive_rate = 0.0
@@ -74,12 +90,15 @@ drop_relative = true
 # N-deficient one); "either": one is enough. Without --previous the z-score decides alone.
 combine = "both"
 # Cleaning: morphological opening of this radius (m; half a 5 m swath: nothing narrower than
-# a swath survives), zones of at least min_area_m2 (one spray-swath square), then a buffer of
-# buffer_m (m), never outside the plot. Only cells wholly inside a plot are tested, and only in
-# plots seen on at least a quarter of their cells.
+# a swath survives), zones of at least min_area_m2 of stress (one spray-swath square), then a
+# buffer of buffer_m (m), never outside the plot. Only cells wholly inside a plot are tested,
+# and a plot is judged when such cells with a valid index cover at least a quarter of its area
+# (and number 20 or more); else it is "not observed" and gets default_rate (L/ha; unset: no
+# rate at all).
 opening_m = 2.5
 min_area_m2 = 25.0
 buffer_m = 5.0
+# default_rate = 15.0
 # Sheath blight from panicle initiation, blast around booting to heading (docs/AGRONOMY.md).
 stages = ["panicle_initiation", "booting", "heading"]
 margin_days = 5.0
@@ -90,11 +109,16 @@ margin_days = 5.0
 #[serde(deny_unknown_fields, default)]
 pub struct GridConfig {
     pub cell_size: f64,
+    /// Smallest piece of a machine layer, m²: smaller ones join their largest neighbour.
+    pub min_zone_m2: f64,
 }
 
 impl Default for GridConfig {
     fn default() -> Self {
-        GridConfig { cell_size: 5.0 }
+        GridConfig {
+            cell_size: 5.0,
+            min_zone_m2: 25.0,
+        }
     }
 }
 
@@ -129,6 +153,8 @@ fn default_ri_cap() -> f64 {
 pub struct NitrogenConfig {
     pub algorithm: Algorithm,
     pub reference_field: String,
+    /// With a value: reference plots are those whose `reference_field` equals it (text).
+    pub reference_value: Option<String>,
     pub virtual_percentile: f64,
     pub reference_group_field: String,
     pub sufficiency_threshold: Option<f64>,
@@ -141,6 +167,8 @@ pub struct NitrogenConfig {
     pub stages: Vec<String>,
     pub margin_days: f64,
     pub min_coverage: f64,
+    /// kg N/ha where nothing was observed; None: no rate there.
+    pub default_rate: Option<f64>,
     pub yield_potential: Option<YieldPotential>,
 }
 
@@ -149,6 +177,7 @@ impl Default for NitrogenConfig {
         NitrogenConfig {
             algorithm: Algorithm::Sufficiency,
             reference_field: "n_rich".into(),
+            reference_value: None,
             virtual_percentile: 95.0,
             reference_group_field: "variety".into(),
             sufficiency_threshold: None,
@@ -161,12 +190,33 @@ impl Default for NitrogenConfig {
             stages: vec!["panicle_initiation".into()],
             margin_days: 5.0,
             min_coverage: 0.5,
+            default_rate: None,
             yield_potential: None,
         }
     }
 }
 
 impl NitrogenConfig {
+    /// The lowest and highest product rates (kg product/ha) the rails allow: the multiples of
+    /// `step` between min_rate and max_rate converted to product (any rate in between without
+    /// a step); None when no step fits.
+    pub fn product_steps(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = (
+            self.min_rate / self.n_fraction,
+            self.max_rate / self.n_fraction,
+        );
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return None;
+        }
+        if self.step <= 0.0 {
+            return Some((lo, hi));
+        }
+        // A hair of tolerance so that 9.2 kg N of 46 % urea is exactly 20 kg.
+        let first = (lo / self.step - 1e-9).ceil() * self.step;
+        let last = (hi / self.step + 1e-9).floor() * self.step;
+        (first <= last + 1e-9).then_some((first, last))
+    }
+
     /// The sufficiency threshold: configured, else by index (red edge 0.97, NDVI 0.96).
     pub fn threshold_for(&self, index: &str) -> f64 {
         self.sufficiency_threshold.unwrap_or_else(|| {
@@ -204,6 +254,10 @@ pub struct SprayConfig {
     pub buffer_m: f64,
     pub stages: Vec<String>,
     pub margin_days: f64,
+    /// Spray grid cell size (m); None: from the flight's resolution.
+    pub cell_size: Option<f64>,
+    /// L/ha where nothing was observed; None: no rate there.
+    pub default_rate: Option<f64>,
 }
 
 impl Default for SprayConfig {
@@ -225,6 +279,8 @@ impl Default for SprayConfig {
                 "heading".into(),
             ],
             margin_days: 5.0,
+            cell_size: None,
+            default_rate: None,
         }
     }
 }
@@ -274,6 +330,38 @@ impl RxConfig {
         }
         if !(n.step.is_finite() && n.step >= 0.0) {
             return bad(format!("nitrogen.step {} must be >= 0", n.step));
+        }
+        if n.product_steps().is_none() {
+            return bad(format!(
+                "no {} rate in steps of {} kg/ha lies between nitrogen.min_rate {} and nitrogen.max_rate {} kg N/ha ({:.2}–{:.2} kg {}/ha): widen the two or change the step",
+                n.product,
+                n.step,
+                n.min_rate,
+                n.max_rate,
+                n.min_rate / n.n_fraction,
+                n.max_rate / n.n_fraction,
+                n.product
+            ));
+        }
+        if !(self.grid.min_zone_m2.is_finite() && self.grid.min_zone_m2 >= 0.0) {
+            return bad(format!(
+                "grid.min_zone_m2 {} must be >= 0",
+                self.grid.min_zone_m2
+            ));
+        }
+        if let Some(d) = n.default_rate {
+            if !(d.is_finite() && (0.0..=n.max_rate).contains(&d)) {
+                return bad(format!(
+                    "nitrogen.default_rate {d} must be between 0 and max_rate ({})",
+                    n.max_rate
+                ));
+            }
+        }
+        if n.reference_value
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
+            return bad("nitrogen.reference_value is empty".into());
         }
         if let Some(t) = n.sufficiency_threshold {
             if !(t > n.si_floor && t <= 1.5) {
@@ -328,6 +416,16 @@ impl RxConfig {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(format!("spray.{name} {v} must be a number >= 0"));
+            }
+        }
+        if let Some(c) = s.cell_size {
+            if !(c.is_finite() && c > 0.0) {
+                return bad(format!("spray.cell_size {c} must be > 0"));
+            }
+        }
+        if let Some(d) = s.default_rate {
+            if !(d.is_finite() && d >= 0.0) {
+                return bad(format!("spray.default_rate {d} must be a number >= 0"));
             }
         }
         if s.preventive_rate > s.rate {
@@ -448,6 +546,25 @@ mod tests {
         assert!(e.to_string().contains("no rice defaults"), "{e}");
         let e = RxConfig::parse("[spray]\nstages = [\"flowering\"]\n", "rx.toml").unwrap_err();
         assert!(e.to_string().contains("flowering"), "{e}");
+    }
+
+    #[test]
+    fn rails_without_a_step_between_them_are_refused() {
+        // 10–11 kg N/ha of urea is 21.74–23.91 kg/ha: no multiple of 5 in between.
+        let e =
+            RxConfig::parse("[nitrogen]\nmin_rate = 10\nmax_rate = 11\n", "rx.toml").unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Usage(_)), "{text}");
+        assert!(
+            text.contains("min_rate 10") && text.contains("max_rate 11"),
+            "{text}"
+        );
+        // 10–12 kg N/ha: 25 kg urea (11.5 kg N) fits.
+        let ok = RxConfig::parse("[nitrogen]\nmin_rate = 10\nmax_rate = 12\n", "rx.toml").unwrap();
+        assert_eq!(ok.nitrogen.product_steps(), Some((25.0, 25.0)));
+        // 9.2 kg N is exactly 20 kg urea.
+        let ok = RxConfig::parse("[nitrogen]\nmin_rate = 9.2\n", "rx.toml").unwrap();
+        assert_eq!(ok.nitrogen.product_steps(), Some((20.0, 85.0)));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Prescriptions: nitrogen topdress rates and spray zones per plot and per grid cell.
 //!
 //! [`config`] holds every number (TOML, defaults from docs/AGRONOMY.md); [`nitrogen`] and
-//! [`zones`] are pure rules on values and cell grids.
+//! [`zones`] are pure rules on values and cell grids; [`tiles`] cuts the rate cells by the plot
+//! outlines into the machine layers.
 
 pub mod config;
 pub mod nitrogen;
@@ -9,4 +10,6 @@ pub mod nitrogen;
 pub mod output;
 #[cfg(feature = "io")]
 pub mod run;
+#[cfg(feature = "io")]
+pub mod tiles;
 pub mod zones;

@@ -69,21 +69,21 @@ pub fn need(
 
 /// The safety rails: a raw need (kg N/ha) → the prescribed rate. Zero stays zero; a positive
 /// need is clamped to [min_rate, max_rate], converted to product (÷ n_fraction) and rounded to
-/// the nearest applicator step, rounding down where the nearest step would exceed max_rate.
+/// the nearest applicator step among those that keep the N rate within [min_rate, max_rate]
+/// (so the minimum holds after rounding too; [`NitrogenConfig::product_steps`]).
 pub fn rails(cfg: &NitrogenConfig, raw: f64) -> (f64, f64) {
     if !(raw.is_finite() && raw > 0.0) {
         return (0.0, 0.0);
     }
+    let Some((lo, hi)) = cfg.product_steps() else {
+        return (0.0, 0.0); // refused at load time (RxConfig::check)
+    };
     let n = raw.clamp(cfg.min_rate, cfg.max_rate);
-    let max_product = cfg.max_rate / cfg.n_fraction;
     let mut product = n / cfg.n_fraction;
     if cfg.step > 0.0 {
         product = (product / cfg.step).round() * cfg.step;
-        if product > max_product + 1e-9 {
-            product = (max_product / cfg.step).floor() * cfg.step;
-        }
     }
-    let product = product.min(max_product);
+    let product = product.clamp(lo, hi);
     (product * cfg.n_fraction, product)
 }
 
@@ -163,8 +163,10 @@ mod tests {
         let r = rate(&c, 0.97, 0.3, 0.5, None);
         assert_eq!(r.product, 85.0);
         assert!(r.n <= c.max_rate);
-        // A tiny need is raised to the minimum rate: 10 kg N = 21.7 kg urea → 20 kg.
-        assert_eq!(rails(&c, 0.5), (20.0 * 0.46, 20.0));
+        // A tiny need is raised to the minimum rate: 10 kg N = 21.7 kg urea; the nearest step
+        // (20 kg = 9.2 kg N) would fall below the minimum, so 25 kg (11.5 kg N).
+        assert_eq!(rails(&c, 0.5), (25.0 * 0.46, 25.0));
+        assert!(rails(&c, 0.5).0 >= c.min_rate);
         // Rounding down at the top: max 41.4 kg N = 90 kg urea exactly is allowed.
         let c2 = NitrogenConfig {
             max_rate: 41.4,

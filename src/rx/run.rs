@@ -1,25 +1,41 @@
 //! `paddy prescribe`: index rasters, plots and their growth stage in; per-plot and per-cell
 //! nitrogen rates and spray zones out (written by [`super::output`]).
 //!
-//! The rate grid is laid in the index raster's projected CRS over the plots' extent, at the
-//! configured cell size, aligned to whole cells; the index is resampled onto it by GDAL's
-//! `average` (each source pixel weighted by its overlap); a cell belongs to the plot its centre
-//! falls in, and only such cells ever get a rate.
+//! Each rate grid is laid in the first index raster's projected CRS over the plots' extent,
+//! aligned to whole cells: the nitrogen grid at `grid.cell_size`, the spray grid at the flight's
+//! resolution (at least [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size`
+//! says. The
+//! index is resampled onto a grid by GDAL's `average` (each source pixel weighted by its
+//! overlap). Every plot takes the cells it touches, with the share of each it covers; a cell
+//! belongs, in the rate raster, to the plot that covers most of it (the first such plot on a
+//! tie), and a cell no plot touches has no rate. [`super::tiles`] cuts each plot's rate cells by
+//! its outline into the machine layer.
+//!
+//! Not observed is not zero: a plot whose valid index covers too little of it, and the cells of
+//! a plot with no valid index, get the configured `default_rate`, and without one no rate at
+//! all (no machine feature, nodata in the raster).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::io::{table::Value, RasterInfo};
-use crate::phenology::dates::Date;
+use crate::io::table::{Parts, Value};
+use crate::io::RasterInfo;
+use crate::phenology::dates::{date_from_metadata, date_from_pattern, Date};
 use crate::phenology::stage::{Stage, StageTable};
 use crate::raster::Grid;
 use crate::zonal::plots::{gis_srs, Plots};
 use crate::zonal::{self, CoverageMode, PixelPolygon, StatsRequest};
 
-use super::config::{CombineConfig, RxConfig, StageWindow};
+use super::config::{CombineConfig, NitrogenConfig, RxConfig, StageWindow};
 use super::nitrogen::{self, Rate};
+use super::tiles::{self, Piece, PlotCells};
 use super::zones::{self, Combine, ZoneParams};
+
+/// The finest spray cell chosen from the flight's resolution (m): fine enough that a 0.02 ha
+/// paddy inside 1.5 m bunds has 20+ cells wholly inside it, coarse enough that a cell averages
+/// 16 pixels of a 0.5 m drone mosaic (a single pixel's noise would drown a stress patch).
+pub const SPRAY_MIN_CELL: f64 = 2.0;
 
 /// What `paddy prescribe` is asked to do.
 #[derive(Debug, Clone)]
@@ -34,9 +50,12 @@ pub struct PrescribeRequest {
     pub previous: Option<PathBuf>,
     /// `paddy stage` output (CSV) giving each plot's class, stage and days after transplanting.
     pub stages: Option<PathBuf>,
-    /// Without `stages`: the date of the flight, with the plots' `transplanted_field` and
-    /// `class_field` attributes.
+    /// The date of the flight. Without `stages`, each plot's stage comes from it and the plots'
+    /// `transplanted_field` and `class_field` attributes; with `stages`, the table's date must
+    /// agree with it.
     pub at: Option<Date>,
+    /// Most days the stage table's date may differ from the flight's.
+    pub stages_tolerance_days: f64,
     pub class_field: String,
     pub default_class: String,
     pub transplanted_field: String,
@@ -65,22 +84,29 @@ pub struct PlotRx {
     /// Plot mean of the N index, and the share of the plot it covers.
     pub n_index: f64,
     pub n_coverage: f64,
+    /// The plot rate (for people) and whether the plot was observed well enough to have one.
     pub nitrogen: Rate,
+    pub n_observed: bool,
     /// Whether cells of the plot get their own rate (inside the window, index present).
     pub n_variable: bool,
+    /// Geodesic area.
     pub area_ha: f64,
-    /// kg product: the plot rate × area, and the grid's cells summed.
+    /// kg product the machine layer applies on the plot (Σ piece rate × piece area).
     pub n_product_kg: f64,
-    pub n_grid_product_kg: f64,
+    /// Area of the plot with no nitrogen rate (not observed, no default rate), m².
+    pub n_unobserved_m2: f64,
+    pub spray_observed: bool,
     pub spray_rate_outside: f64,
     pub spray_reason: String,
+    /// Area of the plot's spray pieces with a rate above 0, and the product on them.
     pub spray_area_m2: f64,
     pub spray_product_l: f64,
-    /// Plot rings in the grid's CRS.
-    pub parts: Option<crate::io::table::Parts>,
+    pub spray_unobserved_m2: f64,
+    /// Plot rings in the grids' CRS.
+    pub parts: Option<Parts>,
 }
 
-/// One spray zone.
+/// One stress zone (connected stressed cells, cleaned and buffered) of the spray grid.
 #[derive(Debug, Clone)]
 pub struct SprayZone {
     pub id: u32,
@@ -91,28 +117,48 @@ pub struct SprayZone {
     pub rate: f64,
 }
 
-/// Everything computed, for the writers.
+/// A rate grid and the plots on it.
 #[derive(Debug, Clone)]
-pub struct Prescription {
+pub struct Layout {
     pub grid: Grid,
     pub cell_size: f64,
-    /// Cell → plot number (1-based into `plots`), 0 outside every plot.
+    /// Cell → the plot covering most of it (1-based into the plots), 0 when no plot touches it.
     pub labels: Vec<u32>,
     /// Cells wholly inside their plot.
     pub core: Vec<bool>,
+    /// Per plot: the cells it touches (None for a plot without a usable polygon).
+    pub cells: Vec<Option<PlotCells>>,
+    /// Per plot: planar area in the grid's CRS, m².
+    pub areas_m2: Vec<f64>,
+}
+
+/// One product's rates: the raster and the machine layer.
+#[derive(Debug, Clone)]
+pub struct RatePass {
+    pub layout: Layout,
+    /// Per cell, the rate its majority plot gives it (NaN: no rate).
+    pub values: Vec<f32>,
+    /// Cells of a plot that have no rate (not observed, no default rate).
+    pub unobserved: Vec<bool>,
+    /// The machine layer: pieces tiling each plot, plot by plot.
+    pub pieces: Vec<Piece>,
+}
+
+/// Everything computed, for the writers.
+#[derive(Debug, Clone)]
+pub struct Prescription {
     pub plots: Vec<PlotRx>,
     pub id_column: String,
     pub fields: Vec<(String, crate::io::table::Kind)>,
-    /// kg product/ha per cell (NaN outside plots), when an N index was given.
-    pub nitrogen: Option<Vec<f32>>,
+    pub nitrogen: Option<RatePass>,
     pub n_index_name: String,
     /// How the reference was found, in words.
     pub reference: String,
     pub threshold: f64,
-    /// L/ha per cell (NaN outside plots), when a spray index was given.
-    pub spray: Option<Vec<f32>>,
-    pub zone_ids: Vec<u32>,
+    pub spray: Option<RatePass>,
     pub zones: Vec<SprayZone>,
+    /// The flight date the stage table was checked against, and where it came from.
+    pub flight_date: Option<(Date, String)>,
     pub warnings: Vec<String>,
 }
 
@@ -129,8 +175,23 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
+/// Whether a plot with `value` in the reference field is an N-rich reference: the configured
+/// reference_value (text, ignoring case), else a truthy value.
+fn is_reference(cfg: &NitrogenConfig, value: &Value) -> bool {
+    match &cfg.reference_value {
+        Some(want) => value.text().trim().eq_ignore_ascii_case(want.trim()),
+        None => truthy(value),
+    }
+}
+
+/// A `paddy stage` table: each plot's stage by id, and the dates (`at`) it was made for.
+struct StageCsv {
+    by_id: HashMap<String, PlotStage>,
+    dates: Vec<Date>,
+}
+
 /// The plots' stages from a `paddy stage` CSV (by id).
-fn stages_from_csv(path: &Path, id_column: &str) -> Result<HashMap<String, PlotStage>> {
+fn stages_from_csv(path: &Path, id_column: &str) -> Result<StageCsv> {
     let bad = |message: String| Error::Input {
         path: path.to_path_buf(),
         message,
@@ -152,12 +213,23 @@ fn stages_from_csv(path: &Path, id_column: &str) -> Result<HashMap<String, PlotS
                 .into(),
         ));
     };
-    let class = col("class");
-    let mut out = HashMap::new();
+    let (class, at) = (col("class"), col("at"));
+    let mut out = StageCsv {
+        by_id: HashMap::new(),
+        dates: Vec::new(),
+    };
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| bad(format!("row {}: {e}", line + 2)))?;
         let get = |k: usize| record.get(k).unwrap_or("").trim().to_string();
-        out.insert(
+        if let Some(date) = at.map(get).filter(|t| !t.is_empty()) {
+            let date = date
+                .parse::<Date>()
+                .map_err(|e| bad(format!("row {}: at '{date}': {e}", line + 2)))?;
+            if !out.dates.contains(&date) {
+                out.dates.push(date);
+            }
+        }
+        out.by_id.insert(
             get(id),
             PlotStage {
                 class: class.map(get).unwrap_or_default(),
@@ -170,12 +242,47 @@ fn stages_from_csv(path: &Path, id_column: &str) -> Result<HashMap<String, PlotS
     Ok(out)
 }
 
-/// The grid: the raster's projected CRS, the plots' extent snapped to whole cells.
-fn rx_grid(
-    info: &RasterInfo,
-    plots: &Plots,
-    cell: f64,
-) -> Result<(Grid, Vec<Option<crate::io::table::Parts>>)> {
+/// The flight's date: --at, else the index raster's acquisition metadata, else a date in its
+/// file name (YYYYMMDD); with where it came from.
+fn flight_date(at: Option<Date>, info: &RasterInfo) -> Option<(Date, String)> {
+    if let Some(d) = at {
+        return Some((d, "--at".into()));
+    }
+    let name = crate::io::file_name(&info.path);
+    if let Some((d, key)) = date_from_metadata(&info.metadata) {
+        return Some((d, format!("{name} metadata {key}")));
+    }
+    date_from_pattern(&name, "{yyyy}{mm}{dd}")
+        .ok()
+        .flatten()
+        .map(|d| (d, format!("the name {name}")))
+}
+
+/// Refuse a stage table made for another date than the flight's.
+fn check_stage_dates(
+    req: &PrescribeRequest,
+    path: &Path,
+    table: &StageCsv,
+    flight: Option<&(Date, String)>,
+) -> Result<()> {
+    let Some((date, source)) = flight else {
+        return Ok(());
+    };
+    for &at in &table.dates {
+        let apart = at.days_until(*date).abs();
+        if f64::from(apart) > req.stages_tolerance_days {
+            return Err(Error::usage(format!(
+                "--stages {}: the stage table is for {at} but the flight is of {date} (from {source}), {apart} days apart (more than --stages-tolerance {}): run `paddy stage --at {date}` for this flight",
+                path.display(),
+                req.stages_tolerance_days
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The plots' extent in the CRS `wkt`, refusing geographic rasters: the plots' parts there.
+fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Option<Parts>>> {
     let Some(wkt) = info.grid.crs_wkt.as_deref() else {
         return Err(Error::Input {
             path: info.path.clone(),
@@ -189,26 +296,33 @@ fn rx_grid(
             message: "the raster is in geographic coordinates (degrees): reproject it to a projected CRS in metres (e.g. its UTM zone with gdalwarp -t_srs EPSG:326xx) for a prescription grid".into(),
         });
     }
-    let parts = plots.to_crs(Some(wkt), cell / 2.0)?;
+    plots.to_crs(Some(wkt), densify)
+}
+
+/// A grid of `cell` m over the plots' extent (snapped to whole cells) and the plots on it.
+fn layout(
+    wkt: Option<&str>,
+    plots_path: &Path,
+    parts: &[Option<Parts>],
+    cell: f64,
+) -> Result<Layout> {
     let mut bbox = [
         f64::INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::NEG_INFINITY,
     ];
-    for p in parts.iter().flatten() {
-        for &(x, y) in p.iter().flatten().flatten() {
-            bbox = [
-                bbox[0].min(x),
-                bbox[1].min(y),
-                bbox[2].max(x),
-                bbox[3].max(y),
-            ];
-        }
+    for &(x, y) in parts.iter().flatten().flatten().flatten().flatten() {
+        bbox = [
+            bbox[0].min(x),
+            bbox[1].min(y),
+            bbox[2].max(x),
+            bbox[3].max(y),
+        ];
     }
     if !(bbox[0].is_finite() && bbox[2] > bbox[0] && bbox[3] > bbox[1]) {
         return Err(Error::Input {
-            path: plots.path.clone(),
+            path: plots_path.to_path_buf(),
             message: "no plot has a usable polygon".into(),
         });
     }
@@ -218,54 +332,100 @@ fn rx_grid(
     let height = ((y1 - bbox[1]) / cell).ceil().max(1.0) as usize;
     if width.saturating_mul(height) > 400_000_000 {
         return Err(Error::usage(format!(
-            "a {width} × {height} grid at {cell} m is too large: raise grid.cell_size or split the plots"
+            "a {width} × {height} grid at {cell} m is too large: raise the cell size (grid.cell_size, spray.cell_size) or split the plots"
         )));
     }
-    Ok((
-        Grid {
-            width,
-            height,
-            geo_transform: Some([x0, cell, 0.0, y1, 0.0, -cell]),
-            crs_wkt: Some(wkt.to_string()),
-        },
-        parts,
-    ))
-}
-
-/// Cell → plot number (1-based), by cell centre (a cell in two plots goes to the first), and
-/// whether the cell lies wholly inside its plot (no bund or neighbour mixed in: only such
-/// cells are tested for stress).
-fn label_cells(grid: &Grid, parts: &[Option<crate::io::table::Parts>]) -> (Vec<u32>, Vec<bool>) {
-    let n = grid.width * grid.height;
-    let (mut labels, mut core) = (vec![0u32; n], vec![false; n]);
-    let Some(gt) = grid.geo_transform else {
-        return (labels, core);
+    let gt = [x0, cell, 0.0, y1, 0.0, -cell];
+    let grid = Grid {
+        width,
+        height,
+        geo_transform: Some(gt),
+        crs_wkt: wkt.map(String::from),
     };
-    let (mut centre, mut exact) = (Vec::new(), Vec::new());
+    let n = width * height;
+    let (mut labels, mut core, mut best) = (vec![0u32; n], vec![false; n], vec![0f32; n]);
+    let mut cells = Vec::with_capacity(parts.len());
+    let mut areas_m2 = Vec::with_capacity(parts.len());
+    let mut cover = Vec::new();
     for (k, p) in parts.iter().enumerate() {
-        let Some(poly) = p
+        let poly = p
             .as_ref()
-            .and_then(|p| PixelPolygon::new(&zonal::to_pixel(&gt, p)))
-        else {
+            .and_then(|p| PixelPolygon::new(&zonal::to_pixel(&gt, p)));
+        areas_m2.push(poly.as_ref().map_or(0.0, |p| p.area() * cell * cell));
+        let Some(rect) = poly.as_ref().and_then(|p| p.cells(width, height)) else {
+            cells.push(None);
             continue;
         };
-        let Some(rect) = poly.cells(grid.width, grid.height) else {
-            continue;
-        };
-        poly.coverage(rect, CoverageMode::Centre, &mut centre);
-        poly.coverage(rect, CoverageMode::Exact, &mut exact);
+        if let Some(poly) = &poly {
+            poly.coverage(rect, CoverageMode::Exact, &mut cover);
+        }
         for r in 0..rect.height {
             for c in 0..rect.width {
-                let i = (rect.y + r) * grid.width + rect.x + c;
-                let j = r * rect.width + c;
-                if centre[j] > 0.5 && labels[i] == 0 {
+                let (i, j) = ((rect.y + r) * width + rect.x + c, r * rect.width + c);
+                let share = cover[j] as f32;
+                if share > best[i] {
+                    best[i] = share;
                     labels[i] = (k + 1) as u32;
-                    core[i] = exact[j] >= 0.999;
+                    core[i] = cover[j] >= 0.999;
                 }
             }
         }
+        cells.push(Some(PlotCells {
+            rect,
+            cover: cover.iter().map(|&c| c as f32).collect(),
+        }));
     }
-    (labels, core)
+    Ok(Layout {
+        grid,
+        cell_size: cell,
+        labels,
+        core,
+        cells,
+        areas_m2,
+    })
+}
+
+/// Merge slivers, cut the pieces and fill the raster from each plot's cell rates (row-major over
+/// its window; None for a plot with no cells).
+fn tile(
+    layout: Layout,
+    mut rates: Vec<Option<Vec<f32>>>,
+    rows: &[PlotRx],
+    min_zone_m2: f64,
+) -> RatePass {
+    let cell_m2 = layout.cell_size * layout.cell_size;
+    let gt = layout.grid.geo_transform.unwrap_or_default();
+    let mut pieces = Vec::new();
+    for (k, (r, cells)) in rates.iter_mut().zip(&layout.cells).enumerate() {
+        let (Some(r), Some(cells), Some(parts)) = (r.as_mut(), cells, rows[k].parts.as_ref())
+        else {
+            continue;
+        };
+        tiles::merge_slivers(r, cells, cell_m2, min_zone_m2);
+        pieces.extend(tiles::pieces(k, parts, r, cells, &gt, cell_m2));
+    }
+    let w = layout.grid.width;
+    let mut values = vec![f32::NAN; layout.labels.len()];
+    for (i, &label) in layout.labels.iter().enumerate() {
+        let Some(k) = label.checked_sub(1).map(|k| k as usize) else {
+            continue;
+        };
+        if let (Some(r), Some(cells)) = (&rates[k], &layout.cells[k]) {
+            let (x, y) = (i % w - cells.rect.x, i / w - cells.rect.y);
+            values[i] = r[y * cells.rect.width + x];
+        }
+    }
+    let unobserved = values
+        .iter()
+        .zip(&layout.labels)
+        .map(|(v, &l)| l != 0 && v.is_nan())
+        .collect();
+    RatePass {
+        layout,
+        values,
+        unobserved,
+        pieces,
+    }
 }
 
 /// The name of an index raster's index: its band description (paddy index writes the short
@@ -296,28 +456,112 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
             "give --stages STAGE.csv (from paddy stage) or --at DATE (the flight date, with the plots' transplanted and duration class attributes)",
         ));
     }
-    let cell = req.config.grid.cell_size;
     let plots = Plots::read(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
     let mut warnings = plots.warnings.clone();
     let info = RasterInfo::read(first)?;
-    let (grid, parts) = rx_grid(&info, &plots, cell)?;
-    let (labels, core) = label_cells(&grid, &parts);
+    let flight = flight_date(req.at, &info);
+    // Growth stage per plot.
+    let from_csv = match &req.stages {
+        Some(path) => {
+            let table = stages_from_csv(path, &plots.id_column)?;
+            check_stage_dates(req, path, &table, flight.as_ref())?;
+            if flight.is_none() {
+                warnings.push(format!(
+                    "the flight's date is unknown (no --at, no acquisition date in {}): the stage table's date could not be checked",
+                    crate::io::file_name(&info.path)
+                ));
+            }
+            Some(table.by_id)
+        }
+        None => None,
+    };
+    let n_cell = req.config.grid.cell_size;
+    let parts = plots_in_crs(&info, &plots, (n_cell / 2.0).min(1.0))?;
+    let mut rows = plot_rows(req, &plots, from_csv.as_ref(), &parts)?;
+    if let Some(map) = &from_csv {
+        let missing: Vec<&str> = rows
+            .iter()
+            .filter(|r| !map.contains_key(&r.id))
+            .map(|r| r.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "{} plot(s) not in the stage table (growth stage unknown: no rate): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+    }
+    let mut rx = Prescription {
+        plots: Vec::new(),
+        id_column: plots.id_column.clone(),
+        fields: plots.fields.clone(),
+        nitrogen: None,
+        n_index_name: String::new(),
+        reference: String::new(),
+        threshold: f64::NAN,
+        spray: None,
+        zones: Vec::new(),
+        flight_date: flight,
+        warnings: Vec::new(),
+    };
+    let wkt = info.grid.crs_wkt.as_deref();
+    // Kept for the spray pass when it reads the same file onto the same grid.
+    let mut n_resampled: Option<(Grid, Vec<f32>)> = None;
+    if let Some(path) = &req.n_index {
+        let layout = layout(wkt, &plots.path, &parts, n_cell)?;
+        let values = crate::io::warp::resample(path, 1, &layout.grid, "average")?;
+        if req
+            .spray_index
+            .as_deref()
+            .is_some_and(|s| crate::io::same_file(s, path))
+        {
+            n_resampled = Some((layout.grid.clone(), values.clone()));
+        }
+        let pass = nitrogen_pass(req, path, values, layout, &mut rx, &mut rows, &mut warnings)?;
+        rx.nitrogen = Some(pass);
+    }
+    if let Some(path) = &req.spray_index {
+        let spray_info = RasterInfo::read(path)?;
+        let pixel = spray_info
+            .grid
+            .geo_transform
+            .map_or(n_cell, |g| g[1].abs().max(g[5].abs()));
+        let cell = req
+            .config
+            .spray
+            .cell_size
+            .unwrap_or_else(|| pixel.max(SPRAY_MIN_CELL).min(n_cell));
+        let layout = layout(wkt, &plots.path, &parts, cell)?;
+        let values = match n_resampled {
+            Some((grid, values)) if grid == layout.grid => values,
+            _ => crate::io::warp::resample(path, 1, &layout.grid, "average")?,
+        };
+        let pass = spray_pass(req, values, layout, &mut rx, &mut rows)?;
+        rx.spray = Some(pass);
+    }
+    rx.plots = rows;
+    rx.warnings = warnings;
+    Ok(rx)
+}
+
+/// Each plot's row before the passes: id, attributes, stage, reference flag, geodesic area.
+fn plot_rows(
+    req: &PrescribeRequest,
+    plots: &Plots,
+    from_csv: Option<&HashMap<String, PlotStage>>,
+    parts: &[Option<Parts>],
+) -> Result<Vec<PlotRx>> {
     let field = |name: &str| {
         plots
             .fields
             .iter()
             .position(|f| f.0.eq_ignore_ascii_case(name))
     };
-
-    // Growth stage per plot.
-    let from_csv = match &req.stages {
-        Some(path) => Some(stages_from_csv(path, &plots.id_column)?),
-        None => None,
-    };
     let (class_at, transplanted_at) = (field(&req.class_field), field(&req.transplanted_field));
     let stage_of = |k: usize| -> PlotStage {
         let plot = &plots.plots[k];
-        if let Some(map) = &from_csv {
+        if let Some(map) = from_csv {
             return map.get(&plot.id).cloned().unwrap_or_default();
         }
         let class = class_at
@@ -338,94 +582,159 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
             source: "plot attributes".into(),
         }
     };
-    let ref_field = field(&req.config.nitrogen.reference_field);
-    let mut rows: Vec<PlotRx> = (0..plots.plots.len())
+    let n = &req.config.nitrogen;
+    let ref_field = field(&n.reference_field);
+    if ref_field.is_none() && n.reference_value.is_some() {
+        return Err(Error::usage(format!(
+            "reference field '{}' (for reference value '{}') is not a field of {} (fields: {})",
+            n.reference_field,
+            n.reference_value.as_deref().unwrap_or(""),
+            plots.path.display(),
+            plots
+                .fields
+                .iter()
+                .map(|f| f.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let areas = Plots::geodesic_areas(&plots.wgs84()?);
+    Ok((0..plots.plots.len())
         .map(|k| {
             let plot = &plots.plots[k];
             PlotRx {
                 id: plot.id.clone(),
                 attributes: plot.attributes.clone(),
                 stage: stage_of(k),
-                reference: ref_field.is_some_and(|i| truthy(&plot.attributes[i])),
+                reference: ref_field.is_some_and(|i| is_reference(n, &plot.attributes[i])),
                 n_index: f64::NAN,
                 n_coverage: 0.0,
                 nitrogen: Rate::zero(""),
+                n_observed: false,
                 n_variable: false,
-                area_ha: f64::NAN,
+                area_ha: areas.get(k).copied().unwrap_or(f64::NAN) / 10_000.0,
                 n_product_kg: 0.0,
-                n_grid_product_kg: 0.0,
+                n_unobserved_m2: 0.0,
+                spray_observed: false,
                 spray_rate_outside: 0.0,
                 spray_reason: String::new(),
                 spray_area_m2: 0.0,
                 spray_product_l: 0.0,
+                spray_unobserved_m2: 0.0,
                 parts: parts[k].clone(),
             }
         })
-        .collect();
-    let areas = Plots::geodesic_areas(&plots.wgs84()?);
-    for (row, a) in rows.iter_mut().zip(&areas) {
-        row.area_ha = a / 10_000.0;
-    }
-    if let Some(map) = &from_csv {
-        let missing: Vec<&str> = rows
-            .iter()
-            .filter(|r| !map.contains_key(&r.id))
-            .map(|r| r.id.as_str())
-            .collect();
-        if !missing.is_empty() {
-            warnings.push(format!(
-                "{} plot(s) not in the stage table (rate 0): {}",
-                missing.len(),
-                missing.join(", ")
-            ));
-        }
-    }
-
-    let mut rx = Prescription {
-        grid,
-        cell_size: cell,
-        labels,
-        core,
-        plots: Vec::new(),
-        id_column: plots.id_column.clone(),
-        fields: plots.fields.clone(),
-        nitrogen: None,
-        n_index_name: String::new(),
-        reference: String::new(),
-        threshold: f64::NAN,
-        spray: None,
-        zone_ids: Vec::new(),
-        zones: Vec::new(),
-        warnings: Vec::new(),
-    };
-    // Each index onto the grid once, also when one file serves both passes.
-    let resample = |p: &Path| crate::io::warp::resample(p, 1, &rx.grid, "average");
-    let n_values = req.n_index.as_deref().map(resample).transpose()?;
-    let spray_values = match (&req.spray_index, &req.n_index, &n_values) {
-        (Some(s), Some(n), Some(v)) if crate::io::same_file(s, n) => Some(v.clone()),
-        (Some(s), ..) => Some(resample(s)?),
-        _ => None,
-    };
-    if let (Some(path), Some(values)) = (&req.n_index, n_values) {
-        nitrogen_pass(req, path, values, &mut rx, &mut rows, &mut warnings)?;
-    }
-    if let Some(values) = spray_values {
-        spray_pass(req, values, &mut rx, &mut rows)?;
-    }
-    rx.plots = rows;
-    rx.warnings = warnings;
-    Ok(rx)
+        .collect())
 }
 
-/// Nitrogen: plot means (exact coverage), the reference, plot and cell rates.
+/// The reference per group of like plots (same variety, say): the group's N-rich plots
+/// (area-weighted), else a high percentile of the group's cells (a virtual reference). Returns
+/// each plot's reference and the references in words.
+fn references(
+    cfg: &NitrogenConfig,
+    rx: &Prescription,
+    rows: &[PlotRx],
+    values: &[f32],
+    labels: &[u32],
+    warnings: &mut Vec<String>,
+) -> (Vec<f64>, String) {
+    let group_at = rx
+        .fields
+        .iter()
+        .position(|f| f.0.eq_ignore_ascii_case(&cfg.reference_group_field));
+    let group_of = |row: &PlotRx| group_at.map_or(String::new(), |i| row.attributes[i].text());
+    let mut groups: Vec<String> = rows.iter().map(group_of).collect();
+    groups.sort();
+    groups.dedup();
+    let group_index: Vec<usize> = rows
+        .iter()
+        .map(|r| groups.binary_search(&group_of(r)).unwrap_or(0))
+        .collect();
+    let mut cells_of: Vec<Vec<f64>> = vec![Vec::new(); groups.len()];
+    for (&v, &label) in values.iter().zip(labels) {
+        if let Some(&g) = label
+            .checked_sub(1)
+            .and_then(|k| group_index.get(k as usize))
+        {
+            cells_of[g].push(f64::from(v));
+        }
+    }
+    let mut by_group = vec![f64::NAN; groups.len()];
+    let mut said = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let members: Vec<usize> = (0..rows.len()).filter(|&k| group_index[k] == g).collect();
+        let name = if group_at.is_some() {
+            format!("{} {group}: ", cfg.reference_group_field)
+        } else {
+            String::new()
+        };
+        let refs: Vec<&PlotRx> = members
+            .iter()
+            .map(|&k| &rows[k])
+            .filter(|r| r.reference && r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage)
+            .collect();
+        by_group[g] = if refs.is_empty() {
+            if members.iter().any(|&k| rows[k].reference) {
+                warnings.push(format!(
+                    "{name}the N-rich reference plot(s) lack a valid index: using a virtual reference"
+                ));
+            }
+            let p = nitrogen::percentile(&cells_of[g], cfg.virtual_percentile);
+            said.push(match p {
+                Some(v) => format!(
+                    "{name}virtual reference (the {}th percentile of {}) = {v:.4}",
+                    cfg.virtual_percentile, rx.n_index_name
+                ),
+                None => format!("{name}no reference (no valid index)"),
+            });
+            p.unwrap_or(f64::NAN)
+        } else {
+            let w: f64 = refs.iter().map(|r| r.area_ha * r.n_coverage).sum();
+            let v = refs
+                .iter()
+                .map(|r| r.n_index * r.area_ha * r.n_coverage)
+                .sum::<f64>()
+                / w;
+            said.push(format!(
+                "{name}N-rich reference {} = {v:.4}",
+                refs.iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            v
+        };
+    }
+    (
+        group_index.iter().map(|&g| by_group[g]).collect(),
+        said.join("; "),
+    )
+}
+
+/// The rate where nothing was observed: `default` through `to_rate`, or NaN (no rate).
+fn default_value(default: Option<f64>, to_rate: impl Fn(f64) -> f64) -> f32 {
+    default.map_or(f32::NAN, |d| to_rate(d) as f32)
+}
+
+/// "not observed: …" and what it gets.
+fn not_observed(why: String, default: f32, unit: &str) -> String {
+    if default.is_nan() {
+        format!("not observed: {why}; no rate (no default_rate)")
+    } else {
+        format!("not observed: {why}; default_rate {default} {unit}")
+    }
+}
+
+/// Nitrogen: plot means (exact coverage), the reference, plot and cell rates, the machine layer.
 fn nitrogen_pass(
     req: &PrescribeRequest,
     path: &Path,
     values: Vec<f32>,
+    layout: Layout,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
     warnings: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<RatePass> {
     let cfg = &req.config.nitrogen;
     let info = RasterInfo::read(path)?;
     rx.n_index_name = index_name(&info);
@@ -468,187 +777,141 @@ fn nitrogen_pass(
             };
         }
     }
-
-    // The reference, per group of like plots (same variety, say): the group's N-rich plots
-    // (area-weighted), else a high percentile of the group's cells (a virtual reference).
-    let group_at = rx
-        .fields
-        .iter()
-        .position(|f| f.0.eq_ignore_ascii_case(&cfg.reference_group_field));
-    let group_of = |row: &PlotRx| group_at.map_or(String::new(), |i| row.attributes[i].text());
-    let mut groups: Vec<String> = rows.iter().map(group_of).collect();
-    groups.sort();
-    groups.dedup();
-    let group_index: Vec<usize> = rows
-        .iter()
-        .map(|r| groups.binary_search(&group_of(r)).unwrap_or(0))
-        .collect();
-    let mut cells_of: Vec<Vec<f64>> = vec![Vec::new(); groups.len()];
-    for (&v, &label) in values.iter().zip(&rx.labels) {
-        if let Some(&g) = label
-            .checked_sub(1)
-            .and_then(|k| group_index.get(k as usize))
-        {
-            cells_of[g].push(f64::from(v));
-        }
-    }
-    let mut references: HashMap<String, f64> = HashMap::new();
-    let mut said = Vec::new();
-    for (g, group) in groups.iter().enumerate() {
-        let members: Vec<usize> = (0..rows.len()).filter(|&k| group_index[k] == g).collect();
-        let name = if group_at.is_some() {
-            format!("{} {group}: ", cfg.reference_group_field)
-        } else {
-            String::new()
-        };
-        let refs: Vec<&PlotRx> = members
-            .iter()
-            .map(|&k| &rows[k])
-            .filter(|r| r.reference && r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage)
-            .collect();
-        let vi_ref = if refs.is_empty() {
-            if members.iter().any(|&k| rows[k].reference) {
-                warnings.push(format!(
-                    "{name}the N-rich reference plot(s) lack a valid index: using a virtual reference"
-                ));
-            }
-            let p = nitrogen::percentile(&cells_of[g], cfg.virtual_percentile);
-            said.push(match p {
-                Some(v) => format!(
-                    "{name}virtual reference (the {}th percentile of {}) = {v:.4}",
-                    cfg.virtual_percentile, rx.n_index_name
-                ),
-                None => format!("{name}no reference (no valid index)"),
-            });
-            p.unwrap_or(f64::NAN)
-        } else {
-            let w: f64 = refs.iter().map(|r| r.area_ha * r.n_coverage).sum();
-            let v = refs
-                .iter()
-                .map(|r| r.n_index * r.area_ha * r.n_coverage)
-                .sum::<f64>()
-                / w;
-            said.push(format!(
-                "{name}N-rich reference {} = {v:.4}",
-                refs.iter()
-                    .map(|r| r.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            v
-        };
-        references.insert(group.clone(), vi_ref);
-    }
-    rx.reference = said.join("; ");
-    let reference_of = |row: &PlotRx| references.get(&group_of(row)).copied().unwrap_or(f64::NAN);
-
+    let (reference_of, said) = references(cfg, rx, rows, &values, &layout.labels, warnings);
+    rx.reference = said;
+    let default = default_value(cfg.default_rate, |d| nitrogen::rails(cfg, d).1);
+    let unit = format!("kg {}/ha", cfg.product);
     let window = StageWindow::new(&cfg.stages, cfg.margin_days);
-    for row in rows.iter_mut() {
+    for (k, row) in rows.iter_mut().enumerate() {
+        row.n_observed = row.n_index.is_finite() && row.n_coverage >= cfg.min_coverage;
         let admitted = window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
-        row.nitrogen = if row.reference {
-            Rate {
-                si: Some(1.0),
-                ..Rate::zero("N-rich reference: never topdressed by the prescription")
-            }
-        } else if let Err(why) = admitted {
-            Rate::zero(why)
-        } else if row.n_coverage < cfg.min_coverage {
-            Rate::zero(format!(
+        row.nitrogen = if !row.n_observed {
+            let why = format!(
                 "{} covers {:.0}% of the plot (min_coverage {:.0}%)",
                 rx.n_index_name,
                 row.n_coverage * 100.0,
                 cfg.min_coverage * 100.0
-            ))
-        } else {
-            let r = nitrogen::rate(
-                cfg,
-                rx.threshold,
-                row.n_index,
-                reference_of(row),
-                row.stage.dat,
             );
-            row.n_variable = true;
+            let mut r = Rate::zero(not_observed(why, default, &unit));
+            r.product = f64::from(default);
+            r.n = r.product * cfg.n_fraction;
             r
-        };
-        row.n_product_kg = row.nitrogen.product * row.area_ha.max(0.0);
-    }
-    let cell_ha = rx.cell_size * rx.cell_size / 10_000.0;
-    // Cells wholly inside a plot get their own rate; edge cells (mixed with the bund or a
-    // channel) and cells without index take the plot's rate.
-    let grid: Vec<f32> = values
-        .iter()
-        .zip(&rx.labels)
-        .zip(&rx.core)
-        .map(|((&v, &label), &inside)| {
-            let Some(row) = label.checked_sub(1).and_then(|k| rows.get(k as usize)) else {
-                return f32::NAN;
-            };
-            if !row.n_variable || !inside || !v.is_finite() {
-                return row.nitrogen.product as f32;
+        } else if row.reference {
+            Rate {
+                si: Some(row.n_index / reference_of[k]).filter(|s| s.is_finite()),
+                ..Rate::zero("N-rich reference: never topdressed by the prescription")
             }
+        } else if let Err(why) = admitted {
+            Rate::zero(why)
+        } else {
+            row.n_variable = true;
             nitrogen::rate(
                 cfg,
                 rx.threshold,
-                f64::from(v),
-                reference_of(row),
+                row.n_index,
+                reference_of[k],
                 row.stage.dat,
             )
-            .product as f32
+        };
+    }
+    // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
+    // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
+    // channel), the default where the index is missing.
+    let w = layout.grid.width;
+    let rates: Vec<Option<Vec<f32>>> = layout
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(k, cells)| {
+            let cells = cells.as_ref()?;
+            let row = &rows[k];
+            let mut out = vec![f32::NAN; cells.cover.len()];
+            for (j, o) in out.iter_mut().enumerate() {
+                let i =
+                    (cells.rect.y + j / cells.rect.width) * w + cells.rect.x + j % cells.rect.width;
+                let v = values[i];
+                *o = if !row.n_observed || !v.is_finite() {
+                    default
+                } else if row.n_variable && layout.labels[i] == (k + 1) as u32 && layout.core[i] {
+                    let cell = nitrogen::rate(
+                        cfg,
+                        rx.threshold,
+                        f64::from(v),
+                        reference_of[k],
+                        row.stage.dat,
+                    );
+                    cell.product as f32
+                } else {
+                    row.nitrogen.product as f32
+                };
+            }
+            Some(out)
         })
         .collect();
-    for (&r, &label) in grid.iter().zip(&rx.labels) {
-        if let Some(row) = label.checked_sub(1).and_then(|k| rows.get_mut(k as usize)) {
-            row.n_grid_product_kg += f64::from(r) * cell_ha;
-        }
+    let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
+    for (k, row) in rows.iter_mut().enumerate() {
+        let (kg, area) = totals(&pass.pieces, k);
+        row.n_product_kg = kg;
+        row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
-    rx.nitrogen = Some(grid);
-    Ok(())
+    Ok(pass)
 }
 
-/// Spray: stress zones on the grid, rates per cell, areas and product per plot and zone.
+/// A plot's machine total (Σ rate × area / 10 000) and the area of its pieces (m²).
+fn totals(pieces: &[Piece], plot: usize) -> (f64, f64) {
+    pieces
+        .iter()
+        .filter(|p| p.plot == plot)
+        .fold((0.0, 0.0), |(t, a), p| {
+            (t + p.rate * p.area_m2 / 10_000.0, a + p.area_m2)
+        })
+}
+
+/// Spray: stress zones on the spray grid, rates per cell, the machine layer, areas and product.
 fn spray_pass(
     req: &PrescribeRequest,
     mut values: Vec<f32>,
+    layout: Layout,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
-) -> Result<()> {
+) -> Result<RatePass> {
     let cfg = &req.config.spray;
-    // Edge cells mix in the bund: never stress, never in a plot's statistics. A plot seen on
-    // less than a quarter of its cells (or fewer than 20) is not judged: its median and MAD
-    // would describe the seen corner, not the plot.
-    for (v, &inside) in values.iter_mut().zip(&rx.core) {
+    let (cell, w, h) = (layout.cell_size, layout.grid.width, layout.grid.height);
+    let cell_m2 = cell * cell;
+    // Only cells wholly inside their plot are tested (edge cells mix in the bund). A plot whose
+    // such cells with a valid index cover less than a quarter of it (or are fewer than 20) is
+    // not judged: its median and MAD would describe the seen corner, not the plot.
+    let seen: Vec<bool> = values.iter().map(|v| v.is_finite()).collect();
+    for (v, &inside) in values.iter_mut().zip(&layout.core) {
         if !inside {
             *v = f32::NAN;
         }
     }
-    let mut seen = vec![(0usize, 0usize); rows.len()];
-    for (&v, &label) in values.iter().zip(&rx.labels) {
-        if let Some(c) = label.checked_sub(1).and_then(|k| seen.get_mut(k as usize)) {
-            c.0 += 1;
-            c.1 += usize::from(v.is_finite());
+    let mut valid = vec![0usize; rows.len()];
+    for (&v, &label) in values.iter().zip(&layout.labels) {
+        if let Some(c) = label.checked_sub(1).and_then(|k| valid.get_mut(k as usize)) {
+            *c += usize::from(v.is_finite());
         }
     }
-    let judged: Vec<bool> = seen
-        .iter()
-        .map(|&(cells, valid)| valid >= 20 && valid * 4 >= cells)
+    let judged: Vec<bool> = (0..rows.len())
+        .map(|k| valid[k] >= 20 && valid[k] as f64 * cell_m2 * 4.0 >= layout.areas_m2[k])
         .collect();
-    for (v, &label) in values.iter_mut().zip(&rx.labels) {
+    for (v, &label) in values.iter_mut().zip(&layout.labels) {
         if label.checked_sub(1).is_some_and(|k| !judged[k as usize]) {
             *v = f32::NAN;
         }
     }
     let previous = match &req.previous {
         Some(p) => {
-            let before = crate::io::warp::resample(p, 1, &rx.grid, "average")?;
+            let before = crate::io::warp::resample(p, 1, &layout.grid, "average")?;
             Some(if cfg.drop_relative {
-                relative_previous(&values, &before, &rx.labels, rows.len())
+                relative_previous(&values, &before, &layout.labels, rows.len())
             } else {
                 before
             })
         }
         None => None,
     };
-    let cell = rx.cell_size;
     let params = ZoneParams {
         z_threshold: (cfg.z_threshold > 0.0).then_some(cfg.z_threshold),
         drop_threshold: previous.as_ref().map(|_| cfg.drop_threshold),
@@ -657,73 +920,80 @@ fn spray_pass(
             CombineConfig::Both => Combine::Both,
         },
         opening_radius: cfg.opening_m / cell,
-        min_area_cells: (cfg.min_area_m2 / (cell * cell)).ceil().max(1.0) as usize,
+        min_area_cells: (cfg.min_area_m2 / cell_m2 - 1e-9).ceil().max(1.0) as usize,
         buffer_radius: cfg.buffer_m / cell,
     };
-    let (w, h) = (rx.grid.width, rx.grid.height);
     let found = zones::spray_zones(
         &values,
         previous.as_deref(),
-        &rx.labels,
+        &layout.labels,
         w,
         h,
         rows.len(),
         &params,
     )?;
+    let default = default_value(cfg.default_rate, |d| d);
     let window = StageWindow::new(&cfg.stages, cfg.margin_days);
-    // Per plot: in the window or not. No coverage is required: zones are where stress was
-    // seen, and cells not seen get the preventive rate.
+    // Per plot: observed, in the window, and why.
     let admitted: Vec<bool> = rows
         .iter_mut()
         .enumerate()
         .map(|(k, row)| {
-            match window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat) {
-                Ok(()) => {
-                    row.spray_rate_outside = cfg.preventive_rate;
-                    row.spray_reason = if judged[k] {
-                        format!(
-                            "in the spray window: {} L/ha in stress zones, {} L/ha elsewhere",
-                            cfg.rate, cfg.preventive_rate
-                        )
-                    } else {
-                        format!(
-                            "too little of the plot seen to find stress zones ({} of {} cells): {} L/ha",
-                            seen[k].1, seen[k].0, cfg.preventive_rate
-                        )
-                    };
-                    true
-                }
-                Err(why) => {
-                    row.spray_rate_outside = 0.0;
-                    row.spray_reason = why;
-                    false
-                }
-            }
-        })
-        .collect();
-    let cell_m2 = cell * cell;
-    let grid: Vec<f32> = found
-        .zone
-        .iter()
-        .zip(&rx.labels)
-        .map(|(&z, &label)| {
-            let Some(k) = label.checked_sub(1).map(|k| k as usize) else {
-                return f32::NAN;
-            };
-            if !admitted.get(k).copied().unwrap_or(false) {
+            row.spray_observed = judged[k];
+            let admits =
+                window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
+            row.spray_rate_outside = if judged[k] && admits.is_ok() {
+                cfg.preventive_rate
+            } else if judged[k] {
                 0.0
-            } else if z > 0 {
-                cfg.rate as f32
             } else {
-                cfg.preventive_rate as f32
-            }
+                f64::from(default)
+            };
+            row.spray_reason = match (judged[k], admits) {
+                (false, _) => not_observed(
+                    format!(
+                        "{:.0} m² of the plot's {:.0} m² seen in {cell} m cells wholly inside it (a quarter and 20 cells needed to find stress)",
+                        valid[k] as f64 * cell_m2,
+                        layout.areas_m2[k]
+                    ),
+                    default,
+                    "L/ha",
+                ),
+                (true, Ok(())) => format!(
+                    "in the spray window: {} L/ha in stress zones, {} L/ha elsewhere",
+                    cfg.rate, cfg.preventive_rate
+                ),
+                (true, Err(why)) => why,
+            };
+            judged[k] && row.spray_reason.starts_with("in the spray window")
         })
         .collect();
-    for (&r, &label) in grid.iter().zip(&rx.labels) {
-        if let Some(row) = label.checked_sub(1).and_then(|k| rows.get_mut(k as usize)) {
-            row.spray_product_l += f64::from(r) * cell_m2 / 10_000.0;
-        }
-    }
+    let rates: Vec<Option<Vec<f32>>> = layout
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(k, cells)| {
+            let cells = cells.as_ref()?;
+            let mut out = vec![f32::NAN; cells.cover.len()];
+            for (j, o) in out.iter_mut().enumerate() {
+                let i =
+                    (cells.rect.y + j / cells.rect.width) * w + cells.rect.x + j % cells.rect.width;
+                *o = if !judged[k] {
+                    default
+                } else if !admitted[k] {
+                    0.0
+                } else if layout.labels[i] == (k + 1) as u32 && found.zone[i] > 0 {
+                    cfg.rate as f32
+                } else if seen[i] {
+                    cfg.preventive_rate as f32
+                } else {
+                    default
+                };
+            }
+            Some(out)
+        })
+        .collect();
+    let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
     rx.zones = found
         .zones
         .iter()
@@ -736,17 +1006,18 @@ fn spray_pass(
             rate: cfg.rate,
         })
         .collect();
-    for z in &rx.zones {
-        rows[z.plot].spray_area_m2 += z.area_m2;
+    for (k, row) in rows.iter_mut().enumerate() {
+        let (litres, area) = totals(&pass.pieces, k);
+        row.spray_product_l = litres;
+        row.spray_area_m2 = pass
+            .pieces
+            .iter()
+            .filter(|p| p.plot == k && p.rate > 0.0)
+            .map(|p| p.area_m2)
+            .sum();
+        row.spray_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
-    let kept: std::collections::HashSet<u32> = rx.zones.iter().map(|z| z.id).collect();
-    rx.zone_ids = found
-        .zone
-        .iter()
-        .map(|&z| if kept.contains(&z) { z } else { 0 })
-        .collect();
-    rx.spray = Some(grid);
-    Ok(())
+    Ok(pass)
 }
 
 /// The previous flight shifted per plot by the plot's median change, so that "dropped since the
