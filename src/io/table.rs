@@ -170,7 +170,9 @@ impl Table {
     pub fn write(&self, path: &Path) -> Result<()> {
         match Format::for_path(path)? {
             Format::Csv => super::write_atomic(path, &self.csv_bytes()?),
-            Format::GeoJson => super::write_atomically(path, |temp| self.write_geojson(temp, path)),
+            Format::GeoJson => {
+                super::write_atomically(path, |temp| self.write_geojson(temp, path, 7))
+            }
             Format::Shapefile { zipped: true } => self.write_shapefile_zip(path),
             Format::Shapefile { zipped: false } => self.write_shapefile_set(path),
         }
@@ -310,7 +312,14 @@ impl Table {
         Ok(())
     }
 
-    fn write_geojson(&self, temp: &Path, final_path: &Path) -> Result<()> {
+    /// A GeoJSON file as [`Table::write`] writes it, with `decimals` decimals of a degree
+    /// instead of 7 (~1 cm): layers whose polygons tile each other exactly need more, or the
+    /// rounding makes a ring cross itself or its neighbour.
+    pub fn write_geojson_with_decimals(&self, path: &Path, decimals: u8) -> Result<()> {
+        super::write_atomically(path, |temp| self.write_geojson(temp, path, decimals))
+    }
+
+    fn write_geojson(&self, temp: &Path, final_path: &Path, decimals: u8) -> Result<()> {
         if self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: GeoJSON needs plots with a known CRS (they are written in WGS84 lon/lat)",
@@ -333,8 +342,13 @@ impl Table {
                 name: &name,
                 srs: Some(&srs),
                 ty: OGRwkbGeometryType::wkbUnknown,
-                // RFC 7946: WGS84 lon/lat, counter-clockwise outer rings, 7 decimals (~1 cm).
-                options: Some(&["RFC7946=YES", "WRITE_NAME=NO"]),
+                // RFC 7946: WGS84 lon/lat, counter-clockwise outer rings, 7 decimals (~1 cm)
+                // unless asked for more.
+                options: Some(&[
+                    "RFC7946=YES",
+                    "WRITE_NAME=NO",
+                    &format!("COORDINATE_PRECISION={decimals}"),
+                ]),
             })
             .map_err(fail)?;
         for (name, kind) in &self.columns {

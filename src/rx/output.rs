@@ -261,12 +261,15 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
     out.files.push(("style".into(), style));
 
     // The machine layer.
+    // 9 decimals of a degree (~0.1 mm): at the usual 7 (~1 cm) pieces that tile a plot exactly
+    // could cross their neighbours or themselves.
     let zones = machine_table(rx, map)?;
-    for ext in ["geojson", "shp.zip"] {
-        let path = dir.join(format!("rx_{}_zones.{ext}", map.name));
-        zones.write(&path)?;
-        out.files.push((format!("{kind}_zones"), path));
-    }
+    let path = dir.join(format!("rx_{}_zones.geojson", map.name));
+    zones.write_geojson_with_decimals(&path, 9)?;
+    out.files.push((format!("{kind}_zones"), path));
+    let path = dir.join(format!("rx_{}_zones.shp.zip", map.name));
+    zones.write(&path)?;
+    out.files.push((format!("{kind}_zones"), path));
     let vstyle = dir.join(format!("rx_{}_zones.qml", map.name));
     let label = format!(
         "format_number(\"rate\", 1) || ' {}'",

@@ -140,9 +140,11 @@ fn hand_built_rates_and_zones_are_exact() {
     assert!(a["n_reason"].contains("N-rich reference"), "{a:?}");
     let b = &table["B"];
     assert!((num(b, "si") - 0.965).abs() < 1e-6);
-    // Need (0.97 − 0.965) / 0.17 × 40 = 1.2 kg N → raised to 10 → 21.7 kg urea → 20.
-    assert_eq!(num(b, "product_rate_kg_ha"), 20.0);
-    assert!((num(b, "n_rate_kg_ha") - 9.2).abs() < 1e-9);
+    // Need (0.97 − 0.965) / 0.17 × 40 = 1.2 kg N → raised to 10 → 21.7 kg urea; the nearest
+    // step, 20 kg (9.2 kg N), is below the minimum: 25 kg (11.5 kg N).
+    assert_eq!(num(b, "product_rate_kg_ha"), 25.0);
+    assert!((num(b, "n_rate_kg_ha") - 11.5).abs() < 1e-9);
+    assert_eq!(b["n_status"], "prescribed");
     let cc = &table["C"];
     assert!((num(cc, "si") - 0.885).abs() < 1e-6);
     assert_eq!(num(cc, "product_rate_kg_ha"), 45.0);
@@ -156,15 +158,15 @@ fn hand_built_rates_and_zones_are_exact() {
     let f = &table["F"];
     assert_eq!(num(f, "product_rate_kg_ha"), 0.0);
     assert!(f["n_reason"].starts_with("sufficient"), "{f:?}");
-    // Totals on the grid: 16 cells of 0.01 ha per plot.
-    assert!((num(b, "grid_product_kg") - 16.0 * 20.0 * 0.01).abs() < 1e-9);
-    assert!((num(cc, "grid_product_kg") - 16.0 * 45.0 * 0.01).abs() < 1e-9);
-    assert!((num(d, "grid_product_kg") - 16.0 * 85.0 * 0.01).abs() < 1e-9);
-    // Per plot: rate × geodesic area (0.16 ha within the UTM scale error).
-    assert!((num(cc, "product_kg") / (45.0 * 0.16) - 1.0).abs() < 0.005);
+    // Totals: the machine layer's, rate × the plot's 0.16 ha (planar, in UTM).
+    assert!((num(b, "product_kg") - 0.16 * 25.0).abs() < 0.006);
+    assert!((num(cc, "product_kg") - 0.16 * 45.0).abs() < 0.006);
+    assert!((num(d, "product_kg") - 0.16 * 85.0).abs() < 0.006);
+    // The geodesic area is the UTM one within the scale error.
+    assert!((num(cc, "area_ha") / 0.16 - 1.0).abs() < 0.005);
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap();
-    let total = 16.0 * (20.0 + 45.0 + 85.0) * 0.01;
+    let total = 0.16 * (25.0 + 45.0 + 85.0);
     assert!((report["nitrogen"]["product_kg"].as_f64().unwrap() - total).abs() < 0.01);
     assert!((report["nitrogen"]["n_kg"].as_f64().unwrap() - total * 0.46).abs() < 0.01);
 
@@ -176,9 +178,10 @@ fn hand_built_rates_and_zones_are_exact() {
     assert_eq!(n.data[15], 85.0);
     assert_eq!(n.data[5 * 20 + 15], -9999.0);
 
-    // Spray: the block (3 × 3) buffered by 10 m (cell centres within one cell, a Euclidean
-    // disk: the 5 × 5 square without its corners, 21 cells) at 15 L/ha; the single cell is
-    // below the minimum area; nothing else.
+    // Spray (10 m cells, the flight's): the block (3 × 3) buffered by 10 m (cell centres
+    // within one cell, a Euclidean disk: the 5 × 5 square without its corners, 21 cells) at
+    // 15 L/ha; the single cell is below the minimum area; nothing else. The top plots have 16
+    // cells each, fewer than the 20 a plot's median and MAD need: not observed, no rate.
     let s = read_band(&out.join("rx_spray.tif"), 1);
     for r in 0..10 {
         for c in 0..20 {
@@ -190,17 +193,19 @@ fn hand_built_rates_and_zones_are_exact() {
                 } else {
                     0.0
                 }
-            } else if r < 4 {
-                0.0
             } else {
                 -9999.0
             };
             assert_eq!(v, expected, "spray cell row {r} col {c}");
         }
     }
-    assert!((num(f, "spray_area_m2") - 2100.0).abs() < 1e-9);
-    assert!((num(f, "spray_product_l") - 15.0 * 0.21).abs() < 1e-9);
+    assert!((num(f, "spray_area_m2") - 2100.0).abs() < 1e-6);
+    assert!((num(f, "spray_product_l") - 15.0 * 0.21).abs() < 0.006);
     assert_eq!(report["spray"]["zones"].as_u64(), Some(1));
+    assert_eq!(b["spray_status"], "not observed");
+    assert!(b["spray_reason"].starts_with("not observed"), "{b:?}");
+    assert_eq!(b["spray_rate_outside_l_ha"], "");
+    assert_eq!(f["spray_status"], "prescribed");
 
     // Without a marked strip: the virtual reference, the 95th percentile (type 7) of the
     // cells in the plots: 16 × 5 top cells and 60 cells of F (50 of 0.8, 10 of 0.5).
@@ -271,6 +276,28 @@ fn bad_settings_and_inputs_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_rat"));
+    // Rails with no applicator step between them: 10–11 kg N/ha is 21.7–23.9 kg urea/ha.
+    std::fs::write(&config, "[nitrogen]\nmin_rate = 10\nmax_rate = 11\n").unwrap();
+    let out = paddy(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &plots,
+            "--n-index",
+            &index,
+            "--at",
+            "2026-07-18",
+            "-c",
+            &c,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("min_rate 10") && err.contains("max_rate 11") && err.lines().count() == 1,
+        "{err}"
+    );
     // No stage source.
     let out = paddy(
         dir.path(),
