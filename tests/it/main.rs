@@ -15,3 +15,4 @@ mod sample_tiles;
 mod stage;
 mod stats;
 mod streaming;
+mod terraces;
