@@ -258,6 +258,13 @@ fn plots(out: &mut String, plots: &[PlotLine]) {
             },
             _ => String::new(),
         };
+        // Not observed is said in words, never shown as a rate of 0.
+        let not_observed = |status: &str, value: String| match status {
+            "not observed" => "not observed".to_string(),
+            "not observed (default rate)" => format!("not observed, default {value}"),
+            _ => value,
+        };
+        let n_rate = not_observed(&p.n_status, n_rate);
         let area = p
             .spray_area_m2
             .map(|a| {
@@ -269,6 +276,7 @@ fn plots(out: &mut String, plots: &[PlotLine]) {
                 }
             })
             .unwrap_or_default();
+        let area = not_observed(&p.spray_status, area);
         out.push_str(&format!(
             "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
             esc(&p.plot_id),
@@ -644,8 +652,14 @@ mod tests {
             n_rate: rate,
             n_unit: "kg urea/ha".to_string(),
             n_reason: "NDRE 12 % below the N-rich strip".to_string(),
+            n_status: if rate.is_some() {
+                "prescribed".to_string()
+            } else {
+                "not observed".to_string()
+            },
             spray_area_m2: area,
             spray_reason: String::new(),
+            spray_status: String::new(),
         }
     }
 
@@ -837,7 +851,7 @@ mod tests {
     }
 
     #[test]
-    fn plot_table_rounds_and_leaves_none_empty() {
+    fn plot_table_rounds_and_says_not_observed() {
         let (dir, _) = run_dir();
         let html = render(&sample(), dir.path());
         assert!(html.contains(concat!(
@@ -847,8 +861,16 @@ mod tests {
         assert!(html.contains("<td class=\"num\">12\u{2009}345 m²</td>"));
         assert!(html.contains(concat!(
             "<td class=\"id\">P-02</td><td>tillering</td><td class=\"num\">32</td>",
-            "<td class=\"num\">0.82</td><td class=\"num\"></td>"
+            "<td class=\"num\">0.82</td><td class=\"num\">not observed</td>"
         )));
+        // No prescription at all: empty cells, not "not observed".
+        let mut report = sample();
+        for p in &mut report.plots {
+            p.n_status.clear();
+        }
+        let html = render(&report, dir.path());
+        assert!(html.contains("<td class=\"num\">0.82</td><td class=\"num\"></td>"));
+        assert!(!html.contains("not observed"));
         assert!(html.contains("<b>2</b> ok · <b>0</b> up to date · <b>1</b> failed"));
         assert!(html.contains("3 min 05 s · 2026-06-07 02:00:00 – 02:03:05 UTC"));
         assert!(html.contains("<span class=\"badge failed\">failed</span>"));

@@ -55,8 +55,15 @@ pub struct PlotLine {
     pub n_rate: Option<f64>,
     pub n_unit: String,
     pub n_reason: String,
+    /// "prescribed", "not observed" or "not observed (default rate)" (rx_summary.csv's
+    /// n_status; empty without a prescription).
+    #[serde(default)]
+    pub n_status: String,
     pub spray_area_m2: Option<f64>,
     pub spray_reason: String,
+    /// As `n_status`, for spray.
+    #[serde(default)]
+    pub spray_status: String,
 }
 
 /// Counts over the units.

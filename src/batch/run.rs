@@ -694,9 +694,15 @@ fn fill_people(report: &mut Report, dir: &Path, product: &str) {
             n_reason: r
                 .and_then(|r| r.get("n_reason").cloned())
                 .unwrap_or_default(),
+            n_status: r
+                .and_then(|r| r.get("n_status").cloned())
+                .unwrap_or_default(),
             spray_area_m2: r.and_then(|r| num(r, "spray_area_m2")),
             spray_reason: r
                 .and_then(|r| r.get("spray_reason").cloned())
+                .unwrap_or_default(),
+            spray_status: r
+                .and_then(|r| r.get("spray_status").cloned())
                 .unwrap_or_default(),
         });
     }

@@ -13,27 +13,35 @@ use crate::rx::{output, run};
 /// Nitrogen topdress and spray prescriptions per plot and per grid cell.
 ///
 /// Nitrogen (--n-index, e.g. drone NDRE at panicle initiation): each plot's sufficiency index
-/// SI = index ÷ reference, where the reference is the plots marked N-rich (field `n_rich`) or,
-/// without one, a high percentile of the plots (a virtual reference); no N at SI ≥ 0.97 (NDRE)
-/// or 0.96 (NDVI), else a rate rising to the maximum at SI 0.80, clamped, converted to product
-/// (urea by default) and rounded to the spreader's step — only for plots inside the stage
-/// window (panicle initiation ± 5 days by default), else 0 with the reason. The
+/// SI = index ÷ reference, where the reference is the plots marked N-rich (field `n_rich`, or
+/// --reference-field role --reference-value n_rich) or, without one, a high percentile of the
+/// plots (a virtual reference); no N at SI ≥ 0.97 (NDRE) or 0.96 (NDVI), else a rate rising
+/// to the maximum at SI 0.80, clamped, converted to product (urea by default) and rounded to
+/// the nearest spreader step that keeps the minimum and maximum — only for plots inside the
+/// stage window (panicle initiation ± 5 days by default), else 0 with the reason. The
 /// yield-potential rule is there too, with coefficients you give.
 ///
-/// Spray (--spray-index, e.g. NDVI; --previous for an earlier flight): cells anomalously low
-/// against their plot (robust z from median and MAD) and/or dropped since the previous flight,
-/// cleaned by an opening, kept as zones of at least one spray-swath square, buffered inside the
-/// plot; the spray rate in zones, a preventive rate (default 0) elsewhere, in the stage window
-/// (panicle initiation to heading by default).
+/// Spray (--spray-index, e.g. NDVI; --previous for an earlier flight): on cells of the flight's
+/// resolution (2 m at least), cells anomalously low against their plot (robust z from median
+/// and MAD) and/or dropped since the previous flight, cleaned by an opening, kept as zones of
+/// at least one spray-swath square, buffered inside the plot; the spray rate in zones, a
+/// preventive rate (default 0) elsewhere, in the stage window (panicle initiation to heading).
 ///
-/// The stage of each plot comes from `paddy stage` output (--stages stage.csv) or, with --at,
-/// from the plots' transplanting date and duration class. Every number is in a TOML file
-/// (--config; `paddy prescribe --print-config` shows the defaults with their sources).
+/// Not observed is not zero: a plot the index covers too little of, and cells with no valid
+/// index, get `default_rate` from the settings, and without it no rate at all (no machine
+/// feature, nodata), listed as "not observed".
 ///
-/// Writes into --out DIR: rx_nitrogen.tif and rx_spray.tif (rate grids in the index's CRS,
-/// Float32, nodata -9999) with QGIS styles and PNG quicklooks; rx_*_zones.geojson (WGS84) and
-/// rx_*_zones.shp.zip (for terminals) with one feature per plot and per rate zone; ISOBUS
-/// TASKDATA_*/ folders; rx_summary.csv and rx_report.json.
+/// The stage of each plot comes from `paddy stage` output (--stages stage.csv, refused when made
+/// for a date more than --stages-tolerance days from the flight's) or, with --at, from the
+/// plots' transplanting date and duration class. Every number is in a TOML file (--config;
+/// `paddy prescribe --print-config` shows the defaults with their sources).
+///
+/// Writes into --out DIR, per product: rx_*_zones.geojson and rx_*_zones.shp.zip, the machine
+/// layer (pieces that tile each plot exactly: no overlaps, nothing outside a plot, nothing
+/// where no rate was given); rx_*_plots.geojson, one feature per plot with its rate and status
+/// for people; rx_*.tif (rate grid, nodata -9999; a shared cell takes the rate of the plot
+/// covering most of it) with QGIS styles and PNG quicklooks; ISOBUS TASKDATA_*/ folders; and
+/// rx_summary.csv and rx_report.json.
 ///
 /// Example (sample_tiles, drone flight at panicle initiation):
 ///
