@@ -17,18 +17,32 @@ use crate::common::{paddy, read_band, rows};
 const PIXEL: f64 = 0.5;
 const X0: f64 = 400_000.0;
 const Y0: f64 = 2_000_000.0;
-const W: usize = 400; // 200 m
-const H: usize = 280; // 140 m
-/// The hilltop, south of the raster: the terraces are rings around it.
-const CX: f64 = X0 + 100.0;
-const CY: f64 = Y0 - 398.0;
+/// The rasters' size, the hilltop the terraces ring (south of the raster) and the east edge of
+/// what the flight saw (m from X0).
+struct Scene {
+    w: usize,
+    h: usize,
+    cx: f64,
+    cy: f64,
+    seen_to: f64,
+}
+
+const HILL: Scene = Scene {
+    w: 400, // 200 m
+    h: 280, // 140 m
+    cx: X0 + 100.0,
+    cy: Y0 - 398.0,
+    seen_to: 125.0,
+};
 const BUND: f64 = 1.5;
-/// The flight saw x < X0 + SEEN_TO only.
-const SEEN_TO: f64 = 125.0;
 
 /// One paddy: ring radii, angles (radians), its truth.
 struct Paddy {
     id: String,
+    /// The hilltop and the bund width.
+    cx: f64,
+    cy: f64,
+    bund: f64,
     r0: f64,
     r1: f64,
     a0: f64,
@@ -45,13 +59,13 @@ impl Paddy {
     /// each end, as arc length at the point's radius… the polygon uses the same rule at its
     /// vertices, so the two agree to the chord error, < 4 mm).
     fn contains(&self, x: f64, y: f64) -> bool {
-        let (dx, dy) = (x - CX, y - CY);
+        let (dx, dy) = (x - self.cx, y - self.cy);
         let r = dx.hypot(dy);
         let a = dy.atan2(dx);
         r >= self.r0
             && r <= self.r1
-            && a >= self.a0 + BUND / 2.0 / r
-            && a <= self.a1 - BUND / 2.0 / r
+            && a >= self.a0 + self.bund / 2.0 / r
+            && a <= self.a1 - self.bund / 2.0 / r
     }
 
     /// The outline: the inner arc west to east… as a closed ring, densified every 0.5°.
@@ -61,17 +75,17 @@ impl Paddy {
             (0..=n)
                 .map(|i| {
                     let a = from + (to - from) * i as f64 / n as f64;
-                    (CX + r * a.cos(), CY + r * a.sin())
+                    (self.cx + r * a.cos(), self.cy + r * a.sin())
                 })
                 .collect()
         };
         let (i0, i1) = (
-            self.a0 + BUND / 2.0 / self.r0,
-            self.a1 - BUND / 2.0 / self.r0,
+            self.a0 + self.bund / 2.0 / self.r0,
+            self.a1 - self.bund / 2.0 / self.r0,
         );
         let (o0, o1) = (
-            self.a0 + BUND / 2.0 / self.r1,
-            self.a1 - BUND / 2.0 / self.r1,
+            self.a0 + self.bund / 2.0 / self.r1,
+            self.a1 - self.bund / 2.0 / self.r1,
         );
         let mut ring = arc(self.r0, i0, i1);
         ring.extend(arc(self.r1, o1, o0));
@@ -98,6 +112,9 @@ fn terraces() -> Vec<Paddy> {
         for s in 0..n {
             out.push(Paddy {
                 id: format!("T{}{}", ri + 1, s + 1),
+                cx: HILL.cx,
+                cy: HILL.cy,
+                bund: BUND,
                 r0,
                 r1: r0 + width,
                 a0: to - 0.48 * (s + 1) as f64 / n as f64,
@@ -130,7 +147,7 @@ fn terraces() -> Vec<Paddy> {
     for id in ["T42", "T33"] {
         set(&mut out, id, &|p| {
             let (a, r) = ((p.a0 + p.a1) / 2.0, (p.r0 + p.r1) / 2.0);
-            p.patch = Some((CX + r * a.cos(), CY + r * a.sin(), 3.0));
+            p.patch = Some((p.cx + r * a.cos(), p.cy + r * a.sin(), 3.0));
         });
     }
     out
@@ -147,10 +164,11 @@ fn noise(i: usize, salt: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
-fn write_raster(path: &Path, description: &str, data: Vec<f32>, date: &str) {
+fn write_raster(path: &Path, scene: &Scene, description: &str, data: Vec<f32>, date: &str) {
+    let (w, h) = (scene.w, scene.h);
     let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
     let mut ds = driver
-        .create_with_band_type::<f32, _>(path, W, H, 1)
+        .create_with_band_type::<f32, _>(path, w, h, 1)
         .unwrap();
     ds.set_geo_transform(&[X0, PIXEL, 0.0, Y0, 0.0, -PIXEL])
         .unwrap();
@@ -160,19 +178,27 @@ fn write_raster(path: &Path, description: &str, data: Vec<f32>, date: &str) {
     let mut band = ds.rasterband(1).unwrap();
     band.set_no_data_value(Some(-9999.0)).unwrap();
     band.set_description(description).unwrap();
-    band.write((0, 0), (W, H), &mut Buffer::new((W, H), data))
+    band.write((0, 0), (w, h), &mut Buffer::new((w, h), data))
         .unwrap();
 }
 
-/// The NDRE and NDVI rasters of the flight of `date` and the plots, in `dir`.
+/// The NDRE and NDVI rasters of the flight of `date` and the plots of the hillside, in `dir`.
 fn field(dir: &Path, date: &str) -> Vec<Paddy> {
     let paddies = terraces();
-    let (mut ndre, mut ndvi) = (vec![-9999f32; W * H], vec![-9999f32; W * H]);
-    for r in 0..H {
-        for c in 0..W {
-            let i = r * W + c;
+    write_field(dir, date, &HILL, &paddies);
+    paddies
+}
+
+/// The rasters (0.5 m; noise of ±0.004 NDRE and ±0.01 NDVI a pixel; nodata east of the
+/// flight's edge) and plots.geojson of `paddies` on `scene`.
+fn write_field(dir: &Path, date: &str, scene: &Scene, paddies: &[Paddy]) {
+    let (w, h) = (scene.w, scene.h);
+    let (mut ndre, mut ndvi) = (vec![-9999f32; w * h], vec![-9999f32; w * h]);
+    for r in 0..h {
+        for c in 0..w {
+            let i = r * w + c;
             let (x, y) = (X0 + (c as f64 + 0.5) * PIXEL, Y0 - (r as f64 + 0.5) * PIXEL);
-            if x - X0 >= SEEN_TO {
+            if x - X0 >= scene.seen_to {
                 continue;
             }
             let (mut re, mut vi) = (0.12, 0.30); // bunds, paths, the hillside
@@ -189,8 +215,8 @@ fn field(dir: &Path, date: &str) -> Vec<Paddy> {
             ndvi[i] = (vi + 0.01 * noise(i, 2)) as f32;
         }
     }
-    write_raster(&dir.join("ndre.tif"), "NDREI", ndre, date);
-    write_raster(&dir.join("ndvi.tif"), "NDVI", ndvi, date);
+    write_raster(&dir.join("ndre.tif"), scene, "NDREI", ndre, date);
+    write_raster(&dir.join("ndvi.tif"), scene, "NDVI", ndvi, date);
     let features: Vec<serde_json::Value> = paddies
         .iter()
         .map(|p| {
@@ -206,7 +232,6 @@ fn field(dir: &Path, date: &str) -> Vec<Paddy> {
         "features": features,
     });
     std::fs::write(dir.join("plots.geojson"), plots.to_string()).unwrap();
-    paddies
 }
 
 fn utm() -> SpatialRef {
@@ -288,7 +313,7 @@ fn terraced_paddies_are_tiled_exactly_and_unseen_ones_get_no_rate() {
         small.area()
     );
     // Seen: wholly west of the flight's edge; unseen: wholly east of it.
-    let seen_to = X0 + SEEN_TO;
+    let seen_to = X0 + HILL.seen_to;
     let envelope = |g: &Geometry| g.envelope();
     let seen: Vec<&Paddy> = paddies
         .iter()
@@ -601,4 +626,361 @@ fn a_stage_table_for_another_date_is_refused() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'kind'"));
+}
+
+/// Uniform draws in [0, 1) from a seed (SplitMix64).
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(1);
+        (noise(self.0 as usize, 0x5eed) + 1.0) / 2.0
+    }
+
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next()
+    }
+}
+
+/// A terraced season drawn from `seed`: about 40 paddies of 0.05–0.6 ha on contour rings with
+/// 1–2 m bunds, a third N-deficient (NDRE 0.28 ± 0.006 against 0.315 ± 0.006), one N-rich
+/// strip, 8 disease patches of 3–7 m radius, and a flight that missed the east of the hill.
+fn season(seed: u64) -> (Scene, Vec<Paddy>, Vec<bool>) {
+    let mut d = Draws(seed.wrapping_mul(0x9E37_79B9));
+    let scene = Scene {
+        w: 1000,
+        h: 720,
+        cx: X0 + 250.0,
+        cy: Y0 - 895.0,
+        seen_to: d.range(300.0, 400.0),
+    };
+    let (from, to) = (PI / 2.0 - 0.25, PI / 2.0 + 0.25);
+    let mut paddies = Vec::new();
+    let mut r0 = 560.0;
+    let mut ring = 0;
+    while r0 < 850.0 {
+        ring += 1;
+        let width = d.range(15.0, 40.0).min(890.0 - r0);
+        let bund = d.range(1.0, 2.0);
+        let r_mid = r0 + width / 2.0;
+        let mut a1 = to;
+        let mut k = 0;
+        while a1 > from + 1e-9 {
+            k += 1;
+            let area = d.range(500.0, 6000.0);
+            let mut a0 = a1 - area / width / r_mid;
+            if (a0 - from) * r_mid * width < 500.0 {
+                a0 = from; // the rest of the ring joins this paddy
+            }
+            paddies.push(Paddy {
+                id: format!("R{ring:02}S{k}"),
+                cx: scene.cx,
+                cy: scene.cy,
+                bund,
+                r0,
+                r1: r0 + width,
+                a0: a0.max(from),
+                a1,
+                role: "",
+                ndre: 0.315 + 0.006 * (2.0 * d.next() - 1.0) * 1.7,
+                patch: None,
+            });
+            a1 = a0.max(from);
+        }
+        r0 += width + d.range(1.0, 2.0);
+    }
+    let n = paddies.len();
+    let mut deficient = vec![false; n];
+    for (k, p) in paddies.iter_mut().enumerate() {
+        if d.next() < 1.0 / 3.0 {
+            deficient[k] = true;
+            p.ndre = 0.28 + 0.006 * (2.0 * d.next() - 1.0) * 1.7;
+        }
+    }
+    // The N-rich strip: the westernmost paddy of the middle ring, well inside the flight.
+    let middle = format!("R{:02}S", ring / 2 + 1);
+    if let Some((k, p)) = paddies
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, p)| p.id.starts_with(&middle))
+        .last()
+    {
+        p.role = "n_rich";
+        p.ndre = 0.325;
+        deficient[k] = false;
+    }
+    let mut patched = 0;
+    while patched < 8 {
+        let k = (d.next() * n as f64) as usize % n;
+        let p = &mut paddies[k];
+        let radius = d.range(3.0, 7.0);
+        let width = p.r1 - p.r0;
+        if p.patch.is_some() || width < 2.0 * radius + 4.0 {
+            continue;
+        }
+        let r = d.range(p.r0 + radius + 2.0, p.r1 - radius - 2.0);
+        let margin = (radius + 2.0 + p.bund) / r;
+        if p.a1 - p.a0 < 2.0 * margin {
+            continue;
+        }
+        let a = d.range(p.a0 + margin, p.a1 - margin);
+        p.patch = Some((p.cx + r * a.cos(), p.cy + r * a.sin(), radius));
+        patched += 1;
+    }
+    (scene, paddies, deficient)
+}
+
+/// Area-weighted overlap and outside-own-plot figures of a machine layer.
+fn layer_figures(
+    zones: &[(HashMap<String, String>, Geometry)],
+    plots: &HashMap<String, Geometry>,
+) -> (f64, f64, f64) {
+    let (mut total, mut outside, mut overlap) = (0.0, 0.0, 0.0);
+    for (i, (p, g)) in zones.iter().enumerate() {
+        total += g.area();
+        outside += g
+            .difference(&plots[&p["plot_id"]])
+            .map_or(0.0, |d| d.area());
+        let e = g.envelope();
+        for (_, h) in &zones[i + 1..] {
+            let f = h.envelope();
+            if e.MaxX < f.MinX || f.MaxX < e.MinX || e.MaxY < f.MinY || f.MaxY < e.MinY {
+                continue;
+            }
+            overlap += g.intersection(h).map_or(0.0, |x| x.area());
+        }
+    }
+    (total, outside, overlap)
+}
+
+/// The "Done when" figures of issue 14 on seeded seasons (PADDY_SEASON_SEEDS, default "1401"):
+/// `cargo test --test it terraces::seeded_season -- --ignored --nocapture`.
+#[test]
+#[ignore = "a 500 × 360 m season at 0.5 m: run on demand for the figures"]
+fn seeded_season_figures() {
+    let seeds = std::env::var("PADDY_SEASON_SEEDS").unwrap_or_else(|_| "1401".into());
+    for seed in seeds.split(',').map(|s| s.trim().parse::<u64>().unwrap()) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (scene, paddies, deficient) = season(seed);
+        write_field(d, "2024-07-02", &scene, &paddies);
+        let out = run_rx(d, &["--at", "2024-07-02"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rx = d.join("rx");
+        let plots: HashMap<String, Geometry> = features(&d.join("plots.geojson"))
+            .into_iter()
+            .map(|(p, g)| (p["plot_id"].clone(), g))
+            .collect();
+        let areas: Vec<f64> = paddies.iter().map(|p| plots[&p.id].area()).collect();
+        let table: HashMap<String, HashMap<String, String>> =
+            rows(&std::fs::read_to_string(rx.join("rx_summary.csv")).unwrap())
+                .into_iter()
+                .map(|r| (r["plot_id"].clone(), r))
+                .collect();
+        let edge = X0 + scene.seen_to;
+        // The share of each paddy the flight saw (west of its edge), by GEOS.
+        let seen_share: Vec<f64> = paddies
+            .iter()
+            .map(|p| {
+                let g = &plots[&p.id];
+                let west = Geometry::from_wkt(&format!(
+                    "POLYGON (({x0} {y0}, {edge} {y0}, {edge} {y1}, {x0} {y1}, {x0} {y0}))",
+                    x0 = X0 - 10.0,
+                    y0 = Y0 - 1000.0,
+                    y1 = Y0 + 10.0
+                ))
+                .unwrap();
+                g.intersection(&west).map_or(0.0, |i| i.area()) / g.area()
+            })
+            .collect();
+        println!(
+            "season {seed}: {} paddies of {:.3}–{:.3} ha, {} N-deficient, 8 disease patches, flight edge at {:.0} m, {} paddies seen on < 50 %",
+            paddies.len(),
+            areas.iter().cloned().fold(f64::INFINITY, f64::min) / 1e4,
+            areas.iter().cloned().fold(0.0, f64::max) / 1e4,
+            deficient.iter().filter(|&&x| x).count(),
+            scene.seen_to,
+            seen_share.iter().filter(|&&s| s < 0.5).count()
+        );
+        for product in ["nitrogen", "spray"] {
+            let zones = features(&rx.join(format!("rx_{product}_zones.shp.zip")));
+            let (total, outside, overlap) = layer_figures(&zones, &plots);
+            // Rated area of paddies seen on less than half (none for nitrogen: not observed).
+            let unseen_rated: Vec<&str> = zones
+                .iter()
+                .filter(|(p, _)| {
+                    let k = paddies.iter().position(|x| x.id == p["plot_id"]).unwrap();
+                    seen_share[k] < 0.5
+                })
+                .map(|(p, _)| p["plot_id"].as_str())
+                .collect();
+            // Machine area more than one 5 m cell east of the flight's edge.
+            let beyond = Geometry::from_wkt(&format!(
+                "POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))",
+                x0 = edge + 5.0 * 2f64.sqrt(),
+                x1 = X0 + 1000.0,
+                y0 = Y0 - 1000.0,
+                y1 = Y0 + 10.0
+            ))
+            .unwrap();
+            let unseen_area: f64 = zones
+                .iter()
+                .map(|(_, g)| g.intersection(&beyond).map_or(0.0, |i| i.area()))
+                .sum();
+            println!(
+                "  {product}: {} zones, {:.1} m²; outside own plot {:.6} m² ({:.2e} %); overlapping {:.6} m²; features on paddies seen < 50 %: {}; zone area in the unseen part: {:.2} m²",
+                zones.len(),
+                total,
+                outside,
+                100.0 * outside / total,
+                overlap,
+                unseen_rated.len(),
+                unseen_area
+            );
+            assert!(outside <= 0.001 * total && overlap < 1e-3);
+            if product == "nitrogen" {
+                assert!(unseen_rated.is_empty() && unseen_area < 1e-6);
+            }
+        }
+        // Not observed is never 0: every paddy seen on less than half reads "not observed".
+        let zero_unseen = paddies
+            .iter()
+            .zip(&seen_share)
+            .filter(|(p, &s)| s < 0.5 && table[&p.id]["n_status"] != "not observed")
+            .count();
+        println!("  paddies seen < 50 % not read 'not observed': {zero_unseen}");
+        assert_eq!(zero_unseen, 0);
+        // Totals.
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(rx.join("rx_report.json")).unwrap()).unwrap();
+        let reported = report["nitrogen"]["product_kg"].as_f64().unwrap();
+        let summary: f64 = table
+            .values()
+            .map(|r| r["product_kg"].parse::<f64>().unwrap())
+            .sum();
+        let zones: f64 = features(&rx.join("rx_nitrogen_zones.shp.zip"))
+            .iter()
+            .map(|(p, _)| p["total"].parse::<f64>().unwrap())
+            .sum();
+        println!(
+            "  urea: report {reported:.2} kg, summary {summary:.2} kg, zones {zones:.2} kg (largest gap {:.3} %)",
+            100.0 * ((summary - reported).abs().max((zones - reported).abs()) / reported)
+        );
+        assert!((summary / reported - 1.0).abs() < 0.01 && (zones / reported - 1.0).abs() < 0.01);
+        // AUC of the sufficiency index: deficient against adequate, observed paddies with true
+        // stages (from --at and the transplanting dates).
+        let (mut def, mut ok) = (Vec::new(), Vec::new());
+        for (k, p) in paddies.iter().enumerate() {
+            let r = &table[&p.id];
+            if r["n_status"] != "prescribed" || !p.role.is_empty() {
+                continue;
+            }
+            let si: f64 = r["si"].parse().unwrap();
+            if deficient[k] {
+                def.push(si)
+            } else {
+                ok.push(si)
+            }
+        }
+        let wins: f64 = def
+            .iter()
+            .map(|a| {
+                ok.iter()
+                    .map(|b| {
+                        if a < b {
+                            1.0
+                        } else if a == b {
+                            0.5
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        let auc = wins / (def.len() * ok.len()) as f64;
+        println!(
+            "  AUC of SI, {} deficient vs {} adequate observed paddies: {auc:.3}",
+            def.len(),
+            ok.len()
+        );
+        assert!(auc >= 0.9);
+        // Disease patches in the flight: hit, and the false-positive share of the sprayed area,
+        // with the default 5 m buffer and with none.
+        for buffer in [None, Some(0.0)] {
+            let rx_dir = match buffer {
+                None => rx.clone(),
+                Some(b) => {
+                    std::fs::write(d.join("b.toml"), format!("[spray]\nbuffer_m = {b}\n")).unwrap();
+                    let out = paddy(
+                        d,
+                        &[
+                            "prescribe",
+                            "--plots",
+                            "plots.geojson",
+                            "--spray-index",
+                            "ndvi.tif",
+                            "--at",
+                            "2024-07-02",
+                            "-c",
+                            "b.toml",
+                            "--out",
+                            "rx0",
+                            "-q",
+                        ],
+                    );
+                    assert!(out.status.success());
+                    d.join("rx0")
+                }
+            };
+            let sprayed: Vec<Geometry> = features(&rx_dir.join("rx_spray_zones.shp.zip"))
+                .into_iter()
+                .filter(|(p, _)| p["rate"].parse::<f64>().unwrap() > 0.0)
+                .map(|(_, g)| g)
+                .collect();
+            let patches: Vec<Geometry> = paddies
+                .iter()
+                .filter_map(|p| p.patch)
+                .filter(|&(x, _, r)| x + r < edge - 2.0)
+                .map(|(x, y, r)| {
+                    Geometry::from_wkt(&format!("POINT ({x} {y})"))
+                        .unwrap()
+                        .buffer(r, 16)
+                        .unwrap()
+                })
+                .collect();
+            let mut hit = 0;
+            for patch in &patches {
+                let covered: f64 = sprayed
+                    .iter()
+                    .map(|g| g.intersection(patch).map_or(0.0, |i| i.area()))
+                    .sum();
+                hit += usize::from(covered >= 0.5 * patch.area());
+            }
+            let all: f64 = sprayed.iter().map(|g| g.area()).sum();
+            let mut on_patches = 0.0;
+            for g in &sprayed {
+                for patch in &patches {
+                    on_patches += g.intersection(patch).map_or(0.0, |i| i.area());
+                }
+            }
+            let fp = (all - on_patches) / all;
+            println!(
+                "  spray (buffer {}): {hit} of {} in-flight patches hit, {all:.0} m² sprayed, false-positive area {:.0} m² = {:.1} %",
+                buffer.map_or("5 m (default)".to_string(), |b| format!("{b} m")),
+                patches.len(),
+                all - on_patches,
+                100.0 * fp
+            );
+            // The false-positive share is reported, not asserted: with the default 5 m buffer it
+            // is mostly the buffer, and without one, for patches of 3 m radius, mostly the 2 m
+            // cells that touch a patch's edge (see the issue 14 report).
+            assert_eq!(hit, patches.len());
+            assert!(fp.is_finite());
+        }
+    }
 }
