@@ -817,37 +817,23 @@ fn nitrogen_pass(
     // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
     // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
     // channel), the default where the index is missing.
-    let w = layout.grid.width;
-    let rates: Vec<Option<Vec<f32>>> = layout
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(k, cells)| {
-            let cells = cells.as_ref()?;
-            let row = &rows[k];
-            let mut out = vec![f32::NAN; cells.cover.len()];
-            for (j, o) in out.iter_mut().enumerate() {
-                let i =
-                    (cells.rect.y + j / cells.rect.width) * w + cells.rect.x + j % cells.rect.width;
-                let v = values[i];
-                *o = if !row.n_observed || !v.is_finite() {
-                    default
-                } else if row.n_variable && layout.labels[i] == (k + 1) as u32 && layout.core[i] {
-                    let cell = nitrogen::rate(
-                        cfg,
-                        rx.threshold,
-                        f64::from(v),
-                        reference_of[k],
-                        row.stage.dat,
-                    );
-                    cell.product as f32
-                } else {
-                    row.nitrogen.product as f32
-                };
-            }
-            Some(out)
-        })
-        .collect();
+    let rates = cell_rates(&layout, |k, i| {
+        let (row, v) = (&rows[k], values[i]);
+        if !row.n_observed || !v.is_finite() {
+            default
+        } else if row.n_variable && layout.labels[i] == (k + 1) as u32 && layout.core[i] {
+            let cell = nitrogen::rate(
+                cfg,
+                rx.threshold,
+                f64::from(v),
+                reference_of[k],
+                row.stage.dat,
+            );
+            cell.product as f32
+        } else {
+            row.nitrogen.product as f32
+        }
+    });
     let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
     for (k, row) in rows.iter_mut().enumerate() {
         let (kg, area) = totals(&pass.pieces, k);
@@ -855,6 +841,26 @@ fn nitrogen_pass(
         row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
     Ok(pass)
+}
+
+/// Each plot's rate in each cell it touches, `rate(plot, grid cell index)`, row-major over the
+/// plot's window (None for a plot with no cells).
+fn cell_rates(layout: &Layout, rate: impl Fn(usize, usize) -> f32) -> Vec<Option<Vec<f32>>> {
+    let w = layout.grid.width;
+    layout
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(k, cells)| {
+            let cells = cells.as_ref()?;
+            let (rw, x0, y0) = (cells.rect.width, cells.rect.x, cells.rect.y);
+            Some(
+                (0..cells.cover.len())
+                    .map(|j| rate(k, (y0 + j / rw) * w + x0 + j % rw))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// A plot's machine total (Σ rate × area / 10 000) and the area of its pieces (m²).
@@ -968,31 +974,19 @@ fn spray_pass(
             judged[k] && row.spray_reason.starts_with("in the spray window")
         })
         .collect();
-    let rates: Vec<Option<Vec<f32>>> = layout
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(k, cells)| {
-            let cells = cells.as_ref()?;
-            let mut out = vec![f32::NAN; cells.cover.len()];
-            for (j, o) in out.iter_mut().enumerate() {
-                let i =
-                    (cells.rect.y + j / cells.rect.width) * w + cells.rect.x + j % cells.rect.width;
-                *o = if !judged[k] {
-                    default
-                } else if !admitted[k] {
-                    0.0
-                } else if layout.labels[i] == (k + 1) as u32 && found.zone[i] > 0 {
-                    cfg.rate as f32
-                } else if seen[i] {
-                    cfg.preventive_rate as f32
-                } else {
-                    default
-                };
-            }
-            Some(out)
-        })
-        .collect();
+    let rates = cell_rates(&layout, |k, i| {
+        if !judged[k] {
+            default
+        } else if !admitted[k] {
+            0.0
+        } else if layout.labels[i] == (k + 1) as u32 && found.zone[i] > 0 {
+            cfg.rate as f32
+        } else if seen[i] {
+            cfg.preventive_rate as f32
+        } else {
+            default
+        }
+    });
     let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
     rx.zones = found
         .zones
