@@ -1,15 +1,20 @@
 //! Prescriptions: nitrogen topdress rates and spray zones per plot and per grid cell.
 //!
 //! [`config`] holds every number (TOML, defaults from docs/AGRONOMY.md); [`nitrogen`] and
-//! [`zones`] are pure rules on values and cell grids; [`tiles`] cuts the rate cells by the plot
-//! outlines into the machine layers.
+//! [`zones`] are pure rules on values and cell grids; [`stages`] gives each plot its growth
+//! stage; [`layout`] lays the grids and the plots on them; [`tiles`] cuts the rate cells by the
+//! plot outlines into the machine layers; [`run`] computes, [`output`] writes.
 
 pub mod config;
+#[cfg(feature = "io")]
+pub mod layout;
 pub mod nitrogen;
 #[cfg(feature = "io")]
 pub mod output;
 #[cfg(feature = "io")]
 pub mod run;
+#[cfg(feature = "io")]
+pub mod stages;
 #[cfg(feature = "io")]
 pub mod tiles;
 pub mod zones;

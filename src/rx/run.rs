@@ -1,15 +1,12 @@
 //! `paddy prescribe`: index rasters, plots and their growth stage in; per-plot and per-cell
 //! nitrogen rates and spray zones out (written by [`super::output`]).
 //!
-//! Each rate grid is laid in the first index raster's projected CRS over the plots' extent,
-//! aligned to whole cells: the nitrogen grid at `grid.cell_size`, the spray grid at the flight's
+//! Each rate grid ([`super::layout`]) is laid in the first index raster's projected CRS over
+//! the plots' extent: the nitrogen grid at `grid.cell_size`, the spray grid at the flight's
 //! resolution (at least [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size`
-//! says. The
-//! index is resampled onto a grid by GDAL's `average` (each source pixel weighted by its
-//! overlap). Every plot takes the cells it touches, with the share of each it covers; a cell
-//! belongs, in the rate raster, to the plot that covers most of it (the first such plot on a
-//! tie), and a cell no plot touches has no rate. [`super::tiles`] cuts each plot's rate cells by
-//! its outline into the machine layer.
+//! says. The index is resampled onto a grid by GDAL's `average` (each source pixel weighted by
+//! its overlap). Each pass gives every plot a rate in each cell it touches; the layout turns
+//! those into the raster and the machine layer.
 //!
 //! Not observed is not zero: a plot whose valid index covers too little of it, and the cells of
 //! a plot with no valid index, get the configured `default_rate`, and without one no rate at
@@ -21,15 +18,18 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::io::table::{Parts, Value};
 use crate::io::RasterInfo;
-use crate::phenology::dates::{date_from_metadata, date_from_pattern, Date};
-use crate::phenology::stage::{Stage, StageTable};
+use crate::phenology::dates::Date;
+use crate::phenology::stage::StageTable;
 use crate::raster::Grid;
 use crate::zonal::plots::{gis_srs, Plots};
-use crate::zonal::{self, CoverageMode, PixelPolygon, StatsRequest};
+use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::{CombineConfig, NitrogenConfig, RxConfig, StageWindow};
+use super::layout::{cell_rates, layout, tile, totals};
+pub use super::layout::{Layout, RatePass};
 use super::nitrogen::{self, Rate};
-use super::tiles::{self, Piece, PlotCells};
+pub use super::stages::PlotStage;
+use super::stages::{check_stage_dates, flight_date, stages_from_csv};
 use super::zones::{self, Combine, ZoneParams};
 
 /// The finest spray cell chosen from the flight's resolution (m): fine enough that a 0.02 ha
@@ -62,16 +62,6 @@ pub struct PrescribeRequest {
     pub table: StageTable,
     pub config: RxConfig,
     pub threads: Option<usize>,
-}
-
-/// One plot's growth stage, as the prescription sees it.
-#[derive(Debug, Clone, Default)]
-pub struct PlotStage {
-    pub class: String,
-    pub stage: Option<Stage>,
-    pub dat: Option<f64>,
-    /// Where it came from (file or attributes), for reasons.
-    pub source: String,
 }
 
 /// One plot's prescription.
@@ -117,33 +107,6 @@ pub struct SprayZone {
     pub rate: f64,
 }
 
-/// A rate grid and the plots on it.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    pub grid: Grid,
-    pub cell_size: f64,
-    /// Cell → the plot covering most of it (1-based into the plots), 0 when no plot touches it.
-    pub labels: Vec<u32>,
-    /// Cells wholly inside their plot.
-    pub core: Vec<bool>,
-    /// Per plot: the cells it touches (None for a plot without a usable polygon).
-    pub cells: Vec<Option<PlotCells>>,
-    /// Per plot: planar area in the grid's CRS, m².
-    pub areas_m2: Vec<f64>,
-}
-
-/// One product's rates: the raster and the machine layer.
-#[derive(Debug, Clone)]
-pub struct RatePass {
-    pub layout: Layout,
-    /// Per cell, the rate its majority plot gives it (NaN: no rate).
-    pub values: Vec<f32>,
-    /// Cells of a plot that have no rate (not observed, no default rate).
-    pub unobserved: Vec<bool>,
-    /// The machine layer: pieces tiling each plot, plot by plot.
-    pub pieces: Vec<Piece>,
-}
-
 /// Everything computed, for the writers.
 #[derive(Debug, Clone)]
 pub struct Prescription {
@@ -184,103 +147,6 @@ fn is_reference(cfg: &NitrogenConfig, value: &Value) -> bool {
     }
 }
 
-/// A `paddy stage` table: each plot's stage by id, and the dates (`at`) it was made for.
-struct StageCsv {
-    by_id: HashMap<String, PlotStage>,
-    dates: Vec<Date>,
-}
-
-/// The plots' stages from a `paddy stage` CSV (by id).
-fn stages_from_csv(path: &Path, id_column: &str) -> Result<StageCsv> {
-    let bad = |message: String| Error::Input {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(String::from)
-        .collect();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let id = col(id_column)
-        .or(if header.is_empty() { None } else { Some(0) })
-        .ok_or_else(|| bad("empty file".into()))?;
-    let (Some(stage), Some(dat)) = (col("stage"), col("days_after_transplanting")) else {
-        return Err(bad(
-            "not a paddy stage table: it needs the columns stage and days_after_transplanting"
-                .into(),
-        ));
-    };
-    let (class, at) = (col("class"), col("at"));
-    let mut out = StageCsv {
-        by_id: HashMap::new(),
-        dates: Vec::new(),
-    };
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(format!("row {}: {e}", line + 2)))?;
-        let get = |k: usize| record.get(k).unwrap_or("").trim().to_string();
-        if let Some(date) = at.map(get).filter(|t| !t.is_empty()) {
-            let date = date
-                .parse::<Date>()
-                .map_err(|e| bad(format!("row {}: at '{date}': {e}", line + 2)))?;
-            if !out.dates.contains(&date) {
-                out.dates.push(date);
-            }
-        }
-        out.by_id.insert(
-            get(id),
-            PlotStage {
-                class: class.map(get).unwrap_or_default(),
-                stage: get(stage).parse::<Stage>().ok(),
-                dat: get(dat).parse::<f64>().ok().filter(|d| d.is_finite()),
-                source: crate::io::file_name(path),
-            },
-        );
-    }
-    Ok(out)
-}
-
-/// The flight's date: --at, else the index raster's acquisition metadata, else a date in its
-/// file name (YYYYMMDD); with where it came from.
-fn flight_date(at: Option<Date>, info: &RasterInfo) -> Option<(Date, String)> {
-    if let Some(d) = at {
-        return Some((d, "--at".into()));
-    }
-    let name = crate::io::file_name(&info.path);
-    if let Some((d, key)) = date_from_metadata(&info.metadata) {
-        return Some((d, format!("{name} metadata {key}")));
-    }
-    date_from_pattern(&name, "{yyyy}{mm}{dd}")
-        .ok()
-        .flatten()
-        .map(|d| (d, format!("the name {name}")))
-}
-
-/// Refuse a stage table made for another date than the flight's.
-fn check_stage_dates(
-    req: &PrescribeRequest,
-    path: &Path,
-    table: &StageCsv,
-    flight: Option<&(Date, String)>,
-) -> Result<()> {
-    let Some((date, source)) = flight else {
-        return Ok(());
-    };
-    for &at in &table.dates {
-        let apart = at.days_until(*date).abs();
-        if f64::from(apart) > req.stages_tolerance_days {
-            return Err(Error::usage(format!(
-                "--stages {}: the stage table is for {at} but the flight is of {date} (from {source}), {apart} days apart (more than --stages-tolerance {}): run `paddy stage --at {date}` for this flight",
-                path.display(),
-                req.stages_tolerance_days
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The plots' extent in the CRS `wkt`, refusing geographic rasters: the plots' parts there.
 fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Option<Parts>>> {
     let Some(wkt) = info.grid.crs_wkt.as_deref() else {
@@ -297,135 +163,6 @@ fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Op
         });
     }
     plots.to_crs(Some(wkt), densify)
-}
-
-/// A grid of `cell` m over the plots' extent (snapped to whole cells) and the plots on it.
-fn layout(
-    wkt: Option<&str>,
-    plots_path: &Path,
-    parts: &[Option<Parts>],
-    cell: f64,
-) -> Result<Layout> {
-    let mut bbox = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for &(x, y) in parts.iter().flatten().flatten().flatten().flatten() {
-        bbox = [
-            bbox[0].min(x),
-            bbox[1].min(y),
-            bbox[2].max(x),
-            bbox[3].max(y),
-        ];
-    }
-    if !(bbox[0].is_finite() && bbox[2] > bbox[0] && bbox[3] > bbox[1]) {
-        return Err(Error::Input {
-            path: plots_path.to_path_buf(),
-            message: "no plot has a usable polygon".into(),
-        });
-    }
-    let x0 = (bbox[0] / cell).floor() * cell;
-    let y1 = (bbox[3] / cell).ceil() * cell;
-    let width = ((bbox[2] - x0) / cell).ceil().max(1.0) as usize;
-    let height = ((y1 - bbox[1]) / cell).ceil().max(1.0) as usize;
-    if width.saturating_mul(height) > 400_000_000 {
-        return Err(Error::usage(format!(
-            "a {width} × {height} grid at {cell} m is too large: raise the cell size (grid.cell_size, spray.cell_size) or split the plots"
-        )));
-    }
-    let gt = [x0, cell, 0.0, y1, 0.0, -cell];
-    let grid = Grid {
-        width,
-        height,
-        geo_transform: Some(gt),
-        crs_wkt: wkt.map(String::from),
-    };
-    let n = width * height;
-    let (mut labels, mut core, mut best) = (vec![0u32; n], vec![false; n], vec![0f32; n]);
-    let mut cells = Vec::with_capacity(parts.len());
-    let mut areas_m2 = Vec::with_capacity(parts.len());
-    let mut cover = Vec::new();
-    for (k, p) in parts.iter().enumerate() {
-        let poly = p
-            .as_ref()
-            .and_then(|p| PixelPolygon::new(&zonal::to_pixel(&gt, p)));
-        areas_m2.push(poly.as_ref().map_or(0.0, |p| p.area() * cell * cell));
-        let Some(rect) = poly.as_ref().and_then(|p| p.cells(width, height)) else {
-            cells.push(None);
-            continue;
-        };
-        if let Some(poly) = &poly {
-            poly.coverage(rect, CoverageMode::Exact, &mut cover);
-        }
-        for r in 0..rect.height {
-            for c in 0..rect.width {
-                let (i, j) = ((rect.y + r) * width + rect.x + c, r * rect.width + c);
-                let share = cover[j] as f32;
-                if share > best[i] {
-                    best[i] = share;
-                    labels[i] = (k + 1) as u32;
-                    core[i] = cover[j] >= 0.999;
-                }
-            }
-        }
-        cells.push(Some(PlotCells {
-            rect,
-            cover: cover.iter().map(|&c| c as f32).collect(),
-        }));
-    }
-    Ok(Layout {
-        grid,
-        cell_size: cell,
-        labels,
-        core,
-        cells,
-        areas_m2,
-    })
-}
-
-/// Merge slivers, cut the pieces and fill the raster from each plot's cell rates (row-major over
-/// its window; None for a plot with no cells).
-fn tile(
-    layout: Layout,
-    mut rates: Vec<Option<Vec<f32>>>,
-    rows: &[PlotRx],
-    min_zone_m2: f64,
-) -> RatePass {
-    let cell_m2 = layout.cell_size * layout.cell_size;
-    let gt = layout.grid.geo_transform.unwrap_or_default();
-    let mut pieces = Vec::new();
-    for (k, (r, cells)) in rates.iter_mut().zip(&layout.cells).enumerate() {
-        let (Some(r), Some(cells), Some(parts)) = (r.as_mut(), cells, rows[k].parts.as_ref())
-        else {
-            continue;
-        };
-        tiles::merge_slivers(r, cells, cell_m2, min_zone_m2);
-        pieces.extend(tiles::pieces(k, parts, r, cells, &gt, cell_m2));
-    }
-    let w = layout.grid.width;
-    let mut values = vec![f32::NAN; layout.labels.len()];
-    for (i, &label) in layout.labels.iter().enumerate() {
-        let Some(k) = label.checked_sub(1).map(|k| k as usize) else {
-            continue;
-        };
-        if let (Some(r), Some(cells)) = (&rates[k], &layout.cells[k]) {
-            let (x, y) = (i % w - cells.rect.x, i / w - cells.rect.y);
-            values[i] = r[y * cells.rect.width + x];
-        }
-    }
-    let unobserved = values
-        .iter()
-        .zip(&layout.labels)
-        .map(|(v, &l)| l != 0 && v.is_nan())
-        .collect();
-    RatePass {
-        layout,
-        values,
-        unobserved,
-        pieces,
-    }
 }
 
 /// The name of an index raster's index: its band description (paddy index writes the short
@@ -464,7 +201,7 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
     let from_csv = match &req.stages {
         Some(path) => {
             let table = stages_from_csv(path, &plots.id_column)?;
-            check_stage_dates(req, path, &table, flight.as_ref())?;
+            check_stage_dates(req.stages_tolerance_days, path, &table, flight.as_ref())?;
             if flight.is_none() {
                 warnings.push(format!(
                     "the flight's date is unknown (no --at, no acquisition date in {}): the stage table's date could not be checked",
@@ -486,7 +223,7 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
             .collect();
         if !missing.is_empty() {
             warnings.push(format!(
-                "{} plot(s) not in the stage table (growth stage unknown: no rate): {}",
+                "{} plot(s) not in the stage table (growth stage unknown: rate 0): {}",
                 missing.len(),
                 missing.join(", ")
             ));
@@ -834,43 +571,13 @@ fn nitrogen_pass(
             row.nitrogen.product as f32
         }
     });
-    let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
+    let pass = tile(layout, rates, req.config.grid.min_zone_m2);
     for (k, row) in rows.iter_mut().enumerate() {
         let (kg, area) = totals(&pass.pieces, k);
         row.n_product_kg = kg;
         row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
     Ok(pass)
-}
-
-/// Each plot's rate in each cell it touches, `rate(plot, grid cell index)`, row-major over the
-/// plot's window (None for a plot with no cells).
-fn cell_rates(layout: &Layout, rate: impl Fn(usize, usize) -> f32) -> Vec<Option<Vec<f32>>> {
-    let w = layout.grid.width;
-    layout
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(k, cells)| {
-            let cells = cells.as_ref()?;
-            let (rw, x0, y0) = (cells.rect.width, cells.rect.x, cells.rect.y);
-            Some(
-                (0..cells.cover.len())
-                    .map(|j| rate(k, (y0 + j / rw) * w + x0 + j % rw))
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
-/// A plot's machine total (Σ rate × area / 10 000) and the area of its pieces (m²).
-fn totals(pieces: &[Piece], plot: usize) -> (f64, f64) {
-    pieces
-        .iter()
-        .filter(|p| p.plot == plot)
-        .fold((0.0, 0.0), |(t, a), p| {
-            (t + p.rate * p.area_m2 / 10_000.0, a + p.area_m2)
-        })
 }
 
 /// Spray: stress zones on the spray grid, rates per cell, the machine layer, areas and product.
@@ -948,12 +655,11 @@ fn spray_pass(
             row.spray_observed = judged[k];
             let admits =
                 window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
-            row.spray_rate_outside = if judged[k] && admits.is_ok() {
-                cfg.preventive_rate
-            } else if judged[k] {
-                0.0
-            } else {
-                f64::from(default)
+            let in_window = admits.is_ok();
+            row.spray_rate_outside = match (judged[k], in_window) {
+                (true, true) => cfg.preventive_rate,
+                (true, false) => 0.0,
+                (false, _) => f64::from(default),
             };
             row.spray_reason = match (judged[k], admits) {
                 (false, _) => not_observed(
@@ -971,7 +677,7 @@ fn spray_pass(
                 ),
                 (true, Err(why)) => why,
             };
-            judged[k] && row.spray_reason.starts_with("in the spray window")
+            judged[k] && in_window
         })
         .collect();
     let rates = cell_rates(&layout, |k, i| {
@@ -987,7 +693,7 @@ fn spray_pass(
             default
         }
     });
-    let pass = tile(layout, rates, rows, req.config.grid.min_zone_m2);
+    let pass = tile(layout, rates, req.config.grid.min_zone_m2);
     rx.zones = found
         .zones
         .iter()

@@ -1,0 +1,201 @@
+//! The rate grids of a prescription and the plots on them: each plot's cells with the share
+//! of each it covers, each cell's majority plot, and from per-plot cell rates the raster and the
+//! machine layer ([`super::tiles`]).
+//!
+//! A grid is laid over the plots' extent, aligned to whole cells. Every plot takes the cells it
+//! touches, with the share of each it covers (exact coverage); in the raster a cell belongs to
+//! the plot that covers most of it (the first such plot on a tie), and a cell no plot touches
+//! has no rate.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::io::table::Parts;
+use crate::raster::Grid;
+use crate::zonal::{self, CoverageMode, PixelPolygon};
+
+use super::tiles::{self, Piece, PlotCells};
+
+/// A rate grid and the plots on it.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub grid: Grid,
+    pub cell_size: f64,
+    /// Cell → the plot covering most of it (1-based into the plots), 0 when no plot touches it.
+    pub labels: Vec<u32>,
+    /// Cells wholly inside their plot.
+    pub core: Vec<bool>,
+    /// Per plot: the cells it touches (None for a plot without a usable polygon).
+    pub cells: Vec<Option<PlotCells>>,
+    /// Per plot: planar area in the grid's CRS, m².
+    pub areas_m2: Vec<f64>,
+    /// Per plot: its polygon in the grid's CRS.
+    pub parts: Vec<Option<Parts>>,
+}
+
+/// One product's rates: the raster and the machine layer.
+#[derive(Debug, Clone)]
+pub struct RatePass {
+    pub layout: Layout,
+    /// Per cell, the rate its majority plot gives it (NaN: no rate).
+    pub values: Vec<f32>,
+    /// Cells of a plot that have no rate (not observed, no default rate).
+    pub unobserved: Vec<bool>,
+    /// The machine layer: pieces tiling each plot, plot by plot.
+    pub pieces: Vec<Piece>,
+}
+
+/// A grid of `cell` m over the plots' extent (snapped to whole cells) and the plots on it.
+pub fn layout(
+    wkt: Option<&str>,
+    plots_path: &Path,
+    parts: &[Option<Parts>],
+    cell: f64,
+) -> Result<Layout> {
+    let mut bbox = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for &(x, y) in parts.iter().flatten().flatten().flatten().flatten() {
+        bbox = [
+            bbox[0].min(x),
+            bbox[1].min(y),
+            bbox[2].max(x),
+            bbox[3].max(y),
+        ];
+    }
+    if !(bbox[0].is_finite() && bbox[2] > bbox[0] && bbox[3] > bbox[1]) {
+        return Err(Error::Input {
+            path: plots_path.to_path_buf(),
+            message: "no plot has a usable polygon".into(),
+        });
+    }
+    let x0 = (bbox[0] / cell).floor() * cell;
+    let y1 = (bbox[3] / cell).ceil() * cell;
+    let width = ((bbox[2] - x0) / cell).ceil().max(1.0) as usize;
+    let height = ((y1 - bbox[1]) / cell).ceil().max(1.0) as usize;
+    if width.saturating_mul(height) > 400_000_000 {
+        return Err(Error::usage(format!(
+            "a {width} × {height} grid at {cell} m is too large: raise the cell size (grid.cell_size, spray.cell_size) or split the plots"
+        )));
+    }
+    let gt = [x0, cell, 0.0, y1, 0.0, -cell];
+    let grid = Grid {
+        width,
+        height,
+        geo_transform: Some(gt),
+        crs_wkt: wkt.map(String::from),
+    };
+    let n = width * height;
+    let (mut labels, mut core, mut best) = (vec![0u32; n], vec![false; n], vec![0f32; n]);
+    let mut cells = Vec::with_capacity(parts.len());
+    let mut areas_m2 = Vec::with_capacity(parts.len());
+    let mut cover = Vec::new();
+    for (k, p) in parts.iter().enumerate() {
+        let poly = p
+            .as_ref()
+            .and_then(|p| PixelPolygon::new(&zonal::to_pixel(&gt, p)));
+        areas_m2.push(poly.as_ref().map_or(0.0, |p| p.area() * cell * cell));
+        let Some(rect) = poly.as_ref().and_then(|p| p.cells(width, height)) else {
+            cells.push(None);
+            continue;
+        };
+        if let Some(poly) = &poly {
+            poly.coverage(rect, CoverageMode::Exact, &mut cover);
+        }
+        for r in 0..rect.height {
+            for c in 0..rect.width {
+                let (i, j) = ((rect.y + r) * width + rect.x + c, r * rect.width + c);
+                let share = cover[j] as f32;
+                if share > best[i] {
+                    best[i] = share;
+                    labels[i] = (k + 1) as u32;
+                    core[i] = cover[j] >= 0.999;
+                }
+            }
+        }
+        cells.push(Some(PlotCells {
+            rect,
+            cover: cover.iter().map(|&c| c as f32).collect(),
+        }));
+    }
+    Ok(Layout {
+        grid,
+        cell_size: cell,
+        labels,
+        core,
+        cells,
+        areas_m2,
+        parts: parts.to_vec(),
+    })
+}
+
+/// Merge slivers, cut the pieces and fill the raster from each plot's cell rates (row-major over
+/// its window; None for a plot with no cells).
+pub fn tile(layout: Layout, mut rates: Vec<Option<Vec<f32>>>, min_zone_m2: f64) -> RatePass {
+    let cell_m2 = layout.cell_size * layout.cell_size;
+    let gt = layout.grid.geo_transform.unwrap_or_default();
+    let mut pieces = Vec::new();
+    for (k, (r, cells)) in rates.iter_mut().zip(&layout.cells).enumerate() {
+        let (Some(r), Some(cells), Some(parts)) = (r.as_mut(), cells, layout.parts[k].as_ref())
+        else {
+            continue;
+        };
+        tiles::merge_slivers(r, cells, cell_m2, min_zone_m2);
+        pieces.extend(tiles::pieces(k, parts, r, cells, &gt, cell_m2));
+    }
+    let w = layout.grid.width;
+    let mut values = vec![f32::NAN; layout.labels.len()];
+    for (i, &label) in layout.labels.iter().enumerate() {
+        let Some(k) = label.checked_sub(1).map(|k| k as usize) else {
+            continue;
+        };
+        if let (Some(r), Some(cells)) = (&rates[k], &layout.cells[k]) {
+            let (x, y) = (i % w - cells.rect.x, i / w - cells.rect.y);
+            values[i] = r[y * cells.rect.width + x];
+        }
+    }
+    let unobserved = values
+        .iter()
+        .zip(&layout.labels)
+        .map(|(v, &l)| l != 0 && v.is_nan())
+        .collect();
+    RatePass {
+        layout,
+        values,
+        unobserved,
+        pieces,
+    }
+}
+
+/// Each plot's rate in each cell it touches, `rate(plot, grid cell index)`, row-major over the
+/// plot's window (None for a plot with no cells).
+pub fn cell_rates(layout: &Layout, rate: impl Fn(usize, usize) -> f32) -> Vec<Option<Vec<f32>>> {
+    let w = layout.grid.width;
+    layout
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(k, cells)| {
+            let cells = cells.as_ref()?;
+            let (rw, x0, y0) = (cells.rect.width, cells.rect.x, cells.rect.y);
+            Some(
+                (0..cells.cover.len())
+                    .map(|j| rate(k, (y0 + j / rw) * w + x0 + j % rw))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// A plot's machine total (Σ rate × area / 10 000) and the area of its pieces (m²).
+pub fn totals(pieces: &[Piece], plot: usize) -> (f64, f64) {
+    pieces
+        .iter()
+        .filter(|p| p.plot == plot)
+        .fold((0.0, 0.0), |(t, a), p| {
+            (t + p.rate * p.area_m2 / 10_000.0, a + p.area_m2)
+        })
+}
