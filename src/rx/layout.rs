@@ -199,3 +199,50 @@ pub fn totals(pieces: &[Piece], plot: usize) -> (f64, f64) {
             (t + p.rate * p.area_m2 / 10_000.0, a + p.area_m2)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rect(x0: f64, x1: f64) -> Option<Parts> {
+        Some(vec![vec![vec![
+            (x0, 0.0),
+            (x1, 0.0),
+            (x1, 1.0),
+            (x0, 1.0),
+            (x0, 0.0),
+        ]]])
+    }
+
+    #[test]
+    fn a_shared_cell_takes_the_rate_of_the_plot_covering_most_of_it() {
+        // 1 m cells over x 0–5: A covers 0–1.7, B 1.7–3, C 4–5; the cell 3–4 touches none.
+        let parts = vec![rect(0.0, 1.7), rect(1.7, 3.0), rect(4.0, 5.0)];
+        let l = layout(None, Path::new("plots"), &parts, 1.0).unwrap();
+        assert_eq!((l.grid.width, l.grid.height), (5, 1));
+        assert_eq!(l.labels, [1, 1, 2, 0, 3]);
+        assert_eq!(l.core, [true, false, true, false, true]);
+        assert!((l.areas_m2[0] - 1.7).abs() < 1e-12);
+        // A's cell 1–2 is 70 % A; B's window starts there with 30 %.
+        let b = l.cells[1].as_ref().unwrap();
+        assert_eq!(b.rect.x, 1);
+        assert!((b.cover[0] - 0.3).abs() < 1e-6);
+        let rates = cell_rates(&l, |k, _| [10.0, 20.0, f32::NAN][k]);
+        let pass = tile(l, rates, 0.0);
+        assert_eq!(&pass.values[..3], [10.0, 10.0, 20.0]);
+        assert!(pass.values[3].is_nan() && pass.values[4].is_nan());
+        // C has no rate: its cell is not observed; the gap is outside every plot.
+        assert_eq!(pass.unobserved, [false, false, false, false, true]);
+        // The pieces: A's 1.7 m² and B's 1.3 m², nothing for C.
+        let area = |k: usize| -> f64 {
+            pass.pieces
+                .iter()
+                .filter(|p| p.plot == k)
+                .map(|p| p.area_m2)
+                .sum()
+        };
+        assert!((area(0) - 1.7).abs() < 1e-9 && (area(1) - 1.3).abs() < 1e-9);
+        assert_eq!(area(2), 0.0);
+        assert!((totals(&pass.pieces, 1).0 - 20.0 * 1.3 / 10_000.0).abs() < 1e-10);
+    }
+}
