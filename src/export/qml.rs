@@ -562,4 +562,39 @@ mod tests {
         let comment = format!("<r><!-- {} --></r>", xml_comment("x -- y -"));
         assert!(roxmltree::Document::parse(&comment).is_ok());
     }
+
+    #[test]
+    fn not_observed_plots_have_a_hatched_rule_of_their_own() {
+        let classes = rate_classes(&[0.0, 25.0, 65.0], "kg urea/ha", Palette::Nitrogen, 7);
+        let text = vector_plots("rate", "status", &classes, "\"plot_id\"", "N <&>");
+        let opts = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(&text, opts).unwrap();
+        let rules: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rule"))
+            .collect();
+        assert_eq!(rules.len(), classes.len() + 1);
+        let last = rules.last().unwrap();
+        assert_eq!(last.attribute("label"), Some("not observed"));
+        assert_eq!(
+            last.attribute("filter"),
+            Some("\"status\" LIKE 'not observed%'")
+        );
+        assert_eq!(
+            rules[1].attribute("filter"),
+            Some("\"rate\" >= 25 AND \"rate\" <= 25")
+        );
+        // Its symbol is the hatch.
+        let symbol = doc
+            .descendants()
+            .find(|n| n.has_tag_name("symbol") && n.attribute("name") == last.attribute("symbol"))
+            .unwrap();
+        assert!(symbol
+            .descendants()
+            .any(|n| n.attribute("name") == Some("style")
+                && n.attribute("value") == Some("b_diagonal")));
+    }
 }

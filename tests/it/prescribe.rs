@@ -431,6 +431,19 @@ fn sample_season_at_panicle_initiation() {
     ));
     // The N-rich strip gets nothing, everywhere.
     assert_eq!(num(&table["P06"], "product_rate_kg_ha"), 0.0);
+    // One area_ha column (the plots' own is kept as area_ha_input).
+    let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.iter().filter(|&&h| h == "area_ha").count(), 1);
+    assert!(header.contains(&"area_ha_input"));
+    // P01, 2 % in the flight: not observed, no rate and no SI (not 0, not 1).
+    let p01 = &table["P01"];
+    assert_eq!(p01["n_status"], "not observed");
+    assert_eq!(
+        (p01["product_rate_kg_ha"].as_str(), p01["si"].as_str()),
+        ("", "")
+    );
+    assert!(p01["n_reason"].contains("covers 2%"), "{p01:?}");
     let nitrogen = cells(&out.join("rx_nitrogen.tif"));
     let patch = anomaly("n_deficient");
     let (p06, p07) = (plot("P06"), plot("P07"));
