@@ -521,7 +521,7 @@ fn signed_area(ring: &[serde_json::Value]) -> f64 {
 
 /// RFC 7946: no `crs`, lon/lat in range, closed rings, outer rings counter-clockwise and holes
 /// clockwise, valid geometry.
-fn check_rfc7946(path: &Path) {
+pub fn check_rfc7946(path: &Path) {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     assert_eq!(json["type"], "FeatureCollection");
     assert!(json.get("crs").is_none(), "{}: crs member", path.display());

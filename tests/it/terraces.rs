@@ -333,6 +333,9 @@ fn terraced_paddies_are_tiled_exactly_and_unseen_ones_get_no_rate() {
     for product in ["nitrogen", "spray"] {
         // The shapefile holds the zones in doubles (the GeoJSON at 9 decimals, ~0.1 mm).
         let zones = features(&rx.join(format!("rx_{product}_zones.shp.zip")));
+        for layer in ["zones", "plots"] {
+            crate::prescribe::check_rfc7946(&rx.join(format!("rx_{product}_{layer}.geojson")));
+        }
         let geojson = features(&rx.join(format!("rx_{product}_zones.geojson")));
         assert_eq!(zones.len(), geojson.len(), "{product}");
         let mut by_plot: HashMap<&str, Vec<&Geometry>> = HashMap::new();
