@@ -215,6 +215,15 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
     let n_cell = req.config.grid.cell_size;
     let parts = plots_in_crs(&info, &plots, (n_cell / 2.0).min(1.0))?;
     let mut rows = plot_rows(req, &plots, from_csv.as_ref(), &parts)?;
+    let n = &req.config.nitrogen;
+    if let Some(value) = n.reference_value.as_deref() {
+        if req.n_index.is_some() && !rows.iter().any(|r| r.reference) {
+            warnings.push(format!(
+                "no plot has {} = '{value}': the reference is virtual",
+                n.reference_field
+            ));
+        }
+    }
     if let Some(map) = &from_csv {
         let missing: Vec<&str> = rows
             .iter()
