@@ -341,6 +341,18 @@ fn terraced_paddies_are_tiled_exactly_and_unseen_ones_get_no_rate() {
         let mut by_plot: HashMap<&str, Vec<&Geometry>> = HashMap::new();
         for (p, g) in &zones {
             assert!(g.is_valid(), "{product} zone of {} invalid", p["plot_id"]);
+            // No sliver: every polygon of a feature is at least the 25 m² minimum piece.
+            let parts: Vec<f64> = match g.geometry_count() {
+                n if n > 0 && g.geometry_type() != gdal::vector::OGRwkbGeometryType::wkbPolygon => {
+                    (0..n).map(|i| g.get_geometry(i).area()).collect()
+                }
+                _ => vec![g.area()],
+            };
+            assert!(
+                parts.iter().all(|&a| a >= 25.0 - 1e-3),
+                "{product} sliver in {}: {parts:?}",
+                p["plot_id"]
+            );
             by_plot.entry(p["plot_id"].as_str()).or_default().push(g);
         }
         for p in &seen {
@@ -812,6 +824,28 @@ fn seeded_season_figures() {
         for product in ["nitrogen", "spray"] {
             let zones = features(&rx.join(format!("rx_{product}_zones.shp.zip")));
             let (total, outside, overlap) = layer_figures(&zones, &plots);
+            // Polygon parts smaller than the 25 m² minimum piece (a piece cut by the outline can
+            // fall into parts); a whole 5 m cell is 25 m² to rounding, and kept.
+            let small_parts: Vec<f64> = zones
+                .iter()
+                .flat_map(|(_, g)| {
+                    let n = g.geometry_count();
+                    if n == 0 || g.geometry_type() == gdal::vector::OGRwkbGeometryType::wkbPolygon {
+                        vec![g.area()]
+                    } else {
+                        (0..n).map(|i| g.get_geometry(i).area()).collect()
+                    }
+                })
+                .filter(|&a| a < 25.0 - 1e-3)
+                .collect();
+            println!(
+                "  {product}: {} polygon parts below 25 m²: {:?}",
+                small_parts.len(),
+                small_parts
+                    .iter()
+                    .map(|a| (a * 100.0).round() / 100.0)
+                    .collect::<Vec<_>>()
+            );
             // Rated area of paddies seen on less than half (none for nitrogen: not observed).
             let unseen_rated: Vec<&str> = zones
                 .iter()
