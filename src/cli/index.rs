@@ -26,10 +26,15 @@ use crate::io::{Codec, CogOptions, Layout, Predictor};
 ///   paddy index stack.tif --band R=1 --band N=4 --band G=2 --band B=3 --index evi,gndvi
 ///
 ///   paddy index IMG_0001_*.tif --sensor micasense-rededge --index ndre
+///
+///   paddy index flight_0626.tif flight_0718.tif --index ndvi   (two stacks: two sets of outputs)
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
-    /// Input rasters: one multi-band file, or one file per band (anything GDAL reads).
+    /// Input rasters (anything GDAL reads): one multi-band file, or one file per band, or several
+    /// multi-band files, each then processed on its own into outputs named by its stem (a
+    /// single-band file whose name extends a stack's, such as S2_tile_SCL.tif beside S2_tile.tif,
+    /// goes with that stack).
     #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
@@ -128,7 +133,7 @@ pub struct IndexArgs {
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 
-    /// Print the run summary as JSON on stdout.
+    /// Print the run summary as JSON on stdout (an array of them when several stacks are given).
     #[arg(long)]
     json: bool,
 
@@ -242,47 +247,57 @@ pub fn run(args: IndexArgs) -> Result<()> {
         ..IndexRequest::new(args.inputs, args.index)
     };
     let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;
-    let plan = index::plan(&request, catalogue)?;
-    if !args.quiet {
-        for w in &plan.warnings {
-            eprintln!("paddy: warning: {w}");
+    let plans = index::plans(&request, catalogue)?;
+    let mut reports = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        if !args.quiet {
+            for w in &plan.warnings {
+                eprintln!("paddy: warning: {w}");
+            }
         }
+        let report = super::with_progress(
+            args.quiet,
+            "indices",
+            |progress| index::run(plan, progress),
+            |_| &[],
+        )?;
+        if !args.json && !args.quiet {
+            print_summary(plan, &report);
+        }
+        reports.push(report);
     }
-    let report = super::with_progress(
-        args.quiet,
-        "indices",
-        |progress| index::run(&plan, progress),
-        |_| &[],
-    )?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else if !args.quiet {
-        println!(
-            "{}×{} px, sensor {} ({}), {:.2} s, {:.1} Mpx/s",
-            report.width,
-            report.height,
-            report.sensor,
-            plan.profile_source,
-            report.seconds,
-            report.megapixels_per_second
-        );
-        for o in &report.outputs {
-            let range = match (o.min, o.mean, o.max) {
-                (Some(min), Some(mean), Some(max)) => {
-                    format!("mean {mean:.3}, range {min:.3} … {max:.3}")
-                }
-                _ => "no valid pixels".into(),
-            };
-            println!(
-                "  {:<6} {}  ({} valid px, {range})",
-                o.index,
-                o.path.display(),
-                o.valid_pixels
-            );
-        }
+        let json = match reports.as_slice() {
+            [one] => serde_json::to_string_pretty(one),
+            all => serde_json::to_string_pretty(all),
+        };
+        println!("{}", json.unwrap_or_default());
     }
     Ok(())
+}
+
+fn print_summary(plan: &index::IndexPlan, report: &index::IndexReport) {
+    println!(
+        "{}×{} px, sensor {} ({}), {:.2} s, {:.1} Mpx/s",
+        report.width,
+        report.height,
+        report.sensor,
+        plan.profile_source,
+        report.seconds,
+        report.megapixels_per_second
+    );
+    for o in &report.outputs {
+        let range = match (o.min, o.mean, o.max) {
+            (Some(min), Some(mean), Some(max)) => {
+                format!("mean {mean:.3}, range {min:.3} … {max:.3}")
+            }
+            _ => "no valid pixels".into(),
+        };
+        println!(
+            "  {:<6} {}  ({} valid px, {range})",
+            o.index,
+            o.path.display(),
+            o.valid_pixels
+        );
+    }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::inputs;
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
@@ -203,6 +204,53 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
     ))
 }
 
+/// Check a request against the files and build its plans: one, or one per stack when every
+/// input is a complete stack (see [`inputs::group_inputs`]). All are checked before any is run.
+pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexPlan>> {
+    if request.inputs.len() < 2 || !request.bands.is_empty() {
+        return Ok(vec![plan(request, catalogue)?]);
+    }
+    let infos = request
+        .inputs
+        .iter()
+        .map(|p| RasterInfo::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let (profile, _) = choose_profile(request, &infos)?;
+    let groups = inputs::group_inputs(
+        &request.inputs,
+        &infos,
+        &profile,
+        !request.bands.is_empty(),
+        request.name.as_deref(),
+    )?;
+    if groups.len() == 1 {
+        return Ok(vec![plan(request, catalogue)?]);
+    }
+    let plans = groups
+        .into_iter()
+        .map(|group| {
+            plan(
+                &IndexRequest {
+                    inputs: group,
+                    ..request.clone()
+                },
+                catalogue,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut paths: Vec<&Path> = Vec::new();
+    for p in plans.iter().flat_map(|p| &p.outputs) {
+        if paths.contains(&p.path.as_path()) {
+            return Err(Error::usage(format!(
+                "two stacks would both write {}: their names share a stem; give them in separate calls with --name",
+                p.path.display()
+            )));
+        }
+        paths.push(&p.path);
+    }
+    Ok(plans)
+}
+
 /// Check a request against the files and build the plan.
 pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> {
     if request.indices.is_empty() && request.expressions.is_empty() {
@@ -301,7 +349,14 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
                         };
                         chosen.insert(role, (i.path.clone(), band, why));
                     }
-                    Some((p, b, _)) if (p, *b) != (&i.path, band) => warnings.push(format!(
+                    Some((p, b, why)) if p != &i.path => {
+                        return Err(Error::usage(format!(
+                            "band {role} is ambiguous: {} band {b} ({why}) and {name} band {band} both look like it. The inputs: {}. Map it with --band {role}=FILE[:BAND], or give the files in separate calls",
+                            file_name(p),
+                            inputs::describe_all(&request.inputs, &infos, &profile)
+                        )))
+                    }
+                    Some((p, b, _)) if *b != band => warnings.push(format!(
                         "{name} band {band} also looks like {role}; using {} band {b}",
                         file_name(p)
                     )),

@@ -89,7 +89,13 @@ fn band_number_out_of_range_is_a_usage_error() {
 fn grids_that_do_not_line_up_name_both_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (s2, drone) = (sample("s2_20260717.tif"), sample("drone_20260718.tif"));
-    let err = fails(tmp.path(), &["index", &s2, &drone, "-i", "ndvi"], 1);
+    // Two stacks are two runs: a grid is shared only by the files of one run.
+    let (red, nir) = (format!("R={s2}:3"), format!("N={drone}:5"));
+    let err = fails(
+        tmp.path(),
+        &["index", "--band", &red, "--band", &nir, "-i", "ndvi"],
+        1,
+    );
     assert!(
         err.contains("s2_20260717.tif") && err.contains("drone_20260718.tif"),
         "{err}"
