@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
-use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
+use crate::index::{self, BandRef, Engine, GridChoice, IndexRequest, DEFAULT_OUT_NODATA};
 use crate::io::{Codec, CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
@@ -94,6 +94,19 @@ pub struct IndexArgs {
     #[arg(long = "const", value_name = "NAME=VALUE", value_parser = parse_const)]
     constants: Vec<(String, f64)>,
 
+    /// Output grid when the inputs differ in resolution or extent (same CRS, pixels aligned):
+    /// `finest` (default: the finest input's grid, e.g. 10 m for Sentinel-2's 10 and 20 m
+    /// bands) or `like:FILE` (that raster's grid). Bands not on it are resampled as they are
+    /// read: reflectance bilinear when refined, averaged when coarsened; quality and class bands
+    /// (SCL, QA_PIXEL) nearest, so classes are never blended.
+    #[arg(long, value_name = "finest|like:FILE", value_parser = parse_grid)]
+    grid: Option<GridChoice>,
+
+    /// Output pixel size in the inputs' CRS units (e.g. 20 for Sentinel-2's 20 m grid), over the
+    /// finest input's extent. Resampling as for --grid.
+    #[arg(long, value_name = "R", conflicts_with = "grid", value_parser = parse_resolution)]
+    resolution: Option<f64>,
+
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
     out: PathBuf,
@@ -153,6 +166,23 @@ fn parse_band(text: &str) -> std::result::Result<(Role, BandRef), String> {
         return Err(format!("--band {role}= needs a band number or a file"));
     }
     Ok((role, BandRef::parse(spec)))
+}
+
+fn parse_grid(text: &str) -> std::result::Result<GridChoice, String> {
+    match text.split_once(':') {
+        _ if text == "finest" => Ok(GridChoice::Finest),
+        Some(("like", file)) if !file.is_empty() => Ok(GridChoice::Like(PathBuf::from(file))),
+        _ => Err(format!(
+            "'{text}': expected finest or like:FILE, e.g. --grid like:B04_10m.jp2"
+        )),
+    }
+}
+
+fn parse_resolution(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("'{text}' is not a pixel size > 0, e.g. 10 or 20")),
+    }
 }
 
 fn parse_expr(text: &str) -> std::result::Result<(String, String), String> {
@@ -244,6 +274,10 @@ pub fn run(args: IndexArgs) -> Result<()> {
             ..CogOptions::default()
         },
         threads: args.threads,
+        grid: match (args.resolution, args.grid) {
+            (Some(r), _) => GridChoice::Resolution(r),
+            (None, grid) => grid.unwrap_or_default(),
+        },
         ..IndexRequest::new(args.inputs, args.index)
     };
     let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::grid::{resampling_for, target_grid, GridChoice};
 use super::inputs;
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
-use crate::io::{file_name, BandSpec, CogOptions, MaskSpec, RasterInfo};
+use crate::io::{file_name, BandSpec, CogOptions, MaskSpec, RasterInfo, Warp};
 use crate::kernels::Formula;
 use crate::raster::Grid;
 use crate::sensors::Profile;
@@ -63,6 +64,8 @@ pub struct IndexRequest {
     pub out_nodata: f64,
     pub cog: CogOptions,
     pub threads: Option<usize>,
+    /// The grid written when inputs differ in resolution or extent.
+    pub grid: GridChoice,
 }
 
 impl IndexRequest {
@@ -84,6 +87,7 @@ impl IndexRequest {
             out_nodata: DEFAULT_OUT_NODATA,
             cog: CogOptions::default(),
             threads: None,
+            grid: GridChoice::Finest,
         }
     }
 }
@@ -126,8 +130,10 @@ pub struct IndexPlan {
     pub roles: BTreeMap<Role, BandSpec>,
     pub mask: Option<MaskSpec>,
     pub outputs: Vec<PlannedIndex>,
-    /// Files to open (each once per worker).
+    /// Files on the plan's grid, to open (each once per worker).
     pub files: Vec<PathBuf>,
+    /// Files read onto the plan's grid by resampling, each with how.
+    pub warps: Vec<(PathBuf, Warp)>,
     pub out_nodata: f64,
     pub cog: CogOptions,
     pub threads: Option<usize>,
@@ -283,9 +289,11 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         .iter()
         .map(|p| RasterInfo::read(p))
         .collect::<Result<Vec<_>>>()?;
-    for other in &infos[1..] {
-        infos[0].check_same_grid(other)?;
-    }
+    let like = match &request.grid {
+        GridChoice::Like(path) => Some(RasterInfo::read(path)?),
+        _ => None,
+    };
+    let target = target_grid(&request.grid, &infos, like.as_ref())?;
     let info = |path: &Path| infos.iter().find(|i| i.path == path);
     let (profile, profile_source) = choose_profile(request, &infos)?;
     let mut warnings = Vec::new();
@@ -434,13 +442,26 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     for role in needed {
         let (path, band, _) = &chosen[&role];
         let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
-        roles.insert(role, band_spec(request, &profile, i, *band));
+        let mut spec = band_spec(request, &profile, i, *band);
+        spec.warp = resampling_for(&i.grid, &target, !role.is_spectral()).map(|resampling| Warp {
+            grid: target.clone(),
+            resampling,
+            nodata: spec.nodata,
+        });
+        roles.insert(role, spec);
     }
     let mask = profile.mask.as_ref().and_then(|(role, rule)| {
         chosen.get(role).map(|(path, band, _)| MaskSpec {
             path: path.clone(),
             band: *band,
             rule: rule.clone(),
+            warp: info(path)
+                .and_then(|i| resampling_for(&i.grid, &target, true))
+                .map(|resampling| Warp {
+                    grid: target.clone(),
+                    resampling,
+                    nodata: None,
+                }),
         })
     });
     if profile.raw_counts && request.scale.is_none() {
@@ -449,22 +470,35 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             profile.name
         ));
     }
-    let mut used_files: Vec<PathBuf> = roles.values().map(|s| s.path.clone()).collect();
-    used_files.extend(mask.iter().map(|m| m.path.clone()));
+    let reads = roles
+        .values()
+        .map(|s| (&s.path, &s.warp))
+        .chain(mask.iter().map(|m| (&m.path, &m.warp)));
+    let (mut used_files, mut warps) = (Vec::new(), Vec::new());
+    for (path, warp) in reads {
+        match warp {
+            None if !used_files.contains(path) => used_files.push(path.clone()),
+            Some(w) if !warps.contains(&(path.clone(), w.clone())) => {
+                warps.push((path.clone(), w.clone()))
+            }
+            _ => {}
+        }
+    }
     used_files.sort();
-    used_files.dedup();
-    let first = roles.values().next().map(|s| s.path.clone());
-    let block_size = first
-        .as_deref()
-        .and_then(info)
-        .map_or(infos[0].block_size, |i| i.block_size);
+    // Windows follow the blocks of the first role read straight from its file (a resampled
+    // read has no blocks of its own to follow).
+    let block_size = roles
+        .values()
+        .find(|s| s.warp.is_none())
+        .and_then(|s| info(&s.path))
+        .map_or((512, 512), |i| i.block_size);
     let acquisition_date = infos
         .iter()
         .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
         .map(|(date, _)| date);
     Ok(IndexPlan {
         acquisition_date,
-        grid: infos[0].grid.clone(),
+        grid: target,
         block_size,
         profile,
         profile_source,
@@ -472,6 +506,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         mask,
         outputs,
         files: used_files,
+        warps,
         out_nodata: request.out_nodata,
         cog: request.cog.clone(),
         threads: request.threads,
@@ -666,6 +701,7 @@ fn band_spec(
             .or(profile.nodata),
         scale,
         offset,
+        warp: None,
     }
 }
 

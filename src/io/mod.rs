@@ -3,11 +3,13 @@
 //! only when complete.
 
 mod read;
+mod resample;
 pub mod table;
 pub mod warp;
 mod write;
 
 pub use read::{BandSpec, MaskSpec, Readers};
+pub use resample::{warp_args, Resampling, Warp, WarpedFiles};
 pub use write::{
     finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
     Predictor, TempPath,

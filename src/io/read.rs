@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use gdal::raster::{GdalDataType, RasterBand};
 use gdal::Dataset;
 
+use super::resample::{Warp, WarpedFiles};
 use crate::error::{gdal_message, Error, Result};
 use crate::raster::Window;
 use crate::sensors::MaskRule;
@@ -19,6 +20,8 @@ pub struct BandSpec {
     pub nodata: Option<f64>,
     pub scale: f64,
     pub offset: f64,
+    /// Read onto another grid (None: the file is on the run's grid).
+    pub warp: Option<Warp>,
 }
 
 /// A quality band whose values mark pixels to drop (Sentinel-2 SCL, Landsat QA_PIXEL).
@@ -27,12 +30,14 @@ pub struct MaskSpec {
     pub path: PathBuf,
     pub band: usize,
     pub rule: MaskRule,
+    /// Read onto another grid (None: the file is on the run's grid).
+    pub warp: Option<Warp>,
 }
 
 /// A worker's own GDAL handles (GDAL datasets are not shared between threads) and scratch
 /// buffers that are reused from window to window.
 pub struct Readers {
-    datasets: Vec<(PathBuf, Dataset)>,
+    datasets: Vec<(PathBuf, Option<Warp>, Dataset)>,
     wide: Vec<f64>,
     bytes: Vec<u8>,
     quality: Vec<u32>,
@@ -43,10 +48,23 @@ pub struct Readers {
 impl Readers {
     /// Open every file once for this worker.
     pub fn open(paths: &[PathBuf]) -> Result<Readers> {
-        let datasets = paths
+        Readers::open_with(paths, &WarpedFiles::default())
+    }
+
+    /// Open every file once for this worker, and every warped VRT (files read onto another
+    /// grid, see [`WarpedFiles`]).
+    pub fn open_with(paths: &[PathBuf], warped: &WarpedFiles) -> Result<Readers> {
+        let mut datasets = paths
             .iter()
-            .map(|p| Ok((p.clone(), super::open(p)?)))
+            .map(|p| Ok((p.clone(), None, super::open(p)?)))
             .collect::<Result<Vec<_>>>()?;
+        for (path, warp, vrt) in warped.entries() {
+            let ds = super::open(Path::new(vrt)).map_err(|e| Error::Open {
+                path: path.to_path_buf(),
+                message: format!("resampled onto the run's grid: {e}"),
+            })?;
+            datasets.push((path.to_path_buf(), Some(warp.clone()), ds));
+        }
         Ok(Readers {
             datasets,
             wide: Vec::new(),
@@ -60,14 +78,15 @@ impl Readers {
 
 /// Band `band` of the already opened `path`.
 fn band_of<'a>(
-    datasets: &'a [(PathBuf, Dataset)],
+    datasets: &'a [(PathBuf, Option<Warp>, Dataset)],
     path: &Path,
+    warp: Option<&Warp>,
     band: usize,
 ) -> Result<RasterBand<'a>> {
     let ds = datasets
         .iter()
-        .find(|(p, _)| p == path)
-        .map(|(_, d)| d)
+        .find(|(p, w, _)| p == path && w.as_ref() == warp)
+        .map(|(_, _, d)| d)
         .ok_or_else(|| Error::Open {
             path: path.to_path_buf(),
             message: "not opened by this reader (internal error)".into(),
@@ -93,7 +112,7 @@ impl Readers {
             bytes,
             ..
         } = self;
-        let band = band_of(datasets, &spec.path, spec.band)?;
+        let band = band_of(datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
         let at = (window.x as isize, window.y as isize);
         let size = (window.width, window.height);
         let fail = |e: gdal::errors::GdalError| read_error(&spec.path, spec.band, &e);
@@ -145,7 +164,7 @@ impl Readers {
     ) -> Result<()> {
         let n = window.len();
         let (out, valid) = (&mut out[..n], &mut valid[..n]);
-        let raster = band_of(&self.datasets, path, band)?;
+        let raster = band_of(&self.datasets, path, None, band)?;
         let size = (window.width, window.height);
         let fail = |e: gdal::errors::GdalError| read_error(path, band, &e);
         raster
@@ -210,7 +229,7 @@ impl Readers {
         valid: &mut [bool],
     ) -> Result<()> {
         let n = window.len();
-        let band = band_of(&self.datasets, &spec.path, spec.band)?;
+        let band = band_of(&self.datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
         let size = (window.width, window.height);
         let quality = &mut self.quality;
         quality.resize(n, 0);

@@ -12,6 +12,7 @@ mod prescribe;
 mod readme;
 mod real_data;
 mod real_seasons;
+mod resolutions;
 mod sample_tiles;
 mod several_stacks;
 mod stage;
