@@ -68,7 +68,8 @@ fn words(command: &str) -> Vec<String> {
 /// --per-pixel and a `>` redirect).
 fn missing_inputs(command: &str, dir: &Path) -> Vec<String> {
     let data = [
-        ".tif", ".TIF", ".toml", ".geojson", ".shp", ".gpkg", ".csv", ".json",
+        ".tif", ".TIF", ".jp2", ".toml", ".geojson", ".shp", ".gpkg", ".csv", ".json", ".zip",
+        ".tar", ".SAFE",
     ];
     let w = words(command);
     let mut missing = Vec::new();
@@ -77,6 +78,11 @@ fn missing_inputs(command: &str, dir: &Path) -> Vec<String> {
         if matches!(previous, "--out" | "-o" | "--chart" | "--per-pixel" | ">") {
             continue;
         }
+        // --band ROLE=FILE[:BAND] names a file too.
+        let word = match (previous, word.split_once('=')) {
+            ("--band" | "-b", Some((_, file))) => file.rsplit_once(':').map_or(file, |(f, _)| f),
+            _ => word.as_str(),
+        };
         if word.starts_with('-') || !data.iter().any(|e| word.ends_with(e)) {
             continue;
         }
@@ -91,7 +97,7 @@ fn missing_inputs(command: &str, dir: &Path) -> Vec<String> {
             dir.join(word).exists()
         };
         if !exists {
-            missing.push(word.clone());
+            missing.push(word.to_string());
         }
     }
     missing
