@@ -19,6 +19,10 @@ use crate::io::{Codec, CogOptions, Layout, Predictor};
 ///
 /// Examples:
 ///
+///   paddy index S2B_MSIL2A_..._T48QWF_....SAFE.zip --index ndvi,ndre,lswi --out indices/
+///
+///   paddy index LC08_L2SP_..._02_T1.tar --index ndvi,lswi
+///
 ///   paddy index S2_tile.tif --sensor sentinel2-l2a --index ndvi,ndre,lswi --out indices/
 ///
 ///   paddy index LC08_..._SR_B4.TIF LC08_..._SR_B5.TIF LC08_..._SR_B6.TIF --index ndvi,lswi
@@ -31,7 +35,9 @@ use crate::io::{Codec, CogOptions, Layout, Predictor};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
-    /// Input rasters (anything GDAL reads): one multi-band file, or one file per band, or several
+    /// Input rasters (anything GDAL reads): a Sentinel-2 L2A .SAFE folder or .zip or a Landsat
+    /// Collection 2 Level-2 folder or .tar as downloaded (bands, calibration, date and cloud
+    /// mask from its metadata; no --band needed), or one multi-band file, or one file per band, or several
     /// multi-band files, each then processed on its own into outputs named by its stem (a
     /// single-band file whose name extends a stack's, such as S2_tile_SCL.tif beside S2_tile.tif,
     /// goes with that stack).

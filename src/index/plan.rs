@@ -11,7 +11,9 @@ use super::inputs;
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
-use crate::io::{file_name, BandSpec, CogOptions, MaskSpec, RasterInfo, Warp};
+use crate::io::{
+    file_name, open_product, BandSpec, CogOptions, MaskSpec, Product, RasterInfo, Warp,
+};
 use crate::kernels::Formula;
 use crate::raster::Grid;
 use crate::sensors::Profile;
@@ -66,6 +68,12 @@ pub struct IndexRequest {
     pub threads: Option<usize>,
     /// The grid written when inputs differ in resolution or extent.
     pub grid: GridChoice,
+    /// Per file: reflectance = DN × scale + offset from a product's metadata (MTD, MTL).
+    pub calibration: Vec<(PathBuf, (f64, f64))>,
+    /// The acquisition date when the files do not carry it (a product's metadata).
+    pub date: Option<crate::phenology::dates::Date>,
+    /// Where the inputs came from, for the report (a product and what its metadata said).
+    pub source_note: Option<String>,
 }
 
 impl IndexRequest {
@@ -88,6 +96,9 @@ impl IndexRequest {
             cog: CogOptions::default(),
             threads: None,
             grid: GridChoice::Finest,
+            calibration: Vec::new(),
+            date: None,
+            source_note: None,
         }
     }
 }
@@ -213,6 +224,32 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
 /// Check a request against the files and build its plans: one, or one per stack when every
 /// input is a complete stack (see [`inputs::group_inputs`]). All are checked before any is run.
 pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexPlan>> {
+    let products = request
+        .inputs
+        .iter()
+        .map(|p| Ok((p, open_product(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some((product_path, _)) = products.iter().find(|(_, p)| p.is_some()) {
+        if let Some((other, _)) = products.iter().find(|(_, p)| p.is_none()) {
+            return Err(Error::usage(format!(
+                "{} is a product as downloaded and {} is not: give products alone (each is processed on its own), or the band files alone",
+                product_path.display(),
+                other.display()
+            )));
+        }
+        if !request.bands.is_empty() {
+            return Err(Error::usage(format!(
+                "{} is a product as downloaded: its bands are found from its metadata, so --band is not needed (give the band files instead to map them yourself)",
+                product_path.display()
+            )));
+        }
+        let requests: Vec<IndexRequest> = products
+            .into_iter()
+            .filter_map(|(_, p)| p)
+            .map(|p| product_request(request, p))
+            .collect();
+        return plan_each(&requests, request, catalogue);
+    }
     if request.inputs.len() < 2 || !request.bands.is_empty() {
         return Ok(vec![plan(request, catalogue)?]);
     }
@@ -232,23 +269,58 @@ pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexP
     if groups.len() == 1 {
         return Ok(vec![plan(request, catalogue)?]);
     }
-    let plans = groups
+    let requests: Vec<IndexRequest> = groups
         .into_iter()
-        .map(|group| {
-            plan(
-                &IndexRequest {
-                    inputs: group,
-                    ..request.clone()
-                },
-                catalogue,
-            )
+        .map(|group| IndexRequest {
+            inputs: group,
+            ..request.clone()
         })
+        .collect();
+    plan_each(&requests, request, catalogue)
+}
+
+/// The request for one product: its band files, calibrations and date, its profile (unless
+/// --sensor says otherwise) and its name as the outputs' stem (unless --name).
+fn product_request(request: &IndexRequest, product: Product) -> IndexRequest {
+    IndexRequest {
+        inputs: product.bands.iter().map(|(p, _)| p.clone()).collect(),
+        sensor: request
+            .sensor
+            .clone()
+            .or_else(|| Some(product.kind.profile().to_string())),
+        name: request.name.clone().or(Some(product.name)),
+        calibration: product
+            .bands
+            .iter()
+            .filter_map(|(p, c)| c.map(|c| (p.clone(), c)))
+            .collect(),
+        date: product.date.and_then(|d| d.parse().ok()),
+        source_note: Some(product.note),
+        ..request.clone()
+    }
+}
+
+/// Plan each request; refuse (before any runs) two that would write the same file.
+fn plan_each(
+    requests: &[IndexRequest],
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+) -> Result<Vec<IndexPlan>> {
+    if let (Some(name), true) = (&request.name, requests.len() > 1) {
+        return Err(Error::usage(format!(
+            "--name {name} names one set of outputs, but {} inputs are each processed on their own: drop --name, or give one per call",
+            requests.len()
+        )));
+    }
+    let plans = requests
+        .iter()
+        .map(|r| plan(r, catalogue))
         .collect::<Result<Vec<_>>>()?;
     let mut paths: Vec<&Path> = Vec::new();
     for p in plans.iter().flat_map(|p| &p.outputs) {
         if paths.contains(&p.path.as_path()) {
             return Err(Error::usage(format!(
-                "two stacks would both write {}: their names share a stem; give them in separate calls with --name",
+                "two inputs would both write {}: their names share a stem; give them in separate calls with --name",
                 p.path.display()
             )));
         }
@@ -295,7 +367,10 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     };
     let target = target_grid(&request.grid, &infos, like.as_ref())?;
     let info = |path: &Path| infos.iter().find(|i| i.path == path);
-    let (profile, profile_source) = choose_profile(request, &infos)?;
+    let (profile, mut profile_source) = choose_profile(request, &infos)?;
+    if let Some(note) = &request.source_note {
+        profile_source = note.clone();
+    }
     let mut warnings = Vec::new();
 
     // Roles: explicit --band first, then the profile's names, then its band positions.
@@ -492,10 +567,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         .find(|s| s.warp.is_none())
         .and_then(|s| info(&s.path))
         .map_or((512, 512), |i| i.block_size);
-    let acquisition_date = infos
-        .iter()
-        .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
-        .map(|(date, _)| date);
+    let acquisition_date = request.date.or_else(|| {
+        infos
+            .iter()
+            .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+            .map(|(date, _)| date)
+    });
     Ok(IndexPlan {
         acquisition_date,
         grid: target,
@@ -672,11 +749,17 @@ fn band_spec(
     info: &RasterInfo,
     band: usize,
 ) -> BandSpec {
+    let product = request
+        .calibration
+        .iter()
+        .find(|(p, _)| *p == info.path)
+        .map(|(_, c)| *c);
     let own = if profile.use_band_scale {
         info.band_scale_offset[band - 1]
     } else {
         None
     };
+    let own = product.or(own);
     let scale = request
         .scale
         .or(own.map(|(s, _)| s))

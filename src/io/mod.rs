@@ -2,12 +2,14 @@
 //! validity, write index rasters as Cloud Optimized GeoTIFFs that appear under their final name
 //! only when complete.
 
+mod product;
 mod read;
 mod resample;
 pub mod table;
 pub mod warp;
 mod write;
 
+pub use product::{open_product, Product, ProductKind};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{warp_args, Resampling, Warp, WarpedFiles};
 pub use write::{

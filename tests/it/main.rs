@@ -9,6 +9,7 @@ mod exactextract;
 mod formats;
 mod indices_cli;
 mod prescribe;
+mod products;
 mod readme;
 mod real_data;
 mod real_seasons;

@@ -90,8 +90,13 @@ pub fn nd_reference(a: &Band64, b: &Band64, classes: Option<&Band64>) -> Vec<f64
         .collect()
 }
 
-/// Every pixel equal to the reference within f32 rounding; returns how many were compared.
+/// Every pixel equal to the reference within f32 rounding (2e-6); returns how many were compared.
 pub fn assert_matches(got: &Path, want: &[f64], what: &str) -> usize {
+    assert_within(got, want, 2e-6, what)
+}
+
+/// Every pixel within `tolerance` of the reference; returns how many were compared.
+pub fn assert_within(got: &Path, want: &[f64], tolerance: f64, what: &str) -> usize {
     let got = read_band(got, 1);
     assert_eq!(got.data.len(), want.len(), "{what}: size");
     let mut compared = 0;
@@ -99,7 +104,7 @@ pub fn assert_matches(got: &Path, want: &[f64], what: &str) -> usize {
         if *w == -9999.0 || !w.is_finite() {
             assert_eq!(*g, -9999.0, "{what} pixel {i}: want nodata, got {g}");
         } else {
-            assert!((g - w).abs() <= 2e-6, "{what} pixel {i}: {g} vs {w}");
+            assert!((g - w).abs() <= tolerance, "{what} pixel {i}: {g} vs {w}");
             compared += 1;
         }
     }
