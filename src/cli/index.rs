@@ -8,7 +8,7 @@ use clap::Args;
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
 use crate::index::{self, BandRef, Engine, GridChoice, IndexRequest, DEFAULT_OUT_NODATA};
-use crate::io::{Codec, CogOptions, Layout, Predictor};
+use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
@@ -112,6 +112,13 @@ pub struct IndexArgs {
     /// finest input's extent. Resampling as for --grid.
     #[arg(long, value_name = "R", conflicts_with = "grid", value_parser = parse_resolution)]
     resolution: Option<f64>,
+
+    /// Area of interest: a vector file (its features' extent, in its own CRS) or
+    /// minx,miny,maxx,maxy[,CRS] (CRS default: the inputs'; e.g. 108.1,26.1,108.3,26.3,EPSG:4326).
+    /// Only the windows over the area are read and written: the output grid is the input grid
+    /// cropped to the pixels the area touches, with no resampling.
+    #[arg(long, value_name = "FILE|BOX")]
+    aoi: Option<String>,
 
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
@@ -284,6 +291,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
             (Some(r), _) => GridChoice::Resolution(r),
             (None, grid) => grid.unwrap_or_default(),
         },
+        aoi: args.aoi.as_deref().map(Aoi::parse).transpose()?,
         ..IndexRequest::new(args.inputs, args.index)
     };
     let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;

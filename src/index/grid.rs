@@ -130,6 +130,48 @@ fn check_aligned(info: &RasterInfo, target: &Grid) -> Result<()> {
     Ok(())
 }
 
+/// `grid` cropped to the pixels that touch `bounds` (minx, miny, maxx, maxy in its CRS), with
+/// no resampling: the cropped grid and where it starts in `grid`, in pixels. `what` names the
+/// area in errors.
+pub fn crop(grid: &Grid, bounds: [f64; 4], what: &str) -> Result<(Grid, (usize, usize))> {
+    let Some((px, py)) = pixel_size(grid) else {
+        return Err(Error::usage(format!(
+            "--aoi {what}: the inputs' grid is rotated or has no geotransform"
+        )));
+    };
+    let gt = grid.geo_transform.unwrap_or_default();
+    let eps = 1e-9;
+    let clamp = |v: f64, max: usize| v.max(0.0).min(max as f64) as usize;
+    let col0 = clamp(((bounds[0] - gt[0]) / px + eps).floor(), grid.width);
+    let col1 = clamp(((bounds[2] - gt[0]) / px - eps).ceil(), grid.width);
+    let row0 = clamp(((gt[3] - bounds[3]) / py + eps).floor(), grid.height);
+    let row1 = clamp(((gt[3] - bounds[1]) / py - eps).ceil(), grid.height);
+    if col1 <= col0 || row1 <= row0 {
+        let (x1, y1) = (
+            gt[0] + grid.width as f64 * px,
+            gt[3] - grid.height as f64 * py,
+        );
+        return Err(Error::usage(format!(
+            "--aoi {what} does not overlap the inputs: the area is x {:.1} … {:.1}, y {:.1} … {:.1} in their CRS, they cover x {:.1} … {x1:.1}, y {y1:.1} … {:.1}",
+            bounds[0], bounds[2], bounds[1], bounds[3], gt[0], gt[3]
+        )));
+    }
+    let cropped = Grid {
+        width: col1 - col0,
+        height: row1 - row0,
+        geo_transform: Some([
+            gt[0] + col0 as f64 * px,
+            px,
+            0.0,
+            gt[3] - row0 as f64 * py,
+            0.0,
+            -py,
+        ]),
+        crs_wkt: grid.crs_wkt.clone(),
+    };
+    Ok((cropped, (col0, row0)))
+}
+
 /// How a band on `source` is read onto `target` (None: it is on the target grid). Quality and
 /// class bands are never blended: nearest always. Reflectance is bilinear when refined,
 /// averaged when coarsened, nearest when only the extent differs.
@@ -182,6 +224,20 @@ mod tests {
             resampling_for(&shifted, &g10, false),
             Some(Resampling::Nearest)
         );
+    }
+
+    #[test]
+    fn an_area_crops_to_the_pixels_it_touches() {
+        let g = grid(100, 50, 1000.0, 2000.0, 10.0);
+        let (c, origin) = crop(&g, [1015.0, 1800.0, 1040.0, 1905.0], "a").unwrap();
+        assert_eq!(origin, (1, 9));
+        assert_eq!((c.width, c.height), (3, 12));
+        assert_eq!(c.geo_transform.unwrap()[0], 1010.0);
+        assert_eq!(c.geo_transform.unwrap()[3], 1910.0);
+        // Edges on pixel lines take no extra pixel; areas beyond the grid are clipped.
+        let (c, origin) = crop(&g, [1010.0, 0.0, 1030.0, 1990.0], "b").unwrap();
+        assert_eq!((origin, c.width, c.height), ((1, 1), 2, 49));
+        assert!(crop(&g, [0.0, 0.0, 10.0, 10.0], "c").is_err());
     }
 
     #[test]

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::grid::{resampling_for, target_grid, GridChoice};
+use super::grid::{crop, resampling_for, target_grid, GridChoice};
 use super::inputs;
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
 use crate::io::{
-    file_name, open_product, BandSpec, CogOptions, MaskSpec, Product, RasterInfo, Warp,
+    file_name, open_product, Aoi, BandSpec, CogOptions, MaskSpec, Product, RasterInfo, Warp,
 };
 use crate::kernels::Formula;
 use crate::raster::Grid;
@@ -74,6 +74,8 @@ pub struct IndexRequest {
     pub date: Option<crate::phenology::dates::Date>,
     /// Where the inputs came from, for the report (a product and what its metadata said).
     pub source_note: Option<String>,
+    /// Only this area is read and written (the grid cropped to the pixels it touches).
+    pub aoi: Option<Aoi>,
 }
 
 impl IndexRequest {
@@ -99,6 +101,7 @@ impl IndexRequest {
             calibration: Vec::new(),
             date: None,
             source_note: None,
+            aoi: None,
         }
     }
 }
@@ -365,7 +368,26 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         GridChoice::Like(path) => Some(RasterInfo::read(path)?),
         _ => None,
     };
-    let target = target_grid(&request.grid, &infos, like.as_ref())?;
+    let full = target_grid(&request.grid, &infos, like.as_ref())?;
+    let (target, origin) = match &request.aoi {
+        None => (full.clone(), (0, 0)),
+        Some(aoi) => crop(&full, aoi.bounds_in(full.crs_wkt.as_deref())?, &aoi.text)?,
+    };
+    // A file on the full grid is read at an offset; any other is resampled onto the cropped
+    // grid directly.
+    let warp_for = |grid: &Grid, quality: bool, nodata: Option<f64>| match resampling_for(
+        grid, &full, quality,
+    ) {
+        None => (None, origin),
+        Some(resampling) => (
+            Some(Warp {
+                grid: target.clone(),
+                resampling,
+                nodata,
+            }),
+            (0, 0),
+        ),
+    };
     let info = |path: &Path| infos.iter().find(|i| i.path == path);
     let (profile, mut profile_source) = choose_profile(request, &infos)?;
     if let Some(note) = &request.source_note {
@@ -518,25 +540,18 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         let (path, band, _) = &chosen[&role];
         let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
         let mut spec = band_spec(request, &profile, i, *band);
-        spec.warp = resampling_for(&i.grid, &target, !role.is_spectral()).map(|resampling| Warp {
-            grid: target.clone(),
-            resampling,
-            nodata: spec.nodata,
-        });
+        (spec.warp, spec.origin) = warp_for(&i.grid, !role.is_spectral(), spec.nodata);
         roles.insert(role, spec);
     }
     let mask = profile.mask.as_ref().and_then(|(role, rule)| {
-        chosen.get(role).map(|(path, band, _)| MaskSpec {
+        let (path, band, _) = chosen.get(role)?;
+        let (warp, origin) = warp_for(&info(path)?.grid, true, None);
+        Some(MaskSpec {
             path: path.clone(),
             band: *band,
             rule: rule.clone(),
-            warp: info(path)
-                .and_then(|i| resampling_for(&i.grid, &target, true))
-                .map(|resampling| Warp {
-                    grid: target.clone(),
-                    resampling,
-                    nodata: None,
-                }),
+            warp,
+            origin,
         })
     });
     if profile.raw_counts && request.scale.is_none() {
@@ -785,6 +800,7 @@ fn band_spec(
         scale,
         offset,
         warp: None,
+        origin: (0, 0),
     }
 }
 

@@ -2,6 +2,7 @@
 //! validity, write index rasters as Cloud Optimized GeoTIFFs that appear under their final name
 //! only when complete.
 
+mod aoi;
 mod product;
 mod read;
 mod resample;
@@ -9,6 +10,7 @@ pub mod table;
 pub mod warp;
 mod write;
 
+pub use aoi::Aoi;
 pub use product::{open_product, Product, ProductKind};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{warp_args, Resampling, Warp, WarpedFiles};

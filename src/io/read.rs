@@ -22,6 +22,8 @@ pub struct BandSpec {
     pub offset: f64,
     /// Read onto another grid (None: the file is on the run's grid).
     pub warp: Option<Warp>,
+    /// Where the run's grid starts in the file, in pixels (an area of interest).
+    pub origin: (usize, usize),
 }
 
 /// A quality band whose values mark pixels to drop (Sentinel-2 SCL, Landsat QA_PIXEL).
@@ -32,6 +34,8 @@ pub struct MaskSpec {
     pub rule: MaskRule,
     /// Read onto another grid (None: the file is on the run's grid).
     pub warp: Option<Warp>,
+    /// Where the run's grid starts in the file, in pixels (an area of interest).
+    pub origin: (usize, usize),
 }
 
 /// A worker's own GDAL handles (GDAL datasets are not shared between threads) and scratch
@@ -113,6 +117,7 @@ impl Readers {
             ..
         } = self;
         let band = band_of(datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
+        let window = shifted(window, spec.origin);
         let at = (window.x as isize, window.y as isize);
         let size = (window.width, window.height);
         let fail = |e: gdal::errors::GdalError| read_error(&spec.path, spec.band, &e);
@@ -230,6 +235,7 @@ impl Readers {
     ) -> Result<()> {
         let n = window.len();
         let band = band_of(&self.datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
+        let window = shifted(window, spec.origin);
         let size = (window.width, window.height);
         let quality = &mut self.quality;
         quality.resize(n, 0);
@@ -245,6 +251,15 @@ impl Readers {
             *ok &= !spec.rule.is_invalid(*q);
         }
         Ok(())
+    }
+}
+
+/// `window` of the run's grid as a window of a file whose pixel `origin` is the grid's (0, 0).
+fn shifted(window: Window, origin: (usize, usize)) -> Window {
+    Window {
+        x: window.x + origin.0,
+        y: window.y + origin.1,
+        ..window
     }
 }
 

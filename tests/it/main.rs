@@ -1,6 +1,7 @@
 //! Integration tests: the real `paddy` binary run in temp dirs, on the sample tiles and on real
 //! imagery in ../shared/data. One test binary, modules by theme.
 
+mod aoi;
 mod bad_input;
 mod batch;
 mod catalogue;
