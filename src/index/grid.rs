@@ -231,7 +231,7 @@ mod tests {
         let g = grid(100, 50, 1000.0, 2000.0, 10.0);
         let (c, origin) = crop(&g, [1015.0, 1800.0, 1040.0, 1905.0], "a").unwrap();
         assert_eq!(origin, (1, 9));
-        assert_eq!((c.width, c.height), (3, 12));
+        assert_eq!((c.width, c.height), (3, 11));
         assert_eq!(c.geo_transform.unwrap()[0], 1010.0);
         assert_eq!(c.geo_transform.unwrap()[3], 1910.0);
         // Edges on pixel lines take no extra pixel; areas beyond the grid are clipped.
