@@ -12,7 +12,8 @@ use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
 use crate::io::{
-    file_name, open_product, Aoi, BandSpec, CogOptions, MaskSpec, Product, RasterInfo, Warp,
+    file_name, gdal_path, open_product, Aoi, BandSpec, CogOptions, MaskSpec, Product, RasterInfo,
+    Warp,
 };
 use crate::kernels::Formula;
 use crate::raster::Grid;
@@ -227,6 +228,7 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
 /// Check a request against the files and build its plans: one, or one per stack when every
 /// input is a complete stack (see [`inputs::group_inputs`]). All are checked before any is run.
 pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexPlan>> {
+    let request = &with_gdal_paths(request);
     let products = request
         .inputs
         .iter()
@@ -246,11 +248,11 @@ pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexP
                 product_path.display()
             )));
         }
-        let requests: Vec<IndexRequest> = products
+        let requests = products
             .into_iter()
             .filter_map(|(_, p)| p)
             .map(|p| product_request(request, p))
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         return plan_each(&requests, request, catalogue);
     }
     if request.inputs.len() < 2 || !request.bands.is_empty() {
@@ -283,24 +285,60 @@ pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexP
 }
 
 /// The request for one product: its band files, calibrations and date, its profile (unless
-/// --sensor says otherwise) and its name as the outputs' stem (unless --name).
-fn product_request(request: &IndexRequest, product: Product) -> IndexRequest {
-    IndexRequest {
-        inputs: product.bands.iter().map(|(p, _)| p.clone()).collect(),
-        sensor: request
-            .sensor
-            .clone()
-            .or_else(|| Some(product.kind.profile().to_string())),
+/// --sensor says otherwise) and its name as the outputs' stem (unless --name). Bands the
+/// product names (STAC assets) are mapped to roles here, the first asset of a role winning;
+/// the others are found from their file names as any input's.
+fn product_request(request: &IndexRequest, product: Product) -> Result<IndexRequest> {
+    let sensor = request
+        .sensor
+        .clone()
+        .unwrap_or_else(|| product.profile.to_string());
+    let profile = Profile::find(&sensor)?;
+    let mut inputs = Vec::new();
+    let mut bands: Vec<(Role, BandRef)> = Vec::new();
+    for b in &product.bands {
+        if b.names.is_empty() {
+            inputs.push(b.path.clone());
+        } else if let Some(role) = named_role(&b.names, &profile) {
+            if !bands.iter().any(|(r, _)| *r == role) {
+                bands.push((role, BandRef::File(b.path.clone(), Some(1))));
+            }
+        }
+    }
+    Ok(IndexRequest {
+        inputs,
+        bands,
+        sensor: Some(sensor),
         name: request.name.clone().or(Some(product.name)),
         calibration: product
             .bands
             .iter()
-            .filter_map(|(p, c)| c.map(|c| (p.clone(), c)))
+            .filter_map(|b| b.calibration.map(|c| (b.path.clone(), c)))
             .collect(),
         date: product.date.and_then(|d| d.parse().ok()),
         source_note: Some(product.note),
         ..request.clone()
-    }
+    })
+}
+
+/// The role of a band a product names: a STAC common name (red, nir08, swir16, …), else the
+/// profile's band names (B05, SR_B4, SCL, qa_pixel). `rededge` alone is ambiguous (Sentinel-2
+/// has three), so the band name decides.
+fn named_role(names: &[String], profile: &Profile) -> Option<Role> {
+    let common = |n: &str| match n.to_ascii_lowercase().as_str() {
+        "coastal" => Some(Role::A),
+        "blue" => Some(Role::B),
+        "green" => Some(Role::G),
+        "red" => Some(Role::R),
+        "nir" => Some(Role::N),
+        "nir08" => Some(Role::N2),
+        "swir16" => Some(Role::S1),
+        "swir22" => Some(Role::S2),
+        _ => None,
+    };
+    names
+        .iter()
+        .find_map(|n| common(n).or_else(|| profile.role_for(n)))
 }
 
 /// Plan each request; refuse (before any runs) two that would write the same file.
@@ -332,8 +370,29 @@ fn plan_each(
     Ok(plans)
 }
 
-/// Check a request against the files and build the plan.
+/// URLs (https://, s3://) as GDAL opens them (/vsicurl/, /vsis3/).
+fn with_gdal_paths(request: &IndexRequest) -> IndexRequest {
+    let mut r = request.clone();
+    for p in r.inputs.iter_mut() {
+        *p = gdal_path(p);
+    }
+    for (_, b) in r.bands.iter_mut() {
+        if let BandRef::File(p, _) = b {
+            *p = gdal_path(p);
+        }
+    }
+    r
+}
+
+/// Check a request against the files and build the plan. A single input that is a product
+/// (SAFE, Landsat folder or archive, STAC Item) is expanded into its bands first.
 pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> {
+    let request = &with_gdal_paths(request);
+    if let ([single], true) = (request.inputs.as_slice(), request.bands.is_empty()) {
+        if let Some(product) = open_product(single)? {
+            return plan(&product_request(request, product)?, catalogue);
+        }
+    }
     if request.indices.is_empty() && request.expressions.is_empty() {
         return Err(Error::usage(
             "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",

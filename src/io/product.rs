@@ -10,41 +10,70 @@ use regex::Regex;
 
 use crate::error::{Error, Result};
 
-/// Which kind of product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProductKind {
-    Sentinel2L2a,
-    LandsatC2L2,
-}
-
-impl ProductKind {
-    /// The sensor profile that names its bands.
-    pub fn profile(self) -> &'static str {
-        match self {
-            ProductKind::Sentinel2L2a => "sentinel2-l2a",
-            ProductKind::LandsatC2L2 => "landsat-c2-l2",
-        }
-    }
-}
-
 /// A product opened: its band files (GDAL paths), each with reflectance = DN × scale + offset
-/// from the product's metadata (None for class and flag bands).
+/// from the product's metadata (None for class and flag bands, or when it says nothing).
 #[derive(Debug, Clone)]
 pub struct Product {
-    pub kind: ProductKind,
-    /// The product's name (the folder or archive without extension): the outputs' stem.
+    /// The sensor profile that names its bands (sentinel2-l2a, landsat-c2-l2, generic).
+    pub profile: &'static str,
+    /// The product's name (the folder or archive without extension, a STAC item's id): the
+    /// outputs' stem.
     pub name: String,
-    pub bands: Vec<(PathBuf, Option<(f64, f64)>)>,
+    pub bands: Vec<ProductBand>,
     /// Acquisition date, YYYY-MM-DD.
     pub date: Option<String>,
     /// What the metadata said, for the run's warnings and the output metadata.
     pub note: String,
 }
 
+/// One band file of a product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductBand {
+    pub path: PathBuf,
+    pub calibration: Option<(f64, f64)>,
+    /// What the product calls it (a STAC asset's common name, band name and key), best first;
+    /// empty when the file's name says it (SAFE, Landsat).
+    pub names: Vec<String>,
+}
+
+impl ProductBand {
+    fn file(path: String, calibration: Option<(f64, f64)>) -> ProductBand {
+        ProductBand {
+            path: PathBuf::from(path),
+            calibration,
+            names: Vec::new(),
+        }
+    }
+}
+
+/// A URL as GDAL opens it: https:// and http:// through /vsicurl/, s3:// through /vsis3/;
+/// anything else unchanged.
+pub fn gdal_path(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    if text.starts_with("https://") || text.starts_with("http://") {
+        PathBuf::from(format!("/vsicurl/{text}"))
+    } else if let Some(rest) = text.strip_prefix("s3://") {
+        PathBuf::from(format!("/vsis3/{rest}"))
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// `path` as a product, or None when it is not one (an ordinary raster).
 pub fn open_product(path: &Path) -> Result<Option<Product>> {
     let text = path.to_string_lossy();
     let lower = text.to_ascii_lowercase();
+    // A STAC Item: a .json file, or a URL that names no raster file (STAC APIs serve items
+    // at .../items/ID).
+    let remote = ["/vsicurl/", "http://", "https://"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let raster_name = [".tif", ".tiff", ".jp2", ".vrt", ".img", ".nc", ".hdf"]
+        .iter()
+        .any(|e| lower.ends_with(e));
+    if lower.ends_with(".json") || (remote && !raster_name) {
+        return super::stac::item(path).map(Some);
+    }
     // The metadata file itself stands for its product.
     if lower.ends_with("mtd_msil2a.xml") {
         if let Some(dir) = path.parent() {
@@ -102,12 +131,14 @@ fn product_name(path: &Path) -> String {
     name
 }
 
-/// A text file from a product (GDAL's virtual file systems read inside archives).
-fn read_text(path: &str, what: &Path) -> Result<String> {
+/// A text file from a product (GDAL's virtual file systems read inside archives and over
+/// HTTP).
+pub(super) fn read_text(path: &str, what: &Path) -> Result<String> {
     let fail = |message: String| Error::Input {
         path: what.to_path_buf(),
         message,
     };
+    super::init();
     let c = CString::new(path).map_err(|e| fail(e.to_string()))?;
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size: gdal_sys::vsi_l_offset = 0;
@@ -123,7 +154,22 @@ fn read_text(path: &str, what: &Path) -> Result<String> {
         )
     };
     if ok == 0 || data.is_null() {
-        return Err(fail(format!("cannot read {path}")));
+        // SAFETY: CPLGetLastErrorMsg returns a NUL-terminated string owned by GDAL.
+        let why = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
+            .to_string_lossy()
+            .trim()
+            .to_string();
+        let why = if why.is_empty() || why.starts_with("Cannot open file") {
+            "no such file, or the server refused it".to_string()
+        } else {
+            why
+        };
+        let which = if Path::new(path) == what || path.ends_with(&*what.to_string_lossy()) {
+            String::new()
+        } else {
+            format!(" {path}")
+        };
+        return Err(fail(format!("cannot read{which}: {why}")));
     }
     // SAFETY: data holds `size` bytes written by GDAL.
     let text = unsafe {
@@ -176,8 +222,8 @@ fn sentinel2(
         });
         if let Some(f) = found {
             let dn_offset = offsets.iter().find(|(i, _)| *i == id).map_or(0.0, |o| o.1);
-            bands.push((
-                PathBuf::from(format!("{root}/{f}")),
+            bands.push(ProductBand::file(
+                format!("{root}/{f}"),
                 Some((1.0 / quantification, dn_offset / quantification)),
             ));
         }
@@ -187,7 +233,7 @@ fn sentinel2(
             .iter()
             .find(|f| f.ends_with(&format!("_SCL_{res}.jp2")) && f.contains("IMG_DATA"))
     });
-    bands.extend(scl.map(|f| (PathBuf::from(format!("{root}/{f}")), None)));
+    bands.extend(scl.map(|f| ProductBand::file(format!("{root}/{f}"), None)));
     if bands.is_empty() {
         return Err(Error::Input {
             path: path.to_path_buf(),
@@ -201,7 +247,7 @@ fn sentinel2(
         None => "no BOA_ADD_OFFSET (baseline before 04.00)".into(),
     };
     Ok(Product {
-        kind: ProductKind::Sentinel2L2a,
+        profile: "sentinel2-l2a",
         name,
         bands,
         date: tag("PRODUCT_START_TIME").map(|t| t.chars().take(10).collect()),
@@ -232,12 +278,12 @@ fn landsat(path: &Path, root: &str, files: &[String], mtl: &str, name: String) -
                 (Some(m), Some(a)) => Some((m, a)),
                 _ => None,
             };
-            bands.push((PathBuf::from(format!("{root}/{f}")), calibration));
+            bands.push(ProductBand::file(format!("{root}/{f}"), calibration));
         } else if f.to_ascii_uppercase().ends_with("_QA_PIXEL.TIF") {
-            bands.push((PathBuf::from(format!("{root}/{f}")), None));
+            bands.push(ProductBand::file(format!("{root}/{f}"), None));
         }
     }
-    bands.sort_by(|a, b| a.0.cmp(&b.0));
+    bands.sort_by(|a, b| a.path.cmp(&b.path));
     if bands.is_empty() {
         return Err(Error::Input {
             path: path.to_path_buf(),
@@ -245,7 +291,7 @@ fn landsat(path: &Path, root: &str, files: &[String], mtl: &str, name: String) -
         });
     }
     Ok(Product {
-        kind: ProductKind::LandsatC2L2,
+        profile: "landsat-c2-l2",
         name,
         bands,
         date: value("DATE_ACQUIRED"),

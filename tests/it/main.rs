@@ -14,6 +14,7 @@ mod products;
 mod readme;
 mod real_data;
 mod real_seasons;
+mod remote;
 mod resolutions;
 mod sample_tiles;
 mod several_stacks;

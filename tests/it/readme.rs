@@ -83,6 +83,11 @@ fn missing_inputs(command: &str, dir: &Path) -> Vec<String> {
             ("--band" | "-b", Some((_, file))) => file.rsplit_once(':').map_or(file, |(f, _)| f),
             _ => word.as_str(),
         };
+        if word.starts_with("https://") || word.starts_with("http://") || word.starts_with("s3://")
+        {
+            missing.push(format!("{word} (needs the internet)"));
+            continue;
+        }
         if word.starts_with('-') || !data.iter().any(|e| word.ends_with(e)) {
             continue;
         }

@@ -1,0 +1,157 @@
+//! A STAC Item (a JSON file or URL) as a product: its raster assets, each with what it calls the
+//! band (`eo:bands` common name and name, the asset key) and its `raster:bands` scale and offset.
+//! Remote assets are read through /vsicurl/ (or /vsis3/), window by window.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::product::{gdal_path, read_text, Product, ProductBand};
+use crate::error::{Error, Result};
+
+/// Read the STAC Item at `location` (a file, or an http(s) URL).
+pub fn item(location: &Path) -> Result<Product> {
+    let fail = |message: String| Error::Input {
+        path: location.to_path_buf(),
+        message,
+    };
+    let source = gdal_path(location);
+    let text = read_text(&source.to_string_lossy(), location)?;
+    if text.trim().is_empty() {
+        return Err(fail(
+            "nothing came back (is the host reachable? GDAL_HTTP_* settings: see README)".into(),
+        ));
+    }
+    let json: Value = serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
+    if json["type"] != "Feature" || !json["assets"].is_object() {
+        return Err(fail(
+            "not a STAC Item (a GeoJSON Feature with assets); a STAC API search is not an input of `paddy index`".into(),
+        ));
+    }
+    let properties = &json["properties"];
+    let platform = properties["platform"]
+        .as_str()
+        .or_else(|| properties["constellation"].as_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let profile = if platform.contains("sentinel-2") {
+        "sentinel2-l2a"
+    } else if platform.contains("landsat") {
+        "landsat-c2-l2"
+    } else {
+        "generic"
+    };
+    let base = base_of(&location.to_string_lossy());
+    let mut bands = Vec::new();
+    let assets = json["assets"].as_object().into_iter().flatten();
+    for (key, asset) in assets {
+        let Some(href) = asset["href"].as_str() else {
+            continue;
+        };
+        if !is_raster(asset, href) {
+            continue;
+        }
+        let eo = &asset["eo:bands"][0];
+        let names: Vec<String> = [eo["common_name"].as_str(), eo["name"].as_str(), Some(key)]
+            .into_iter()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        let raster = &asset["raster:bands"][0];
+        let calibration = match (raster["scale"].as_f64(), raster["offset"].as_f64()) {
+            (None, None) => None,
+            (s, o) => Some((s.unwrap_or(1.0), o.unwrap_or(0.0))),
+        };
+        bands.push(ProductBand {
+            path: gdal_path(Path::new(&resolve(&base, href))),
+            calibration,
+            names,
+        });
+    }
+    // Cloud Optimized GeoTIFFs before other copies of the same band (Earth Search lists a
+    // JPEG 2000 twin of each).
+    bands.sort_by_key(|b| {
+        !b.path
+            .to_string_lossy()
+            .to_ascii_lowercase()
+            .ends_with(".tif")
+    });
+    if bands.is_empty() {
+        return Err(fail("the STAC Item has no raster assets".into()));
+    }
+    let name = json["id"].as_str().map(str::to_string).unwrap_or_else(|| {
+        super::file_name(location)
+            .trim_end_matches(".json")
+            .to_string()
+    });
+    Ok(Product {
+        profile,
+        name,
+        bands,
+        date: properties["datetime"]
+            .as_str()
+            .or_else(|| properties["start_datetime"].as_str())
+            .map(|d| d.chars().take(10).collect()),
+        note: format!(
+            "STAC Item ({}), calibration from raster:bands where given",
+            if platform.is_empty() {
+                "platform not given"
+            } else {
+                &platform
+            }
+        ),
+    })
+}
+
+/// A data asset GDAL can read as a raster (not a thumbnail, metadata or a true-colour preview).
+fn is_raster(asset: &Value, href: &str) -> bool {
+    let roles: Vec<&str> = asset["roles"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if roles
+        .iter()
+        .any(|r| matches!(*r, "thumbnail" | "overview" | "metadata" | "visual"))
+    {
+        return false;
+    }
+    let media = asset["type"].as_str().unwrap_or("");
+    let lower = href.to_ascii_lowercase();
+    media.contains("image/tiff")
+        || media.contains("image/jp2")
+        || [".tif", ".tiff", ".jp2"].iter().any(|e| lower.ends_with(e))
+}
+
+/// The folder or URL prefix relative hrefs start from.
+fn base_of(location: &str) -> String {
+    match location.rfind('/') {
+        Some(i) => location[..=i].to_string(),
+        None => String::new(),
+    }
+}
+
+/// `href` against `base`: absolute hrefs (a scheme, or a leading /) stay as they are.
+fn resolve(base: &str, href: &str) -> String {
+    if href.contains("://") || href.starts_with('/') {
+        return href.to_string();
+    }
+    let href = href.trim_start_matches("./");
+    format!("{base}{href}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_resolve_against_the_item() {
+        let base = base_of("http://h:1/items/a.json");
+        assert_eq!(resolve(&base, "./B04.tif"), "http://h:1/items/B04.tif");
+        assert_eq!(resolve(&base, "https://x/y.tif"), "https://x/y.tif");
+        assert_eq!(resolve(&base_of("item.json"), "B04.tif"), "B04.tif");
+        assert_eq!(
+            gdal_path(Path::new("s3://bucket/k.tif")),
+            Path::new("/vsis3/bucket/k.tif")
+        );
+    }
+}

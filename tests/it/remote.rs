@@ -1,0 +1,327 @@
+//! Remote data: COGs and a STAC Item served over HTTP from 127.0.0.1 by a small server written
+//! here (byte ranges, as a cloud store serves them); outputs identical to the local run; a 404
+//! and a stalled server give exit 1 naming the URL, with nothing partial left.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::*;
+use crate::resolutions::gdal_cli;
+
+/// Serve files under `root` on 127.0.0.1 (GET with Range, HEAD; 404 for missing files) until
+/// the test process ends. After `answer` requests the server accepts but never answers (a
+/// stalled server). Returns the base URL and a request counter.
+fn serve(root: PathBuf, answer: usize) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (root, seen) = (root.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                if n >= answer {
+                    std::thread::sleep(Duration::from_secs(120));
+                    return;
+                }
+                let _ = answer_one(stream, &root);
+            });
+        }
+    });
+    (url, count)
+}
+
+fn answer_one(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(r) = lower.strip_prefix("range: bytes=") {
+            let (a, b) = r.trim().split_once('-').unwrap_or(("0", ""));
+            range = Some((a.parse::<u64>().unwrap_or(0), b.parse::<u64>().ok()));
+        }
+    }
+    let mut parts = request.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let path = root.join(target.trim_start_matches('/'));
+    let Ok(mut file) = std::fs::File::open(&path).and_then(|f| {
+        if f.metadata()?.is_file() {
+            Ok(f)
+        } else {
+            Err(std::io::Error::other("a folder"))
+        }
+    }) else {
+        return stream.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    };
+    let total = file.metadata()?.len();
+    let mut body = Vec::new();
+    file.read_to_end(&mut body)?;
+    let (status, start, end) = match range {
+        Some((a, b)) if a < total => (
+            "206 Partial Content",
+            a,
+            b.unwrap_or(total - 1).min(total - 1),
+        ),
+        Some(_) => return stream.write_all(
+            b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ),
+        None => ("200 OK", 0, total.saturating_sub(1)),
+    };
+    let len = if total == 0 { 0 } else { end - start + 1 };
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n"
+    );
+    if status.starts_with("206") {
+        head.push_str(&format!("Content-Range: bytes {start}-{end}/{total}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if method != "HEAD" && len > 0 {
+        stream.write_all(&body[start as usize..=end as usize])?;
+    }
+    Ok(())
+}
+
+/// COGs of the Austrian clip's red and NIR (10 m) and a 20 m band, and a STAC Item naming
+/// them by relative href, in `dir/served`. None where the data is absent.
+fn served_files(dir: &Path) -> Option<PathBuf> {
+    let stack = shared_data()?.join("s2_austria_bitemporal/inference-img.tif");
+    let s = stack.to_str().unwrap();
+    let served = dir.join("served");
+    std::fs::create_dir(&served).unwrap();
+    let cog = |band: &str, out: &str| {
+        let a = [
+            "-q",
+            "-b",
+            band,
+            "-of",
+            "COG",
+            "-co",
+            "BLOCKSIZE=256",
+            s,
+            out,
+        ];
+        gdal_cli(&served, "gdal_translate", &a);
+    };
+    cog("1", "B04.tif");
+    cog("4", "B08.tif");
+    gdal_cli(
+        &served,
+        "gdal_translate",
+        &["-q", "-b", "2", s, "green.tif"],
+    );
+    let a = [
+        "-q",
+        "-tr",
+        "20",
+        "20",
+        "-r",
+        "average",
+        "-of",
+        "COG",
+        "green.tif",
+        "B05.tif",
+    ];
+    gdal_cli(&served, "gdalwarp", &a);
+    std::fs::remove_file(served.join("green.tif")).unwrap();
+    let asset = |href: &str, common: Option<&str>, name: &str| {
+        let common = common.map_or(String::new(), |c| format!(r#""common_name": "{c}", "#));
+        format!(
+            r#"{{"href": "./{href}", "type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"],
+               "eo:bands": [{{{common}"name": "{name}"}}],
+               "raster:bands": [{{"scale": 0.0001, "offset": 0, "nodata": 0}}]}}"#
+        )
+    };
+    let item = format!(
+        r#"{{"type": "Feature", "stac_version": "1.0.0", "id": "S2B_33UVP_20210617_0_L2A",
+  "geometry": null, "bbox": [13.1, 48.3, 13.2, 48.4],
+  "properties": {{"datetime": "2021-06-17T10:05:59Z", "platform": "sentinel-2b"}},
+  "links": [],
+  "assets": {{
+    "red": {},
+    "nir": {},
+    "rededge1": {},
+    "thumbnail": {{"href": "./thumb.png", "type": "image/png", "roles": ["thumbnail"]}}
+  }}}}"#,
+        asset("B04.tif", Some("red"), "B04"),
+        asset("B08.tif", Some("nir"), "B08"),
+        asset("B05.tif", Some("rededge"), "B05"),
+    );
+    std::fs::write(served.join("item.json"), item).unwrap();
+    Some(served)
+}
+
+fn same_pixels(a: &Path, b: &Path) {
+    let (x, y) = (read_band(a, 1), read_band(b, 1));
+    assert_eq!((x.width, x.height), (y.width, y.height));
+    assert!(
+        x.data == y.data,
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
+    assert!(x.data.iter().any(|v| *v != -9999.0), "no valid pixel");
+}
+
+#[test]
+fn a_stac_item_and_cogs_over_http_equal_the_local_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(served) = served_files(dir) else {
+        return;
+    };
+    let (url, requests) = serve(served.clone(), usize::MAX);
+    let local_item = served.join("item.json");
+    let remote_item = format!("{url}/item.json");
+    let args = |item: &str, out: &str| -> Vec<String> {
+        ["index", item, "-i", "ndvi,ndre", "-o", out, "-q"]
+            .map(String::from)
+            .to_vec()
+    };
+    let run = |a: Vec<String>| paddy_ok(dir, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    run(args(local_item.to_str().unwrap(), "local"));
+    run(args(&remote_item, "remote"));
+    for index in ["ndvi", "ndre"] {
+        let name = format!("S2B_33UVP_20210617_0_L2A_{index}.tif");
+        same_pixels(
+            &dir.join("local").join(&name),
+            &dir.join("remote").join(&name),
+        );
+    }
+    let ds = gdal::Dataset::open(dir.join("remote/S2B_33UVP_20210617_0_L2A_ndre.tif")).unwrap();
+    use gdal::Metadata;
+    assert_eq!(
+        ds.metadata_item("ACQUISITION_DATE", "").as_deref(),
+        Some("2021-06-17")
+    );
+    assert_eq!(ds.raster_size(), (578, 379), "on the 10 m grid");
+
+    // COG URLs given as bands, with an area of interest: only its windows are fetched.
+    let before = requests.load(Ordering::SeqCst);
+    let (r, n) = (format!("R={url}/B04.tif"), format!("N={url}/B08.tif"));
+    let box_ = "359500,5350000,360000,5350500";
+    let cogs = [
+        "index",
+        "--sensor",
+        "sentinel2-l2a",
+        "--band",
+        &r,
+        "--band",
+        &n,
+        "-i",
+        "ndvi",
+        "--name",
+        "cog",
+        "-o",
+        "cog",
+        "-q",
+        "--aoi",
+        box_,
+    ];
+    paddy_ok(dir, &cogs);
+    let (lr, ln) = (
+        format!("R={}", served.join("B04.tif").display()),
+        format!("N={}", served.join("B08.tif").display()),
+    );
+    let local = [
+        "index",
+        "--sensor",
+        "sentinel2-l2a",
+        "--band",
+        &lr,
+        "--band",
+        &ln,
+        "-i",
+        "ndvi",
+        "--name",
+        "cog",
+        "-o",
+        "cog_local",
+        "-q",
+        "--aoi",
+        box_,
+    ];
+    paddy_ok(dir, &local);
+    same_pixels(
+        &dir.join("cog/cog_ndvi.tif"),
+        &dir.join("cog_local/cog_ndvi.tif"),
+    );
+    assert!(
+        requests.load(Ordering::SeqCst) > before,
+        "the COGs were fetched"
+    );
+}
+
+fn fails_naming(dir: &Path, args: &[&str], url: &str) {
+    let out = paddy(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(url), "'{url}' not named: {err}");
+    let left = files_in(&dir.join("out"));
+    assert!(left.is_empty(), "partial outputs left: {left:?}");
+}
+
+#[test]
+fn a_missing_url_fails_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(served) = served_files(dir) else {
+        return;
+    };
+    let (url, _) = serve(served, usize::MAX);
+    let missing = format!("{url}/B99.tif");
+    fails_naming(
+        dir,
+        &["index", &missing, "-i", "ndvi", "-o", "out"],
+        &missing,
+    );
+    let item = format!("{url}/nothing.json");
+    fails_naming(dir, &["index", &item, "-i", "ndvi", "-o", "out"], &item);
+}
+
+#[test]
+fn a_stalled_server_fails_naming_the_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(served) = served_files(dir) else {
+        return;
+    };
+    // The item and the first requests are answered; then the server stops answering.
+    for answered in [0, 3] {
+        let (url, _) = serve(served.clone(), answered);
+        let item = format!("{url}/item.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_paddy"))
+            .current_dir(dir)
+            .env("GDAL_HTTP_TIMEOUT", "2")
+            .env("GDAL_HTTP_MAX_RETRY", "0")
+            .args(["index", &item, "-i", "ndvi", "-o", "out"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "after {answered} answers: {err}"
+        );
+        assert!(
+            err.contains(&url),
+            "after {answered} answers, the URL is not named: {err}"
+        );
+        let left = files_in(&dir.join("out"));
+        assert!(left.is_empty(), "partial outputs left: {left:?}");
+    }
+}
