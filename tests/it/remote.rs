@@ -15,7 +15,7 @@ use crate::resolutions::gdal_cli;
 /// Serve files under `root` on 127.0.0.1 (GET with Range, HEAD; 404 for missing files) until
 /// the test process ends. After `answer` requests the server accepts but never answers (a
 /// stalled server). Returns the base URL and a request counter.
-fn serve(root: PathBuf, answer: usize) -> (String, Arc<AtomicUsize>) {
+pub fn serve(root: PathBuf, answer: usize) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -97,7 +97,7 @@ fn answer_one(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
 
 /// COGs of the Austrian clip's red and NIR (10 m) and a 20 m band, and a STAC Item naming
 /// them by relative href, in `dir/served`. None where the data is absent.
-fn served_files(dir: &Path) -> Option<PathBuf> {
+pub fn served_files(dir: &Path) -> Option<PathBuf> {
     let stack = shared_data()?.join("s2_austria_bitemporal/inference-img.tif");
     let s = stack.to_str().unwrap();
     let served = dir.join("served");
@@ -324,4 +324,68 @@ fn a_stalled_server_fails_naming_the_url() {
         let left = files_in(&dir.join("out"));
         assert!(left.is_empty(), "partial outputs left: {left:?}");
     }
+}
+
+/// `paddy run` with a source of STAC Items, served over HTTP: a new item is a new unit on the
+/// next run, and what was done is skipped.
+#[test]
+fn a_nightly_run_picks_up_a_new_stac_item() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(served) = served_files(dir) else {
+        return;
+    };
+    let (url, _) = serve(served.clone(), usize::MAX);
+    // Items saved locally (as a STAC search would leave them), their assets on the server.
+    let item = std::fs::read_to_string(served.join("item.json"))
+        .unwrap()
+        .replace("\"./", &format!("\"{url}/"));
+    let second = item
+        .replace("S2B_33UVP_20210617_0_L2A", "S2A_33UVP_20210627_0_L2A")
+        .replace("2021-06-17", "2021-06-27");
+    std::fs::create_dir(dir.join("items")).unwrap();
+    std::fs::write(dir.join("items/S2B_33UVP_20210617_0_L2A.json"), item).unwrap();
+    // One plot inside the clip (EPSG:32633).
+    let plots = r#"{"type": "FeatureCollection",
+ "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+ "features": [{"type": "Feature", "properties": {"plot_id": "P1"},
+  "geometry": {"type": "Polygon", "coordinates": [[[360000, 5350000], [360500, 5350000],
+   [360500, 5350500], [360000, 5350500], [360000, 5350000]]]}}]}"#;
+    std::fs::write(dir.join("plots.geojson"), plots).unwrap();
+    let text = "output = \"out\"\n[[sources]]\nname = \"s2\"\ntiles = [\"items/*.json\"]\nindices = [\"ndvi\", \"ndre\"]\n[plots]\nfiles = [\"plots.geojson\"]\nid_field = \"plot_id\"\n[stats]\n";
+    std::fs::write(dir.join("run.toml"), text).unwrap();
+    let report = || -> serde_json::Value {
+        let path = dir.join("out/2026-07-18/report.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    paddy_ok(dir, &["run", "run.toml", "--run-date", "2026-07-18", "-q"]);
+    let first = report();
+    assert_eq!(first["summary"]["failed"], 0, "{}", first["summary"]);
+    let ndvi = dir.join("out/2026-07-18/index/s2/S2B_33UVP_20210617_0_L2A_ndvi.tif");
+    assert!(ndvi.exists(), "{}", first["units"]);
+    // The next night the search has found a second item.
+    std::fs::write(dir.join("items/S2A_33UVP_20210627_0_L2A.json"), second).unwrap();
+    paddy_ok(dir, &["run", "run.toml", "--run-date", "2026-07-18", "-q"]);
+    let second = report();
+    assert_eq!(second["summary"]["failed"], 0, "{}", second["summary"]);
+    let skipped = second["summary"]["skipped_up_to_date"].as_u64().unwrap();
+    let ran = second["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["status"] == "ok")
+        .count();
+    assert!(
+        skipped == 2,
+        "the first item's index and stats units are kept: {}",
+        second["summary"]
+    );
+    assert_eq!(
+        ran, 2,
+        "the new item's index and stats units: {}",
+        second["summary"]
+    );
+    assert!(dir
+        .join("out/2026-07-18/index/s2/S2A_33UVP_20210627_0_L2A_ndvi.tif")
+        .exists());
 }
