@@ -97,6 +97,26 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The plots' extent in longitude and latitude (all plot files), for a STAC search.
+fn plots_lon_lat(run: &Loaded) -> Result<[f64; 4]> {
+    let mut all: Option<[f64; 4]> = None;
+    for f in &run.run.plots.files {
+        let path = run.resolve(f);
+        let b = crate::io::Aoi::parse(&path.to_string_lossy())?.lon_lat_bounds()?;
+        let a = all.get_or_insert(b);
+        *a = [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ];
+    }
+    all.ok_or_else(|| Error::Config {
+        path: run.path.clone(),
+        message: "[sources.stac] searches over the plots: give [plots] files".into(),
+    })
+}
+
 /// A tile's date from its metadata: a product's (STAC Item datetime, SAFE or MTL), else the
 /// raster's.
 fn tile_date(path: &Path) -> Option<Date> {
@@ -146,6 +166,23 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
                     full.display()
                 )));
             }
+        }
+        if let Some(stac) = &source.stac {
+            let bbox = plots_lon_lat(run)?;
+            let items = crate::io::stac::search(
+                &stac.url,
+                &stac.collection,
+                bbox,
+                stac.datetime.as_deref(),
+                stac.max_cloud,
+            )?;
+            if items.is_empty() {
+                return Err(bad(format!(
+                    "source '{}': the STAC search of {} found no item over the plots",
+                    source.name, stac.collection
+                )));
+            }
+            found.extend(items.into_iter().map(PathBuf::from));
         }
         found.sort();
         found.dedup();

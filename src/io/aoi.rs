@@ -99,6 +99,14 @@ impl Aoi {
         })
     }
 
+    /// The bounds in longitude and latitude (WGS84), as a STAC search takes them.
+    pub fn lon_lat_bounds(&self) -> Result<[f64; 4]> {
+        let wgs84 = SpatialRef::from_epsg(4326)
+            .and_then(|s| s.to_wkt())
+            .map_err(|e| Error::usage(format!("WGS84: {}", gdal_message(&e))))?;
+        self.bounds_in(Some(&wgs84))
+    }
+
     /// The bounds in the CRS `target_wkt` (unchanged when the area has no CRS of its own, or
     /// the same one).
     pub fn bounds_in(&self, target_wkt: Option<&str>) -> Result<[f64; 4]> {

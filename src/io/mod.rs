@@ -6,7 +6,7 @@ mod aoi;
 mod product;
 mod read;
 mod resample;
-mod stac;
+pub mod stac;
 pub mod table;
 pub mod warp;
 mod write;

@@ -103,6 +103,91 @@ pub fn item(location: &Path) -> Result<Product> {
     })
 }
 
+/// The items of a STAC API search (GET {api}/search, following `next` links): their URLs
+/// (the `self` link, else {api}/collections/{collection}/items/{id}), sorted. `bbox` in lon/lat.
+pub fn search(
+    api: &str,
+    collection: &str,
+    bbox: [f64; 4],
+    datetime: Option<&str>,
+    max_cloud: Option<f64>,
+) -> Result<Vec<String>> {
+    let api = api.trim_end_matches('/');
+    let mut url = format!(
+        "{api}/search?collections={collection}&bbox={},{},{},{}&limit=100",
+        bbox[0], bbox[1], bbox[2], bbox[3]
+    );
+    if let Some(d) = datetime {
+        url.push_str(&format!("&datetime={d}"));
+    }
+    let mut items = Vec::new();
+    for _page in 0..100 {
+        let fail = |message: String| Error::Input {
+            path: url.clone().into(),
+            message: format!("STAC search: {message}"),
+        };
+        let text = http_get(&url).map_err(fail)?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
+        let Some(features) = json["features"].as_array() else {
+            return Err(fail(
+                "no features in the answer (not a STAC API search?)".into(),
+            ));
+        };
+        for f in features {
+            let cloud = f["properties"]["eo:cloud_cover"].as_f64();
+            if let (Some(max), Some(c)) = (max_cloud, cloud) {
+                if c > max {
+                    continue;
+                }
+            }
+            let link = |rel: &str| {
+                f["links"].as_array().into_iter().flatten().find_map(|l| {
+                    (l["rel"] == rel).then(|| l["href"].as_str().map(str::to_string))?
+                })
+            };
+            let id = f["id"].as_str().unwrap_or_default();
+            items.push(
+                link("self")
+                    .unwrap_or_else(|| format!("{api}/collections/{collection}/items/{id}")),
+            );
+        }
+        let next = json["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|l| {
+                let get = l["method"]
+                    .as_str()
+                    .is_none_or(|m| m.eq_ignore_ascii_case("GET"));
+                (l["rel"] == "next" && get).then(|| l["href"].as_str().map(str::to_string))?
+            });
+        match next {
+            Some(n) if !features.is_empty() => url = n,
+            _ => break,
+        }
+    }
+    items.sort();
+    items.dedup();
+    Ok(items)
+}
+
+/// GET `url` through GDAL's /vsicurl/ (its timeouts and retries; no HEAD request, which some
+/// APIs refuse), the body as text.
+fn http_get(url: &str) -> std::result::Result<String, String> {
+    let encoded: String = url
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let vsi = format!("/vsicurl?use_head=no&url={encoded}");
+    read_text(&vsi, Path::new(url)).map_err(|e| e.to_string())
+}
+
 /// A data asset GDAL can read as a raster (not a thumbnail, metadata or a true-colour preview).
 fn is_raster(asset: &Value, href: &str) -> bool {
     let roles: Vec<&str> = asset["roles"]

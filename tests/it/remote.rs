@@ -6,37 +6,42 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::*;
 use crate::resolutions::gdal_cli;
 
-/// Serve files under `root` on 127.0.0.1 (GET with Range, HEAD; 404 for missing files) until
-/// the test process ends. After `answer` requests the server accepts but never answers (a
-/// stalled server). Returns the base URL and a request counter.
-pub fn serve(root: PathBuf, answer: usize) -> (String, Arc<AtomicUsize>) {
+/// Request lines the server received.
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// Serve files under `root` on 127.0.0.1 (GET with Range, HEAD; 404 for missing files; a
+/// query string is ignored) until the test process ends. After `answer` requests the server
+/// accepts but never answers (a stalled server). Returns the base URL, a request counter and
+/// the request lines.
+pub fn serve(root: PathBuf, answer: usize) -> (String, Arc<AtomicUsize>, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
+    let log: Log = Arc::default();
+    let (seen, logged) = (count.clone(), log.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let (root, seen) = (root.clone(), seen.clone());
+            let (root, seen, logged) = (root.clone(), seen.clone(), logged.clone());
             std::thread::spawn(move || {
                 let n = seen.fetch_add(1, Ordering::SeqCst);
                 if n >= answer {
                     std::thread::sleep(Duration::from_secs(120));
                     return;
                 }
-                let _ = answer_one(stream, &root);
+                let _ = answer_one(stream, &root, &logged);
             });
         }
     });
-    (url, count)
+    (url, count, log)
 }
 
-fn answer_one(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+fn answer_one(mut stream: TcpStream, root: &Path, log: &Log) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -52,8 +57,12 @@ fn answer_one(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
             range = Some((a.parse::<u64>().unwrap_or(0), b.parse::<u64>().ok()));
         }
     }
+    if let Ok(mut l) = log.lock() {
+        l.push(request.trim().to_string());
+    }
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let target = target.split('?').next().unwrap_or("/");
     let path = root.join(target.trim_start_matches('/'));
     let Ok(mut file) = std::fs::File::open(&path).and_then(|f| {
         if f.metadata()?.is_file() {
@@ -183,7 +192,7 @@ fn a_stac_item_and_cogs_over_http_equal_the_local_run() {
     let Some(served) = served_files(dir) else {
         return;
     };
-    let (url, requests) = serve(served.clone(), usize::MAX);
+    let (url, requests, _) = serve(served.clone(), usize::MAX);
     let local_item = served.join("item.json");
     let remote_item = format!("{url}/item.json");
     let args = |item: &str, out: &str| -> Vec<String> {
@@ -282,7 +291,7 @@ fn a_missing_url_fails_naming_it() {
     let Some(served) = served_files(dir) else {
         return;
     };
-    let (url, _) = serve(served, usize::MAX);
+    let (url, _, _) = serve(served, usize::MAX);
     let missing = format!("{url}/B99.tif");
     fails_naming(
         dir,
@@ -302,7 +311,7 @@ fn a_stalled_server_fails_naming_the_url() {
     };
     // The item and the first requests are answered; then the server stops answering.
     for answered in [0, 3] {
-        let (url, _) = serve(served.clone(), answered);
+        let (url, _, _) = serve(served.clone(), answered);
         let item = format!("{url}/item.json");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_paddy"))
             .current_dir(dir)
@@ -335,7 +344,7 @@ fn a_nightly_run_picks_up_a_new_stac_item() {
     let Some(served) = served_files(dir) else {
         return;
     };
-    let (url, _) = serve(served.clone(), usize::MAX);
+    let (url, _, _) = serve(served.clone(), usize::MAX);
     // Items saved locally (as a STAC search would leave them), their assets on the server.
     let item = std::fs::read_to_string(served.join("item.json"))
         .unwrap()
@@ -388,4 +397,110 @@ fn a_nightly_run_picks_up_a_new_stac_item() {
     assert!(dir
         .join("out/2026-07-18/index/s2/S2A_33UVP_20210627_0_L2A_ndvi.tif")
         .exists());
+}
+
+/// `[sources.stac]`: a STAC API search over the plots' extent, filtered by cloud cover; an item
+/// the search finds on the next night is a new unit, the rest are skipped.
+#[test]
+fn a_nightly_run_searches_a_stac_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(served) = served_files(dir) else {
+        return;
+    };
+    let (url, _, log) = serve(served.clone(), usize::MAX);
+    let item = std::fs::read_to_string(served.join("item.json"))
+        .unwrap()
+        .replace("\"./", &format!("\"{url}/"));
+    std::fs::create_dir(served.join("items")).unwrap();
+    let feature = |id: &str, date: &str, cloud: f64| -> String {
+        let text = item
+            .replace("S2B_33UVP_20210617_0_L2A", id)
+            .replace("2021-06-17", date)
+            .replace(
+                "\"platform\"",
+                &format!("\"eo:cloud_cover\": {cloud}, \"platform\""),
+            )
+            .replace(
+                "\"links\": []",
+                &format!("\"links\": [{{\"rel\": \"self\", \"href\": \"{url}/items/{id}\"}}]"),
+            );
+        std::fs::write(served.join("items").join(id), &text).unwrap();
+        text
+    };
+    let search = |features: &[String]| {
+        let body = format!(
+            "{{\"type\": \"FeatureCollection\", \"features\": [{}], \"links\": []}}",
+            features.join(",")
+        );
+        std::fs::write(served.join("search"), body).unwrap();
+    };
+    let (a, cloudy) = (
+        feature("S2B_33UVP_20210617_0_L2A", "2021-06-17", 12.0),
+        feature("S2A_33UVP_20210620_0_L2A", "2021-06-20", 85.0),
+    );
+    search(&[a.clone(), cloudy.clone()]);
+    let plots = r#"{"type": "FeatureCollection",
+ "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+ "features": [{"type": "Feature", "properties": {"plot_id": "P1"},
+  "geometry": {"type": "Polygon", "coordinates": [[[360000, 5350000], [360500, 5350000],
+   [360500, 5350500], [360000, 5350500], [360000, 5350000]]]}}]}"#;
+    std::fs::write(dir.join("plots.geojson"), plots).unwrap();
+    let run = format!(
+        "output = \"out\"\n[[sources]]\nname = \"s2\"\nindices = [\"ndvi\"]\n[sources.stac]\nurl = \"{url}\"\ncollection = \"sentinel-2-l2a\"\ndatetime = \"2021-06-01/2021-07-31\"\nmax_cloud = 50\n[plots]\nfiles = [\"plots.geojson\"]\nid_field = \"plot_id\"\n[stats]\n"
+    );
+    std::fs::write(dir.join("run.toml"), run).unwrap();
+    let report = || -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join("out/2026-07-18/report.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let index = |id: &str| dir.join(format!("out/2026-07-18/index/s2/{id}_ndvi.tif"));
+    paddy_ok(dir, &["run", "run.toml", "--run-date", "2026-07-18", "-q"]);
+    assert_eq!(report()["summary"]["failed"], 0, "{}", report()["summary"]);
+    assert!(index("S2B_33UVP_20210617_0_L2A").exists());
+    assert!(
+        !index("S2A_33UVP_20210620_0_L2A").exists(),
+        "85 % cloud is over max_cloud"
+    );
+    // The search asked for the collection, the dates and the plots' lon/lat box (13.1°E 48.3°N).
+    let searches: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("/search?"))
+        .cloned()
+        .collect();
+    let q = searches.first().expect("a search request");
+    assert!(q.contains("collections=sentinel-2-l2a"), "{q}");
+    assert!(q.contains("datetime=2021-06-01/2021-07-31"), "{q}");
+    let bbox: Vec<f64> = q
+        .split("bbox=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        (13.0..13.2).contains(&bbox[0]) && (48.2..48.4).contains(&bbox[1]),
+        "{bbox:?}"
+    );
+    assert!(
+        bbox[2] - bbox[0] < 0.01 && bbox[3] - bbox[1] < 0.01,
+        "{bbox:?}"
+    );
+    // Next night: a new clear acquisition.
+    let b = feature("S2A_33UVP_20210627_0_L2A", "2021-06-27", 3.0);
+    search(&[a, cloudy, b]);
+    paddy_ok(dir, &["run", "run.toml", "--run-date", "2026-07-18", "-q"]);
+    let second = report();
+    assert_eq!(second["summary"]["ok"], 2, "{}", second["summary"]);
+    assert_eq!(
+        second["summary"]["skipped_up_to_date"], 2,
+        "{}",
+        second["summary"]
+    );
+    assert!(index("S2A_33UVP_20210627_0_L2A").exists());
 }
