@@ -159,7 +159,7 @@ pub fn search(
             .find_map(|l| {
                 let get = l["method"]
                     .as_str()
-                    .is_none_or(|m| m.eq_ignore_ascii_case("GET"));
+                    .map_or(true, |m| m.eq_ignore_ascii_case("GET"));
                 (l["rel"] == "next" && get).then(|| l["href"].as_str().map(str::to_string))?
             });
         match next {
