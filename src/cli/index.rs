@@ -12,8 +12,10 @@ use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
-/// Reads one multi-band raster, or one file per band, converts digital numbers to reflectance
-/// with a sensor profile, and writes DIR/<input stem>_<index>.tif for each index: Float32,
+/// Reads a product as downloaded (Sentinel-2 L2A SAFE, Landsat C2 L2, a STAC Item), one
+/// multi-band raster, or one file per band — local or https:// / s3:// — reads bands at other
+/// resolutions onto one grid, converts digital numbers to reflectance with a sensor profile or
+/// the product's metadata, and writes DIR/<input stem>_<index>.tif for each index: Float32,
 /// ZSTD-compressed (lossless), tiled, with overviews, nodata -9999 where any input is nodata, masked
 /// (cloud, shadow) or the formula is undefined.
 ///
@@ -22,6 +24,8 @@ use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 ///   paddy index S2B_MSIL2A_..._T48QWF_....SAFE.zip --index ndvi,ndre,lswi --out indices/
 ///
 ///   paddy index LC08_L2SP_..._02_T1.tar --index ndvi,lswi
+///
+///   paddy index https://.../items/S2B_48QWF_... --index ndvi --aoi plots.geojson
 ///
 ///   paddy index S2_tile.tif --sensor sentinel2-l2a --index ndvi,ndre,lswi --out indices/
 ///
@@ -35,9 +39,10 @@ use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
-    /// Input rasters (anything GDAL reads): a Sentinel-2 L2A .SAFE folder or .zip or a Landsat
-    /// Collection 2 Level-2 folder or .tar as downloaded (bands, calibration, date and cloud
-    /// mask from its metadata; no --band needed), or one multi-band file, or one file per band, or several
+    /// Input rasters (anything GDAL reads; https:// and s3:// URLs read in place): a Sentinel-2
+    /// L2A .SAFE folder or .zip, a Landsat Collection 2 Level-2 folder or .tar, or a STAC Item
+    /// (.json file or URL) as downloaded (bands, calibration, date and cloud mask from its
+    /// metadata; no --band needed), or one multi-band file, or one file per band, or several
     /// multi-band files, each then processed on its own into outputs named by its stem (a
     /// single-band file whose name extends a stack's, such as S2_tile_SCL.tif beside S2_tile.tif,
     /// goes with that stack).
