@@ -21,11 +21,11 @@ use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 ///
 /// Examples:
 ///
-///   paddy index S2B_MSIL2A_..._T48QWF_....SAFE.zip --index ndvi,ndre,lswi --out indices/
+///   paddy index S2B_MSIL2A_..._T48PWS_....SAFE.zip --index ndvi,ndre,lswi --out indices/
 ///
 ///   paddy index LC08_L2SP_..._02_T1.tar --index ndvi,lswi
 ///
-///   paddy index https://.../items/S2B_48QWF_... --index ndvi --aoi plots.geojson
+///   paddy index https://.../items/S2B_48PWS_... --index ndvi --aoi plots.geojson
 ///
 ///   paddy index S2_tile.tif --sensor sentinel2-l2a --index ndvi,ndre,lswi --out indices/
 ///
