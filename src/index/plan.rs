@@ -12,8 +12,8 @@ use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
 use crate::io::{
-    file_name, gdal_path, open_product, Aoi, BandSpec, CogOptions, MaskSpec, Product, RasterInfo,
-    Warp,
+    file_name, gdal_path, open_product, stencil, Aoi, BandSpec, CogOptions, MaskSpec, Product,
+    RasterInfo, Warp,
 };
 use crate::kernels::Formula;
 use crate::raster::Grid;
@@ -434,10 +434,11 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     };
     // A file on the full grid is read at an offset; any other is resampled onto the cropped
     // grid directly.
+    // paddy resamples itself where it can (a stencil), else GDAL's warper does.
     let warp_for = |grid: &Grid, quality: bool, nodata: Option<f64>| match resampling_for(
         grid, &full, quality,
     ) {
-        None => (None, origin),
+        None => (None, origin, None),
         Some(resampling) => (
             Some(Warp {
                 grid: target.clone(),
@@ -445,6 +446,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
                 nodata,
             }),
             (0, 0),
+            stencil(grid, &target, resampling),
         ),
     };
     let info = |path: &Path| infos.iter().find(|i| i.path == path);
@@ -599,18 +601,20 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         let (path, band, _) = &chosen[&role];
         let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
         let mut spec = band_spec(request, &profile, i, *band);
-        (spec.warp, spec.origin) = warp_for(&i.grid, !role.is_spectral(), spec.nodata);
+        (spec.warp, spec.origin, spec.stencil) =
+            warp_for(&i.grid, !role.is_spectral(), spec.nodata);
         roles.insert(role, spec);
     }
     let mask = profile.mask.as_ref().and_then(|(role, rule)| {
         let (path, band, _) = chosen.get(role)?;
-        let (warp, origin) = warp_for(&info(path)?.grid, true, None);
+        let (warp, origin, stencil) = warp_for(&info(path)?.grid, true, None);
         Some(MaskSpec {
             path: path.clone(),
             band: *band,
             rule: rule.clone(),
             warp,
             origin,
+            stencil,
         })
     });
     if profile.raw_counts && request.scale.is_none() {
@@ -621,10 +625,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     }
     let reads = roles
         .values()
-        .map(|s| (&s.path, &s.warp))
-        .chain(mask.iter().map(|m| (&m.path, &m.warp)));
+        .map(|s| (&s.path, &s.warp, s.stencil.is_some()))
+        .chain(mask.iter().map(|m| (&m.path, &m.warp, m.stencil.is_some())));
     let (mut used_files, mut warps) = (Vec::new(), Vec::new());
-    for (path, warp) in reads {
+    for (path, warp, own) in reads {
+        // A file paddy resamples itself is read as it is.
+        let warp = if own { &None } else { warp };
         match warp {
             None if !used_files.contains(path) => used_files.push(path.clone()),
             Some(w) if !warps.contains(&(path.clone(), w.clone())) => {
@@ -860,6 +866,7 @@ fn band_spec(
         offset,
         warp: None,
         origin: (0, 0),
+        stencil: None,
     }
 }
 

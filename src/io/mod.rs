@@ -14,7 +14,7 @@ mod write;
 pub use aoi::Aoi;
 pub use product::{gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
-pub use resample::{warp_args, Resampling, Warp, WarpedFiles};
+pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
 pub use write::{
     finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
     Predictor, TempPath,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use gdal::raster::{GdalDataType, RasterBand};
 use gdal::Dataset;
 
-use super::resample::{Warp, WarpedFiles};
+use super::resample::{apply_stencil, Stencil, Warp, WarpedFiles};
 use crate::error::{gdal_message, Error, Result};
 use crate::raster::Window;
 use crate::sensors::MaskRule;
@@ -24,6 +24,9 @@ pub struct BandSpec {
     pub warp: Option<Warp>,
     /// Where the run's grid starts in the file, in pixels (an area of interest).
     pub origin: (usize, usize),
+    /// With `warp`: paddy resamples the file itself (read at its own resolution), instead of
+    /// GDAL's warper.
+    pub stencil: Option<Stencil>,
 }
 
 /// A quality band whose values mark pixels to drop (Sentinel-2 SCL, Landsat QA_PIXEL).
@@ -36,6 +39,8 @@ pub struct MaskSpec {
     pub warp: Option<Warp>,
     /// Where the run's grid starts in the file, in pixels (an area of interest).
     pub origin: (usize, usize),
+    /// With `warp`: paddy resamples the file itself, instead of GDAL's warper.
+    pub stencil: Option<Stencil>,
 }
 
 /// A worker's own GDAL handles (GDAL datasets are not shared between threads) and scratch
@@ -47,6 +52,9 @@ pub struct Readers {
     quality: Vec<u32>,
     mask_values: Vec<f64>,
     mask_valid: Vec<bool>,
+    source: Vec<f64>,
+    source_ok: Vec<bool>,
+    resampled: Vec<f32>,
 }
 
 impl Readers {
@@ -76,6 +84,9 @@ impl Readers {
             quality: Vec::new(),
             mask_values: Vec::new(),
             mask_valid: Vec::new(),
+            source: Vec::new(),
+            source_ok: Vec::new(),
+            resampled: Vec::new(),
         })
     }
 }
@@ -110,6 +121,14 @@ impl Readers {
     ) -> Result<()> {
         let n = window.len();
         let (out, valid) = (&mut out[..n], &mut valid[..n]);
+        if let Some(st) = &spec.stencil {
+            self.read_stencil(&spec.path, spec.band, spec.nodata, st, window, out, valid)?;
+            let (scale, offset) = (spec.scale as f32, spec.offset as f32);
+            for v in out.iter_mut() {
+                *v = *v * scale + offset;
+            }
+            return Ok(());
+        }
         let Readers {
             datasets,
             wide,
@@ -234,6 +253,29 @@ impl Readers {
         valid: &mut [bool],
     ) -> Result<()> {
         let n = window.len();
+        if let Some(st) = &spec.stencil {
+            let mut values = std::mem::take(&mut self.resampled);
+            let mut readable = std::mem::take(&mut self.mask_valid);
+            values.resize(n, 0.0);
+            readable.clear();
+            readable.resize(n, true);
+            let read = self.read_stencil(
+                &spec.path,
+                spec.band,
+                None,
+                st,
+                window,
+                &mut values,
+                &mut readable,
+            );
+            for ((ok, v), r) in valid[..n].iter_mut().zip(&values).zip(&readable) {
+                // Where the quality band has no pixel, it marks nothing.
+                *ok &= !*r || !spec.rule.is_invalid(*v as u32);
+            }
+            self.resampled = values;
+            self.mask_valid = readable;
+            return read;
+        }
         let band = band_of(&self.datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
         let window = shifted(window, spec.origin);
         let size = (window.width, window.height);
@@ -250,6 +292,67 @@ impl Readers {
         for (q, ok) in quality.iter().zip(valid[..n].iter_mut()) {
             *ok &= !spec.rule.is_invalid(*q);
         }
+        Ok(())
+    }
+}
+
+impl Readers {
+    /// Read `window` of the run's grid from band `band` of `path`, resampled by `st` from the
+    /// file's own pixels (read once, with a margin for the stencil): raw values into `out`,
+    /// `valid` cleared where no valid source pixel contributes.
+    #[allow(clippy::too_many_arguments)]
+    fn read_stencil(
+        &mut self,
+        path: &Path,
+        band: usize,
+        nodata: Option<f64>,
+        st: &Stencil,
+        window: Window,
+        out: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let Readers {
+            datasets,
+            bytes,
+            source,
+            source_ok,
+            ..
+        } = self;
+        let raster = band_of(datasets, path, None, band)?;
+        let fail = |e: gdal::errors::GdalError| read_error(path, band, &e);
+        let size = raster.size();
+        let (c, r) = (
+            st.span(window.x, window.width, true),
+            st.span(window.y, window.height, false),
+        );
+        let cols = (c.0.max(0), c.1.min(size.0 as i64 - 1));
+        let rows = (r.0.max(0), r.1.min(size.1 as i64 - 1));
+        let src = Window {
+            x: cols.0 as usize,
+            y: rows.0 as usize,
+            width: (cols.1 - cols.0 + 1).max(0) as usize,
+            height: (rows.1 - rows.0 + 1).max(0) as usize,
+        };
+        source.resize(src.len(), 0.0);
+        source_ok.clear();
+        source_ok.resize(src.len(), true);
+        if src.width > 0 && src.height > 0 {
+            let at = (src.x as isize, src.y as isize);
+            raster
+                .read_into_slice(
+                    at,
+                    (src.width, src.height),
+                    (src.width, src.height),
+                    source,
+                    None,
+                )
+                .map_err(fail)?;
+            for (v, ok) in source.iter().zip(source_ok.iter_mut()) {
+                *ok = v.is_finite() && Some(*v) != nodata;
+            }
+            apply_mask_band(&raster, src, bytes, source_ok).map_err(fail)?;
+        }
+        apply_stencil(st, window, source, source_ok, cols, rows, size, out, valid);
         Ok(())
     }
 }

@@ -55,7 +55,8 @@ pub fn write_classes(like: &Path, path: &Path) {
     band.write((0, 0), (w, h), &mut buffer).unwrap();
 }
 
-/// `src` resampled by gdalwarp onto the grid of `like` (size and extent), as `out`.
+/// `src` resampled by gdalwarp onto the grid of `like` (size and extent), as `out`, in Float32
+/// (resampled values are not rounded back to the source's integers, as paddy does not).
 pub fn warp_like(dir: &Path, src: &str, like: &Path, method: &str, nodata: bool, out: &str) {
     let ds = gdal::Dataset::open(like).unwrap();
     let (w, h) = ds.raster_size();
@@ -65,6 +66,7 @@ pub fn warp_like(dir: &Path, src: &str, like: &Path, method: &str, nodata: bool,
     let (ws, hs) = (w.to_string(), h.to_string());
     let mut args = vec![
         "-q", "-te", &te[0], &te[1], &te[2], &te[3], "-ts", &ws, &hs, "-r", method, "-ovr", "NONE",
+        "-ot", "Float32",
     ];
     if nodata {
         args.extend(["-srcnodata", "0", "-dstnodata", "0"]);
@@ -279,4 +281,64 @@ fn grids_that_differ_in_extent_are_read_where_they_overlap() {
         }
     }
     assert_matches(&dir.join("out/t_ndvi.tif"), &want, "NDVI");
+}
+
+/// A ratio that is not whole (10 m onto 25 m) goes through GDAL's warper (a warped VRT) rather
+/// than paddy's own stencil: the same numbers as gdalwarp all the same.
+#[test]
+fn a_ratio_that_is_not_whole_is_averaged_by_the_warper() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    if bands(dir).is_none() {
+        return;
+    }
+    // 5780 × 3790 m at 25 m: 232 × 152 pixels from the same origin.
+    gdal_cli(
+        dir,
+        "gdalwarp",
+        &[
+            "-q",
+            "-te",
+            "359130",
+            "5348540",
+            "364930",
+            "5352340",
+            "-ts",
+            "232",
+            "152",
+            "-r",
+            "near",
+            "B04_10m.tif",
+            "grid25.tif",
+        ],
+    );
+    let args = [
+        "index",
+        "--sensor",
+        "sentinel2-l2a",
+        "--band",
+        "R=B04_10m.tif",
+        "--band",
+        "N=B08_10m.tif",
+        "--index",
+        "ndvi",
+        "--name",
+        "t",
+        "--grid",
+        "like:grid25.tif",
+        "--out",
+        "out25",
+        "-q",
+    ];
+    paddy_ok(dir, &args);
+    let like = dir.join("grid25.tif");
+    warp_like(dir, "B04_10m.tif", &like, "average", true, "red25.tif");
+    warp_like(dir, "B08_10m.tif", &like, "average", true, "nir25.tif");
+    let (red, nir) = (
+        read_band(&dir.join("red25.tif"), 1),
+        read_band(&dir.join("nir25.tif"), 1),
+    );
+    let want = nd_reference(&nir, &red, None);
+    let n = assert_matches(&dir.join("out25/t_ndvi.tif"), &want, "NDVI at 25 m");
+    assert!(n > 30_000, "only {n} pixels compared");
 }
