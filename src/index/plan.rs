@@ -149,6 +149,10 @@ pub struct IndexPlan {
     pub files: Vec<PathBuf>,
     /// Files read onto the plan's grid by resampling, each with how.
     pub warps: Vec<(PathBuf, Warp)>,
+    /// Block cache the resampled reads need beyond the windows' own: two rows of each
+    /// resampled file's blocks, so a source block read for one row of windows is still cached
+    /// for the next instead of being decompressed again.
+    pub resampled_cache_bytes: usize,
     pub out_nodata: f64,
     pub cog: CogOptions,
     pub threads: Option<usize>,
@@ -640,6 +644,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         }
     }
     used_files.sort();
+    let resampled_cache_bytes = roles
+        .values()
+        .filter(|s| s.warp.is_some())
+        .filter_map(|s| info(&s.path))
+        .map(|i| 2 * i.grid.width * i.block_size.1.max(1) * 4 * i.band_count)
+        .sum();
     // Windows follow the blocks of the first role read straight from its file (a resampled
     // read has no blocks of its own to follow).
     let block_size = roles
@@ -664,6 +674,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         outputs,
         files: used_files,
         warps,
+        resampled_cache_bytes,
         out_nodata: request.out_nodata,
         cog: request.cog.clone(),
         threads: request.threads,

@@ -263,13 +263,17 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         TARGET_WINDOW_PIXELS,
     );
     let threads = plan.threads.unwrap_or(plan.cog.threads).max(1);
-    crate::io::prefer_block_cache_mib(cache_mib(
-        &windows,
-        (plan.grid.width, plan.grid.height),
-        plan.cog.block_size,
-        plan.outputs.len(),
-        threads,
-    ));
+    let resampled = (plan.resampled_cache_bytes >> 20) as u32;
+    crate::io::prefer_block_cache_mib(
+        cache_mib(
+            &windows,
+            (plan.grid.width, plan.grid.height),
+            plan.cog.block_size,
+            plan.outputs.len(),
+            threads,
+        )
+        .saturating_add(resampled),
+    );
     let pool = Pool(Mutex::new(Vec::new()));
     let nodata = plan.out_nodata as f32;
     let mut tallies = vec![Tally::default(); plan.outputs.len()];

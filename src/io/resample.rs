@@ -167,6 +167,14 @@ pub fn apply_stencil(
     valid: &mut [bool],
 ) {
     let src_w = (cols.1 - cols.0 + 1).max(0) as usize;
+    let xsize = (cols.0, cols.1, size.0 as i64);
+    let ysize = (rows.0, rows.1, size.1 as i64);
+    if st.resampling != Resampling::Average {
+        let xs = pairs(&axis(st, window.x, window.width, true, xsize));
+        let ys = pairs(&axis(st, window.y, window.height, false, ysize));
+        two_by_two(&xs, &ys, src_w, src, ok, out, valid);
+        return;
+    }
     let xs = axis(
         st,
         window.x,
@@ -201,6 +209,62 @@ pub fn apply_stencil(
                 out[o] = 0.0;
             } else {
                 out[o] = (if weight == 1.0 { sum } else { sum / weight }) as f32;
+            }
+        }
+    }
+}
+
+/// At most two taps an axis (bilinear, nearest) as fixed pairs: (inside, first, second, their
+/// weights); a missing tap has weight 0 and repeats the first index.
+type Pair = (bool, usize, usize, f64, f64);
+
+fn pairs(axis: &[(bool, Vec<(usize, f64)>)]) -> Vec<Pair> {
+    axis.iter()
+        .map(|(inside, taps)| match taps.as_slice() {
+            [] => (false, 0, 0, 0.0, 0.0),
+            [(a, wa)] => (*inside, *a, *a, *wa, 0.0),
+            [(a, wa), (b, wb), ..] => (*inside, *a, *b, *wa, *wb),
+        })
+        .collect()
+}
+
+/// [`apply_stencil`] for at most 2 × 2 taps, without allocation in the pixel loop: the warper's
+/// sum over valid taps, renormalised, nodata below a total weight of 1e-5.
+fn two_by_two(
+    xs: &[Pair],
+    ys: &[Pair],
+    src_w: usize,
+    src: &[f64],
+    ok: &[bool],
+    out: &mut [f32],
+    valid: &mut [bool],
+) {
+    let width = xs.len();
+    for (j, &(iny, r0, r1, wy0, wy1)) in ys.iter().enumerate() {
+        let (out, valid) = (
+            &mut out[j * width..(j + 1) * width],
+            &mut valid[j * width..(j + 1) * width],
+        );
+        for (i, &(inx, c0, c1, wx0, wx1)) in xs.iter().enumerate() {
+            let (mut sum, mut weight) = (0.0f64, 0.0f64);
+            if inx && iny {
+                for (k, w) in [
+                    (r0 * src_w + c0, wy0 * wx0),
+                    (r0 * src_w + c1, wy0 * wx1),
+                    (r1 * src_w + c0, wy1 * wx0),
+                    (r1 * src_w + c1, wy1 * wx1),
+                ] {
+                    if w != 0.0 && ok[k] {
+                        sum += src[k] * w;
+                        weight += w;
+                    }
+                }
+            }
+            if weight < 1e-5 {
+                valid[i] = false;
+                out[i] = 0.0;
+            } else {
+                out[i] = (if weight == 1.0 { sum } else { sum / weight }) as f32;
             }
         }
     }
