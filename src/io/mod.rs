@@ -12,7 +12,7 @@ pub mod warp;
 mod write;
 
 pub use aoi::Aoi;
-pub use product::{gdal_path, open_product, Product, ProductBand};
+pub use product::{check_input, gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
 pub use write::{

@@ -113,6 +113,19 @@ pub fn open_product(path: &Path) -> Result<Option<Product>> {
     Ok(None)
 }
 
+/// Check an input as `paddy index` opens it: a product's metadata and its first band, or the
+/// raster (URLs through /vsicurl/, /vsis3/).
+pub fn check_input(path: &Path) -> Result<()> {
+    let path = gdal_path(path);
+    match open_product(&path)? {
+        Some(product) => product
+            .bands
+            .first()
+            .map_or(Ok(()), |b| super::RasterInfo::read(&b.path).map(|_| ())),
+        None => super::RasterInfo::read(&path).map(|_| ()),
+    }
+}
+
 fn absolute(path: &Path) -> Result<PathBuf> {
     path.canonicalize().map_err(|source| Error::Io {
         path: path.to_path_buf(),

@@ -455,6 +455,8 @@ fn a_nightly_run_searches_a_stac_api() {
         serde_json::from_str(&text).unwrap()
     };
     let index = |id: &str| dir.join(format!("out/2026-07-18/index/s2/{id}_ndvi.tif"));
+    let checked = paddy_ok(dir, &["validate", "run.toml"]);
+    assert!(checked.contains("1 tile(s)"), "{checked}");
     paddy_ok(dir, &["run", "run.toml", "--run-date", "2026-07-18", "-q"]);
     assert_eq!(report()["summary"]["failed"], 0, "{}", report()["summary"]);
     assert!(index("S2B_33UVP_20210617_0_L2A").exists());
