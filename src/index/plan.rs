@@ -461,6 +461,93 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     let mut warnings = Vec::new();
 
     // Roles: explicit --band first, then the profile's names, then its band positions.
+    let chosen = choose_roles(request, &infos, &profile, &mut warnings)?;
+
+    // Indices, their constants and how each is computed.
+    let outputs = plan_outputs(request, catalogue, &files, &profile, |r| {
+        chosen.contains_key(&r)
+    })?;
+
+    // Reflectance conversion for the roles the kernels read.
+    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
+    needed.sort();
+    needed.dedup();
+    let mut roles = BTreeMap::new();
+    for role in needed {
+        let (path, band, _) = &chosen[&role];
+        let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
+        let mut spec = band_spec(request, &profile, i, *band);
+        (spec.warp, spec.origin, spec.stencil) =
+            warp_for(&i.grid, !role.is_spectral(), spec.nodata);
+        roles.insert(role, spec);
+    }
+    let mask = profile.mask.as_ref().and_then(|(role, rule)| {
+        let (path, band, _) = chosen.get(role)?;
+        let (warp, origin, stencil) = warp_for(&info(path)?.grid, true, None);
+        Some(MaskSpec {
+            path: path.clone(),
+            band: *band,
+            rule: rule.clone(),
+            warp,
+            origin,
+            stencil,
+        })
+    });
+    if profile.raw_counts && request.scale.is_none() {
+        warnings.push(format!(
+            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
+            profile.name
+        ));
+    }
+    let (used_files, warps) = files_to_open(&roles, mask.as_ref());
+    let resampled_cache_bytes = roles
+        .values()
+        .filter(|s| s.warp.is_some())
+        .filter_map(|s| info(&s.path))
+        .map(|i| 2 * i.grid.width * i.block_size.1.max(1) * 4 * i.band_count)
+        .sum();
+    // Windows follow the blocks of the first role read straight from its file (a resampled
+    // read has no blocks of its own to follow).
+    let block_size = roles
+        .values()
+        .find(|s| s.warp.is_none())
+        .and_then(|s| info(&s.path))
+        .map_or((512, 512), |i| i.block_size);
+    let acquisition_date = request.date.or_else(|| {
+        infos
+            .iter()
+            .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+            .map(|(date, _)| date)
+    });
+    Ok(IndexPlan {
+        acquisition_date,
+        grid: target,
+        block_size,
+        profile,
+        profile_source,
+        roles,
+        mask,
+        outputs,
+        files: used_files,
+        warps,
+        resampled_cache_bytes,
+        out_nodata: request.out_nodata,
+        cog: request.cog.clone(),
+        threads: request.threads,
+        warnings,
+    })
+}
+
+/// Which file and band plays each role, and why: explicit --band first, then the profile's
+/// names (band descriptions, file names), then its band positions in a single input. A role
+/// two files both claim is refused, saying what each file is.
+fn choose_roles(
+    request: &IndexRequest,
+    infos: &[RasterInfo],
+    profile: &Profile,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<Role, (PathBuf, usize, String)>> {
+    let info = |path: &Path| infos.iter().find(|i| i.path == path);
     let mut chosen: BTreeMap<Role, (PathBuf, usize, String)> = BTreeMap::new();
     for (role, band_ref) in &request.bands {
         let (path, band) = match band_ref {
@@ -523,7 +610,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
                         return Err(Error::usage(format!(
                             "band {role} is ambiguous: {} band {b} ({why}) and {name} band {band} both look like it. The inputs: {}. Map it with --band {role}=FILE[:BAND], or give the files in separate calls",
                             file_name(p),
-                            inputs::describe_all(&request.inputs, &infos, &profile)
+                            inputs::describe_all(&request.inputs, infos, profile)
                         )))
                     }
                     Some((p, b, _)) if *b != band => warnings.push(format!(
@@ -553,25 +640,60 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             }
         }
     }
+    Ok(chosen)
+}
 
-    // Indices, their constants and how each is computed.
+/// The files the workers open as they are (sorted), and those read through a warped VRT with
+/// how. A file paddy resamples itself (a stencil) is opened as it is.
+fn files_to_open(
+    roles: &BTreeMap<Role, BandSpec>,
+    mask: Option<&MaskSpec>,
+) -> (Vec<PathBuf>, Vec<(PathBuf, Warp)>) {
+    let reads = roles
+        .values()
+        .map(|s| (&s.path, &s.warp, s.stencil.is_some()))
+        .chain(mask.iter().map(|m| (&m.path, &m.warp, m.stencil.is_some())));
+    let (mut used_files, mut warps) = (Vec::new(), Vec::new());
+    for (path, warp, own) in reads {
+        match warp {
+            Some(w) if !own && !warps.contains(&(path.clone(), w.clone())) => {
+                warps.push((path.clone(), w.clone()))
+            }
+            Some(_) if !own => {}
+            _ if !used_files.contains(path) => used_files.push(path.clone()),
+            _ => {}
+        }
+    }
+    used_files.sort();
+    (used_files, warps)
+}
+
+/// The indices asked for, each with its formula, constants and output path. Fails on an index
+/// that needs a role not `mapped`, or an output that would overwrite an input.
+fn plan_outputs(
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+    files: &[PathBuf],
+    profile: &Profile,
+    mapped: impl Fn(Role) -> bool,
+) -> Result<Vec<PlannedIndex>> {
     let mut outputs: Vec<PlannedIndex> = Vec::new();
     let stem = request
         .name
         .clone()
-        .unwrap_or_else(|| output_stem(&request.inputs_or(&files)));
+        .unwrap_or_else(|| output_stem(&request.inputs_or(files)));
     for (label, def) in requested_defs(request, catalogue)? {
         if outputs.iter().any(|o| o.def.short_name == def.short_name) {
             continue;
         }
         let formula = compile(&def, request, catalogue)?;
         for role in formula.roles() {
-            if !chosen.contains_key(&role) {
+            if !mapped(role) {
                 return Err(Error::MissingRole {
                     index: def.short_name.clone(),
                     role: role.symbol().into(),
                     role_name: role.long_name().into(),
-                    hint: missing_role_hint(role, request, &profile),
+                    hint: missing_role_hint(role, request, profile),
                 });
             }
         }
@@ -595,91 +717,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             path,
         });
     }
-
-    // Reflectance conversion for the roles the kernels read.
-    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
-    needed.sort();
-    needed.dedup();
-    let mut roles = BTreeMap::new();
-    for role in needed {
-        let (path, band, _) = &chosen[&role];
-        let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
-        let mut spec = band_spec(request, &profile, i, *band);
-        (spec.warp, spec.origin, spec.stencil) =
-            warp_for(&i.grid, !role.is_spectral(), spec.nodata);
-        roles.insert(role, spec);
-    }
-    let mask = profile.mask.as_ref().and_then(|(role, rule)| {
-        let (path, band, _) = chosen.get(role)?;
-        let (warp, origin, stencil) = warp_for(&info(path)?.grid, true, None);
-        Some(MaskSpec {
-            path: path.clone(),
-            band: *band,
-            rule: rule.clone(),
-            warp,
-            origin,
-            stencil,
-        })
-    });
-    if profile.raw_counts && request.scale.is_none() {
-        warnings.push(format!(
-            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
-            profile.name
-        ));
-    }
-    let reads = roles
-        .values()
-        .map(|s| (&s.path, &s.warp, s.stencil.is_some()))
-        .chain(mask.iter().map(|m| (&m.path, &m.warp, m.stencil.is_some())));
-    let (mut used_files, mut warps) = (Vec::new(), Vec::new());
-    for (path, warp, own) in reads {
-        // A file paddy resamples itself is read as it is.
-        let warp = if own { &None } else { warp };
-        match warp {
-            None if !used_files.contains(path) => used_files.push(path.clone()),
-            Some(w) if !warps.contains(&(path.clone(), w.clone())) => {
-                warps.push((path.clone(), w.clone()))
-            }
-            _ => {}
-        }
-    }
-    used_files.sort();
-    let resampled_cache_bytes = roles
-        .values()
-        .filter(|s| s.warp.is_some())
-        .filter_map(|s| info(&s.path))
-        .map(|i| 2 * i.grid.width * i.block_size.1.max(1) * 4 * i.band_count)
-        .sum();
-    // Windows follow the blocks of the first role read straight from its file (a resampled
-    // read has no blocks of its own to follow).
-    let block_size = roles
-        .values()
-        .find(|s| s.warp.is_none())
-        .and_then(|s| info(&s.path))
-        .map_or((512, 512), |i| i.block_size);
-    let acquisition_date = request.date.or_else(|| {
-        infos
-            .iter()
-            .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
-            .map(|(date, _)| date)
-    });
-    Ok(IndexPlan {
-        acquisition_date,
-        grid: target,
-        block_size,
-        profile,
-        profile_source,
-        roles,
-        mask,
-        outputs,
-        files: used_files,
-        warps,
-        resampled_cache_bytes,
-        out_nodata: request.out_nodata,
-        cog: request.cog.clone(),
-        threads: request.threads,
-        warnings,
-    })
+    Ok(outputs)
 }
 
 impl IndexRequest {
