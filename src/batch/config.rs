@@ -18,8 +18,13 @@ pub struct Source {
     /// A short name for the source (`s2`, `drone`): unit ids and the stage/prescribe sections
     /// refer to it.
     pub name: String,
-    /// Glob patterns of the tiles (relative to the run file).
+    /// Glob patterns of the tiles (relative to the run file): rasters, products as downloaded,
+    /// STAC Item files; or URLs.
+    #[serde(default)]
     pub tiles: Vec<String>,
+    /// Tiles found by a STAC API search, over the plots' extent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stac: Option<StacSearch>,
     /// A quality file per tile, named from the tile's stem (`{stem}_scl.tif`), if any.
     #[serde(default)]
     pub mask: Option<String>,
@@ -38,6 +43,22 @@ pub struct Source {
     /// Their layout, as `paddy index --layout` (default cog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Layout>,
+}
+
+/// A STAC API search (`[sources.stac]`): every item of `collection` over the plots' extent (in
+/// `datetime`, with at most `max_cloud` % cloud) is a tile; a new acquisition is a new unit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StacSearch {
+    /// The API's root, e.g. https://earth-search.aws.element84.com/v1
+    pub url: String,
+    pub collection: String,
+    /// An RFC 3339 interval, e.g. 2026-05-01/2026-10-31 or 2026-05-01/.. (default: all).
+    #[serde(default)]
+    pub datetime: Option<String>,
+    /// Largest `eo:cloud_cover` (%) kept (default: all).
+    #[serde(default)]
+    pub max_cloud: Option<f64>,
 }
 
 /// Plot files.
@@ -236,8 +257,11 @@ pub fn load(path: &Path) -> Result<Loaded> {
             return Err(bad(format!("two sources are named '{}'", s.name)));
         }
         names.push(&s.name);
-        if s.tiles.is_empty() || s.indices.is_empty() {
-            return Err(bad(format!("source '{}' needs tiles and indices", s.name)));
+        if (s.tiles.is_empty() && s.stac.is_none()) || s.indices.is_empty() {
+            return Err(bad(format!(
+                "source '{}' needs tiles (or [sources.stac]) and indices",
+                s.name
+            )));
         }
     }
     let source_named = |name: &str, section: &str| -> Result<&Source> {

@@ -62,6 +62,14 @@ pub struct Plan {
 /// A file's identity for keys: path, size and modification time (reading every tile to hash
 /// it would cost as much as the work; a changed file changes size or time).
 fn fingerprint(path: &Path) -> Result<String> {
+    // A URL (a STAC Item, a COG) is its identity: items are published once under their id.
+    let text = path.to_string_lossy();
+    if ["https://", "http://", "s3://"]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        return Ok(text.into_owned());
+    }
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -89,6 +97,38 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The plots' extent in longitude and latitude (all plot files), for a STAC search.
+fn plots_lon_lat(run: &Loaded) -> Result<[f64; 4]> {
+    let mut all: Option<[f64; 4]> = None;
+    for f in &run.run.plots.files {
+        let path = run.resolve(f);
+        let b = crate::io::Aoi::parse(&path.to_string_lossy())?.lon_lat_bounds()?;
+        let a = all.get_or_insert(b);
+        *a = [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ];
+    }
+    all.ok_or_else(|| Error::Config {
+        path: run.path.clone(),
+        message: "[sources.stac] searches over the plots: give [plots] files".into(),
+    })
+}
+
+/// A tile's date from its metadata: a product's (STAC Item datetime, SAFE or MTL), else the
+/// raster's.
+fn tile_date(path: &Path) -> Option<Date> {
+    let gdal = crate::io::gdal_path(path);
+    match crate::io::open_product(&gdal) {
+        Ok(Some(product)) => product.date.and_then(|d| d.parse().ok()),
+        _ => crate::io::RasterInfo::read(&gdal)
+            .ok()
+            .and_then(|i| date_from_metadata(&i.metadata).map(|(d, _)| d)),
+    }
+}
+
 /// Expand the run file into tiles and units. Errors: a glob matching nothing, an undated tile
 /// when a stage or prescription needs dates, missing files.
 pub fn plan(run: &Loaded) -> Result<Plan> {
@@ -106,6 +146,14 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
             .transpose()?;
         let mut found: Vec<PathBuf> = Vec::new();
         for g in &source.tiles {
+            // A URL (a STAC Item, a COG) is a tile as it is.
+            if ["https://", "http://", "s3://"]
+                .iter()
+                .any(|p| g.starts_with(p))
+            {
+                found.push(PathBuf::from(g));
+                continue;
+            }
             let full = run.resolve(g);
             let paths = glob::glob(&full.to_string_lossy())
                 .map_err(|e| bad(format!("source '{}': tiles '{g}': {e}", source.name)))?;
@@ -119,6 +167,23 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
                 )));
             }
         }
+        if let Some(stac) = &source.stac {
+            let bbox = plots_lon_lat(run)?;
+            let items = crate::io::stac::search(
+                &stac.url,
+                &stac.collection,
+                bbox,
+                stac.datetime.as_deref(),
+                stac.max_cloud,
+            )?;
+            if items.is_empty() {
+                return Err(bad(format!(
+                    "source '{}': the STAC search of {} found no item over the plots",
+                    source.name, stac.collection
+                )));
+            }
+            found.extend(items.into_iter().map(PathBuf::from));
+        }
         found.sort();
         found.dedup();
         let mut list = Vec::new();
@@ -131,9 +196,7 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
             let name = crate::io::file_name(&path);
             let date = match &pattern {
                 Some(p) => p.date_in(&name)?,
-                None => crate::io::RasterInfo::read(&path)
-                    .ok()
-                    .and_then(|i| date_from_metadata(&i.metadata).map(|(d, _)| d)),
+                None => tile_date(&path),
             };
             list.push(Tile {
                 path,

@@ -7,17 +7,25 @@ use clap::Args;
 
 use crate::catalogue::{Catalogue, Role};
 use crate::error::{Error, Result};
-use crate::index::{self, BandRef, Engine, IndexRequest, DEFAULT_OUT_NODATA};
-use crate::io::{Codec, CogOptions, Layout, Predictor};
+use crate::index::{self, BandRef, Engine, GridChoice, IndexRequest, DEFAULT_OUT_NODATA};
+use crate::io::{Aoi, Codec, CogOptions, Layout, Predictor};
 
 /// Compute vegetation, red-edge and water indices in one pass, as Cloud Optimized GeoTIFFs.
 ///
-/// Reads one multi-band raster, or one file per band, converts digital numbers to reflectance
-/// with a sensor profile, and writes DIR/<input stem>_<index>.tif for each index: Float32,
+/// Reads a product as downloaded (Sentinel-2 L2A SAFE, Landsat C2 L2, a STAC Item), one
+/// multi-band raster, or one file per band — local or https:// / s3:// — reads bands at other
+/// resolutions onto one grid, converts digital numbers to reflectance with a sensor profile or
+/// the product's metadata, and writes DIR/<input stem>_<index>.tif for each index: Float32,
 /// ZSTD-compressed (lossless), tiled, with overviews, nodata -9999 where any input is nodata, masked
 /// (cloud, shadow) or the formula is undefined.
 ///
 /// Examples:
+///
+///   paddy index S2B_MSIL2A_..._T48PWS_....SAFE.zip --index ndvi,ndre,lswi --out indices/
+///
+///   paddy index LC08_L2SP_..._02_T1.tar --index ndvi,lswi
+///
+///   paddy index https://.../items/S2B_48PWS_... --index ndvi --aoi plots.geojson
 ///
 ///   paddy index S2_tile.tif --sensor sentinel2-l2a --index ndvi,ndre,lswi --out indices/
 ///
@@ -26,10 +34,18 @@ use crate::io::{Codec, CogOptions, Layout, Predictor};
 ///   paddy index stack.tif --band R=1 --band N=4 --band G=2 --band B=3 --index evi,gndvi
 ///
 ///   paddy index IMG_0001_*.tif --sensor micasense-rededge --index ndre
+///
+///   paddy index flight_0626.tif flight_0718.tif --index ndvi   (two stacks: two sets of outputs)
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
-    /// Input rasters: one multi-band file, or one file per band (anything GDAL reads).
+    /// Input rasters (anything GDAL reads; https:// and s3:// URLs read in place): a Sentinel-2
+    /// L2A .SAFE folder or .zip, a Landsat Collection 2 Level-2 folder or .tar, or a STAC Item
+    /// (.json file or URL) as downloaded (bands, calibration, date and cloud mask from its
+    /// metadata; no --band needed), or one multi-band file, or one file per band, or several
+    /// multi-band files, each then processed on its own into outputs named by its stem (a
+    /// single-band file whose name extends a stack's, such as S2_tile_SCL.tif beside S2_tile.tif,
+    /// goes with that stack).
     #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
@@ -89,6 +105,26 @@ pub struct IndexArgs {
     #[arg(long = "const", value_name = "NAME=VALUE", value_parser = parse_const)]
     constants: Vec<(String, f64)>,
 
+    /// Output grid when the inputs differ in resolution or extent (same CRS, pixels aligned):
+    /// `finest` (default: the finest input's grid, e.g. 10 m for Sentinel-2's 10 and 20 m
+    /// bands) or `like:FILE` (that raster's grid). Bands not on it are resampled as they are
+    /// read: reflectance bilinear when refined, averaged when coarsened; quality and class bands
+    /// (SCL, QA_PIXEL) nearest, so classes are never blended.
+    #[arg(long, value_name = "finest|like:FILE", value_parser = parse_grid)]
+    grid: Option<GridChoice>,
+
+    /// Output pixel size in the inputs' CRS units (e.g. 20 for Sentinel-2's 20 m grid), over the
+    /// finest input's extent. Resampling as for --grid.
+    #[arg(long, value_name = "R", conflicts_with = "grid", value_parser = parse_resolution)]
+    resolution: Option<f64>,
+
+    /// Area of interest: a vector file (its features' extent, in its own CRS) or
+    /// minx,miny,maxx,maxy[,CRS] (CRS default: the inputs'; e.g. 108.1,26.1,108.3,26.3,EPSG:4326).
+    /// Only the windows over the area are read and written: the output grid is the input grid
+    /// cropped to the pixels the area touches, with no resampling.
+    #[arg(long, value_name = "FILE|BOX")]
+    aoi: Option<String>,
+
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
     out: PathBuf,
@@ -128,7 +164,7 @@ pub struct IndexArgs {
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 
-    /// Print the run summary as JSON on stdout.
+    /// Print the run summary as JSON on stdout (an array of them when several stacks are given).
     #[arg(long)]
     json: bool,
 
@@ -148,6 +184,23 @@ fn parse_band(text: &str) -> std::result::Result<(Role, BandRef), String> {
         return Err(format!("--band {role}= needs a band number or a file"));
     }
     Ok((role, BandRef::parse(spec)))
+}
+
+fn parse_grid(text: &str) -> std::result::Result<GridChoice, String> {
+    match text.split_once(':') {
+        _ if text == "finest" => Ok(GridChoice::Finest),
+        Some(("like", file)) if !file.is_empty() => Ok(GridChoice::Like(PathBuf::from(file))),
+        _ => Err(format!(
+            "'{text}': expected finest or like:FILE, e.g. --grid like:B04_10m.jp2"
+        )),
+    }
+}
+
+fn parse_resolution(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("'{text}' is not a pixel size > 0, e.g. 10 or 20")),
+    }
 }
 
 fn parse_expr(text: &str) -> std::result::Result<(String, String), String> {
@@ -239,50 +292,65 @@ pub fn run(args: IndexArgs) -> Result<()> {
             ..CogOptions::default()
         },
         threads: args.threads,
+        grid: match (args.resolution, args.grid) {
+            (Some(r), _) => GridChoice::Resolution(r),
+            (None, grid) => grid.unwrap_or_default(),
+        },
+        aoi: args.aoi.as_deref().map(Aoi::parse).transpose()?,
         ..IndexRequest::new(args.inputs, args.index)
     };
     let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;
-    let plan = index::plan(&request, catalogue)?;
-    if !args.quiet {
-        for w in &plan.warnings {
-            eprintln!("paddy: warning: {w}");
+    let plans = index::plans(&request, catalogue)?;
+    let mut reports = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        if !args.quiet {
+            for w in &plan.warnings {
+                eprintln!("paddy: warning: {w}");
+            }
         }
+        let report = super::with_progress(
+            args.quiet,
+            "indices",
+            |progress| index::run(plan, progress),
+            |_| &[],
+        )?;
+        if !args.json && !args.quiet {
+            print_summary(plan, &report);
+        }
+        reports.push(report);
     }
-    let report = super::with_progress(
-        args.quiet,
-        "indices",
-        |progress| index::run(&plan, progress),
-        |_| &[],
-    )?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else if !args.quiet {
-        println!(
-            "{}×{} px, sensor {} ({}), {:.2} s, {:.1} Mpx/s",
-            report.width,
-            report.height,
-            report.sensor,
-            plan.profile_source,
-            report.seconds,
-            report.megapixels_per_second
-        );
-        for o in &report.outputs {
-            let range = match (o.min, o.mean, o.max) {
-                (Some(min), Some(mean), Some(max)) => {
-                    format!("mean {mean:.3}, range {min:.3} … {max:.3}")
-                }
-                _ => "no valid pixels".into(),
-            };
-            println!(
-                "  {:<6} {}  ({} valid px, {range})",
-                o.index,
-                o.path.display(),
-                o.valid_pixels
-            );
-        }
+        let json = match reports.as_slice() {
+            [one] => serde_json::to_string_pretty(one),
+            all => serde_json::to_string_pretty(all),
+        };
+        println!("{}", json.unwrap_or_default());
     }
     Ok(())
+}
+
+fn print_summary(plan: &index::IndexPlan, report: &index::IndexReport) {
+    println!(
+        "{}×{} px, sensor {} ({}), {:.2} s, {:.1} Mpx/s",
+        report.width,
+        report.height,
+        report.sensor,
+        plan.profile_source,
+        report.seconds,
+        report.megapixels_per_second
+    );
+    for o in &report.outputs {
+        let range = match (o.min, o.mean, o.max) {
+            (Some(min), Some(mean), Some(max)) => {
+                format!("mean {mean:.3}, range {min:.3} … {max:.3}")
+            }
+            _ => "no valid pixels".into(),
+        };
+        println!(
+            "  {:<6} {}  ({} valid px, {range})",
+            o.index,
+            o.path.display(),
+            o.valid_pixels
+        );
+    }
 }

@@ -246,7 +246,7 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
     for (si, tiles) in plan.tiles.iter().enumerate() {
         for t in tiles {
             for p in std::iter::once(&t.path).chain(t.mask.iter()) {
-                if let Err(e) = crate::io::RasterInfo::read(p) {
+                if let Err(e) = crate::io::check_input(p) {
                     problems.push(e.to_string());
                 }
             }

@@ -6,10 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::grid::{crop, resampling_for, target_grid, GridChoice};
+use super::inputs;
 use crate::catalogue::formula::Expr;
 use crate::catalogue::{Catalogue, IndexDef, Role};
 use crate::error::{Error, Result};
-use crate::io::{file_name, BandSpec, CogOptions, MaskSpec, RasterInfo};
+use crate::io::{
+    file_name, gdal_path, open_product, stencil, Aoi, BandSpec, CogOptions, MaskSpec, Product,
+    RasterInfo, Warp,
+};
 use crate::kernels::Formula;
 use crate::raster::Grid;
 use crate::sensors::Profile;
@@ -62,6 +67,16 @@ pub struct IndexRequest {
     pub out_nodata: f64,
     pub cog: CogOptions,
     pub threads: Option<usize>,
+    /// The grid written when inputs differ in resolution or extent.
+    pub grid: GridChoice,
+    /// Per file: reflectance = DN × scale + offset from a product's metadata (MTD, MTL).
+    pub calibration: Vec<(PathBuf, (f64, f64))>,
+    /// The acquisition date when the files do not carry it (a product's metadata).
+    pub date: Option<crate::phenology::dates::Date>,
+    /// Where the inputs came from, for the report (a product and what its metadata said).
+    pub source_note: Option<String>,
+    /// Only this area is read and written (the grid cropped to the pixels it touches).
+    pub aoi: Option<Aoi>,
 }
 
 impl IndexRequest {
@@ -83,6 +98,11 @@ impl IndexRequest {
             out_nodata: DEFAULT_OUT_NODATA,
             cog: CogOptions::default(),
             threads: None,
+            grid: GridChoice::Finest,
+            calibration: Vec::new(),
+            date: None,
+            source_note: None,
+            aoi: None,
         }
     }
 }
@@ -125,8 +145,14 @@ pub struct IndexPlan {
     pub roles: BTreeMap<Role, BandSpec>,
     pub mask: Option<MaskSpec>,
     pub outputs: Vec<PlannedIndex>,
-    /// Files to open (each once per worker).
+    /// Files on the plan's grid, to open (each once per worker).
     pub files: Vec<PathBuf>,
+    /// Files read onto the plan's grid by resampling, each with how.
+    pub warps: Vec<(PathBuf, Warp)>,
+    /// Block cache the resampled reads need beyond the windows' own: two rows of each
+    /// resampled file's blocks, so a source block read for one row of windows is still cached
+    /// for the next instead of being decompressed again.
+    pub resampled_cache_bytes: usize,
     pub out_nodata: f64,
     pub cog: CogOptions,
     pub threads: Option<usize>,
@@ -203,8 +229,174 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
     ))
 }
 
-/// Check a request against the files and build the plan.
+/// Check a request against the files and build its plans: one, or one per stack when every
+/// input is a complete stack (see [`inputs::group_inputs`]). All are checked before any is run.
+pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexPlan>> {
+    let request = &with_gdal_paths(request);
+    let products = request
+        .inputs
+        .iter()
+        .map(|p| Ok((p, open_product(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some((product_path, _)) = products.iter().find(|(_, p)| p.is_some()) {
+        if let Some((other, _)) = products.iter().find(|(_, p)| p.is_none()) {
+            return Err(Error::usage(format!(
+                "{} is a product as downloaded and {} is not: give products alone (each is processed on its own), or the band files alone",
+                product_path.display(),
+                other.display()
+            )));
+        }
+        if !request.bands.is_empty() {
+            return Err(Error::usage(format!(
+                "{} is a product as downloaded: its bands are found from its metadata, so --band is not needed (give the band files instead to map them yourself)",
+                product_path.display()
+            )));
+        }
+        let requests = products
+            .into_iter()
+            .filter_map(|(_, p)| p)
+            .map(|p| product_request(request, p))
+            .collect::<Result<Vec<_>>>()?;
+        return plan_each(&requests, request, catalogue);
+    }
+    if request.inputs.len() < 2 || !request.bands.is_empty() {
+        return Ok(vec![plan(request, catalogue)?]);
+    }
+    let infos = request
+        .inputs
+        .iter()
+        .map(|p| RasterInfo::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let (profile, _) = choose_profile(request, &infos)?;
+    let groups = inputs::group_inputs(
+        &request.inputs,
+        &infos,
+        &profile,
+        !request.bands.is_empty(),
+        request.name.as_deref(),
+    )?;
+    if groups.len() == 1 {
+        return Ok(vec![plan(request, catalogue)?]);
+    }
+    let requests: Vec<IndexRequest> = groups
+        .into_iter()
+        .map(|group| IndexRequest {
+            inputs: group,
+            ..request.clone()
+        })
+        .collect();
+    plan_each(&requests, request, catalogue)
+}
+
+/// The request for one product: its band files, calibrations and date, its profile (unless
+/// --sensor says otherwise) and its name as the outputs' stem (unless --name). Bands the
+/// product names (STAC assets) are mapped to roles here, the first asset of a role winning;
+/// the others are found from their file names as any input's.
+fn product_request(request: &IndexRequest, product: Product) -> Result<IndexRequest> {
+    let sensor = request
+        .sensor
+        .clone()
+        .unwrap_or_else(|| product.profile.to_string());
+    let profile = Profile::find(&sensor)?;
+    let mut inputs = Vec::new();
+    let mut bands: Vec<(Role, BandRef)> = Vec::new();
+    for b in &product.bands {
+        if b.names.is_empty() {
+            inputs.push(b.path.clone());
+        } else if let Some(role) = named_role(&b.names, &profile) {
+            if !bands.iter().any(|(r, _)| *r == role) {
+                bands.push((role, BandRef::File(b.path.clone(), Some(1))));
+            }
+        }
+    }
+    Ok(IndexRequest {
+        inputs,
+        bands,
+        sensor: Some(sensor),
+        name: request.name.clone().or(Some(product.name)),
+        calibration: product
+            .bands
+            .iter()
+            .filter_map(|b| b.calibration.map(|c| (b.path.clone(), c)))
+            .collect(),
+        date: product.date.and_then(|d| d.parse().ok()),
+        source_note: Some(product.note),
+        ..request.clone()
+    })
+}
+
+/// The role of a band a product names: a STAC common name (red, nir08, swir16, …), else the
+/// profile's band names (B05, SR_B4, SCL, qa_pixel). `rededge` alone is ambiguous (Sentinel-2
+/// has three), so the band name decides.
+fn named_role(names: &[String], profile: &Profile) -> Option<Role> {
+    let common = |n: &str| match n.to_ascii_lowercase().as_str() {
+        "coastal" => Some(Role::A),
+        "blue" => Some(Role::B),
+        "green" => Some(Role::G),
+        "red" => Some(Role::R),
+        "nir" => Some(Role::N),
+        "nir08" => Some(Role::N2),
+        "swir16" => Some(Role::S1),
+        "swir22" => Some(Role::S2),
+        _ => None,
+    };
+    names
+        .iter()
+        .find_map(|n| common(n).or_else(|| profile.role_for(n)))
+}
+
+/// Plan each request; refuse (before any runs) two that would write the same file.
+fn plan_each(
+    requests: &[IndexRequest],
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+) -> Result<Vec<IndexPlan>> {
+    if let (Some(name), true) = (&request.name, requests.len() > 1) {
+        return Err(Error::usage(format!(
+            "--name {name} names one set of outputs, but {} inputs are each processed on their own: drop --name, or give one per call",
+            requests.len()
+        )));
+    }
+    let plans = requests
+        .iter()
+        .map(|r| plan(r, catalogue))
+        .collect::<Result<Vec<_>>>()?;
+    let mut paths: Vec<&Path> = Vec::new();
+    for p in plans.iter().flat_map(|p| &p.outputs) {
+        if paths.contains(&p.path.as_path()) {
+            return Err(Error::usage(format!(
+                "two inputs would both write {}: their names share a stem; give them in separate calls with --name",
+                p.path.display()
+            )));
+        }
+        paths.push(&p.path);
+    }
+    Ok(plans)
+}
+
+/// URLs (https://, s3://) as GDAL opens them (/vsicurl/, /vsis3/).
+fn with_gdal_paths(request: &IndexRequest) -> IndexRequest {
+    let mut r = request.clone();
+    for p in r.inputs.iter_mut() {
+        *p = gdal_path(p);
+    }
+    for (_, b) in r.bands.iter_mut() {
+        if let BandRef::File(p, _) = b {
+            *p = gdal_path(p);
+        }
+    }
+    r
+}
+
+/// Check a request against the files and build the plan. A single input that is a product
+/// (SAFE, Landsat folder or archive, STAC Item) is expanded into its bands first.
 pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> {
+    let request = &with_gdal_paths(request);
+    if let ([single], true) = (request.inputs.as_slice(), request.bands.is_empty()) {
+        if let Some(product) = open_product(single)? {
+            return plan(&product_request(request, product)?, catalogue);
+        }
+    }
     if request.indices.is_empty() && request.expressions.is_empty() {
         return Err(Error::usage(
             "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",
@@ -235,14 +427,127 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         .iter()
         .map(|p| RasterInfo::read(p))
         .collect::<Result<Vec<_>>>()?;
-    for other in &infos[1..] {
-        infos[0].check_same_grid(other)?;
-    }
+    let like = match &request.grid {
+        GridChoice::Like(path) => Some(RasterInfo::read(path)?),
+        _ => None,
+    };
+    let full = target_grid(&request.grid, &infos, like.as_ref())?;
+    let (target, origin) = match &request.aoi {
+        None => (full.clone(), (0, 0)),
+        Some(aoi) => crop(&full, aoi.bounds_in(full.crs_wkt.as_deref())?, &aoi.text)?,
+    };
+    // A file on the full grid is read at an offset; any other is resampled onto the cropped
+    // grid directly.
+    // paddy resamples itself where it can (a stencil), else GDAL's warper does.
+    let warp_for = |grid: &Grid, quality: bool, nodata: Option<f64>| match resampling_for(
+        grid, &full, quality,
+    ) {
+        None => (None, origin, None),
+        Some(resampling) => (
+            Some(Warp {
+                grid: target.clone(),
+                resampling,
+                nodata,
+            }),
+            (0, 0),
+            stencil(grid, &target, resampling),
+        ),
+    };
     let info = |path: &Path| infos.iter().find(|i| i.path == path);
-    let (profile, profile_source) = choose_profile(request, &infos)?;
+    let (profile, mut profile_source) = choose_profile(request, &infos)?;
+    if let Some(note) = &request.source_note {
+        profile_source = note.clone();
+    }
     let mut warnings = Vec::new();
 
     // Roles: explicit --band first, then the profile's names, then its band positions.
+    let chosen = choose_roles(request, &infos, &profile, &mut warnings)?;
+
+    // Indices, their constants and how each is computed.
+    let outputs = plan_outputs(request, catalogue, &files, &profile, |r| {
+        chosen.contains_key(&r)
+    })?;
+
+    // Reflectance conversion for the roles the kernels read.
+    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
+    needed.sort();
+    needed.dedup();
+    let mut roles = BTreeMap::new();
+    for role in needed {
+        let (path, band, _) = &chosen[&role];
+        let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
+        let mut spec = band_spec(request, &profile, i, *band);
+        (spec.warp, spec.origin, spec.stencil) =
+            warp_for(&i.grid, !role.is_spectral(), spec.nodata);
+        roles.insert(role, spec);
+    }
+    let mask = profile.mask.as_ref().and_then(|(role, rule)| {
+        let (path, band, _) = chosen.get(role)?;
+        let (warp, origin, stencil) = warp_for(&info(path)?.grid, true, None);
+        Some(MaskSpec {
+            path: path.clone(),
+            band: *band,
+            rule: rule.clone(),
+            warp,
+            origin,
+            stencil,
+        })
+    });
+    if profile.raw_counts && request.scale.is_none() {
+        warnings.push(format!(
+            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
+            profile.name
+        ));
+    }
+    let (used_files, warps) = files_to_open(&roles, mask.as_ref());
+    let resampled_cache_bytes = roles
+        .values()
+        .filter(|s| s.warp.is_some())
+        .filter_map(|s| info(&s.path))
+        .map(|i| 2 * i.grid.width * i.block_size.1.max(1) * 4 * i.band_count)
+        .sum();
+    // Windows follow the blocks of the first role read straight from its file (a resampled
+    // read has no blocks of its own to follow).
+    let block_size = roles
+        .values()
+        .find(|s| s.warp.is_none())
+        .and_then(|s| info(&s.path))
+        .map_or((512, 512), |i| i.block_size);
+    let acquisition_date = request.date.or_else(|| {
+        infos
+            .iter()
+            .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+            .map(|(date, _)| date)
+    });
+    Ok(IndexPlan {
+        acquisition_date,
+        grid: target,
+        block_size,
+        profile,
+        profile_source,
+        roles,
+        mask,
+        outputs,
+        files: used_files,
+        warps,
+        resampled_cache_bytes,
+        out_nodata: request.out_nodata,
+        cog: request.cog.clone(),
+        threads: request.threads,
+        warnings,
+    })
+}
+
+/// Which file and band plays each role, and why: explicit --band first, then the profile's
+/// names (band descriptions, file names), then its band positions in a single input. A role
+/// two files both claim is refused, saying what each file is.
+fn choose_roles(
+    request: &IndexRequest,
+    infos: &[RasterInfo],
+    profile: &Profile,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<Role, (PathBuf, usize, String)>> {
+    let info = |path: &Path| infos.iter().find(|i| i.path == path);
     let mut chosen: BTreeMap<Role, (PathBuf, usize, String)> = BTreeMap::new();
     for (role, band_ref) in &request.bands {
         let (path, band) = match band_ref {
@@ -301,7 +606,14 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
                         };
                         chosen.insert(role, (i.path.clone(), band, why));
                     }
-                    Some((p, b, _)) if (p, *b) != (&i.path, band) => warnings.push(format!(
+                    Some((p, b, why)) if p != &i.path => {
+                        return Err(Error::usage(format!(
+                            "band {role} is ambiguous: {} band {b} ({why}) and {name} band {band} both look like it. The inputs: {}. Map it with --band {role}=FILE[:BAND], or give the files in separate calls",
+                            file_name(p),
+                            inputs::describe_all(&request.inputs, infos, profile)
+                        )))
+                    }
+                    Some((p, b, _)) if *b != band => warnings.push(format!(
                         "{name} band {band} also looks like {role}; using {} band {b}",
                         file_name(p)
                     )),
@@ -328,25 +640,60 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             }
         }
     }
+    Ok(chosen)
+}
 
-    // Indices, their constants and how each is computed.
+/// The files the workers open as they are (sorted), and those read through a warped VRT with
+/// how. A file paddy resamples itself (a stencil) is opened as it is.
+fn files_to_open(
+    roles: &BTreeMap<Role, BandSpec>,
+    mask: Option<&MaskSpec>,
+) -> (Vec<PathBuf>, Vec<(PathBuf, Warp)>) {
+    let reads = roles
+        .values()
+        .map(|s| (&s.path, &s.warp, s.stencil.is_some()))
+        .chain(mask.iter().map(|m| (&m.path, &m.warp, m.stencil.is_some())));
+    let (mut used_files, mut warps) = (Vec::new(), Vec::new());
+    for (path, warp, own) in reads {
+        match warp {
+            Some(w) if !own && !warps.contains(&(path.clone(), w.clone())) => {
+                warps.push((path.clone(), w.clone()))
+            }
+            Some(_) if !own => {}
+            _ if !used_files.contains(path) => used_files.push(path.clone()),
+            _ => {}
+        }
+    }
+    used_files.sort();
+    (used_files, warps)
+}
+
+/// The indices asked for, each with its formula, constants and output path. Fails on an index
+/// that needs a role not `mapped`, or an output that would overwrite an input.
+fn plan_outputs(
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+    files: &[PathBuf],
+    profile: &Profile,
+    mapped: impl Fn(Role) -> bool,
+) -> Result<Vec<PlannedIndex>> {
     let mut outputs: Vec<PlannedIndex> = Vec::new();
     let stem = request
         .name
         .clone()
-        .unwrap_or_else(|| output_stem(&request.inputs_or(&files)));
+        .unwrap_or_else(|| output_stem(&request.inputs_or(files)));
     for (label, def) in requested_defs(request, catalogue)? {
         if outputs.iter().any(|o| o.def.short_name == def.short_name) {
             continue;
         }
         let formula = compile(&def, request, catalogue)?;
         for role in formula.roles() {
-            if !chosen.contains_key(&role) {
+            if !mapped(role) {
                 return Err(Error::MissingRole {
                     index: def.short_name.clone(),
                     role: role.symbol().into(),
                     role_name: role.long_name().into(),
-                    hint: missing_role_hint(role, request, &profile),
+                    hint: missing_role_hint(role, request, profile),
                 });
             }
         }
@@ -370,58 +717,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             path,
         });
     }
-
-    // Reflectance conversion for the roles the kernels read.
-    let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
-    needed.sort();
-    needed.dedup();
-    let mut roles = BTreeMap::new();
-    for role in needed {
-        let (path, band, _) = &chosen[&role];
-        let i = info(path).ok_or_else(|| Error::usage("internal: unread input"))?;
-        roles.insert(role, band_spec(request, &profile, i, *band));
-    }
-    let mask = profile.mask.as_ref().and_then(|(role, rule)| {
-        chosen.get(role).map(|(path, band, _)| MaskSpec {
-            path: path.clone(),
-            band: *band,
-            rule: rule.clone(),
-        })
-    });
-    if profile.raw_counts && request.scale.is_none() {
-        warnings.push(format!(
-            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
-            profile.name
-        ));
-    }
-    let mut used_files: Vec<PathBuf> = roles.values().map(|s| s.path.clone()).collect();
-    used_files.extend(mask.iter().map(|m| m.path.clone()));
-    used_files.sort();
-    used_files.dedup();
-    let first = roles.values().next().map(|s| s.path.clone());
-    let block_size = first
-        .as_deref()
-        .and_then(info)
-        .map_or(infos[0].block_size, |i| i.block_size);
-    let acquisition_date = infos
-        .iter()
-        .find_map(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
-        .map(|(date, _)| date);
-    Ok(IndexPlan {
-        acquisition_date,
-        grid: infos[0].grid.clone(),
-        block_size,
-        profile,
-        profile_source,
-        roles,
-        mask,
-        outputs,
-        files: used_files,
-        out_nodata: request.out_nodata,
-        cog: request.cog.clone(),
-        threads: request.threads,
-        warnings,
-    })
+    Ok(outputs)
 }
 
 impl IndexRequest {
@@ -582,11 +878,17 @@ fn band_spec(
     info: &RasterInfo,
     band: usize,
 ) -> BandSpec {
+    let product = request
+        .calibration
+        .iter()
+        .find(|(p, _)| *p == info.path)
+        .map(|(_, c)| *c);
     let own = if profile.use_band_scale {
         info.band_scale_offset[band - 1]
     } else {
         None
     };
+    let own = product.or(own);
     let scale = request
         .scale
         .or(own.map(|(s, _)| s))
@@ -611,6 +913,9 @@ fn band_spec(
             .or(profile.nodata),
         scale,
         offset,
+        warp: None,
+        origin: (0, 0),
+        stencil: None,
     }
 }
 

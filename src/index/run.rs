@@ -11,7 +11,9 @@ use super::plan::{IndexPlan, PlannedIndex};
 use crate::catalogue::Role;
 use crate::error::Result;
 use crate::export::qml;
-use crate::io::{file_name, finish_all, write_atomic, IndexWriter, OutputMeta, Readers};
+use crate::io::{
+    file_name, finish_all, write_atomic, IndexWriter, OutputMeta, Readers, WarpedFiles,
+};
 use crate::raster::pyramid::window_is_local;
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
@@ -192,12 +194,16 @@ fn output_meta(plan: &IndexPlan, out: &PlannedIndex) -> OutputMeta {
             band.push((
                 format!("BAND_{role}"),
                 format!(
-                    "{file} band {} × {} + {}{}",
+                    "{file} band {} × {} + {}{}{}",
                     spec.band,
                     spec.scale,
                     spec.offset,
                     spec.nodata
-                        .map_or(String::new(), |n| format!(", nodata {n}"))
+                        .map_or(String::new(), |n| format!(", nodata {n}")),
+                    spec.warp.as_ref().map_or(String::new(), |w| format!(
+                        ", resampled {} onto the output grid",
+                        w.resampling.gdal_name()
+                    ))
                 ),
             ));
         }
@@ -236,6 +242,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
             })?;
         }
     }
+    let warped = WarpedFiles::create(&plan.warps)?;
     let mut writers = plan
         .outputs
         .iter()
@@ -256,13 +263,17 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         TARGET_WINDOW_PIXELS,
     );
     let threads = plan.threads.unwrap_or(plan.cog.threads).max(1);
-    crate::io::prefer_block_cache_mib(cache_mib(
-        &windows,
-        (plan.grid.width, plan.grid.height),
-        plan.cog.block_size,
-        plan.outputs.len(),
-        threads,
-    ));
+    let resampled = (plan.resampled_cache_bytes >> 20) as u32;
+    crate::io::prefer_block_cache_mib(
+        cache_mib(
+            &windows,
+            (plan.grid.width, plan.grid.height),
+            plan.cog.block_size,
+            plan.outputs.len(),
+            threads,
+        )
+        .saturating_add(resampled),
+    );
     let pool = Pool(Mutex::new(Vec::new()));
     let nodata = plan.out_nodata as f32;
     let mut tallies = vec![Tally::default(); plan.outputs.len()];
@@ -283,7 +294,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         .collect();
     let init = || -> Result<Worker> {
         Ok(Worker {
-            readers: Readers::open(&plan.files)?,
+            readers: Readers::open_with(&plan.files, &warped)?,
             bands: plan
                 .roles
                 .keys()

@@ -2,12 +2,19 @@
 //! validity, write index rasters as Cloud Optimized GeoTIFFs that appear under their final name
 //! only when complete.
 
+mod aoi;
+mod product;
 mod read;
+mod resample;
+pub mod stac;
 pub mod table;
 pub mod warp;
 mod write;
 
+pub use aoi::Aoi;
+pub use product::{check_input, gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
+pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
 pub use write::{
     finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
     Predictor, TempPath,
@@ -32,8 +39,25 @@ pub fn init() {
             // 256 MiB: enough for a row of output tiles per index; keeps RSS bounded.
             let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "256");
         }
+        for (key, value) in HTTP_DEFAULTS {
+            if std::env::var_os(key).is_none() {
+                let _ = gdal::config::set_config_option(key, value);
+            }
+        }
     });
 }
+
+/// GDAL's settings for remote files (/vsicurl/, /vsis3/), each unless the environment sets it:
+/// give up on a server that does not answer instead of waiting for ever, retry what is worth
+/// retrying. (GDAL keeps fetched ranges in its own /vsicurl/ cache, 16 MiB.)
+pub const HTTP_DEFAULTS: [(&str, &str); 4] = [
+    // Seconds to connect, and for a whole request (a COG window is a few MB at most).
+    ("GDAL_HTTP_CONNECTTIMEOUT", "15"),
+    ("GDAL_HTTP_TIMEOUT", "60"),
+    // Retries of 429/502/503/504 answers, seconds apart (doubling).
+    ("GDAL_HTTP_MAX_RETRY", "3"),
+    ("GDAL_HTTP_RETRY_DELAY", "1"),
+];
 
 /// Ask for a GDAL block cache of `mib` MiB instead of the default above, unless the user set
 /// GDAL_CACHEMAX. GDAL sizes its cache when the first block is read, so call this before any

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use gdal::raster::{GdalDataType, RasterBand};
 use gdal::Dataset;
 
+use super::resample::{apply_stencil, Stencil, Warp, WarpedFiles};
 use crate::error::{gdal_message, Error, Result};
 use crate::raster::Window;
 use crate::sensors::MaskRule;
@@ -19,6 +20,13 @@ pub struct BandSpec {
     pub nodata: Option<f64>,
     pub scale: f64,
     pub offset: f64,
+    /// Read onto another grid (None: the file is on the run's grid).
+    pub warp: Option<Warp>,
+    /// Where the run's grid starts in the file, in pixels (an area of interest).
+    pub origin: (usize, usize),
+    /// With `warp`: paddy resamples the file itself (read at its own resolution), instead of
+    /// GDAL's warper.
+    pub stencil: Option<Stencil>,
 }
 
 /// A quality band whose values mark pixels to drop (Sentinel-2 SCL, Landsat QA_PIXEL).
@@ -27,26 +35,48 @@ pub struct MaskSpec {
     pub path: PathBuf,
     pub band: usize,
     pub rule: MaskRule,
+    /// Read onto another grid (None: the file is on the run's grid).
+    pub warp: Option<Warp>,
+    /// Where the run's grid starts in the file, in pixels (an area of interest).
+    pub origin: (usize, usize),
+    /// With `warp`: paddy resamples the file itself, instead of GDAL's warper.
+    pub stencil: Option<Stencil>,
 }
 
 /// A worker's own GDAL handles (GDAL datasets are not shared between threads) and scratch
 /// buffers that are reused from window to window.
 pub struct Readers {
-    datasets: Vec<(PathBuf, Dataset)>,
+    datasets: Vec<(PathBuf, Option<Warp>, Dataset)>,
     wide: Vec<f64>,
     bytes: Vec<u8>,
     quality: Vec<u32>,
     mask_values: Vec<f64>,
     mask_valid: Vec<bool>,
+    source: Vec<f64>,
+    source_ok: Vec<bool>,
+    resampled: Vec<f32>,
 }
 
 impl Readers {
     /// Open every file once for this worker.
     pub fn open(paths: &[PathBuf]) -> Result<Readers> {
-        let datasets = paths
+        Readers::open_with(paths, &WarpedFiles::default())
+    }
+
+    /// Open every file once for this worker, and every warped VRT (files read onto another
+    /// grid, see [`WarpedFiles`]).
+    pub fn open_with(paths: &[PathBuf], warped: &WarpedFiles) -> Result<Readers> {
+        let mut datasets = paths
             .iter()
-            .map(|p| Ok((p.clone(), super::open(p)?)))
+            .map(|p| Ok((p.clone(), None, super::open(p)?)))
             .collect::<Result<Vec<_>>>()?;
+        for (path, warp, vrt) in warped.entries() {
+            let ds = super::open(Path::new(vrt)).map_err(|e| Error::Open {
+                path: path.to_path_buf(),
+                message: format!("resampled onto the run's grid: {e}"),
+            })?;
+            datasets.push((path.to_path_buf(), Some(warp.clone()), ds));
+        }
         Ok(Readers {
             datasets,
             wide: Vec::new(),
@@ -54,20 +84,24 @@ impl Readers {
             quality: Vec::new(),
             mask_values: Vec::new(),
             mask_valid: Vec::new(),
+            source: Vec::new(),
+            source_ok: Vec::new(),
+            resampled: Vec::new(),
         })
     }
 }
 
 /// Band `band` of the already opened `path`.
 fn band_of<'a>(
-    datasets: &'a [(PathBuf, Dataset)],
+    datasets: &'a [(PathBuf, Option<Warp>, Dataset)],
     path: &Path,
+    warp: Option<&Warp>,
     band: usize,
 ) -> Result<RasterBand<'a>> {
     let ds = datasets
         .iter()
-        .find(|(p, _)| p == path)
-        .map(|(_, d)| d)
+        .find(|(p, w, _)| p == path && w.as_ref() == warp)
+        .map(|(_, _, d)| d)
         .ok_or_else(|| Error::Open {
             path: path.to_path_buf(),
             message: "not opened by this reader (internal error)".into(),
@@ -87,13 +121,22 @@ impl Readers {
     ) -> Result<()> {
         let n = window.len();
         let (out, valid) = (&mut out[..n], &mut valid[..n]);
+        if let Some(st) = &spec.stencil {
+            self.read_stencil(&spec.path, spec.band, spec.nodata, st, window, out, valid)?;
+            let (scale, offset) = (spec.scale as f32, spec.offset as f32);
+            for v in out.iter_mut() {
+                *v = *v * scale + offset;
+            }
+            return Ok(());
+        }
         let Readers {
             datasets,
             wide,
             bytes,
             ..
         } = self;
-        let band = band_of(datasets, &spec.path, spec.band)?;
+        let band = band_of(datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
+        let window = shifted(window, spec.origin);
         let at = (window.x as isize, window.y as isize);
         let size = (window.width, window.height);
         let fail = |e: gdal::errors::GdalError| read_error(&spec.path, spec.band, &e);
@@ -145,7 +188,7 @@ impl Readers {
     ) -> Result<()> {
         let n = window.len();
         let (out, valid) = (&mut out[..n], &mut valid[..n]);
-        let raster = band_of(&self.datasets, path, band)?;
+        let raster = band_of(&self.datasets, path, None, band)?;
         let size = (window.width, window.height);
         let fail = |e: gdal::errors::GdalError| read_error(path, band, &e);
         raster
@@ -210,7 +253,31 @@ impl Readers {
         valid: &mut [bool],
     ) -> Result<()> {
         let n = window.len();
-        let band = band_of(&self.datasets, &spec.path, spec.band)?;
+        if let Some(st) = &spec.stencil {
+            let mut values = std::mem::take(&mut self.resampled);
+            let mut readable = std::mem::take(&mut self.mask_valid);
+            values.resize(n, 0.0);
+            readable.clear();
+            readable.resize(n, true);
+            let read = self.read_stencil(
+                &spec.path,
+                spec.band,
+                None,
+                st,
+                window,
+                &mut values,
+                &mut readable,
+            );
+            for ((ok, v), r) in valid[..n].iter_mut().zip(&values).zip(&readable) {
+                // Where the quality band has no pixel, it marks nothing.
+                *ok &= !*r || !spec.rule.is_invalid(*v as u32);
+            }
+            self.resampled = values;
+            self.mask_valid = readable;
+            return read;
+        }
+        let band = band_of(&self.datasets, &spec.path, spec.warp.as_ref(), spec.band)?;
+        let window = shifted(window, spec.origin);
         let size = (window.width, window.height);
         let quality = &mut self.quality;
         quality.resize(n, 0);
@@ -226,6 +293,76 @@ impl Readers {
             *ok &= !spec.rule.is_invalid(*q);
         }
         Ok(())
+    }
+}
+
+impl Readers {
+    /// Read `window` of the run's grid from band `band` of `path`, resampled by `st` from the
+    /// file's own pixels (read once, with a margin for the stencil): raw values into `out`,
+    /// `valid` cleared where no valid source pixel contributes.
+    #[allow(clippy::too_many_arguments)]
+    fn read_stencil(
+        &mut self,
+        path: &Path,
+        band: usize,
+        nodata: Option<f64>,
+        st: &Stencil,
+        window: Window,
+        out: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let Readers {
+            datasets,
+            bytes,
+            source,
+            source_ok,
+            ..
+        } = self;
+        let raster = band_of(datasets, path, None, band)?;
+        let fail = |e: gdal::errors::GdalError| read_error(path, band, &e);
+        let size = raster.size();
+        let (c, r) = (
+            st.span(window.x, window.width, true),
+            st.span(window.y, window.height, false),
+        );
+        let cols = (c.0.max(0), c.1.min(size.0 as i64 - 1));
+        let rows = (r.0.max(0), r.1.min(size.1 as i64 - 1));
+        let src = Window {
+            x: cols.0 as usize,
+            y: rows.0 as usize,
+            width: (cols.1 - cols.0 + 1).max(0) as usize,
+            height: (rows.1 - rows.0 + 1).max(0) as usize,
+        };
+        source.resize(src.len(), 0.0);
+        source_ok.clear();
+        source_ok.resize(src.len(), true);
+        if src.width > 0 && src.height > 0 {
+            let at = (src.x as isize, src.y as isize);
+            raster
+                .read_into_slice(
+                    at,
+                    (src.width, src.height),
+                    (src.width, src.height),
+                    source,
+                    None,
+                )
+                .map_err(fail)?;
+            for (v, ok) in source.iter().zip(source_ok.iter_mut()) {
+                *ok = v.is_finite() && Some(*v) != nodata;
+            }
+            apply_mask_band(&raster, src, bytes, source_ok).map_err(fail)?;
+        }
+        apply_stencil(st, window, source, source_ok, cols, rows, size, out, valid);
+        Ok(())
+    }
+}
+
+/// `window` of the run's grid as a window of a file whose pixel `origin` is the grid's (0, 0).
+fn shifted(window: Window, origin: (usize, usize)) -> Window {
+    Window {
+        x: window.x + origin.0,
+        y: window.y + origin.1,
+        ..window
     }
 }
 

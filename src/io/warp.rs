@@ -35,6 +35,30 @@ fn gdalwarp(
     args: &[String],
     what: &Path,
 ) -> Result<Option<Dataset>> {
+    run_gdalwarp(src, dest, "", args, what)
+}
+
+/// Run gdalwarp with `args` from `src` into a new dataset named `name` (a file, or a /vsimem/
+/// path; `args` choose its format), returned open. Errors name `what`.
+pub(super) fn gdalwarp_to(
+    src: &Dataset,
+    name: &str,
+    args: &[String],
+    what: &Path,
+) -> Result<Dataset> {
+    run_gdalwarp(src, None, name, args, what)?.ok_or_else(|| Error::Input {
+        path: what.to_path_buf(),
+        message: "gdalwarp made no dataset".into(),
+    })
+}
+
+fn run_gdalwarp(
+    src: &Dataset,
+    dest: Option<&Dataset>,
+    name: &str,
+    args: &[String],
+    what: &Path,
+) -> Result<Option<Dataset>> {
     let fail = |message: String| Error::Input {
         path: what.to_path_buf(),
         message,
@@ -46,7 +70,7 @@ fn gdalwarp(
         .map_err(|e| fail(format!("bad warp argument: {e}")))?;
     let mut argv: Vec<*mut c_char> = strings.iter().map(|c| c.as_ptr() as *mut c_char).collect();
     argv.push(null_mut());
-    let empty = CString::default();
+    let name = CString::new(name).map_err(|e| fail(format!("bad warp output name: {e}")))?;
     // SAFETY: argv is a NULL-terminated array of C strings that outlive the call, and the
     // options are freed after it. The datasets stay open during the call. With a destination
     // handle GDALWarp writes into it and returns that same handle (still owned by `dest`);
@@ -62,7 +86,7 @@ fn gdalwarp(
             if dest.is_some() {
                 null()
             } else {
-                empty.as_ptr()
+                name.as_ptr()
             },
             dest.map_or(null_mut(), |d| d.c_dataset()),
             1,

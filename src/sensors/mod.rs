@@ -281,8 +281,9 @@ mod tests {
         let MaskRule::Bits(bits) = p.mask.as_ref().unwrap().1.clone() else {
             panic!()
         };
-        assert_eq!(bits, 0b11111);
+        assert_eq!(bits, 0b11_1111);
         assert!(p.mask.as_ref().unwrap().1.is_invalid(1 << 3));
+        assert!(p.mask.as_ref().unwrap().1.is_invalid(1 << 5));
         assert!(!p.mask.as_ref().unwrap().1.is_invalid(1 << 6));
     }
 

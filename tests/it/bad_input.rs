@@ -85,48 +85,105 @@ fn band_number_out_of_range_is_a_usage_error() {
     assert!(files_in(tmp.path()).is_empty());
 }
 
-#[test]
-fn grids_that_do_not_line_up_name_both_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (s2, drone) = (sample("s2_20260717.tif"), sample("drone_20260718.tif"));
-    let err = fails(tmp.path(), &["index", &s2, &drone, "-i", "ndvi"], 1);
-    assert!(
-        err.contains("s2_20260717.tif") && err.contains("drone_20260718.tif"),
-        "{err}"
-    );
-    assert!(err.contains("not on the same pixel grid"), "{err}");
-    assert!(files_in(tmp.path()).is_empty());
+/// `gdal_translate`/`gdalwarp` with `args`, or None (the test then skips) where it is missing.
+fn gdal_tool(tool: &str, args: &[&str]) -> Option<()> {
+    let status = std::process::Command::new(tool).args(args).status();
+    if status.is_ok_and(|s| s.success()) {
+        Some(())
+    } else {
+        eprintln!("SKIPPED: {tool} is not available");
+        None
+    }
 }
 
 #[test]
-fn same_size_but_shifted_grids_are_refused() {
+fn inputs_in_different_crss_name_both_files_and_both_crss() {
     let tmp = tempfile::tempdir().unwrap();
-    let shifted = tmp.path().join("shifted.tif");
-    let status = std::process::Command::new("gdal_translate")
-        .args([
-            "-q", "-b", "5", "-a_ullr", "560010", "1150000", "560410", "1149700",
-        ])
-        .arg(sample("s2_20260717.tif"))
-        .arg(&shifted)
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: gdal_translate is not available");
+    let other = tmp.path().join("nir_utm47.tif");
+    let s2 = sample("s2_20260717.tif");
+    let args = [
+        "-q",
+        "-b",
+        "5",
+        "-t_srs",
+        "EPSG:32647",
+        &s2,
+        other.to_str().unwrap(),
+    ];
+    if gdal_tool("gdalwarp", &args).is_none() {
         return;
     }
+    let red = format!("R={s2}:3");
     let err = fails(
         tmp.path(),
         &[
             "index",
             "--band",
-            &format!("R={}:3", sample("s2_20260717.tif")),
+            &red,
+            "--band",
+            "N=nir_utm47.tif",
+            "-i",
+            "ndvi",
+            "-o",
+            "out",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("s2_20260717.tif") && err.contains("nir_utm47.tif"),
+        "{err}"
+    );
+    assert!(
+        err.contains("EPSG:32648") && err.contains("EPSG:32647"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists());
+}
+
+/// Grids that differ by whole pixels are read onto one grid (tests/it/resolutions.rs); half a
+/// pixel off is a mistake to fix first, not something to interpolate over.
+#[test]
+fn grids_shifted_by_part_of_a_pixel_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s2 = sample("s2_20260717.tif");
+    let shifted = tmp.path().join("shifted.tif");
+    let args = [
+        "-q",
+        "-b",
+        "5",
+        "-a_ullr",
+        "560005",
+        "1150000",
+        "560405",
+        "1149700",
+        &s2,
+        shifted.to_str().unwrap(),
+    ];
+    if gdal_tool("gdal_translate", &args).is_none() {
+        return;
+    }
+    let red = format!("R={s2}:3");
+    let err = fails(
+        tmp.path(),
+        &[
+            "index",
+            "--band",
+            &red,
             "--band",
             "N=shifted.tif",
             "-i",
             "ndvi",
+            "-o",
+            "out",
         ],
         1,
     );
-    assert!(err.contains("geotransform"), "{err}");
+    assert!(
+        err.contains("shifted.tif") && err.contains("not aligned"),
+        "{err}"
+    );
+    assert!(err.contains("0.500"), "{err}");
+    assert!(!tmp.path().join("out").exists());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: the real `paddy` binary run in temp dirs, on the sample tiles and on real
 //! imagery in ../shared/data. One test binary, modules by theme.
 
+mod aoi;
 mod bad_input;
 mod batch;
 mod catalogue;
@@ -9,9 +10,14 @@ mod exactextract;
 mod formats;
 mod indices_cli;
 mod prescribe;
+mod products;
+mod readme;
 mod real_data;
 mod real_seasons;
+mod remote;
+mod resolutions;
 mod sample_tiles;
+mod several_stacks;
 mod stage;
 mod stats;
 mod streaming;
