@@ -15,13 +15,23 @@ use crate::stage::{self, Smoother, StageRequest};
 /// index raster; a cloud band beside it with --mask-band), the plots, and finds for each plot:
 /// its mean index per date (exact pixel coverage; dates where less than --min-valid of the plot
 /// is clear are dropped), a gap-aware smoothed curve (Whittaker by default; an upper envelope
-/// against cloud-depressed values; Savitzky–Golay), the season (start, peak = heading, end,
-/// steepest decline = maturity), the transplanting date (the plot's `transplanted` attribute,
-/// else the flooding signal LSWI + 0.05 ≥ VI of Xiao et al. 2005 with --lswi, else the season
-/// start), and the stage at the last date (or --at): seedling, tillering, panicle_initiation,
-/// booting, heading, grain_filling, maturity, fallow — from days after transplanting with the
-/// variety's duration class (short, medium, long; `--stage-table` to edit), checked against the
-/// curve, with a confidence. A plot without a usable season gets `unknown` and the reason.
+/// against cloud-depressed values; Savitzky–Golay) and the season on it;
+/// - transplanting: the plot's `transplanted` attribute, else (with --lswi) the onset of
+///   flooding — the first clear observation with LSWI + 0.05 ≥ VI (Xiao et al. 2005) after the
+///   last dry one, plus 3 days of puddling — known from that observation on, with its bracket;
+///   else the observed heading less the class's heading day; else the season start;
+/// - heading: the top of the observations around the maximum (an asymmetric parabola, which the
+///   smoother's early bias does not touch), once observations after it confirm it, with its
+///   interval; else transplanting plus the class's heading day;
+/// - the stage at the last date (or --at): seedling, tillering, panicle_initiation, booting,
+///   heading, grain_filling, maturity, fallow — days after transplanting through the variety's
+///   duration class (short, medium, long; --print-table shows the table, --stage-table edits
+///   it), counted from the observed heading from panicle initiation on, checked against the
+///   curve; with --lswi a plot never seen flooded is fallow (not transplanted yet);
+/// - a confidence: the share of the plausible dates (inside the brackets) giving the same stage,
+///   halved when the cues disagree.
+///
+/// A plot without a usable season or date gets `unknown` and the reason.
 ///
 /// Dates come from --dates LIST.csv (file,date), else --date-pattern on the file names, else the
 /// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
@@ -37,7 +47,7 @@ use crate::stage::{self, Smoother, StageRequest};
 #[command(verbatim_doc_comment)]
 pub struct StageArgs {
     /// Index rasters, one per date, on one pixel grid or several.
-    #[arg(value_name = "RASTER", required = true)]
+    #[arg(value_name = "RASTER", required_unless_present = "print_table")]
     rasters: Vec<PathBuf>,
 
     /// LSWI rasters of the same dates, for the flooding (transplanting) signal.
@@ -132,6 +142,11 @@ pub struct StageArgs {
     #[arg(long, value_name = "FILE")]
     stage_table: Option<PathBuf>,
 
+    /// Print the built-in stage table (TOML, with its sources) and exit: copy it, edit the
+    /// days and pass it to --stage-table.
+    #[arg(long)]
+    print_table: bool,
+
     /// Output file: .csv, .geojson, or a shapefile (.shp.zip, .shp); repeat for several.
     /// Default: CSV on stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -151,6 +166,10 @@ pub struct StageArgs {
 }
 
 pub fn run(args: StageArgs) -> Result<()> {
+    if args.print_table {
+        print!("{}", crate::phenology::stage::DEFAULT_TABLE);
+        return Ok(());
+    }
     let at = args
         .at
         .as_deref()

@@ -1,5 +1,4 @@
-//! One crop season's events from a smoothed daily index curve ([`Daily`]), and the flooding
-//! (transplanting) day of a paddy from its water and vegetation indices.
+//! One crop season's events from a smoothed daily index curve ([`Daily`]).
 //!
 //! A season is a rise and fall of the vegetation index: the curve's maximum is taken for
 //! heading (Sakamoto et al. 2005, "A crop phenology detection method using time-series MODIS
@@ -27,7 +26,6 @@
 //!   (not known yet at that date), and the *latest* season peaking in the window is returned,
 //!   or [`NoSeason::PeakAtEnd`] when a new rise has begun;
 //! - [`detect_all`]: every season, in time order;
-//! - [`flooding_day`]: the Xiao et al. (2005) paddy rule, LSWI + 0.05 ≥ VI;
 //! - [`check_dates`]: refuses series with too few usable dates before any smoothing.
 
 use std::fmt;
@@ -49,16 +47,6 @@ pub const DEFAULT_MIN_AMPLITUDE: f64 = 0.15;
 /// Fewest distinct usable dates for a season: something before the rise, the rise, the peak
 /// and the decline.
 pub const MIN_DATES: usize = 4;
-
-/// The margin of the paddy flooding rule: flooded when LSWI + 0.05 ≥ NDVI or EVI (Xiao et al.
-/// 2005, "Mapping paddy rice agriculture in southern China using multi-temporal MODIS images",
-/// Remote Sens. Environ. 95:480; Xiao et al. 2006 for South and Southeast Asia).
-pub const FLOOD_MARGIN: f64 = 0.05;
-
-/// Default days before the season's start in which [`flooding_day`] looks for flooding:
-/// fields are flooded and puddled one to a few weeks before transplanting, and the index crosses
-/// the start threshold two to four weeks after it.
-pub const DEFAULT_FLOOD_LOOKBACK_DAYS: f64 = 60.0;
 
 /// The events of one season, as days on the curve's axis (days since the epoch of the input).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -224,57 +212,6 @@ pub fn detect_in_window(
     let window = View::window(curve, from, to)?;
     let inside = window.seasons(fraction, min_amplitude);
     Err(window.why_none(&inside, fraction, min_amplitude))
-}
-
-/// Xiao et al. (2005) paddy rule: the flooding (transplanting) day is the *last* day among the
-/// `valid` observations in `[before_day − lookback_days, before_day]` on which `LSWI + 0.05 ≥
-/// VI` (NDVI or EVI): the field is under water, or has just been transplanted into water, and
-/// the water signal beats the vegetation signal. Pass the season's start (or its peak) as
-/// `before_day`: the rule assumes the vegetation index rises afterwards, which is what a
-/// detected season means (the published maps require a rise within ~40 days; the season start
-/// at 20% of the amplitude is that rise). Observations with a non-finite day or index are
-/// skipped. `None` when no observation in the window shows flooding (no SWIR band, a
-/// rain-fed or direct-seeded field, or clouds over the flooding weeks): fall back to the season
-/// start or the recorded transplanting date.
-pub fn flooding_day(
-    t: &[f64],
-    vi: &[f64],
-    lswi: &[f64],
-    valid: &[bool],
-    before_day: f64,
-    lookback_days: f64,
-) -> Option<f64> {
-    flooding_day_with_margin(t, vi, lswi, valid, before_day, lookback_days, FLOOD_MARGIN)
-}
-
-/// [`flooding_day`] with another margin than [`FLOOD_MARGIN`] (flooded when `LSWI + margin ≥
-/// VI`), for an agronomist who tunes the rule to a sensor or region.
-pub fn flooding_day_with_margin(
-    t: &[f64],
-    vi: &[f64],
-    lswi: &[f64],
-    valid: &[bool],
-    before_day: f64,
-    lookback_days: f64,
-    margin: f64,
-) -> Option<f64> {
-    if !(before_day.is_finite() && lookback_days >= 0.0 && margin.is_finite()) {
-        return None;
-    }
-    let from = before_day - lookback_days;
-    let mut last: Option<f64> = None;
-    for (((&day, &v), &l), &ok) in t.iter().zip(vi).zip(lswi).zip(valid) {
-        let flooded = ok
-            && day.is_finite()
-            && (from..=before_day).contains(&day)
-            && v.is_finite()
-            && l.is_finite()
-            && l + margin >= v;
-        if flooded && last.map_or(true, |d| day > d) {
-            last = Some(day);
-        }
-    }
-    last
 }
 
 /// The part of a curve looked at: its values and the day of the first one.
@@ -932,84 +869,5 @@ mod tests {
             detect_in_window(&full, 500.0, 600.0, 0.2, 0.15),
             Err(NoSeason::NoData)
         );
-    }
-
-    #[test]
-    fn flooding_is_the_last_day_lswi_beats_ndvi() {
-        // LSWI high while flooded (until day 100), then falling; NDVI low, then rising. The
-        // rule LSWI + 0.05 ≥ NDVI holds until day 111.1: on day 110 (0.27 ≥ 0.25), not on day
-        // 115 (0.23 < 0.30).
-        let t: Vec<f64> = (16..=30).map(|i| (i * 5) as f64).collect(); // 80..150
-        let ndvi: Vec<f64> = t
-            .iter()
-            .map(|&d| 0.15 + (d - 100.0).max(0.0) * 0.01)
-            .collect();
-        let lswi: Vec<f64> = t
-            .iter()
-            .map(|&d| 0.3 - (d - 100.0).max(0.0) * 0.008)
-            .collect();
-        let valid = vec![true; t.len()];
-        assert_eq!(
-            flooding_day(&t, &ndvi, &lswi, &valid, 135.0, 60.0),
-            Some(110.0)
-        );
-        // The day of interest before the crossing: the last flooded day up to it.
-        assert_eq!(
-            flooding_day(&t, &ndvi, &lswi, &valid, 102.0, 60.0),
-            Some(100.0)
-        );
-        // A cloudy (invalid) day 110: the day before it.
-        let mut v2 = valid.clone();
-        v2[t.iter().position(|&d| d == 110.0).unwrap()] = false;
-        assert_eq!(
-            flooding_day(&t, &ndvi, &lswi, &v2, 135.0, 60.0),
-            Some(105.0)
-        );
-        // A lookback too short to reach a flooded day; a stricter margin.
-        assert_eq!(flooding_day(&t, &ndvi, &lswi, &valid, 135.0, 20.0), None);
-        assert_eq!(
-            flooding_day_with_margin(&t, &ndvi, &lswi, &valid, 135.0, 60.0, 0.0),
-            Some(105.0)
-        );
-        // A dry field never floods; NaN and a NaN day of interest are skipped.
-        let dry: Vec<f64> = t.iter().map(|_| -0.1).collect();
-        assert_eq!(flooding_day(&t, &ndvi, &dry, &valid, 135.0, 60.0), None);
-        assert_eq!(flooding_day(&t, &ndvi, &lswi, &valid, f64::NAN, 60.0), None);
-        let mut nan = lswi.clone();
-        nan[6] = f64::NAN; // day 110
-        assert_eq!(
-            flooding_day(&t, &ndvi, &nan, &valid, 135.0, 60.0),
-            Some(105.0)
-        );
-    }
-
-    #[test]
-    fn flooding_then_season_on_a_synthetic_paddy() {
-        // The rice curve with its LSWI: high while flooded before the rise, low under canopy.
-        let t: Vec<f64> = (12..=60).map(|i| (i * 5) as f64).collect();
-        let ndvi: Vec<f64> = t.iter().map(|&d| rice(d)).collect();
-        let lswi: Vec<f64> = t
-            .iter()
-            .map(|&d| {
-                if d <= 115.0 {
-                    0.25
-                } else {
-                    0.05 + 0.2 * rice(d) - 0.1
-                }
-            })
-            .collect();
-        let valid = vec![true; t.len()];
-        let curve = whittaker_daily(&t, &ndvi, &vec![1.0; t.len()], DEFAULT_LAMBDA);
-        let s = detect(&curve, DEFAULT_FRACTION, DEFAULT_MIN_AMPLITUDE).unwrap();
-        let flood = flooding_day(
-            &t,
-            &ndvi,
-            &lswi,
-            &valid,
-            s.start,
-            DEFAULT_FLOOD_LOOKBACK_DAYS,
-        );
-        assert_eq!(flood, Some(115.0));
-        assert!(flood.unwrap() < s.start);
     }
 }

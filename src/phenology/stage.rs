@@ -189,19 +189,22 @@ pub const DEFAULT_TABLE: &str = r#"# Days after transplanting (DAT) at which eac
 #   - booting starts ~12 days before heading (the curve rule in stage.rs uses 5-12 days)
 #   - flowering (anthesis) runs ~1 week after heading starts -> grain_filling = heading + 8
 #   - harvest ~15 days after physiological maturity       -> fallow = maturity + 15
-# Short and long classes: the medium days divided by a development rate (1.12 short, 0.88 long):
-# a variety's duration stretches every phase alike (the same rates drive sample_tiles/). This
-# puts long-duration heading at ~80 DAT, a little past AGRONOMY.md's 60-75; tune per variety.
+# Short and long classes differ from medium in the vegetative phase only: recovery (0-10 DAT),
+# the reproductive phase
+# (panicle initiation ~30 days before heading, booting ~12) and ripening (grain filling from
+# heading + 8, maturity at heading + 30, harvest 15 days later) last about the same in every
+# variety, while the days from transplanting to panicle initiation make the difference between
+# a 100-day and a 140-day crop (docs/AGRONOMY.md, "Growth stages and timing").
 
-[classes.short]    # e.g. OM5451: ~95-105 days seed to seed; medium's days / 1.12
+[classes.short]    # e.g. OM5451: ~95-105 days seed to seed
 seedling = 0
-tillering = 9
-panicle_initiation = 36
-booting = 52
+tillering = 10
+panicle_initiation = 32
+booting = 50
 heading = 62
 grain_filling = 70
-maturity = 89
-fallow = 103
+maturity = 92
+fallow = 107
 
 [classes.medium]   # e.g. IR64: ~110-120 days seed to seed, transplanted ~20-day seedlings
 seedling = 0
@@ -213,15 +216,15 @@ grain_filling = 78
 maturity = 100
 fallow = 115
 
-[classes.long]     # e.g. ST25 and photoperiod-insensitive long varieties: ~125-140 days; medium's days / 0.88
+[classes.long]     # e.g. ST25 and photoperiod-insensitive long varieties: ~125-140 days
 seedling = 0
-tillering = 11
-panicle_initiation = 45
-booting = 66
+tillering = 10
+panicle_initiation = 50
+booting = 68
 heading = 80
-grain_filling = 89
-maturity = 114
-fallow = 131
+grain_filling = 88
+maturity = 110
+fallow = 125
 "#;
 
 /// When each stage starts, in days after transplanting, for one duration class.
@@ -288,6 +291,27 @@ impl StageStarts {
             .rev()
             .find(|(_, _, start)| dat >= *start)
             .map_or(Stage::Fallow, |(s, _, _)| s)
+    }
+
+    /// The stage at `dat` days after transplanting when heading was observed `days_from_heading`
+    /// days before (negative: heading is that many days ahead). Panicle initiation and the
+    /// stages after it are placed by days from heading with this class's offsets from heading:
+    /// the reproductive phase (about 30 days from panicle initiation to heading) and ripening
+    /// last about the same in every variety, while the vegetative phase makes the difference
+    /// between short and long ones (docs/AGRONOMY.md, "Growth stages and timing"). Seedling and
+    /// tillering stay placed by `dat`. `dat` may be NaN (no transplanting date): then the
+    /// stages before panicle initiation read [`Stage::Tillering`].
+    pub fn stage_with_heading(&self, dat: f64, days_from_heading: f64) -> Stage {
+        if !days_from_heading.is_finite() {
+            return self.stage_at(dat);
+        }
+        if days_from_heading >= self.panicle_initiation - self.heading {
+            return self.stage_at(self.heading + days_from_heading);
+        }
+        match self.stage_at(dat) {
+            s @ (Stage::Fallow | Stage::Seedling) if dat.is_finite() => s,
+            _ => Stage::Tillering,
+        }
     }
 
     /// Checks the starts are finite, not negative and strictly increasing in crop order.
@@ -429,6 +453,10 @@ pub struct CurveCues {
     /// (maximum − minimum), 0–1. Used to tell a harvested (flat and low) field from a ripening
     /// one when there is no peak to count from.
     pub amplitude_fraction: Option<f64>,
+    /// `days_from_peak` counts from a top fitted to the observations (unbiased), not from the
+    /// smoothed curve's maximum (days early on a rice curve): only then do the stages from
+    /// panicle initiation on count from it.
+    pub peak_fitted: bool,
 }
 
 /// How the two cues relate in a [`StageCall`].
@@ -704,14 +732,26 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
                 .pop()
                 .unwrap_or_else(|| "no transplanting date".to_string());
             let source = if c.definite {
-                " (heading ≈ the smoothed maximum, Sakamoto et al. 2005)"
+                " (heading ≈ the top of the observations, Sakamoto et al. 2005)"
             } else {
                 ""
             };
+            // From panicle initiation on, the class's offsets from the observed heading.
+            let stage = match (finite(cues.days_from_peak), starts) {
+                (Some(p), Some(st))
+                    if c.definite
+                        && cues.peak_fitted
+                        && c.stage != Stage::Fallow
+                        && p >= st.panicle_initiation - st.heading =>
+                {
+                    st.stage_with_heading(f64::NAN, p)
+                }
+                _ => c.stage,
+            };
             StageCall {
-                stage: c.stage,
+                stage,
                 agreement: Agreement::CurveOnly,
-                reason: format!("{lead}; {}: {}{source}", c.text, c.stage.name()),
+                reason: format!("{lead}; {}: {}{source}", c.text, stage.name()),
                 dat_stage: None,
                 curve_stage,
             }
@@ -729,6 +769,17 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
         (Some((d, starts, s)), Some(c)) => {
             let dat_words = format!("{d:.0} days after transplanting ({class})");
             let peak = finite(cues.days_from_peak);
+            // With heading observed on this plot, the stages from panicle initiation on count
+            // from it rather than from the class's average heading day.
+            let placed = match peak {
+                Some(p) if c.definite && cues.peak_fitted => starts.stage_with_heading(d, p),
+                _ => s,
+            };
+            let placed_words = if placed == s {
+                String::new()
+            } else {
+                format!(" ({} counting from the observed heading)", placed.name())
+            };
             let rising = finite(cues.slope_per_day).is_some_and(|v| v > FLAT_SLOPE);
             let side_conflict = match (c.side, peak) {
                 (Side::After, Some(p)) => s.before_heading() && p >= CLEAR_SIDE && !rising,
@@ -760,9 +811,13 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
                     format!("is consistent ({})", c.stage.name())
                 };
                 return StageCall {
-                    stage: s,
+                    stage: placed,
                     agreement: Agreement::Agree,
-                    reason: format!("{dat_words}: {}; {} and {agrees}", s.name(), c.text),
+                    reason: format!(
+                        "{dat_words}: {}{placed_words}; {} and {agrees}",
+                        s.name(),
+                        c.text
+                    ),
                     dat_stage: Some(s),
                     curve_stage,
                 };
@@ -774,7 +829,7 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
                 _ => String::new(),
             };
             let (stage, taken) = if c.definite {
-                (c.stage, "taking the curve")
+                (placed, "taking the observed heading")
             } else {
                 (
                     s,
@@ -811,6 +866,7 @@ mod tests {
             days_from_peak: peak,
             slope_per_day: slope,
             amplitude_fraction: None,
+            peak_fitted: true,
         }
     }
 
@@ -878,20 +934,46 @@ mod tests {
         assert!((30.0..=35.0).contains(&(m.heading - m.panicle_initiation)));
         assert_eq!(m.maturity - m.heading, 30.0);
         assert_eq!(m.tillering, 10.0);
-        // Short and long: every stage start is medium's divided by the development rate.
-        for (class, rate) in [("short", 1.12), ("long", 0.88)] {
+        // Short and long: recovery, the reproductive phase and ripening as medium's; only the
+        // vegetative phase differs.
+        for class in ["short", "long"] {
             let s = t.get(class).unwrap();
-            for stage in Stage::ALL {
-                if let (Some(a), Some(b)) = (s.start(stage), m.start(stage)) {
-                    assert!(
-                        (a - b / rate).abs() <= 1.0,
-                        "{class} {stage:?}: {a} vs {b}/{rate}"
-                    );
-                }
+            assert_eq!(s.tillering, m.tillering, "{class}");
+            for (a, b) in [
+                (
+                    s.heading - s.panicle_initiation,
+                    m.heading - m.panicle_initiation,
+                ),
+                (s.heading - s.booting, m.heading - m.booting),
+                (s.grain_filling - s.heading, m.grain_filling - m.heading),
+                (s.maturity - s.heading, m.maturity - m.heading),
+                (s.fallow - s.maturity, m.fallow - m.maturity),
+            ] {
+                assert_eq!(a, b, "{class}");
             }
         }
+        assert!(t.get("short").unwrap().heading < m.heading);
+        assert!(t.get("long").unwrap().heading > m.heading);
         assert!(t.get("Medium ").is_some());
         assert!(t.get("ultra").is_none());
+    }
+
+    #[test]
+    fn the_observed_heading_places_the_reproductive_stages() {
+        let m = *StageTable::builtin().get("medium").unwrap();
+        // 45 DAT is panicle initiation by the table; heading seen 3 days ago makes it heading.
+        assert_eq!(m.stage_at(45.0), Stage::PanicleInitiation);
+        assert_eq!(m.stage_with_heading(45.0, 3.0), Stage::Heading);
+        assert_eq!(m.stage_with_heading(45.0, 10.0), Stage::GrainFilling);
+        // Heading 20 days ahead: booting starts 12 days before, so panicle initiation.
+        assert_eq!(m.stage_with_heading(45.0, -20.0), Stage::PanicleInitiation);
+        // More than 30 days ahead: before panicle initiation, by DAT (seedling or tillering).
+        assert_eq!(m.stage_with_heading(45.0, -40.0), Stage::Tillering);
+        assert_eq!(m.stage_with_heading(5.0, -60.0), Stage::Seedling);
+        assert_eq!(m.stage_with_heading(f64::NAN, -60.0), Stage::Tillering);
+        assert_eq!(m.stage_with_heading(30.0, f64::NAN), Stage::Tillering);
+        // Harvested 45 days after heading.
+        assert_eq!(m.stage_with_heading(120.0, 46.0), Stage::Fallow);
     }
 
     #[test]
@@ -983,7 +1065,7 @@ mod tests {
     #[test]
     fn bad_tables_name_class_and_key() {
         let good = DEFAULT_TABLE;
-        let typo = good.replacen("\ntillering = 9", "\ntilering = 9", 1);
+        let typo = good.replacen("\ntillering = 10", "\ntilering = 10", 1);
         let e = StageTable::parse(&typo, Path::new("stages.toml")).unwrap_err();
         assert!(matches!(e, Error::Config { .. }));
         let msg = e.to_string();
@@ -1002,7 +1084,7 @@ mod tests {
             "{msg}"
         );
 
-        let equal = good.replacen("grain_filling = 89", "grain_filling = 80", 1);
+        let equal = good.replacen("grain_filling = 88", "grain_filling = 80", 1);
         let msg = StageTable::parse(&equal, Path::new("s.toml"))
             .unwrap_err()
             .to_string();
@@ -1012,7 +1094,7 @@ mod tests {
             "{msg}"
         );
 
-        let missing = good.replacen("fallow = 103\n", "", 1);
+        let missing = good.replacen("fallow = 107\n", "", 1);
         let msg = StageTable::parse(&missing, Path::new("s.toml"))
             .unwrap_err()
             .to_string();
@@ -1055,14 +1137,17 @@ mod tests {
             call.reason
         );
         // Adjacent stages within the timing tolerance still agree: booting by DAT (68), heading
-        // by the curve (peak 1 day ago); the DAT stage is kept.
+        // by the curve (peak 1 day ago); the stage counts from the observed heading.
         let call = reconcile(&t, "medium", Some(68.0), &cues(Some(1.0), Some(0.0)));
         assert_eq!(
-            (call.stage, call.agreement),
-            (Stage::Booting, Agreement::Agree)
+            (call.stage, call.agreement, call.dat_stage),
+            (Stage::Heading, Agreement::Agree, Some(Stage::Booting))
         );
         assert!(
-            call.reason.contains("consistent (heading)"),
+            call.reason.contains("consistent (heading)")
+                && call
+                    .reason
+                    .contains("heading counting from the observed heading"),
             "{}",
             call.reason
         );
@@ -1095,7 +1180,7 @@ mod tests {
         assert_eq!(call.stage, Stage::GrainFilling);
         assert_eq!(call.dat_stage, Some(Stage::Booting));
         assert!(
-            call.reason.contains("taking the curve")
+            call.reason.contains("taking the observed heading")
                 && call.reason.contains("would be booting")
                 && call.reason.contains("check the transplanting date"),
             "{}",
@@ -1137,9 +1222,10 @@ mod tests {
             (call.stage, call.agreement),
             (Stage::Heading, Agreement::Disagree)
         );
-        // A peak 10+ days ago but the curve rising again: not a side conflict by itself.
+        // A peak 10+ days ago but the curve rising again: not a side conflict by itself; the
+        // stage counts from the observed heading.
         let call = reconcile(&t, "medium", Some(65.0), &cues(Some(12.0), Some(0.01)));
-        assert_eq!(call.stage, Stage::Booting);
+        assert_eq!(call.stage, Stage::GrainFilling);
         assert_eq!(call.agreement, Agreement::Agree);
     }
 
@@ -1154,7 +1240,7 @@ mod tests {
             (-30.0, Stage::PanicleInitiation),
             (-25.0, Stage::PanicleInitiation),
             (-8.0, Stage::Booting),
-            (-4.0, Stage::Heading),
+            (-4.0, Stage::Booting),
             (5.0, Stage::Heading),
             (20.0, Stage::GrainFilling),
             (40.0, Stage::Maturity),
@@ -1183,6 +1269,7 @@ mod tests {
             days_from_peak: Some(35.0),
             slope_per_day: Some(-0.001),
             amplitude_fraction: Some(0.1),
+            peak_fitted: true,
         };
         assert_eq!(
             reconcile(&t, "medium", None, &harvested).stage,

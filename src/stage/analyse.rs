@@ -1,9 +1,25 @@
-//! One plot's series → smoothed curve, season events, transplanting, stage and confidence.
+//! One plot's series → smoothed curve, season events, transplanting, heading, stage and
+//! confidence.
+//!
+//! - **Transplanting**: the recorded date when there is one; else the onset of flooding
+//!   ([`crate::phenology::flooding`]), known from the first flooded observation on; else the
+//!   observed heading less the class's heading day; else the season start.
+//! - **Heading**: the top of the observations around the season's maximum
+//!   ([`crate::phenology::peak`]) once it is confirmed by observations after it; else
+//!   transplanting plus the class's heading day.
+//! - **Stage**: days after transplanting through the stage table, counted from the observed
+//!   heading from panicle initiation on, checked against the curve
+//!   ([`crate::phenology::stage::reconcile`]).
+//! - **Confidence**: see [`confidence`].
 
 use crate::phenology::dates::Date;
+use crate::phenology::flooding;
+use crate::phenology::peak::{self, Peak};
 use crate::phenology::season::{self, NoSeason, Season};
 use crate::phenology::smooth::{self, Daily};
-use crate::phenology::stage::{reconcile, Agreement, CurveCues, Stage, StageCall, StageTable};
+use crate::phenology::stage::{
+    reconcile, Agreement, CurveCues, Stage, StageCall, StageStarts, StageTable,
+};
 
 use super::series::PlotSeries;
 
@@ -60,10 +76,43 @@ pub struct Settings<'a> {
 pub const MIN_DATES: usize = 4;
 /// Smallest seasonal amplitude (index units, NDVI-like) taken as a crop season.
 pub const MIN_AMPLITUDE: f64 = 0.15;
-/// How far before the season's rise the flooding signal is looked for (days).
-pub const FLOODING_LOOKBACK: f64 = 60.0;
 /// How far back from the date of interest a season may have started (days): one rice crop.
 pub const SEASON_SPAN: f64 = 200.0;
+
+/// How far either side of the smoothed maximum the top of the observations is looked for
+/// (days): the smoother moves the maximum by days, rarely by more than two revisits.
+pub const PEAK_SEARCH: f64 = 15.0;
+/// Spread of a variety's heading day around its class's table value (days), for the confidence
+/// while heading is not observed yet and for transplanting dated back from heading.
+pub const VARIETY_SPREAD: f64 = 5.0;
+/// A recorded transplanting date is known to the day.
+pub const RECORDED_SPREAD: f64 = 1.0;
+/// The season start lags transplanting by a variable two to four weeks.
+pub const SEASON_START_SPREAD: f64 = 10.0;
+/// The stage is extrapolated when no clear observation lies this many days before the date.
+pub const RECENT_DAYS: f64 = 20.0;
+
+/// A date estimated with a bracket, as days since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dated {
+    pub day: f64,
+    pub earliest: f64,
+    pub latest: f64,
+}
+
+impl Dated {
+    fn around(day: f64, spread: f64) -> Dated {
+        Dated {
+            day,
+            earliest: day - spread,
+            latest: day + spread,
+        }
+    }
+
+    pub fn date(&self) -> Option<Date> {
+        day_to_date(self.day)
+    }
+}
 
 /// Everything found for one plot.
 #[derive(Debug, Clone)]
@@ -73,23 +122,28 @@ pub struct PlotStage {
     /// The class is not in the stage table.
     pub unknown_class: bool,
     pub call: StageCall,
-    /// 0–1: how far to trust the stage (valid dates, fit, agreement of the cues).
+    /// 0–1: the share of the plausible dates that give the same stage ([`confidence`]).
     pub confidence: f64,
     pub valid_dates: usize,
     pub dropped_dates: Vec<Date>,
     pub transplanting: Option<Date>,
-    /// `attribute`, `flooding` (LSWI + 0.05 ≥ VI) or `season start`.
+    /// Transplanting with its bracket (days since the epoch).
+    pub transplanting_range: Option<Dated>,
+    /// `attribute`, `flooding onset`, `heading − table` or `season start`.
     pub transplanting_source: &'static str,
-    /// The last flooded date before the season's rise (LSWI + 0.05 ≥ VI), with --lswi.
+    /// The first flooded observation of the season (LSWI + 0.05 ≥ VI), with --lswi.
     pub flooding: Option<Date>,
     pub days_after_transplanting: Option<f64>,
     pub season: Option<Season>,
     /// Why there is no season, when there is none.
     pub no_season: Option<String>,
     pub heading: Option<Date>,
-    /// `recorded transplanting + table`, `curve maximum` or `estimated transplanting + table`.
+    /// Heading with its bracket (days since the epoch).
+    pub heading_range: Option<Dated>,
+    /// `observations` (the fitted top), `curve maximum` (too sparse to fit),
+    /// `recorded transplanting + table` or `estimated transplanting + table`.
     pub heading_source: &'static str,
-    /// The smoothed curve's maximum, once the curve has turned.
+    /// The top of the observations, once confirmed by observations after it.
     pub heading_curve: Option<Date>,
     pub days_to_heading: Option<f64>,
     pub maturity: Option<Date>,
@@ -106,6 +160,103 @@ fn day_to_date(day: f64) -> Option<Date> {
         .then(|| Date::from_days_since_epoch(day.round() as i32))
 }
 
+/// The part of a series observed by day `at`.
+fn observed_by(series: &PlotSeries, at: f64) -> PlotSeries {
+    let known = series.days.iter().take_while(|&&d| d <= at).count();
+    PlotSeries {
+        days: series.days[..known].to_vec(),
+        values: series.values[..known].to_vec(),
+        valid_share: series.valid_share[..known].to_vec(),
+        dropped: series
+            .dropped
+            .iter()
+            .copied()
+            .filter(|d| f64::from(d.days_since_epoch()) <= at)
+            .collect(),
+    }
+}
+
+/// The smoothed curve of the series (empty with fewer than two observations) and the RMS
+/// residual of the observations against it.
+fn smoothed(vi: &PlotSeries, weights: &[f64], smoother: Smoother, at: f64) -> (Daily, f64) {
+    if vi.days.len() < 2 {
+        let empty = Daily {
+            start: at,
+            values: Vec::new(),
+        };
+        return (empty, f64::NAN);
+    }
+    let curve = smoother.smooth(&vi.days, &vi.values, weights);
+    let sq: f64 = vi
+        .days
+        .iter()
+        .zip(&vi.values)
+        .map(|(t, y)| (curve.at(*t) - y).powi(2))
+        .sum();
+    let residual = (sq / vi.days.len() as f64).sqrt();
+    (curve, residual)
+}
+
+/// The season of interest on the curve up to `at`, or why there is none; and, for a season
+/// still rising at `at`, its green-up day.
+fn season_by(
+    curve: &Daily,
+    observations: usize,
+    from: f64,
+    at: f64,
+    fraction: f64,
+) -> (Option<Season>, Option<String>, Option<f64>) {
+    if observations < MIN_DATES {
+        let why = format!(
+            "only {observations} valid date{} ({MIN_DATES} needed to see a season)",
+            if observations == 1 { "" } else { "s" },
+        );
+        return (None, Some(why), None);
+    }
+    match season::detect_in_window(curve, from, at, fraction, MIN_AMPLITUDE) {
+        Ok(season) => (Some(season), None, None),
+        Err(why) => {
+            let green_up = match why {
+                NoSeason::PeakAtEnd { green_up } => green_up,
+                _ => None,
+            };
+            (None, Some(why.to_string()), green_up)
+        }
+    }
+}
+
+/// Transplanting: the recorded date, else the onset of flooding, else the observed heading less
+/// the class's heading day, else the season start.
+fn transplanting_of(
+    recorded: Option<Date>,
+    flood: Option<&flooding::Transplanting>,
+    heading: Option<&Peak>,
+    starts: Option<&StageStarts>,
+    rise: Option<f64>,
+) -> Option<(Dated, &'static str)> {
+    if let Some(t) = recorded {
+        let day = f64::from(t.days_since_epoch());
+        return Some((Dated::around(day, RECORDED_SPREAD), "attribute"));
+    }
+    if let Some(f) = flood {
+        let range = Dated {
+            day: f.day,
+            earliest: f.earliest,
+            latest: f.latest,
+        };
+        return Some((range, "flooding onset"));
+    }
+    if let (Some(h), Some(st)) = (heading, starts) {
+        let range = Dated {
+            day: h.day - st.heading,
+            earliest: h.earliest - st.heading - VARIETY_SPREAD,
+            latest: h.latest - st.heading + VARIETY_SPREAD,
+        };
+        return Some((range, "heading − table"));
+    }
+    rise.map(|r| (Dated::around(r, SEASON_START_SPREAD), "season start"))
+}
+
 /// Analyse one plot.
 pub fn analyse(
     id: &str,
@@ -116,21 +267,13 @@ pub fn analyse(
     s: &Settings,
 ) -> PlotStage {
     let at = f64::from(s.at.days_since_epoch());
-    let unknown_class = s.table.get(class).is_none();
+    let from = s
+        .from
+        .map_or(at - SEASON_SPAN, |d| f64::from(d.days_since_epoch()));
+    let starts = s.table.get(class);
     // Only what was observed by `at`: the stage on a past date is the one a run on that date
     // would have given.
-    let known = vi.days.iter().take_while(|&&d| d <= at).count();
-    let vi = &PlotSeries {
-        days: vi.days[..known].to_vec(),
-        values: vi.values[..known].to_vec(),
-        valid_share: vi.valid_share[..known].to_vec(),
-        dropped: vi
-            .dropped
-            .iter()
-            .copied()
-            .filter(|d| f64::from(d.days_since_epoch()) <= at)
-            .collect(),
-    };
+    let vi = &observed_by(vi, at);
     let points: Vec<(f64, f64)> = vi
         .days
         .iter()
@@ -138,110 +281,105 @@ pub fn analyse(
         .zip(vi.values.iter().copied())
         .collect();
     let weights: Vec<f64> = vi.valid_share.iter().map(|v| v.clamp(0.0, 1.0)).collect();
-    let curve = if points.len() >= 2 {
-        s.smoother.smooth(&vi.days, &vi.values, &weights)
-    } else {
-        Daily {
-            start: at,
-            values: Vec::new(),
-        }
-    };
-    let residual = if curve.is_empty() {
-        f64::NAN
-    } else {
-        let sq: f64 = points.iter().map(|(t, y)| (curve.at(*t) - y).powi(2)).sum();
-        (sq / points.len() as f64).sqrt()
-    };
-    // The season of interest: the one that started within a crop's span before `at`, judged on
-    // the curve up to `at` (what happens later is not known yet at `at`).
-    // A season still rising at `at` has no peak yet, but its green-up day stands in for a start.
-    let mut green_up = None;
-    let (season, no_season) = if points.len() < MIN_DATES {
-        (
-            None,
-            Some(format!(
-                "only {} valid date{} ({} needed to see a season)",
-                points.len(),
-                if points.len() == 1 { "" } else { "s" },
-                MIN_DATES
-            )),
-        )
-    } else {
-        let from = s
-            .from
-            .map_or(at - SEASON_SPAN, |d| f64::from(d.days_since_epoch()));
-        match season::detect_in_window(&curve, from, at, s.fraction, MIN_AMPLITUDE) {
-            Ok(season) => (Some(season), None),
-            Err(why) => {
-                green_up = match why {
-                    NoSeason::PeakAtEnd { green_up } => green_up,
-                    _ => None,
-                };
-                (None, Some(why.to_string()))
-            }
-        }
-    };
+    let (curve, residual) = smoothed(vi, &weights, s.smoother, at);
+    let (mut season, mut no_season, green_up) =
+        season_by(&curve, points.len(), from, at, s.fraction);
 
-    // The flooding signal (Xiao et al. 2005), reported whatever the transplanting source.
-    let flooding = match (lswi, season.as_ref().map(|x| x.start).or(green_up)) {
-        (Some(lswi), Some(rise)) => {
-            let (t, v, l) = paired(vi, lswi);
-            let valid = vec![true; t.len()];
-            season::flooding_day(&t, &v, &l, &valid, rise, FLOODING_LOOKBACK).and_then(day_to_date)
+    // The onset of flooding (Xiao et al. 2005), reported whatever the transplanting source.
+    let water = lswi.map(|lswi| paired(vi, lswi));
+    let flood = water.as_ref().and_then(|(t, v, l)| {
+        let peak = season.as_ref().map(|x| x.peak).filter(|&p| p < at);
+        flooding::onset(t, v, l, from, at, peak)
+    });
+    // With LSWI, a paddy that was never seen flooded in the window has not been transplanted
+    // yet: what its curve shows is a previous crop or weeds.
+    let unflooded = transplanted.is_none()
+        && flood.is_none()
+        && water
+            .as_ref()
+            .is_some_and(|(t, _, _)| t.iter().filter(|&&d| d >= from).count() >= 2);
+    if unflooded {
+        season = None;
+    }
+    // A season that peaked before this crop was transplanted is the previous crop's.
+    let planted = transplanted
+        .map(|t| f64::from(t.days_since_epoch()))
+        .or(flood.map(|f| f.earliest));
+    if let (Some(x), Some(p)) = (&season, planted) {
+        if x.peak < p {
+            no_season = Some(format!(
+                "the last peak ({}) was a previous crop's, before transplanting",
+                day_to_date(x.peak).map_or_else(String::new, |d| d.to_string())
+            ));
+            season = None;
         }
+    }
+    // Heading: the top of the observations near the season's maximum, once confirmed.
+    // A series too sparse to fit the top (a monthly composite) falls back on the smoothed
+    // maximum, once it is well behind the date, bracketed by the observations around it.
+    let observed_heading = season
+        .as_ref()
+        .and_then(|x| {
+            peak::fit_peak(&vi.days, &vi.values, &weights, x.peak, PEAK_SEARCH).or_else(|| {
+                (at - x.peak >= peak::HALF_WINDOW_DAYS && sparse(&vi.days))
+                    .then(|| smoothed_peak(x, &vi.days))
+            })
+        })
+        .filter(|h| h.day <= at && !matches!(planted, Some(p) if h.day <= p));
+
+    let rise = season
+        .as_ref()
+        .map(|x| x.start)
+        .or(green_up)
+        .filter(|_| !unflooded);
+    let transplanting = transplanting_of(
+        transplanted,
+        flood.as_ref(),
+        observed_heading.as_ref(),
+        starts,
+        rise,
+    );
+    let dat = transplanting.map(|(t, _)| at - t.day);
+    // Heading: the fitted top; else a recorded date plus the table; else the smoothed maximum of
+    // a sparse series; else an estimated date plus the table.
+    let fitted = observed_heading.filter(|h| h.used > 0);
+    let smoothed_top = observed_heading.filter(|h| h.used == 0);
+    let from_table = match (transplanting, starts) {
+        (Some((t, source)), Some(st)) => Some((
+            Dated {
+                day: t.day + st.heading,
+                earliest: t.earliest + st.heading - VARIETY_SPREAD,
+                latest: t.latest + st.heading + VARIETY_SPREAD,
+            },
+            source == "attribute",
+        )),
         _ => None,
     };
-    // Transplanting: the recorded date (a fact beats an estimate at revisit resolution), else the
-    // flooding signal, else the season start.
-    let (transplanting, transplanting_source) = if let Some(t) = transplanted {
-        (Some(t), "attribute")
-    } else if let Some(f) = flooding {
-        (Some(f), "flooding")
-    } else if let Some(start) = season.as_ref().map(|x| x.start).or(green_up) {
-        (day_to_date(start), "season start")
-    } else {
-        (None, "")
+    let as_dated = |h: Peak| Dated {
+        day: h.day,
+        earliest: h.earliest,
+        latest: h.latest,
     };
-    let dat = transplanting.map(|d| at - f64::from(d.days_since_epoch()));
-
-    // Heading: from a recorded transplanting date and the variety's table; else the curve's
-    // maximum once the curve has turned; else from the estimated transplanting date.
-    let table_heading = s.table.get(class).map(|starts| starts.heading);
-    let heading_curve = season.as_ref().filter(|x| x.peak < at).map(|x| x.peak);
-    let from_dat = match (transplanting, table_heading) {
-        (Some(t), Some(h)) => Some(f64::from(t.days_since_epoch()) + h),
-        _ => None,
+    let (heading, heading_source) = match (fitted, from_table, smoothed_top) {
+        (Some(h), _, _) => (Some(as_dated(h)), "observations"),
+        (None, Some((h, true)), _) => (Some(h), "recorded transplanting + table"),
+        (None, _, Some(h)) => (Some(as_dated(h)), "curve maximum"),
+        (None, Some((h, false)), None) => (Some(h), "estimated transplanting + table"),
+        (None, None, None) => (None, ""),
     };
-    let (heading_day, heading_source) = match (transplanted.and(from_dat), heading_curve, from_dat)
-    {
-        (Some(h), _, _) => (Some(h), "recorded transplanting + table"),
-        (None, Some(h), _) => (Some(h), "curve maximum"),
-        (None, None, Some(h)) => (Some(h), "estimated transplanting + table"),
-        _ => (None, ""),
-    };
-    let days_to_heading = match (dat, table_heading) {
-        (Some(dat), Some(h)) => Some(h - dat),
-        _ => heading_day.map(|h| h - at),
-    };
+    let days_to_heading = heading.map(|h| h.day - at);
     let maturity = season
         .as_ref()
         .and_then(|x| x.steepest_decline.or(x.end))
         .and_then(day_to_date);
 
-    // Too few dates say nothing reliable about the curve's shape: no curve cues then.
-    let cues = match (&season, curve.is_empty() || points.len() < MIN_DATES) {
-        (_, true) => CurveCues::default(),
-        (season, false) => {
-            let slope = curve.at(at) - curve.at(at - 1.0);
-            CurveCues {
-                days_from_peak: season.as_ref().filter(|x| x.peak < at).map(|x| at - x.peak),
-                slope_per_day: slope.is_finite().then_some(slope),
-                amplitude_fraction: season.as_ref().map(|x| {
-                    ((curve.at(at) - x.base) / x.amplitude.max(f64::EPSILON)).clamp(0.0, 1.0)
-                }),
-            }
-        }
-    };
+    let cues = curve_cues(
+        &curve,
+        season.as_ref(),
+        observed_heading.as_ref(),
+        points.len(),
+        at,
+    );
     let mut call = reconcile(s.table, class, dat, &cues);
     if points.is_empty() {
         // Nothing seen of the plot: a stage from the recorded date alone would be a guess.
@@ -256,36 +394,119 @@ pub fn analyse(
             curve_stage: None,
         };
     }
-    if call.stage == Stage::Unknown {
+    if unflooded && !points.is_empty() {
+        call = StageCall {
+            stage: Stage::Fallow,
+            agreement: Agreement::CurveOnly,
+            reason: format!(
+                "no flooding seen by {} (LSWI + 0.05 ≥ VI on no clear date): not transplanted \
+                 yet; the curve shows a previous crop or weeds",
+                s.at
+            ),
+            dat_stage: None,
+            curve_stage: call.curve_stage,
+        };
+    }
+    if call.stage == Stage::Unknown && transplanting.is_none() {
         if let Some(why) = &no_season {
-            if transplanting.is_none() {
-                call.reason = format!("{why}; no transplanting date");
-            }
+            call.reason = format!("{why}; no transplanting date");
         }
     }
-    let confidence = confidence(points.len(), residual, season.as_ref(), call.agreement);
+    if let Some((t, source)) = transplanting {
+        if source != "attribute" && !points.is_empty() {
+            call.reason.push_str(&format!(
+                "; transplanting from the {source}, between {} and {}",
+                day_to_date(t.earliest).map_or_else(String::new, |d| d.to_string()),
+                day_to_date(t.latest).map_or_else(String::new, |d| d.to_string()),
+            ));
+        }
+    }
+    let recent = vi.days.iter().any(|&d| d > at - RECENT_DAYS);
+    let timing = Timing {
+        dat: transplanting.map(|(t, _)| (at - t.latest, at - t.earliest)),
+        from_heading: fitted.map(|h| (at - h.latest, at - h.earliest)),
+        variety_spread: fitted.is_none() && transplanting.is_some(),
+    };
+    let confidence = confidence(starts, &call, &timing, recent);
     PlotStage {
         id: id.to_string(),
         class: class.to_string(),
-        unknown_class,
+        unknown_class: starts.is_none(),
         call,
         confidence,
         valid_dates: points.len(),
         dropped_dates: vi.dropped.clone(),
-        transplanting,
-        transplanting_source,
-        flooding,
+        transplanting: transplanting.and_then(|(t, _)| t.date()),
+        transplanting_range: transplanting.map(|(t, _)| t),
+        transplanting_source: transplanting.map_or("", |(_, s)| s),
+        flooding: flood.and_then(|f| day_to_date(f.first_flooded)),
         days_after_transplanting: dat,
         season,
         no_season,
-        heading: heading_day.and_then(day_to_date),
+        heading: heading.and_then(|h| h.date()),
+        heading_range: heading,
         heading_source,
-        heading_curve: heading_curve.and_then(day_to_date),
+        heading_curve: observed_heading.and_then(|h| day_to_date(h.day)),
         days_to_heading,
         maturity,
         residual,
         points,
         curve,
+    }
+}
+
+/// Whether the observations are too far apart to fit a top: a median gap over half the fit's
+/// window (monthly composites, a 10-day revisit with clouds).
+fn sparse(days: &[f64]) -> bool {
+    let mut gaps: Vec<f64> = days.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.is_empty() {
+        return true;
+    }
+    gaps.sort_by(f64::total_cmp);
+    gaps[gaps.len() / 2] > peak::HALF_WINDOW_DAYS / 2.0
+}
+
+/// The smoothed season's maximum as a heading, bracketed by the observations either side of it
+/// (`used` 0: not fitted to the observations).
+fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
+    let before = days
+        .iter()
+        .copied()
+        .filter(|&d| d <= season.peak)
+        .fold(season.peak, |_, d| d);
+    let after = days
+        .iter()
+        .copied()
+        .find(|&d| d >= season.peak)
+        .unwrap_or(season.peak);
+    Peak {
+        day: season.peak,
+        earliest: before,
+        latest: after,
+        value: season.peak_value,
+        used: 0,
+    }
+}
+
+/// What the curve says at `at`: days from the observed heading, the slope and the level.
+fn curve_cues(
+    curve: &Daily,
+    season: Option<&Season>,
+    heading: Option<&Peak>,
+    observations: usize,
+    at: f64,
+) -> CurveCues {
+    // Too few dates say nothing reliable about the curve's shape.
+    if curve.is_empty() || observations < MIN_DATES {
+        return CurveCues::default();
+    }
+    let slope = curve.at(at) - curve.at(at - 1.0);
+    CurveCues {
+        days_from_peak: heading.map(|h| at - h.day),
+        peak_fitted: heading.is_some_and(|h| h.used > 0),
+        slope_per_day: slope.is_finite().then_some(slope),
+        amplitude_fraction: season
+            .map(|x| ((curve.at(at) - x.base) / x.amplitude.max(f64::EPSILON)).clamp(0.0, 1.0)),
     }
 }
 
@@ -302,30 +523,104 @@ fn paired(vi: &PlotSeries, lswi: &PlotSeries) -> (Vec<f64>, Vec<f64>, Vec<f64>) 
     out
 }
 
-/// 0–1 trust in a stage call: the product of three shares —
-/// dates: valid dates / 8 (capped at 1: eight dates over a season resolve it);
-/// fit: 1 − residual / (amplitude / 2) (clamped; a curve that misses its points by half the
-/// season's amplitude says little);
-/// cues: 1 when DAT and curve agree, 0.7 when only one speaks, 0.4 when they disagree, 0 with
-/// neither. Rounded to 0.01.
+/// The ranges of timing a stage call rests on: days after transplanting and days from the
+/// observed heading at the date of interest (earliest, latest), and whether heading is still
+/// the class's average (a variety's own heading day is unknown until it is observed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub dat: Option<(f64, f64)>,
+    pub from_heading: Option<(f64, f64)>,
+    pub variety_spread: bool,
+}
+
+/// Steps across each range when the confidence samples it.
+const CONFIDENCE_STEPS: usize = 20;
+
+/// 0–1 trust in a stage call: **the share of the plausible timings that give the same stage**,
+/// times two factors. The plausible timings are every combination of days after
+/// transplanting across the transplanting bracket (a recorded date ±1 day; the onset of flooding
+/// from the day after the last dry observation to a week after the first flooded one; the
+/// season start ±10 days) and, once heading is observed, days from heading across its fitted
+/// interval; while heading is not observed the class's heading day is uncertain by
+/// ±[`VARIETY_SPREAD`] days, which widens the days after transplanting for the stages from
+/// panicle initiation on. A plot in the middle of a stage with tight brackets gets 1; a plot near
+/// a stage boundary, or dated by wide brackets, gets the share of its bracket on the called
+/// stage's side. The factors: 0.5 when the days after transplanting and the curve disagree, 0.8
+/// when only one of them speaks; 0.8 when no clear observation lies within [`RECENT_DAYS`]
+/// before the date (the stage is extrapolated). 0 for an unknown stage. Rounded to 0.01.
 pub fn confidence(
-    valid_dates: usize,
-    residual: f64,
-    season: Option<&Season>,
-    agreement: Agreement,
+    starts: Option<&StageStarts>,
+    call: &StageCall,
+    timing: &Timing,
+    recent: bool,
 ) -> f64 {
-    let dates = (valid_dates as f64 / 8.0).min(1.0);
-    let fit = match season {
-        Some(s) if residual.is_finite() => {
-            (1.0 - residual / (s.amplitude / 2.0).max(f64::EPSILON)).clamp(0.0, 1.0)
-        }
-        _ => 0.5,
-    };
-    let cues = match agreement {
+    if call.stage == Stage::Unknown {
+        return 0.0;
+    }
+    let agreement = match call.agreement {
         Agreement::Agree => 1.0,
-        Agreement::CurveOnly | Agreement::DatOnly => 0.7,
-        Agreement::Disagree => 0.4,
+        Agreement::CurveOnly | Agreement::DatOnly => 0.8,
+        Agreement::Disagree => 0.5,
         Agreement::None => 0.0,
     };
-    (dates * fit * cues * 100.0).round() / 100.0
+    let recent = if recent { 1.0 } else { 0.8 };
+    let share = match starts {
+        Some(st) => share_of_same_stage(st, call.stage, timing),
+        None => 0.5,
+    };
+    (share * agreement * recent * 100.0).round() / 100.0
+}
+
+/// The share of the timing grid on which the table gives `stage`.
+fn share_of_same_stage(st: &StageStarts, stage: Stage, timing: &Timing) -> f64 {
+    let steps = |range: Option<(f64, f64)>, widen: f64| -> Vec<f64> {
+        match range {
+            Some((lo, hi)) if lo.is_finite() && hi.is_finite() => {
+                let (lo, hi) = (lo - widen, hi + widen);
+                (0..=CONFIDENCE_STEPS)
+                    .map(|k| lo + (hi - lo) * k as f64 / CONFIDENCE_STEPS as f64)
+                    .collect()
+            }
+            _ => vec![f64::NAN],
+        }
+    };
+    let dats = steps(timing.dat, 0.0);
+    let spread = if timing.variety_spread {
+        VARIETY_SPREAD
+    } else {
+        0.0
+    };
+    let headings = steps(timing.from_heading, 0.0);
+    let mut same = 0usize;
+    let mut all = 0usize;
+    for &d in &dats {
+        for &h in &headings {
+            // Without an observed heading, the class's heading day varies by ±spread: the
+            // reproductive stages see the days after transplanting shifted by it.
+            let shifts: &[f64] = if h.is_nan() && spread > 0.0 {
+                &[-1.0, -0.5, 0.0, 0.5, 1.0]
+            } else {
+                &[0.0]
+            };
+            for shift in shifts {
+                let s = if h.is_nan() {
+                    let plain = st.stage_at(d);
+                    if plain >= Stage::PanicleInitiation && plain != Stage::Fallow {
+                        st.stage_at(d + shift * spread)
+                    } else {
+                        plain
+                    }
+                } else {
+                    st.stage_with_heading(d, h)
+                };
+                all += 1;
+                same += usize::from(s == stage);
+            }
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        same as f64 / all as f64
+    }
 }

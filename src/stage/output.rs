@@ -10,7 +10,7 @@ use crate::phenology::dates::Date;
 pub use crate::io::table::Format;
 
 /// Columns after the id and the plot's attributes, with their kinds.
-const COLUMNS: [(&str, Kind); 23] = [
+const COLUMNS: [(&str, Kind); 27] = [
     ("class", Kind::Text),
     ("stage", Kind::Text),
     ("stage_code", Kind::Int),
@@ -19,11 +19,15 @@ const COLUMNS: [(&str, Kind); 23] = [
     ("agreement", Kind::Text),
     ("reason", Kind::Text),
     ("transplanting", Kind::Text),
+    ("transplanting_earliest", Kind::Text),
+    ("transplanting_latest", Kind::Text),
     ("transplanting_source", Kind::Text),
     ("flooding", Kind::Text),
     ("days_after_transplanting", Kind::Real),
     ("season_start", Kind::Text),
     ("heading", Kind::Text),
+    ("heading_earliest", Kind::Text),
+    ("heading_latest", Kind::Text),
     ("heading_source", Kind::Text),
     ("heading_curve", Kind::Text),
     ("days_to_heading", Kind::Real),
@@ -67,11 +71,15 @@ pub fn table(result: &StageResult) -> Table {
                 Value::Text(p.call.agreement.name().into()),
                 Value::Text(p.call.reason.clone()),
                 Value::text_or_null(p.transplanting.map(|d| d.to_string())),
+                date_of(p.transplanting_range.map(|t| t.earliest)),
+                date_of(p.transplanting_range.map(|t| t.latest)),
                 Value::Text(p.transplanting_source.into()),
                 Value::text_or_null(p.flooding.map(|d| d.to_string())),
                 Value::real(p.days_after_transplanting),
                 date_of(season.map(|s| s.start)),
                 Value::text_or_null(p.heading.map(|d| d.to_string())),
+                date_of(p.heading_range.map(|h| h.earliest)),
+                date_of(p.heading_range.map(|h| h.latest)),
                 Value::Text(p.heading_source.into()),
                 Value::text_or_null(p.heading_curve.map(|d| d.to_string())),
                 Value::real(p.days_to_heading),

@@ -17,6 +17,7 @@ mod real_seasons;
 mod remote;
 mod resolutions;
 mod sample_tiles;
+mod season_truth;
 mod several_stacks;
 mod stage;
 mod stats;

@@ -189,7 +189,11 @@ fn synthetic_season_stages_and_dates() {
         &stage_args(&ndvi, &lswi, plots, &["--transplanted-field", "none"]),
     );
     for r in rows(&out) {
-        assert_eq!(r["transplanting_source"], "flooding", "{}", r["plot_id"]);
+        assert_eq!(
+            r["transplanting_source"], "flooding onset",
+            "{}",
+            r["plot_id"]
+        );
         let err = day(&r["transplanting"]) - day(&r["transplanted"]);
         assert!(err.abs() <= 20, "{}: {}", r["plot_id"], r["transplanting"]);
         let d = (day("2026-09-05") - day(&r["transplanted"])) as f64 * rate(&r["duration_class"]);
@@ -208,17 +212,41 @@ fn sparse_series_give_unknown_with_a_reason() {
     let (ndvi, lswi) = index_series(dir.path());
     let plots = root().join("sample_tiles/plots.geojson");
     let plots = plots.to_str().unwrap();
-    // Two dates and no recorded transplanting: too few to see a season.
-    let out = paddy_ok(
-        dir.path(),
-        &stage_args(
-            &ndvi[..2],
-            &lswi[..2],
-            plots,
-            &["--transplanted-field", "none"],
-        ),
+    // Two dates and no recorded transplanting: too few to see a season, but the flooding seen on
+    // the first date dates transplanting, and the stage follows from it.
+    let two = stage_args(
+        &ndvi[..2],
+        &lswi[..2],
+        plots,
+        &["--transplanted-field", "none"],
     );
-    for r in rows(&out) {
+    for r in rows(&paddy_ok(dir.path(), &two)) {
+        let id = &r["plot_id"];
+        assert_eq!(r["transplanting_source"], "flooding onset", "{id}");
+        assert_eq!(r["flooding"], "2026-06-07", "{id}");
+        assert!(
+            day(&r["transplanting_earliest"]) <= day(&r["transplanted"])
+                && day(&r["transplanted"]) <= day(&r["transplanting_latest"]),
+            "{id}: {} not in {}..{}",
+            r["transplanted"],
+            r["transplanting_earliest"],
+            r["transplanting_latest"]
+        );
+        assert!(
+            ["seedling", "tillering"].contains(&r["stage"].as_str()),
+            "{id}: {}",
+            r["stage"]
+        );
+        assert!(r["reason"].contains("flooding onset"), "{}", r["reason"]);
+    }
+    // Without LSWI nothing dates them: unknown, and says why.
+    let lswi_at = two.iter().position(|a| *a == "--lswi").unwrap();
+    let without: Vec<&str> = two[..lswi_at]
+        .iter()
+        .chain(&two[lswi_at + 3..])
+        .copied()
+        .collect();
+    for r in rows(&paddy_ok(dir.path(), &without)) {
         assert_eq!(r["stage"], "unknown", "{}", r["plot_id"]);
         assert!(r["reason"].contains("valid date"), "{}", r["reason"]);
         assert_eq!(r["confidence"], "0");
