@@ -114,7 +114,7 @@ pub fn assert_within(got: &Path, want: &[f64], tolerance: f64, what: &str) -> us
 }
 
 /// 10 m red and NIR, a 20 m "red edge" and a 20 m SCL in `dir`; None where the data is absent.
-fn bands(dir: &Path) -> Option<PathBuf> {
+pub fn bands(dir: &Path) -> Option<PathBuf> {
     let stack = shared_data()?.join("s2_austria_bitemporal/inference-img.tif");
     let s = stack.to_str().unwrap();
     gdal_cli(dir, "gdal_translate", &["-q", "-b", "1", s, "B04_10m.tif"]);
