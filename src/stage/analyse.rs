@@ -340,33 +340,8 @@ pub fn analyse(
         rise,
     );
     let dat = transplanting.map(|(t, _)| at - t.day);
-    // Heading: the fitted top; else a recorded date plus the table; else the smoothed maximum of
-    // a sparse series; else an estimated date plus the table.
     let fitted = observed_heading.filter(|h| h.used > 0);
-    let smoothed_top = observed_heading.filter(|h| h.used == 0);
-    let from_table = match (transplanting, starts) {
-        (Some((t, source)), Some(st)) => Some((
-            Dated {
-                day: t.day + st.heading,
-                earliest: t.earliest + st.heading - VARIETY_SPREAD,
-                latest: t.latest + st.heading + VARIETY_SPREAD,
-            },
-            source == "attribute",
-        )),
-        _ => None,
-    };
-    let as_dated = |h: Peak| Dated {
-        day: h.day,
-        earliest: h.earliest,
-        latest: h.latest,
-    };
-    let (heading, heading_source) = match (fitted, from_table, smoothed_top) {
-        (Some(h), _, _) => (Some(as_dated(h)), "observations"),
-        (None, Some((h, true)), _) => (Some(h), "recorded transplanting + table"),
-        (None, _, Some(h)) => (Some(as_dated(h)), "curve maximum"),
-        (None, Some((h, false)), None) => (Some(h), "estimated transplanting + table"),
-        (None, None, None) => (None, ""),
-    };
+    let (heading, heading_source) = heading_of(observed_heading, transplanting, starts);
     let days_to_heading = heading.map(|h| h.day - at);
     let maturity = season
         .as_ref()
@@ -380,47 +355,14 @@ pub fn analyse(
         points.len(),
         at,
     );
-    let mut call = reconcile(s.table, class, dat, &cues);
-    if points.is_empty() {
-        // Nothing seen of the plot: a stage from the recorded date alone would be a guess.
-        call = StageCall {
-            stage: Stage::Unknown,
-            agreement: Agreement::None,
-            reason: format!(
-                "no valid observation of the plot by {} (outside the rasters, or every date cloudy or under --min-valid)",
-                s.at
-            ),
-            dat_stage: call.dat_stage,
-            curve_stage: None,
-        };
-    }
-    if unflooded && !points.is_empty() {
-        call = StageCall {
-            stage: Stage::Fallow,
-            agreement: Agreement::CurveOnly,
-            reason: format!(
-                "no flooding seen by {} (LSWI + 0.05 ≥ VI on no clear date): not transplanted \
-                 yet; the curve shows a previous crop or weeds",
-                s.at
-            ),
-            dat_stage: None,
-            curve_stage: call.curve_stage,
-        };
-    }
-    if call.stage == Stage::Unknown && transplanting.is_none() {
-        if let Some(why) = &no_season {
-            call.reason = format!("{why}; no transplanting date");
-        }
-    }
-    if let Some((t, source)) = transplanting {
-        if source != "attribute" && !points.is_empty() {
-            call.reason.push_str(&format!(
-                "; transplanting from the {source}, between {} and {}",
-                day_to_date(t.earliest).map_or_else(String::new, |d| d.to_string()),
-                day_to_date(t.latest).map_or_else(String::new, |d| d.to_string()),
-            ));
-        }
-    }
+    let call = explained(
+        reconcile(s.table, class, dat, &cues),
+        s.at,
+        points.is_empty(),
+        unflooded,
+        no_season.as_deref(),
+        transplanting,
+    );
     let recent = vi.days.iter().any(|&d| d > at - RECENT_DAYS);
     let timing = Timing {
         dat: transplanting.map(|(t, _)| (at - t.latest, at - t.earliest)),
@@ -486,6 +428,90 @@ fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
         value: season.peak_value,
         used: 0,
     }
+}
+
+/// Heading: the fitted top; else a recorded date plus the table; else the smoothed maximum of
+/// a sparse series; else an estimated date plus the table. With its source's name.
+fn heading_of(
+    observed: Option<Peak>,
+    transplanting: Option<(Dated, &'static str)>,
+    starts: Option<&StageStarts>,
+) -> (Option<Dated>, &'static str) {
+    let from_table = match (transplanting, starts) {
+        (Some((t, source)), Some(st)) => Some((
+            Dated {
+                day: t.day + st.heading,
+                earliest: t.earliest + st.heading - VARIETY_SPREAD,
+                latest: t.latest + st.heading + VARIETY_SPREAD,
+            },
+            source == "attribute",
+        )),
+        _ => None,
+    };
+    let as_dated = |h: Peak| Dated {
+        day: h.day,
+        earliest: h.earliest,
+        latest: h.latest,
+    };
+    let fitted = observed.filter(|h| h.used > 0);
+    let smoothed_top = observed.filter(|h| h.used == 0);
+    match (fitted, from_table, smoothed_top) {
+        (Some(h), _, _) => (Some(as_dated(h)), "observations"),
+        (None, Some((h, true)), _) => (Some(h), "recorded transplanting + table"),
+        (None, _, Some(h)) => (Some(as_dated(h)), "curve maximum"),
+        (None, Some((h, false)), None) => (Some(h), "estimated transplanting + table"),
+        (None, None, None) => (None, ""),
+    }
+}
+
+/// The call as a person should read it: unknown when nothing was seen, fallow when the paddy
+/// was never seen flooded (with LSWI), why there is no season, and where an estimated
+/// transplanting date came from with its bracket.
+fn explained(
+    mut call: StageCall,
+    at: Date,
+    unseen: bool,
+    unflooded: bool,
+    no_season: Option<&str>,
+    transplanting: Option<(Dated, &'static str)>,
+) -> StageCall {
+    if unseen {
+        // Nothing seen of the plot: a stage from the recorded date alone would be a guess.
+        call = StageCall {
+            stage: Stage::Unknown,
+            agreement: Agreement::None,
+            reason: format!(
+                "no valid observation of the plot by {at} (outside the rasters, or every date cloudy or under --min-valid)"
+            ),
+            dat_stage: call.dat_stage,
+            curve_stage: None,
+        };
+    } else if unflooded {
+        call = StageCall {
+            stage: Stage::Fallow,
+            agreement: Agreement::CurveOnly,
+            reason: format!(
+                "no flooding seen by {at} (LSWI + 0.05 ≥ VI on no clear date): not transplanted \
+                 yet; the curve shows a previous crop or weeds"
+            ),
+            dat_stage: None,
+            curve_stage: call.curve_stage,
+        };
+    }
+    if call.stage == Stage::Unknown && transplanting.is_none() {
+        if let Some(why) = no_season {
+            call.reason = format!("{why}; no transplanting date");
+        }
+    }
+    let estimated = transplanting.filter(|(_, source)| *source != "attribute" && !unseen);
+    if let Some((t, source)) = estimated {
+        call.reason.push_str(&format!(
+            "; transplanting from the {source}, between {} and {}",
+            day_to_date(t.earliest).map_or_else(String::new, |d| d.to_string()),
+            day_to_date(t.latest).map_or_else(String::new, |d| d.to_string()),
+        ));
+    }
+    call
 }
 
 /// What the curve says at `at`: days from the observed heading, the slope and the level.
@@ -573,54 +599,35 @@ pub fn confidence(
 
 /// The share of the timing grid on which the table gives `stage`.
 fn share_of_same_stage(st: &StageStarts, stage: Stage, timing: &Timing) -> f64 {
-    let steps = |range: Option<(f64, f64)>, widen: f64| -> Vec<f64> {
+    let grid = |range: Option<(f64, f64)>| -> Vec<f64> {
         match range {
-            Some((lo, hi)) if lo.is_finite() && hi.is_finite() => {
-                let (lo, hi) = (lo - widen, hi + widen);
-                (0..=CONFIDENCE_STEPS)
-                    .map(|k| lo + (hi - lo) * k as f64 / CONFIDENCE_STEPS as f64)
-                    .collect()
-            }
+            Some((lo, hi)) if lo.is_finite() && hi.is_finite() => (0..=CONFIDENCE_STEPS)
+                .map(|k| lo + (hi - lo) * k as f64 / CONFIDENCE_STEPS as f64)
+                .collect(),
             _ => vec![f64::NAN],
         }
     };
-    let dats = steps(timing.dat, 0.0);
-    let spread = if timing.variety_spread {
-        VARIETY_SPREAD
+    // Without an observed heading the class's heading day varies by ±VARIETY_SPREAD: the
+    // stages from panicle initiation on see the days after transplanting shifted by it.
+    let shifts: &[f64] = if timing.variety_spread {
+        &[-1.0, -0.5, 0.0, 0.5, 1.0]
     } else {
-        0.0
+        &[0.0]
     };
-    let headings = steps(timing.from_heading, 0.0);
-    let mut same = 0usize;
-    let mut all = 0usize;
-    for &d in &dats {
-        for &h in &headings {
-            // Without an observed heading, the class's heading day varies by ±spread: the
-            // reproductive stages see the days after transplanting shifted by it.
-            let shifts: &[f64] = if h.is_nan() && spread > 0.0 {
-                &[-1.0, -0.5, 0.0, 0.5, 1.0]
-            } else {
-                &[0.0]
-            };
+    let (mut same, mut all) = (0usize, 0usize);
+    for d in grid(timing.dat) {
+        for h in grid(timing.from_heading) {
             for shift in shifts {
-                let s = if h.is_nan() {
-                    let plain = st.stage_at(d);
-                    if plain >= Stage::PanicleInitiation && plain != Stage::Fallow {
-                        st.stage_at(d + shift * spread)
-                    } else {
-                        plain
+                let called = match st.stage_with_heading(d, h) {
+                    plain if h.is_nan() && plain >= Stage::PanicleInitiation => {
+                        st.stage_at(d + shift * VARIETY_SPREAD)
                     }
-                } else {
-                    st.stage_with_heading(d, h)
+                    plain => plain,
                 };
                 all += 1;
-                same += usize::from(s == stage);
+                same += usize::from(called == stage);
             }
         }
     }
-    if all == 0 {
-        0.0
-    } else {
-        same as f64 / all as f64
-    }
+    same as f64 / all as f64
 }

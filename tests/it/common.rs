@@ -112,3 +112,22 @@ pub fn day(text: &str) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+/// NDVI and LSWI of the Sentinel-2 stack `tile`, cloud-masked with its `scl` file, into `out`.
+pub fn ndvi_lswi(dir: &Path, tile: &Path, scl: &Path, out: &Path) {
+    paddy_ok(
+        dir,
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            scl.to_str().unwrap(),
+            "--sensor",
+            "sentinel2-l2a",
+            "--index",
+            "ndvi,lswi",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    );
+}

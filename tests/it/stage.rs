@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{day, paddy, paddy_ok, read_band, root, rows};
+use crate::common::{day, ndvi_lswi, paddy, paddy_ok, read_band, root, rows};
 
 const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
 
@@ -14,21 +14,7 @@ fn index_series(dir: &Path) -> (Vec<String>, Vec<String>) {
     for date in DATES {
         let tile = tiles.join(format!("s2_{date}.tif"));
         let scl = tiles.join(format!("s2_{date}_scl.tif"));
-        paddy_ok(
-            dir,
-            &[
-                "index",
-                tile.to_str().unwrap(),
-                scl.to_str().unwrap(),
-                "--sensor",
-                "sentinel2-l2a",
-                "--index",
-                "ndvi,lswi",
-                "--out",
-                dir.to_str().unwrap(),
-                "-q",
-            ],
-        );
+        ndvi_lswi(dir, &tile, &scl, dir);
     }
     let files = |index: &str| {
         DATES
