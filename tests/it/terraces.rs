@@ -768,7 +768,7 @@ fn layer_figures(
     (total, outside, overlap)
 }
 
-/// The "Done when" figures of issue 14 on seeded seasons (PADDY_SEASON_SEEDS, default "1401"):
+/// The prescription acceptance figures on seeded seasons (PADDY_SEASON_SEEDS, default "1401"):
 /// `cargo test --test it terraces::seeded_season -- --ignored --nocapture`.
 #[test]
 #[ignore = "a 500 × 360 m season at 0.5 m: run on demand for the figures"]
@@ -1030,7 +1030,7 @@ fn seeded_season_figures() {
             );
             // The false-positive share is reported, not asserted: with the default 5 m buffer it
             // is mostly the buffer, and without one, for patches of 3 m radius, mostly the 2 m
-            // cells that touch a patch's edge (see the issue 14 report).
+            // cells that touch a patch's edge.
             assert_eq!(hit, patches.len());
             assert!(
                 fp.is_finite() && stray < 1e-6,
