@@ -90,14 +90,18 @@ drop_relative = true
 # N-deficient one); "either": one is enough. Without --previous the z-score decides alone.
 combine = "both"
 # Cleaning: morphological opening of this radius (m; half a 5 m swath: nothing narrower than
-# a swath survives), zones of at least min_area_m2 of stress (one spray-swath square), then a
-# buffer of buffer_m (m), never outside the plot. Only cells wholly inside a plot are tested,
+# a swath survives), each zone's edge drawn where the index is nearer the zone's than the
+# plot's median, zones of at least min_area_m2 of stress (one spray-swath square), then a
+# buffer of buffer_m (m), never outside the plot. No buffer by default: a drone's swath and
+# drift already reach past a zone's edge, and on seeded seasons with 3–7 m patches a 5 m
+# buffer tripled the sprayed area (three quarters of it on healthy crop); set one as a margin
+# against a spreading disease. Only cells wholly inside a plot are tested,
 # and a plot is judged when such cells with a valid index cover at least a quarter of its area
 # (and number 20 or more); else it is "not observed" and gets default_rate (L/ha; unset: no
 # rate at all).
 opening_m = 2.5
 min_area_m2 = 25.0
-buffer_m = 5.0
+buffer_m = 0.0
 # default_rate = 15.0
 # Sheath blight from panicle initiation, blast around booting to heading (docs/AGRONOMY.md).
 stages = ["panicle_initiation", "booting", "heading"]
@@ -272,7 +276,7 @@ impl Default for SprayConfig {
             combine: CombineConfig::Both,
             opening_m: 2.5,
             min_area_m2: 25.0,
-            buffer_m: 5.0,
+            buffer_m: 0.0,
             stages: vec![
                 "panicle_initiation".into(),
                 "booting".into(),

@@ -34,7 +34,10 @@ use super::zones::{self, Combine, ZoneParams};
 
 /// The finest spray cell chosen from the flight's resolution (m): fine enough that a 0.02 ha
 /// paddy inside 1.5 m bunds has 20+ cells wholly inside it, coarse enough that a cell averages
-/// 16 pixels of a 0.5 m drone mosaic (a single pixel's noise would drown a stress patch).
+/// 16 pixels of a 0.5 m drone mosaic (a single pixel's noise would drown a stress patch). On
+/// seeded terraced seasons 1 m cells drew tighter edges on clean data but lost every patch once
+/// pixel noise reached the patch's depth (holes in the stress break the opening); 2 m cells
+/// found them, and the edge refinement of `zones::refine_edges` keeps their edges tight.
 pub const SPRAY_MIN_CELL: f64 = 2.0;
 
 /// What `paddy prescribe` is asked to do.
