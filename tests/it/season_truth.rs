@@ -47,20 +47,20 @@ fn merged(stage: &str) -> &str {
     }
 }
 
-fn generate(dir: &Path) {
+/// `scripts/make-season-truth DIR --seed SEED` plus `extra` arguments.
+pub(crate) fn generate(dir: &Path, seed: &str, extra: &[&str]) {
     let status = Command::new(root().join("scripts/make-season-truth"))
         .arg(dir)
-        .args(["--seed", SEED])
+        .args(["--seed", seed])
+        .args(extra)
         .status()
         .expect("scripts/make-season-truth runs (python3 with numpy and GDAL: scripts/setup)");
     assert!(status.success());
 }
 
-#[test]
-fn stages_agree_with_a_season_of_known_dates() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    generate(dir);
+/// Indexes the generated season (NDVI and LSWI, SCL-masked) into DIR/idx: the NDVI and LSWI
+/// series, in date order.
+pub(crate) fn index_season(dir: &Path) -> (Vec<String>, Vec<String>) {
     let idx = dir.join("idx");
     let mut tiles: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -89,7 +89,15 @@ fn stages_agree_with_a_season_of_known_dates() {
             })
             .collect()
     };
-    let (ndvi, lswi) = (series("ndvi"), series("lswi"));
+    (series("ndvi"), series("lswi"))
+}
+
+#[test]
+fn stages_agree_with_a_season_of_known_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, SEED, &[]);
+    let (ndvi, lswi) = index_season(dir);
     let plots = dir.join("plots.geojson").display().to_string();
 
     let truth: HashMap<String, HashMap<String, String>> =
