@@ -7,7 +7,7 @@ use clap::Args;
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::Stage;
-use crate::stage::{self, Smoother, StageRequest};
+use crate::stage::{self, SmootherKind, StageRequest};
 
 /// Rice growth stage per plot from a time series of index rasters.
 ///
@@ -109,10 +109,9 @@ pub struct StageArgs {
     #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
     min_valid: f64,
 
-    /// `whittaker` (default), `envelope` (Whittaker upper envelope: clouds only lower the
-    /// index) or `savgol` (Savitzky–Golay on the irregular time axis).
-    #[arg(long, value_name = "NAME", default_value = "whittaker", value_parser = ["whittaker", "envelope", "savgol"])]
-    smoother: String,
+    /// The smoothing of each plot's series.
+    #[arg(long, value_name = "NAME", value_enum, default_value_t)]
+    smoother: SmootherKind,
 
     /// Whittaker smoothing strength (larger = smoother). 500 suits Sentinel-2-like revisits
     /// (5–10 days); for 16-day or monthly composites with undetected clouds (MODIS without its
@@ -186,15 +185,6 @@ pub fn run(args: StageArgs) -> Result<()> {
                 .map_err(|e| Error::usage(format!("--from {t}: {e}")))
         })
         .transpose()?;
-    let smoother = match args.smoother.as_str() {
-        "envelope" => Smoother::Envelope {
-            lambda: args.lambda,
-        },
-        "savgol" => Smoother::SavitzkyGolay,
-        _ => Smoother::Whittaker {
-            lambda: args.lambda,
-        },
-    };
     let table = match &args.stage_table {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -220,7 +210,7 @@ pub fn run(args: StageArgs) -> Result<()> {
         dates: args.dates,
         mask_band: args.mask_band,
         min_valid: args.min_valid,
-        smoother,
+        smoother: args.smoother.with_lambda(args.lambda),
         fraction: args.fraction,
         at,
         from,

@@ -107,13 +107,16 @@ impl IndexRequest {
     }
 }
 
-/// Which code computes the catalogue indices that have a hand-written kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which code computes the catalogue indices that have a hand-written kernel
+/// (`paddy index --engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Engine {
-    /// Hand-written kernels where they exist, the expression engine for the rest.
+    /// Hand-written kernels for NDVI, NDRE, EVI, … where they exist, the expression engine for
+    /// the rest.
     #[default]
     Auto,
     /// The expression engine for every index (to compare, or to check a kernel).
+    #[value(name = "expr")]
     Expression,
 }
 

@@ -18,7 +18,7 @@ use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
 use crate::zonal::plots::{Kind, Parts, Value};
 
-pub use analyse::{PlotStage, Smoother};
+pub use analyse::{PlotStage, Smoother, SmootherKind};
 
 /// What `paddy stage` is asked to do.
 #[derive(Debug, Clone)]
