@@ -256,6 +256,11 @@ pub fn run(args: IndexArgs) -> Result<()> {
     if let Some(file) = &args.expr_file {
         expressions.extend(read_expr_file(file)?);
     }
+    if args.index.is_empty() && expressions.is_empty() {
+        return Err(Error::usage(
+            "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",
+        ));
+    }
     let request = IndexRequest {
         expressions,
         engine: args.engine,

@@ -105,8 +105,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "N")]
     mask_band: Option<usize>,
 
-    /// Keep a date for a plot only when at least this share of its area is valid.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    /// Keep a date for a plot only when at least this share of its area is valid (0–1).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = parse_share)]
     min_valid: f64,
 
     /// The smoothing of each plot's series.
@@ -119,8 +119,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA)]
     lambda: f64,
 
-    /// Season start and end at this fraction of the seasonal amplitude.
-    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    /// Season start and end at this fraction of the seasonal amplitude (between 0 and 1).
+    #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
     fraction: f64,
 
     /// The date to give the stage at (default: the last date of the series).
@@ -133,7 +133,7 @@ pub struct StageArgs {
 
     /// Multiply the index values by this first (e.g. 0.0001 for MODIS NDVI stored × 10000):
     /// thresholds are on the usual −1…1 scale.
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
     scale: f64,
 
     /// A TOML table of stage start days after transplanting per duration class (extends or
@@ -162,6 +162,39 @@ pub struct StageArgs {
     /// No progress bar, warnings or summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+fn number(text: &str) -> std::result::Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("'{text}' is not a number"))
+}
+
+fn parse_share(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share between 0 and 1"))
+    }
+}
+
+fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+fn parse_scale(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if v.is_finite() && v != 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a finite non-zero number"))
+    }
 }
 
 pub fn run(args: StageArgs) -> Result<()> {

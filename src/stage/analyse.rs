@@ -516,7 +516,7 @@ fn explained(
             stage: Stage::Unknown,
             agreement: Agreement::None,
             reason: format!(
-                "no valid observation of the plot by {at} (outside the rasters, or every date cloudy or under --min-valid)"
+                "no valid observation of the plot by {at} (outside the rasters, or every date cloudy or under the least valid share)"
             ),
             dat_stage: call.dat_stage,
             curve_stage: None,

@@ -78,19 +78,19 @@ pub struct Prepared {
 pub fn prepare(req: &StageRequest) -> Result<Prepared> {
     if !(0.0..=1.0).contains(&req.min_valid) {
         return Err(Error::usage(format!(
-            "--min-valid {} must be a share between 0 and 1",
+            "the least valid share of a plot {} must be between 0 and 1",
             req.min_valid
         )));
     }
     if !(req.fraction > 0.0 && req.fraction < 1.0) {
         return Err(Error::usage(format!(
-            "--fraction {} must be between 0 and 1",
+            "the season's amplitude fraction {} must be between 0 and 1",
             req.fraction
         )));
     }
     if !(req.scale.is_finite() && req.scale != 0.0) {
         return Err(Error::usage(format!(
-            "--scale {} must be a finite non-zero number",
+            "the index scale {} must be a finite non-zero number",
             req.scale
         )));
     }
@@ -116,7 +116,7 @@ pub fn prepare(req: &StageRequest) -> Result<Prepared> {
 pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
         return Err(Error::usage(
-            "give --plots for per-plot stages, or --per-pixel DIR for stage rasters",
+            "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
         ));
     };
     let Prepared {

@@ -57,8 +57,8 @@ pub fn date_rasters(
         let Some((date, source)) = dated else {
             let how = match (&pattern, list) {
                 (_, Some(list)) => format!("it is not in {}", list.display()),
-                (Some(p), None) => format!("its name does not match --date-pattern '{}'", p.as_str()),
-                (None, None) => "its metadata has no acquisition date: give --date-pattern (e.g. '{yyyy}{mm}{dd}') or --dates LIST.csv".to_string(),
+                (Some(p), None) => format!("its name does not match the date pattern '{}'", p.as_str()),
+                (None, None) => "its metadata has no acquisition date: give a date pattern of the file names (e.g. '{yyyy}{mm}{dd}') or a list of dates".to_string(),
             };
             return Err(Error::Input {
                 path: path.clone(),
@@ -133,7 +133,7 @@ pub fn plot_series(
             .find(|c| c.band > 1 && Some(c.band) != req.mask_band)
             .map_or_else(|| rasters[0].clone(), |c| c.path.clone());
         return Err(Error::usage(format!(
-            "{}: expected one index band per dated raster; name a cloud/quality band with --mask-band",
+            "{}: expected one index band per dated raster; name its cloud/quality band as the mask band",
             multi.display()
         )));
     }

@@ -210,7 +210,7 @@ fn missing_role_says_which_and_how_to_map_it() {
         err.contains("index NDREI needs band RE1 (red edge 1)"),
         "{err}"
     );
-    assert!(err.contains("--band RE1="), "{err}");
+    assert!(err.contains("map it by hand (RE1="), "{err}");
     assert!(files_in(tmp.path()).is_empty());
 }
 
