@@ -609,7 +609,7 @@ fn stage_at(
         default_class: cfg.default_class.clone().unwrap_or_else(|| "medium".into()),
         transplanted_field: cfg.transplanted_field.clone(),
         date_pattern: None,
-        dates: Some(list),
+        dates: Some(stage::DateList::read(&list)?),
         mask_band: None,
         min_valid: 0.5,
         smoother,

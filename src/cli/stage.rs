@@ -7,7 +7,7 @@ use clap::Args;
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::Stage;
-use crate::stage::{self, SmootherKind, StageRequest};
+use crate::stage::{self, DateList, SmootherKind, StageRequest};
 
 /// Rice growth stage per plot from a time series of index rasters.
 ///
@@ -240,7 +240,7 @@ pub fn run(args: StageArgs) -> Result<()> {
         default_class: args.default_class,
         transplanted_field: args.transplanted_field,
         date_pattern: args.date_pattern,
-        dates: args.dates,
+        dates: args.dates.as_deref().map(DateList::read).transpose()?,
         mask_band: args.mask_band,
         min_valid: args.min_valid,
         smoother: args.smoother.with_lambda(args.lambda),

@@ -19,6 +19,7 @@ use crate::phenology::stage::StageTable;
 use crate::zonal::plots::{Kind, Parts, Value};
 
 pub use analyse::{PlotStage, Smoother, SmootherKind};
+pub use series::DateList;
 
 /// What `paddy stage` is asked to do.
 #[derive(Debug, Clone)]
@@ -33,7 +34,9 @@ pub struct StageRequest {
     pub default_class: String,
     pub transplanted_field: String,
     pub date_pattern: Option<String>,
-    pub dates: Option<PathBuf>,
+    /// The rasters' dates when known (`paddy stage --dates`, or `paddy run`'s own index
+    /// outputs); else from `date_pattern`, else from each file's metadata.
+    pub dates: Option<DateList>,
     pub mask_band: Option<usize>,
     pub min_valid: f64,
     pub smoother: Smoother,
@@ -97,9 +100,9 @@ pub fn prepare(req: &StageRequest) -> Result<Prepared> {
     let vi = series::date_rasters(
         &req.rasters,
         req.date_pattern.as_deref(),
-        req.dates.as_deref(),
+        req.dates.as_ref(),
     )?;
-    let lswi = series::date_rasters(&req.lswi, req.date_pattern.as_deref(), req.dates.as_deref())?;
+    let lswi = series::date_rasters(&req.lswi, req.date_pattern.as_deref(), req.dates.as_ref())?;
     let dates: Vec<Date> = vi.iter().map(|d| d.date).collect();
     let at = req
         .at
