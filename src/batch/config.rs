@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::io::{Codec, Layout};
 use crate::phenology::stage::StageTable;
 use crate::rx::config::RxConfig;
+use crate::stage::SmootherKind;
 
 /// A source of tiles: one sensor, one naming scheme.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,7 +97,7 @@ pub struct StageConfig {
     #[serde(default)]
     pub at: Option<String>,
     #[serde(default)]
-    pub smoother: Option<String>,
+    pub smoother: Option<SmootherKind>,
     #[serde(default)]
     pub lambda: Option<f64>,
     #[serde(default)]

@@ -13,7 +13,7 @@ use crate::index::{self, IndexRequest};
 use crate::io::CogOptions;
 use crate::phenology::dates::Date;
 use crate::rx;
-use crate::stage::{self, Smoother, StageRequest};
+use crate::stage::{self, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::Loaded;
@@ -598,11 +598,7 @@ fn stage_at(
     let lambda = cfg
         .lambda
         .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
-    let smoother = match cfg.smoother.as_deref() {
-        Some("envelope") => Smoother::Envelope { lambda },
-        Some("savgol") => Smoother::SavitzkyGolay,
-        _ => Smoother::Whittaker { lambda },
-    };
+    let smoother = cfg.smoother.unwrap_or_default().with_lambda(lambda);
     let request = StageRequest {
         rasters: vi.clone(),
         lswi,
@@ -613,7 +609,7 @@ fn stage_at(
         default_class: cfg.default_class.clone().unwrap_or_else(|| "medium".into()),
         transplanted_field: cfg.transplanted_field.clone(),
         date_pattern: None,
-        dates: Some(list),
+        dates: Some(stage::DateList::read(&list)?),
         mask_band: None,
         min_valid: 0.5,
         smoother,

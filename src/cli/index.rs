@@ -66,10 +66,9 @@ pub struct IndexArgs {
     #[arg(long, value_name = "FILE")]
     expr_file: Option<PathBuf>,
 
-    /// `auto`: hand-written kernels for NDVI, NDRE, EVI, … and the engine for the rest;
-    /// `expr`: the expression engine for every index.
-    #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = ["auto", "expr"])]
-    engine: String,
+    /// Which code computes the indices that have a hand-written kernel.
+    #[arg(long, value_name = "ENGINE", value_enum, default_value_t)]
+    engine: Engine,
 
     /// A newer Awesome Spectral Indices catalogue: a folder with spectral-indices-dict.json and
     /// constants.json (default: the copy built into paddy).
@@ -137,28 +136,28 @@ pub struct IndexArgs {
     #[arg(long, value_name = "V", default_value_t = DEFAULT_OUT_NODATA, allow_negative_numbers = true)]
     out_nodata: f64,
 
-    /// Output compression, all lossless: ZSTD (default: fastest to write and to read, files
-    /// about as small as DEFLATE's; read by GDAL ≥ 2.3, QGIS ≥ 3.4), DEFLATE (read by every GIS,
-    /// about 2× slower end to end), LZW, NONE. See BENCHMARKS.md.
-    #[arg(long, value_name = "CODEC", default_value = "ZSTD", value_parser = ["ZSTD", "DEFLATE", "LZW", "NONE"], ignore_case = true)]
-    compress: String,
+    /// Output compression, all lossless (the name in any case). See BENCHMARKS.md.
+    #[arg(
+        long,
+        value_name = "CODEC",
+        value_enum,
+        default_value_t,
+        ignore_case = true
+    )]
+    compress: Codec,
 
     /// Compression level: ZSTD 1–22 (default 1: higher levels cost much time and gain almost
     /// nothing on Float32 index values), DEFLATE 1–12 (default 6).
     #[arg(long, value_name = "N")]
     level: Option<u32>,
 
-    /// TIFF predictor applied before compression, lossless: `auto` (horizontal with ZSTD,
-    /// floating-point with DEFLATE and LZW), `none`, `horizontal`, `float` (smaller by about
-    /// 10 %, but libtiff's implementation costs as much CPU as ZSTD itself).
-    #[arg(long, value_name = "P", default_value = "auto", value_parser = ["auto", "none", "horizontal", "float"])]
-    predictor: String,
+    /// TIFF predictor applied before compression, lossless.
+    #[arg(long, value_name = "P", value_enum, default_value_t)]
+    predictor: Predictor,
 
-    /// `cog` (default): Cloud Optimized GeoTIFF with overviews, fast to browse zoomed out in
-    /// QGIS; `tiled`: a tiled GeoTIFF compressed as it is written, no overviews, one pass
-    /// (faster, smaller; what gdal_calc.py and rasterio write).
-    #[arg(long, value_name = "LAYOUT", default_value = "cog", value_parser = ["cog", "tiled"])]
-    layout: String,
+    /// Output layout.
+    #[arg(long, value_name = "LAYOUT", value_enum, default_value_t)]
+    layout: Layout,
 
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', value_name = "N")]
@@ -257,13 +256,14 @@ pub fn run(args: IndexArgs) -> Result<()> {
     if let Some(file) = &args.expr_file {
         expressions.extend(read_expr_file(file)?);
     }
+    if args.index.is_empty() && expressions.is_empty() {
+        return Err(Error::usage(
+            "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",
+        ));
+    }
     let request = IndexRequest {
         expressions,
-        engine: if args.engine == "expr" {
-            Engine::Expression
-        } else {
-            Engine::Auto
-        },
+        engine: args.engine,
         sensor: args.sensor,
         bands: args.bands,
         scale: args.scale,
@@ -274,20 +274,10 @@ pub fn run(args: IndexArgs) -> Result<()> {
         name: args.name,
         out_nodata: args.out_nodata,
         cog: CogOptions {
-            layout: if args.layout == "tiled" {
-                Layout::Tiled
-            } else {
-                Layout::Cog
-            },
-            // The value parser admits GDAL's names only.
-            compress: Codec::from_gdal_name(&args.compress).unwrap_or_default(),
+            layout: args.layout,
+            compress: args.compress,
             level: args.level,
-            predictor: match args.predictor.as_str() {
-                "none" => Predictor::None,
-                "horizontal" => Predictor::Horizontal,
-                "float" => Predictor::FloatingPoint,
-                _ => Predictor::Auto,
-            },
+            predictor: args.predictor,
             threads,
             ..CogOptions::default()
         },

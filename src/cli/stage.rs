@@ -7,7 +7,7 @@ use clap::Args;
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::Stage;
-use crate::stage::{self, Smoother, StageRequest};
+use crate::stage::{self, DateList, SmootherKind, StageRequest};
 
 /// Rice growth stage per plot from a time series of index rasters.
 ///
@@ -105,14 +105,13 @@ pub struct StageArgs {
     #[arg(long, value_name = "N")]
     mask_band: Option<usize>,
 
-    /// Keep a date for a plot only when at least this share of its area is valid.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    /// Keep a date for a plot only when at least this share of its area is valid (0–1).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = parse_share)]
     min_valid: f64,
 
-    /// `whittaker` (default), `envelope` (Whittaker upper envelope: clouds only lower the
-    /// index) or `savgol` (Savitzky–Golay on the irregular time axis).
-    #[arg(long, value_name = "NAME", default_value = "whittaker", value_parser = ["whittaker", "envelope", "savgol"])]
-    smoother: String,
+    /// The smoothing of each plot's series.
+    #[arg(long, value_name = "NAME", value_enum, default_value_t)]
+    smoother: SmootherKind,
 
     /// Whittaker smoothing strength (larger = smoother). 500 suits Sentinel-2-like revisits
     /// (5–10 days); for 16-day or monthly composites with undetected clouds (MODIS without its
@@ -120,8 +119,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA)]
     lambda: f64,
 
-    /// Season start and end at this fraction of the seasonal amplitude.
-    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    /// Season start and end at this fraction of the seasonal amplitude (between 0 and 1).
+    #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
     fraction: f64,
 
     /// The date to give the stage at (default: the last date of the series).
@@ -134,7 +133,7 @@ pub struct StageArgs {
 
     /// Multiply the index values by this first (e.g. 0.0001 for MODIS NDVI stored × 10000):
     /// thresholds are on the usual −1…1 scale.
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
     scale: f64,
 
     /// A TOML table of stage start days after transplanting per duration class (extends or
@@ -165,6 +164,39 @@ pub struct StageArgs {
     quiet: bool,
 }
 
+fn number(text: &str) -> std::result::Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("'{text}' is not a number"))
+}
+
+fn parse_share(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share between 0 and 1"))
+    }
+}
+
+fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+fn parse_scale(text: &str) -> std::result::Result<f64, String> {
+    let v = number(text)?;
+    if v.is_finite() && v != 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a finite non-zero number"))
+    }
+}
+
 pub fn run(args: StageArgs) -> Result<()> {
     if args.print_table {
         print!("{}", crate::phenology::stage::DEFAULT_TABLE);
@@ -186,15 +218,6 @@ pub fn run(args: StageArgs) -> Result<()> {
                 .map_err(|e| Error::usage(format!("--from {t}: {e}")))
         })
         .transpose()?;
-    let smoother = match args.smoother.as_str() {
-        "envelope" => Smoother::Envelope {
-            lambda: args.lambda,
-        },
-        "savgol" => Smoother::SavitzkyGolay,
-        _ => Smoother::Whittaker {
-            lambda: args.lambda,
-        },
-    };
     let table = match &args.stage_table {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -217,10 +240,10 @@ pub fn run(args: StageArgs) -> Result<()> {
         default_class: args.default_class,
         transplanted_field: args.transplanted_field,
         date_pattern: args.date_pattern,
-        dates: args.dates,
+        dates: args.dates.as_deref().map(DateList::read).transpose()?,
         mask_band: args.mask_band,
         min_valid: args.min_valid,
-        smoother,
+        smoother: args.smoother.with_lambda(args.lambda),
         fraction: args.fraction,
         at,
         from,

@@ -122,7 +122,7 @@ fn check_aligned(info: &RasterInfo, target: &Grid) -> Result<()> {
             a: info.path.clone(),
             b: "the target grid".into(),
             what: format!(
-                "pixels not aligned (origin off by {:.3} × {:.3} pixels): align it first (gdalwarp -tap -tr …) or choose --grid like:FILE",
+                "pixels not aligned (origin off by {:.3} × {:.3} pixels): align it first (gdalwarp -tap -tr …) or choose one file's grid as the output grid (like:FILE)",
                 ox, oy
             ),
         });
@@ -136,7 +136,7 @@ fn check_aligned(info: &RasterInfo, target: &Grid) -> Result<()> {
 pub fn crop(grid: &Grid, bounds: [f64; 4], what: &str) -> Result<(Grid, (usize, usize))> {
     let Some((px, py)) = pixel_size(grid) else {
         return Err(Error::usage(format!(
-            "--aoi {what}: the inputs' grid is rotated or has no geotransform"
+            "area of interest {what}: the inputs' grid is rotated or has no geotransform"
         )));
     };
     let gt = grid.geo_transform.unwrap_or_default();
@@ -152,7 +152,7 @@ pub fn crop(grid: &Grid, bounds: [f64; 4], what: &str) -> Result<(Grid, (usize, 
             gt[3] - grid.height as f64 * py,
         );
         return Err(Error::usage(format!(
-            "--aoi {what} does not overlap the inputs: the area is x {:.1} … {:.1}, y {:.1} … {:.1} in their CRS, they cover x {:.1} … {x1:.1}, y {y1:.1} … {:.1}",
+            "area of interest {what} does not overlap the inputs: the area is x {:.1} … {:.1}, y {:.1} … {:.1} in their CRS, they cover x {:.1} … {x1:.1}, y {y1:.1} … {:.1}",
             bounds[0], bounds[2], bounds[1], bounds[3], gt[0], gt[3]
         )));
     }

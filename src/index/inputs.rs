@@ -56,7 +56,7 @@ pub fn group_inputs(
     }
     if let (Some(name), true) = (name, groups.len() > 1) {
         return Err(Error::usage(format!(
-            "--name {name} names one set of outputs, but {} stacks were given ({}): each is written under its own stem; drop --name or give one stack",
+            "the output name '{name}' names one set of outputs, but {} stacks were given ({}): each is written under its own stem; drop the name or give one stack",
             groups.len(),
             stacks
                 .iter()

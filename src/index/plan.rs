@@ -107,13 +107,16 @@ impl IndexRequest {
     }
 }
 
-/// Which code computes the catalogue indices that have a hand-written kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which code computes the catalogue indices that have a hand-written kernel
+/// (`paddy index --engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Engine {
-    /// Hand-written kernels where they exist, the expression engine for the rest.
+    /// Hand-written kernels for NDVI, NDRE, EVI, … where they exist, the expression engine for
+    /// the rest.
     #[default]
     Auto,
     /// The expression engine for every index (to compare, or to check a kernel).
+    #[value(name = "expr")]
     Expression,
 }
 
@@ -210,7 +213,7 @@ pub fn output_stem(inputs: &[PathBuf]) -> String {
 
 fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profile, String)> {
     if let Some(name) = &request.sensor {
-        return Ok((Profile::find(name)?, "chosen with --sensor".into()));
+        return Ok((Profile::find(name)?, "as asked".into()));
     }
     let texts: Vec<String> = infos
         .iter()
@@ -225,7 +228,7 @@ fn choose_profile(request: &IndexRequest, infos: &[RasterInfo]) -> Result<(Profi
     }
     Ok((
         Profile::find("generic")?,
-        "no --sensor given, none detected".into(),
+        "none asked for, none detected".into(),
     ))
 }
 
@@ -248,7 +251,7 @@ pub fn plans(request: &IndexRequest, catalogue: &Catalogue) -> Result<Vec<IndexP
         }
         if !request.bands.is_empty() {
             return Err(Error::usage(format!(
-                "{} is a product as downloaded: its bands are found from its metadata, so --band is not needed (give the band files instead to map them yourself)",
+                "{} is a product as downloaded: its bands are found from its metadata, so bands are not mapped by hand (give the band files instead to map them yourself)",
                 product_path.display()
             )));
         }
@@ -353,7 +356,7 @@ fn plan_each(
 ) -> Result<Vec<IndexPlan>> {
     if let (Some(name), true) = (&request.name, requests.len() > 1) {
         return Err(Error::usage(format!(
-            "--name {name} names one set of outputs, but {} inputs are each processed on their own: drop --name, or give one per call",
+            "the output name '{name}' names one set of outputs, but {} inputs are each processed on their own: drop the name, or give one input at a time",
             requests.len()
         )));
     }
@@ -365,7 +368,7 @@ fn plan_each(
     for p in plans.iter().flat_map(|p| &p.outputs) {
         if paths.contains(&p.path.as_path()) {
             return Err(Error::usage(format!(
-                "two inputs would both write {}: their names share a stem; give them in separate calls with --name",
+                "two inputs would both write {}: their names share a stem; give them one at a time, each with its own output name",
                 p.path.display()
             )));
         }
@@ -399,12 +402,12 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     }
     if request.indices.is_empty() && request.expressions.is_empty() {
         return Err(Error::usage(
-            "no index asked for: add --index, e.g. --index ndvi,ndre, or --expr NAME=FORMULA",
+            "no index asked for: name catalogue indices (e.g. ndvi, ndre) or define one (NAME=FORMULA)",
         ));
     }
     if request.out_dir.exists() && !request.out_dir.is_dir() {
         return Err(Error::usage(format!(
-            "--out {}: is a file, not a folder",
+            "output folder {}: is a file, not a folder",
             request.out_dir.display()
         )));
     }
@@ -420,7 +423,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     }
     if files.is_empty() {
         return Err(Error::usage(
-            "no input: give one multi-band raster, one file per band, or --band ROLE=FILE",
+            "no input: give one multi-band raster, one file per band, or map roles to files (ROLE=FILE)",
         ));
     }
     let infos = files
@@ -555,7 +558,7 @@ fn choose_roles(
                 [single] => (single.clone(), *n),
                 _ => {
                     return Err(Error::usage(format!(
-                        "--band {role}={n} picks a band of the single input, but {} inputs were given: name the file, --band {role}=FILE[:BAND]",
+                        "band mapping {role}={n} picks a band of the single input, but {} inputs were given: name the file, {role}=FILE[:BAND]",
                         request.inputs.len()
                     )))
                 }
@@ -565,7 +568,7 @@ fn choose_roles(
                 let count = info(path).map_or(1, |i| i.band_count);
                 if count != 1 {
                     return Err(Error::usage(format!(
-                        "--band {role}={}: the file has {count} bands; say which, e.g. --band {role}={}:1",
+                        "band mapping {role}={}: the file has {count} bands; say which, e.g. {role}={}:1",
                         path.display(),
                         path.display()
                     )));
@@ -577,10 +580,10 @@ fn choose_roles(
             i.check_band(band)?;
         }
         if chosen
-            .insert(*role, (path, band, "--band".into()))
+            .insert(*role, (path, band, "mapped".into()))
             .is_some()
         {
-            return Err(Error::usage(format!("--band {role} is given twice")));
+            return Err(Error::usage(format!("band {role} is mapped twice")));
         }
     }
     let explicitly_mapped: Vec<(PathBuf, usize)> =
@@ -608,7 +611,7 @@ fn choose_roles(
                     }
                     Some((p, b, why)) if p != &i.path => {
                         return Err(Error::usage(format!(
-                            "band {role} is ambiguous: {} band {b} ({why}) and {name} band {band} both look like it. The inputs: {}. Map it with --band {role}=FILE[:BAND], or give the files in separate calls",
+                            "band {role} is ambiguous: {} band {b} ({why}) and {name} band {band} both look like it. The inputs: {}. Map it by hand ({role}=FILE[:BAND]), or give the files one at a time",
                             file_name(p),
                             inputs::describe_all(&request.inputs, infos, profile)
                         )))
@@ -620,7 +623,7 @@ fn choose_roles(
                     Some(_) => {}
                 },
                 None if i.band_count == 1 && request.inputs.len() > 1 => warnings.push(format!(
-                    "{name}: the {} profile does not say which band this is; it is not used (map it with --band ROLE={})",
+                    "{name}: the {} profile does not say which band this is; it is not used (map it by hand: ROLE={})",
                     profile.name,
                     i.path.display()
                 )),
@@ -705,7 +708,7 @@ fn plan_outputs(
         let path = request.out_dir.join(format!("{stem}_{label}.tif"));
         if files.iter().any(|f| crate::io::same_file(f, &path)) {
             return Err(Error::usage(format!(
-                "{} would overwrite an input: choose another --out or --name",
+                "{} would overwrite an input: choose another output folder or output name",
                 path.display()
             )));
         }
@@ -742,7 +745,7 @@ fn requested_defs(
         let def = catalogue.lookup(name).map_err(|candidates| {
             if candidates.is_empty() {
                 Error::usage(format!(
-                    "unknown index '{name}': see `paddy indices` for the catalogue, or define it with --expr {name}=FORMULA"
+                    "unknown index '{name}': see `paddy indices` for the catalogue, or define it as a custom index ({name}=FORMULA)"
                 ))
             } else {
                 Error::usage(format!(
@@ -777,12 +780,12 @@ pub fn custom_index(name: &str, formula: &str, catalogue: &Catalogue) -> Result<
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid_name {
         return Err(Error::usage(format!(
-            "--expr '{name}': an index name is letters, digits, '_' or '-'"
+            "custom index '{name}': an index name is letters, digits, '_' or '-'"
         )));
     }
     if let Some(existing) = catalogue.index(name) {
         return Err(Error::usage(format!(
-            "--expr {name}: {} is a catalogue index ({}); give yours another name",
+            "custom index {name}: {} is a catalogue index ({}); give yours another name",
             existing.short_name, existing.long_name
         )));
     }
@@ -798,7 +801,7 @@ pub fn custom_index(name: &str, formula: &str, catalogue: &Catalogue) -> Result<
         } else {
             format!("before '{rest}'")
         };
-        Error::usage(format!("--expr {name}: {e} in '{formula}' ({place})"))
+        Error::usage(format!("custom index {name}: {e} in '{formula}' ({place})"))
     })?;
     Ok(IndexDef {
         short_name: name.to_string(),
@@ -836,12 +839,9 @@ fn compile(def: &IndexDef, request: &IndexRequest, catalogue: &Catalogue) -> Res
                 None => format!("{c} (not a band symbol nor a catalogue constant)"),
             })
             .collect();
-        let give: Vec<String> = missing
-            .iter()
-            .map(|c| format!("--const {c}=VALUE"))
-            .collect();
+        let give: Vec<String> = missing.iter().map(|c| format!("{c}=VALUE")).collect();
         return Err(Error::usage(format!(
-            "{} needs {}: give {}",
+            "{} needs {}: give the constant a value, {}",
             def.short_name,
             what.join(", "),
             give.join(" ")
@@ -853,14 +853,14 @@ fn compile(def: &IndexDef, request: &IndexRequest, catalogue: &Catalogue) -> Res
 
 fn missing_role_hint(role: Role, request: &IndexRequest, profile: &Profile) -> String {
     let how = if request.inputs.len() == 1 {
-        format!("--band {role}=BAND_NUMBER or --band {role}=FILE")
+        format!("{role}=BAND_NUMBER or {role}=FILE")
     } else {
-        format!("--band {role}=FILE[:BAND]")
+        format!("{role}=FILE[:BAND]")
     };
     format!(
-        "map it with {how}{}",
+        "map it by hand ({how}){}",
         if profile.name == "generic" {
-            ", or pick a --sensor whose profile names the bands (see `paddy sensors`)".to_string()
+            ", or choose a sensor profile that names the bands (see `paddy sensors`)".to_string()
         } else {
             format!(
                 " (the {} profile found no such band in the input)",

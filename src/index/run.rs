@@ -275,7 +275,6 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         .saturating_add(resampled),
     );
     let pool = Pool(Mutex::new(Vec::new()));
-    let nodata = plan.out_nodata as f32;
     let mut tallies = vec![Tally::default(); plan.outputs.len()];
     let mut done = 0usize;
 
@@ -305,48 +304,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
             scratch: Vec::new(),
         })
     };
-    let compute = |w: &mut Worker, window: Window| -> Result<Vec<(Vec<f32>, Tally)>> {
-        let n = window.len();
-        for (role, buf, ok) in w.bands.iter_mut() {
-            buf.resize(n, 0.0);
-            ok.clear();
-            ok.resize(n, true);
-            w.readers
-                .read_reflectance(&plan.roles[role], window, buf, ok)?;
-        }
-        w.quality.clear();
-        w.quality.resize(n, true);
-        if let Some(mask) = &plan.mask {
-            w.readers.apply_quality_mask(mask, window, &mut w.quality)?;
-        }
-        let Worker {
-            bands,
-            quality,
-            valid,
-            scratch,
-            ..
-        } = w;
-        let band = |r: Role| -> &[f32] {
-            bands
-                .iter()
-                .find(|(k, _, _)| *k == r)
-                .map_or(&[][..], |(_, b, _)| b.as_slice())
-        };
-        let mut results = Vec::with_capacity(plan.outputs.len());
-        for (o, read) in plan.outputs.iter().zip(&reads) {
-            valid.clone_from(quality);
-            for &i in read {
-                for (v, &k) in valid.iter_mut().zip(&bands[i].2) {
-                    *v &= k;
-                }
-            }
-            let mut out = pool.take(n);
-            o.formula.apply(&band, &mut out, scratch);
-            let tally = finalize(&mut out, valid, nodata);
-            results.push((out, tally));
-        }
-        Ok(results)
-    };
+    let compute = |w: &mut Worker, window: Window| compute(plan, &reads, &pool, w, window);
     let sink = |window: Window, results: Vec<(Vec<f32>, Tally)>| -> Result<()> {
         for ((writer, tally), (data, t)) in writers.iter_mut().zip(tallies.iter_mut()).zip(results)
         {
@@ -360,9 +318,83 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     engine::stream(&windows, plan.threads, init, compute, sink)?;
 
     let total = (plan.grid.width * plan.grid.height) as u64;
+    let outputs = publish(plan, writers, &tallies, total)?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(IndexReport {
+        sensor: plan.profile.name.clone(),
+        width: plan.grid.width,
+        height: plan.grid.height,
+        windows: windows.len(),
+        seconds,
+        megapixels_per_second: total as f64 / 1e6 / seconds.max(1e-9),
+        outputs,
+        warnings: plan.warnings.clone(),
+    })
+}
+
+/// One window of every output: read the roles and the quality mask, apply each formula, keep
+/// its valid pixels. `reads[k]`: the positions of output k's roles in the worker's band list.
+fn compute(
+    plan: &IndexPlan,
+    reads: &[Vec<usize>],
+    pool: &Pool,
+    w: &mut Worker,
+    window: Window,
+) -> Result<Vec<(Vec<f32>, Tally)>> {
+    let n = window.len();
+    for (role, buf, ok) in w.bands.iter_mut() {
+        buf.resize(n, 0.0);
+        ok.clear();
+        ok.resize(n, true);
+        w.readers
+            .read_reflectance(&plan.roles[role], window, buf, ok)?;
+    }
+    w.quality.clear();
+    w.quality.resize(n, true);
+    if let Some(mask) = &plan.mask {
+        w.readers.apply_quality_mask(mask, window, &mut w.quality)?;
+    }
+    let Worker {
+        bands,
+        quality,
+        valid,
+        scratch,
+        ..
+    } = w;
+    let band = |r: Role| -> &[f32] {
+        bands
+            .iter()
+            .find(|(k, _, _)| *k == r)
+            .map_or(&[][..], |(_, b, _)| b.as_slice())
+    };
+    let nodata = plan.out_nodata as f32;
+    let mut results = Vec::with_capacity(plan.outputs.len());
+    for (o, read) in plan.outputs.iter().zip(reads) {
+        valid.clone_from(quality);
+        for &i in read {
+            for (v, &k) in valid.iter_mut().zip(&bands[i].2) {
+                *v &= k;
+            }
+        }
+        let mut out = pool.take(n);
+        o.formula.apply(&band, &mut out, scratch);
+        let tally = finalize(&mut out, valid, nodata);
+        results.push((out, tally));
+    }
+    Ok(results)
+}
+
+/// Finish every output under its final name, write its QGIS style beside it, and report it
+/// (`total`: pixels of the grid).
+fn publish(
+    plan: &IndexPlan,
+    writers: Vec<IndexWriter>,
+    tallies: &[Tally],
+    total: u64,
+) -> Result<Vec<OutputReport>> {
     let mut outputs = Vec::new();
     let paths = finish_all(writers, plan.cog.threads)?;
-    for ((path, tally), planned) in paths.into_iter().zip(&tallies).zip(&plan.outputs) {
+    for ((path, tally), planned) in paths.into_iter().zip(tallies).zip(&plan.outputs) {
         let ramp = qml::ramp_for(&planned.def.short_name, &planned.def.application_domain);
         let title = format!("{} ({})", planned.def.short_name, planned.def.long_name);
         write_atomic(
@@ -381,17 +413,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
             mean: has.then(|| tally.sum / tally.valid as f64),
         });
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(IndexReport {
-        sensor: plan.profile.name.clone(),
-        width: plan.grid.width,
-        height: plan.grid.height,
-        windows: windows.len(),
-        seconds,
-        megapixels_per_second: total as f64 / 1e6 / seconds.max(1e-9),
-        outputs,
-        warnings: plan.warnings.clone(),
-    })
+    Ok(outputs)
 }
 
 #[cfg(test)]

@@ -707,8 +707,6 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
         (Some(d), Some(s)) => Some((d, s, s.stage_at(d))),
         _ => None,
     };
-    let curve_stage = curve.as_ref().map(|c| c.stage);
-
     match (dat_call, curve) {
         (None, None) => {
             let mut why = if dat.is_none() {
@@ -731,30 +729,7 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
             let lead = notes
                 .pop()
                 .unwrap_or_else(|| "no transplanting date".to_string());
-            let source = if c.definite {
-                " (heading ≈ the top of the observations, Sakamoto et al. 2005)"
-            } else {
-                ""
-            };
-            // From panicle initiation on, the class's offsets from the observed heading.
-            let stage = match (finite(cues.days_from_peak), starts) {
-                (Some(p), Some(st))
-                    if c.definite
-                        && cues.peak_fitted
-                        && c.stage != Stage::Fallow
-                        && p >= st.panicle_initiation - st.heading =>
-                {
-                    st.stage_with_heading(f64::NAN, p)
-                }
-                _ => c.stage,
-            };
-            StageCall {
-                stage,
-                agreement: Agreement::CurveOnly,
-                reason: format!("{lead}; {}: {}{source}", c.text, stage.name()),
-                dat_stage: None,
-                curve_stage,
-            }
+            curve_only(&lead, &c, starts, cues)
         }
         (Some((d, _, s)), None) => StageCall {
             stage: s,
@@ -766,90 +741,132 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
             dat_stage: Some(s),
             curve_stage: None,
         },
-        (Some((d, starts, s)), Some(c)) => {
-            let dat_words = format!("{d:.0} days after transplanting ({class})");
-            let peak = finite(cues.days_from_peak);
-            // With heading observed on this plot, the stages from panicle initiation on count
-            // from it rather than from the class's average heading day.
-            let placed = match peak {
-                Some(p) if c.definite && cues.peak_fitted => starts.stage_with_heading(d, p),
-                _ => s,
-            };
-            let placed_words = if placed == s {
-                String::new()
-            } else {
-                format!(" ({} counting from the observed heading)", placed.name())
-            };
-            let rising = finite(cues.slope_per_day).is_some_and(|v| v > FLAT_SLOPE);
-            let side_conflict = match (c.side, peak) {
-                (Side::After, Some(p)) => s.before_heading() && p >= CLEAR_SIDE && !rising,
-                (Side::After, None) => s.before_heading(),
-                (Side::Before, Some(p)) => s.after_heading() && p <= -CLEAR_SIDE,
-                (Side::Before, None) => s.after_heading(),
-                _ => false,
-            };
-            // Heading placed by DAT: (dat - heading start) days after heading; by the curve:
-            // p days after the peak.
-            let timing_gap = match peak {
-                Some(p) if c.definite => Some((d - starts.heading) - p),
-                _ => None,
-            };
-            let timing_conflict = timing_gap.is_some_and(|g| g.abs() > TIMING_TOLERANCE);
-            let no_crop_conflict = c.stage == Stage::Fallow
-                && !c.definite
-                && matches!(
-                    s,
-                    Stage::PanicleInitiation
-                        | Stage::Booting
-                        | Stage::Heading
-                        | Stage::GrainFilling
-                );
-            if !(side_conflict || timing_conflict || no_crop_conflict) {
-                let agrees = if c.stage == s {
-                    "agrees".to_string()
-                } else {
-                    format!("is consistent ({})", c.stage.name())
-                };
-                return StageCall {
-                    stage: placed,
-                    agreement: Agreement::Agree,
-                    reason: format!(
-                        "{dat_words}: {}{placed_words}; {} and {agrees}",
-                        s.name(),
-                        c.text
-                    ),
-                    dat_stage: Some(s),
-                    curve_stage,
-                };
-            }
-            let gap_words = match timing_gap {
-                Some(g) if timing_conflict && !side_conflict => {
-                    format!(" (they place heading {:.0} days apart)", g.abs())
-                }
-                _ => String::new(),
-            };
-            let (stage, taken) = if c.definite {
-                (placed, "taking the observed heading")
-            } else {
-                (
-                    s,
-                    "keeping days after transplanting, as the curve has no peak to count from",
-                )
-            };
-            StageCall {
-                stage,
-                agreement: Agreement::Disagree,
-                reason: format!(
-                    "{} ({}) but {dat_words} would be {}{gap_words}: {taken}; check the \
-                     transplanting date and the duration class",
-                    c.text,
-                    c.stage.name(),
-                    s.name()
-                ),
-                dat_stage: Some(s),
-                curve_stage,
-            }
+        (Some((d, starts, s)), Some(c)) => dat_and_curve(class, d, starts, s, &c, cues),
+    }
+}
+
+/// No usable days after transplanting (`lead` says why): the curve's stage, counted from its
+/// observed heading from panicle initiation on when the class is known.
+fn curve_only(
+    lead: &str,
+    c: &CurveReading,
+    starts: Option<&StageStarts>,
+    cues: &CurveCues,
+) -> StageCall {
+    let source = if c.definite {
+        " (heading ≈ the top of the observations, Sakamoto et al. 2005)"
+    } else {
+        ""
+    };
+    // From panicle initiation on, the class's offsets from the observed heading.
+    let stage = match (finite(cues.days_from_peak), starts) {
+        (Some(p), Some(st))
+            if c.definite
+                && cues.peak_fitted
+                && c.stage != Stage::Fallow
+                && p >= st.panicle_initiation - st.heading =>
+        {
+            st.stage_with_heading(f64::NAN, p)
         }
+        _ => c.stage,
+    };
+    StageCall {
+        stage,
+        agreement: Agreement::CurveOnly,
+        reason: format!("{lead}; {}: {}{source}", c.text, stage.name()),
+        dat_stage: None,
+        curve_stage: Some(c.stage),
+    }
+}
+
+/// Day `d` after transplanting gives stage `s` by the class's `starts`; check it against the
+/// curve `c` (see [`reconcile`]).
+fn dat_and_curve(
+    class: &str,
+    d: f64,
+    starts: &StageStarts,
+    s: Stage,
+    c: &CurveReading,
+    cues: &CurveCues,
+) -> StageCall {
+    let dat_words = format!("{d:.0} days after transplanting ({class})");
+    let peak = finite(cues.days_from_peak);
+    // With heading observed on this plot, the stages from panicle initiation on count
+    // from it rather than from the class's average heading day.
+    let placed = match peak {
+        Some(p) if c.definite && cues.peak_fitted => starts.stage_with_heading(d, p),
+        _ => s,
+    };
+    let placed_words = if placed == s {
+        String::new()
+    } else {
+        format!(" ({} counting from the observed heading)", placed.name())
+    };
+    let rising = finite(cues.slope_per_day).is_some_and(|v| v > FLAT_SLOPE);
+    let side_conflict = match (c.side, peak) {
+        (Side::After, Some(p)) => s.before_heading() && p >= CLEAR_SIDE && !rising,
+        (Side::After, None) => s.before_heading(),
+        (Side::Before, Some(p)) => s.after_heading() && p <= -CLEAR_SIDE,
+        (Side::Before, None) => s.after_heading(),
+        _ => false,
+    };
+    // Heading placed by DAT: (dat - heading start) days after heading; by the curve:
+    // p days after the peak.
+    let timing_gap = match peak {
+        Some(p) if c.definite => Some((d - starts.heading) - p),
+        _ => None,
+    };
+    let timing_conflict = timing_gap.is_some_and(|g| g.abs() > TIMING_TOLERANCE);
+    let no_crop_conflict = c.stage == Stage::Fallow
+        && !c.definite
+        && matches!(
+            s,
+            Stage::PanicleInitiation | Stage::Booting | Stage::Heading | Stage::GrainFilling
+        );
+    if !(side_conflict || timing_conflict || no_crop_conflict) {
+        let agrees = if c.stage == s {
+            "agrees".to_string()
+        } else {
+            format!("is consistent ({})", c.stage.name())
+        };
+        return StageCall {
+            stage: placed,
+            agreement: Agreement::Agree,
+            reason: format!(
+                "{dat_words}: {}{placed_words}; {} and {agrees}",
+                s.name(),
+                c.text
+            ),
+            dat_stage: Some(s),
+            curve_stage: Some(c.stage),
+        };
+    }
+    let gap_words = match timing_gap {
+        Some(g) if timing_conflict && !side_conflict => {
+            format!(" (they place heading {:.0} days apart)", g.abs())
+        }
+        _ => String::new(),
+    };
+    let (stage, taken) = if c.definite {
+        (placed, "taking the observed heading")
+    } else {
+        (
+            s,
+            "keeping days after transplanting, as the curve has no peak to count from",
+        )
+    };
+    StageCall {
+        stage,
+        agreement: Agreement::Disagree,
+        reason: format!(
+            "{} ({}) but {dat_words} would be {}{gap_words}: {taken}; check the \
+             transplanting date and the duration class",
+            c.text,
+            c.stage.name(),
+            s.name()
+        ),
+        dat_stage: Some(s),
+        curve_stage: Some(c.stage),
     }
 }
 

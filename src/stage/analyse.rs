@@ -34,6 +34,41 @@ pub enum Smoother {
     SavitzkyGolay,
 }
 
+/// A smoother by name, as chosen on the command line (`paddy stage --smoother`) or in a run
+/// file (`[stage] smoother`); [`SmootherKind::with_lambda`] makes the [`Smoother`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SmootherKind {
+    /// Whittaker–Eilers.
+    #[default]
+    Whittaker,
+    /// Whittaker upper envelope: clouds only lower the index.
+    Envelope,
+    /// Savitzky–Golay on the irregular time axis.
+    Savgol,
+}
+
+impl SmootherKind {
+    /// The smoother of this kind; `lambda` is the Whittaker strength (unused by Savitzky–Golay).
+    pub fn with_lambda(self, lambda: f64) -> Smoother {
+        match self {
+            SmootherKind::Whittaker => Smoother::Whittaker { lambda },
+            SmootherKind::Envelope => Smoother::Envelope { lambda },
+            SmootherKind::Savgol => Smoother::SavitzkyGolay,
+        }
+    }
+}
+
 impl Smoother {
     /// The smoothed daily curve of `(t, y)` with weights `w`.
     pub fn smooth(self, t: &[f64], y: &[f64], w: &[f64]) -> Daily {
@@ -481,7 +516,7 @@ fn explained(
             stage: Stage::Unknown,
             agreement: Agreement::None,
             reason: format!(
-                "no valid observation of the plot by {at} (outside the rasters, or every date cloudy or under --min-valid)"
+                "no valid observation of the plot by {at} (outside the rasters, or every date cloudy or under the least valid share)"
             ),
             dat_stage: call.dat_stage,
             curve_stage: None,

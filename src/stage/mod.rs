@@ -18,7 +18,8 @@ use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
 use crate::zonal::plots::{Kind, Parts, Value};
 
-pub use analyse::{PlotStage, Smoother};
+pub use analyse::{PlotStage, Smoother, SmootherKind};
+pub use series::DateList;
 
 /// What `paddy stage` is asked to do.
 #[derive(Debug, Clone)]
@@ -33,7 +34,9 @@ pub struct StageRequest {
     pub default_class: String,
     pub transplanted_field: String,
     pub date_pattern: Option<String>,
-    pub dates: Option<PathBuf>,
+    /// The rasters' dates when known (`paddy stage --dates`, or `paddy run`'s own index
+    /// outputs); else from `date_pattern`, else from each file's metadata.
+    pub dates: Option<DateList>,
     pub mask_band: Option<usize>,
     pub min_valid: f64,
     pub smoother: Smoother,
@@ -78,28 +81,28 @@ pub struct Prepared {
 pub fn prepare(req: &StageRequest) -> Result<Prepared> {
     if !(0.0..=1.0).contains(&req.min_valid) {
         return Err(Error::usage(format!(
-            "--min-valid {} must be a share between 0 and 1",
+            "the least valid share of a plot {} must be between 0 and 1",
             req.min_valid
         )));
     }
     if !(req.fraction > 0.0 && req.fraction < 1.0) {
         return Err(Error::usage(format!(
-            "--fraction {} must be between 0 and 1",
+            "the season's amplitude fraction {} must be between 0 and 1",
             req.fraction
         )));
     }
     if !(req.scale.is_finite() && req.scale != 0.0) {
         return Err(Error::usage(format!(
-            "--scale {} must be a finite non-zero number",
+            "the index scale {} must be a finite non-zero number",
             req.scale
         )));
     }
     let vi = series::date_rasters(
         &req.rasters,
         req.date_pattern.as_deref(),
-        req.dates.as_deref(),
+        req.dates.as_ref(),
     )?;
-    let lswi = series::date_rasters(&req.lswi, req.date_pattern.as_deref(), req.dates.as_deref())?;
+    let lswi = series::date_rasters(&req.lswi, req.date_pattern.as_deref(), req.dates.as_ref())?;
     let dates: Vec<Date> = vi.iter().map(|d| d.date).collect();
     let at = req
         .at
@@ -116,7 +119,7 @@ pub fn prepare(req: &StageRequest) -> Result<Prepared> {
 pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
         return Err(Error::usage(
-            "give --plots for per-plot stages, or --per-pixel DIR for stage rasters",
+            "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
         ));
     };
     let Prepared {

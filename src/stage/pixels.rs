@@ -64,7 +64,7 @@ fn sources(dated: &[Dated], mask_band: Option<usize>) -> Result<(Vec<Source>, Ve
             return Err(Error::Input {
                 path: d.path.clone(),
                 message: format!(
-                    "has {} bands besides the mask band: --per-pixel needs one index band per file (plus --mask-band)",
+                    "has {} bands besides the mask band: stages per pixel need one index band per file (plus the mask band)",
                     bands.len()
                 ),
             });

@@ -16,34 +16,54 @@ pub struct Dated {
     pub source: String,
 }
 
-/// Date every raster: from the `list` (a CSV of file,date) when given, else from the file name
-/// by `pattern` when given, else from GDAL metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME,
-/// DATE_ACQUIRED, …). Returns them sorted by date; an undated file is an error naming it and
-/// saying how to date it.
+/// Acquisition dates known before the rasters are opened: a date per file, found by the
+/// file's path or by its name. Read from a CSV of file,date ([`DateList::read`], `paddy stage
+/// --dates`), or made in memory by a caller that knows its files' dates.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DateList {
+    /// What the list is, for messages: the CSV's path, or a description.
+    pub origin: String,
+    pub dates: Vec<(PathBuf, Date)>,
+}
+
+impl DateList {
+    /// A CSV of file,date (see [`read_date_list`]).
+    pub fn read(path: &Path) -> Result<DateList> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(DateList {
+            origin: path.display().to_string(),
+            dates: read_date_list(&text, path)?
+                .into_iter()
+                .map(|(file, date)| (PathBuf::from(file), date))
+                .collect(),
+        })
+    }
+
+    /// The date listed for `path`, by its path or else its file name.
+    fn date_of(&self, path: &Path) -> Option<Date> {
+        let name = crate::io::file_name(path);
+        self.dates.iter().find_map(|(listed, date)| {
+            (listed == path || crate::io::file_name(listed) == name).then_some(*date)
+        })
+    }
+}
+
+/// Date every raster: from the `list` when given, else from the file name by `pattern` when
+/// given, else from GDAL metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
+/// Returns them sorted by date; an undated file is an error naming it and saying how to date it.
 pub fn date_rasters(
     paths: &[PathBuf],
     pattern: Option<&str>,
-    list: Option<&Path>,
+    list: Option<&DateList>,
 ) -> Result<Vec<Dated>> {
-    let listed = match list {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            read_date_list(&text, path)?
-        }
-        None => Vec::new(),
-    };
     let pattern = pattern.map(DatePattern::new).transpose()?;
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
         let name = crate::io::file_name(path);
-        let from_list = listed.iter().find_map(|(file, date)| {
-            let listed_path = Path::new(file);
-            (listed_path == path.as_path() || crate::io::file_name(listed_path) == name)
-                .then_some(*date)
-        });
+        let from_list = list.and_then(|l| l.date_of(path));
         let dated = if let Some(date) = from_list {
             Some((date, "list".to_string()))
         } else if let Some(pattern) = &pattern {
@@ -56,9 +76,9 @@ pub fn date_rasters(
         };
         let Some((date, source)) = dated else {
             let how = match (&pattern, list) {
-                (_, Some(list)) => format!("it is not in {}", list.display()),
-                (Some(p), None) => format!("its name does not match --date-pattern '{}'", p.as_str()),
-                (None, None) => "its metadata has no acquisition date: give --date-pattern (e.g. '{yyyy}{mm}{dd}') or --dates LIST.csv".to_string(),
+                (_, Some(list)) => format!("it is not in {}", list.origin),
+                (Some(p), None) => format!("its name does not match the date pattern '{}'", p.as_str()),
+                (None, None) => "its metadata has no acquisition date: give a date pattern of the file names (e.g. '{yyyy}{mm}{dd}') or a list of dates".to_string(),
             };
             return Err(Error::Input {
                 path: path.clone(),
@@ -133,7 +153,7 @@ pub fn plot_series(
             .find(|c| c.band > 1 && Some(c.band) != req.mask_band)
             .map_or_else(|| rasters[0].clone(), |c| c.path.clone());
         return Err(Error::usage(format!(
-            "{}: expected one index band per dated raster; name a cloud/quality band with --mask-band",
+            "{}: expected one index band per dated raster; name its cloud/quality band as the mask band",
             multi.display()
         )));
     }

@@ -191,6 +191,9 @@ fn an_area_beside_the_inputs_is_refused() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--aoi 0,0,10,10 does not overlap"), "{err}");
+    assert!(
+        err.contains("area of interest 0,0,10,10 does not overlap"),
+        "{err}"
+    );
     assert!(!tmp.path().join("out").exists());
 }

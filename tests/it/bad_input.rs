@@ -210,7 +210,7 @@ fn missing_role_says_which_and_how_to_map_it() {
         err.contains("index NDREI needs band RE1 (red edge 1)"),
         "{err}"
     );
-    assert!(err.contains("--band RE1="), "{err}");
+    assert!(err.contains("map it by hand (RE1="), "{err}");
     assert!(files_in(tmp.path()).is_empty());
 }
 
@@ -313,6 +313,72 @@ fn a_container_of_subdatasets_names_them() {
     let err = fails(tmp.path(), &["index", "two.gpkg", "-i", "ndvi"], 1);
     assert!(
         err.contains("holds subdatasets") && err.contains("GPKG:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn named_choices_are_checked_by_the_command_line_and_the_run_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = sample("drone_20260718.tif");
+    // A wrong name is refused before any work, with the names that are allowed (clap's
+    // message, exit 2); every spelling in use is accepted, the codec in any case.
+    for (flag, bad, allowed) in [
+        ("--compress", "jpeg", "zstd, deflate, lzw, none"),
+        ("--predictor", "floating", "auto, none, horizontal, float"),
+        ("--layout", "striped", "cog, tiled"),
+        ("--engine", "hand", "auto, expr"),
+    ] {
+        let out = paddy(tmp.path(), &["index", &tile, "-i", "ndvi", flag, bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {err}");
+        assert!(err.contains(bad) && err.contains(allowed), "{err}");
+    }
+    let out = paddy(
+        tmp.path(),
+        &["stage", &tile, "-p", "x.gpkg", "--smoother", "loess"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("whittaker, envelope, savgol"), "{err}");
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            &tile,
+            "-i",
+            "ndvi",
+            "-o",
+            "out",
+            "--compress",
+            "DEFLATE",
+            "--predictor",
+            "float",
+            "--layout",
+            "tiled",
+            "--engine",
+            "expr",
+            "-q",
+        ],
+    );
+    // What each choice writes is checked in formats.rs; here: accepted, and written.
+    assert!(tmp.path().join("out/drone_20260718_ndvi.tif").is_file());
+    // The run file: the key, the value and the allowed names, exit 2.
+    let run = tmp.path().join("run.toml");
+    let text = "output = \"o\"\n[[sources]]\nname = \"s2\"\ntiles = [\"*.tif\"]\nindices = [\"ndvi\"]\n[plots]\nfiles = [\"p.geojson\"]\n[stage]\nsource = \"s2\"\nsmoother = \"SMOOTHER\"\n";
+    std::fs::write(&run, text.replace("SMOOTHER", "savgol")).unwrap();
+    let out = paddy(tmp.path(), &["validate", "run.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("smoother") && !err.contains("variant"),
+        "{err}"
+    );
+    std::fs::write(&run, text.replace("SMOOTHER", "Savgol")).unwrap();
+    let out = paddy(tmp.path(), &["validate", "run.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("smoother = \"Savgol\"") && err.contains("`whittaker`, `envelope`, `savgol`"),
         "{err}"
     );
 }

@@ -339,7 +339,7 @@ fn a_constant_without_default_must_be_given() {
         assert_eq!(out.status.code(), Some(2), "{index}: {stderr}");
         assert!(stderr.contains(constant), "{index}: {stderr}");
         assert!(
-            stderr.contains(&format!("--const {constant}=")),
+            stderr.contains(&format!("give the constant a value, {constant}=")),
             "{index}: {stderr}"
         );
         assert!(files_in(&tmp.path().join("o")).is_empty(), "{index}");

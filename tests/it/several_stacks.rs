@@ -178,6 +178,6 @@ fn mixed_or_ambiguous_inputs_are_refused_saying_what_each_file_is() {
     // One stem for two stacks.
     refused(
         &[arg(&drone), arg(&s("drone_20260626.tif")), "--name", "x"],
-        &["--name x", "drone_20260718.tif, drone_20260626.tif"],
+        &["output name 'x'", "drone_20260718.tif, drone_20260626.tif"],
     );
 }

@@ -284,6 +284,95 @@ fn index_outputs_carry_their_acquisition_date() {
     assert_eq!(table[0]["series"].matches(',').count(), 4);
 }
 
+#[test]
+fn dates_from_a_list_file_or_in_memory_come_first() {
+    // Dates that neither the files' metadata nor their names say (each acquisition plus three
+    // days) date the series when they are listed: read from a CSV by --dates, or handed to the
+    // library in memory (as `paddy run` can), with the same table either way.
+    use paddy::phenology::dates::Date;
+    use paddy::stage::{self, DateList, SmootherKind, StageRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let shifted: Vec<Date> = DATES
+        .iter()
+        .map(|d| Date::from_days_since_epoch(d.parse::<Date>().unwrap().days_since_epoch() + 3))
+        .collect();
+    let listed: Vec<(PathBuf, Date)> = ndvi
+        .iter()
+        .zip(&shifted)
+        .chain(lswi.iter().zip(&shifted))
+        .map(|(f, d)| (PathBuf::from(f), *d))
+        .collect();
+    // The CSV names the files without their folder: found by file name.
+    let csv: String = listed
+        .iter()
+        .map(|(f, d)| format!("{},{d}\n", f.file_name().unwrap().to_string_lossy()))
+        .collect();
+    std::fs::write(dir.path().join("dates.csv"), format!("file,date\n{csv}")).unwrap();
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.push("--lswi");
+    args.extend(lswi.iter().map(String::as_str));
+    args.extend([
+        "--plots",
+        plots.to_str().unwrap(),
+        "--dates",
+        "dates.csv",
+        "-q",
+    ]);
+    let from_file = paddy_ok(dir.path(), &args);
+    assert!(
+        rows(&from_file).iter().all(|r| r["at"] == "2026-09-08"),
+        "{from_file}"
+    );
+
+    let request = StageRequest {
+        rasters: ndvi.iter().map(PathBuf::from).collect(),
+        lswi: lswi.iter().map(PathBuf::from).collect(),
+        plots: Some(plots.clone()),
+        layer: None,
+        id_field: None,
+        class_field: "duration_class".into(),
+        default_class: "medium".into(),
+        transplanted_field: "transplanted".into(),
+        date_pattern: None,
+        dates: Some(DateList {
+            origin: "the test's dates".into(),
+            dates: listed.clone(),
+        }),
+        mask_band: None,
+        min_valid: 0.5,
+        smoother: SmootherKind::Whittaker.with_lambda(paddy::phenology::smooth::DEFAULT_LAMBDA),
+        fraction: 0.2,
+        at: None,
+        from: None,
+        scale: 1.0,
+        table: paddy::phenology::stage::StageTable::builtin(),
+        threads: None,
+    };
+    let result = stage::run(&request, &|_, _| {}).unwrap();
+    assert_eq!(result.dates, shifted);
+    let in_memory = stage::output::csv_bytes(&result).unwrap();
+    assert_eq!(String::from_utf8(in_memory).unwrap(), from_file);
+
+    // A raster the list does not date takes its own (the metadata's) date.
+    let short = DateList {
+        origin: "the test's dates".into(),
+        dates: listed[1..].to_vec(),
+    };
+    let partly = stage::run(
+        &StageRequest {
+            dates: Some(short),
+            ..request
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(partly.dates[0], "2026-06-07".parse::<Date>().unwrap());
+    assert_eq!(partly.dates[1..], shifted[1..]);
+}
+
 /// Per plot of sample_tiles/plots.geojson: its attributes and the pixels of the 10 m S2 grid
 /// whose centre lies at least 10 m inside it (no bund or channel mixed in).
 fn interior_pixels() -> Vec<(HashMap<String, String>, Vec<usize>)> {
