@@ -59,7 +59,7 @@ pub struct StageArgs {
         long,
         short = 'p',
         value_name = "VECTOR",
-        required_unless_present = "per_pixel"
+        required_unless_present_any = ["per_pixel", "print_table"]
     )]
     plots: Option<PathBuf>,
 

@@ -841,7 +841,7 @@ mod tests {
         }
     }
 
-    /// The real series named in issue 5 (`../shared/data` next to the repository): every file
+    /// The real series of ../shared/data (next to the repository; its README): every file
     /// gets a date from the recommended pattern, and (Slovenia) the date agrees with the
     /// ACQUISITION_DATETIME GDAL wrote into the file's GDAL_METADATA tag.
     #[test]

@@ -32,8 +32,8 @@ use std::fmt;
 
 use super::smooth::Daily;
 
-/// Default fraction of the seasonal amplitude at which the season starts and ends (issue 5 and
-/// AGRONOMY.md: 0.2–0.5 are common in TIMESAT use; 0.2 puts the start close to the beginning of
+/// Default fraction of the seasonal amplitude at which the season starts and ends
+/// (AGRONOMY.md: 0.2–0.5 are common in TIMESAT use; 0.2 puts the start close to the beginning of
 /// the rise, i.e. close to transplanting, which is what the stage logic needs).
 pub const DEFAULT_FRACTION: f64 = 0.2;
 

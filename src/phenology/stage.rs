@@ -540,7 +540,7 @@ pub const HARVEST_AFTER: f64 = 50.0;
 pub const FLAT_SLOPE: f64 = 0.002;
 
 /// A curve below this fraction of its seasonal amplitude is low (the season start/end fractions
-/// of TIMESAT-like tools are 0.2–0.5, AGRONOMY.md; issue 5 defaults to 0.2).
+/// of TIMESAT-like tools are 0.2–0.5, AGRONOMY.md; paddy's season start uses 0.2).
 pub const LOW_FRACTION: f64 = 0.2;
 
 /// The cues conflict on the side of the peak when the curve is at least this many days on the

@@ -511,3 +511,20 @@ fn per_pixel_rasters_follow_each_plots_season() {
     let heading = read_band(&px2.join("heading_doy.tif"), 1);
     assert!(heading.data.iter().all(|&v| v == -32768.0));
 }
+
+/// `--print-table` needs nothing else, and what it prints is a stage table paddy reads back
+/// with the same days (the reproductive and ripening phases the same length in every class).
+#[test]
+fn the_printed_table_stands_alone_and_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = crate::common::paddy_ok(tmp.path(), &["stage", "--print-table"]);
+    let table: toml::Value = toml::from_str(&text).unwrap();
+    let classes = table["classes"].as_table().unwrap();
+    for class in ["short", "medium", "long"] {
+        let c = &classes[class];
+        let at = |s: &str| c[s].as_integer().unwrap();
+        assert_eq!(at("seedling"), 0);
+        assert_eq!(at("heading") - at("panicle_initiation"), 30, "{class}");
+        assert_eq!(at("maturity") - at("heading"), 30, "{class}");
+    }
+}
