@@ -221,8 +221,9 @@ impl PlotLine {
     }
 }
 
-/// The plot table and the notes for people: each plot of the stage unit with its row of the
-/// prescription (matched by id), then the totals to order and the warnings. `product` is the
+/// The plot table and the notes for people: each plot of a stage unit with its row of a
+/// prescription (matched by id), then the prescription's totals to order and its warnings. The
+/// run passes the first stage and the first prescription that completed. `product` is the
 /// nitrogen product's name.
 pub fn people(
     stage: Option<&[PlotLine]>,
@@ -269,4 +270,111 @@ pub fn people(
 /// A number as rx_report.json writes it (`120.0`, `null` for NaN), so the notes read as the file.
 fn json_number(v: f64) -> String {
     serde_json::Value::from(v).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rx::output::{GridInfo, NitrogenRow, NitrogenTotals, PlotStatus, SprayTotals};
+
+    fn row(id: &str, rate: Option<f64>) -> SummaryRow {
+        SummaryRow {
+            plot_id: id.into(),
+            class: "medium".into(),
+            stage: "panicle_initiation".into(),
+            days_after_transplanting: Some(45.0),
+            area_ha: Some(0.5),
+            n_index: Some(0.31),
+            n_index_coverage: Some(1.0),
+            si: Some(0.93),
+            nitrogen: Some(NitrogenRow {
+                status: if rate.is_some() {
+                    PlotStatus::Prescribed
+                } else {
+                    PlotStatus::NotObserved
+                },
+                n_rate_kg_ha: rate.map(|r| r * 0.46),
+                product_rate_kg_ha: rate,
+                product_kg: Some(10.0),
+                not_observed_m2: Some(0.0),
+                reason: "SI 0.93".into(),
+            }),
+            spray: None,
+        }
+    }
+
+    fn grid() -> GridInfo {
+        GridInfo {
+            cell_size_m: 5.0,
+            geo_transform: None,
+            height: 1,
+            width: 1,
+        }
+    }
+
+    #[test]
+    fn plot_lines_take_their_prescription_by_id_and_notes_the_totals() {
+        let stage = vec![
+            PlotLine::stage("P01".into(), "tillering".into(), Some(30.0), Some(0.8)),
+            PlotLine::stage("P02".into(), "booting".into(), None, None),
+            PlotLine::stage("P03".into(), "heading".into(), None, Some(1.0)),
+        ];
+        let rx = RxOutcome {
+            rows: vec![row("P02", None), row("P01", Some(40.0))],
+            report: RxReport {
+                files: vec![],
+                flight_date: None,
+                inputs: vec![],
+                nitrogen: Some(NitrogenTotals {
+                    grid: grid(),
+                    index: "NDRE".into(),
+                    n_kg: 55.2,
+                    not_observed: vec!["P02".into()],
+                    not_observed_m2: 0.0,
+                    product: "urea".into(),
+                    product_kg: 120.0,
+                    reference: "plot P09".into(),
+                    sufficiency_threshold: 0.95,
+                    zones: 3,
+                }),
+                software: "paddy".into(),
+                spray: Some(SprayTotals {
+                    grid: grid(),
+                    not_observed: vec![],
+                    not_observed_m2: 0.0,
+                    product: "fungicide".into(),
+                    product_l: 1.5,
+                    sprayed_area_m2: 300.25,
+                    zones: 2,
+                }),
+                warnings: vec!["P02: too little of the plot observed".into()],
+            },
+        };
+        let (plots, notes) = people(Some(&stage), Some(&rx), "urea");
+        assert_eq!(plots.len(), 3);
+        assert_eq!(plots[0].stage, "tillering");
+        assert_eq!(plots[0].n_rate, Some(40.0));
+        assert_eq!(plots[0].n_unit, "kg urea/ha");
+        assert_eq!(plots[0].n_status, "prescribed");
+        assert_eq!(plots[0].n_reason, "SI 0.93");
+        assert_eq!(plots[0].spray_status, "");
+        assert_eq!(plots[1].n_rate, None);
+        assert_eq!(plots[1].n_status, "not observed");
+        // No row for P03: its line stays the stage's, without a unit.
+        assert_eq!(plots[2], stage[2]);
+        assert_eq!(
+            notes,
+            [
+                // Numbers as rx_report.json writes them: 120.0, not 120.
+                "Nitrogen to order: 120.0 kg urea (55.2 kg N); plot P09",
+                "Spray: 2 zone(s), 300.25 m², 1.5 L of fungicide",
+                "Warning: P02: too little of the plot observed",
+            ]
+        );
+        // Without a prescription: the stage lines, no notes.
+        let (plots, notes) = people(Some(&stage), None, "urea");
+        assert_eq!(plots, stage);
+        assert!(notes.is_empty());
+        assert!(people(None, Some(&rx), "urea").0.is_empty());
+    }
 }

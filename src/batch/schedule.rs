@@ -149,7 +149,8 @@ pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
 }
 
 /// Run the plan into the run folder; `log` hears of every unit as it ends. Returns the report
-/// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard).
+/// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard) and
+/// the units that failed from a fault.
 pub fn run(
     run: &Loaded,
     plan: &Plan,
@@ -322,18 +323,8 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
         }
     }
     let t0 = Instant::now();
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work::execute(ctx, unit)));
+    let result = caught(|| work::execute(ctx, unit));
     let seconds = t0.elapsed().as_secs_f64();
-    let result = result.unwrap_or_else(|panic| {
-        Err(Error::internal(
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default(),
-        ))
-    });
     let failed = |error: &Error| UnitReport {
         status: Status::Failed,
         seconds,
@@ -382,6 +373,19 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
     }
 }
 
+/// `f`'s result, a panic in it an internal error with the panic's message.
+fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(Error::internal(
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ))
+    })
+}
+
 /// GDAL reports a full disk as a failed write ("IO error writing tag data"): say what it is
 /// when the output's filesystem has (almost) no room left.
 pub fn disk_full(dir: &Path) -> Option<String> {
@@ -413,5 +417,69 @@ fn write_report(report: &Report, dir: &Path, opts: &Options) -> Result<()> {
             crate::io::write_atomic(&dir.join("report.json"), text.as_bytes())?;
             super::html::write(report, dir, &dir.join("report.html"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::{OutputFile, OutputKind};
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_unit_is_an_internal_error_with_its_message() {
+        let e = caught(|| -> Result<()> { panic!("index {} out of range", 7) }).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            "internal error (please report): index 7 out of range"
+        );
+        let e = caught(|| -> Result<()> { panic!("static text") }).unwrap_err();
+        assert!(e.to_string().ends_with(": static text"), "{e}");
+        // Results and errors pass through as they are.
+        assert_eq!(caught(|| Ok(5)).unwrap(), 5);
+        let e = caught(|| -> Result<()> { Err(Error::usage("bad")) }).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_manifest_is_up_to_date_only_in_this_format_with_its_key_and_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = Unit {
+            id: "stage:plots".into(),
+            work: Work::Stage {
+                plots: 0,
+                series: vec![],
+            },
+            deps: vec![],
+            inputs: vec![],
+            key: "k1".into(),
+            shard_key: None,
+        };
+        std::fs::create_dir_all(dir.path().join(".paddy/units")).unwrap();
+        std::fs::write(dir.path().join("out.csv"), "x\n").unwrap();
+        let outcome = Outcome {
+            outputs: vec![OutputFile {
+                path: "out.csv".into(),
+                kind: OutputKind::Stage,
+            }],
+            ..Outcome::default()
+        };
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), Some(outcome.clone()));
+        // Another key, another format, a missing output: run again.
+        let other = Unit {
+            key: "k2".into(),
+            ..unit.clone()
+        };
+        assert_eq!(up_to_date(dir.path(), &other), None);
+        let path = manifest_path(dir.path(), &unit.id);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"format\": 2"), "{text}");
+        std::fs::write(&path, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), None);
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        std::fs::remove_file(dir.path().join("out.csv")).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), None);
     }
 }
