@@ -528,7 +528,7 @@ mod tests {
             previous: Some(previous),
             series,
             ..
-        }) = plan.units.iter().map(|u| &u.work).last()
+        }) = plan.units.last().map(|u| &u.work)
         else {
             panic!("the last unit is not a prescription with a previous flight");
         };
