@@ -63,6 +63,11 @@ pub enum Error {
     #[error("{path}: write failed: {message}")]
     Write { path: PathBuf, message: String },
 
+    /// A fault in paddy itself, not in the user's input or settings: a panic caught in a unit of
+    /// `paddy run`, a broken invariant (exit code 3). The message asks for a report.
+    #[error("internal error (please report): {0}")]
+    Internal(String),
+
     /// The run was interrupted (Ctrl-C); nothing partial was left under a final name (exit 130).
     #[error("interrupted; no partial output was left behind")]
     Interrupted,
@@ -77,9 +82,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// Process exit code: 2 for usage and configuration mistakes, 1 for failed processing.
+    /// Process exit code: 2 for usage and configuration mistakes, 1 for failed processing, 3
+    /// for a fault in paddy itself, 130 when interrupted.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Internal(_) => 3,
             Error::Usage(_)
             | Error::Config { .. }
             | Error::MissingRole { .. }
@@ -93,6 +100,11 @@ impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }
+
+    /// Shorthand for an internal fault.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
+    }
 }
 
 #[cfg(feature = "io")]
@@ -104,5 +116,30 @@ pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
             msg.trim().to_string()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_tell_mistakes_from_data_from_faults() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(
+            Error::Input {
+                path: "a.tif".into(),
+                message: "x".into()
+            }
+            .exit_code(),
+            1
+        );
+        let fault = Error::internal("index out of bounds");
+        assert_eq!(fault.exit_code(), 3);
+        assert_eq!(
+            fault.to_string(),
+            "internal error (please report): index out of bounds"
+        );
+        assert_eq!(Error::Interrupted.exit_code(), 130);
     }
 }

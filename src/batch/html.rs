@@ -10,11 +10,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::report::{PlotLine, Report, Status, UnitReport};
+use super::report::{OutputKind, PlotLine, Report, Status, UnitReport};
 use crate::error::Result;
 
-/// Output kind of the PNG quicklooks that the page embeds.
-const QUICKLOOK: &str = "quicklook";
 /// A quicklook larger than this is linked, not embedded (the page must stay light to open).
 const MAX_EMBED_BYTES: u64 = 16 * 1024 * 1024;
 /// The inputs list starts open when it is no longer than this.
@@ -172,7 +170,7 @@ fn failures(out: &mut String, report: &Report) {
             out.push_str(&format!(
                 "<li><strong>{}</strong> <span class=\"kind\">{}</span>\n<pre>{}</pre></li>\n",
                 esc(&u.id),
-                esc(&u.kind),
+                esc(u.kind.as_str()),
                 esc(u.error.as_deref().unwrap_or("(no error recorded)"))
             ));
         }
@@ -192,7 +190,7 @@ fn failures(out: &mut String, report: &Report) {
             out.push_str(&format!(
                 "<li><strong>{}</strong> <span class=\"kind\">{}</span>{why}</li>\n",
                 esc(&u.id),
-                esc(&u.kind)
+                esc(u.kind.as_str())
             ));
         }
         out.push_str("</ul>\n");
@@ -299,7 +297,7 @@ fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
         .flat_map(|u| {
             u.outputs
                 .iter()
-                .filter(|o| o.kind == QUICKLOOK)
+                .filter(|o| o.kind == OutputKind::Quicklook)
                 .map(move |o| (u, o.path.as_str()))
         })
         .collect();
@@ -361,7 +359,7 @@ fn units(out: &mut String, units: &[UnitReport]) {
                         "<li><a href=\"{}\">{}</a> <span class=\"kind\">{}</span></li>",
                         href(&o.path),
                         esc(&o.path),
-                        esc(&o.kind)
+                        esc(o.kind.as_str())
                     )
                 })
                 .collect();
@@ -370,7 +368,7 @@ fn units(out: &mut String, units: &[UnitReport]) {
         out.push_str(&format!(
             "<tr><td class=\"id\">{}</td><td>{}</td><td><span class=\"badge {class}\">{label}</span></td><td class=\"num\">{}</td><td>{files}</td></tr>\n",
             esc(&u.id),
-            esc(&u.kind),
+            esc(u.kind.as_str()),
             esc(&fixed(u.seconds, 1)),
         ));
     }
@@ -468,6 +466,7 @@ fn badge(status: Status) -> (&'static str, &'static str) {
         Status::Failed => ("failed", "failed"),
         Status::SkippedDependency => ("skipped", "skipped: dependency failed"),
         Status::OtherShard => ("other-shard", "other shard"),
+        Status::Interrupted => ("failed", "interrupted"),
     }
 }
 
@@ -627,7 +626,7 @@ mod tests {
     fn unit(id: &str, kind: &str, status: Status, outputs: &[(&str, &str)]) -> UnitReport {
         UnitReport {
             id: id.to_string(),
-            kind: kind.to_string(),
+            kind: serde_json::from_value(serde_json::json!(kind)).unwrap(),
             status,
             key: "k".repeat(8),
             seconds: 1.25,
@@ -636,7 +635,7 @@ mod tests {
                 .iter()
                 .map(|(p, k)| OutputFile {
                     path: p.to_string(),
-                    kind: k.to_string(),
+                    kind: serde_json::from_value(serde_json::json!(k)).unwrap(),
                 })
                 .collect(),
             error: None,

@@ -1,6 +1,7 @@
 //! `paddy run`: the nightly batch — a run file ([`config`]), units of work keyed by their
-//! inputs and settings ([`plan`]), run with resume and isolation of failures ([`run`]), and a
-//! report for scripts and people ([`report`], [`html`]).
+//! inputs and settings ([`plan`]), scheduled with resume and isolation of failures
+//! ([`schedule`]), each doing its work and returning a typed outcome ([`work`]), and a report
+//! for scripts and people built from the outcomes ([`report`], [`html`]).
 
 pub mod config;
 pub mod html;
@@ -8,4 +9,5 @@ pub mod lock;
 pub mod plan;
 pub mod quicklook;
 pub mod report;
-pub mod run;
+pub mod schedule;
+pub mod work;

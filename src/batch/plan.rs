@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::phenology::dates::{date_from_metadata, Date, DatePattern};
 
-use super::config::{sha256, Loaded};
+use super::config::{sha256, Loaded, PrescribeConfig, Source, StageConfig, StatsConfig};
 
 /// What a unit does.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,13 +16,15 @@ pub enum Work {
     Index { source: usize, tile: usize },
     /// Per-plot statistics of one tile's indices (the unit `index`) over one plot file.
     Stats { index: usize, plots: usize },
-    /// The growth stage of one plot file from the stage source's index units.
-    Stage { plots: usize, indices: Vec<usize> },
-    /// The prescription of the prescribe source's latest flight (and the one before).
+    /// The growth stage of one plot file from the stage source's index units (`series`).
+    Stage { plots: usize, series: Vec<usize> },
+    /// The prescription of the prescribe source's latest flight (the index unit `flight`, with
+    /// its date) and the one before, with the stages from the index units `series`.
     Prescribe {
         plots: usize,
-        stage: usize,
+        series: Vec<usize>,
         flight: usize,
+        flight_date: Date,
         previous: Option<usize>,
     },
 }
@@ -59,15 +61,22 @@ pub struct Plan {
     pub units: Vec<Unit>,
 }
 
+impl Plan {
+    /// The acquisition date of an index unit's tile (None for other units).
+    pub fn date_of(&self, unit: usize) -> Option<Date> {
+        match self.units.get(unit)?.work {
+            Work::Index { source, tile } => self.tiles[source][tile].date,
+            _ => None,
+        }
+    }
+}
+
 /// A file's identity for keys: path, size and modification time (reading every tile to hash
 /// it would cost as much as the work; a changed file changes size or time).
 fn fingerprint(path: &Path) -> Result<String> {
     // A URL (a STAC Item, a COG) is its identity: items are published once under their id.
     let text = path.to_string_lossy();
-    if ["https://", "http://", "s3://"]
-        .iter()
-        .any(|p| text.starts_with(p))
-    {
+    if is_url(&text) {
         return Ok(text.into_owned());
     }
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
@@ -80,6 +89,12 @@ fn fingerprint(path: &Path) -> Result<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     Ok(format!("{}|{}|{}", path.display(), meta.len(), mtime))
+}
+
+fn is_url(text: &str) -> bool {
+    ["https://", "http://", "s3://"]
+        .iter()
+        .any(|p| text.starts_with(p))
 }
 
 fn key(parts: &[String]) -> String {
@@ -130,84 +145,14 @@ fn tile_date(path: &Path) -> Option<Date> {
 }
 
 /// Expand the run file into tiles and units. Errors: a glob matching nothing, an undated tile
-/// when a stage or prescription needs dates, missing files.
+/// when a stage or prescription needs dates, missing files, a section naming no source.
 pub fn plan(run: &Loaded) -> Result<Plan> {
     let cfg = &run.run;
-    let bad = |message: String| Error::Config {
-        path: run.path.clone(),
-        message,
-    };
-    let mut tiles: Vec<Vec<Tile>> = Vec::new();
-    for source in &cfg.sources {
-        let pattern = source
-            .date_pattern
-            .as_deref()
-            .map(DatePattern::new)
-            .transpose()?;
-        let mut found: Vec<PathBuf> = Vec::new();
-        for g in &source.tiles {
-            // A URL (a STAC Item, a COG) is a tile as it is.
-            if ["https://", "http://", "s3://"]
-                .iter()
-                .any(|p| g.starts_with(p))
-            {
-                found.push(PathBuf::from(g));
-                continue;
-            }
-            let full = run.resolve(g);
-            let paths = glob::glob(&full.to_string_lossy())
-                .map_err(|e| bad(format!("source '{}': tiles '{g}': {e}", source.name)))?;
-            let before = found.len();
-            found.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
-            if found.len() == before {
-                return Err(bad(format!(
-                    "source '{}': no file matches '{}'",
-                    source.name,
-                    full.display()
-                )));
-            }
-        }
-        if let Some(stac) = &source.stac {
-            let bbox = plots_lon_lat(run)?;
-            let items = crate::io::stac::search(
-                &stac.url,
-                &stac.collection,
-                bbox,
-                stac.datetime.as_deref(),
-                stac.max_cloud,
-            )?;
-            if items.is_empty() {
-                return Err(bad(format!(
-                    "source '{}': the STAC search of {} found no item over the plots",
-                    source.name, stac.collection
-                )));
-            }
-            found.extend(items.into_iter().map(PathBuf::from));
-        }
-        found.sort();
-        found.dedup();
-        let mut list = Vec::new();
-        for path in found {
-            let s = stem(&path);
-            let mask = source.mask.as_ref().map(|m| {
-                let name = m.replace("{stem}", &s);
-                path.with_file_name(name)
-            });
-            let name = crate::io::file_name(&path);
-            let date = match &pattern {
-                Some(p) => p.date_in(&name)?,
-                None => tile_date(&path),
-            };
-            list.push(Tile {
-                path,
-                mask,
-                stem: s,
-                date,
-            });
-        }
-        list.sort_by(|a, b| (a.date, &a.stem).cmp(&(b.date, &b.stem)));
-        tiles.push(list);
-    }
+    let tiles = cfg
+        .sources
+        .iter()
+        .map(|source| source_tiles(run, source))
+        .collect::<Result<Vec<_>>>()?;
     let plots: Vec<PathBuf> = cfg.plots.files.iter().map(|f| run.resolve(f)).collect();
     for p in &plots {
         if !p.exists() {
@@ -217,62 +162,209 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
             });
         }
     }
-    let settings = |v: &dyn erased::Json| v.json();
-    let mut units: Vec<Unit> = Vec::new();
-    let mut index_units: Vec<Vec<usize>> = Vec::new();
-    for (si, source) in cfg.sources.iter().enumerate() {
-        let mut ids = Vec::new();
-        for (ti, tile) in tiles[si].iter().enumerate() {
-            let mut parts = vec![
-                "index".to_string(),
-                settings(source),
-                fingerprint(&tile.path)?,
-            ];
-            let mut inputs = vec![tile.path.clone()];
-            if let Some(m) = &tile.mask {
-                parts.push(fingerprint(m)?);
-                inputs.push(m.clone());
-            }
-            parts.push(settings(&cfg.machine));
-            ids.push(units.len());
-            units.push(Unit {
-                id: format!("index:{}:{}", source.name, tile.stem),
-                work: Work::Index {
-                    source: si,
-                    tile: ti,
-                },
-                deps: Vec::new(),
-                inputs,
-                key: key(&parts),
-                shard_key: Some(format!("{}:{}", source.name, tile.stem)),
-            });
-        }
-        index_units.push(ids);
-    }
-    let plot_prints: Vec<String> = plots
-        .iter()
-        .map(|p| fingerprint(p))
-        .collect::<Result<_>>()?;
-    let plot_settings = settings(&cfg.plots);
+    let mut units = Units {
+        run,
+        tiles: &tiles,
+        plot_prints: plots
+            .iter()
+            .map(|p| fingerprint(p))
+            .collect::<Result<_>>()?,
+        plot_settings: settings(&cfg.plots),
+        plots: &plots,
+        units: Vec::new(),
+    };
+    let index_units = units.index()?;
     if let Some(stats) = &cfg.stats {
+        units.stats(stats, &index_units);
+    }
+    if let Some(stage) = &cfg.stage {
+        let si = source_index(run, &stage.source, "stage")?;
+        let series = &index_units[si];
+        let stage_units = units.stage(stage, si, series)?;
+        if let Some(rx) = &cfg.prescribe {
+            let si = source_index(run, &rx.source, "prescribe")?;
+            let flights = Flights {
+                source: si,
+                units: &index_units[si],
+            };
+            units.prescribe(rx, stage, flights, series, &stage_units)?;
+        }
+    }
+    let units = units.units;
+    Ok(Plan {
+        tiles,
+        plots,
+        units,
+    })
+}
+
+/// The position of the source a section names: a name that is not a source is an error here,
+/// once, and units carry the index.
+fn source_index(run: &Loaded, name: &str, section: &str) -> Result<usize> {
+    run.run
+        .sources
+        .iter()
+        .position(|s| s.name == name)
+        .ok_or_else(|| Error::Config {
+            path: run.path.clone(),
+            message: format!("[{section}] source '{name}' is not one of the [[sources]]"),
+        })
+}
+
+/// A source's tiles (globs, URLs, a STAC search), dated, sorted by date then name.
+fn source_tiles(run: &Loaded, source: &Source) -> Result<Vec<Tile>> {
+    let bad = |message: String| Error::Config {
+        path: run.path.clone(),
+        message,
+    };
+    let pattern = source
+        .date_pattern
+        .as_deref()
+        .map(DatePattern::new)
+        .transpose()?;
+    let mut found: Vec<PathBuf> = Vec::new();
+    for g in &source.tiles {
+        // A URL (a STAC Item, a COG) is a tile as it is.
+        if is_url(g) {
+            found.push(PathBuf::from(g));
+            continue;
+        }
+        let full = run.resolve(g);
+        let paths = glob::glob(&full.to_string_lossy())
+            .map_err(|e| bad(format!("source '{}': tiles '{g}': {e}", source.name)))?;
+        let before = found.len();
+        found.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
+        if found.len() == before {
+            return Err(bad(format!(
+                "source '{}': no file matches '{}'",
+                source.name,
+                full.display()
+            )));
+        }
+    }
+    if let Some(stac) = &source.stac {
+        let bbox = plots_lon_lat(run)?;
+        let items = crate::io::stac::search(
+            &stac.url,
+            &stac.collection,
+            bbox,
+            stac.datetime.as_deref(),
+            stac.max_cloud,
+        )?;
+        if items.is_empty() {
+            return Err(bad(format!(
+                "source '{}': the STAC search of {} found no item over the plots",
+                source.name, stac.collection
+            )));
+        }
+        found.extend(items.into_iter().map(PathBuf::from));
+    }
+    found.sort();
+    found.dedup();
+    let mut list = Vec::new();
+    for path in found {
+        let s = stem(&path);
+        let mask = source.mask.as_ref().map(|m| {
+            let name = m.replace("{stem}", &s);
+            path.with_file_name(name)
+        });
+        let name = crate::io::file_name(&path);
+        let date = match &pattern {
+            Some(p) => p.date_in(&name)?,
+            None => tile_date(&path),
+        };
+        list.push(Tile {
+            path,
+            mask,
+            stem: s,
+            date,
+        });
+    }
+    list.sort_by(|a, b| (a.date, &a.stem).cmp(&(b.date, &b.stem)));
+    Ok(list)
+}
+
+/// Settings as canonical JSON for keys.
+fn settings(v: &dyn erased::Json) -> String {
+    v.json()
+}
+
+/// The source of the prescription's flights and its index units (one per tile, in the tiles'
+/// order).
+struct Flights<'a> {
+    source: usize,
+    units: &'a [usize],
+}
+
+/// The units as they are planned, with what every kind's keys hash.
+struct Units<'a> {
+    run: &'a Loaded,
+    tiles: &'a [Vec<Tile>],
+    plots: &'a [PathBuf],
+    /// Per plot file, its fingerprint.
+    plot_prints: Vec<String>,
+    plot_settings: String,
+    units: Vec<Unit>,
+}
+
+impl Units<'_> {
+    /// One unit per tile: its indices. Returns, per source, its index units.
+    fn index(&mut self) -> Result<Vec<Vec<usize>>> {
+        let cfg = &self.run.run;
+        let mut index_units = Vec::new();
+        for (si, source) in cfg.sources.iter().enumerate() {
+            let mut ids = Vec::new();
+            for (ti, tile) in self.tiles[si].iter().enumerate() {
+                let mut parts = vec![
+                    "index".to_string(),
+                    settings(source),
+                    fingerprint(&tile.path)?,
+                ];
+                let mut inputs = vec![tile.path.clone()];
+                if let Some(m) = &tile.mask {
+                    parts.push(fingerprint(m)?);
+                    inputs.push(m.clone());
+                }
+                parts.push(settings(&cfg.machine));
+                ids.push(self.units.len());
+                self.units.push(Unit {
+                    id: format!("index:{}:{}", source.name, tile.stem),
+                    work: Work::Index {
+                        source: si,
+                        tile: ti,
+                    },
+                    deps: Vec::new(),
+                    inputs,
+                    key: key(&parts),
+                    shard_key: Some(format!("{}:{}", source.name, tile.stem)),
+                });
+            }
+            index_units.push(ids);
+        }
+        Ok(index_units)
+    }
+
+    /// One unit per index unit and plot file: the statistics (in the index unit's shard).
+    fn stats(&mut self, stats: &StatsConfig, index_units: &[Vec<usize>]) {
+        let cfg = &self.run.run;
         for (si, ids) in index_units.iter().enumerate() {
             for &iu in ids {
-                for (pi, p) in plots.iter().enumerate() {
+                let Work::Index { tile, .. } = self.units[iu].work else {
+                    continue;
+                };
+                for (pi, p) in self.plots.iter().enumerate() {
                     let parts = vec![
                         "stats".into(),
-                        units[iu].key.clone(),
-                        plot_prints[pi].clone(),
-                        plot_settings.clone(),
+                        self.units[iu].key.clone(),
+                        self.plot_prints[pi].clone(),
+                        self.plot_settings.clone(),
                         settings(stats),
                     ];
-                    let Work::Index { tile, .. } = units[iu].work else {
-                        continue;
-                    };
-                    units.push(Unit {
+                    self.units.push(Unit {
                         id: format!(
                             "stats:{}:{}:{}",
                             cfg.sources[si].name,
-                            tiles[si][tile].stem,
+                            self.tiles[si][tile].stem,
                             stem(p)
                         ),
                         work: Work::Stats {
@@ -282,66 +374,75 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
                         deps: vec![iu],
                         inputs: vec![p.clone()],
                         key: key(&parts),
-                        shard_key: units[iu].shard_key.clone(),
+                        shard_key: self.units[iu].shard_key.clone(),
                     });
                 }
             }
         }
     }
-    if let Some(stage) = &cfg.stage {
-        let si = cfg
-            .sources
-            .iter()
-            .position(|s| s.name == stage.source)
-            .unwrap_or(0);
-        if let Some(t) = tiles[si].iter().find(|t| t.date.is_none()) {
+
+    /// One unit per plot file: the stages from the series of source `si` (its index units
+    /// `series`, every tile dated). Returns the stage units, by plot file.
+    fn stage(&mut self, stage: &StageConfig, si: usize, series: &[usize]) -> Result<Vec<usize>> {
+        if let Some(t) = self.tiles[si].iter().find(|t| t.date.is_none()) {
             return Err(Error::Input {
                 path: t.path.clone(),
                 message: format!(
                     "cannot tell the acquisition date for the stage series: give source '{}' a date_pattern",
-                    cfg.sources[si].name
+                    self.run.run.sources[si].name
                 ),
             });
         }
-        let series = index_units[si].clone();
         let mut stage_units = Vec::new();
-        for (pi, p) in plots.iter().enumerate() {
+        for (pi, p) in self.plots.iter().enumerate() {
             let mut parts = vec![
                 "stage".into(),
                 settings(stage),
-                plot_prints[pi].clone(),
-                plot_settings.clone(),
+                self.plot_prints[pi].clone(),
+                self.plot_settings.clone(),
             ];
-            parts.extend(series.iter().map(|&u| units[u].key.clone()));
-            stage_units.push(units.len());
-            units.push(Unit {
+            parts.extend(series.iter().map(|&u| self.units[u].key.clone()));
+            stage_units.push(self.units.len());
+            self.units.push(Unit {
                 id: format!("stage:{}", stem(p)),
                 work: Work::Stage {
                     plots: pi,
-                    indices: series.clone(),
+                    series: series.to_vec(),
                 },
-                deps: series.clone(),
+                deps: series.to_vec(),
                 inputs: vec![p.clone()],
                 key: key(&parts),
                 shard_key: None,
             });
         }
-        if let Some(rx) = &cfg.prescribe {
-            let si = cfg
-                .sources
-                .iter()
-                .position(|s| s.name == rx.source)
-                .unwrap_or(0);
-            let at = stage.at.as_deref().and_then(|a| a.parse::<Date>().ok());
-            let flights: Vec<usize> = (0..tiles[si].len())
-                .filter(|&t| match (tiles[si][t].date, at) {
-                    (Some(d), Some(at)) => d <= at,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                })
-                .collect();
-            let Some(&flight) = flights.last() else {
-                return Err(bad(format!(
+        Ok(stage_units)
+    }
+
+    /// One unit per plot file: the prescription of the latest dated flight (on or before the
+    /// stage date), with the flight before it for spray zones when asked, and the stages from
+    /// the index units `series` (the stage units', `stage_units`, by plot file).
+    fn prescribe(
+        &mut self,
+        rx: &PrescribeConfig,
+        stage: &StageConfig,
+        flights_of: Flights,
+        series: &[usize],
+        stage_units: &[usize],
+    ) -> Result<()> {
+        let at = stage.at.as_deref().and_then(|a| a.parse::<Date>().ok());
+        let flights: Vec<(usize, Date)> = self.tiles[flights_of.source]
+            .iter()
+            .enumerate()
+            .filter_map(|(t, tile)| match (tile.date, at) {
+                (Some(d), Some(at)) => (d <= at).then_some((t, d)),
+                (Some(d), None) => Some((t, d)),
+                (None, _) => None,
+            })
+            .collect();
+        let Some(&(flight, flight_date)) = flights.last() else {
+            return Err(Error::Config {
+                path: self.run.path.clone(),
+                message: format!(
                     "[prescribe] source '{}' has no dated tile{}",
                     rx.source,
                     if at.is_some() {
@@ -349,46 +450,43 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
                     } else {
                         ""
                     }
-                )));
-            };
-            let previous = if rx.previous && flights.len() >= 2 {
-                Some(index_units[si][flights[flights.len() - 2]])
-            } else {
-                None
-            };
-            let flight = index_units[si][flight];
-            for (pi, p) in plots.iter().enumerate() {
-                let stage_unit = stage_units[pi];
-                let mut deps = vec![stage_unit, flight];
-                deps.extend(previous);
-                let mut parts = vec![
-                    "prescribe".into(),
-                    settings(rx),
-                    plot_prints[pi].clone(),
-                    plot_settings.clone(),
-                ];
-                parts.extend(deps.iter().map(|&u| units[u].key.clone()));
-                units.push(Unit {
-                    id: format!("prescribe:{}", stem(p)),
-                    work: Work::Prescribe {
-                        plots: pi,
-                        stage: stage_unit,
-                        flight,
-                        previous,
-                    },
-                    deps,
-                    inputs: vec![p.clone()],
-                    key: key(&parts),
-                    shard_key: None,
-                });
-            }
+                ),
+            });
+        };
+        let previous = if rx.previous && flights.len() >= 2 {
+            Some(flights_of.units[flights[flights.len() - 2].0])
+        } else {
+            None
+        };
+        let flight = flights_of.units[flight];
+        for (pi, p) in self.plots.iter().enumerate() {
+            let stage_unit = stage_units[pi];
+            let mut deps = vec![stage_unit, flight];
+            deps.extend(previous);
+            let mut parts = vec![
+                "prescribe".into(),
+                settings(rx),
+                self.plot_prints[pi].clone(),
+                self.plot_settings.clone(),
+            ];
+            parts.extend(deps.iter().map(|&u| self.units[u].key.clone()));
+            self.units.push(Unit {
+                id: format!("prescribe:{}", stem(p)),
+                work: Work::Prescribe {
+                    plots: pi,
+                    series: series.to_vec(),
+                    flight,
+                    flight_date,
+                    previous,
+                },
+                deps,
+                inputs: vec![p.clone()],
+                key: key(&parts),
+                shard_key: None,
+            });
         }
+        Ok(())
     }
-    Ok(Plan {
-        tiles,
-        plots,
-        units,
-    })
 }
 
 /// Settings as canonical JSON for keys.
@@ -409,4 +507,54 @@ pub fn shard_of(shard_key: &str, n: usize) -> usize {
     let h = sha256(shard_key.as_bytes());
     let v = u64::from_str_radix(&h[..15], 16).unwrap_or(0);
     (v % n.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Loaded {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_tiles/nightly.toml");
+        super::super::config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn the_prescription_takes_the_flight_of_the_stage_date_and_the_one_before() {
+        let run = sample();
+        let plan = plan(&run).unwrap();
+        let Some(Work::Prescribe {
+            flight,
+            flight_date,
+            previous: Some(previous),
+            series,
+            ..
+        }) = plan.units.last().map(|u| &u.work)
+        else {
+            panic!("the last unit is not a prescription with a previous flight");
+        };
+        // nightly.toml: [stage] at = 2026-07-18; drone flights on 06-26, 07-18 and 08-14.
+        assert_eq!(flight_date.to_string(), "2026-07-18");
+        assert_eq!(plan.units[*flight].id, "index:drone:drone_20260718");
+        assert_eq!(plan.date_of(*flight), Some(*flight_date));
+        assert_eq!(plan.units[*previous].id, "index:drone:drone_20260626");
+        let ids: Vec<&str> = series.iter().map(|&u| plan.units[u].id.as_str()).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(ids.iter().all(|id| id.starts_with("index:s2:")), "{ids:?}");
+    }
+
+    #[test]
+    fn a_section_naming_no_source_is_an_error_never_the_first_source() {
+        let mut run = sample();
+        run.run.prescribe.as_mut().unwrap().source = "satellite".into();
+        let e = plan(&run).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("[prescribe] source 'satellite'"),
+            "{e}"
+        );
+        let mut run = sample();
+        run.run.stage.as_mut().unwrap().source = "drone2".into();
+        let e = plan(&run).unwrap_err().to_string();
+        assert!(e.contains("[stage] source 'drone2'"), "{e}");
+    }
 }

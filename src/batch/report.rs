@@ -1,6 +1,11 @@
-//! What a batch run did, for scripts (`report.json`) and for people (`report.html`).
+//! What a batch run did, for scripts (`report.json`) and for people (`report.html`): each unit's
+//! status and [`Outcome`] (its files and, for the stage and prescription, the plots' lines and
+//! totals), and the plot table and notes built from the outcomes.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::export::kind::OutputKind;
+use crate::rx::output::{RxReport, SummaryRow};
 
 /// How a unit of work ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,15 +21,41 @@ pub enum Status {
     SkippedDependency,
     /// Another shard's unit (`--shard`): not run here.
     OtherShard,
+    /// Stopped by Ctrl-C: the run ends there, so no written report holds this status.
+    Interrupted,
+}
+
+/// What a unit does (serialised in lower case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    /// A tile's indices.
+    Index,
+    /// A tile's per-plot statistics over one plot file.
+    Stats,
+    /// A plot file's growth stages.
+    Stage,
+    /// A plot file's prescription.
+    Prescribe,
+}
+
+impl UnitKind {
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Index => "index",
+            UnitKind::Stats => "stats",
+            UnitKind::Stage => "stage",
+            UnitKind::Prescribe => "prescribe",
+        }
+    }
 }
 
 /// One output file of a unit, its path relative to the run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputFile {
     pub path: String,
-    /// index, stats, stage, stage_chart, rx_nitrogen, rx_spray, rx_nitrogen_zones, style,
-    /// quicklook, isoxml, summary, …
-    pub kind: String,
+    pub kind: OutputKind,
 }
 
 /// One unit of work: a tile's indices, a date's statistics, the stage, a prescription.
@@ -32,8 +63,7 @@ pub struct OutputFile {
 pub struct UnitReport {
     /// Stable id, e.g. `index:s2_20260607`, `stats:2026-06-07`, `stage`, `prescribe:drone`.
     pub id: String,
-    /// index, stats, stage or prescribe.
-    pub kind: String,
+    pub kind: UnitKind,
     pub status: Status,
     /// Hash of the unit's inputs and settings: outputs with the same key are up to date.
     pub key: String,
@@ -111,10 +141,240 @@ impl Report {
                 Status::SkippedUpToDate => s.skipped_up_to_date += 1,
                 Status::Failed => s.failed += 1,
                 Status::SkippedDependency => s.skipped_dependency += 1,
-                Status::OtherShard => {}
+                Status::OtherShard | Status::Interrupted => {}
             }
             s.outputs += u.outputs.len();
         }
         self.summary = s;
+    }
+}
+
+/// What a finished unit did: its files, and what the report needs from it. Saved in the unit's
+/// manifest, so a unit that is up to date feeds the report without reading its outputs back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub outputs: Vec<OutputFile>,
+    /// Index units: the index rasters, by the name the run file gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indices: Vec<IndexRaster>,
+    /// Stage units: one line per plot (the stage columns; the prescription's are empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plots: Vec<PlotLine>,
+    /// Prescribe units: the rows of rx_summary.csv and the contents of rx_report.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescription: Option<RxOutcome>,
+}
+
+/// An index raster an index unit wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexRaster {
+    /// Lower case, as in the file name (`ndvi`).
+    pub index: String,
+    /// Relative to the run folder.
+    pub path: String,
+}
+
+/// What a prescription unit tells the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxOutcome {
+    pub rows: Vec<SummaryRow>,
+    pub report: RxReport,
+}
+
+impl PlotLine {
+    /// A stage unit's line: the plot's stage, no prescription.
+    pub fn stage(
+        plot_id: String,
+        stage: String,
+        days_after_transplanting: Option<f64>,
+        confidence: Option<f64>,
+    ) -> Self {
+        PlotLine {
+            plot_id,
+            stage,
+            days_after_transplanting,
+            confidence,
+            n_rate: None,
+            n_unit: String::new(),
+            n_reason: String::new(),
+            n_status: String::new(),
+            spray_area_m2: None,
+            spray_reason: String::new(),
+            spray_status: String::new(),
+        }
+    }
+
+    /// With the plot's prescription (`n_unit`: the nitrogen rate's unit, e.g. `kg urea/ha`).
+    fn with_rx(self, row: &SummaryRow, n_unit: &str) -> Self {
+        let n = row.nitrogen.as_ref();
+        let s = row.spray.as_ref();
+        PlotLine {
+            n_rate: n.and_then(|n| n.product_rate_kg_ha),
+            n_unit: n_unit.to_string(),
+            n_reason: n.map(|n| n.reason.clone()).unwrap_or_default(),
+            n_status: n.map(|n| n.status.as_str().to_string()).unwrap_or_default(),
+            spray_area_m2: s.and_then(|s| s.area_m2),
+            spray_reason: s.map(|s| s.reason.clone()).unwrap_or_default(),
+            spray_status: s.map(|s| s.status.as_str().to_string()).unwrap_or_default(),
+            ..self
+        }
+    }
+}
+
+/// The plot table and the notes for people: each plot of a stage unit with its row of a
+/// prescription (matched by id), then the prescription's totals to order and its warnings. The
+/// run passes the first stage and the first prescription that completed. `product` is the
+/// nitrogen product's name.
+pub fn people(
+    stage: Option<&[PlotLine]>,
+    rx: Option<&RxOutcome>,
+    product: &str,
+) -> (Vec<PlotLine>, Vec<String>) {
+    let n_unit = format!("kg {product}/ha");
+    let plots = stage
+        .unwrap_or_default()
+        .iter()
+        .map(|line| {
+            let row = rx.and_then(|rx| rx.rows.iter().find(|r| r.plot_id == line.plot_id));
+            match row {
+                Some(row) => line.clone().with_rx(row, &n_unit),
+                None => line.clone(),
+            }
+        })
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(report) = rx.map(|rx| &rx.report) {
+        if let Some(n) = &report.nitrogen {
+            notes.push(format!(
+                "Nitrogen to order: {} kg {} ({} kg N); {}",
+                json_number(n.product_kg),
+                n.product,
+                json_number(n.n_kg),
+                n.reference
+            ));
+        }
+        if let Some(s) = &report.spray {
+            notes.push(format!(
+                "Spray: {} zone(s), {} m², {} L of {}",
+                s.zones,
+                json_number(s.sprayed_area_m2),
+                json_number(s.product_l),
+                s.product
+            ));
+        }
+        notes.extend(report.warnings.iter().map(|w| format!("Warning: {w}")));
+    }
+    (plots, notes)
+}
+
+/// A number as rx_report.json writes it (`120.0`, `null` for NaN), so the notes read as the file.
+fn json_number(v: f64) -> String {
+    serde_json::Value::from(v).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rx::output::{GridInfo, NitrogenRow, NitrogenTotals, PlotStatus, SprayTotals};
+
+    fn row(id: &str, rate: Option<f64>) -> SummaryRow {
+        SummaryRow {
+            plot_id: id.into(),
+            class: "medium".into(),
+            stage: "panicle_initiation".into(),
+            days_after_transplanting: Some(45.0),
+            area_ha: Some(0.5),
+            n_index: Some(0.31),
+            n_index_coverage: Some(1.0),
+            si: Some(0.93),
+            nitrogen: Some(NitrogenRow {
+                status: if rate.is_some() {
+                    PlotStatus::Prescribed
+                } else {
+                    PlotStatus::NotObserved
+                },
+                n_rate_kg_ha: rate.map(|r| r * 0.46),
+                product_rate_kg_ha: rate,
+                product_kg: Some(10.0),
+                not_observed_m2: Some(0.0),
+                reason: "SI 0.93".into(),
+            }),
+            spray: None,
+        }
+    }
+
+    fn grid() -> GridInfo {
+        GridInfo {
+            cell_size_m: 5.0,
+            geo_transform: None,
+            height: 1,
+            width: 1,
+        }
+    }
+
+    #[test]
+    fn plot_lines_take_their_prescription_by_id_and_notes_the_totals() {
+        let stage = vec![
+            PlotLine::stage("P01".into(), "tillering".into(), Some(30.0), Some(0.8)),
+            PlotLine::stage("P02".into(), "booting".into(), None, None),
+            PlotLine::stage("P03".into(), "heading".into(), None, Some(1.0)),
+        ];
+        let rx = RxOutcome {
+            rows: vec![row("P02", None), row("P01", Some(40.0))],
+            report: RxReport {
+                files: vec![],
+                flight_date: None,
+                inputs: vec![],
+                nitrogen: Some(NitrogenTotals {
+                    grid: grid(),
+                    index: "NDRE".into(),
+                    n_kg: 55.2,
+                    not_observed: vec!["P02".into()],
+                    not_observed_m2: 0.0,
+                    product: "urea".into(),
+                    product_kg: 120.0,
+                    reference: "plot P09".into(),
+                    sufficiency_threshold: 0.95,
+                    zones: 3,
+                }),
+                software: "paddy".into(),
+                spray: Some(SprayTotals {
+                    grid: grid(),
+                    not_observed: vec![],
+                    not_observed_m2: 0.0,
+                    product: "fungicide".into(),
+                    product_l: 1.5,
+                    sprayed_area_m2: 300.25,
+                    zones: 2,
+                }),
+                warnings: vec!["P02: too little of the plot observed".into()],
+            },
+        };
+        let (plots, notes) = people(Some(&stage), Some(&rx), "urea");
+        assert_eq!(plots.len(), 3);
+        assert_eq!(plots[0].stage, "tillering");
+        assert_eq!(plots[0].n_rate, Some(40.0));
+        assert_eq!(plots[0].n_unit, "kg urea/ha");
+        assert_eq!(plots[0].n_status, "prescribed");
+        assert_eq!(plots[0].n_reason, "SI 0.93");
+        assert_eq!(plots[0].spray_status, "");
+        assert_eq!(plots[1].n_rate, None);
+        assert_eq!(plots[1].n_status, "not observed");
+        // No row for P03: its line stays the stage's, without a unit.
+        assert_eq!(plots[2], stage[2]);
+        assert_eq!(
+            notes,
+            [
+                // Numbers as rx_report.json writes them: 120.0, not 120.
+                "Nitrogen to order: 120.0 kg urea (55.2 kg N); plot P09",
+                "Spray: 2 zone(s), 300.25 m², 1.5 L of fungicide",
+                "Warning: P02: too little of the plot observed",
+            ]
+        );
+        // Without a prescription: the stage lines, no notes.
+        let (plots, notes) = people(Some(&stage), None, "urea");
+        assert_eq!(plots, stage);
+        assert!(notes.is_empty());
+        assert!(people(None, Some(&rx), "urea").0.is_empty());
     }
 }

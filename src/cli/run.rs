@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::batch::report::{Report, Status};
-use crate::batch::{config, lock, plan, run};
+use crate::batch::{config, lock, plan, schedule};
 use crate::error::{Error, Result};
 
 /// Run the nightly batch of a run file: indices of every tile, per-plot statistics, growth
@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 /// file, and running it again finishes the job. A unit that fails (a corrupt tile, a missing
 /// band) fails alone: the others complete, the report says why, and the exit code is 1.
 ///
-/// Exit codes: 0 all done; 1 a unit failed (or the run could not write); 2 a bad run file.
+/// Exit codes: 0 all done; 1 a unit failed (or the run could not write); 2 a bad run file;
+/// 3 a unit failed from a fault in paddy itself (please report it).
 ///
 /// Several machines on shared storage: run `paddy run RUN.toml --shard I/N` on each (I = 1…N:
 /// a Slurm array task, a Kubernetes Indexed Job, GNU parallel), then `paddy merge RUN.toml` once:
@@ -109,25 +110,18 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     }
     let loaded = config::load(&args.run_file)?;
     let plan = plan::plan(&loaded)?;
-    let opts = run::Options {
+    let opts = schedule::Options {
         run_date: args.run_date.clone(),
         force: args.force,
         shard,
     };
-    let date = opts.run_date.clone().unwrap_or_else(run::today);
-    let dir = run::run_dir(&loaded, &date);
+    let date = opts.run_date.clone().unwrap_or_else(schedule::today);
+    let dir = schedule::run_dir(&loaded, &date);
     if args.dry_run {
         for u in &plan.units {
-            let here = match shard {
-                Some((i, n)) => u
-                    .shard_key
-                    .as_ref()
-                    .is_some_and(|k| plan::shard_of(k, n) == i - 1),
-                None => true,
-            };
-            let state = if !here {
+            let state = if !schedule::in_this_run(u, shard) {
                 "other shard"
-            } else if !args.force && run::up_to_date(&dir, u).is_some() {
+            } else if !args.force && schedule::up_to_date(&dir, u).is_some() {
                 "up to date"
             } else {
                 "would run"
@@ -140,13 +134,13 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     let root = loaded.resolve(&loaded.run.output);
     let _lock = lock::acquire(&root, shard.is_some(), args.wait)?;
     if shard.is_none() {
-        run::sweep_temporaries(&dir);
+        schedule::sweep_temporaries(&dir);
     }
     let tty = std::io::stderr().is_terminal() && !args.quiet && args.log_format == "plain";
     let bar = super::progress_bar(!tty, "run", "units");
     let json = args.log_format == "json";
     let quiet = args.quiet;
-    let report = run::run(&loaded, &plan, &opts, &mut |e| {
+    let finished = schedule::run(&loaded, &plan, &opts, &mut |e| {
         bar.set_length(e.total as u64);
         bar.set_position(e.done as u64);
         if quiet && e.unit.status != Status::Failed {
@@ -177,7 +171,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         };
         bar.suspend(|| eprintln!("{line}"));
     })
-    .map_err(|e| match run::disk_full(&dir) {
+    .map_err(|e| match schedule::disk_full(&dir) {
         Some(note) => Error::Input {
             path: dir.clone(),
             message: format!("{e} ({note}); the files already written are whole"),
@@ -185,7 +179,16 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         None => e,
     })?;
     bar.finish_and_clear();
-    summary(&report, &dir, args.json, args.quiet);
+    let report = &finished.report;
+    summary(report, &dir, args.json, args.quiet);
+    if !finished.faults.is_empty() {
+        return Err(Error::internal(format!(
+            "{} unit(s) failed from a fault in paddy: {} (see {})",
+            finished.faults.len(),
+            finished.faults.join(", "),
+            dir.join("report.json").display()
+        )));
+    }
     if report.summary.failed > 0 {
         return Err(Error::Input {
             path: dir,

@@ -5,6 +5,7 @@ pub mod classes;
 #[cfg(feature = "io")]
 pub mod draw;
 pub mod isoxml;
+pub mod kind;
 pub mod qml;
 #[cfg(feature = "io")]
 pub mod quicklook;

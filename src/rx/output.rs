@@ -23,9 +23,11 @@
 use std::path::{Path, PathBuf};
 
 use geo::{Contains, Coord, LineString, MultiPolygon, Point, Polygon};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::export::classes::{rate_classes, Palette};
+use crate::export::kind::OutputKind;
 use crate::export::{isoxml, qml, quicklook};
 use crate::io::table::{Kind, Parts, Table, Value};
 use crate::io::{CogOptions, IndexWriter, OutputMeta};
@@ -57,7 +59,7 @@ impl Map<'_> {
     }
 
     /// A plot's rate for people (None: no rate), status, reason and machine total.
-    fn plot(&self, p: &PlotRx) -> (Option<f64>, &'static str, String, f64) {
+    fn plot(&self, p: &PlotRx) -> (Option<f64>, PlotStatus, String, f64) {
         let (rate, observed, reason, total) = if self.nitrogen() {
             (
                 p.nitrogen.product,
@@ -73,29 +75,202 @@ impl Map<'_> {
                 p.spray_product_l,
             )
         };
-        let status = match (observed, rate.is_finite()) {
-            (true, _) => "prescribed",
-            (false, true) => "not observed (default rate)",
-            (false, false) => "not observed",
-        };
         (
             rate.is_finite().then_some(rate),
-            status,
+            PlotStatus::of(observed, rate),
             reason.clone(),
             total,
         )
     }
+
+    /// The kinds of the rate grid, the machine layer and the layer for people.
+    fn kinds(&self) -> [OutputKind; 3] {
+        if self.nitrogen() {
+            [
+                OutputKind::RxNitrogen,
+                OutputKind::RxNitrogenZones,
+                OutputKind::RxNitrogenPlots,
+            ]
+        } else {
+            [
+                OutputKind::RxSpray,
+                OutputKind::RxSprayZones,
+                OutputKind::RxSprayPlots,
+            ]
+        }
+    }
+}
+
+/// A plot's standing in one pass, as the summary, the plots layer and `report.json` write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlotStatus {
+    /// Observed well enough to have its own rate.
+    #[serde(rename = "prescribed")]
+    Prescribed,
+    /// Not observed; the configured default rate applies.
+    #[serde(rename = "not observed (default rate)")]
+    DefaultRate,
+    /// Not observed, and no rate.
+    #[serde(rename = "not observed")]
+    NotObserved,
+}
+
+impl PlotStatus {
+    fn of(observed: bool, rate: f64) -> Self {
+        match (observed, rate.is_finite()) {
+            (true, _) => PlotStatus::Prescribed,
+            (false, true) => PlotStatus::DefaultRate,
+            (false, false) => PlotStatus::NotObserved,
+        }
+    }
+
+    /// The text written in the files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlotStatus::Prescribed => "prescribed",
+            PlotStatus::DefaultRate => "not observed (default rate)",
+            PlotStatus::NotObserved => "not observed",
+        }
+    }
+}
+
+/// One plot's line of `rx_summary.csv` (the computed columns; the plot's own attributes are
+/// written between the id and these). `paddy run` keeps these rows for its report. Numbers are
+/// as written: None where the file has an empty cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    pub plot_id: String,
+    pub class: String,
+    /// The stage's name, "unknown" without one.
+    pub stage: String,
+    pub days_after_transplanting: Option<f64>,
+    pub area_ha: Option<f64>,
+    pub n_index: Option<f64>,
+    pub n_index_coverage: Option<f64>,
+    pub si: Option<f64>,
+    /// None without a nitrogen pass (empty columns).
+    pub nitrogen: Option<NitrogenRow>,
+    /// None without a spray pass (empty columns).
+    pub spray: Option<SprayRow>,
+}
+
+/// The nitrogen columns of a summary row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NitrogenRow {
+    pub status: PlotStatus,
+    pub n_rate_kg_ha: Option<f64>,
+    pub product_rate_kg_ha: Option<f64>,
+    pub product_kg: Option<f64>,
+    pub not_observed_m2: Option<f64>,
+    pub reason: String,
+}
+
+/// The spray columns of a summary row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SprayRow {
+    pub status: PlotStatus,
+    pub rate_outside_l_ha: Option<f64>,
+    pub area_m2: Option<f64>,
+    pub product_l: Option<f64>,
+    pub not_observed_m2: Option<f64>,
+    pub reason: String,
+}
+
+/// `rx_report.json`. The fields (here and in the structs below) are in alphabetical order:
+/// the order of the keys in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxReport {
+    /// Every file written, paths relative to the report's folder (a moved folder stays whole).
+    pub files: Vec<RxFile>,
+    pub flight_date: Option<FlightDate>,
+    pub inputs: Vec<String>,
+    pub nitrogen: Option<NitrogenTotals>,
+    /// `paddy 0.1.0`.
+    pub software: String,
+    pub spray: Option<SprayTotals>,
+    pub warnings: Vec<String>,
+}
+
+/// One file of the prescription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxFile {
+    pub kind: OutputKind,
+    pub path: String,
+}
+
+/// The flight date the stage table was checked against, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlightDate {
+    pub date: String,
+    pub from: String,
+}
+
+/// A rate grid's size and place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridInfo {
+    #[serde(deserialize_with = "nan_if_null")]
+    pub cell_size_m: f64,
+    pub geo_transform: Option<[f64; 6]>,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// The nitrogen pass: the reference, the totals to order, the plots not observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NitrogenTotals {
+    pub grid: GridInfo,
+    /// The N index's name.
+    pub index: String,
+    /// kg N (two decimals).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub n_kg: f64,
+    pub not_observed: Vec<String>,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub not_observed_m2: f64,
+    pub product: String,
+    /// kg product (two decimals).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub product_kg: f64,
+    /// How the reference was found, in words.
+    pub reference: String,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub sufficiency_threshold: f64,
+    pub zones: usize,
+}
+
+/// The spray pass: zones, area and product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SprayTotals {
+    pub grid: GridInfo,
+    pub not_observed: Vec<String>,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub not_observed_m2: f64,
+    pub product: String,
+    /// L of product (two decimals).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub product_l: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub sprayed_area_m2: f64,
+    pub zones: usize,
+}
+
+/// JSON writes a NaN as null; read it back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// What was written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Written {
     /// (kind, path) of every file.
-    pub files: Vec<(String, PathBuf)>,
+    pub files: Vec<(OutputKind, PathBuf)>,
     pub total_n_product_kg: f64,
     pub total_n_kg: f64,
     pub total_spray_l: f64,
     pub total_spray_area_m2: f64,
+    /// The rows of `rx_summary.csv` and the contents of `rx_report.json`.
+    pub rows: Vec<SummaryRow>,
+    pub report: RxReport,
 }
 
 /// Write every output of `rx` into `dir`.
@@ -109,7 +284,7 @@ pub fn write(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut out = Written::default();
+    let mut files = Vec::new();
     let n = &config.nitrogen;
     let mut maps = Vec::new();
     if let Some(pass) = &rx.nitrogen {
@@ -137,19 +312,21 @@ pub fn write(
         });
     }
     for map in &maps {
-        write_map(rx, map, dir, &mut out)?;
+        write_map(rx, map, dir, &mut files)?;
     }
+    let (mut total_n_product_kg, mut total_spray_l, mut total_spray_area_m2) = (0.0, 0.0, 0.0);
     for row in &rx.plots {
-        out.total_n_product_kg += row.n_product_kg;
-        out.total_spray_l += row.spray_product_l;
-        out.total_spray_area_m2 += row.spray_area_m2;
+        total_n_product_kg += row.n_product_kg;
+        total_spray_l += row.spray_product_l;
+        total_spray_area_m2 += row.spray_area_m2;
     }
-    out.total_n_kg = out.total_n_product_kg * n.n_fraction;
+    let total_n_kg = total_n_product_kg * n.n_fraction;
+    let rows = summary_rows(rx);
     let summary = dir.join("rx_summary.csv");
-    summary_table(rx).write(&summary)?;
-    out.files.push(("summary".into(), summary));
-    let report = dir.join("rx_report.json");
-    out.files.push(("report".into(), report.clone()));
+    summary_table(rx, &rows).write(&summary)?;
+    files.push((OutputKind::Summary, summary));
+    let path = dir.join("rx_report.json");
+    files.push((OutputKind::Report, path.clone()));
     let ids = |f: &dyn Fn(&PlotRx) -> bool| -> Vec<String> {
         rx.plots
             .iter()
@@ -157,53 +334,61 @@ pub fn write(
             .map(|p| p.id.clone())
             .collect()
     };
-    let grid = |pass: &RatePass| {
-        serde_json::json!({
-            "cell_size_m": pass.layout.cell_size,
-            "width": pass.layout.grid.width,
-            "height": pass.layout.grid.height,
-            "geo_transform": pass.layout.grid.geo_transform,
-        })
+    let grid = |pass: &RatePass| GridInfo {
+        cell_size_m: pass.layout.cell_size,
+        width: pass.layout.grid.width,
+        height: pass.layout.grid.height,
+        geo_transform: pass.layout.grid.geo_transform,
     };
-    let json = serde_json::json!({
-        "software": format!("paddy {}", env!("CARGO_PKG_VERSION")),
-        "inputs": inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "flight_date": rx.flight_date.as_ref().map(|(d, from)| serde_json::json!({
-            "date": d.to_string(),
-            "from": from,
-        })),
-        "nitrogen": rx.nitrogen.as_ref().map(|pass| serde_json::json!({
-            "grid": grid(pass),
-            "index": rx.n_index_name,
-            "reference": rx.reference,
-            "sufficiency_threshold": rx.threshold,
-            "product": n.product,
-            "product_kg": round2(out.total_n_product_kg),
-            "n_kg": round2(out.total_n_kg),
-            "zones": pass.pieces.len(),
-            "not_observed": ids(&|p| !p.n_observed),
-            "not_observed_m2": round2(rx.plots.iter().map(|p| p.n_unobserved_m2).sum()),
-        })),
-        "spray": rx.spray.as_ref().map(|pass| serde_json::json!({
-            "grid": grid(pass),
-            "product": config.spray.product,
-            "zones": rx.zones.len(),
-            "sprayed_area_m2": round2(out.total_spray_area_m2),
-            "product_l": round2(out.total_spray_l),
-            "not_observed": ids(&|p| !p.spray_observed),
-            "not_observed_m2": round2(rx.plots.iter().map(|p| p.spray_unobserved_m2).sum()),
-        })),
-        "warnings": rx.warnings,
-        // Paths relative to this report's folder, so a moved folder stays whole.
-        "files": out.files.iter().map(|(k, p)| serde_json::json!({
-            "kind": k,
-            "path": p.strip_prefix(dir).unwrap_or(p).display().to_string(),
-        })).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&json)
-        .map_err(|e| Error::usage(format!("cannot format the report: {e}")))?;
-    crate::io::write_atomic(&report, text.as_bytes())?;
-    Ok(out)
+    let report = RxReport {
+        software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
+        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        flight_date: rx.flight_date.as_ref().map(|(d, from)| FlightDate {
+            date: d.to_string(),
+            from: from.clone(),
+        }),
+        nitrogen: rx.nitrogen.as_ref().map(|pass| NitrogenTotals {
+            grid: grid(pass),
+            index: rx.n_index_name.clone(),
+            reference: rx.reference.clone(),
+            sufficiency_threshold: rx.threshold,
+            product: n.product.clone(),
+            product_kg: round2(total_n_product_kg),
+            n_kg: round2(total_n_kg),
+            zones: pass.pieces.len(),
+            not_observed: ids(&|p| !p.n_observed),
+            not_observed_m2: round2(rx.plots.iter().map(|p| p.n_unobserved_m2).sum()),
+        }),
+        spray: rx.spray.as_ref().map(|pass| SprayTotals {
+            grid: grid(pass),
+            product: config.spray.product.clone(),
+            zones: rx.zones.len(),
+            sprayed_area_m2: round2(total_spray_area_m2),
+            product_l: round2(total_spray_l),
+            not_observed: ids(&|p| !p.spray_observed),
+            not_observed_m2: round2(rx.plots.iter().map(|p| p.spray_unobserved_m2).sum()),
+        }),
+        warnings: rx.warnings.clone(),
+        files: files
+            .iter()
+            .map(|(kind, p)| RxFile {
+                kind: *kind,
+                path: p.strip_prefix(dir).unwrap_or(p).display().to_string(),
+            })
+            .collect(),
+    };
+    let text = serde_json::to_string_pretty(&report)
+        .map_err(|e| Error::internal(format!("cannot format the report: {e}")))?;
+    crate::io::write_atomic(&path, text.as_bytes())?;
+    Ok(Written {
+        files,
+        total_n_product_kg,
+        total_n_kg,
+        total_spray_l,
+        total_spray_area_m2,
+        rows,
+        report,
+    })
 }
 
 /// Two decimals, and never "-0".
@@ -212,12 +397,17 @@ fn round2(v: f64) -> f64 {
 }
 
 /// One rate map: GeoTIFF + style + quicklook, machine and people layers + styles, ISOXML.
-fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Result<()> {
+fn write_map(
+    rx: &Prescription,
+    map: &Map,
+    dir: &Path,
+    files: &mut Vec<(OutputKind, PathBuf)>,
+) -> Result<()> {
     let pass = map.pass;
     let grid = &pass.layout.grid;
     let rates: Vec<f64> = pass.values.iter().map(|&v| f64::from(v)).collect();
     let classes = rate_classes(&rates, &map.unit, map.palette, 7);
-    let kind = format!("rx_{}", map.name);
+    let [grid_kind, zones_kind, plots_kind] = map.kinds();
 
     // The rate grid.
     let tif = dir.join(format!("rx_{}.tif", map.name));
@@ -255,10 +445,10 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         data,
     )?;
     writer.finish()?;
-    out.files.push((kind.clone(), tif.clone()));
+    files.push((grid_kind, tif.clone()));
     let style = tif.with_extension("qml");
     crate::io::write_atomic(&style, qml::raster_classes(&classes, &map.title).as_bytes())?;
-    out.files.push(("style".into(), style));
+    files.push((OutputKind::Style, style));
 
     // The machine layer.
     // 9 decimals of a degree (~0.1 mm): at the usual 7 (~1 cm) pieces that tile a plot exactly
@@ -266,10 +456,10 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
     let zones = machine_table(rx, map)?;
     let path = dir.join(format!("rx_{}_zones.geojson", map.name));
     zones.write_geojson_with_decimals(&path, 9)?;
-    out.files.push((format!("{kind}_zones"), path));
+    files.push((zones_kind, path));
     let path = dir.join(format!("rx_{}_zones.shp.zip", map.name));
     zones.write(&path)?;
-    out.files.push((format!("{kind}_zones"), path));
+    files.push((zones_kind, path));
     let vstyle = dir.join(format!("rx_{}_zones.qml", map.name));
     let label = format!(
         "format_number(\"rate\", 1) || ' {}'",
@@ -279,12 +469,12 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         &vstyle,
         qml::vector_graduated("rate", &classes, &label, &map.title).as_bytes(),
     )?;
-    out.files.push(("style".into(), vstyle));
+    files.push((OutputKind::Style, vstyle));
 
     // The layer for people.
     let people = dir.join(format!("rx_{}_plots.geojson", map.name));
     plots_table(rx, map)?.write(&people)?;
-    out.files.push((format!("{kind}_plots"), people));
+    files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
     let label = format!(
         "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', 'not observed')",
@@ -294,17 +484,18 @@ fn write_map(rx: &Prescription, map: &Map, dir: &Path, out: &mut Written) -> Res
         &pstyle,
         qml::vector_plots("rate", "status", &classes, &label, &map.title).as_bytes(),
     )?;
-    out.files.push(("style".into(), pstyle));
+    files.push((OutputKind::Style, pstyle));
 
     write_quicklook(rx, map, &classes, &dir.join(format!("rx_{}.png", map.name)))?;
-    out.files
-        .push(("quicklook".into(), dir.join(format!("rx_{}.png", map.name))));
+    files.push((
+        OutputKind::Quicklook,
+        dir.join(format!("rx_{}.png", map.name)),
+    ));
 
     // ISOBUS task data: the machine pieces on WGS84 cells of about the grid's size.
     let task_dir = dir.join(format!("TASKDATA_{}", map.name));
     write_isoxml(rx, map, &task_dir)?;
-    out.files
-        .push(("isoxml".into(), task_dir.join("TASKDATA.XML")));
+    files.push((OutputKind::Isoxml, task_dir.join("TASKDATA.XML")));
     Ok(())
 }
 
@@ -348,7 +539,7 @@ fn write_quicklook(
     let unseen = rx
         .plots
         .iter()
-        .filter(|p| !map.plot(p).1.eq("prescribed"))
+        .filter(|p| map.plot(p).1 != PlotStatus::Prescribed)
         .count();
     let mut notes = vec![
         format!(
@@ -547,7 +738,7 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
     for (i, piece) in map.pass.pieces.iter().enumerate() {
         let plot = &rx.plots[piece.plot];
         let (plot_rate, status, reason, _) = map.plot(plot);
-        let reason = if status != "prescribed" {
+        let reason = if status != PlotStatus::Prescribed {
             reason
         } else if map.nitrogen() && plot.n_variable {
             format!("cells with SI below {} get N", rx.threshold)
@@ -608,7 +799,7 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
             plot.spray_unobserved_m2
         };
         row.extend([
-            Value::Text(status.into()),
+            Value::Text(status.as_str().into()),
             Value::real(Some(plot.area_ha)),
             Value::Real(round2(total)),
             Value::Real(round2(unseen)),
@@ -620,21 +811,46 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
     Ok(table)
 }
 
-/// "not observed" or "prescribed" (or with the default rate) for a summary row.
-fn status(observed: bool, rate: f64) -> Value {
-    Value::Text(
-        match (observed, rate.is_finite()) {
-            (true, _) => "prescribed",
-            (false, true) => "not observed (default rate)",
-            (false, false) => "not observed",
-        }
-        .into(),
-    )
+/// The summary's rows, one per plot: stage, index, SI, status, rates and totals.
+pub fn summary_rows(rx: &Prescription) -> Vec<SummaryRow> {
+    // As the table writes them: NaN is an empty cell; rates also empty when infinite.
+    let num = |v: f64| (!v.is_nan()).then_some(v);
+    let rate = |v: f64| v.is_finite().then_some(v);
+    rx.plots
+        .iter()
+        .map(|p| SummaryRow {
+            plot_id: p.id.clone(),
+            class: p.stage.class.clone(),
+            stage: p.stage.stage.map_or("unknown", |s| s.name()).to_string(),
+            days_after_transplanting: p.stage.dat.and_then(num),
+            area_ha: num(p.area_ha),
+            n_index: num(p.n_index),
+            n_index_coverage: num(p.n_coverage),
+            si: p.nitrogen.si.and_then(num),
+            nitrogen: rx.nitrogen.as_ref().map(|_| NitrogenRow {
+                status: PlotStatus::of(p.n_observed, p.nitrogen.product),
+                n_rate_kg_ha: rate(p.nitrogen.n),
+                product_rate_kg_ha: rate(p.nitrogen.product),
+                product_kg: num(round2(p.n_product_kg)),
+                not_observed_m2: num(round2(p.n_unobserved_m2)),
+                reason: p.nitrogen.reason.clone(),
+            }),
+            spray: rx.spray.as_ref().map(|_| SprayRow {
+                status: PlotStatus::of(p.spray_observed, p.spray_rate_outside),
+                rate_outside_l_ha: rate(p.spray_rate_outside),
+                area_m2: num(round2(p.spray_area_m2)),
+                product_l: num(round2(p.spray_product_l)),
+                not_observed_m2: num(round2(p.spray_unobserved_m2)),
+                reason: p.spray_reason.clone(),
+            }),
+        })
+        .collect()
 }
 
-/// Per plot: attributes, stage, index, SI, status, rates and totals. A plot attribute whose name
-/// is one of the computed columns is written as `<name>_input`.
-pub fn summary_table(rx: &Prescription) -> Table {
+/// `rx_summary.csv`: per plot the id, its attributes, then the computed columns of `rows` (one
+/// row per plot of `rx`). A plot attribute whose name is one of the computed columns is written
+/// as `<name>_input`.
+pub fn summary_table(rx: &Prescription, rows: &[SummaryRow]) -> Table {
     const COMPUTED: [(&str, Kind); 19] = [
         ("class", Kind::Text),
         ("stage", Kind::Text),
@@ -669,47 +885,57 @@ pub fn summary_table(rx: &Prescription) -> Table {
         )
     }));
     columns.extend(COMPUTED.iter().map(|(n, k)| (n.to_string(), *k)));
-    let n_pass = rx.nitrogen.is_some();
-    let s_pass = rx.spray.is_some();
+    let mut columns: Vec<(String, Kind)> = vec![(rx.id_column.clone(), Kind::Text)];
+    columns.extend(rx.fields.iter().map(|(name, kind)| {
+        let clash = COMPUTED.iter().any(|c| c.0.eq_ignore_ascii_case(name));
+        (
+            if clash {
+                format!("{name}_input")
+            } else {
+                name.clone()
+            },
+            *kind,
+        )
+    }));
+    columns.extend(COMPUTED.iter().map(|(n, k)| (n.to_string(), *k)));
+    let text = |s: &str| Value::Text(s.to_string());
     let rows = rx
         .plots
         .iter()
-        .map(|p| {
-            let mut row = vec![Value::Text(p.id.clone())];
+        .zip(rows)
+        .map(|(p, r)| {
+            let mut row = vec![text(&r.plot_id)];
             row.extend(p.attributes.iter().cloned());
-            let rate = |v: f64| Value::real(Some(v).filter(|v| v.is_finite()));
             row.extend([
-                Value::Text(p.stage.class.clone()),
-                Value::Text(p.stage.stage.map_or("unknown", |s| s.name()).to_string()),
-                Value::real(p.stage.dat),
-                Value::real(Some(p.area_ha)),
-                Value::real(Some(p.n_index)),
-                Value::real(Some(p.n_coverage)),
-                Value::real(p.nitrogen.si),
+                text(&r.class),
+                text(&r.stage),
+                Value::real(r.days_after_transplanting),
+                Value::real(r.area_ha),
+                Value::real(r.n_index),
+                Value::real(r.n_index_coverage),
+                Value::real(r.si),
             ]);
-            if n_pass {
-                row.extend([
-                    status(p.n_observed, p.nitrogen.product),
-                    rate(p.nitrogen.n),
-                    rate(p.nitrogen.product),
-                    Value::Real(round2(p.n_product_kg)),
-                    Value::Real(round2(p.n_unobserved_m2)),
-                    Value::Text(p.nitrogen.reason.clone()),
-                ]);
-            } else {
-                row.extend(std::iter::repeat(Value::Null).take(6));
+            match &r.nitrogen {
+                Some(n) => row.extend([
+                    text(n.status.as_str()),
+                    Value::real(n.n_rate_kg_ha),
+                    Value::real(n.product_rate_kg_ha),
+                    Value::real(n.product_kg),
+                    Value::real(n.not_observed_m2),
+                    text(&n.reason),
+                ]),
+                None => row.extend(std::iter::repeat(Value::Null).take(6)),
             }
-            if s_pass {
-                row.extend([
-                    status(p.spray_observed, p.spray_rate_outside),
-                    rate(p.spray_rate_outside),
-                    Value::Real(round2(p.spray_area_m2)),
-                    Value::Real(round2(p.spray_product_l)),
-                    Value::Real(round2(p.spray_unobserved_m2)),
-                    Value::Text(p.spray_reason.clone()),
-                ]);
-            } else {
-                row.extend(std::iter::repeat(Value::Null).take(6));
+            match &r.spray {
+                Some(s) => row.extend([
+                    text(s.status.as_str()),
+                    Value::real(s.rate_outside_l_ha),
+                    Value::real(s.area_m2),
+                    Value::real(s.product_l),
+                    Value::real(s.not_observed_m2),
+                    text(&s.reason),
+                ]),
+                None => row.extend(std::iter::repeat(Value::Null).take(6)),
             }
             row
         })
@@ -718,5 +944,99 @@ pub fn summary_table(rx: &Prescription) -> Table {
         columns,
         rows,
         lonlat: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> GridInfo {
+        GridInfo {
+            cell_size_m: 5.0,
+            geo_transform: Some([500_000.0, 5.0, 0.0, 1_000_000.0, 0.0, -5.0]),
+            height: 3,
+            width: 4,
+        }
+    }
+
+    fn report() -> RxReport {
+        RxReport {
+            files: vec![RxFile {
+                kind: OutputKind::RxNitrogenZones,
+                path: "rx_nitrogen_zones.geojson".into(),
+            }],
+            flight_date: Some(FlightDate {
+                date: "2026-07-18".into(),
+                from: "--at".into(),
+            }),
+            inputs: vec!["plots.geojson".into()],
+            nitrogen: Some(NitrogenTotals {
+                grid: grid(),
+                index: "NDRE".into(),
+                n_kg: 12.5,
+                not_observed: vec!["P03".into()],
+                not_observed_m2: 0.0,
+                product: "urea".into(),
+                product_kg: 27.17,
+                reference: "the plot P01 (role = n_rich)".into(),
+                sufficiency_threshold: f64::NAN,
+                zones: 7,
+            }),
+            software: "paddy 0.1.0".into(),
+            spray: Some(SprayTotals {
+                grid: grid(),
+                not_observed: vec![],
+                not_observed_m2: 1.25,
+                product: "fungicide".into(),
+                product_l: 3.0,
+                sprayed_area_m2: 1500.0,
+                zones: 2,
+            }),
+            warnings: vec!["a warning".into()],
+        }
+    }
+
+    #[test]
+    fn the_report_keeps_its_keys_in_alphabetical_order() {
+        // serde_json's map (without preserve_order) sorts keys: the order rx_report.json had
+        // when it was built as a map, which the struct fields must keep.
+        let r = report();
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        let sorted = serde_json::to_string_pretty(&serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(text, sorted);
+        assert!(text.contains("\"sufficiency_threshold\": null"), "{text}");
+        assert!(text.contains("\"kind\": \"rx_nitrogen_zones\""), "{text}");
+    }
+
+    #[test]
+    fn the_report_reads_back_with_a_nan_as_null() {
+        let r = report();
+        let back: RxReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        let n = back.nitrogen.as_ref().unwrap();
+        assert!(n.sufficiency_threshold.is_nan());
+        assert_eq!(n.product_kg, 27.17);
+        assert_eq!(back.spray, r.spray);
+    }
+
+    #[test]
+    fn statuses_are_written_as_before() {
+        assert_eq!(PlotStatus::of(true, f64::NAN), PlotStatus::Prescribed);
+        assert_eq!(PlotStatus::of(false, 20.0), PlotStatus::DefaultRate);
+        assert_eq!(PlotStatus::of(false, f64::NAN), PlotStatus::NotObserved);
+        for s in [
+            PlotStatus::Prescribed,
+            PlotStatus::DefaultRate,
+            PlotStatus::NotObserved,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(
+            PlotStatus::DefaultRate.as_str(),
+            "not observed (default rate)"
+        );
     }
 }

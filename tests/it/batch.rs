@@ -74,14 +74,18 @@ fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Every file under a final name opens whole (no partial file is ever visible).
+/// Every file under a final name opens whole (no partial file is ever visible). A killed run
+/// may leave hidden temporaries (`.name.staging-PID`): never under a final name, and swept by
+/// the next run (the callers check that).
 fn all_complete(dir: &Path) {
     for (rel, bytes) in outputs(dir) {
         let p = dir.join(&rel);
-        assert!(
-            !rel.contains(".part-") && !rel.contains(".staging-"),
-            "temporary {rel} visible"
-        );
+        let tagged = |s: &str| s.contains(".part-") || s.contains(".staging-");
+        let temporary = tagged(&rel);
+        if rel.split('/').any(|c| c.starts_with('.') && tagged(c)) {
+            continue;
+        }
+        assert!(!temporary, "temporary {rel} visible under a final name");
         if rel.ends_with(".tif") {
             let ds = gdal::Dataset::open(&p).unwrap_or_else(|e| panic!("{rel}: {e}"));
             let band = ds.rasterband(1).unwrap();
@@ -411,4 +415,143 @@ fn four_shards_then_merge_equal_one_machine() {
     );
     assert_eq!(report["summary"]["ok"], 2);
     compare(&run_dir(&reference), &run_dir(&run));
+}
+
+/// The CSV at `path` as rows of column → text (the test's own reading of the files).
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .map(String::from)
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// A number of the report as the CSV writes it (empty for null).
+fn as_csv(v: &serde_json::Value) -> String {
+    v.as_f64().map_or(String::new(), |x| x.to_string())
+}
+
+#[test]
+fn a_resumed_run_reports_from_its_manifests_not_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let r = run.display().to_string();
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    let first = report_of(&run);
+    let rd = run_dir(&run);
+    // The plot table agrees with the stage table and the prescription summary, read here.
+    let stage = csv_rows(&rd.join("stage/plots_stage.csv"));
+    let rx = csv_rows(&rd.join("rx/plots/rx_summary.csv"));
+    let plots = first["plots"].as_array().unwrap();
+    assert_eq!(plots.len(), stage.len());
+    assert!(!stage.is_empty());
+    for (line, s) in plots.iter().zip(&stage) {
+        let id = line["plot_id"].as_str().unwrap();
+        assert_eq!(id, s["plot_id"]);
+        assert_eq!(line["stage"], s["stage"].as_str());
+        assert_eq!(
+            as_csv(&line["days_after_transplanting"]),
+            s["days_after_transplanting"]
+        );
+        assert_eq!(as_csv(&line["confidence"]), s["confidence"]);
+        let row = rx.iter().find(|r| r["plot_id"] == id).unwrap();
+        assert_eq!(as_csv(&line["n_rate"]), row["product_rate_kg_ha"], "{id}");
+        assert_eq!(line["n_status"], row["n_status"].as_str());
+        assert_eq!(line["n_reason"], row["n_reason"].as_str());
+        assert_eq!(as_csv(&line["spray_area_m2"]), row["spray_area_m2"], "{id}");
+        assert_eq!(line["spray_status"], row["spray_status"].as_str());
+        assert_eq!(line["n_unit"], "kg urea/ha");
+    }
+    // The notes carry the totals of rx_report.json, read here.
+    let rx_report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rd.join("rx/plots/rx_report.json")).unwrap())
+            .unwrap();
+    let notes: Vec<&str> = first["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let n = &rx_report["nitrogen"];
+    assert_eq!(
+        notes[0],
+        format!(
+            "Nitrogen to order: {} kg urea ({} kg N); {}",
+            n["product_kg"],
+            n["n_kg"],
+            n["reference"].as_str().unwrap()
+        )
+    );
+    assert!(notes[1].starts_with(&format!("Spray: {} zone(s)", rx_report["spray"]["zones"])));
+    // The resumed run reads no output back: with the tables and the report overwritten, every
+    // unit is up to date and the plot table and notes are the first run's.
+    for f in [
+        "stage/plots_stage.csv",
+        "rx/plots/rx_summary.csv",
+        "rx/plots/rx_report.json",
+    ] {
+        std::fs::write(rd.join(f), "not what paddy wrote\n").unwrap();
+    }
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    let again = report_of(&run);
+    assert_eq!(again["summary"]["skipped_up_to_date"], 18);
+    assert_eq!(again["plots"], first["plots"]);
+    assert_eq!(again["notes"], first["notes"]);
+    assert_eq!(again["units"].as_array().unwrap().len(), 18);
+    for (a, b) in again["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(first["units"].as_array().unwrap())
+    {
+        assert_eq!(a["outputs"], b["outputs"], "{}", a["id"]);
+    }
+}
+
+#[test]
+fn a_manifest_of_the_old_format_or_unreadable_runs_its_unit_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let r = run.display().to_string();
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    let first = report_of(&run);
+    let units = dir.path().join("out").join(DATE).join(".paddy/units");
+    // Before outcomes were recorded, a manifest was the unit's line of report.json.
+    let old = first["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "prescribe:plots")
+        .unwrap();
+    std::fs::write(
+        units.join("prescribe_plots.json"),
+        serde_json::to_string_pretty(old).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(units.join("stage_plots.json"), "{ truncated").unwrap();
+    let dry = paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "--dry-run"]);
+    assert!(dry.contains("would run    stage:plots"), "{dry}");
+    assert!(dry.contains("would run    prescribe:plots"), "{dry}");
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    let again = report_of(&run);
+    for u in again["units"].as_array().unwrap() {
+        let want = if u["id"] == "prescribe:plots" || u["id"] == "stage:plots" {
+            "ok"
+        } else {
+            "skipped-up-to-date"
+        };
+        assert_eq!(u["status"], want, "{}", u["id"]);
+    }
+    assert_eq!(again["plots"], first["plots"]);
+    assert_eq!(again["notes"], first["notes"]);
+    // Rewritten in the current format: up to date from now on.
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    assert_eq!(report_of(&run)["summary"]["skipped_up_to_date"], 18);
 }

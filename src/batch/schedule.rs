@@ -1,0 +1,485 @@
+//! Running a plan: each unit in order, skipped when its manifest says its outputs exist with
+//! the same key, isolated when it fails (its dependants are skipped, the rest go on), its
+//! outputs written atomically and its manifest last — so a run killed at any moment and run
+//! again ends with the same files as one never interrupted. The report is built from the units'
+//! outcomes, those of units up to date read from their manifests.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::phenology::dates::Date;
+
+use super::config::Loaded;
+use super::plan::{shard_of, Plan, Unit, Work};
+use super::report::{self, Outcome, Report, Status, UnitKind, UnitReport};
+use super::work::{self, Ctx};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The run's date (its folder's name); default: today (UTC).
+    pub run_date: Option<String>,
+    /// Redo every unit.
+    pub force: bool,
+    /// `(I, N)`, 1-based: run only the tile units of shard I of N.
+    pub shard: Option<(usize, usize)>,
+}
+
+/// One event for the log: a unit ended.
+pub struct Event<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub unit: &'a UnitReport,
+}
+
+/// A finished run: its report (also written), and the units that failed from a fault in paddy
+/// itself (a panic), which the command reports as an internal error.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub report: Report,
+    pub faults: Vec<String>,
+}
+
+/// The run folder of a run file and date.
+pub fn run_dir(run: &Loaded, date: &str) -> PathBuf {
+    run.resolve(&run.run.output).join(date)
+}
+
+/// Today's date, UTC.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    Date::from_days_since_epoch(i32::try_from(days).unwrap_or(0)).to_string()
+}
+
+/// RFC 3339 UTC time of now.
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = Date::from_days_since_epoch(i32::try_from(secs / 86_400).unwrap_or(0));
+    let s = secs % 86_400;
+    format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The version of the manifest format. A manifest of another version (or none, as before
+/// outcomes were recorded) does not parse as up to date: its unit runs again.
+const MANIFEST_FORMAT: u32 = 2;
+
+/// A unit's manifest (`.paddy/units/<id>.json`), written after its outputs.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    id: String,
+    key: String,
+    outcome: Outcome,
+}
+
+fn manifest_path(dir: &Path, id: &str) -> PathBuf {
+    let name: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(".paddy")
+        .join("units")
+        .join(format!("{name}.json"))
+}
+
+/// The unit's recorded outcome when it is up to date: a manifest of this format with the same
+/// key, every output present.
+pub fn up_to_date(dir: &Path, unit: &Unit) -> Option<Outcome> {
+    let text = std::fs::read_to_string(manifest_path(dir, &unit.id)).ok()?;
+    let m: Manifest = serde_json::from_str(&text).ok()?;
+    (m.format == MANIFEST_FORMAT
+        && m.key == unit.key
+        && m.outcome.outputs.iter().all(|o| dir.join(&o.path).exists()))
+    .then_some(m.outcome)
+}
+
+/// Record a unit's outcome, after its outputs.
+fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        id: unit.id.clone(),
+        key: unit.key.clone(),
+        outcome: outcome.clone(),
+    };
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| Error::internal(format!("cannot format the manifest of {}: {e}", unit.id)))?;
+    crate::io::write_atomic(&manifest_path(dir, &unit.id), text.as_bytes())
+}
+
+/// Remove temporaries a killed run left (hidden `.name.part-PID`, `.name.staging-PID`).
+pub fn sweep_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if path.is_dir() && !name.starts_with(".paddy") {
+            if name.starts_with('.') && name.contains(".part-") {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                sweep_temporaries(&path);
+            }
+        } else if name.starts_with('.') && (name.contains(".part-") || name.contains(".staging-")) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Whether a unit runs here: all of them without `--shard`, else the tile units of this shard.
+pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
+    match (shard, &unit.shard_key) {
+        (None, _) => true,
+        (Some((i, n)), Some(k)) => shard_of(k, n) == i - 1,
+        (Some(_), None) => false,
+    }
+}
+
+/// Run the plan into the run folder; `log` hears of every unit as it ends. Returns the report
+/// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard) and
+/// the units that failed from a fault.
+pub fn run(
+    run: &Loaded,
+    plan: &Plan,
+    opts: &Options,
+    log: &mut dyn FnMut(Event),
+) -> Result<Finished> {
+    let date = opts.run_date.clone().unwrap_or_else(today);
+    let dir = run_dir(run, &date);
+    std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    if let Some(mib) = run.run.machine.ram_mib {
+        std::env::set_var("GDAL_CACHEMAX", format!("{mib}MB"));
+    }
+    let started = (Instant::now(), now());
+    let mut reports: Vec<UnitReport> = Vec::with_capacity(plan.units.len());
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(plan.units.len());
+    let mut faults = Vec::new();
+    let total = plan
+        .units
+        .iter()
+        .filter(|u| in_this_run(u, opts.shard))
+        .count();
+    let mut done = 0;
+    for unit in &plan.units {
+        let base = UnitReport {
+            id: unit.id.clone(),
+            kind: kind(&unit.work),
+            status: Status::Ok,
+            key: unit.key.clone(),
+            seconds: 0.0,
+            inputs: unit
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            outputs: Vec::new(),
+            error: None,
+        };
+        if !in_this_run(unit, opts.shard) {
+            reports.push(UnitReport {
+                status: Status::OtherShard,
+                ..base
+            });
+            outcomes.push(None);
+            continue;
+        }
+        let ctx = Ctx {
+            run,
+            plan,
+            dir: &dir,
+            done: &outcomes,
+        };
+        let ran = run_unit(&ctx, unit, &reports, opts.force, base);
+        if ran.report.status == Status::Interrupted {
+            return Err(Error::Interrupted);
+        }
+        if ran.fault {
+            faults.push(unit.id.clone());
+        }
+        done += 1;
+        log(Event {
+            done,
+            total,
+            unit: &ran.report,
+        });
+        reports.push(ran.report);
+        outcomes.push(ran.outcome);
+    }
+    let mut report = Report {
+        software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
+        run_file: run.path.display().to_string(),
+        config_hash: run.hash.clone(),
+        run_date: date,
+        started: started.1,
+        finished: now(),
+        seconds: started.0.elapsed().as_secs_f64(),
+        shard: opts.shard.map(|(i, n)| [i, n]),
+        inputs: inputs(plan),
+        units: reports,
+        plots: Vec::new(),
+        notes: Vec::new(),
+        summary: Default::default(),
+    };
+    report.recount();
+    if opts.shard.is_none() {
+        // The first stage and prescription that completed.
+        let first = |kind: UnitKind| {
+            plan.units
+                .iter()
+                .zip(&outcomes)
+                .find_map(|(u, o)| o.as_ref().filter(|_| self::kind(&u.work) == kind))
+        };
+        (report.plots, report.notes) = report::people(
+            first(UnitKind::Stage).map(|o| o.plots.as_slice()),
+            first(UnitKind::Prescribe).and_then(|o| o.prescription.as_ref()),
+            &run.rx.nitrogen.product,
+        );
+    }
+    write_report(&report, &dir, opts)?;
+    Ok(Finished { report, faults })
+}
+
+fn kind(work: &Work) -> UnitKind {
+    match work {
+        Work::Index { .. } => UnitKind::Index,
+        Work::Stats { .. } => UnitKind::Stats,
+        Work::Stage { .. } => UnitKind::Stage,
+        Work::Prescribe { .. } => UnitKind::Prescribe,
+    }
+}
+
+fn inputs(plan: &Plan) -> Vec<String> {
+    let mut v: Vec<String> = plan
+        .tiles
+        .iter()
+        .flatten()
+        .flat_map(|t| std::iter::once(&t.path).chain(t.mask.iter()))
+        .chain(plan.plots.iter())
+        .map(|p| p.display().to_string())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A unit's end: its line in the report, its outcome when it completed, and whether it failed
+/// from a fault in paddy (a panic).
+struct Ran {
+    report: UnitReport,
+    outcome: Option<Outcome>,
+    fault: bool,
+}
+
+/// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
+fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: UnitReport) -> Ran {
+    let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
+        report,
+        outcome,
+        fault: false,
+    };
+    // Hard dependencies must have their outputs; the stage takes whatever dates succeeded.
+    let failed: Vec<&str> = unit
+        .deps
+        .iter()
+        .filter(|&&d| ctx.done[d].is_none())
+        .map(|&d| before[d].id.as_str())
+        .collect();
+    let soft = matches!(unit.work, Work::Stage { .. });
+    if !failed.is_empty() && (!soft || failed.len() == unit.deps.len()) {
+        let report = UnitReport {
+            status: Status::SkippedDependency,
+            error: Some(format!(
+                "needs {}, which did not complete",
+                failed.join(", ")
+            )),
+            ..base
+        };
+        return ended(report, None);
+    }
+    if !force {
+        if let Some(outcome) = up_to_date(ctx.dir, unit) {
+            let report = UnitReport {
+                status: Status::SkippedUpToDate,
+                outputs: outcome.outputs.clone(),
+                ..base
+            };
+            return ended(report, Some(outcome));
+        }
+    }
+    let t0 = Instant::now();
+    let result = caught(|| work::execute(ctx, unit));
+    let seconds = t0.elapsed().as_secs_f64();
+    let failed = |error: &Error| UnitReport {
+        status: Status::Failed,
+        seconds,
+        error: Some(match disk_full(ctx.dir) {
+            Some(note) => format!("{error} ({note})"),
+            None => error.to_string(),
+        }),
+        ..base.clone()
+    };
+    match result {
+        // The manifest last: only a unit whose every output is in place is up to date.
+        Ok(outcome) => match write_manifest(ctx.dir, unit, &outcome) {
+            Ok(()) => {
+                let report = UnitReport {
+                    status: Status::Ok,
+                    seconds,
+                    outputs: outcome.outputs.clone(),
+                    ..base
+                };
+                ended(report, Some(outcome))
+            }
+            Err(e) => {
+                let report = UnitReport {
+                    status: Status::Failed,
+                    seconds,
+                    outputs: outcome.outputs,
+                    error: Some(e.to_string()),
+                    ..base
+                };
+                ended(report, None)
+            }
+        },
+        Err(Error::Interrupted) => {
+            let report = UnitReport {
+                status: Status::Interrupted,
+                ..base
+            };
+            ended(report, None)
+        }
+        Err(e @ Error::Internal(_)) => Ran {
+            report: failed(&e),
+            outcome: None,
+            fault: true,
+        },
+        Err(e) => ended(failed(&e), None),
+    }
+}
+
+/// `f`'s result, a panic in it an internal error with the panic's message.
+fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(Error::internal(
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ))
+    })
+}
+
+/// GDAL reports a full disk as a failed write ("IO error writing tag data"): say what it is
+/// when the output's filesystem has (almost) no room left.
+pub fn disk_full(dir: &Path) -> Option<String> {
+    let c = std::ffi::CString::new(dir.as_os_str().to_string_lossy().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct for a NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    (free < 4 << 20).then(|| {
+        format!(
+            "the output disk is full: {} KiB free at {}",
+            free / 1024,
+            dir.display()
+        )
+    })
+}
+
+fn write_report(report: &Report, dir: &Path, opts: &Options) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| Error::internal(format!("cannot format the report: {e}")))?;
+    match opts.shard {
+        Some((i, n)) => crate::io::write_atomic(
+            &dir.join(format!("report.shard-{i}-of-{n}.json")),
+            text.as_bytes(),
+        ),
+        None => {
+            crate::io::write_atomic(&dir.join("report.json"), text.as_bytes())?;
+            super::html::write(report, dir, &dir.join("report.html"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::{OutputFile, OutputKind};
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_unit_is_an_internal_error_with_its_message() {
+        let e = caught(|| -> Result<()> { panic!("index {} out of range", 7) }).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            "internal error (please report): index 7 out of range"
+        );
+        let e = caught(|| -> Result<()> { panic!("static text") }).unwrap_err();
+        assert!(e.to_string().ends_with(": static text"), "{e}");
+        // Results and errors pass through as they are.
+        assert_eq!(caught(|| Ok(5)).unwrap(), 5);
+        let e = caught(|| -> Result<()> { Err(Error::usage("bad")) }).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_manifest_is_up_to_date_only_in_this_format_with_its_key_and_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = Unit {
+            id: "stage:plots".into(),
+            work: Work::Stage {
+                plots: 0,
+                series: vec![],
+            },
+            deps: vec![],
+            inputs: vec![],
+            key: "k1".into(),
+            shard_key: None,
+        };
+        std::fs::create_dir_all(dir.path().join(".paddy/units")).unwrap();
+        std::fs::write(dir.path().join("out.csv"), "x\n").unwrap();
+        let outcome = Outcome {
+            outputs: vec![OutputFile {
+                path: "out.csv".into(),
+                kind: OutputKind::Stage,
+            }],
+            ..Outcome::default()
+        };
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), Some(outcome.clone()));
+        // Another key, another format, a missing output: run again.
+        let other = Unit {
+            key: "k2".into(),
+            ..unit.clone()
+        };
+        assert_eq!(up_to_date(dir.path(), &other), None);
+        let path = manifest_path(dir.path(), &unit.id);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"format\": 2"), "{text}");
+        std::fs::write(&path, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), None);
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        std::fs::remove_file(dir.path().join("out.csv")).unwrap();
+        assert_eq!(up_to_date(dir.path(), &unit), None);
+    }
+}

@@ -1,0 +1,357 @@
+//! The work of one unit, one function per kind: a tile's indices, a tile's statistics over a
+//! plot file, a plot file's stages, its prescription. Each writes its files (atomically,
+//! through the writers in `io`) and returns its [`Outcome`]: the files with their kinds and what
+//! the report needs, taken from the results in memory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalogue::Catalogue;
+use crate::error::{Error, Result};
+use crate::index::{self, IndexRequest};
+use crate::io::CogOptions;
+use crate::phenology::dates::Date;
+use crate::rx;
+use crate::stage::{self, StageRequest};
+use crate::zonal::{self, CoverageMode, StatsRequest};
+
+use super::config::Loaded;
+use super::plan::{Plan, Unit, Work};
+use super::report::{IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxOutcome};
+
+/// What a unit's work sees: the run, its plan and folder, and the units before it.
+pub struct Ctx<'a> {
+    pub run: &'a Loaded,
+    pub plan: &'a Plan,
+    /// The run folder.
+    pub dir: &'a Path,
+    /// Per unit so far: its outcome when it completed (computed or up to date).
+    pub done: &'a [Option<Outcome>],
+}
+
+/// Do one unit's work.
+pub fn execute(ctx: &Ctx, unit: &Unit) -> Result<Outcome> {
+    match &unit.work {
+        Work::Index { source, tile } => index(ctx, *source, *tile),
+        Work::Stats { index, plots } => stats(ctx, unit, *index, *plots),
+        Work::Stage { plots, series } => stage(ctx, *plots, series),
+        Work::Prescribe {
+            plots,
+            series,
+            flight,
+            flight_date,
+            previous,
+        } => prescribe(ctx, *plots, series, (*flight, *flight_date), *previous),
+    }
+}
+
+/// Paths relative to the run folder.
+fn rel(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir).unwrap_or(path).display().to_string()
+}
+
+fn output(dir: &Path, path: &Path, kind: OutputKind) -> OutputFile {
+    OutputFile {
+        path: rel(dir, path),
+        kind,
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// The index rasters (absolute) of a completed index unit, by lower-case index name; none when
+/// the unit did not complete.
+fn index_rasters(ctx: &Ctx, unit: usize) -> HashMap<String, PathBuf> {
+    ctx.done[unit]
+        .iter()
+        .flat_map(|o| &o.indices)
+        .map(|r| (r.index.clone(), ctx.dir.join(&r.path)))
+        .collect()
+}
+
+/// The stem of the files a plot file's units write (`plots` for `plots.geojson`).
+fn plots_name(plan: &Plan, plots: usize) -> String {
+    let name = crate::io::file_name(&plan.plots[plots]);
+    name.split('.').next().unwrap_or("plots").to_string()
+}
+
+/// A tile's indices, each with its style and PNG quicklook.
+fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
+    let cfg = &ctx.run.run;
+    let threads = cfg.machine.threads;
+    let src = &cfg.sources[source];
+    let t = &ctx.plan.tiles[source][tile];
+    let mut inputs = vec![t.path.clone()];
+    inputs.extend(t.mask.iter().cloned());
+    let defaults = CogOptions::default();
+    let request = IndexRequest {
+        sensor: src.sensor.clone(),
+        out_dir: ctx.dir.join("index").join(&src.name),
+        cog: CogOptions {
+            threads: threads.unwrap_or(defaults.threads),
+            compress: src.compress.unwrap_or(defaults.compress),
+            layout: src.layout.unwrap_or(defaults.layout),
+            ..defaults
+        },
+        threads,
+        ..IndexRequest::new(inputs, src.indices.clone())
+    };
+    let plan = index::plan(&request, Catalogue::builtin())?;
+    let report = index::run(&plan, &|_, _| {})?;
+    let mut outcome = Outcome::default();
+    for o in &report.outputs {
+        outcome
+            .outputs
+            .push(output(ctx.dir, &o.path, OutputKind::Index));
+        outcome
+            .outputs
+            .push(output(ctx.dir, &o.style, OutputKind::Style));
+        let png = o.path.with_extension("png");
+        super::quicklook::index_png(&o.path, &o.index, &png)?;
+        outcome
+            .outputs
+            .push(output(ctx.dir, &png, OutputKind::Quicklook));
+        // The name as the run file gives it: the file name's last part (`<stem>_<index>.tif`).
+        let stem = o.path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if let Some(name) = stem.as_deref().and_then(|s| s.rsplit('_').next()) {
+            outcome.indices.push(IndexRaster {
+                index: name.to_ascii_lowercase(),
+                path: rel(ctx.dir, &o.path),
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+/// Per-plot statistics of a tile's indices (those `[stats]` names, default all) over a plot
+/// file, as CSV and GeoJSON.
+fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> {
+    let cfg = &ctx.run.run;
+    let all = index_rasters(ctx, index);
+    let wanted = cfg
+        .stats
+        .as_ref()
+        .and_then(|s| s.indices.clone())
+        .unwrap_or_else(|| all.keys().cloned().collect());
+    let mut rasters: Vec<PathBuf> = wanted
+        .iter()
+        .filter_map(|w| all.get(&w.to_ascii_lowercase()).cloned())
+        .collect();
+    rasters.sort();
+    let table = zonal::run(
+        &StatsRequest {
+            rasters,
+            plots: ctx.plan.plots[plots].clone(),
+            layer: cfg.plots.layer.clone(),
+            id_field: cfg.plots.id_field.clone(),
+            coverage: CoverageMode::Exact,
+            assume_same_crs: false,
+            quantiles: true,
+            mask_band: None,
+            threads: cfg.machine.threads,
+        },
+        &|_, _| {},
+    )?;
+    let name = unit.id.trim_start_matches("stats:").replace(':', "_");
+    let sdir = ctx.dir.join("stats");
+    let mut outcome = Outcome::default();
+    for ext in ["csv", "geojson"] {
+        let path = sdir.join(format!("{name}.{ext}"));
+        create_dir(&sdir)?;
+        zonal::output::write(&table, &path)?;
+        outcome
+            .outputs
+            .push(output(ctx.dir, &path, OutputKind::Stats));
+    }
+    Ok(outcome)
+}
+
+/// A plot file's stages at `[stage] at` (default the series' last date): table, chart and the
+/// plots' lines for the report.
+fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
+    let stage_cfg = ctx
+        .run
+        .run
+        .stage
+        .as_ref()
+        .ok_or_else(|| Error::internal("a stage unit without [stage]"))?;
+    let result = stage_at(ctx, plots, series, stage_cfg.at.as_deref())?;
+    let name = plots_name(ctx.plan, plots);
+    let sdir = ctx.dir.join("stage");
+    create_dir(&sdir)?;
+    let mut outcome = Outcome::default();
+    for ext in ["csv", "geojson"] {
+        let path = sdir.join(format!("{name}_stage.{ext}"));
+        stage::output::write(&result, &path)?;
+        outcome
+            .outputs
+            .push(output(ctx.dir, &path, OutputKind::Stage));
+    }
+    let png = sdir.join(format!("{name}_stage.png"));
+    stage::write_chart(&result, &png)?;
+    outcome
+        .outputs
+        .push(output(ctx.dir, &png, OutputKind::Quicklook));
+    // As the table has them: NaN is an empty cell.
+    let num = |v: f64| (!v.is_nan()).then_some(v);
+    outcome.plots = result
+        .plots
+        .iter()
+        .map(|p| {
+            PlotLine::stage(
+                p.id.clone(),
+                p.call.stage.name().to_string(),
+                p.days_after_transplanting.and_then(num),
+                num(p.confidence),
+            )
+        })
+        .collect();
+    Ok(outcome)
+}
+
+/// A plot file's prescription from the flight (an index unit, with its date) and the one before
+/// (spray zones), with every plot's stage on the day of the flight.
+fn prescribe(
+    ctx: &Ctx,
+    plots: usize,
+    series: &[usize],
+    (flight, flight_date): (usize, Date),
+    previous: Option<usize>,
+) -> Result<Outcome> {
+    let run = ctx.run;
+    let cfg = &run.run;
+    let (Some(rx_cfg), Some(stage_cfg)) = (&cfg.prescribe, &cfg.stage) else {
+        return Err(Error::internal(
+            "a prescribe unit without [prescribe] and [stage]",
+        ));
+    };
+    let out = ctx.dir.join("rx").join(plots_name(ctx.plan, plots));
+    create_dir(&out)?;
+    // The stage of every plot on the day of the flight.
+    let at = flight_date.to_string();
+    let result = stage_at(ctx, plots, series, Some(&at))?;
+    let stages = out.join("stage_at_flight.csv");
+    stage::output::write(&result, &stages)?;
+    let pick = |which: &Option<String>, rasters: &HashMap<String, PathBuf>| {
+        which
+            .as_ref()
+            .and_then(|i| rasters.get(&i.to_ascii_lowercase()).cloned())
+    };
+    let flight_rasters = index_rasters(ctx, flight);
+    let request = rx::run::PrescribeRequest {
+        plots: ctx.plan.plots[plots].clone(),
+        layer: cfg.plots.layer.clone(),
+        id_field: cfg.plots.id_field.clone(),
+        n_index: pick(&rx_cfg.n_index, &flight_rasters),
+        spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
+        previous: previous.and_then(|p| pick(&rx_cfg.spray_index, &index_rasters(ctx, p))),
+        stages: Some(stages.clone()),
+        at: Some(flight_date),
+        stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
+        class_field: stage_cfg.class_field.clone(),
+        default_class: stage_cfg
+            .default_class
+            .clone()
+            .unwrap_or_else(|| "medium".into()),
+        transplanted_field: stage_cfg.transplanted_field.clone(),
+        table: run.table.clone(),
+        config: run.rx.clone(),
+        threads: cfg.machine.threads,
+    };
+    let prescription = rx::run::run(&request)?;
+    let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
+    let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
+    outputs.extend(
+        written
+            .files
+            .iter()
+            .map(|(kind, path)| output(ctx.dir, path, *kind)),
+    );
+    Ok(Outcome {
+        outputs,
+        prescription: Some(RxOutcome {
+            rows: written.rows,
+            report: written.report,
+        }),
+        ..Outcome::default()
+    })
+}
+
+/// The stage of one plot file from the index units of the series that completed, at `at`
+/// (default: the last date).
+fn stage_at(
+    ctx: &Ctx,
+    plots: usize,
+    series: &[usize],
+    at: Option<&str>,
+) -> Result<stage::StageResult> {
+    let run = ctx.run;
+    let cfg = run
+        .run
+        .stage
+        .as_ref()
+        .ok_or_else(|| Error::internal("a stage without [stage]"))?;
+    let mut vi = Vec::new();
+    let mut lswi = Vec::new();
+    let mut lines = String::from("file,date\n");
+    for &u in series {
+        if ctx.done[u].is_none() {
+            continue;
+        }
+        let Some(date) = ctx.plan.date_of(u) else {
+            continue;
+        };
+        let rasters = index_rasters(ctx, u);
+        if let Some(p) = rasters.get(&cfg.index.to_ascii_lowercase()) {
+            lines.push_str(&format!("{},{date}\n", p.display()));
+            vi.push(p.clone());
+        }
+        if let Some(l) = cfg
+            .lswi
+            .as_ref()
+            .and_then(|l| rasters.get(&l.to_ascii_lowercase()))
+        {
+            lines.push_str(&format!("{},{date}\n", l.display()));
+            lswi.push(l.clone());
+        }
+    }
+    if vi.is_empty() {
+        return Err(Error::usage(
+            "no index raster of the stage series completed",
+        ));
+    }
+    // Dates from a list written beside the stage outputs (the index files carry theirs too).
+    let list = ctx.dir.join(".paddy").join(format!("dates-{plots}.csv"));
+    crate::io::write_atomic(&list, lines.as_bytes())?;
+    let lambda = cfg
+        .lambda
+        .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
+    let smoother = cfg.smoother.unwrap_or_default().with_lambda(lambda);
+    let request = StageRequest {
+        rasters: vi,
+        lswi,
+        plots: Some(ctx.plan.plots[plots].clone()),
+        layer: run.run.plots.layer.clone(),
+        id_field: run.run.plots.id_field.clone(),
+        class_field: cfg.class_field.clone(),
+        default_class: cfg.default_class.clone().unwrap_or_else(|| "medium".into()),
+        transplanted_field: cfg.transplanted_field.clone(),
+        date_pattern: None,
+        dates: Some(stage::DateList::read(&list)?),
+        mask_band: None,
+        min_valid: 0.5,
+        smoother,
+        fraction: 0.2,
+        at: at.and_then(|a| a.parse::<Date>().ok()),
+        from: None,
+        scale: 1.0,
+        table: run.table.clone(),
+        threads: run.run.machine.threads,
+    };
+    stage::run(&request, &|_, _| {})
+}
