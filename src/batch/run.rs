@@ -414,12 +414,19 @@ fn execute(
                 v.sort();
                 v
             };
+            let plot_set = crate::io::vector::read_plots(
+                &plan.plots[*plots],
+                plots_cfg.layer.as_deref(),
+                plots_cfg.id_field.as_deref(),
+            )?;
+            let infos = rasters
+                .iter()
+                .map(|p| crate::io::RasterInfo::read(p))
+                .collect::<Result<Vec<_>>>()?;
             let table = zonal::run(
+                &plot_set,
+                &infos,
                 &StatsRequest {
-                    rasters,
-                    plots: plan.plots[*plots].clone(),
-                    layer: plots_cfg.layer.clone(),
-                    id_field: plots_cfg.id_field.clone(),
                     coverage: CoverageMode::Exact,
                     assume_same_crs: false,
                     quantiles: true,
@@ -512,16 +519,19 @@ fn execute(
                     .as_ref()
                     .and_then(|i| outs.get(&i.to_ascii_lowercase()).cloned())
             };
+            let plot_set = crate::io::vector::read_plots(
+                &plan.plots[*plots],
+                plots_cfg.layer.as_deref(),
+                plots_cfg.id_field.as_deref(),
+            )?;
             let request = rx::run::PrescribeRequest {
-                plots: plan.plots[*plots].clone(),
-                layer: plots_cfg.layer.clone(),
-                id_field: plots_cfg.id_field.clone(),
                 n_index: pick(&rx_cfg.n_index, &flight_outputs),
                 spray_index: pick(&rx_cfg.spray_index, &flight_outputs),
                 previous: previous
                     .and_then(|p| pick(&rx_cfg.spray_index, &index_outputs(dir, &before[p]))),
-                stages: Some(stages.clone()),
-                at: flight_date,
+                stages: Some(rx::run::Stages::read_csv(&stages, &plot_set.id_column)?),
+                // "--at" as before: the report's flight date source is unchanged.
+                at: flight_date.map(|d| (d, "--at".to_string())),
                 stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
                 class_field: stage_cfg.class_field.clone(),
                 default_class: stage_cfg
@@ -533,7 +543,7 @@ fn execute(
                 config: run.rx.clone(),
                 threads,
             };
-            let rxr = rx::run::run(&request)?;
+            let rxr = rx::run::run(&plot_set, &request)?;
             let written = rx::output::write(&rxr, &run.rx, &out, &[])?;
             let mut outputs = vec![output(dir, &stages, "stage")];
             for (kind, path) in &written.files {

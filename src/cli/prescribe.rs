@@ -190,15 +190,29 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
                 .map_err(|e| Error::usage(format!("--at {t}: {e}")))
         })
         .transpose()?;
+    if args.n_index.is_none() && args.spray_index.is_none() {
+        return Err(Error::usage(
+            "give --n-index (nitrogen), --spray-index (spray zones) or both",
+        ));
+    }
+    if args.stages.is_none() && at.is_none() {
+        return Err(Error::usage(
+            "give --stages STAGE.csv (from paddy stage) or --at DATE (the flight date, with the plots' transplanted and duration class attributes)",
+        ));
+    }
+    let plot_set =
+        super::stats::read_plots(&plots, args.layer.as_deref(), args.id_field.as_deref())?;
+    let stages = args
+        .stages
+        .as_deref()
+        .map(|path| run::Stages::read_csv(path, &plot_set.id_column))
+        .transpose()?;
     let request = run::PrescribeRequest {
-        plots,
-        layer: args.layer,
-        id_field: args.id_field,
         n_index: args.n_index,
         spray_index: args.spray_index,
         previous: args.previous,
-        stages: args.stages,
-        at,
+        stages,
+        at: at.map(|d| (d, "--at".to_string())),
         stages_tolerance_days: args.stages_tolerance,
         class_field: args.class_field,
         default_class: args.default_class,
@@ -207,13 +221,13 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         config,
         threads: args.threads,
     };
-    let rx = run::run(&request)?;
+    let rx = run::run(&plot_set, &request)?;
     let inputs: Vec<PathBuf> = [
-        Some(&request.plots),
+        Some(&plots),
         request.n_index.as_ref(),
         request.spray_index.as_ref(),
         request.previous.as_ref(),
-        request.stages.as_ref(),
+        args.stages.as_ref(),
     ]
     .into_iter()
     .flatten()

@@ -7,7 +7,8 @@ use std::path::Path;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::LayerAccess;
 
-use crate::error::{gdal_message, Error, Result};
+use super::gdal_message;
+use crate::error::{Error, Result};
 
 /// The area as given: bounds (minx, miny, maxx, maxy) in `crs_wkt` (None: the raster's CRS).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,6 @@
-//! The growth stage of each plot for a prescription: a `paddy stage` table (checked against
-//! the flight's date) or the plots' own attributes.
+//! The growth stage of each plot for a prescription: [`Stages`] from `paddy stage` (its CSV
+//! table, or its results in memory), checked against the flight's date; or the plots' own
+//! attributes.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::io::RasterInfo;
 use crate::phenology::dates::{date_from_metadata, date_from_pattern, Date};
 use crate::phenology::stage::Stage;
+use crate::stage::StageResult;
 
 /// One plot's growth stage, as the prescription sees it.
 #[derive(Debug, Clone, Default)]
@@ -19,14 +21,54 @@ pub struct PlotStage {
     pub source: String,
 }
 
-/// A `paddy stage` table: each plot's stage by id, and the dates (`at`) it was made for.
-pub struct StageCsv {
+/// Each plot's growth stage from `paddy stage`, by plot id, and the dates (`at`) they were
+/// found for.
+#[derive(Debug, Clone, Default)]
+pub struct Stages {
     pub by_id: HashMap<String, PlotStage>,
     pub dates: Vec<Date>,
+    /// Where they came from, for messages: the table's file name, say.
+    pub source: String,
+}
+
+impl Stages {
+    /// The stages `paddy stage` found (in memory), as its CSV table would give them: class,
+    /// stage and days after transplanting of each plot by id, at `result.at`. `source` names
+    /// them in messages.
+    pub fn from_stage_result(result: &StageResult, source: &str) -> Stages {
+        let by_id = result
+            .plots
+            .iter()
+            .map(|p| {
+                let stage = PlotStage {
+                    class: p.class.trim().to_string(),
+                    stage: Some(p.call.stage),
+                    dat: p.days_after_transplanting.filter(|d| d.is_finite()),
+                    source: source.to_string(),
+                };
+                (p.id.trim().to_string(), stage)
+            })
+            .collect();
+        Stages {
+            by_id,
+            dates: if result.plots.is_empty() {
+                Vec::new()
+            } else {
+                vec![result.at]
+            },
+            source: source.to_string(),
+        }
+    }
+
+    /// The stages in a `paddy stage` CSV table at `path`; `id_column` names the plot ids (else
+    /// the first column holds them).
+    pub fn read_csv(path: &Path, id_column: &str) -> Result<Stages> {
+        stages_from_csv(path, id_column)
+    }
 }
 
 /// The plots' stages from a `paddy stage` CSV (by id).
-pub fn stages_from_csv(path: &Path, id_column: &str) -> Result<StageCsv> {
+fn stages_from_csv(path: &Path, id_column: &str) -> Result<Stages> {
     let bad = |message: String| Error::Input {
         path: path.to_path_buf(),
         message,
@@ -49,9 +91,10 @@ pub fn stages_from_csv(path: &Path, id_column: &str) -> Result<StageCsv> {
         ));
     };
     let (class, at) = (col("class"), col("at"));
-    let mut out = StageCsv {
+    let mut out = Stages {
         by_id: HashMap::new(),
         dates: Vec::new(),
+        source: crate::io::file_name(path),
     };
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| bad(format!("row {}: {e}", line + 2)))?;
@@ -77,11 +120,12 @@ pub fn stages_from_csv(path: &Path, id_column: &str) -> Result<StageCsv> {
     Ok(out)
 }
 
-/// The flight's date: --at, else the index raster's acquisition metadata, else a date in its
-/// file name (YYYYMMDD); with where it came from.
-pub fn flight_date(at: Option<Date>, info: &RasterInfo) -> Option<(Date, String)> {
-    if let Some(d) = at {
-        return Some((d, "--at".into()));
+/// The flight's date: `at` (the date given, with where it came from), else the index
+/// raster's acquisition metadata, else a date in its file name (YYYYMMDD); with where it came
+/// from.
+pub fn flight_date(at: Option<&(Date, String)>, info: &RasterInfo) -> Option<(Date, String)> {
+    if let Some(given) = at {
+        return Some(given.clone());
     }
     let name = crate::io::file_name(&info.path);
     if let Some((d, key)) = date_from_metadata(&info.metadata) {
@@ -93,11 +137,10 @@ pub fn flight_date(at: Option<Date>, info: &RasterInfo) -> Option<(Date, String)
         .map(|d| (d, format!("the name {name}")))
 }
 
-/// Refuse a stage table made for another date than the flight's.
+/// Refuse stages found for another date than the flight's, more than `tolerance_days` apart.
 pub fn check_stage_dates(
     tolerance_days: f64,
-    path: &Path,
-    table: &StageCsv,
+    table: &Stages,
     flight: Option<&(Date, String)>,
 ) -> Result<()> {
     let Some((date, source)) = flight else {
@@ -107,9 +150,8 @@ pub fn check_stage_dates(
         let apart = at.days_until(*date).abs();
         if f64::from(apart) > tolerance_days {
             return Err(Error::usage(format!(
-                "--stages {}: the stage table is for {at} but the flight is of {date} (from {source}), {apart} days apart (more than --stages-tolerance {}): run `paddy stage --at {date}` for this flight",
-                path.display(),
-                tolerance_days
+                "{}: the stage table is for {at} but the flight is of {date} (from {source}), {apart} days apart (more than the tolerance of {tolerance_days} days): find the stages at {date} for this flight",
+                table.source
             )));
         }
     }
