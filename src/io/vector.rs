@@ -475,3 +475,91 @@ pub fn polygon_parts(g: &Geometry, out: &mut Parts) -> Option<String> {
         _ => Some(g.geometry_name()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::vector::{FieldDefn, LayerOptions};
+    use gdal::DriverManager;
+
+    /// A GeoPackage with two layers, `paddies` and `hotspots`, one square plot each with a
+    /// `plot_id` and a `variety`.
+    fn two_layers(dir: &Path) -> std::path::PathBuf {
+        super::super::init();
+        let path = dir.join("two.gpkg");
+        let driver = DriverManager::get_driver_by_name("GPKG").unwrap();
+        let mut ds = driver.create_vector_only(&path).unwrap();
+        for (name, id) in [("paddies", "P1"), ("hotspots", "H1")] {
+            let layer = ds
+                .create_layer(LayerOptions {
+                    name,
+                    srs: None,
+                    ty: OGRwkbGeometryType::wkbPolygon,
+                    options: None,
+                })
+                .unwrap();
+            for field in ["plot_id", "variety"] {
+                FieldDefn::new(field, OGRFieldType::OFTString)
+                    .unwrap()
+                    .add_to_layer(&layer)
+                    .unwrap();
+            }
+            let geometry = ogr_geometry(&vec![vec![vec![
+                (0.0, 0.0),
+                (1.0, 0.0),
+                (1.0, 1.0),
+                (0.0, 1.0),
+                (0.0, 0.0),
+            ]]])
+            .unwrap();
+            let mut feature = Feature::new(layer.defn()).unwrap();
+            feature.set_field_string(0, id).unwrap();
+            feature.set_field_string(1, "IR64").unwrap();
+            feature.set_geometry(geometry).unwrap();
+            feature.create(&layer).unwrap();
+        }
+        path
+    }
+
+    /// A wrong or missing layer or id field is told with the file, the layers or fields there
+    /// are, and no command-line flag (the caller adds how its user sets them).
+    #[test]
+    fn layer_and_id_field_errors_name_no_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = two_layers(dir.path());
+        let err = read_plots(&path, None, None).unwrap_err();
+        assert!(matches!(err, Error::Input { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("two.gpkg"), "{text}");
+        assert!(
+            text.contains("paddies") && text.contains("hotspots"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(CHOOSE_LAYER) && !text.contains("--"),
+            "{text}"
+        );
+        let text = read_plots(&path, Some("nope"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("no layer 'nope'") && !text.contains("--"),
+            "{text}"
+        );
+        let err = read_plots(&path, Some("hotspots"), Some("paddy_no")).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("paddy_no") && text.contains("plot_id, variety"),
+            "{text}"
+        );
+        assert!(!text.contains("--"), "{text}");
+        let plots = read_plots(&path, Some("hotspots"), Some("PLOT_ID")).unwrap();
+        assert_eq!(plots.layer, "hotspots");
+        assert_eq!(plots.id_column, "plot_id");
+        assert_eq!(plots.plots.len(), 1);
+        assert_eq!(plots.plots[0].id, "H1");
+        assert_eq!(plots.fields, vec![("variety".to_string(), Kind::Text)]);
+        assert_eq!(plots.plots[0].attributes, vec![Value::Text("IR64".into())]);
+    }
+}

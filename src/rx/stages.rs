@@ -12,7 +12,7 @@ use crate::phenology::stage::Stage;
 use crate::stage::StageResult;
 
 /// One plot's growth stage, as the prescription sees it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlotStage {
     pub class: String,
     pub stage: Option<Stage>,
@@ -156,4 +156,102 @@ pub fn check_stage_dates(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phenology::smooth::DEFAULT_LAMBDA;
+    use crate::phenology::stage::StageTable;
+    use crate::stage::analyse::{analyse, Settings, Smoother};
+    use crate::stage::series::PlotSeries;
+
+    /// A rice season's NDVI every 5 days from `start`: bare soil, a logistic rise, a plateau.
+    fn season(start: Date, dates: usize, days_to_half: f64) -> PlotSeries {
+        let day0 = f64::from(start.days_since_epoch());
+        let days: Vec<f64> = (0..dates).map(|i| day0 + 5.0 * i as f64).collect();
+        let values = days
+            .iter()
+            .map(|d| 0.15 + 0.7 / (1.0 + (-(d - day0 - days_to_half) / 6.0).exp()))
+            .collect();
+        PlotSeries {
+            valid_share: vec![1.0; dates],
+            days,
+            values,
+            dropped: Vec::new(),
+        }
+    }
+
+    /// What `paddy prescribe` gets from `paddy stage`'s results in memory is what it gets from
+    /// the CSV table `paddy stage` writes of them.
+    #[test]
+    fn stages_in_memory_match_the_stage_table() {
+        let table = StageTable::builtin();
+        let at: Date = "2026-07-18".parse().unwrap();
+        let settings = Settings {
+            smoother: Smoother::Whittaker {
+                lambda: DEFAULT_LAMBDA,
+            },
+            fraction: 0.2,
+            table: &table,
+            at,
+            from: None,
+        };
+        let start: Date = "2026-05-20".parse().unwrap();
+        let transplanted: Date = "2026-06-02".parse().unwrap();
+        let plots = vec![
+            // Transplanting recorded: days after transplanting from it.
+            analyse(
+                "A",
+                "medium",
+                Some(transplanted),
+                &season(start, 12, 35.0),
+                None,
+                &settings,
+            ),
+            // Transplanting found from the curve, a class with spaces around it.
+            analyse(
+                " B ",
+                " long ",
+                None,
+                &season(start, 12, 25.0),
+                None,
+                &settings,
+            ),
+            // Too few dates for a season.
+            analyse("C", "short", None, &season(start, 2, 30.0), None, &settings),
+        ];
+        let dates: Vec<Date> = (0..12)
+            .map(|i| Date::from_days_since_epoch(start.days_since_epoch() + 5 * i))
+            .collect();
+        let n = plots.len();
+        let result = StageResult {
+            dates,
+            at,
+            id_column: "plot_id".into(),
+            fields: Vec::new(),
+            attributes: vec![Vec::new(); n],
+            plots,
+            lonlat: vec![None; n],
+            warnings: Vec::new(),
+            index_name: "NDVI".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.csv");
+        crate::stage::output::write(&result, &path).unwrap();
+        let from_file = Stages::read_csv(&path, "plot_id").unwrap();
+        let in_memory = Stages::from_stage_result(&result, "stage.csv");
+        assert_eq!(in_memory.by_id, from_file.by_id);
+        assert_eq!(in_memory.dates, vec![at]);
+        assert_eq!(in_memory.dates, from_file.dates);
+        assert_eq!(in_memory.source, from_file.source);
+        // Not vacuous: a plot with days after transplanting, one without, a stage past
+        // transplanting, and the trimmed id and class.
+        let a = &in_memory.by_id["A"];
+        assert_eq!(a.dat, Some(46.0));
+        assert_eq!(a.class, "medium");
+        assert!(a.stage.is_some_and(|s| s != Stage::Fallow), "{a:?}");
+        assert_eq!(in_memory.by_id["B"].class, "long");
+        assert!(in_memory.by_id.values().any(|p| p.dat.is_none()));
+    }
 }
