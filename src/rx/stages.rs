@@ -63,61 +63,56 @@ impl Stages {
     /// The stages in a `paddy stage` CSV table at `path`; `id_column` names the plot ids (else
     /// the first column holds them).
     pub fn read_csv(path: &Path, id_column: &str) -> Result<Stages> {
-        stages_from_csv(path, id_column)
-    }
-}
-
-/// The plots' stages from a `paddy stage` CSV (by id).
-fn stages_from_csv(path: &Path, id_column: &str) -> Result<Stages> {
-    let bad = |message: String| Error::Input {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(String::from)
-        .collect();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let id = col(id_column)
-        .or(if header.is_empty() { None } else { Some(0) })
-        .ok_or_else(|| bad("empty file".into()))?;
-    let (Some(stage), Some(dat)) = (col("stage"), col("days_after_transplanting")) else {
-        return Err(bad(
-            "not a paddy stage table: it needs the columns stage and days_after_transplanting"
-                .into(),
-        ));
-    };
-    let (class, at) = (col("class"), col("at"));
-    let mut out = Stages {
-        by_id: HashMap::new(),
-        dates: Vec::new(),
-        source: crate::io::file_name(path),
-    };
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(format!("row {}: {e}", line + 2)))?;
-        let get = |k: usize| record.get(k).unwrap_or("").trim().to_string();
-        if let Some(date) = at.map(get).filter(|t| !t.is_empty()) {
-            let date = date
-                .parse::<Date>()
-                .map_err(|e| bad(format!("row {}: at '{date}': {e}", line + 2)))?;
-            if !out.dates.contains(&date) {
-                out.dates.push(date);
+        let bad = |message: String| Error::Input {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let id = col(id_column)
+            .or(if header.is_empty() { None } else { Some(0) })
+            .ok_or_else(|| bad("empty file".into()))?;
+        let (Some(stage), Some(dat)) = (col("stage"), col("days_after_transplanting")) else {
+            return Err(bad(
+                "not a paddy stage table: it needs the columns stage and days_after_transplanting"
+                    .into(),
+            ));
+        };
+        let (class, at) = (col("class"), col("at"));
+        let mut out = Stages {
+            by_id: HashMap::new(),
+            dates: Vec::new(),
+            source: crate::io::file_name(path),
+        };
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| bad(format!("row {}: {e}", line + 2)))?;
+            let get = |k: usize| record.get(k).unwrap_or("").trim().to_string();
+            if let Some(date) = at.map(get).filter(|t| !t.is_empty()) {
+                let date = date
+                    .parse::<Date>()
+                    .map_err(|e| bad(format!("row {}: at '{date}': {e}", line + 2)))?;
+                if !out.dates.contains(&date) {
+                    out.dates.push(date);
+                }
             }
+            out.by_id.insert(
+                get(id),
+                PlotStage {
+                    class: class.map(get).unwrap_or_default(),
+                    stage: get(stage).parse::<Stage>().ok(),
+                    dat: get(dat).parse::<f64>().ok().filter(|d| d.is_finite()),
+                    source: crate::io::file_name(path),
+                },
+            );
         }
-        out.by_id.insert(
-            get(id),
-            PlotStage {
-                class: class.map(get).unwrap_or_default(),
-                stage: get(stage).parse::<Stage>().ok(),
-                dat: get(dat).parse::<f64>().ok().filter(|d| d.is_finite()),
-                source: crate::io::file_name(path),
-            },
-        );
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// The flight's date: `at` (the date given, with where it came from), else the index
