@@ -20,7 +20,7 @@ pub struct Aoi {
 }
 
 impl Aoi {
-    /// Parse `--aoi`: a vector file when one exists by that name, else
+    /// Parse an area of interest: a vector file when one exists by that name, else
     /// `minx,miny,maxx,maxy[,CRS]` (CRS as EPSG:4326 or anything OGR understands).
     pub fn parse(text: &str) -> Result<Aoi> {
         let path = Path::new(text);
@@ -36,13 +36,13 @@ impl Aoi {
             .collect();
         if parts.len() < 4 || numbers.len() != 4 {
             return Err(Error::usage(format!(
-                "--aoi {text}: neither a vector file nor minx,miny,maxx,maxy[,CRS] (e.g. --aoi 108.1,26.1,108.3,26.3,EPSG:4326)"
+                "area of interest {text}: neither a vector file nor minx,miny,maxx,maxy[,CRS] (e.g. 108.1,26.1,108.3,26.3,EPSG:4326)"
             )));
         }
         let bounds = [numbers[0], numbers[1], numbers[2], numbers[3]];
         if bounds[0] >= bounds[2] || bounds[1] >= bounds[3] {
             return Err(Error::usage(format!(
-                "--aoi {text}: minx must be below maxx and miny below maxy"
+                "area of interest {text}: minx must be below maxx and miny below maxy"
             )));
         }
         let crs_wkt = match parts.get(4) {
@@ -51,7 +51,10 @@ impl Aoi {
                 SpatialRef::from_definition(def)
                     .and_then(|s| s.to_wkt())
                     .map_err(|e| {
-                        Error::usage(format!("--aoi {text}: CRS '{def}': {}", gdal_message(&e)))
+                        Error::usage(format!(
+                            "area of interest {text}: CRS '{def}': {}",
+                            gdal_message(&e)
+                        ))
                     })?,
             ),
         };
@@ -71,7 +74,7 @@ impl Aoi {
         };
         let ds = gdal::Dataset::open(path).map_err(|e| {
             fail(format!(
-                "--aoi: cannot open as vector: {}",
+                "cannot open as a vector file (area of interest): {}",
                 gdal_message(&e)
             ))
         })?;
@@ -92,7 +95,7 @@ impl Aoi {
                 b[3].max(e.MaxY),
             ];
         }
-        let bounds = bounds.ok_or_else(|| fail("--aoi: the file has no features".into()))?;
+        let bounds = bounds.ok_or_else(|| fail("the area of interest has no features".into()))?;
         Ok(Aoi {
             bounds,
             crs_wkt,
@@ -119,7 +122,7 @@ impl Aoi {
         }
         let fail = |e: gdal::errors::GdalError| {
             Error::usage(format!(
-                "--aoi {}: cannot transform to the rasters' CRS: {}",
+                "area of interest {}: cannot transform to the rasters' CRS: {}",
                 self.text,
                 gdal_message(&e)
             ))
