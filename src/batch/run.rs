@@ -419,10 +419,7 @@ fn execute(
                 plots_cfg.layer.as_deref(),
                 plots_cfg.id_field.as_deref(),
             )?;
-            let infos = rasters
-                .iter()
-                .map(|p| crate::io::RasterInfo::read(p))
-                .collect::<Result<Vec<_>>>()?;
+            let infos = crate::io::RasterInfo::read_all(&rasters)?;
             let table = zonal::run(
                 &plot_set,
                 &infos,

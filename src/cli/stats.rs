@@ -123,11 +123,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
         output::Format::for_path(path)?;
     }
     let plots = read_plots(&args.plots, args.layer.as_deref(), args.id_field.as_deref())?;
-    let rasters = args
-        .rasters
-        .iter()
-        .map(|p| RasterInfo::read(p))
-        .collect::<Result<Vec<_>>>()?;
+    let rasters = RasterInfo::read_all(&args.rasters)?;
     for info in &rasters {
         zonal::check_crs(info, &plots, args.assume_same_crs).map_err(|e| {
             Error::usage(format!(

@@ -232,6 +232,11 @@ impl RasterInfo {
         })
     }
 
+    /// Open and describe each of `paths`, in order; the first that fails is the error.
+    pub fn read_all(paths: &[PathBuf]) -> Result<Vec<RasterInfo>> {
+        paths.iter().map(|p| RasterInfo::read(p)).collect()
+    }
+
     /// Refuse a band number outside the file.
     pub fn check_band(&self, band: usize) -> Result<()> {
         if band == 0 || band > self.band_count {

@@ -113,10 +113,7 @@ pub fn plot_series(
         .collect();
     let plots =
         crate::io::vector::read_plots(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
-    let infos = rasters
-        .iter()
-        .map(|p| crate::io::RasterInfo::read(p))
-        .collect::<Result<Vec<_>>>()?;
+    let infos = crate::io::RasterInfo::read_all(&rasters)?;
     let table = zonal::run(
         &plots,
         &infos,
