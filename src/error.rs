@@ -107,18 +107,6 @@ impl Error {
     }
 }
 
-#[cfg(feature = "io")]
-/// GDAL's messages carry a class/number prefix that tells a user nothing: keep the text.
-pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
-    use gdal::errors::GdalError;
-    match err {
-        GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } if !msg.is_empty() => {
-            msg.trim().to_string()
-        }
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,8 @@ pub mod index;
 pub mod io;
 pub mod kernels;
 pub mod phenology;
+#[cfg(feature = "io")]
+pub mod plots;
 pub mod raster;
 pub mod rx;
 pub mod sensors;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{gdal_message, Error, Result};
+use crate::error::Result;
 use crate::export::classes::Class;
 use crate::export::{qml, quicklook};
 
@@ -51,44 +51,16 @@ pub fn index_classes(index: &str) -> Vec<Class> {
 
 /// Draw `tif` (band 1; nodata left white) as `png`.
 pub fn index_png(tif: &Path, index: &str, png: &Path) -> Result<()> {
-    let fail = |e: gdal::errors::GdalError| Error::Read {
-        path: tif.to_path_buf(),
-        band: 1,
-        message: gdal_message(&e),
-    };
-    let ds = crate::io::open(tif)?;
-    let band = ds.rasterband(1).map_err(fail)?;
-    let (w, h) = band.size();
-    let scale = (w.max(h) as f64 / SIDE as f64).max(1.0);
-    let (bw, bh) = (
-        ((w as f64 / scale).round() as usize).max(1),
-        ((h as f64 / scale).round() as usize).max(1),
-    );
-    let nodata = band.no_data_value();
-    let buffer = band
-        .read_as::<f32>((0, 0), (w, h), (bw, bh), None)
-        .map_err(fail)?;
-    let values: Vec<f32> = buffer
-        .data()
-        .iter()
-        .map(|&v| {
-            if Some(f64::from(v)) == nodata || !v.is_finite() {
-                f32::NAN
-            } else {
-                v
-            }
-        })
-        .collect();
-    let cell = ds.geo_transform().ok().map(|g| g[1].abs() * scale);
+    let preview = crate::io::read_preview(tif, SIDE)?;
     let classes = index_classes(index);
     let title = format!("{index}: {}", crate::io::file_name(tif));
     quicklook::write_png(
         png,
         &quicklook::RateMap {
-            values: &values,
-            width: bw,
-            height: bh,
-            cell_size_m: cell.filter(|c| c.is_finite() && *c > 0.0),
+            values: &preview.values,
+            width: preview.width,
+            height: preview.height,
+            cell_size_m: preview.cell_size.filter(|c| c.is_finite() && *c > 0.0),
             classes: &classes,
             title: &title,
             unit: index,

@@ -143,12 +143,16 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> 
         .filter_map(|w| all.get(&w.to_ascii_lowercase()).cloned())
         .collect();
     rasters.sort();
+    let plot_set = crate::io::vector::read_plots(
+        &ctx.plan.plots[plots],
+        cfg.plots.layer.as_deref(),
+        cfg.plots.id_field.as_deref(),
+    )?;
+    let infos = crate::io::RasterInfo::read_all(&rasters)?;
     let table = zonal::run(
+        &plot_set,
+        &infos,
         &StatsRequest {
-            rasters,
-            plots: ctx.plan.plots[plots].clone(),
-            layer: cfg.plots.layer.clone(),
-            id_field: cfg.plots.id_field.clone(),
             coverage: CoverageMode::Exact,
             assume_same_crs: false,
             quantiles: true,
@@ -243,15 +247,22 @@ fn prescribe(
             .and_then(|i| rasters.get(&i.to_ascii_lowercase()).cloned())
     };
     let flight_rasters = index_rasters(ctx, flight);
+    let plot_set = crate::io::vector::read_plots(
+        &ctx.plan.plots[plots],
+        cfg.plots.layer.as_deref(),
+        cfg.plots.id_field.as_deref(),
+    )?;
     let request = rx::run::PrescribeRequest {
-        plots: ctx.plan.plots[plots].clone(),
-        layer: cfg.plots.layer.clone(),
-        id_field: cfg.plots.id_field.clone(),
         n_index: pick(&rx_cfg.n_index, &flight_rasters),
         spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
         previous: previous.and_then(|p| pick(&rx_cfg.spray_index, &index_rasters(ctx, p))),
-        stages: Some(stages.clone()),
-        at: Some(flight_date),
+        // The stage reaches the prescription in memory; stage_at_flight.csv is for people.
+        stages: Some(rx::run::Stages::from_stage_result(
+            &result,
+            "stage_at_flight.csv",
+        )),
+        // "--at" as before: the report's flight date source is unchanged.
+        at: Some((flight_date, "--at".to_string())),
         stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
         class_field: stage_cfg.class_field.clone(),
         default_class: stage_cfg
@@ -263,7 +274,7 @@ fn prescribe(
         config: run.rx.clone(),
         threads: cfg.machine.threads,
     };
-    let prescription = rx::run::run(&request)?;
+    let prescription = rx::run::run(&plot_set, &request)?;
     let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
     outputs.extend(
@@ -298,7 +309,7 @@ fn stage_at(
         .ok_or_else(|| Error::internal("a stage without [stage]"))?;
     let mut vi = Vec::new();
     let mut lswi = Vec::new();
-    let mut lines = String::from("file,date\n");
+    let mut dates = Vec::new();
     for &u in series {
         if ctx.done[u].is_none() {
             continue;
@@ -308,7 +319,7 @@ fn stage_at(
         };
         let rasters = index_rasters(ctx, u);
         if let Some(p) = rasters.get(&cfg.index.to_ascii_lowercase()) {
-            lines.push_str(&format!("{},{date}\n", p.display()));
+            dates.push((p.clone(), date));
             vi.push(p.clone());
         }
         if let Some(l) = cfg
@@ -316,7 +327,7 @@ fn stage_at(
             .as_ref()
             .and_then(|l| rasters.get(&l.to_ascii_lowercase()))
         {
-            lines.push_str(&format!("{},{date}\n", l.display()));
+            dates.push((l.clone(), date));
             lswi.push(l.clone());
         }
     }
@@ -325,9 +336,11 @@ fn stage_at(
             "no index raster of the stage series completed",
         ));
     }
-    // Dates from a list written beside the stage outputs (the index files carry theirs too).
-    let list = ctx.dir.join(".paddy").join(format!("dates-{plots}.csv"));
-    crate::io::write_atomic(&list, lines.as_bytes())?;
+    // Each raster's date from the plan, in memory (the index files carry theirs too).
+    let dates = stage::DateList {
+        origin: "the run's acquisition dates".into(),
+        dates,
+    };
     let lambda = cfg
         .lambda
         .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
@@ -342,7 +355,7 @@ fn stage_at(
         default_class: cfg.default_class.clone().unwrap_or_else(|| "medium".into()),
         transplanted_field: cfg.transplanted_field.clone(),
         date_pattern: None,
-        dates: Some(stage::DateList::read(&list)?),
+        dates: Some(dates),
         mask_band: None,
         min_valid: 0.5,
         smoother,

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::io::RasterInfo;
 use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
 use crate::rx::config::{RxConfig, DEFAULT_CONFIG};
+use crate::rx::stages::{check_stage_dates, flight_date};
 use crate::rx::{output, run};
 
 /// Nitrogen topdress and spray prescriptions per plot and per grid cell.
@@ -158,7 +160,7 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         print!("{DEFAULT_CONFIG}");
         return Ok(());
     }
-    let Some(plots) = args.plots.clone() else {
+    let Some(plots_path) = args.plots.clone() else {
         return Err(Error::usage("--plots is required"));
     };
     let mut config = match &args.config {
@@ -190,14 +192,40 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
                 .map_err(|e| Error::usage(format!("--at {t}: {e}")))
         })
         .transpose()?;
+    if args.n_index.is_none() && args.spray_index.is_none() {
+        return Err(Error::usage(
+            "give --n-index (nitrogen), --spray-index (spray zones) or both",
+        ));
+    }
+    if args.stages.is_none() && at.is_none() {
+        return Err(Error::usage(
+            "give --stages STAGE.csv (from paddy stage) or --at DATE (the flight date, with the plots' transplanted and duration class attributes)",
+        ));
+    }
+    let plots =
+        super::stats::read_plots(&plots_path, args.layer.as_deref(), args.id_field.as_deref())?;
+    let stages = args
+        .stages
+        .as_deref()
+        .map(|path| run::Stages::read_csv(path, &plots.id_column))
+        .transpose()?;
+    let at = at.map(|d| (d, "--at".to_string()));
+    if let (Some(stages), Some(first)) =
+        (&stages, args.n_index.as_ref().or(args.spray_index.as_ref()))
+    {
+        // The prescription checks this too; here the flags that fix it are named.
+        let flight = flight_date(at.as_ref(), &RasterInfo::read(first)?);
+        check_stage_dates(args.stages_tolerance, stages, flight.as_ref()).map_err(|e| {
+            Error::usage(format!(
+                "--stages {e} with `paddy stage --at`, or allow more days with --stages-tolerance"
+            ))
+        })?;
+    }
     let request = run::PrescribeRequest {
-        plots,
-        layer: args.layer,
-        id_field: args.id_field,
         n_index: args.n_index,
         spray_index: args.spray_index,
         previous: args.previous,
-        stages: args.stages,
+        stages,
         at,
         stages_tolerance_days: args.stages_tolerance,
         class_field: args.class_field,
@@ -207,13 +235,13 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         config,
         threads: args.threads,
     };
-    let rx = run::run(&request)?;
+    let rx = run::run(&plots, &request)?;
     let inputs: Vec<PathBuf> = [
-        Some(&request.plots),
+        Some(&plots_path),
         request.n_index.as_ref(),
         request.spray_index.as_ref(),
         request.previous.as_ref(),
-        request.stages.as_ref(),
+        args.stages.as_ref(),
     ]
     .into_iter()
     .flatten()

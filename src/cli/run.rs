@@ -263,7 +263,7 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
         }
     }
     for p in &plan.plots {
-        if let Err(e) = crate::zonal::plots::Plots::read(
+        if let Err(e) = crate::io::vector::read_plots(
             p,
             loaded.run.plots.layer.as_deref(),
             loaded.run.plots.id_field.as_deref(),

@@ -1,10 +1,13 @@
 //! `paddy stats`: flags → `StatsRequest` → run → CSV / GeoJSON / JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::io::vector::CHOOSE_LAYER;
+use crate::io::RasterInfo;
+use crate::plots::Plots;
 use crate::zonal::{self, output, CoverageMode, StatsRequest};
 
 /// Per-plot statistics of index rasters (or any raster bands) with exact pixel coverage.
@@ -92,15 +95,43 @@ fn parse_coverage(text: &str) -> std::result::Result<CoverageMode, String> {
         .ok_or_else(|| format!("unknown coverage '{text}': use exact, centre or all-touched"))
 }
 
+/// The plots of `--plots` (with `--layer` and `--id-field`), read once; a wrong or missing
+/// layer or id field is told with the flag that sets it.
+pub(crate) fn read_plots(
+    path: &Path,
+    layer: Option<&str>,
+    id_field: Option<&str>,
+) -> Result<Plots> {
+    crate::io::vector::read_plots(path, layer, id_field).map_err(|e| match e {
+        Error::Input { path, message } if layer.is_none() && message.ends_with(CHOOSE_LAYER) => {
+            Error::Input {
+                path,
+                message: format!("{message} with --layer"),
+            }
+        }
+        // The one configuration error of reading plots: the id field is not in the layer.
+        Error::Config { path, message } => Error::Config {
+            path,
+            message: format!("--id-field: {message}"),
+        },
+        e => e,
+    })
+}
+
 pub fn run(args: StatsArgs) -> Result<()> {
     for path in &args.out {
         output::Format::for_path(path)?;
     }
+    let plots = read_plots(&args.plots, args.layer.as_deref(), args.id_field.as_deref())?;
+    let rasters = RasterInfo::read_all(&args.rasters)?;
+    for info in &rasters {
+        zonal::check_crs(info, &plots, args.assume_same_crs).map_err(|e| {
+            Error::usage(format!(
+                "{e} (--assume-same-crs takes the plot coordinates as they are)"
+            ))
+        })?;
+    }
     let request = StatsRequest {
-        rasters: args.rasters,
-        plots: args.plots,
-        layer: args.layer,
-        id_field: args.id_field,
         coverage: args.coverage,
         assume_same_crs: args.assume_same_crs,
         quantiles: !args.no_quantiles,
@@ -111,7 +142,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
     let table = super::with_progress(
         args.quiet,
         "stats",
-        |progress| zonal::run(&request, progress),
+        |progress| zonal::run(&plots, &rasters, &request, progress),
         |t| &t.warnings,
     )?;
     if args.out.is_empty() {

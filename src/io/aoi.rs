@@ -7,7 +7,8 @@ use std::path::Path;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::LayerAccess;
 
-use crate::error::{gdal_message, Error, Result};
+use super::gdal_message;
+use crate::error::{Error, Result};
 
 /// The area as given: bounds (minx, miny, maxx, maxy) in `crs_wkt` (None: the raster's CRS).
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +20,7 @@ pub struct Aoi {
 }
 
 impl Aoi {
-    /// Parse an area of interest (`paddy index --aoi`): a vector file when one exists by that name, else
+    /// Parse an area of interest: a vector file when one exists by that name, else
     /// `minx,miny,maxx,maxy[,CRS]` (CRS as EPSG:4326 or anything OGR understands).
     pub fn parse(text: &str) -> Result<Aoi> {
         let path = Path::new(text);

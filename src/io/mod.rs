@@ -1,17 +1,21 @@
 //! The only place that talks to GDAL: open and describe rasters, read windows as reflectance with
 //! validity, write index rasters as Cloud Optimized GeoTIFFs that appear under their final name
-//! only when complete.
+//! only when complete; read plots from vector files and reproject them ([`vector`]); write
+//! tables of plots ([`table`]); warp and polygonise ([`warp`]).
 
 mod aoi;
+mod preview;
 mod product;
 mod read;
 mod resample;
 pub mod stac;
 pub mod table;
+pub mod vector;
 pub mod warp;
 mod write;
 
 pub use aoi::Aoi;
+pub use preview::{read_preview, Preview};
 pub use product::{check_input, gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
@@ -26,8 +30,19 @@ use std::sync::Once;
 
 use gdal::{Dataset, Metadata};
 
-use crate::error::{gdal_message, Error, Result};
+use crate::error::{Error, Result};
 use crate::raster::Grid;
+
+/// GDAL's messages carry a class/number prefix that tells a user nothing: keep the text.
+pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
+    use gdal::errors::GdalError;
+    match err {
+        GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } if !msg.is_empty() => {
+            msg.trim().to_string()
+        }
+        other => other.to_string(),
+    }
+}
 
 /// Set GDAL up once: keep its messages off the terminal (paddy reports errors itself, with the
 /// file they concern) and bound the block cache unless the user chose a size.
@@ -215,6 +230,11 @@ impl RasterInfo {
             band_nodata,
             block_size,
         })
+    }
+
+    /// Open and describe each of `paths`, in order; the first that fails is the error.
+    pub fn read_all(paths: &[PathBuf]) -> Result<Vec<RasterInfo>> {
+        paths.iter().map(|p| RasterInfo::read(p)).collect()
     }
 
     /// Refuse a band number outside the file.

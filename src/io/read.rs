@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use gdal::raster::{GdalDataType, RasterBand};
 use gdal::Dataset;
 
+use super::gdal_message;
 use super::resample::{apply_stencil, Stencil, Warp, WarpedFiles};
-use crate::error::{gdal_message, Error, Result};
+use crate::error::{Error, Result};
 use crate::raster::Window;
 use crate::sensors::MaskRule;
 

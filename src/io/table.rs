@@ -13,78 +13,9 @@ use gdal::vector::{
 };
 use gdal::DriverManager;
 
-use crate::error::{gdal_message, Error, Result};
-
-/// Polygon parts; each part is its rings (outer first, then holes); each ring its (x, y) points.
-pub type Parts = Vec<Vec<Vec<(f64, f64)>>>;
-
-/// Apply `f` to every ring of every part, keeping the structure.
-pub fn map_rings<E>(
-    parts: &Parts,
-    mut f: impl FnMut(&[(f64, f64)]) -> std::result::Result<Vec<(f64, f64)>, E>,
-) -> std::result::Result<Parts, E> {
-    parts
-        .iter()
-        .map(|rings| rings.iter().map(|ring| f(ring)).collect())
-        .collect()
-}
-
-/// A cell of a table: plot attributes carried through, statistics, dates.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-    /// A short series (a smoothed curve): a JSON array in CSV, a real list in GeoJSON.
-    Reals(Vec<f64>),
-}
-
-impl Value {
-    /// The value as text (empty for null and NaN), for CSV and messages: numbers in the
-    /// shortest form that reads back to the same f64.
-    pub fn text(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Int(v) => v.to_string(),
-            Value::Real(v) if v.is_nan() => String::new(),
-            Value::Real(v) => v.to_string(),
-            Value::Text(v) => v.clone(),
-            Value::Reals(v) => {
-                let items: Vec<String> = v
-                    .iter()
-                    .map(|x| {
-                        if x.is_finite() {
-                            x.to_string()
-                        } else {
-                            "null".into()
-                        }
-                    })
-                    .collect();
-                format!("[{}]", items.join(","))
-            }
-        }
-    }
-
-    /// A real, or NaN for None.
-    pub fn real(v: Option<f64>) -> Value {
-        Value::Real(v.unwrap_or(f64::NAN))
-    }
-
-    /// Text, or null for None.
-    pub fn text_or_null(v: Option<String>) -> Value {
-        v.map_or(Value::Null, Value::Text)
-    }
-}
-
-/// The kind of a column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Int,
-    Real,
-    Text,
-    Reals,
-}
+use super::gdal_message;
+use crate::error::{Error, Result};
+pub use crate::plots::{map_rings, Kind, Parts, Value};
 
 /// Rows of values under named, typed columns, each row with its plot geometry in lon/lat.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,8 @@ use gdal::vector::{
 };
 use gdal::{Dataset, DriverManager};
 
-use crate::error::{gdal_message, Error, Result};
+use super::gdal_message;
+use crate::error::{Error, Result};
 use crate::raster::Grid;
 
 /// GDAL's last error message.
@@ -254,7 +255,7 @@ pub fn polygonize(
     grid: &Grid,
     eight: bool,
     what: &Path,
-) -> Result<Vec<(i32, crate::io::table::Parts)>> {
+) -> Result<Vec<(i32, crate::plots::Parts)>> {
     super::init();
     let fail = |e: gdal::errors::GdalError| Error::Write {
         path: what.to_path_buf(),
@@ -328,7 +329,7 @@ pub fn polygonize(
             continue;
         };
         let mut parts = Vec::new();
-        crate::zonal::plots::polygon_parts(geometry, &mut parts);
+        super::vector::polygon_parts(geometry, &mut parts);
         out.push((value, parts));
     }
     out.sort_by_key(|(v, _)| *v);

@@ -10,7 +10,8 @@ use gdal::raster::{
 };
 use gdal::{Dataset, DriverManager, Metadata};
 
-use crate::error::{gdal_message, Error, Result};
+use super::gdal_message;
+use crate::error::{Error, Result};
 use crate::raster::pyramid::{cog_factors, window_is_local, Level};
 use crate::raster::{Grid, Window};
 

@@ -2,8 +2,9 @@
 //!
 //! [`config`] holds every number (TOML, defaults from docs/AGRONOMY.md); [`nitrogen`] and
 //! [`zones`] are pure rules on values and cell grids; [`stages`] gives each plot its growth
-//! stage; [`layout`] lays the grids and the plots on them; [`tiles`] cuts the rate cells by the
-//! plot outlines into the machine layers; [`run`] computes, [`output`] writes.
+//! stage (from `paddy stage`'s table or results, or the plots' attributes); [`layout`] lays the
+//! grids and the plots on them; [`tiles`] cuts the rate cells by the plot outlines into the
+//! machine layers; [`run`] computes over plots and stages already read, [`output`] writes.
 
 pub mod config;
 #[cfg(feature = "io")]

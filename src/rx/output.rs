@@ -31,8 +31,8 @@ use crate::export::kind::OutputKind;
 use crate::export::{isoxml, qml, quicklook};
 use crate::io::table::{Kind, Parts, Table, Value};
 use crate::io::{CogOptions, IndexWriter, OutputMeta};
+use crate::plots::{Geom, Plot, Plots};
 use crate::raster::Window;
-use crate::zonal::plots::{Geom, Plot, Plots};
 
 use super::config::RxConfig;
 use super::run::{PlotRx, Prescription, RatePass};
@@ -689,7 +689,7 @@ fn crs(rx: &Prescription) -> Option<String> {
 
 /// Parts in the grids' CRS → WGS84 lon/lat.
 fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<Parts>>> {
-    Plots {
+    let plots = Plots {
         path: PathBuf::from("rx zones"),
         layer: String::new(),
         id_column: String::new(),
@@ -704,8 +704,8 @@ fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<
             .collect(),
         crs_wkt: crs(rx),
         warnings: Vec::new(),
-    }
-    .wgs84()
+    };
+    crate::io::vector::wgs84(&plots)
 }
 
 /// The columns both vector layers start with.

@@ -13,23 +13,22 @@
 //! all (no machine feature, nodata in the raster).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::io::table::{Parts, Value};
 use crate::io::RasterInfo;
 use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
+use crate::plots::{geodesic_areas, Parts, Plots, Value};
 use crate::raster::Grid;
-use crate::zonal::plots::{gis_srs, Plots};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::{CombineConfig, NitrogenConfig, RxConfig, StageWindow};
 use super::layout::{cell_rates, layout, tile, totals};
 pub use super::layout::{Layout, RatePass};
 use super::nitrogen::{self, Rate};
-pub use super::stages::PlotStage;
-use super::stages::{check_stage_dates, flight_date, stages_from_csv};
+use super::stages::{check_stage_dates, flight_date};
+pub use super::stages::{PlotStage, Stages};
 use super::zones::{self, Combine, ZoneParams};
 
 /// The finest spray cell chosen from the flight's resolution (m): fine enough that a 0.02 ha
@@ -40,24 +39,22 @@ use super::zones::{self, Combine, ZoneParams};
 /// found them, and the edge refinement of `zones::refine_edges` keeps their edges tight.
 pub const SPRAY_MIN_CELL: f64 = 2.0;
 
-/// What `paddy prescribe` is asked to do.
+/// What `paddy prescribe` is asked to do (the plots are [`run`]'s argument).
 #[derive(Debug, Clone)]
 pub struct PrescribeRequest {
-    pub plots: PathBuf,
-    pub layer: Option<String>,
-    pub id_field: Option<String>,
     /// The index the nitrogen rule reads (NDRE at panicle initiation, say).
     pub n_index: Option<PathBuf>,
     /// The index stress zones are found in (NDVI, say), and an earlier flight of it.
     pub spray_index: Option<PathBuf>,
     pub previous: Option<PathBuf>,
-    /// `paddy stage` output (CSV) giving each plot's class, stage and days after transplanting.
-    pub stages: Option<PathBuf>,
-    /// The date of the flight. Without `stages`, each plot's stage comes from it and the plots'
-    /// `transplanted_field` and `class_field` attributes; with `stages`, the table's date must
-    /// agree with it.
-    pub at: Option<Date>,
-    /// Most days the stage table's date may differ from the flight's.
+    /// Each plot's class, stage and days after transplanting from `paddy stage` (its table,
+    /// [`Stages::read_csv`], or its results, [`Stages::from_stage_result`]).
+    pub stages: Option<Stages>,
+    /// The date of the flight, and where it came from (for the report: `--at`, say). Without
+    /// `stages`, each plot's stage comes from it and the plots' `transplanted_field` and
+    /// `class_field` attributes; with `stages`, their date must agree with it.
+    pub at: Option<(Date, String)>,
+    /// Most days the stages' date may differ from the flight's.
     pub stages_tolerance_days: f64,
     pub class_field: String,
     pub default_class: String,
@@ -150,7 +147,7 @@ fn is_reference(cfg: &NitrogenConfig, value: &Value) -> bool {
     }
 }
 
-/// The plots' extent in the CRS `wkt`, refusing geographic rasters: the plots' parts there.
+/// The plots' parts in the raster's CRS, refusing geographic rasters.
 fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Option<Parts>>> {
     let Some(wkt) = info.grid.crs_wkt.as_deref() else {
         return Err(Error::Input {
@@ -159,13 +156,13 @@ fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Op
                 .into(),
         });
     };
-    if gis_srs(wkt).is_some_and(|s| s.is_geographic()) {
+    if crate::io::vector::is_geographic(wkt) {
         return Err(Error::Input {
             path: info.path.clone(),
             message: "the raster is in geographic coordinates (degrees): reproject it to a projected CRS in metres (e.g. its UTM zone with gdalwarp -t_srs EPSG:326xx) for a prescription grid".into(),
         });
     }
-    plots.to_crs(Some(wkt), densify)
+    crate::io::vector::to_crs(plots, Some(wkt), densify)
 }
 
 /// The name of an index raster's index: its band description (paddy index writes the short
@@ -183,64 +180,38 @@ fn index_name(info: &RasterInfo) -> String {
         .unwrap_or_else(|| "index".into())
 }
 
-/// Compute the prescription.
-pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
+/// Compute the prescription for `plots` (read once by [`crate::io::vector::read_plots`]; their
+/// parts in the grids' CRS and their areas are computed here, once).
+pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     req.config.check("settings")?;
     let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
         return Err(Error::usage(
-            "give --n-index (nitrogen), --spray-index (spray zones) or both",
+            "no index raster: a prescription needs an index for nitrogen, one for spray zones, or both",
         ));
     };
     if req.stages.is_none() && req.at.is_none() {
         return Err(Error::usage(
-            "give --stages STAGE.csv (from paddy stage) or --at DATE (the flight date, with the plots' transplanted and duration class attributes)",
+            "no growth stages: a prescription needs each plot's stage from paddy stage, or the flight date (with the plots' transplanted and duration class attributes)",
         ));
     }
-    let plots = Plots::read(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
     let mut warnings = plots.warnings.clone();
     let info = RasterInfo::read(first)?;
-    let flight = flight_date(req.at, &info);
+    let flight = flight_date(req.at.as_ref(), &info);
     // Growth stage per plot.
-    let from_csv = match &req.stages {
-        Some(path) => {
-            let table = stages_from_csv(path, &plots.id_column)?;
-            check_stage_dates(req.stages_tolerance_days, path, &table, flight.as_ref())?;
-            if flight.is_none() {
-                warnings.push(format!(
-                    "the flight's date is unknown (no --at, no acquisition date in {}): the stage table's date could not be checked",
-                    crate::io::file_name(&info.path)
-                ));
-            }
-            Some(table.by_id)
+    if let Some(stages) = &req.stages {
+        check_stage_dates(req.stages_tolerance_days, stages, flight.as_ref())?;
+        if flight.is_none() {
+            warnings.push(format!(
+                "the flight's date is unknown (none given, no acquisition date in {}): the stage table's date could not be checked",
+                crate::io::file_name(&info.path)
+            ));
         }
-        None => None,
-    };
+    }
+    let from_stages = req.stages.as_ref().map(|s| &s.by_id);
     let n_cell = req.config.grid.cell_size;
-    let parts = plots_in_crs(&info, &plots, (n_cell / 2.0).min(1.0))?;
-    let mut rows = plot_rows(req, &plots, from_csv.as_ref(), &parts)?;
-    let n = &req.config.nitrogen;
-    if let Some(value) = n.reference_value.as_deref() {
-        if req.n_index.is_some() && !rows.iter().any(|r| r.reference) {
-            warnings.push(format!(
-                "no plot has {} = '{value}': the reference is virtual",
-                n.reference_field
-            ));
-        }
-    }
-    if let Some(map) = &from_csv {
-        let missing: Vec<&str> = rows
-            .iter()
-            .filter(|r| !map.contains_key(&r.id))
-            .map(|r| r.id.as_str())
-            .collect();
-        if !missing.is_empty() {
-            warnings.push(format!(
-                "{} plot(s) not in the stage table (growth stage unknown: rate 0): {}",
-                missing.len(),
-                missing.join(", ")
-            ));
-        }
-    }
+    let parts = plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?;
+    let mut rows = plot_rows(req, plots, from_stages, &parts)?;
+    warnings.extend(stage_warnings(req, &rows, from_stages));
     let mut rx = Prescription {
         plots: Vec::new(),
         id_column: plots.id_column.clone(),
@@ -267,7 +238,10 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
         {
             n_resampled = Some((layout.grid.clone(), values.clone()));
         }
-        let pass = nitrogen_pass(req, path, values, layout, &mut rx, &mut rows, &mut warnings)?;
+        rx.n_index_name = index_name(&info);
+        rx.threshold = req.config.nitrogen.threshold_for(&rx.n_index_name);
+        plot_means(plots, &info, req.threads, &mut rows)?;
+        let pass = nitrogen_pass(req, values, layout, &mut rx, &mut rows, &mut warnings)?;
         rx.nitrogen = Some(pass);
     }
     if let Some(path) = &req.spray_index {
@@ -294,11 +268,44 @@ pub fn run(req: &PrescribeRequest) -> Result<Prescription> {
     Ok(rx)
 }
 
+/// Warnings about the plots' stages: a reference value no plot has, plots the stages miss.
+fn stage_warnings(
+    req: &PrescribeRequest,
+    rows: &[PlotRx],
+    from_stages: Option<&HashMap<String, PlotStage>>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let n = &req.config.nitrogen;
+    if let Some(value) = n.reference_value.as_deref() {
+        if req.n_index.is_some() && !rows.iter().any(|r| r.reference) {
+            warnings.push(format!(
+                "no plot has {} = '{value}': the reference is virtual",
+                n.reference_field
+            ));
+        }
+    }
+    if let Some(map) = from_stages {
+        let missing: Vec<&str> = rows
+            .iter()
+            .filter(|r| !map.contains_key(&r.id))
+            .map(|r| r.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "{} plot(s) not in the stage table (growth stage unknown: rate 0): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+    }
+    warnings
+}
+
 /// Each plot's row before the passes: id, attributes, stage, reference flag, geodesic area.
 fn plot_rows(
     req: &PrescribeRequest,
     plots: &Plots,
-    from_csv: Option<&HashMap<String, PlotStage>>,
+    from_stages: Option<&HashMap<String, PlotStage>>,
     parts: &[Option<Parts>],
 ) -> Result<Vec<PlotRx>> {
     let field = |name: &str| {
@@ -310,7 +317,7 @@ fn plot_rows(
     let (class_at, transplanted_at) = (field(&req.class_field), field(&req.transplanted_field));
     let stage_of = |k: usize| -> PlotStage {
         let plot = &plots.plots[k];
-        if let Some(map) = from_csv {
+        if let Some(map) = from_stages {
             return map.get(&plot.id).cloned().unwrap_or_default();
         }
         let class = class_at
@@ -319,8 +326,8 @@ fn plot_rows(
             .unwrap_or_else(|| req.default_class.clone());
         let transplanted =
             transplanted_at.and_then(|i| plot.attributes[i].text().parse::<Date>().ok());
-        let dat = match (transplanted, req.at) {
-            (Some(t), Some(at)) => Some(f64::from(t.days_until(at))),
+        let dat = match (transplanted, &req.at) {
+            (Some(t), Some((at, _))) => Some(f64::from(t.days_until(*at))),
             _ => None,
         };
         let stage = dat.and_then(|d| req.table.get(&class).map(|s| s.stage_at(d)));
@@ -347,7 +354,7 @@ fn plot_rows(
                 .join(", ")
         )));
     }
-    let areas = Plots::geodesic_areas(&plots.wgs84()?);
+    let areas = geodesic_areas(&crate::io::vector::wgs84(plots)?);
     Ok((0..plots.plots.len())
         .map(|k| {
             let plot = &plots.plots[k];
@@ -474,31 +481,24 @@ fn not_observed(why: String, default: f32, unit: &str) -> String {
     }
 }
 
-/// Nitrogen: plot means (exact coverage), the reference, plot and cell rates, the machine layer.
-fn nitrogen_pass(
-    req: &PrescribeRequest,
-    path: &Path,
-    values: Vec<f32>,
-    layout: Layout,
-    rx: &mut Prescription,
+/// Each plot's mean of the N index (exact coverage) over the raster `info`, and the share of
+/// the plot's area with a valid index: valid pixels (by coverage) × pixel area ÷ plot area, so
+/// parts of a plot outside the raster count as missing.
+fn plot_means(
+    plots: &Plots,
+    info: &RasterInfo,
+    threads: Option<usize>,
     rows: &mut [PlotRx],
-    warnings: &mut Vec<String>,
-) -> Result<RatePass> {
-    let cfg = &req.config.nitrogen;
-    let info = RasterInfo::read(path)?;
-    rx.n_index_name = index_name(&info);
-    rx.threshold = cfg.threshold_for(&rx.n_index_name);
+) -> Result<()> {
     let stats = zonal::run(
+        plots,
+        std::slice::from_ref(info),
         &StatsRequest {
-            rasters: vec![path.to_path_buf()],
-            plots: req.plots.clone(),
-            layer: req.layer.clone(),
-            id_field: req.id_field.clone(),
             coverage: CoverageMode::Exact,
             assume_same_crs: false,
             quantiles: false,
             mask_band: None,
-            threads: req.threads,
+            threads,
         },
         &|_, _| {},
     )?;
@@ -509,8 +509,6 @@ fn nitrogen_pass(
             rows.len()
         )));
     }
-    // The share of each plot's area with a valid index: valid pixels (by coverage) × pixel
-    // area ÷ plot area, so parts of a plot outside the raster count as missing.
     let pixel_m2 = info
         .grid
         .geo_transform
@@ -526,9 +524,62 @@ fn nitrogen_pass(
             };
         }
     }
+    Ok(())
+}
+
+/// Nitrogen, once the plot means are in: the reference, plot and cell rates, the machine layer.
+fn nitrogen_pass(
+    req: &PrescribeRequest,
+    values: Vec<f32>,
+    layout: Layout,
+    rx: &mut Prescription,
+    rows: &mut [PlotRx],
+    warnings: &mut Vec<String>,
+) -> Result<RatePass> {
+    let cfg = &req.config.nitrogen;
     let (reference_of, said) = references(cfg, rx, rows, &values, &layout.labels, warnings);
     rx.reference = said;
     let default = default_value(cfg.default_rate, |d| nitrogen::rails(cfg, d).1);
+    plot_rates(req, rx, rows, &reference_of, default);
+    // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
+    // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
+    // channel), the default where the index is missing.
+    let rates = cell_rates(&layout, |k, i| {
+        let (row, v) = (&rows[k], values[i]);
+        if !row.n_observed || !v.is_finite() {
+            default
+        } else if row.n_variable && layout.labels[i] == (k + 1) as u32 && layout.core[i] {
+            let cell = nitrogen::rate(
+                cfg,
+                rx.threshold,
+                f64::from(v),
+                reference_of[k],
+                row.stage.dat,
+            );
+            cell.product as f32
+        } else {
+            row.nitrogen.product as f32
+        }
+    });
+    let pass = tile(layout, rates, req.config.grid.min_zone_m2);
+    for (k, row) in rows.iter_mut().enumerate() {
+        let (kg, area) = totals(&pass.pieces, k);
+        row.n_product_kg = kg;
+        row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
+    }
+    Ok(pass)
+}
+
+/// Each plot's nitrogen rate: the default when not observed, none for the N-rich references,
+/// none outside the stage window, else the rule's rate from the plot mean.
+fn plot_rates(
+    req: &PrescribeRequest,
+    rx: &Prescription,
+    rows: &mut [PlotRx],
+    reference_of: &[f64],
+    default: f32,
+) {
+    let cfg = &req.config.nitrogen;
     let unit = format!("kg {}/ha", cfg.product);
     let window = StageWindow::new(&cfg.stages, cfg.margin_days);
     for (k, row) in rows.iter_mut().enumerate() {
@@ -563,33 +614,6 @@ fn nitrogen_pass(
             )
         };
     }
-    // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
-    // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
-    // channel), the default where the index is missing.
-    let rates = cell_rates(&layout, |k, i| {
-        let (row, v) = (&rows[k], values[i]);
-        if !row.n_observed || !v.is_finite() {
-            default
-        } else if row.n_variable && layout.labels[i] == (k + 1) as u32 && layout.core[i] {
-            let cell = nitrogen::rate(
-                cfg,
-                rx.threshold,
-                f64::from(v),
-                reference_of[k],
-                row.stage.dat,
-            );
-            cell.product as f32
-        } else {
-            row.nitrogen.product as f32
-        }
-    });
-    let pass = tile(layout, rates, req.config.grid.min_zone_m2);
-    for (k, row) in rows.iter_mut().enumerate() {
-        let (kg, area) = totals(&pass.pieces, k);
-        row.n_product_kg = kg;
-        row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
-    }
-    Ok(pass)
 }
 
 /// Spray: stress zones on the spray grid, rates per cell, the machine layer, areas and product.
@@ -603,29 +627,8 @@ fn spray_pass(
     let cfg = &req.config.spray;
     let (cell, w, h) = (layout.cell_size, layout.grid.width, layout.grid.height);
     let cell_m2 = cell * cell;
-    // Only cells wholly inside their plot are tested (edge cells mix in the bund). A plot whose
-    // such cells with a valid index cover less than a quarter of it (or are fewer than 20) is
-    // not judged: its median and MAD would describe the seen corner, not the plot.
     let seen: Vec<bool> = values.iter().map(|v| v.is_finite()).collect();
-    for (v, &inside) in values.iter_mut().zip(&layout.core) {
-        if !inside {
-            *v = f32::NAN;
-        }
-    }
-    let mut valid = vec![0usize; rows.len()];
-    for (&v, &label) in values.iter().zip(&layout.labels) {
-        if let Some(c) = label.checked_sub(1).and_then(|k| valid.get_mut(k as usize)) {
-            *c += usize::from(v.is_finite());
-        }
-    }
-    let judged: Vec<bool> = (0..rows.len())
-        .map(|k| valid[k] >= 20 && valid[k] as f64 * cell_m2 * 4.0 >= layout.areas_m2[k])
-        .collect();
-    for (v, &label) in values.iter_mut().zip(&layout.labels) {
-        if label.checked_sub(1).is_some_and(|k| !judged[k as usize]) {
-            *v = f32::NAN;
-        }
-    }
+    let (valid, judged) = judge(&mut values, &layout, rows.len());
     let previous = match &req.previous {
         Some(p) => {
             let before = crate::io::warp::resample(p, 1, &layout.grid, "average")?;
@@ -658,40 +661,7 @@ fn spray_pass(
         &params,
     )?;
     let default = default_value(cfg.default_rate, |d| d);
-    let window = StageWindow::new(&cfg.stages, cfg.margin_days);
-    // Per plot: observed, in the window, and why.
-    let admitted: Vec<bool> = rows
-        .iter_mut()
-        .enumerate()
-        .map(|(k, row)| {
-            row.spray_observed = judged[k];
-            let admits =
-                window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
-            let in_window = admits.is_ok();
-            row.spray_rate_outside = match (judged[k], in_window) {
-                (true, true) => cfg.preventive_rate,
-                (true, false) => 0.0,
-                (false, _) => f64::from(default),
-            };
-            row.spray_reason = match (judged[k], admits) {
-                (false, _) => not_observed(
-                    format!(
-                        "{:.0} m² of the plot's {:.0} m² seen in {cell} m cells wholly inside it (a quarter and 20 cells needed to find stress)",
-                        valid[k] as f64 * cell_m2,
-                        layout.areas_m2[k]
-                    ),
-                    default,
-                    "L/ha",
-                ),
-                (true, Ok(())) => format!(
-                    "in the spray window: {} L/ha in stress zones, {} L/ha elsewhere",
-                    cfg.rate, cfg.preventive_rate
-                ),
-                (true, Err(why)) => why,
-            };
-            judged[k] && in_window
-        })
-        .collect();
+    let admitted = spray_plots(req, rows, &judged, &valid, &layout, default);
     let rates = cell_rates(&layout, |k, i| {
         if !judged[k] {
             default
@@ -730,6 +700,82 @@ fn spray_pass(
         row.spray_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
     Ok(pass)
+}
+
+/// Which plots are judged for stress, and each plot's count of valid cells. Only cells wholly
+/// inside their plot are tested (edge cells mix in the bund): the others become NaN in
+/// `values`. A plot whose such cells with a valid index cover less than a quarter of it (or
+/// are fewer than 20) is not judged, and its cells become NaN too: its median and MAD would
+/// describe the seen corner, not the plot.
+fn judge(values: &mut [f32], layout: &Layout, n_plots: usize) -> (Vec<usize>, Vec<bool>) {
+    let cell_m2 = layout.cell_size * layout.cell_size;
+    for (v, &inside) in values.iter_mut().zip(&layout.core) {
+        if !inside {
+            *v = f32::NAN;
+        }
+    }
+    let mut valid = vec![0usize; n_plots];
+    for (&v, &label) in values.iter().zip(&layout.labels) {
+        if let Some(c) = label.checked_sub(1).and_then(|k| valid.get_mut(k as usize)) {
+            *c += usize::from(v.is_finite());
+        }
+    }
+    let judged: Vec<bool> = (0..n_plots)
+        .map(|k| valid[k] >= 20 && valid[k] as f64 * cell_m2 * 4.0 >= layout.areas_m2[k])
+        .collect();
+    for (v, &label) in values.iter_mut().zip(&layout.labels) {
+        if label.checked_sub(1).is_some_and(|k| !judged[k as usize]) {
+            *v = f32::NAN;
+        }
+    }
+    (valid, judged)
+}
+
+/// Per plot: observed, in the spray window, the rate outside zones and why; returns whether
+/// each plot is sprayed by zone (judged and in the window).
+fn spray_plots(
+    req: &PrescribeRequest,
+    rows: &mut [PlotRx],
+    judged: &[bool],
+    valid: &[usize],
+    layout: &Layout,
+    default: f32,
+) -> Vec<bool> {
+    let cfg = &req.config.spray;
+    let cell = layout.cell_size;
+    let cell_m2 = cell * cell;
+    let window = StageWindow::new(&cfg.stages, cfg.margin_days);
+    rows.iter_mut()
+        .enumerate()
+        .map(|(k, row)| {
+            row.spray_observed = judged[k];
+            let admits =
+                window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
+            let in_window = admits.is_ok();
+            row.spray_rate_outside = match (judged[k], in_window) {
+                (true, true) => cfg.preventive_rate,
+                (true, false) => 0.0,
+                (false, _) => f64::from(default),
+            };
+            row.spray_reason = match (judged[k], admits) {
+                (false, _) => not_observed(
+                    format!(
+                        "{:.0} m² of the plot's {:.0} m² seen in {cell} m cells wholly inside it (a quarter and 20 cells needed to find stress)",
+                        valid[k] as f64 * cell_m2,
+                        layout.areas_m2[k]
+                    ),
+                    default,
+                    "L/ha",
+                ),
+                (true, Ok(())) => format!(
+                    "in the spray window: {} L/ha in stress zones, {} L/ha elsewhere",
+                    cfg.rate, cfg.preventive_rate
+                ),
+                (true, Err(why)) => why,
+            };
+            judged[k] && in_window
+        })
+        .collect()
 }
 
 /// The previous flight shifted per plot by the plot's median change, so that "dropped since the

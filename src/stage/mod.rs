@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
-use crate::zonal::plots::{Kind, Parts, Value};
+use crate::plots::{Kind, Parts, Value};
 
 pub use analyse::{PlotStage, Smoother, SmootherKind};
 pub use series::DateList;

@@ -131,12 +131,13 @@ pub fn plot_series(
         .iter()
         .flat_map(|d| d.iter().map(|d| d.path.clone()))
         .collect();
+    let plots =
+        crate::io::vector::read_plots(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
+    let infos = crate::io::RasterInfo::read_all(&rasters)?;
     let table = zonal::run(
+        &plots,
+        &infos,
         &StatsRequest {
-            rasters: rasters.clone(),
-            plots: req.plots.clone(),
-            layer: req.layer.clone(),
-            id_field: req.id_field.clone(),
             coverage: CoverageMode::Exact,
             assume_same_crs: req.assume_same_crs,
             quantiles: false,

@@ -13,19 +13,15 @@ use std::path::PathBuf;
 use rstar::{RTree, RTreeObject, AABB};
 
 use super::coverage::{CoverageMode, PixelPolygon};
-use super::plots::{map_rings, Geom, Kind, Parts, Plots, Value};
 use super::stats::{Accumulator, Stats};
 use crate::error::{Error, Result};
 use crate::io::{RasterInfo, Readers};
+use crate::plots::{geodesic_areas, map_rings, Geom, Kind, Parts, Plots, Value};
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
-/// What to compute.
+/// What to compute (the plots and rasters are [`run`]'s arguments).
 #[derive(Debug, Clone)]
 pub struct StatsRequest {
-    pub rasters: Vec<PathBuf>,
-    pub plots: PathBuf,
-    pub layer: Option<String>,
-    pub id_field: Option<String>,
     pub coverage: CoverageMode,
     /// Treat plots and rasters as being in the same CRS whatever their files say.
     pub assume_same_crs: bool,
@@ -88,7 +84,7 @@ fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>
             info.check_band(mask)?;
             if info.band_count < 2 {
                 return Err(Error::usage(format!(
-                    "{}: --mask-band {mask} leaves no band to summarise (the file has 1 band)",
+                    "{}: mask band {mask} leaves no band to summarise (the file has 1 band)",
                     info.path.display()
                 )));
             }
@@ -200,21 +196,22 @@ struct Worker {
     coverage: Vec<f64>,
 }
 
-/// Run `paddy stats`. `progress(done, total)` is called after each window.
-pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsTable> {
-    if req.rasters.is_empty() {
+/// Statistics of every plot of `plots` over every band of `infos` (rasters described by
+/// [`RasterInfo::read`]; each worker opens its own handles). `progress(done, total)` is called
+/// after each window.
+pub fn run(
+    plots: &Plots,
+    infos: &[RasterInfo],
+    req: &StatsRequest,
+    progress: &dyn Fn(usize, usize),
+) -> Result<StatsTable> {
+    if infos.is_empty() {
         return Err(Error::usage("give at least one raster"));
     }
     // Windows are whole blocks, each decoded once: a large block cache would only hold blocks
     // that are never read again (measured: 256 → 64 MiB saves ~190 MiB, costs no time).
     crate::io::prefer_block_cache_mib(64);
-    let plots = Plots::read(&req.plots, req.layer.as_deref(), req.id_field.as_deref())?;
-    let infos = req
-        .rasters
-        .iter()
-        .map(|p| RasterInfo::read(p))
-        .collect::<Result<Vec<_>>>()?;
-    let columns = columns(&infos, req.mask_band)?;
+    let columns = columns(infos, req.mask_band)?;
     let mut warnings = plots.warnings.clone();
 
     // Rasters on one grid share a pass.
@@ -229,16 +226,16 @@ pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsT
         }
     }
     for g in &groups {
-        check_crs(&infos[g[0]], &plots, req.assume_same_crs)?;
+        check_crs(&infos[g[0]], plots, req.assume_same_crs)?;
     }
 
     let n = plots.plots.len();
     let lonlat = if req.assume_same_crs || plots.crs_wkt.is_none() {
         vec![None; n]
     } else {
-        plots.wgs84()?
+        crate::io::vector::wgs84(plots)?
     };
-    let areas = Plots::geodesic_areas(&lonlat);
+    let areas = geodesic_areas(&lonlat);
     let mut stats: Vec<Vec<Stats>> = vec![Vec::new(); n];
     let empty = Accumulator::new(false).finish();
     for row in stats.iter_mut() {
@@ -251,7 +248,7 @@ pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsT
     let done = std::cell::Cell::new(0usize);
     let mut passes = Vec::new();
     for (k, group) in groups.iter().enumerate() {
-        let pass = Pass::plan(req, &plots, &infos, &columns, group)?;
+        let pass = Pass::plan(req, plots, infos, &columns, group)?;
         total_windows.set(total_windows.get() + pass.windows.len());
         if k == 0 {
             placement = pass.placement();
@@ -320,21 +317,23 @@ pub fn run(req: &StatsRequest, progress: &dyn Fn(usize, usize)) -> Result<StatsT
     })
 }
 
-/// Refuse to mix a raster and plots when only one of them says where it is.
-fn check_crs(info: &RasterInfo, plots: &Plots, assume_same: bool) -> Result<()> {
+/// Refuse to mix a raster and plots when only one of them says where it is, unless asked to
+/// take them as being in the same CRS (`assume_same`). [`run`] checks this itself; a caller
+/// may check first to name the setting that allows it as its user knows it.
+pub fn check_crs(info: &RasterInfo, plots: &Plots, assume_same: bool) -> Result<()> {
     if assume_same {
         return Ok(());
     }
     let raster = info.grid.crs_wkt.is_some() && info.grid.geo_transform.is_some();
     match (raster, plots.crs_wkt.is_some()) {
         (false, true) => Err(Error::usage(format!(
-            "{} has no CRS or georeferencing but the plots ({}) are in {}: pass --assume-same-crs if the plot coordinates are in the raster's own coordinates",
+            "{} has no CRS or georeferencing but the plots ({}) are in {}: the plot coordinates are taken as the raster's own coordinates only when asked to assume the same CRS",
             info.path.display(),
             plots.path.display(),
             plots.crs_wkt.as_deref().map_or("a CRS".into(), crate::io::crs_name)
         ))),
         (true, false) => Err(Error::usage(format!(
-            "the plots ({}) have no CRS but {} is in {}: pass --assume-same-crs if the plots are in that CRS",
+            "the plots ({}) have no CRS but {} is in {}: they are taken as being in that CRS only when asked to assume the same CRS",
             plots.path.display(),
             info.path.display(),
             info.grid.crs_wkt.as_deref().map_or("a CRS".into(), crate::io::crs_name)
@@ -384,7 +383,7 @@ impl Pass {
             grid.crs_wkt.as_deref()
         };
         let pixel = gt[1].hypot(gt[4]).min(gt[2].hypot(gt[5]));
-        let parts = plots.to_crs(target, pixel)?;
+        let parts = crate::io::vector::to_crs(plots, target, pixel)?;
         let polygons: Vec<Option<PixelPolygon>> = parts
             .iter()
             .map(|p| {

@@ -593,6 +593,7 @@ fn bad_plot_files_get_clear_errors() {
     let out = run(&plots, &["--id-field", "paddy_no"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("paddy_no") && stderr(&out).contains("plot_id"));
+    assert!(stderr(&out).contains("--id-field"), "{}", stderr(&out));
 
     // Unknown output format.
     let out = run(&plots, &["--out", "stats.xlsx"]);
@@ -700,6 +701,28 @@ fn a_raster_without_crs_needs_assume_same_crs() {
     );
     let rows = read_csv(&out);
     assert_eq!(rows[0]["status"], "outside raster");
+    // `paddy stage` has no such flag: the same refusal there names the files, not the flag.
+    let dated = dir.path().join("values_20260717.tif");
+    std::fs::copy(&raster, &dated).unwrap();
+    let out = paddy(
+        dir.path(),
+        &[
+            "stage",
+            dated.to_str().unwrap(),
+            "--plots",
+            plots.to_str().unwrap(),
+            "--date-pattern",
+            "{yyyy}{mm}{dd}",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("values_20260717.tif") && err.contains("p.geojson"),
+        "{err}"
+    );
+    assert!(!err.contains("--assume-same-crs"), "{err}");
 }
 
 #[test]

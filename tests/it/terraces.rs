@@ -611,6 +611,11 @@ fn a_stage_table_for_another_date_is_refused() {
             err.contains("2024-09-28") && err.contains("2024-06-30"),
             "{err}"
         );
+        // The prescription names the table; the command line adds the flags that fix it.
+        assert!(
+            err.contains("stage.csv") && err.contains("--stages-tolerance"),
+            "{err}"
+        );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(!d.join("rx/rx_summary.csv").exists());
     }

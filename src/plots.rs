@@ -1,0 +1,189 @@
+//! Plots (paddies) as paddy carries them: ids, attributes, polygon rings in the file's CRS, and
+//! what happened to each geometry on the way in. Plain data and pure geometry (densifying
+//! edges, geodesic areas): [`crate::io::vector`] reads plots from any vector file OGR reads and
+//! reprojects them; statistics, stages and prescriptions take them from there.
+
+use std::path::PathBuf;
+
+use geo::orient::{Direction, Orient};
+use geo::GeodesicArea;
+
+/// Polygon parts; each part is its rings (outer first, then holes); each ring its (x, y) points.
+pub type Parts = Vec<Vec<Vec<(f64, f64)>>>;
+
+/// Apply `f` to every ring of every part, keeping the structure.
+pub fn map_rings<E>(
+    parts: &Parts,
+    mut f: impl FnMut(&[(f64, f64)]) -> std::result::Result<Vec<(f64, f64)>, E>,
+) -> std::result::Result<Parts, E> {
+    parts
+        .iter()
+        .map(|rings| rings.iter().map(|ring| f(ring)).collect())
+        .collect()
+}
+
+/// A cell of a table: plot attributes carried through, statistics, dates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    /// A short series (a smoothed curve): a JSON array in CSV, a real list in GeoJSON.
+    Reals(Vec<f64>),
+}
+
+impl Value {
+    /// The value as text (empty for null and NaN), for CSV and messages: numbers in the
+    /// shortest form that reads back to the same f64.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Int(v) => v.to_string(),
+            Value::Real(v) if v.is_nan() => String::new(),
+            Value::Real(v) => v.to_string(),
+            Value::Text(v) => v.clone(),
+            Value::Reals(v) => {
+                let items: Vec<String> = v
+                    .iter()
+                    .map(|x| {
+                        if x.is_finite() {
+                            x.to_string()
+                        } else {
+                            "null".into()
+                        }
+                    })
+                    .collect();
+                format!("[{}]", items.join(","))
+            }
+        }
+    }
+
+    /// A real, or NaN for None.
+    pub fn real(v: Option<f64>) -> Value {
+        Value::Real(v.unwrap_or(f64::NAN))
+    }
+
+    /// Text, or null for None.
+    pub fn text_or_null(v: Option<String>) -> Value {
+        v.map_or(Value::Null, Value::Text)
+    }
+}
+
+/// The kind of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Real,
+    Text,
+    Reals,
+}
+
+/// What happened to a plot's geometry on the way in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geom {
+    /// Valid polygon parts.
+    Ok(Parts),
+    /// Invalid in the file, repaired (how), now valid.
+    Repaired(Parts, String),
+    /// Not usable (why); the plot gets a row with count 0.
+    Skipped(String),
+}
+
+/// One plot: its id, carried attributes and geometry in the file's CRS.
+#[derive(Debug, Clone)]
+pub struct Plot {
+    pub id: String,
+    pub attributes: Vec<Value>,
+    pub geom: Geom,
+}
+
+impl Plot {
+    /// The polygon parts, unless skipped.
+    pub fn parts(&self) -> Option<&Parts> {
+        match &self.geom {
+            Geom::Ok(p) | Geom::Repaired(p, _) => Some(p),
+            Geom::Skipped(_) => None,
+        }
+    }
+}
+
+/// All plots of one layer.
+#[derive(Debug, Clone)]
+pub struct Plots {
+    pub path: PathBuf,
+    pub layer: String,
+    /// Name of the id column: the id field, or `fid` for feature ids.
+    pub id_column: String,
+    /// Carried attribute columns (every field but the id field), in layer order.
+    pub fields: Vec<(String, Kind)>,
+    pub plots: Vec<Plot>,
+    /// The layer's CRS (WKT), if it has one.
+    pub crs_wkt: Option<String>,
+    /// Problems worth telling the user, each naming its plot.
+    pub warnings: Vec<String>,
+}
+
+/// Geodesic area (m², on the WGS84 ellipsoid) of each plot given its lon/lat parts; NaN for a
+/// plot without parts.
+pub fn geodesic_areas(lonlat: &[Option<Parts>]) -> Vec<f64> {
+    lonlat
+        .iter()
+        .map(|parts| {
+            parts.as_ref().map_or(f64::NAN, |parts| {
+                parts
+                    .iter()
+                    .map(|rings| {
+                        let ring = |r: &Vec<(f64, f64)>| geo::LineString::from(r.clone());
+                        let Some(outer) = rings.first() else {
+                            return 0.0;
+                        };
+                        // Outer ring counter-clockwise, holes clockwise: otherwise the
+                        // geodesic area is that of the rest of the globe.
+                        geo::Polygon::new(ring(outer), rings[1..].iter().map(ring).collect())
+                            .orient(Direction::Default)
+                            .geodesic_area_signed()
+                            .abs()
+                    })
+                    .sum()
+            })
+        })
+        .collect()
+}
+
+/// Insert points so that no segment is longer than `step` (same units as the ring).
+pub fn densify(ring: &[(f64, f64)], step: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(ring.len());
+    for (i, &(x, y)) in ring.iter().enumerate() {
+        if let Some(&(px, py)) = i.checked_sub(1).and_then(|j| ring.get(j)) {
+            let length = (x - px).hypot(y - py);
+            let pieces = (length / step).ceil();
+            if pieces.is_finite() && pieces > 1.0 {
+                let n = pieces.min(10_000.0) as usize;
+                for k in 1..n {
+                    let t = k as f64 / n as f64;
+                    out.push((px + t * (x - px), py + t * (y - py)));
+                }
+            }
+        }
+        out.push((x, y));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn densify_keeps_ends_and_bounds_pieces() {
+        let ring = [(0.0, 0.0), (10.0, 0.0), (10.0, 1.0), (0.0, 0.0)];
+        let d = densify(&ring, 3.0);
+        assert_eq!(d.first(), Some(&(0.0, 0.0)));
+        assert_eq!(d.last(), Some(&(0.0, 0.0)));
+        assert!(d
+            .windows(2)
+            .all(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1) <= 3.0 + 1e-12));
+        assert_eq!(densify(&ring, f64::INFINITY), ring.to_vec());
+    }
+}
