@@ -11,7 +11,7 @@
 //!   band roles, a float64 evaluator), [`kernels`] (index kernels on slices and the expression
 //!   engine), [`sensors`] (sensor profiles as data), [`raster`] (grids, windows and the
 //!   streaming engine over rayon), [`phenology`] (dates, smoothing, flooding onset, fitted
-//!   heading, the stage table).
+//!   heading, the stage table), [`plots`] (plot geometry as plain values).
 //! - [`io`]: the only module that talks to GDAL/OGR/PROJ — products and windows of
 //!   reflectance, plots read and reprojected, COGs, tables and vectors written atomically.
 //! - [`export`]: what people and machines open beside the rasters — QGIS styles, legends, PNG

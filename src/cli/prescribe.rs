@@ -249,7 +249,9 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
     .collect();
     let written = output::write(&rx, &request.config, &args.out, &inputs)?;
     if args.json {
-        let text = std::fs::read_to_string(args.out.join("rx_report.json")).unwrap_or_default();
+        // The report in memory, formatted as rx_report.json is (not read back from it).
+        let text = serde_json::to_string_pretty(&written.report)
+            .map_err(|e| Error::internal(format!("cannot format the report: {e}")))?;
         println!("{text}");
         return Ok(());
     }

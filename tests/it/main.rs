@@ -2,10 +2,12 @@
 //! imagery in ../shared/data. One test binary, modules by theme.
 
 mod aoi;
+mod architecture;
 mod bad_input;
 mod batch;
 mod catalogue;
 mod common;
+mod decision_chain;
 mod exactextract;
 mod formats;
 mod indices_cli;
