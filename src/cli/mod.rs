@@ -39,7 +39,8 @@ enum Command {
 }
 
 /// Parse the command line, run, print any error once; returns the process exit code
-/// (0 success, 1 processing failed, 2 bad usage or configuration).
+/// (0 success, 1 processing failed, 2 bad usage or configuration, 3 a fault in paddy itself,
+/// 130 stopped with Ctrl-C).
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
