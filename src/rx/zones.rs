@@ -218,24 +218,45 @@ pub fn stress_mask(
     n_plots: usize,
     params: &ZoneParams,
 ) -> Result<Vec<bool>> {
+    check_stress_inputs(index, previous, plots, n_plots, params)?;
+    let stats = plot_stats(index, plots, n_plots)?;
+    Ok(stressed_cells(index, previous, plots, &stats, params))
+}
+
+/// The checks of [`stress_mask`]: lengths, plot numbers, thresholds, some test that can run.
+fn check_stress_inputs(
+    index: &[f32],
+    previous: Option<&[f32]>,
+    plots: &[u32],
+    n_plots: usize,
+    params: &ZoneParams,
+) -> Result<()> {
     params.check()?;
     check_len("plot grid", plots.len(), index.len())?;
     if let Some(prev) = previous {
         check_len("previous index", prev.len(), index.len())?;
     }
     check_plots(plots, n_plots)?;
-    let drop = params.drop_threshold.zip(previous);
-    if params.z_threshold.is_none() && drop.is_none() {
+    if params.z_threshold.is_none() && params.drop_threshold.zip(previous).is_none() {
         return Err(Error::usage(
             "spray zones: no stress test can run: the z-score test is off and there is no \
              previous flight with a drop threshold",
         ));
     }
-    let stats = match params.z_threshold {
-        Some(_) => plot_stats(index, plots, n_plots)?,
-        None => Vec::new(),
-    };
-    Ok(index
+    Ok(())
+}
+
+/// The stressed cells of [`stress_mask`], given each plot's robust statistics (inputs
+/// checked).
+fn stressed_cells(
+    index: &[f32],
+    previous: Option<&[f32]>,
+    plots: &[u32],
+    stats: &[Option<RobustStats>],
+    params: &ZoneParams,
+) -> Vec<bool> {
+    let drop = params.drop_threshold.zip(previous);
+    index
         .iter()
         .zip(plots)
         .enumerate()
@@ -263,7 +284,7 @@ pub fn stress_mask(
                 }
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Rows of output per parallel task in the morphology: enough to amortise the scratch buffers.
@@ -499,17 +520,16 @@ pub fn components(
 /// patch in it passes the z-test whenever pixel noise is low, and a group's edge runs a cell
 /// outside the patch all round (on seeded 3–7 m patches at 2 m cells, a quarter of the sprayed
 /// area). Groups whose median is not below their plot's are left as they are (stress found by
-/// the drop test alone). `labels` and `groups` are [`components`] of the kept cells.
+/// the drop test alone). `stats` are [`plot_stats`] of `index`; `labels` and `groups` are
+/// [`components`] of the kept cells.
 pub fn refine_edges(
     index: &[f32],
-    plots: &[u32],
-    n_plots: usize,
+    stats: &[Option<RobustStats>],
     labels: &[u32],
     groups: &[Component],
     width: usize,
 ) -> Result<Vec<bool>> {
     check_len("group labels", labels.len(), index.len())?;
-    let stats = plot_stats(index, plots, n_plots)?;
     let mut values: Vec<Vec<f32>> = vec![Vec::new(); groups.len()];
     for (&l, &v) in labels.iter().zip(index) {
         if l != 0 && v.is_finite() {
@@ -598,10 +618,13 @@ pub fn spray_zones(
     params: &ZoneParams,
 ) -> Result<Zones> {
     check_len("index", index.len(), grid_cells(width, height)?)?;
-    let stressed = stress_mask(index, previous, plots, n_plots, params)?;
+    check_stress_inputs(index, previous, plots, n_plots, params)?;
+    // Each plot's median and spread, once: for the z-test and for drawing the edges.
+    let stats = plot_stats(index, plots, n_plots)?;
+    let stressed = stressed_cells(index, previous, plots, &stats, params);
     let opened = open(&stressed, width, height, params.opening_radius)?;
     let (labels, groups) = components(&opened, plots, width, height)?;
-    let refined = refine_edges(index, plots, n_plots, &labels, &groups, width)?;
+    let refined = refine_edges(index, &stats, &labels, &groups, width)?;
     let (labels, groups) = components(&refined, plots, width, height)?;
     let big: Vec<bool> = groups
         .iter()
@@ -1216,14 +1239,22 @@ mod tests {
         }
         let (labels, groups) = components(&mask, &plots, w, h).unwrap();
         assert_eq!(groups.len(), 1);
-        let refined = refine_edges(&index, &plots, 1, &labels, &groups, w).unwrap();
+        let stats = plot_stats(&index, &plots, 1).unwrap();
+        let refined = refine_edges(&index, &stats, &labels, &groups, w).unwrap();
         let mut want = mask.clone();
         want[4 * w + 6] = false;
         assert_eq!(refined, want);
         // A group not below its plot (stress from the drop test alone) keeps every cell.
         let flat = vec![0.80f32; w * h];
         assert_eq!(
-            refine_edges(&flat, &plots, 1, &labels, &groups, w).unwrap(),
+            refine_edges(
+                &flat,
+                &plot_stats(&flat, &plots, 1).unwrap(),
+                &labels,
+                &groups,
+                w
+            )
+            .unwrap(),
             mask
         );
     }
