@@ -453,6 +453,10 @@ pub struct CurveCues {
     /// (maximum − minimum), 0–1. Used to tell a harvested (flat and low) field from a ripening
     /// one when there is no peak to count from.
     pub amplitude_fraction: Option<f64>,
+    /// Where the latest clear observation by the date sits in the season's range, on the same
+    /// 0–1 scale as `amplitude_fraction` but unsmoothed: a harvest is a step the smoother
+    /// spreads over weeks, while one observation of stubble shows it.
+    pub last_clear_fraction: Option<f64>,
     /// `days_from_peak` counts from a top fitted to the observations (unbiased), not from the
     /// smoothed curve's maximum (days early on a rice curve): only then do the stages from
     /// panicle initiation on count from it.
@@ -542,6 +546,12 @@ pub const FLAT_SLOPE: f64 = 0.002;
 /// A curve below this fraction of its seasonal amplitude is low (the season start/end fractions
 /// of TIMESAT-like tools are 0.2–0.5, AGRONOMY.md; paddy's season start uses 0.2).
 pub const LOW_FRACTION: f64 = 0.2;
+
+/// A field whose latest clear observation reads at most this fraction of its season's
+/// amplitude is harvested: stubble, bare or flooded soil read 0–0.2 of it, a ripe standing
+/// crop 0.3–0.6 (a yellowing canopy keeps much of its near-infrared), small paddies' mixed
+/// pixels included. Between the two, and above TIMESAT-like season-end fractions (0.2).
+pub const HARVESTED_FRACTION: f64 = 0.25;
 
 /// The cues conflict on the side of the peak when the curve is at least this many days on the
 /// other side of it (about Sakamoto's lower error bound, 9 days).
@@ -692,6 +702,59 @@ fn read_curve(cues: &CurveCues) -> Option<CurveReading> {
 ///   below half the amplitude), flat and low → fallow.
 /// - **Neither**: [`Stage::Unknown`], with the reason.
 pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &CurveCues) -> StageCall {
+    let call = reconcile_cues(table, class, dat, cues);
+    harvest_as_seen(call, table.get(class), finite(dat), cues)
+}
+
+/// Harvest is the farmer's day, not the table's: the days counted (after transplanting or
+/// after heading) say when a crop is *ripe*, and only an observation says it is *gone*. A
+/// call of fallow after the season stays maturity while the latest clear observation still
+/// shows the crop (above [`HARVESTED_FRACTION`] of the season's amplitude), and a call of maturity
+/// becomes fallow once one shows the field at its base level.
+fn harvest_as_seen(
+    mut call: StageCall,
+    starts: Option<&StageStarts>,
+    dat: Option<f64>,
+    cues: &CurveCues,
+) -> StageCall {
+    let Some(level) = finite(cues.last_clear_fraction) else {
+        return call;
+    };
+    let ripening = match (dat, starts) {
+        (Some(d), Some(st)) => d >= st.grain_filling,
+        _ => finite(cues.days_from_peak).is_some_and(|p| p >= GRAIN_FILLING_AFTER),
+    };
+    if !ripening {
+        return call;
+    }
+    let seen = format!("{:.0} %", 100.0 * level);
+    match call.stage {
+        Stage::Fallow if level > HARVESTED_FRACTION => {
+            call.stage = Stage::Maturity;
+            call.reason.push_str(&format!(
+                "; the latest clear observation still shows the crop ({seen} of the season's \
+                 amplitude): maturity until one shows it harvested"
+            ));
+        }
+        Stage::Maturity if level <= HARVESTED_FRACTION => {
+            call.stage = Stage::Fallow;
+            call.reason.push_str(&format!(
+                "; the latest clear observation shows the field harvested ({seen} of the \
+                 season's amplitude): fallow"
+            ));
+        }
+        _ => {}
+    }
+    call
+}
+
+/// [`reconcile`] before harvest is checked against the observations.
+fn reconcile_cues(
+    table: &StageTable,
+    class: &str,
+    dat: Option<f64>,
+    cues: &CurveCues,
+) -> StageCall {
     let curve = read_curve(cues);
     let dat = finite(dat);
     let starts = table.get(class);
@@ -883,6 +946,7 @@ mod tests {
             days_from_peak: peak,
             slope_per_day: slope,
             amplitude_fraction: None,
+            last_clear_fraction: None,
             peak_fitted: true,
         }
     }
@@ -1286,6 +1350,7 @@ mod tests {
             days_from_peak: Some(35.0),
             slope_per_day: Some(-0.001),
             amplitude_fraction: Some(0.1),
+            last_clear_fraction: None,
             peak_fitted: true,
         };
         assert_eq!(
@@ -1304,6 +1369,80 @@ mod tests {
             "{}",
             call.reason
         );
+    }
+
+    #[test]
+    fn harvest_is_what_the_observations_show() {
+        let t = table();
+        let with_level = |level: Option<f64>| CurveCues {
+            days_from_peak: Some(36.0),
+            slope_per_day: Some(-0.004),
+            amplitude_fraction: Some(0.3),
+            last_clear_fraction: level,
+            peak_fitted: true,
+        };
+        // 116 days after a medium transplanting, 46 after the observed heading, is past the
+        // table's harvest (115 days, or 45 after heading)...
+        let counted = reconcile(
+            &t,
+            "medium",
+            Some(116.0),
+            &CurveCues {
+                days_from_peak: Some(46.0),
+                ..with_level(None)
+            },
+        );
+        assert_eq!(counted.stage, Stage::Fallow);
+        // ...but a standing crop in the latest clear observation keeps it at maturity,
+        let late = |level| CurveCues {
+            days_from_peak: Some(46.0),
+            ..with_level(level)
+        };
+        let standing = reconcile(&t, "medium", Some(116.0), &late(Some(0.4)));
+        assert_eq!(standing.stage, Stage::Maturity);
+        assert!(
+            standing.reason.contains("still shows the crop (40 %"),
+            "{}",
+            standing.reason
+        );
+        // and stubble ends the season before the table does.
+        let gone = reconcile(&t, "medium", Some(105.0), &with_level(Some(0.1)));
+        assert_eq!(gone.stage, Stage::Fallow);
+        assert!(
+            gone.reason.contains("shows the field harvested"),
+            "{}",
+            gone.reason
+        );
+        // At the boundary the field counts as harvested.
+        let edge = reconcile(
+            &t,
+            "medium",
+            Some(105.0),
+            &with_level(Some(HARVESTED_FRACTION)),
+        );
+        assert_eq!(edge.stage, Stage::Fallow);
+        // Before the crop (a flooded field reads low too) nothing changes.
+        let early = reconcile(
+            &t,
+            "medium",
+            Some(-3.0),
+            &CurveCues {
+                days_from_peak: None,
+                ..with_level(Some(0.6))
+            },
+        );
+        assert_eq!(early.stage, Stage::Fallow);
+        // Nor during the season: a low reading in grain filling is not a harvest by itself.
+        let filling = reconcile(
+            &t,
+            "medium",
+            Some(85.0),
+            &CurveCues {
+                days_from_peak: Some(12.0),
+                ..with_level(Some(0.1))
+            },
+        );
+        assert_eq!(filling.stage, Stage::GrainFilling);
     }
 
     #[test]

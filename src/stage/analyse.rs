@@ -124,6 +124,9 @@ pub const VARIETY_SPREAD: f64 = 5.0;
 pub const RECORDED_SPREAD: f64 = 1.0;
 /// The season start lags transplanting by a variable two to four weeks.
 pub const SEASON_START_SPREAD: f64 = 10.0;
+/// An observation covering at least this share of the plot is a clear one, to read the
+/// field's state from (the harvest check).
+pub const CLEAR_SHARE: f64 = 0.5;
 /// The stage is extrapolated when no clear observation lies this many days before the date.
 pub const RECENT_DAYS: f64 = 20.0;
 
@@ -383,13 +386,7 @@ pub fn analyse(
         .and_then(|x| x.steepest_decline.or(x.end))
         .and_then(day_to_date);
 
-    let cues = curve_cues(
-        &curve,
-        season.as_ref(),
-        observed_heading.as_ref(),
-        points.len(),
-        at,
-    );
+    let cues = curve_cues(&curve, season.as_ref(), observed_heading.as_ref(), vi, at);
     let call = explained(
         reconcile(s.table, class, dat, &cues),
         s.at,
@@ -554,20 +551,26 @@ fn curve_cues(
     curve: &Daily,
     season: Option<&Season>,
     heading: Option<&Peak>,
-    observations: usize,
+    vi: &PlotSeries,
     at: f64,
 ) -> CurveCues {
     // Too few dates say nothing reliable about the curve's shape.
-    if curve.is_empty() || observations < MIN_DATES {
+    if curve.is_empty() || vi.days.len() < MIN_DATES {
         return CurveCues::default();
     }
     let slope = curve.at(at) - curve.at(at - 1.0);
+    let level = |v: f64, x: &Season| ((v - x.base) / x.amplitude.max(f64::EPSILON)).clamp(0.0, 1.0);
+    // The latest observation of at least half the plot (`vi` holds only dates up to `at`).
+    let last_clear = (0..vi.days.len())
+        .rev()
+        .find(|&k| vi.valid_share[k] >= CLEAR_SHARE)
+        .map(|k| vi.values[k]);
     CurveCues {
         days_from_peak: heading.map(|h| at - h.day),
         peak_fitted: heading.is_some_and(|h| h.used > 0),
         slope_per_day: slope.is_finite().then_some(slope),
-        amplitude_fraction: season
-            .map(|x| ((curve.at(at) - x.base) / x.amplitude.max(f64::EPSILON)).clamp(0.0, 1.0)),
+        amplitude_fraction: season.map(|x| level(curve.at(at), x)),
+        last_clear_fraction: season.zip(last_clear).map(|(x, v)| level(v, x)),
     }
 }
 
