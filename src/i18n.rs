@@ -70,27 +70,48 @@ pub fn all() -> &'static [Texts] {
     ALL.get_or_init(|| LANGUAGES.iter().map(|(c, t)| parse(c, t)).collect())
 }
 
-static CURRENT: RwLock<usize> = RwLock::new(0);
+/// The language in use (index into [`all`]) and whether it was chosen explicitly.
+static CURRENT: RwLock<(usize, bool)> = RwLock::new((0, false));
+
+/// Whether `code` names a language compiled in.
+pub fn known(code: &str) -> bool {
+    find(code).is_some()
+}
+
+fn find(code: &str) -> Option<usize> {
+    all().iter().position(|l| l.code.eq_ignore_ascii_case(code))
+}
 
 /// Choose the language by code (`en`, `zh-CN`); a usage error names the codes there are.
 pub fn set(code: &str) -> Result<()> {
-    let i = all()
-        .iter()
-        .position(|l| l.code.eq_ignore_ascii_case(code))
-        .ok_or_else(|| {
-            let codes: Vec<&str> = LANGUAGES.iter().map(|(c, _)| *c).collect();
-            Error::usage(format!(
-                "--lang: unknown language '{code}': use one of {}",
-                codes.join(", ")
-            ))
-        })?;
-    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = i;
+    let i = choose(code)?;
+    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = (i, true);
     Ok(())
+}
+
+/// Choose the language unless [`set`] chose one (a run file's `lang` under `--lang`).
+pub fn set_default(code: &str) -> Result<()> {
+    let i = choose(code)?;
+    let mut current = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    if !current.1 {
+        *current = (i, false);
+    }
+    Ok(())
+}
+
+fn choose(code: &str) -> Result<usize> {
+    find(code).ok_or_else(|| {
+        let codes: Vec<&str> = LANGUAGES.iter().map(|(c, _)| *c).collect();
+        Error::usage(format!(
+            "--lang: unknown language '{code}': use one of {}",
+            codes.join(", ")
+        ))
+    })
 }
 
 /// The language in use.
 pub fn current() -> &'static Texts {
-    let i = *CURRENT.read().unwrap_or_else(|e| e.into_inner());
+    let i = CURRENT.read().unwrap_or_else(|e| e.into_inner()).0;
     &all()[i.min(all().len() - 1)]
 }
 

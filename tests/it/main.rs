@@ -24,4 +24,5 @@ mod several_stacks;
 mod stage;
 mod stats;
 mod streaming;
+mod styles;
 mod terraces;
