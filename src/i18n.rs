@@ -204,7 +204,14 @@ mod tests {
                     h.sort();
                     h
                 };
-                assert_eq!(holes(v), holes(&lang.texts[k]), "{}: {k}", lang.code);
+                if k == "date.format" {
+                    // A date is written with any of the day's parts.
+                    let parts = ["d", "m", "mon", "y"];
+                    let h = holes(&lang.texts[k]);
+                    assert!(h.iter().all(|p| parts.contains(&p.as_str())), "{h:?}");
+                } else {
+                    assert_eq!(holes(v), holes(&lang.texts[k]), "{}: {k}", lang.code);
+                }
             }
         }
         for s in Stage::ALL {

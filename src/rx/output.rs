@@ -565,6 +565,7 @@ fn write_quicklook(
             height: pass.layout.grid.height,
             cell_size_m: Some(pass.layout.cell_size),
             classes,
+            ramp: &[],
             title: &map.title,
             unit: &map.unit,
             notes: &notes,

@@ -17,6 +17,7 @@ mod readme;
 mod real_data;
 mod real_seasons;
 mod remote;
+mod report_html;
 mod resolutions;
 mod sample_tiles;
 mod season_truth;
