@@ -292,9 +292,10 @@ pub fn outline_has(ch: char) -> bool {
     ch.is_whitespace() || outline_font().lookup_glyph_index(ch) != 0
 }
 
-/// Pixel size of the outline font at `scale`: ideographs as tall as the bitmap's line.
+/// Pixel size of the outline font at `scale`: ideographs as tall as the bitmap's line, and
+/// never under 11 px (smaller ideographs do not read).
 fn outline_size(scale: i32) -> f32 {
-    9.0 * scale as f32
+    (9.0 * scale as f32).max(11.0)
 }
 
 /// Whether the bitmap font draws every character of `text`.

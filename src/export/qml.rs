@@ -417,8 +417,9 @@ pub fn vector_plots(
     let n = classes.len();
     let filter = format!("{} LIKE 'not observed%'", quoted(status_field));
     rules.push_str(&format!(
-        "      <rule key=\"not_observed\" filter=\"{}\" label=\"not observed\" symbol=\"{n}\"/>\n",
-        xml_attr(&filter)
+        "      <rule key=\"not_observed\" filter=\"{}\" label=\"{}\" symbol=\"{n}\"/>\n",
+        xml_attr(&filter),
+        xml_attr(&crate::i18n::t("legend.not_observed"))
     ));
     symbols.push_str(&styled_fill_symbol(n, NOT_OBSERVED_COLOUR, "b_diagonal"));
     let expression = xml_attr(label_expression);

@@ -119,7 +119,7 @@ pub fn stage_plots(id_column: &str) -> String {
         })
         .collect();
     let expression = format!(
-        "{} || '\\n' || CASE{cases} ELSE coalesce({}, '') END",
+        "{} || char(10) || CASE{cases} ELSE coalesce({}, '') END",
         field(id_column),
         field("stage")
     );
@@ -168,7 +168,7 @@ pub fn stats_plots(id_column: &str, prefixes: &[String]) -> Option<String> {
     let mean = format!("{main}_mean");
     let classes = ramp_classes(&index_ramp(&index));
     let expression = format!(
-        "{} || '\\n' || coalesce(format_number({}, 2), '')",
+        "{} || char(10) || coalesce(format_number({}, 2), '')",
         field(id_column),
         field(&mean)
     );

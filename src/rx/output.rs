@@ -290,7 +290,7 @@ pub fn write(
     if let Some(pass) = &rx.nitrogen {
         maps.push(Map {
             name: "nitrogen",
-            title: format!("Nitrogen topdress, {}", n.product),
+            title: crate::i18n::tf("rx.nitrogen_title", &[("product", &n.product)]),
             pass,
             unit: format!("kg {}/ha", n.product),
             product: n.product.clone(),
@@ -302,7 +302,7 @@ pub fn write(
     if let Some(pass) = &rx.spray {
         maps.push(Map {
             name: "spray",
-            title: format!("Spray zones, {}", config.spray.product),
+            title: crate::i18n::tf("rx.spray_title", &[("product", &config.spray.product)]),
             pass,
             unit: "L/ha".into(),
             product: config.spray.product.clone(),
@@ -477,8 +477,9 @@ fn write_map(
     files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
     let label = format!(
-        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', 'not observed')",
-        map.unit.replace('\'', "''")
+        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', '{}')",
+        map.unit.replace('\'', "''"),
+        crate::i18n::t("legend.not_observed").replace('\'', "''")
     );
     crate::io::write_atomic(
         &pstyle,
@@ -541,21 +542,27 @@ fn write_quicklook(
         .iter()
         .filter(|p| map.plot(p).1 != PlotStatus::Prescribed)
         .count();
+    let unit = if map.quantity == isoxml::Quantity::MassPerArea {
+        "kg"
+    } else {
+        "L"
+    };
     let mut notes = vec![
-        format!(
-            "Total: {:.2} {} of {}",
-            total,
-            if map.quantity == isoxml::Quantity::MassPerArea {
-                "kg"
-            } else {
-                "L"
-            },
-            map.product
+        crate::i18n::tf(
+            "rx.total",
+            &[
+                ("amount", &format!("{total:.2}")),
+                ("unit", unit),
+                ("product", &map.product),
+            ],
         ),
-        format!("Cells: {} m", pass.layout.cell_size),
+        crate::i18n::tf("rx.cells", &[("size", &pass.layout.cell_size.to_string())]),
     ];
     if unseen > 0 {
-        notes.push(format!("{unseen} plot(s) not observed"));
+        notes.push(crate::i18n::tf(
+            "rx.not_observed_plots",
+            &[("n", &unseen.to_string())],
+        ));
     }
     quicklook::write_png(
         png,
