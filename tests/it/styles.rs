@@ -258,6 +258,19 @@ fn every_output_of_the_sample_run_opens_styled_with_named_classes() {
     assert_eq!(stats.renderer, "graduatedSymbol");
     let qml = std::fs::read_to_string(run.join("stats/s2_s2_20260717_plots.qml")).unwrap();
     assert!(qml.contains("attr=\"s2_20260717_ndvi_mean\""));
+    // Index quicklooks draw their style's stops: each item's colour is in the PNG (the legend
+    // bar's row at each stop is 36 px of it). That the bar between stops is the interpolated
+    // ramp, not classes, is checked in src/export/quicklook.rs.
+    for (map, style) in checked.iter().filter(|(p, _)| p.to_string_lossy().contains("/index/")) {
+        let png = image::open(map.with_extension("png")).unwrap().to_rgb8();
+        assert_eq!(style.colours.len(), style.classes.len());
+        for hex in &style.colours {
+            let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap();
+            let rgb = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+            let n = png.pixels().filter(|p| p.0 == rgb).count();
+            assert!(n >= 30, "{map:?}: {hex} drawn in {n} pixels");
+        }
+    }
     // The column it is graduated on is in the GeoJSON.
     let geojson = std::fs::read_to_string(run.join("stats/s2_s2_20260717_plots.geojson")).unwrap();
     assert!(geojson.contains("\"s2_20260717_ndvi_mean\""));
