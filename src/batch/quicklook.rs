@@ -8,6 +8,8 @@ use std::path::Path;
 use crate::error::Result;
 use crate::export::{qml, quicklook, styles};
 use crate::i18n::tf;
+use crate::io::Preview;
+use crate::plots::Plots;
 
 /// Longest side of the quicklook's grid, in cells (GDAL reads the overviews): small enough that
 /// the report shows two pictures a row with legend text of 11 px or more.
@@ -19,10 +21,12 @@ pub fn index_stops(index: &str) -> Vec<qml::Stop> {
     styles::index_ramp(index).value_stops()
 }
 
-/// Draw `tif` (band 1; nodata left white) as `png`. The index is named as the file names it
-/// (`…_ndre.tif`: NDRE, though the catalogue calls it NDREI), else `index`.
-pub fn index_png(tif: &Path, index: &str, png: &Path) -> Result<()> {
+/// Draw `tif` (band 1; nodata left white) as `png`, with the outlines and ids of `plots`. The
+/// index is named as the file names it (`…_ndre.tif`: NDRE, though the catalogue calls it
+/// NDREI), else `index`.
+pub fn index_png(tif: &Path, index: &str, plots: &[Plots], png: &Path) -> Result<()> {
     let preview = crate::io::read_preview(tif, SIDE)?;
+    let (outlines, labels) = overlay(&preview, plots)?;
     let stem = tif.file_stem().map(|s| s.to_string_lossy().into_owned());
     let token = stem
         .as_deref()
@@ -47,11 +51,29 @@ pub fn index_png(tif: &Path, index: &str, png: &Path) -> Result<()> {
             title: &title,
             unit: &name,
             notes: &[],
-            outlines: &[],
-            labels: &[],
+            outlines: &outlines,
+            labels: &labels,
             unobserved: &[],
         },
     )
+}
+
+/// The plots' outlines and ids on the preview's grid (none without a geotransform).
+fn overlay(preview: &Preview, plots: &[Plots]) -> Result<quicklook::Overlay> {
+    let Some(gt) = preview.geo_transform else {
+        return Ok(Default::default());
+    };
+    let step = preview.cell_size.unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let mut placed = Vec::new();
+    for set in plots {
+        let parts = crate::io::vector::to_crs(set, preview.crs_wkt.as_deref(), step)?;
+        for (plot, parts) in set.plots.iter().zip(parts) {
+            if let Some(parts) = parts {
+                placed.push((plot.id.clone(), crate::zonal::to_pixel(&gt, &parts)));
+            }
+        }
+    }
+    Ok(quicklook::plot_overlay(placed))
 }
 
 #[cfg(test)]

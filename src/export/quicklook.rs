@@ -47,6 +47,26 @@ pub struct RateMap<'a> {
     pub unobserved: &'a [bool],
 }
 
+/// Plot outlines and their labels for [`RateMap`]: each plot's id and its parts in pixel
+/// coordinates of the grid; a label at the mean of its plot's vertices.
+pub type Overlay = (Vec<Vec<Vec<(f64, f64)>>>, Vec<(f64, f64, String)>);
+
+/// The [`Overlay`] of `plots` (id, parts in pixel coordinates).
+pub fn plot_overlay(plots: impl IntoIterator<Item = (String, crate::plots::Parts)>) -> Overlay {
+    let mut outlines = Vec::new();
+    let mut labels = Vec::new();
+    for (id, parts) in plots {
+        let pts: Vec<&(f64, f64)> = parts.iter().flatten().flatten().collect();
+        let n = pts.len() as f64;
+        if n > 0.0 {
+            let (sx, sy) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+            labels.push((sx / n, sy / n, id));
+        }
+        outlines.extend(parts);
+    }
+    (outlines, labels)
+}
+
 /// Cells with no rate (NaN).
 pub const NO_RATE_COLOUR: [u8; 3] = [255, 255, 255];
 /// Cells whose value is in no class.

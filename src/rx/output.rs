@@ -513,25 +513,10 @@ fn write_quicklook(
         .grid
         .geo_transform
         .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
-    let outlines: Vec<Vec<Vec<(f64, f64)>>> = rx
-        .plots
-        .iter()
-        .filter_map(|p| p.parts.as_ref())
-        .flat_map(|parts| crate::zonal::to_pixel(&gt, parts))
-        .collect();
-    let labels: Vec<(f64, f64, String)> = rx
-        .plots
-        .iter()
-        .filter_map(|p| {
-            let parts = crate::zonal::to_pixel(&gt, p.parts.as_ref()?);
-            let pts: Vec<&(f64, f64)> = parts.iter().flatten().flatten().collect();
-            let n = pts.len() as f64;
-            (n > 0.0).then(|| {
-                let (sx, sy) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-                (sx / n, sy / n, p.id.clone())
-            })
-        })
-        .collect();
+    let (outlines, labels) = quicklook::plot_overlay(rx.plots.iter().filter_map(|p| {
+        let parts = p.parts.as_ref()?;
+        Some((p.id.clone(), crate::zonal::to_pixel(&gt, parts)))
+    }));
     let total: f64 = pass
         .pieces
         .iter()

@@ -261,7 +261,10 @@ fn every_output_of_the_sample_run_opens_styled_with_named_classes() {
     // Index quicklooks draw their style's stops: each item's colour is in the PNG (the legend
     // bar's row at each stop is 36 px of it). That the bar between stops is the interpolated
     // ramp, not classes, is checked in src/export/quicklook.rs.
-    for (map, style) in checked.iter().filter(|(p, _)| p.to_string_lossy().contains("/index/")) {
+    for (map, style) in checked
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("/index/"))
+    {
         let png = image::open(map.with_extension("png")).unwrap().to_rgb8();
         assert_eq!(style.colours.len(), style.classes.len());
         for hex in &style.colours {
@@ -271,6 +274,22 @@ fn every_output_of_the_sample_run_opens_styled_with_named_classes() {
             assert!(n >= 30, "{map:?}: {hex} drawn in {n} pixels");
         }
     }
+    // Plot outlines and ids are drawn on index quicklooks: dark lines and text over the map
+    // (its left part, under the title; no ramp colour is that dark).
+    let png = image::open(run.join("index/s2/s2_20260717_ndvi.png"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = png.dimensions();
+    let dark = png
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            *x < w * 6 / 10 && *y > 60 && *y < h - 70 && p.0.iter().all(|c| *c < 70)
+        })
+        .count();
+    assert!(
+        dark > 1000,
+        "{dark} dark pixels: no plot outlines on the quicklook"
+    );
     // The column it is graduated on is in the GeoJSON.
     let geojson = std::fs::read_to_string(run.join("stats/s2_s2_20260717_plots.geojson")).unwrap();
     assert!(geojson.contains("\"s2_20260717_ndvi_mean\""));
