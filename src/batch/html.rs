@@ -978,25 +978,28 @@ mod tests {
     }
 
     #[test]
-    fn failures_come_first_and_the_error_is_escaped() {
+    fn what_to_act_on_then_failures_come_first_and_the_error_is_escaped() {
         let (dir, _) = run_dir();
         let html = render(&sample(), dir.path());
+        let summary = html.find("<p class=\"summary\">").unwrap();
+        let act = html.find("<section class=\"act\">").unwrap();
+        let rx_map = html.find("rx/missing.png").unwrap();
         let failures = html.find("<section class=\"failures\">").unwrap();
         let notes = html.find("<h2>Notes</h2>").unwrap();
-        let summary = html.find("<p class=\"summary\">").unwrap();
-        let plots = html.find("<table class=\"plots\">").unwrap();
-        let looks = html.find("<h2>Quicklooks</h2>").unwrap();
-        let units = html.find("<table class=\"units\">").unwrap();
+        let plots = html.find("<table class=\"plots cards\">").unwrap();
+        let looks = html.find("<h2>Maps</h2>").unwrap();
+        let units = html.find("<table class=\"units cards\">").unwrap();
         let inputs = html.find("<h2>Inputs (1)</h2>").unwrap();
         let hash = html.find("Config hash").unwrap();
-        assert!(failures < notes && notes < summary && summary < plots && plots < looks);
+        assert!(summary < act && act < rx_map && rx_map < failures);
+        assert!(failures < notes && notes < plots && plots < looks);
         assert!(looks < units && units < inputs && inputs < hash);
 
         assert!(!html.contains("<script"));
         assert!(html
             .contains("bad geometry &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
         let failed_box = &html[failures..html[failures..].find("</section>").unwrap() + failures];
-        assert!(failed_box.contains("1 unit failed"));
+        assert!(failed_box.contains("1 unit(s) failed"));
         assert!(failed_box.contains("<strong>stats:2026-06-07</strong>"));
         assert!(failed_box.contains("Not run because a unit they need failed (1)"));
         assert!(failed_box.contains("<strong>stage</strong>"));
@@ -1060,13 +1063,18 @@ mod tests {
         let (dir, _) = run_dir();
         let html = render(&sample(), dir.path());
         assert!(html.contains(concat!(
-            "<td class=\"num\">32</td><td class=\"num\">0.82</td>",
-            "<td class=\"num\">112.5 kg urea/ha</td>"
+            "<td class=\"num\" data-label=\"Days after transplanting\">32</td>",
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\">112.5 kg urea/ha</td>"
         )));
-        assert!(html.contains("<td class=\"num\">12\u{2009}345 m²</td>"));
+        assert!(
+            html.contains("<td class=\"num\" data-label=\"Sprayed area\">12\u{2009}345 m²</td>")
+        );
         assert!(html.contains(concat!(
-            "<td class=\"id\">P-02</td><td>tillering</td><td class=\"num\">32</td>",
-            "<td class=\"num\">0.82</td><td class=\"num\">not observed</td>"
+            "<td class=\"id\">P-02</td><td class=\"word\" data-label=\"Stage\">tillering</td>",
+            "<td class=\"num\" data-label=\"Days after transplanting\">32</td>",
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\">not observed</td>"
         )));
         // No prescription at all: empty cells, not "not observed".
         let mut report = sample();
@@ -1074,7 +1082,10 @@ mod tests {
             p.n_status.clear();
         }
         let html = render(&report, dir.path());
-        assert!(html.contains("<td class=\"num\">0.82</td><td class=\"num\"></td>"));
+        assert!(html.contains(concat!(
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\"></td>"
+        )));
         assert!(!html.contains("not observed"));
         assert!(html.contains("<b>2</b> ok · <b>0</b> up to date · <b>1</b> failed"));
         assert!(html.contains("3 min 05 s · 2026-06-07 02:00:00 – 02:03:05 UTC"));
