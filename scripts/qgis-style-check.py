@@ -58,6 +58,9 @@ def raster_classes(layer):
     """(description, [(bound text, colour, label)]) of a raster layer's renderer."""
     renderer = layer.renderer()
     kind = renderer.type()
+    if kind == "paletted":
+        rows = [(f"= {c.value:g}", c.color.name(), c.label) for c in renderer.classes()]
+        return f"{kind} band {renderer.band()}", rows
     if kind != "singlebandpseudocolor":
         return f"{kind}", []
     ramp = renderer.shader().rasterShaderFunction()

@@ -33,6 +33,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod error;
 pub mod export;
+pub mod i18n;
 #[cfg(feature = "io")]
 pub mod index;
 #[cfg(feature = "io")]

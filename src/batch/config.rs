@@ -177,6 +177,9 @@ pub struct RunFile {
     pub prescribe: Option<PrescribeConfig>,
     #[serde(default)]
     pub machine: Machine,
+    /// Language of the report, PNGs and styles (`en`, `zh-CN`); `--lang` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// A parsed run file with its folder.
@@ -240,6 +243,15 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let dir = dir.canonicalize().unwrap_or(dir);
     if run.sources.is_empty() {
         return Err(bad("no [[sources]]".into()));
+    }
+    if let Some(lang) = &run.lang {
+        if !crate::i18n::known(lang) {
+            let codes: Vec<&str> = crate::i18n::LANGUAGES.iter().map(|(c, _)| *c).collect();
+            return Err(bad(format!(
+                "lang '{lang}': use one of {}",
+                codes.join(", ")
+            )));
+        }
     }
     let mut names: Vec<&str> = Vec::new();
     for s in &run.sources {

@@ -1,7 +1,10 @@
 //! `report.html`: the run for a person. One self-contained page — inline CSS, the quicklook PNGs
 //! embedded as data URIs, no script, no font or image from the network — that opens from the run
-//! folder on a laptop or a phone: failures first, the notes, the plot table, the quicklooks,
-//! every unit with links to its outputs, the inputs and the config hash.
+//! folder on a laptop or a phone. It leads with what a person acts on: the totals to order and
+//! the prescription maps; then failures, notes, the plots (a table, one card per plot on a
+//! phone), the other maps, every unit with links to its outputs, the inputs and the config
+//! hash. Its texts are in the language chosen ([`crate::i18n`]); reasons and errors as paddy
+//! wrote them.
 //!
 //! Every text taken from the report is HTML-escaped; output paths become percent-encoded relative
 //! links, so a file name with a space, `#` or `?` still opens the right file.
@@ -10,8 +13,11 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::report::{OutputKind, PlotLine, Report, Status, UnitReport};
+use super::report::{OutputKind, PlotLine, Report, Status, UnitKind, UnitReport};
 use crate::error::Result;
+use crate::export::quicklook::LEGEND_TEXT_PX;
+use crate::i18n::{self, t, tf};
+use crate::rx::output::RxReport;
 
 /// A quicklook larger than this is linked, not embedded (the page must stay light to open).
 const MAX_EMBED_BYTES: u64 = 16 * 1024 * 1024;
@@ -20,10 +26,12 @@ const INPUTS_OPEN: usize = 12;
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// Colours follow the quicklooks' (src/export/quicklook.rs): dark text, a pale green title
-/// band, grey-green rules.
+/// band, grey-green rules. Under 600 px the tables become one card per row (`.cards`), so
+/// nothing scrolls sideways on a phone; words break only between words, long paths anywhere.
 const CSS: &str = r#":root{color-scheme:light;--text:#232323;--muted:#646862;--rule:#d2d6d0;--band:#eef2ec}
 *{box-sizing:border-box}
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--text);background:#fff}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:var(--text);background:#fff}
 header{background:var(--band);border-bottom:1px solid var(--rule)}
 header div,main{max-width:1200px;margin:0 auto;padding:12px 16px}
 main{padding-bottom:40px}
@@ -34,55 +42,72 @@ p{margin:.4em 0}
 a{color:#1d5fa8}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
 .meta,.muted{color:var(--muted)}
+.meta{overflow-wrap:anywhere}
+.act{border:2px solid #2e6da4;background:#eef5fb;border-radius:6px;padding:10px 14px;margin:16px 0}
+.act h2{margin:0 0 .4em;border:0;padding:0;color:#1d4f86}
+.totals{margin:0 0 .6em;padding-left:1.2em;font-size:1.08em}
+.totals li{margin:.3em 0}
+.totals .muted{font-size:.85em}
 .failures{border:2px solid #c62828;background:#fdecea;border-radius:6px;padding:10px 14px;margin:16px 0}
 .failures h2{color:#b71c1c;border:0;margin:0 0 .4em;padding:0}
 .failures h3{color:#8e1b1b}
 .failures ul{margin:0;padding-left:1.2em}
-.failures li{margin:.3em 0}
+.failures li{margin:.3em 0;overflow-wrap:anywhere}
 .failures pre{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em;background:#fff;border:1px solid #f1b3ad;border-radius:4px;padding:6px 8px;margin:.3em 0 .5em}
 .allok{border:2px solid #2e7d32;background:#e8f5e9;color:#1b5e20;border-radius:6px;padding:10px 14px;margin:16px 0;font-weight:600}
 .notes{border-left:4px solid #c9a227;background:#fdf8e6;padding:8px 12px 8px 30px;margin:0}
-.notes li{margin:.2em 0}
+.notes li{margin:.2em 0;overflow-wrap:anywhere}
 .summary{font-variant-numeric:tabular-nums}
-.table{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-size:.92em}
 th,td{padding:5px 8px;border-bottom:1px solid var(--rule);text-align:left;vertical-align:top}
 th{background:var(--band);font-size:.95em}
 td{overflow-wrap:anywhere}
+td.word{overflow-wrap:normal;word-break:normal;hyphens:none}
 th.num{text-align:right}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.id{white-space:nowrap;font-weight:600}
 tbody tr:nth-child(even){background:#f8f9f7}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600}
 .ok{background:#e3f2e4;color:#1b5e20}
 .up-to-date{background:#e6eef7;color:#1d4f86}
 .failed{background:#c62828;color:#fff}
 .skipped{background:#fde9cc;color:#8a4b00}
 .other-shard{background:#ececec;color:#555}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,380px),1fr));gap:16px}
-figure{margin:0;border:1px solid var(--rule);border-radius:6px;padding:8px;background:#fff}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:16px}
+.rx{display:grid;grid-template-columns:1fr;gap:16px}
+figure{margin:0;border:1px solid var(--rule);border-radius:6px;padding:8px;background:#fff;min-width:0}
 figure img{display:block;max-width:100%;height:auto;margin:0 auto}
 figcaption{font-size:.85em;color:var(--muted);margin-top:6px;overflow-wrap:anywhere}
 .missing{color:#7a7a7a;font-size:.85em;font-style:italic;overflow-wrap:anywhere}
 ul.files{list-style:none;margin:0;padding:0}
 ul.files li{overflow-wrap:anywhere;margin:.1em 0}
 .kind{color:var(--muted);font-size:.85em}
-footer{margin-top:2em;padding-top:.6em;border-top:1px solid var(--rule);font-size:.9em}
-@media (max-width:600px){body{font-size:14px}th,td{padding:4px 6px}header div,main{padding:10px}}
-@media print{.table{overflow:visible}.grid{display:block}figure{break-inside:avoid;margin-bottom:12px}}
+footer{margin-top:2em;padding-top:.6em;border-top:1px solid var(--rule);font-size:.9em;overflow-wrap:anywhere}
+@media (max-width:600px){body{font-size:14px}header div,main{padding:10px}
+.cards thead{display:none}
+.cards,.cards tbody,.cards tr,.cards td{display:block;width:100%}
+.cards tr{border:1px solid var(--rule);border-radius:6px;margin:0 0 10px;padding:4px 10px}
+.cards tbody tr:nth-child(even){background:#fff}
+.cards td{border:0;padding:3px 0;text-align:left;white-space:normal}
+.cards td:empty{display:none}
+.cards td[data-label]{display:grid;grid-template-columns:minmax(0,38%) minmax(0,1fr);gap:8px}
+.cards td[data-label]::before{content:attr(data-label);font-size:.85em;font-weight:400;color:var(--muted)}
+.cards td.id{font-size:1.1em}}
+@media print{.grid{display:block}figure{break-inside:avoid;margin-bottom:12px}}
 "#;
 
 /// The report page for `report`, whose output paths are relative to `run_dir`; PNG quicklooks
 /// (outputs of kind "quicklook") are read from there and embedded (base64 data URIs), so the page
-/// is one self-contained file that needs no network. A quicklook that is missing, unreadable or
-/// not a PNG becomes a small grey note instead; the page is always made.
+/// is one self-contained file that needs no network, and the totals from the prescription's
+/// `rx_report.json`. A quicklook that is missing, unreadable or not a PNG becomes a small grey
+/// note instead; the page is always made.
 pub fn render(report: &Report, run_dir: &Path) -> String {
     let mut out = String::with_capacity(16 * 1024);
     head(&mut out, report);
     out.push_str("<main>\n");
+    let shown = act(&mut out, report, run_dir);
     failures(&mut out, report);
-    notes(&mut out, report);
-    summary(&mut out, report);
+    notes(&mut out, &report.notes[shown.min(report.notes.len())..]);
     plots(&mut out, &report.plots);
     quicklooks(&mut out, report, run_dir);
     units(&mut out, &report.units);
@@ -101,30 +126,115 @@ pub fn write(report: &Report, run_dir: &Path, path: &Path) -> Result<()> {
 fn head(out: &mut String, report: &Report) {
     let shard = report
         .shard
-        .map(|[i, n]| format!(" · shard {i}/{n}"))
+        .map(|[i, n]| {
+            tf(
+                "report.shard",
+                &[("i", &i.to_string()), ("n", &n.to_string())],
+            )
+        })
         .unwrap_or_default();
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let title = tf(
+        "report.title",
+        &[("date", &report.run_date), ("shard", &shard)],
+    );
+    out.push_str(&format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n",
+        esc(i18n::current().code)
+    ));
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str(&format!(
-        "<title>Run {}{} · {}</title>\n",
-        esc(&report.run_date),
-        esc(&shard),
+        "<title>{} · {}</title>\n",
+        esc(&title),
         esc(&report.software)
     ));
     out.push_str("<style>\n");
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n<header><div>\n");
+    out.push_str(&format!("<h1>{}</h1>\n", esc(&title)));
     out.push_str(&format!(
-        "<h1>Run {}{}</h1>\n",
-        esc(&report.run_date),
-        esc(&shard)
-    ));
-    out.push_str(&format!(
-        "<p class=\"meta\">{} · run file <code>{}</code></p>\n",
+        "<p class=\"meta\">{} · {} <code>{}</code></p>\n",
         esc(&report.software),
+        esc(&t("report.run_file")),
         esc(&report.run_file)
     ));
+    summary(out, report);
     out.push_str("</div></header>\n");
+}
+
+/// The prescription's report, read from the run folder (None when there is none or it does not
+/// parse: the notes then carry the totals).
+fn rx_report(report: &Report, run_dir: &Path) -> Option<RxReport> {
+    report
+        .units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Prescribe)
+        .flat_map(|u| &u.outputs)
+        .filter(|o| o.kind == OutputKind::Report)
+        .find_map(|o| {
+            let bytes = std::fs::read(run_dir.join(&o.path)).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        })
+}
+
+/// What a person acts on: the totals to order and the prescription maps. Returns how many of
+/// the report's notes it showed (the notes start with one line per total: nitrogen, spray).
+fn act(out: &mut String, report: &Report, run_dir: &Path) -> usize {
+    let rx = rx_report(report, run_dir);
+    let maps = looks(report, |k| k == UnitKind::Prescribe);
+    if rx.is_none() && maps.is_empty() {
+        return 0;
+    }
+    out.push_str(&format!(
+        "<section class=\"act\">\n<h2>{}</h2>\n",
+        esc(&t("report.act"))
+    ));
+    let mut shown = 0;
+    if let Some(rx) = &rx {
+        out.push_str("<ul class=\"totals\">\n");
+        if let Some(n) = &rx.nitrogen {
+            out.push_str(&format!(
+                "<li><strong>{}</strong><br><span class=\"muted\">{}</span></li>\n",
+                esc(&tf(
+                    "report.nitrogen_order",
+                    &[
+                        ("product_kg", &decimals_trimmed(n.product_kg, 2)),
+                        ("product", &n.product),
+                        ("n_kg", &decimals_trimmed(n.n_kg, 2)),
+                    ]
+                )),
+                esc(&tf(
+                    "report.nitrogen_reference",
+                    &[("reference", &n.reference)]
+                ))
+            ));
+            shown += 1;
+        }
+        if let Some(s) = &rx.spray {
+            out.push_str(&format!(
+                "<li><strong>{}</strong></li>\n",
+                esc(&tf(
+                    "report.spray_order",
+                    &[
+                        ("zones", &s.zones.to_string()),
+                        ("area", &grouped(&fixed(s.sprayed_area_m2, 0))),
+                        ("litres", &decimals_trimmed(s.product_l, 2)),
+                        ("product", &s.product),
+                    ]
+                ))
+            ));
+            shown += 1;
+        }
+        out.push_str("</ul>\n");
+    }
+    if !maps.is_empty() {
+        out.push_str("<div class=\"rx\">\n");
+        for (unit, path) in maps {
+            figure(out, unit, path, run_dir);
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</section>\n");
+    shown
 }
 
 /// The red box of failed units and the units skipped because of them, or a green line.
@@ -138,48 +248,52 @@ fn failures(out: &mut String, report: &Report) {
             .filter(|u| u.status != Status::OtherShard)
             .count();
         if here == 0 {
-            out.push_str("<p class=\"allok\">No units to run.</p>\n");
+            out.push_str(&format!(
+                "<p class=\"allok\">{}</p>\n",
+                esc(&t("report.no_units"))
+            ));
             return;
         }
         let computed = with_status(&report.units, Status::Ok).len();
         let current = with_status(&report.units, Status::SkippedUpToDate).len();
-        out.push_str(&format!(
-            "<p class=\"allok\">✓ All {here} {} ok ({computed} computed, {current} up to date)</p>\n",
-            plural(here, "unit", "units")
-        ));
+        let line = tf(
+            "report.all_ok",
+            &[
+                ("n", &here.to_string()),
+                ("computed", &computed.to_string()),
+                ("current", &current.to_string()),
+            ],
+        );
+        out.push_str(&format!("<p class=\"allok\">{}</p>\n", esc(&line)));
         return;
     }
     out.push_str("<section class=\"failures\">\n");
     let heading = if failed.is_empty() {
-        format!(
-            "{} {} skipped",
-            skipped.len(),
-            plural(skipped.len(), "unit", "units")
-        )
+        tf("report.skipped", &[("n", &skipped.len().to_string())])
     } else {
-        format!(
-            "{} {} failed",
-            failed.len(),
-            plural(failed.len(), "unit", "units")
-        )
+        tf("report.failed", &[("n", &failed.len().to_string())])
     };
-    out.push_str(&format!("<h2>✗ {heading}</h2>\n"));
+    out.push_str(&format!("<h2>✗ {}</h2>\n", esc(&heading)));
     if !failed.is_empty() {
         out.push_str("<ul>\n");
         for u in &failed {
+            let no_error = t("report.no_error");
             out.push_str(&format!(
                 "<li><strong>{}</strong> <span class=\"kind\">{}</span>\n<pre>{}</pre></li>\n",
                 esc(&u.id),
                 esc(u.kind.as_str()),
-                esc(u.error.as_deref().unwrap_or("(no error recorded)"))
+                esc(u.error.as_deref().unwrap_or(&no_error))
             ));
         }
         out.push_str("</ul>\n");
     }
     if !skipped.is_empty() {
         out.push_str(&format!(
-            "<h3>Not run because a unit they need failed ({})</h3>\n<ul>\n",
-            skipped.len()
+            "<h3>{}</h3>\n<ul>\n",
+            esc(&tf(
+                "report.skipped_because",
+                &[("n", &skipped.len().to_string())]
+            ))
         ));
         for u in &skipped {
             let why = u
@@ -198,12 +312,15 @@ fn failures(out: &mut String, report: &Report) {
     out.push_str("</section>\n");
 }
 
-fn notes(out: &mut String, report: &Report) {
-    if report.notes.is_empty() {
+fn notes(out: &mut String, notes: &[String]) {
+    if notes.is_empty() {
         return;
     }
-    out.push_str("<section>\n<h2>Notes</h2>\n<ul class=\"notes\">\n");
-    for n in &report.notes {
+    out.push_str(&format!(
+        "<section>\n<h2>{}</h2>\n<ul class=\"notes\">\n",
+        esc(&t("report.notes"))
+    ));
+    for n in notes {
         out.push_str(&format!("<li>{}</li>\n", esc(n)));
     }
     out.push_str("</ul>\n</section>\n");
@@ -211,19 +328,16 @@ fn notes(out: &mut String, report: &Report) {
 
 fn summary(out: &mut String, report: &Report) {
     let s = &report.summary;
+    let part = |n: usize, key: &str| format!("<b>{n}</b> {}", esc(&t(key)));
     let mut parts = vec![
-        format!("<b>{}</b> ok", s.ok),
-        format!("<b>{}</b> up to date", s.skipped_up_to_date),
-        format!("<b>{}</b> failed", s.failed),
+        part(s.ok, "report.summary_ok"),
+        part(s.skipped_up_to_date, "report.summary_up_to_date"),
+        part(s.failed, "report.summary_failed"),
     ];
     if s.skipped_dependency > 0 {
-        parts.push(format!("<b>{}</b> skipped", s.skipped_dependency));
+        parts.push(part(s.skipped_dependency, "report.summary_skipped"));
     }
-    parts.push(format!(
-        "<b>{}</b> {}",
-        s.outputs,
-        plural(s.outputs, "output", "outputs")
-    ));
+    parts.push(part(s.outputs, "report.summary_outputs"));
     let took = duration(report.seconds);
     if !took.is_empty() {
         parts.push(esc(&took));
@@ -235,116 +349,202 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str(&format!("<p class=\"summary\">{}</p>\n", parts.join(" · ")));
 }
 
-fn plots(out: &mut String, plots: &[PlotLine]) {
-    out.push_str(&format!("<section>\n<h2>Plots ({})</h2>\n", plots.len()));
-    if plots.is_empty() {
-        out.push_str("<p class=\"muted\">No plot lines in this run.</p>\n</section>\n");
-        return;
-    }
-    out.push_str(concat!(
-        "<div class=\"table\"><table class=\"plots\">\n<thead><tr>",
-        "<th>Plot</th><th>Stage</th><th class=\"num\">Days after transplanting</th>",
-        "<th class=\"num\">Confidence</th><th class=\"num\">N rate</th><th>N reason</th>",
-        "<th class=\"num\">Sprayed area</th><th>Spray reason</th>",
-        "</tr></thead>\n<tbody>\n"
-    ));
-    for p in plots {
-        let n_rate = match p.n_rate.map(|r| decimals_trimmed(r, 1)) {
-            Some(r) if !r.is_empty() => match p.n_unit.trim() {
-                "" => r,
-                unit => format!("{r} {unit}"),
-            },
-            _ => String::new(),
-        };
-        // Not observed is said in words, never shown as a rate of 0.
-        let not_observed = |status: &str, value: String| match status {
-            "not observed" => "not observed".to_string(),
-            "not observed (default rate)" => format!("not observed, default {value}"),
-            _ => value,
-        };
-        let n_rate = not_observed(&p.n_status, n_rate);
-        let area = p
-            .spray_area_m2
-            .map(|a| {
-                let a = grouped(&fixed(a, 0));
-                if a.is_empty() {
-                    a
-                } else {
-                    format!("{a} m²")
-                }
-            })
-            .unwrap_or_default();
-        let area = not_observed(&p.spray_status, area);
-        out.push_str(&format!(
-            "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-            esc(&p.plot_id),
-            esc(&p.stage),
-            esc(&p.days_after_transplanting.map(|d| fixed(d, 0)).unwrap_or_default()),
-            esc(&p.confidence.map(|c| fixed(c, 2)).unwrap_or_default()),
-            esc(&n_rate),
-            esc(&p.n_reason),
-            esc(&area),
-            esc(&p.spray_reason),
-        ));
-    }
-    out.push_str("</tbody>\n</table></div>\n</section>\n");
+/// A plot's nitrogen rate and sprayed area as the table shows them: not observed in words,
+/// never as a rate of 0.
+fn rates(p: &PlotLine) -> (String, String) {
+    let n_rate = match p.n_rate.map(|r| decimals_trimmed(r, 1)) {
+        Some(r) if !r.is_empty() => match p.n_unit.trim() {
+            "" => r,
+            unit => format!("{r} {unit}"),
+        },
+        _ => String::new(),
+    };
+    let not_observed = |status: &str, value: String| match status {
+        "not observed" => t("report.not_observed"),
+        "not observed (default rate)" => tf("report.not_observed_default", &[("value", &value)]),
+        _ => value,
+    };
+    let area = p
+        .spray_area_m2
+        .map(|a| {
+            let a = grouped(&fixed(a, 0));
+            if a.is_empty() {
+                a
+            } else {
+                format!("{a} m²")
+            }
+        })
+        .unwrap_or_default();
+    (
+        not_observed(&p.n_status, n_rate),
+        not_observed(&p.spray_status, area),
+    )
 }
 
-fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
-    let looks: Vec<(&UnitReport, &str)> = report
+fn plots(out: &mut String, plots: &[PlotLine]) {
+    out.push_str(&format!(
+        "<section>\n<h2>{}</h2>\n",
+        esc(&tf("report.plots", &[("n", &plots.len().to_string())]))
+    ));
+    if plots.is_empty() {
+        out.push_str(&format!(
+            "<p class=\"muted\">{}</p>\n</section>\n",
+            esc(&t("report.no_plots"))
+        ));
+        return;
+    }
+    out.push_str(&format!(
+        "<p class=\"muted\">{}</p>\n",
+        esc(&t("report.confidence_note"))
+    ));
+    let cols = [
+        ("report.col_plot", ""),
+        ("report.col_stage", ""),
+        ("report.col_dat", "num"),
+        ("report.col_confidence", "num"),
+        ("report.col_n_rate", "num"),
+        ("report.col_n_reason", ""),
+        ("report.col_spray_area", "num"),
+        ("report.col_spray_reason", ""),
+    ];
+    let labels: Vec<String> = cols.iter().map(|(k, _)| esc(&t(k))).collect();
+    out.push_str("<table class=\"plots cards\">\n<thead><tr>");
+    for ((_, class), label) in cols.iter().zip(&labels) {
+        match *class {
+            "" => out.push_str(&format!("<th>{label}</th>")),
+            c => out.push_str(&format!("<th class=\"{c}\">{label}</th>")),
+        }
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for p in plots {
+        let (n_rate, area) = rates(p);
+        let cells = [
+            ("id", esc(&p.plot_id)),
+            ("word", esc(&i18n::stage_name(&p.stage))),
+            (
+                "num",
+                esc(&p
+                    .days_after_transplanting
+                    .map(|d| fixed(d, 0))
+                    .unwrap_or_default()),
+            ),
+            (
+                "num",
+                esc(&p.confidence.map(|c| fixed(c, 2)).unwrap_or_default()),
+            ),
+            ("num", esc(&n_rate)),
+            ("", esc(&p.n_reason)),
+            ("num", esc(&area)),
+            ("", esc(&p.spray_reason)),
+        ];
+        out.push_str("<tr>");
+        for (i, (class, text)) in cells.iter().enumerate() {
+            let class = match *class {
+                "" => String::new(),
+                c => format!(" class=\"{c}\""),
+            };
+            let label = if i == 0 {
+                String::new()
+            } else {
+                format!(" data-label=\"{}\"", labels[i])
+            };
+            out.push_str(&format!("<td{class}{label}>{text}</td>"));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The PNG quicklooks of units of the kinds `keep` takes, with their unit.
+fn looks(report: &Report, keep: impl Fn(UnitKind) -> bool) -> Vec<(&UnitReport, &str)> {
+    report
         .units
         .iter()
+        .filter(|u| keep(u.kind))
         .flat_map(|u| {
             u.outputs
                 .iter()
                 .filter(|o| o.kind == OutputKind::Quicklook)
                 .map(move |o| (u, o.path.as_str()))
         })
-        .collect();
-    if looks.is_empty() {
+        .collect()
+}
+
+/// One quicklook as a figure: the embedded PNG linking to the file, or a grey note; maps drawn
+/// with a legend say how tall its text is in the picture (`data-legend-px`).
+fn figure(out: &mut String, unit: &UnitReport, path: &str, run_dir: &Path) {
+    let name = file_name(path);
+    let caption = format!(
+        "<figcaption><a href=\"{}\">{}</a> · {}</figcaption>",
+        href(path),
+        esc(path),
+        esc(&unit.id)
+    );
+    out.push_str("<figure>");
+    let legend = match unit.kind {
+        UnitKind::Index | UnitKind::Prescribe => format!(" data-legend-px=\"{LEGEND_TEXT_PX}\""),
+        _ => String::new(),
+    };
+    match embed(&run_dir.join(path)) {
+        Ok(Png {
+            data_uri,
+            width,
+            height,
+        }) => out.push_str(&format!(
+            "<a href=\"{}\"><img src=\"{data_uri}\" width=\"{width}\" height=\"{height}\" alt=\"{}\"{legend}></a>",
+            href(path),
+            esc(name)
+        )),
+        Err(problem) => out.push_str(&format!(
+            "<p class=\"missing\">{}</p>",
+            esc(&tf(
+                "report.quicklook_missing",
+                &[("problem", problem), ("path", path)]
+            ))
+        )),
+    }
+    out.push_str(&caption);
+    out.push_str("</figure>\n");
+}
+
+fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
+    let maps = looks(report, |k| k != UnitKind::Prescribe);
+    if maps.is_empty() {
         return;
     }
-    out.push_str("<section>\n<h2>Quicklooks</h2>\n<div class=\"grid\">\n");
-    for (unit, path) in looks {
-        let name = file_name(path);
-        let caption = format!(
-            "<figcaption><a href=\"{}\">{}</a> · {}</figcaption>",
-            href(path),
-            esc(path),
-            esc(&unit.id)
-        );
-        out.push_str("<figure>");
-        match embed(&run_dir.join(path)) {
-            Ok(Png {
-                data_uri,
-                width,
-                height,
-            }) => out.push_str(&format!(
-                "<a href=\"{}\"><img src=\"{data_uri}\" width=\"{width}\" height=\"{height}\" alt=\"{}\"></a>",
-                href(path),
-                esc(name)
-            )),
-            Err(problem) => out.push_str(&format!(
-                "<p class=\"missing\">(quicklook {problem}: {})</p>",
-                esc(path)
-            )),
-        }
-        out.push_str(&caption);
-        out.push_str("</figure>\n");
+    out.push_str(&format!(
+        "<section>\n<h2>{}</h2>\n<div class=\"grid\">\n",
+        esc(&t("report.quicklooks"))
+    ));
+    for (unit, path) in maps {
+        figure(out, unit, path, run_dir);
     }
     out.push_str("</div>\n</section>\n");
 }
 
 fn units(out: &mut String, units: &[UnitReport]) {
-    out.push_str(&format!("<section>\n<h2>Units ({})</h2>\n", units.len()));
+    out.push_str(&format!(
+        "<section>\n<h2>{}</h2>\n",
+        esc(&tf("report.units", &[("n", &units.len().to_string())]))
+    ));
     if units.is_empty() {
-        out.push_str("<p class=\"muted\">No units.</p>\n</section>\n");
+        out.push_str(&format!(
+            "<p class=\"muted\">{}</p>\n</section>\n",
+            esc(&t("report.no_units_table"))
+        ));
         return;
     }
-    out.push_str(concat!(
-        "<div class=\"table\"><table class=\"units\">\n<thead><tr>",
-        "<th>Unit</th><th>Kind</th><th>Status</th><th class=\"num\">Seconds</th><th>Outputs</th>",
-        "</tr></thead>\n<tbody>\n"
+    let head = [
+        "report.col_unit",
+        "report.col_kind",
+        "report.col_status",
+        "report.col_seconds",
+        "report.col_outputs",
+    ]
+    .map(|k| esc(&t(k)));
+    out.push_str(&format!(
+        "<table class=\"units cards\">\n<thead><tr><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+        head[0], head[1], head[2], head[3], head[4]
     ));
     for u in units {
         let (class, label) = badge(u.status);
@@ -366,19 +566,30 @@ fn units(out: &mut String, units: &[UnitReport]) {
             format!("<ul class=\"files\">{}</ul>", items.concat())
         };
         out.push_str(&format!(
-            "<tr><td class=\"id\">{}</td><td>{}</td><td><span class=\"badge {class}\">{label}</span></td><td class=\"num\">{}</td><td>{files}</td></tr>\n",
+            "<tr><td class=\"id\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\"><span class=\"badge {class}\">{}</span></td><td class=\"num\" data-label=\"{}\">{}</td><td data-label=\"{}\">{files}</td></tr>\n",
             esc(&u.id),
+            head[1],
             esc(u.kind.as_str()),
+            head[2],
+            esc(&label),
+            head[3],
             esc(&fixed(u.seconds, 1)),
+            head[4],
         ));
     }
-    out.push_str("</tbody>\n</table></div>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 fn inputs(out: &mut String, inputs: &[String]) {
-    out.push_str(&format!("<section>\n<h2>Inputs ({})</h2>\n", inputs.len()));
+    out.push_str(&format!(
+        "<section>\n<h2>{}</h2>\n",
+        esc(&tf("report.inputs", &[("n", &inputs.len().to_string())]))
+    ));
     if inputs.is_empty() {
-        out.push_str("<p class=\"muted\">No inputs.</p>\n</section>\n");
+        out.push_str(&format!(
+            "<p class=\"muted\">{}</p>\n</section>\n",
+            esc(&t("report.no_inputs"))
+        ));
         return;
     }
     let open = if inputs.len() <= INPUTS_OPEN {
@@ -387,9 +598,8 @@ fn inputs(out: &mut String, inputs: &[String]) {
         ""
     };
     out.push_str(&format!(
-        "<details{open}><summary>{} {}</summary>\n<ul class=\"files\">\n",
-        inputs.len(),
-        plural(inputs.len(), "file", "files")
+        "<details{open}><summary>{}</summary>\n<ul class=\"files\">\n",
+        esc(&tf("report.files", &[("n", &inputs.len().to_string())]))
     ));
     for i in inputs {
         out.push_str(&format!("<li><code>{}</code></li>\n", esc(i)));
@@ -399,10 +609,13 @@ fn inputs(out: &mut String, inputs: &[String]) {
 
 fn footer(out: &mut String, report: &Report) {
     out.push_str(&format!(
-        "<footer>\n<p>Config hash <code>{}</code></p>\n<p class=\"muted\">Made by {} from <code>{}</code>.</p>\n</footer>\n",
+        "<footer>\n<p>{} <code>{}</code></p>\n<p class=\"muted\">{}</p>\n</footer>\n",
+        esc(&t("report.config_hash")),
         esc(&report.config_hash),
-        esc(&report.software),
-        esc(&report.run_file)
+        esc(&tf(
+            "report.made_by",
+            &[("software", &report.software), ("file", &report.run_file)]
+        ))
     ));
 }
 
@@ -459,23 +672,16 @@ fn with_status(units: &[UnitReport], status: Status) -> Vec<&UnitReport> {
 }
 
 /// CSS class and label of a status badge.
-fn badge(status: Status) -> (&'static str, &'static str) {
-    match status {
-        Status::Ok => ("ok", "ok"),
-        Status::SkippedUpToDate => ("up-to-date", "up to date"),
-        Status::Failed => ("failed", "failed"),
-        Status::SkippedDependency => ("skipped", "skipped: dependency failed"),
-        Status::OtherShard => ("other-shard", "other shard"),
-        Status::Interrupted => ("failed", "interrupted"),
-    }
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 {
-        one
-    } else {
-        many
-    }
+fn badge(status: Status) -> (&'static str, String) {
+    let (class, key) = match status {
+        Status::Ok => ("ok", "report.status_ok"),
+        Status::SkippedUpToDate => ("up-to-date", "report.status_up_to_date"),
+        Status::Failed => ("failed", "report.status_failed"),
+        Status::SkippedDependency => ("skipped", "report.status_skipped"),
+        Status::OtherShard => ("other-shard", "report.status_other_shard"),
+        Status::Interrupted => ("failed", "report.status_interrupted"),
+    };
+    (class, t(key))
 }
 
 /// Text for HTML content and attribute values: `&`, `<`, `>`, `"` and `'` escaped; control
@@ -772,25 +978,28 @@ mod tests {
     }
 
     #[test]
-    fn failures_come_first_and_the_error_is_escaped() {
+    fn what_to_act_on_then_failures_come_first_and_the_error_is_escaped() {
         let (dir, _) = run_dir();
         let html = render(&sample(), dir.path());
+        let summary = html.find("<p class=\"summary\">").unwrap();
+        let act = html.find("<section class=\"act\">").unwrap();
+        let rx_map = html.find("rx/missing.png").unwrap();
         let failures = html.find("<section class=\"failures\">").unwrap();
         let notes = html.find("<h2>Notes</h2>").unwrap();
-        let summary = html.find("<p class=\"summary\">").unwrap();
-        let plots = html.find("<table class=\"plots\">").unwrap();
-        let looks = html.find("<h2>Quicklooks</h2>").unwrap();
-        let units = html.find("<table class=\"units\">").unwrap();
+        let plots = html.find("<table class=\"plots cards\">").unwrap();
+        let looks = html.find("<h2>Maps</h2>").unwrap();
+        let units = html.find("<table class=\"units cards\">").unwrap();
         let inputs = html.find("<h2>Inputs (1)</h2>").unwrap();
         let hash = html.find("Config hash").unwrap();
-        assert!(failures < notes && notes < summary && summary < plots && plots < looks);
+        assert!(summary < act && act < rx_map && rx_map < failures);
+        assert!(failures < notes && notes < plots && plots < looks);
         assert!(looks < units && units < inputs && inputs < hash);
 
         assert!(!html.contains("<script"));
         assert!(html
             .contains("bad geometry &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
         let failed_box = &html[failures..html[failures..].find("</section>").unwrap() + failures];
-        assert!(failed_box.contains("1 unit failed"));
+        assert!(failed_box.contains("1 unit(s) failed"));
         assert!(failed_box.contains("<strong>stats:2026-06-07</strong>"));
         assert!(failed_box.contains("Not run because a unit they need failed (1)"));
         assert!(failed_box.contains("<strong>stage</strong>"));
@@ -854,13 +1063,18 @@ mod tests {
         let (dir, _) = run_dir();
         let html = render(&sample(), dir.path());
         assert!(html.contains(concat!(
-            "<td class=\"num\">32</td><td class=\"num\">0.82</td>",
-            "<td class=\"num\">112.5 kg urea/ha</td>"
+            "<td class=\"num\" data-label=\"Days after transplanting\">32</td>",
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\">112.5 kg urea/ha</td>"
         )));
-        assert!(html.contains("<td class=\"num\">12\u{2009}345 m²</td>"));
+        assert!(
+            html.contains("<td class=\"num\" data-label=\"Sprayed area\">12\u{2009}345 m²</td>")
+        );
         assert!(html.contains(concat!(
-            "<td class=\"id\">P-02</td><td>tillering</td><td class=\"num\">32</td>",
-            "<td class=\"num\">0.82</td><td class=\"num\">not observed</td>"
+            "<td class=\"id\">P-02</td><td class=\"word\" data-label=\"Stage\">tillering</td>",
+            "<td class=\"num\" data-label=\"Days after transplanting\">32</td>",
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\">not observed</td>"
         )));
         // No prescription at all: empty cells, not "not observed".
         let mut report = sample();
@@ -868,7 +1082,10 @@ mod tests {
             p.n_status.clear();
         }
         let html = render(&report, dir.path());
-        assert!(html.contains("<td class=\"num\">0.82</td><td class=\"num\"></td>"));
+        assert!(html.contains(concat!(
+            "<td class=\"num\" data-label=\"Confidence\">0.82</td>",
+            "<td class=\"num\" data-label=\"N rate\"></td>"
+        )));
         assert!(!html.contains("not observed"));
         assert!(html.contains("<b>2</b> ok · <b>0</b> up to date · <b>1</b> failed"));
         assert!(html.contains("3 min 05 s · 2026-06-07 02:00:00 – 02:03:05 UTC"));

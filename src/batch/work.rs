@@ -103,6 +103,21 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
     };
     let plan = index::plan(&request, Catalogue::builtin())?;
     let report = index::run(&plan, &|_, _| {})?;
+    // The plots drawn on the quicklooks; a plot file that does not read leaves them without
+    // (the statistics units report it).
+    let plots: Vec<_> = ctx
+        .plan
+        .plots
+        .iter()
+        .filter_map(|p| {
+            crate::io::vector::read_plots(
+                p,
+                cfg.plots.layer.as_deref(),
+                cfg.plots.id_field.as_deref(),
+            )
+            .ok()
+        })
+        .collect();
     let mut outcome = Outcome::default();
     for o in &report.outputs {
         outcome
@@ -112,7 +127,7 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
             .outputs
             .push(output(ctx.dir, &o.style, OutputKind::Style));
         let png = o.path.with_extension("png");
-        super::quicklook::index_png(&o.path, &o.index, &png)?;
+        super::quicklook::index_png(&o.path, &o.index, &plots, &png)?;
         outcome
             .outputs
             .push(output(ctx.dir, &png, OutputKind::Quicklook));

@@ -21,6 +21,11 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Language of what people read: report.html, PNG titles, legends and labels, the QGIS
+    /// styles' class names (en, zh-CN). Column names, codes and file names stay English.
+    /// Default: the run file's `lang`, else en.
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +55,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Some(lang) = &cli.lang {
+        if let Err(e) = crate::i18n::set(lang) {
+            eprintln!("paddy: error: {e}");
+            return e.exit_code();
+        }
+    }
     // First Ctrl-C: stop cleanly (workers stop, staging files are removed); second: exit now.
     let _ = ctrlc::set_handler(|| {
         static PRESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -109,6 +109,9 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         return Err(Error::usage("paddy merge takes no --shard"));
     }
     let loaded = config::load(&args.run_file)?;
+    if let Some(lang) = &loaded.run.lang {
+        crate::i18n::set_default(lang)?;
+    }
     let plan = plan::plan(&loaded)?;
     let opts = schedule::Options {
         run_date: args.run_date.clone(),

@@ -230,8 +230,12 @@ impl<'a> Canvas<'a> {
     }
 
     /// Draw `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`; returns
-    /// its width ([`text_width`]). Characters the font lacks show as a question mark.
+    /// its width ([`text_width`]). Text with a character the bitmap font lacks (Chinese) is
+    /// drawn with the shipped outline font ([`outline_font`]) at the same line height.
     pub fn text(&mut self, x: i32, y: i32, text: &str, colour: [u8; 3], scale: i32) -> i32 {
+        if !bitmap_only(text) {
+            return self.outline_text(x, y, text, colour, scale);
+        }
         for (i, ch) in text.chars().enumerate() {
             let rows = glyph(ch);
             let drop = i32::from("gpqy".contains(ch));
@@ -249,6 +253,54 @@ impl<'a> Canvas<'a> {
         }
         text_width(text, scale)
     }
+
+    /// [`Canvas::text`] with the outline font, anti-aliased.
+    fn outline_text(&mut self, x: i32, y: i32, text: &str, colour: [u8; 3], scale: i32) -> i32 {
+        let font = outline_font();
+        let size = outline_size(scale);
+        let baseline = y as f32 + size * 0.86;
+        let mut pen = x as f32;
+        for ch in text.chars() {
+            let (m, coverage) = font.rasterize(ch, size);
+            let left = (pen + m.xmin as f32).round() as i32;
+            let top = (baseline - (m.ymin as f32 + m.height as f32)).round() as i32;
+            for (i, &c) in coverage.iter().enumerate() {
+                let (gx, gy) = ((i % m.width.max(1)) as i32, (i / m.width.max(1)) as i32);
+                self.blend(left + gx, top + gy, colour, f64::from(c) / 255.0);
+            }
+            pen += m.advance_width;
+        }
+        text_width(text, scale)
+    }
+}
+
+/// The outline font for text the bitmap font cannot draw: a subset of Noto Sans CJK SC with the
+/// glyphs of ASCII and of every text in `lang/` (made by `scripts/make-cjk-font`; SIL Open Font
+/// License, fonts/LICENSE-NotoSansCJK.txt).
+pub fn outline_font() -> &'static fontdue::Font {
+    static FONT: std::sync::OnceLock<fontdue::Font> = std::sync::OnceLock::new();
+    FONT.get_or_init(|| {
+        let bytes: &[u8] = include_bytes!("../../fonts/NotoSansCJKsc-paddy.otf");
+        // The font is part of the program: a broken one fails every test, never a user's run.
+        fontdue::Font::from_bytes(bytes, fontdue::FontSettings::default())
+            .unwrap_or_else(|e| panic!("fonts/NotoSansCJKsc-paddy.otf: {e}"))
+    })
+}
+
+/// Whether the outline font has a glyph for `ch` (not the missing-glyph box).
+pub fn outline_has(ch: char) -> bool {
+    ch.is_whitespace() || outline_font().lookup_glyph_index(ch) != 0
+}
+
+/// Pixel size of the outline font at `scale`: ideographs as tall as the bitmap's line, and
+/// never under 11 px (smaller ideographs do not read).
+fn outline_size(scale: i32) -> f32 {
+    (9.0 * scale as f32).max(11.0)
+}
+
+/// Whether the bitmap font draws every character of `text`.
+fn bitmap_only(text: &str) -> bool {
+    text.chars().all(|c| bitmap_glyph(c).is_some())
 }
 
 /// Liang–Barsky: the part of segment a-b inside (xmin, xmax, ymin, ymax).
@@ -283,9 +335,18 @@ fn clip_segment(
     })
 }
 
-/// Width in pixels of `text` drawn at `scale`: 6 pixels a character (5 of glyph, 1 of space),
-/// less the trailing space.
+/// Width in pixels of `text` drawn at `scale`: with the bitmap font 6 pixels a character (5
+/// of glyph, 1 of space), less the trailing space; with the outline font its advances.
 pub fn text_width(text: &str, scale: i32) -> i32 {
+    if !bitmap_only(text) {
+        let size = outline_size(scale);
+        let font = outline_font();
+        let w: f32 = text
+            .chars()
+            .map(|c| font.metrics(c, size).advance_width)
+            .sum();
+        return w.ceil() as i32;
+    }
     (text.chars().count() as i32 * 6 - 1).max(0) * scale
 }
 
@@ -299,8 +360,17 @@ pub fn fit(text: &str, scale: i32, max: i32) -> String {
     if text_width(text, scale) <= max {
         return text.to_string();
     }
-    let keep = ((max / scale + 1) / 6 - 2).max(0) as usize;
-    text.chars().take(keep).chain("..".chars()).collect()
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len())
+        .rev()
+        .map(|k| {
+            chars[..k]
+                .iter()
+                .chain(['.', '.'].iter())
+                .collect::<String>()
+        })
+        .find(|s| text_width(s, scale) <= max)
+        .unwrap_or_else(|| "..".to_string())
 }
 
 /// Encode `img` as PNG at `path` atomically (a temporary name beside `path`, then a rename), so
@@ -315,17 +385,19 @@ pub fn write_png(img: &RgbImage, path: &Path) -> Result<()> {
     })
 }
 
-/// The glyph of `ch`; typographic dashes and the minus sign (class labels write ranges as
-/// "10–20") share the hyphen's.
+/// The glyph of `ch`, or the question mark's stand-in when the font lacks it.
 fn glyph(ch: char) -> &'static [u8; 7] {
+    bitmap_glyph(ch).unwrap_or(&UNKNOWN)
+}
+
+/// The bitmap glyph of `ch`; typographic dashes and the minus sign (class labels write ranges
+/// as "10–20") share the hyphen's.
+fn bitmap_glyph(ch: char) -> Option<&'static [u8; 7]> {
     let ch = match ch {
         '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
         c => c,
     };
-    GLYPHS
-        .iter()
-        .find(|(c, _)| *c == ch)
-        .map_or(&UNKNOWN, |(_, rows)| rows)
+    GLYPHS.iter().find(|(c, _)| *c == ch).map(|(_, rows)| rows)
 }
 
 /// Shown for characters the font lacks.
@@ -567,5 +639,58 @@ mod tests {
             write_png(&img, &missing),
             Err(Error::Write { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod outline_tests {
+    use super::*;
+
+    /// Every character of every language's texts has a glyph in one of the two fonts, so no
+    /// text drawn in a PNG shows a missing-glyph box. (The drawn strings are these texts, with
+    /// numbers, ids and units in ASCII, which the bitmap font has.)
+    #[test]
+    fn every_text_of_every_language_has_its_glyphs() {
+        for lang in crate::i18n::all() {
+            let months = lang.months.iter().map(|m| ("date.months", m));
+            for (key, text) in lang
+                .texts
+                .iter()
+                .map(|(k, v)| (k.as_str(), v))
+                .chain(months)
+            {
+                let missing: String = text
+                    .chars()
+                    .filter(|&c| bitmap_glyph(c).is_none() && !outline_has(c))
+                    .collect();
+                assert!(
+                    missing.is_empty(),
+                    "{}: {key}: no glyph for {missing:?}",
+                    lang.code
+                );
+            }
+        }
+        // The check can fail: a character outside the subset has no glyph.
+        assert!(!outline_has('龘'));
+        assert!(outline_has('穗') && outline_has('A'));
+    }
+
+    #[test]
+    fn chinese_text_is_drawn_with_the_outline_font_within_its_width() {
+        let mut img = RgbImage::from_pixel(200, 40, image::Rgb([255, 255, 255]));
+        let w = Canvas::new(&mut img, None).text(4, 4, "幼穗分化 PI", [0, 0, 0], 2);
+        assert!(w > 60 && w < 190, "{w}");
+        let inked: Vec<(u32, u32)> = img
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0[0] < 128)
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        assert!(inked.len() > 150, "{} dark pixels", inked.len());
+        let right = inked.iter().map(|p| p.0).max().unwrap_or(0) as i32;
+        let bottom = inked.iter().map(|p| p.1).max().unwrap_or(0) as i32;
+        assert!(
+            right <= 4 + w && bottom <= 4 + text_height(2) + 2,
+            "{right} {bottom}"
+        );
     }
 }

@@ -9,3 +9,4 @@ pub mod kind;
 pub mod qml;
 #[cfg(feature = "io")]
 pub mod quicklook;
+pub mod styles;

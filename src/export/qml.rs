@@ -46,24 +46,213 @@ pub fn ramp_for(index: &str, domain: &str) -> Ramp {
     Ramp { min, max, colours }
 }
 
+/// One item of a continuous ramp: at `value` the colour `colour`, labelled `label` in the
+/// legend. The QGIS style and the PNG quicklook's legend are both made from these
+/// ([`Ramp::stops`]), so they cannot differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    pub value: f64,
+    pub colour: [u8; 3],
+    pub label: String,
+}
+
+impl Ramp {
+    /// The ramp's colours evenly from `min` to `max`, each labelled by `label(value)`.
+    pub fn stops(&self, label: impl Fn(f64) -> String) -> Vec<Stop> {
+        let steps = self.colours.len().max(2) - 1;
+        self.colours
+            .iter()
+            .enumerate()
+            .map(|(i, colour)| {
+                let value = self.min + (self.max - self.min) * i as f64 / steps as f64;
+                let value = (value * 1e6).round() / 1e6;
+                Stop {
+                    value,
+                    colour: rgb(colour),
+                    label: label(value),
+                }
+            })
+            .collect()
+    }
+
+    /// The stops labelled with their values (two decimals, trailing zeros cut).
+    pub fn value_stops(&self) -> Vec<Stop> {
+        self.stops(|v| {
+            let s = format!("{v:.2}");
+            s.trim_end_matches('0')
+                .trim_end_matches('.')
+                .replace("-0", "−0")
+        })
+    }
+}
+
+/// The colour of `value` on `stops` as QGIS draws an INTERPOLATED ramp: linear in RGB between
+/// neighbouring stops, the end colours beyond the ends; None for NaN or no stops.
+pub fn colour_at(stops: &[Stop], value: f64) -> Option<[u8; 3]> {
+    let (first, last) = (stops.first()?, stops.last()?);
+    if value.is_nan() {
+        return None;
+    }
+    if value <= first.value {
+        return Some(first.colour);
+    }
+    if value >= last.value {
+        return Some(last.colour);
+    }
+    let k = stops.windows(2).position(|w| value <= w[1].value)?;
+    let (a, b) = (&stops[k], &stops[k + 1]);
+    let t = if b.value > a.value {
+        (value - a.value) / (b.value - a.value)
+    } else {
+        1.0
+    };
+    let mix =
+        |i: usize| (f64::from(a.colour[i]) * (1.0 - t) + f64::from(b.colour[i]) * t).round() as u8;
+    Some([mix(0), mix(1), mix(2)])
+}
+
+/// `#rrggbb` as RGB (grey for a malformed one; the ramps here are constants).
+pub fn rgb(hex: &str) -> [u8; 3] {
+    let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap_or(0x808080);
+    [(v >> 16) as u8, (v >> 8) as u8, v as u8]
+}
+
+fn hex([r, g, b]: [u8; 3]) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
 /// A single-band pseudocolour style for band 1 with `ramp`, labelled with `title` in the legend.
 pub fn pseudocolor(ramp: &Ramp, title: &str) -> String {
-    let steps = ramp.colours.len().max(2) - 1;
-    let items: String = ramp
-        .colours
+    pseudocolor_stops(&ramp.value_stops(), title)
+}
+
+/// A single-band pseudocolour style for band 1 interpolated through `stops`, each labelled as
+/// given (dates, percentages), `title` in a comment.
+pub fn pseudocolor_stops(stops: &[Stop], title: &str) -> String {
+    let items: String = stops
         .iter()
-        .enumerate()
-        .map(|(i, colour)| {
-            let value = ramp.min + (ramp.max - ramp.min) * i as f64 / steps as f64;
-            let value = (value * 1e6).round() / 1e6;
+        .map(|s| {
             format!(
-                "          <item alpha=\"255\" value=\"{value}\" label=\"{value:.2}\" color=\"{colour}\"/>\n"
+                "          <item alpha=\"255\" value=\"{}\" label=\"{}\" color=\"{}\"/>\n",
+                s.value,
+                xml_attr(&s.label),
+                hex(s.colour)
             )
         })
         .collect();
-    let title = xml_escape(title);
-    let (min, max) = (ramp.min, ramp.max);
+    let title = xml_comment(title);
+    let min = stops.first().map_or(0.0, |s| s.value);
+    let max = stops.last().map_or(1.0, |s| s.value);
     raster_style(&title, min, max, "INTERPOLATED", 2, &items)
+}
+
+/// A paletted style for a coded Byte raster (band 1): one entry per code with its colour and
+/// its name in the legend; codes not listed (nodata) are not drawn.
+pub fn paletted(entries: &[(u8, [u8; 3], String)], title: &str) -> String {
+    let items: String = entries
+        .iter()
+        .map(|(code, colour, label)| {
+            format!(
+                "        <paletteEntry value=\"{code}\" color=\"{}\" alpha=\"255\" label=\"{}\"/>\n",
+                hex(*colour),
+                xml_attr(label)
+            )
+        })
+        .collect();
+    let title = xml_comment(title);
+    format!(
+        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories">
+  <!-- {title}: written by paddy -->
+  <pipe>
+    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+      <rasterTransparency/>
+      <minMaxOrigin>
+        <limits>None</limits>
+        <extent>WholeRaster</extent>
+        <statAccuracy>Estimated</statAccuracy>
+        <cumulativeCutLower>0.02</cumulativeCutLower>
+        <cumulativeCutUpper>0.98</cumulativeCutUpper>
+        <stdDevFactor>2</stdDevFactor>
+      </minMaxOrigin>
+      <colorPalette>
+{items}      </colorPalette>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"#
+    )
+}
+
+/// A categorised style for a polygon layer: one category per text value of `field`, a fill in
+/// its colour and its label in the legend, labels from the QGIS expression `label_expression`.
+pub fn vector_categorised(
+    field: &str,
+    categories: &[(String, [u8; 3], String)],
+    label_expression: &str,
+    title: &str,
+) -> String {
+    let cats: String = categories
+        .iter()
+        .enumerate()
+        .map(|(i, (value, _, label))| {
+            format!(
+                "      <category value=\"{}\" label=\"{}\" symbol=\"{i}\" render=\"true\" type=\"string\"/>\n",
+                xml_attr(value),
+                xml_attr(label)
+            )
+        })
+        .collect();
+    let symbols: String = categories
+        .iter()
+        .enumerate()
+        .map(|(i, (_, colour, _))| fill_symbol(i, *colour))
+        .collect();
+    let field = xml_attr(field);
+    let title = xml_comment(title);
+    let labeling = labeling(label_expression);
+    format!(
+        r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories" labelsEnabled="1">
+  <!-- {title}: written by paddy -->
+  <renderer-v2 type="categorizedSymbol" attr="{field}" symbollevels="0" forceraster="0" enableorderby="0">
+    <categories>
+{cats}    </categories>
+    <symbols>
+{symbols}    </symbols>
+    <rotation/>
+    <sizescale/>
+  </renderer-v2>
+{labeling}  <blendMode>0</blendMode>
+  <featureBlendMode>0</featureBlendMode>
+  <layerOpacity>1</layerOpacity>
+  <layerGeometryType>2</layerGeometryType>
+</qgis>
+"#
+    )
+}
+
+/// The `<labeling>` element: labels from the QGIS expression, dark text on a white buffer, at
+/// the polygon's centroid.
+fn labeling(label_expression: &str) -> String {
+    let expression = xml_attr(label_expression);
+    format!(
+        r#"  <labeling type="simple">
+    <settings calloutType="simple">
+      <text-style fieldName="{expression}" isExpression="1" fontFamily="Sans Serif" namedStyle="Regular" fontSize="9" fontSizeUnit="Point" fontWeight="50" fontItalic="0" fontUnderline="0" fontStrikeout="0" fontKerning="1" fontLetterSpacing="0" fontWordSpacing="0" textColor="30,30,30,255" textOpacity="1" blendMode="0" multilineHeight="1" capitalization="0" allowHtml="0" useSubstitutions="0" previewBkgrdColor="255,255,255,255">
+        <text-buffer bufferDraw="1" bufferSize="0.7" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="0.8" bufferNoFill="1" bufferJoinStyle="128" bufferBlendMode="0"/>
+      </text-style>
+      <text-format wrapChar="" multilineAlign="3" autoWrapLength="0" formatNumbers="0" decimals="3" plussign="0" addDirectionSymbol="0"/>
+      <placement placement="1" layerType="PolygonGeometry" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" dist="0" distUnits="MM" offsetType="0" quadOffset="4" xOffset="0" yOffset="0" offsetUnits="MM" rotationAngle="0" priority="5" overrunDistance="0" overrunDistanceUnit="MM"/>
+      <rendering drawLabels="1" obstacle="1" obstacleFactor="1" obstacleType="1" displayAll="0" upsidedownLabels="0" labelPerPart="0" mergeLines="0" minFeatureSize="0" limitNumLabels="0" maxNumLabels="2000" scaleVisibility="0" scaleMin="0" scaleMax="0" fontLimitPixelSize="0" fontMinPixelSize="3" fontMaxPixelSize="10000" zIndex="0" unplacedVisibility="0"/>
+    </settings>
+  </labeling>
+"#
+    )
 }
 
 /// A classified style for a single-band Float32 rate raster (band 1): a DISCRETE colour ramp with
@@ -167,7 +356,7 @@ pub fn vector_graduated(
         .map(|(i, c)| fill_symbol(i, c.colour))
         .collect();
     let field = xml_attr(field);
-    let expression = xml_attr(label_expression);
+    let labeling = labeling(label_expression);
     let title = xml_comment(title);
     format!(
         r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
@@ -185,17 +374,7 @@ pub fn vector_graduated(
     <rotation/>
     <sizescale/>
   </renderer-v2>
-  <labeling type="simple">
-    <settings calloutType="simple">
-      <text-style fieldName="{expression}" isExpression="1" fontFamily="Sans Serif" namedStyle="Regular" fontSize="9" fontSizeUnit="Point" fontWeight="50" fontItalic="0" fontUnderline="0" fontStrikeout="0" fontKerning="1" fontLetterSpacing="0" fontWordSpacing="0" textColor="30,30,30,255" textOpacity="1" blendMode="0" multilineHeight="1" capitalization="0" allowHtml="0" useSubstitutions="0" previewBkgrdColor="255,255,255,255">
-        <text-buffer bufferDraw="1" bufferSize="0.7" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="0.8" bufferNoFill="1" bufferJoinStyle="128" bufferBlendMode="0"/>
-      </text-style>
-      <text-format wrapChar="" multilineAlign="3" autoWrapLength="0" formatNumbers="0" decimals="3" plussign="0" addDirectionSymbol="0"/>
-      <placement placement="1" layerType="PolygonGeometry" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" dist="0" distUnits="MM" offsetType="0" quadOffset="4" xOffset="0" yOffset="0" offsetUnits="MM" rotationAngle="0" priority="5" overrunDistance="0" overrunDistanceUnit="MM"/>
-      <rendering drawLabels="1" obstacle="1" obstacleFactor="1" obstacleType="1" displayAll="0" upsidedownLabels="0" labelPerPart="0" mergeLines="0" minFeatureSize="0" limitNumLabels="0" maxNumLabels="2000" scaleVisibility="0" scaleMin="0" scaleMax="0" fontLimitPixelSize="0" fontMinPixelSize="3" fontMaxPixelSize="10000" zIndex="0" unplacedVisibility="0"/>
-    </settings>
-  </labeling>
-  <blendMode>0</blendMode>
+{labeling}  <blendMode>0</blendMode>
   <featureBlendMode>0</featureBlendMode>
   <layerOpacity>1</layerOpacity>
   <layerGeometryType>2</layerGeometryType>
@@ -238,8 +417,9 @@ pub fn vector_plots(
     let n = classes.len();
     let filter = format!("{} LIKE 'not observed%'", quoted(status_field));
     rules.push_str(&format!(
-        "      <rule key=\"not_observed\" filter=\"{}\" label=\"not observed\" symbol=\"{n}\"/>\n",
-        xml_attr(&filter)
+        "      <rule key=\"not_observed\" filter=\"{}\" label=\"{}\" symbol=\"{n}\"/>\n",
+        xml_attr(&filter),
+        xml_attr(&crate::i18n::t("legend.not_observed"))
     ));
     symbols.push_str(&styled_fill_symbol(n, NOT_OBSERVED_COLOUR, "b_diagonal"));
     let expression = xml_attr(label_expression);
@@ -374,14 +554,6 @@ pub(crate) fn xml_attr(text: &str) -> String {
 /// Whether XML 1.0 allows `c` in a document (tab and line breaks are handled by the callers).
 fn xml_char(c: char) -> bool {
     !(c < '\u{20}' || c == '\u{FFFE}' || c == '\u{FFFF}')
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace("--", "- -")
 }
 
 #[cfg(test)]

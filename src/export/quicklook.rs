@@ -10,7 +10,9 @@ use image::{Rgb, RgbImage};
 
 use super::classes::{class_of, Class};
 use super::draw::{self, fit, text_height, text_width, Canvas, Rect};
+use super::qml::{colour_at, Stop};
 use crate::error::{Error, Result};
+use crate::i18n::{t, tf};
 
 /// A classified rate map to draw.
 pub struct RateMap<'a> {
@@ -24,9 +26,14 @@ pub struct RateMap<'a> {
     pub cell_size_m: Option<f64>,
     /// Legend classes; a value in none of them is drawn grey.
     pub classes: &'a [Class],
+    /// A continuous ramp instead of classes (index maps): cells coloured as QGIS interpolates
+    /// the same stops ([`colour_at`]), the legend a colour bar labelled at the stops. Empty for
+    /// a classified map.
+    pub ramp: &'a [Stop],
     /// Title, e.g. "Nitrogen topdress, urea".
     pub title: &'a str,
-    /// Unit of the rates, e.g. "kg urea/ha", shown over the legend.
+    /// Unit of the rates, e.g. "kg urea/ha", shown over the legend ("Rate (kg urea/ha)"); for
+    /// a ramp, the legend's heading itself (the index's name).
     pub unit: &'a str,
     /// Lines under the legend, e.g. "Total: 123 kg urea"; wrapped to the legend's width.
     pub notes: &'a [String],
@@ -38,6 +45,26 @@ pub struct RateMap<'a> {
     /// Cells of a plot that were not observed (drawn hatched, with a "not observed" legend
     /// entry); empty for none, else one flag per cell.
     pub unobserved: &'a [bool],
+}
+
+/// Plot outlines and their labels for [`RateMap`]: each plot's id and its parts in pixel
+/// coordinates of the grid; a label at the mean of its plot's vertices.
+pub type Overlay = (Vec<Vec<Vec<(f64, f64)>>>, Vec<(f64, f64, String)>);
+
+/// The [`Overlay`] of `plots` (id, parts in pixel coordinates).
+pub fn plot_overlay(plots: impl IntoIterator<Item = (String, crate::plots::Parts)>) -> Overlay {
+    let mut outlines = Vec::new();
+    let mut labels = Vec::new();
+    for (id, parts) in plots {
+        let pts: Vec<&(f64, f64)> = parts.iter().flatten().flatten().collect();
+        let n = pts.len() as f64;
+        if n > 0.0 {
+            let (sx, sy) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+            labels.push((sx / n, sy / n, id));
+        }
+        outlines.extend(parts);
+    }
+    (outlines, labels)
 }
 
 /// Cells with no rate (NaN).
@@ -63,29 +90,44 @@ const RULE: [u8; 3] = [210, 214, 208];
 /// The map's long side is scaled to at most this many pixels (and to more than half of it by
 /// an integer factor when the grid is smaller).
 const MAP_MAX: usize = 900;
+/// The same for maps on a ramp (index maps), which the report shows two a row: small enough
+/// that their legend text is still 11 px or more on a 1366 px screen.
+const RAMP_MAP_MAX: usize = 720;
 const MARGIN: i32 = 12;
 const TITLE_H: i32 = 36;
 /// Room under the map for the scale bar and the north arrow.
-const FOOTER_H: i32 = 46;
+const FOOTER_H: i32 = 52;
 /// Narrowest column under the map (scale bar and north arrow need it).
 const MIN_MAP_COLUMN: i32 = 220;
 const GAP: i32 = 20;
 const LEGEND_MIN_W: i32 = 170;
-const LEGEND_MAX_W: i32 = 300;
-/// Class labels are drawn at twice the font's size, to read at a glance.
-const LABEL_SCALE: i32 = 2;
-const ROW: i32 = 24;
-const SWATCH_W: i32 = 28;
-const SWATCH_H: i32 = 18;
+const LEGEND_MAX_W: i32 = 440;
+/// Class labels are drawn at three times the font's size, to read at a glance and still at
+/// 11 px when the report shows the picture at half its size.
+const LABEL_SCALE: i32 = 3;
+/// Height in pixels of a capital or digit of the legend's labels, as drawn in the PNG
+/// (report.html says it beside each picture, for its check of the text size on screen).
+pub const LEGEND_TEXT_PX: i32 = 7 * LABEL_SCALE;
+const ROW: i32 = 32;
+const SWATCH_W: i32 = 36;
+const SWATCH_H: i32 = 24;
+/// Height of a ramp's colour bar per interval between stops.
+const RAMP_STEP: i32 = 44;
 /// Legend heading and its rule above the first swatch.
-const HEADING_H: i32 = 26;
-const NOTE_ROW: i32 = 12;
+const HEADING_H: i32 = 34;
+const NOTE_SCALE: i32 = 2;
+const NOTE_ROW: i32 = 20;
 
 /// Render the quicklook. Errors when the grid is empty or `values` does not hold
 /// `width × height` cells, or when the cell size is not a positive number.
 pub fn render(map: &RateMap) -> Result<RgbImage> {
     validate(map)?;
-    let scale = map_scale(map.width, map.height);
+    let most = if map.ramp.is_empty() {
+        MAP_MAX
+    } else {
+        RAMP_MAP_MAX
+    };
+    let scale = map_scale(map.width, map.height, most);
     let (mw, mh) = (scaled(map.width, scale), scaled(map.height, scale));
 
     let legend = Legend::new(map);
@@ -183,12 +225,12 @@ fn validate(map: &RateMap) -> Result<()> {
 
 /// Output pixels per grid cell: a whole number that brings the long side to more than half of
 /// MAP_MAX and at most MAP_MAX, or below 1 (sampling) for grids larger than that.
-fn map_scale(width: usize, height: usize) -> f64 {
+fn map_scale(width: usize, height: usize, most: usize) -> f64 {
     let long = width.max(height).max(1);
-    if long <= MAP_MAX {
-        (MAP_MAX / long) as f64
+    if long <= most {
+        (most / long) as f64
     } else {
-        MAP_MAX as f64 / long as f64
+        most as f64 / long as f64
     }
 }
 
@@ -209,7 +251,7 @@ fn draw_cells(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
             let colour = if map.unobserved.get(row + col) == Some(&true) {
                 hatch(px as i32, py)
             } else {
-                colour_of(map.classes, map.values[row + col])
+                colour_of(map, map.values[row + col])
             };
             img.put_pixel(
                 (area.l + px as i32) as u32,
@@ -220,10 +262,14 @@ fn draw_cells(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
     }
 }
 
-fn colour_of(classes: &[Class], value: f32) -> [u8; 3] {
+fn colour_of(map: &RateMap, value: f32) -> [u8; 3] {
     if value.is_nan() {
         return NO_RATE_COLOUR;
     }
+    if !map.ramp.is_empty() {
+        return colour_at(map.ramp, f64::from(value)).unwrap_or(OTHER_COLOUR);
+    }
+    let classes = map.classes;
     class_of(classes, f64::from(value)).map_or(OTHER_COLOUR, |i| classes[i].colour)
 }
 
@@ -305,9 +351,9 @@ fn draw_scale_bar(cv: &mut Canvas, x: i32, y: i32, px_per_m: f64, max_px: i32) {
     }
     cv.frame(bar, TEXT);
     let label = length_text(metres);
-    cv.text(x, y + 10, "0", TEXT, 1);
-    let half = text_width(&label, 1) / 2;
-    cv.text(x + len - half, y + 10, &label, TEXT, 1);
+    cv.text(x, y + 10, "0", TEXT, 2);
+    let half = text_width(&label, 2) / 2;
+    cv.text(x + len - half, y + 10, &label, TEXT, 2);
 }
 
 /// The largest 1, 2 or 5 times a power of ten metres not above `max_m`.
@@ -335,7 +381,7 @@ fn length_text(metres: f64) -> String {
 
 /// A north arrow: "N" over an arrowhead whose tip is at (cx, top + 12).
 fn draw_north_arrow(cv: &mut Canvas, cx: i32, top: i32) {
-    cv.text(cx - 2, top, "N", TEXT, 1);
+    cv.text(cx - 4, top - 6, "N", TEXT, 2);
     let (x, tip) = (cx as f64, (top + 11) as f64);
     let left = [(x, tip), (x - 7.0, tip + 20.0), (x, tip + 15.0)];
     let right = [(x, tip), (x + 7.0, tip + 20.0), (x, tip + 15.0)];
@@ -353,38 +399,50 @@ fn draw_north_arrow(cv: &mut Canvas, cx: i32, top: i32) {
 struct Legend {
     width: i32,
     heading: String,
-    /// Swatch colour (None: the not-observed hatch) and label.
+    /// The ramp's stops, top (highest) first, drawn as a colour bar; empty for classes.
+    ramp: Vec<Stop>,
     rows: Vec<(Option<[u8; 3]>, String)>,
     notes: Vec<String>,
 }
 
 impl Legend {
     fn new(map: &RateMap) -> Legend {
-        let heading = match map.unit.trim() {
-            "" => "Rate".to_string(),
-            unit => format!("Rate ({unit})"),
+        let heading = match (map.unit.trim(), map.ramp.is_empty()) {
+            (unit, false) => unit.to_string(),
+            ("", true) => t("legend.rate"),
+            (unit, true) => tf("legend.rate_unit", &[("unit", unit)]),
         };
         let mut rows: Vec<(Option<[u8; 3]>, String)> = map
             .classes
             .iter()
+            .filter(|_| map.ramp.is_empty())
             .map(|c| (Some(c.colour), c.label.clone()))
             .collect();
         if map.unobserved.contains(&true) {
-            rows.push((None, "not observed".into()));
+            rows.push((None, t("legend.not_observed")));
         }
-        rows.push((Some(NO_RATE_COLOUR), "no rate".into()));
-        let other = map
-            .values
-            .iter()
-            .any(|v| !v.is_nan() && class_of(map.classes, f64::from(*v)).is_none());
+        let no_value = if map.ramp.is_empty() {
+            "legend.no_rate"
+        } else {
+            "legend.no_data"
+        };
+        rows.push((Some(NO_RATE_COLOUR), t(no_value)));
+        let other = map.ramp.is_empty()
+            && map
+                .values
+                .iter()
+                .any(|v| !v.is_nan() && class_of(map.classes, f64::from(*v)).is_none());
         if other {
-            rows.push((Some(OTHER_COLOUR), "other value".into()));
+            rows.push((Some(OTHER_COLOUR), t("legend.other_value")));
         }
+        let ramp: Vec<Stop> = map.ramp.iter().rev().cloned().collect();
         let widest = rows
             .iter()
-            .map(|(_, label)| SWATCH_W + 8 + text_width(label, LABEL_SCALE))
+            .map(|(_, label)| label)
+            .chain(ramp.iter().map(|s| &s.label))
+            .map(|label| SWATCH_W + 8 + text_width(label, LABEL_SCALE))
             .chain([text_width(&heading, LABEL_SCALE)])
-            .chain(map.notes.iter().map(|n| text_width(n, 1)))
+            .chain(map.notes.iter().map(|n| text_width(n, NOTE_SCALE)))
             .max()
             .unwrap_or(0);
         let width = widest.clamp(LEGEND_MIN_W, LEGEND_MAX_W);
@@ -392,8 +450,17 @@ impl Legend {
         Legend {
             width,
             heading,
+            ramp,
             rows,
             notes,
+        }
+    }
+
+    /// Height of the colour bar (0 without a ramp).
+    fn bar_height(&self) -> i32 {
+        match self.ramp.len() {
+            0 => 0,
+            n => (n as i32 - 1) * RAMP_STEP + SWATCH_H,
         }
     }
 
@@ -403,7 +470,55 @@ impl Legend {
         } else {
             8 + self.notes.len() as i32 * NOTE_ROW
         };
-        HEADING_H + self.rows.len() as i32 * ROW + notes
+        let bar = if self.ramp.is_empty() {
+            0
+        } else {
+            self.bar_height() + 12
+        };
+        HEADING_H + bar + self.rows.len() as i32 * ROW + notes
+    }
+
+    /// The colour bar at (x, top): each row in the ramp's colour of its value, highest at the
+    /// top; each stop's row in exactly the stop's colour, with its label beside it.
+    fn draw_ramp(&self, cv: &mut Canvas, x: i32, top: i32) {
+        let (Some(high), Some(low)) = (self.ramp.first(), self.ramp.last()) else {
+            return;
+        };
+        let half = SWATCH_H / 2;
+        let span = (self.ramp.len() as i32 - 1) * RAMP_STEP;
+        let ascending: Vec<Stop> = self.ramp.iter().rev().cloned().collect();
+        for dy in 0..self.bar_height() {
+            let k = (dy - half).clamp(0, span);
+            let value = if span == 0 {
+                high.value
+            } else {
+                high.value + (low.value - high.value) * f64::from(k) / f64::from(span)
+            };
+            let colour = colour_at(&ascending, value).unwrap_or(OTHER_COLOUR);
+            cv.hline(x, x + SWATCH_W - 1, top + dy, colour);
+        }
+        for (i, stop) in self.ramp.iter().enumerate() {
+            let row = top + half + i as i32 * RAMP_STEP;
+            cv.hline(x, x + SWATCH_W - 1, row, stop.colour);
+            cv.hline(x + SWATCH_W, x + SWATCH_W + 4, row, FRAME);
+            let label = fit(&stop.label, LABEL_SCALE, self.width - SWATCH_W - 8);
+            cv.text(
+                x + SWATCH_W + 8,
+                row - 7 * LABEL_SCALE / 2,
+                &label,
+                TEXT,
+                LABEL_SCALE,
+            );
+        }
+        cv.frame(
+            Rect {
+                l: x,
+                t: top,
+                r: x + SWATCH_W - 1,
+                b: top + self.bar_height() - 1,
+            },
+            FRAME,
+        );
     }
 
     fn draw(&self, cv: &mut Canvas, x: i32, y: i32) {
@@ -411,6 +526,10 @@ impl Legend {
         cv.text(x, y, &heading, TEXT, LABEL_SCALE);
         cv.hline(x, x + self.width, y + text_height(LABEL_SCALE) + 2, RULE);
         let mut top = y + HEADING_H;
+        if !self.ramp.is_empty() {
+            self.draw_ramp(cv, x, top);
+            top += self.bar_height() + 12;
+        }
         for (colour, label) in &self.rows {
             let swatch = Rect {
                 l: x,
@@ -439,13 +558,12 @@ impl Legend {
             cv.hline(x, x + self.width, top - 4, RULE);
         }
         for line in &self.notes {
-            cv.text(x, top, line, TEXT, 1);
+            cv.text(x, top, line, TEXT, NOTE_SCALE);
             top += NOTE_ROW;
         }
     }
 }
 
-/// `text` in lines at most `width` pixels wide, broken at spaces (a word too long is cut).
 fn wrap(text: &str, width: i32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -455,15 +573,15 @@ fn wrap(text: &str, width: i32) -> Vec<String> {
         } else {
             format!("{line} {word}")
         };
-        if text_width(&joined, 1) <= width || line.is_empty() {
+        if text_width(&joined, NOTE_SCALE) <= width || line.is_empty() {
             line = joined;
         } else {
-            lines.push(fit(&line, 1, width));
+            lines.push(fit(&line, NOTE_SCALE, width));
             line = word.to_string();
         }
     }
     if !line.is_empty() || lines.is_empty() {
-        lines.push(fit(&line, 1, width));
+        lines.push(fit(&line, NOTE_SCALE, width));
     }
     lines
 }
@@ -485,6 +603,7 @@ mod tests {
             height: values.len() / width.max(1),
             cell_size_m: Some(2.0),
             classes,
+            ramp: &[],
             title: "Nitrogen topdress, urea",
             unit: "kg N/ha",
             notes: &[],
@@ -511,7 +630,7 @@ mod tests {
             nan, nan, 0.0, 30.0,
         ];
         let img = render(&map(&values, 4, &classes)).unwrap();
-        let scale = map_scale(4, 3);
+        let scale = map_scale(4, 3, MAP_MAX);
         assert_eq!(scale, 225.0);
         for (i, &v) in values.iter().enumerate() {
             let (x, y) = cell_centre(scale, i % 4, i / 4);
@@ -589,7 +708,7 @@ mod tests {
         ] {
             let values = vec![20.0f32; w * h];
             let img = render(&map(&values, w, &classes)).unwrap();
-            let scale = map_scale(w, h);
+            let scale = map_scale(w, h, MAP_MAX);
             let long = scaled(w.max(h), scale);
             assert!((450..=900).contains(&long), "{w}×{h}: long side {long}");
             if w.max(h) <= 900 {
@@ -645,7 +764,7 @@ mod tests {
             ..map(&values, 20, &classes)
         };
         let img = render(&rate_map).unwrap();
-        let scale = map_scale(20, 10);
+        let scale = map_scale(20, 10, MAP_MAX);
         assert_eq!(scale, 45.0);
         let dark = |x: u32, y: u32| img.get_pixel(x, y).0.iter().all(|&c| c < 120);
         // The ring's top edge at grid y = 2, midway along it; not inside the ring.
@@ -715,7 +834,10 @@ mod tests {
         assert_eq!(length_text(50.0), "50 m");
         assert_eq!(length_text(2000.0), "2 km");
         assert_eq!(length_text(0.5), "0.5 m");
-        assert_eq!(wrap("one two three", 6 * 8), vec!["one two", "three"]);
+        assert_eq!(
+            wrap("one two three", 6 * 8 * NOTE_SCALE),
+            vec!["one two", "three"]
+        );
         assert_eq!(wrap("", 100), vec![""]);
     }
 
@@ -772,6 +894,7 @@ mod tests {
             height: h,
             cell_size_m: Some(1.0),
             classes: &classes,
+            ramp: &[],
             title: "Nitrogen topdress, urea",
             unit: "kg urea/ha",
             notes: &notes,
@@ -780,7 +903,7 @@ mod tests {
             unobserved: &[],
         };
         let img = render(&m).unwrap();
-        assert_eq!(map_scale(w, h), 6.0);
+        assert_eq!(map_scale(w, h, MAP_MAX), 6.0);
         if let Some(path) = std::env::var_os("PADDY_QUICKLOOK_EXAMPLE") {
             write_png(Path::new(&path), &m).unwrap();
         }
@@ -815,5 +938,54 @@ mod tests {
             ..map(&values, 2, &c)
         })
         .is_err());
+    }
+
+    /// An index map's legend is the continuous ramp of its style: the bar's row of each stop is
+    /// the stop's colour, the row half-way between two stops their mean (no classes), and the
+    /// cells take the colour QGIS interpolates; nodata is "no data".
+    #[test]
+    fn ramp_legend_is_the_styles_ramp() {
+        let ramp = crate::export::qml::ramp_for("NDVI", "vegetation");
+        let stops = ramp.value_stops();
+        let values = [-0.2f32, 0.0, 0.35, 0.9, f32::NAN, 0.5];
+        let m = RateMap {
+            ramp: &stops,
+            classes: &[],
+            unit: "NDVI",
+            ..map(&values, 3, &[])
+        };
+        let legend = Legend::new(&m);
+        assert_eq!(legend.heading, "NDVI");
+        assert!(legend.rows.iter().any(|(_, l)| l == "no data"));
+        assert!(!legend.rows.iter().any(|(_, l)| l == "no rate"));
+        let img = render(&m).unwrap();
+        let x = (MARGIN + MIN_MAP_COLUMN.max(720) + GAP + SWATCH_W / 2) as u32;
+        let top = TITLE_H + MARGIN + HEADING_H + SWATCH_H / 2;
+        let n = stops.len();
+        for (i, stop) in stops.iter().rev().enumerate() {
+            let y = (top + i as i32 * RAMP_STEP) as u32;
+            assert_eq!(img.get_pixel(x, y).0, stop.colour, "stop {}", stop.label);
+        }
+        for i in 0..n - 1 {
+            let (hi, lo) = (&stops[n - 1 - i], &stops[n - 2 - i]);
+            let y = (top + i as i32 * RAMP_STEP + RAMP_STEP / 2) as u32;
+            let mid: Vec<i32> = (0..3)
+                .map(|k| (i32::from(hi.colour[k]) + i32::from(lo.colour[k])) / 2)
+                .collect();
+            let got = img.get_pixel(x, y).0;
+            for k in 0..3 {
+                assert!(
+                    (i32::from(got[k]) - mid[k]).abs() <= 2,
+                    "{got:?} vs {mid:?}"
+                );
+            }
+        }
+        // Cell 0.35 is half-way between the stops at 0.13 and 0.57 (… of −0.2…0.9 in 5 steps).
+        let scale = map_scale(3, 2, RAMP_MAP_MAX);
+        let (cx, cy) = cell_centre(scale, 2, 0);
+        let want = crate::export::qml::colour_at(&stops, 0.35).unwrap();
+        assert_eq!(img.get_pixel(cx, cy).0, want);
+        let (nx, ny) = cell_centre(scale, 1, 1);
+        assert_eq!(img.get_pixel(nx, ny).0, NO_RATE_COLOUR);
     }
 }

@@ -15,6 +15,10 @@ pub struct Preview {
     pub height: usize,
     /// The preview's cell size in the raster's units, when it is georeferenced.
     pub cell_size: Option<f64>,
+    /// The preview grid's geotransform (the raster's, its cells widened), when georeferenced.
+    pub geo_transform: Option<[f64; 6]>,
+    /// The raster's CRS (WKT), when it has one.
+    pub crs_wkt: Option<String>,
 }
 
 /// Read band 1 of `path` decimated to at most `side` cells on its longest side.
@@ -47,11 +51,17 @@ pub fn read_preview(path: &Path, side: usize) -> Result<Preview> {
             }
         })
         .collect();
-    let cell_size = ds.geo_transform().ok().map(|g| g[1].abs() * scale);
+    let gt = ds.geo_transform().ok();
+    let cell_size = gt.map(|g| g[1].abs() * scale);
+    let (sx, sy) = (w as f64 / bw as f64, h as f64 / bh as f64);
+    let geo_transform = gt.map(|g| [g[0], g[1] * sx, g[2] * sy, g[3], g[4] * sx, g[5] * sy]);
+    let crs_wkt = Some(ds.projection()).filter(|p| !p.trim().is_empty());
     Ok(Preview {
         values,
         width: bw,
         height: bh,
         cell_size,
+        geo_transform,
+        crs_wkt,
     })
 }

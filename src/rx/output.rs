@@ -290,7 +290,7 @@ pub fn write(
     if let Some(pass) = &rx.nitrogen {
         maps.push(Map {
             name: "nitrogen",
-            title: format!("Nitrogen topdress, {}", n.product),
+            title: crate::i18n::tf("rx.nitrogen_title", &[("product", &n.product)]),
             pass,
             unit: format!("kg {}/ha", n.product),
             product: n.product.clone(),
@@ -302,7 +302,7 @@ pub fn write(
     if let Some(pass) = &rx.spray {
         maps.push(Map {
             name: "spray",
-            title: format!("Spray zones, {}", config.spray.product),
+            title: crate::i18n::tf("rx.spray_title", &[("product", &config.spray.product)]),
             pass,
             unit: "L/ha".into(),
             product: config.spray.product.clone(),
@@ -477,8 +477,9 @@ fn write_map(
     files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
     let label = format!(
-        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', 'not observed')",
-        map.unit.replace('\'', "''")
+        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', '{}')",
+        map.unit.replace('\'', "''"),
+        crate::i18n::t("legend.not_observed").replace('\'', "''")
     );
     crate::io::write_atomic(
         &pstyle,
@@ -512,25 +513,10 @@ fn write_quicklook(
         .grid
         .geo_transform
         .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
-    let outlines: Vec<Vec<Vec<(f64, f64)>>> = rx
-        .plots
-        .iter()
-        .filter_map(|p| p.parts.as_ref())
-        .flat_map(|parts| crate::zonal::to_pixel(&gt, parts))
-        .collect();
-    let labels: Vec<(f64, f64, String)> = rx
-        .plots
-        .iter()
-        .filter_map(|p| {
-            let parts = crate::zonal::to_pixel(&gt, p.parts.as_ref()?);
-            let pts: Vec<&(f64, f64)> = parts.iter().flatten().flatten().collect();
-            let n = pts.len() as f64;
-            (n > 0.0).then(|| {
-                let (sx, sy) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-                (sx / n, sy / n, p.id.clone())
-            })
-        })
-        .collect();
+    let (outlines, labels) = quicklook::plot_overlay(rx.plots.iter().filter_map(|p| {
+        let parts = p.parts.as_ref()?;
+        Some((p.id.clone(), crate::zonal::to_pixel(&gt, parts)))
+    }));
     let total: f64 = pass
         .pieces
         .iter()
@@ -541,21 +527,27 @@ fn write_quicklook(
         .iter()
         .filter(|p| map.plot(p).1 != PlotStatus::Prescribed)
         .count();
+    let unit = if map.quantity == isoxml::Quantity::MassPerArea {
+        "kg"
+    } else {
+        "L"
+    };
     let mut notes = vec![
-        format!(
-            "Total: {:.2} {} of {}",
-            total,
-            if map.quantity == isoxml::Quantity::MassPerArea {
-                "kg"
-            } else {
-                "L"
-            },
-            map.product
+        crate::i18n::tf(
+            "rx.total",
+            &[
+                ("amount", &format!("{total:.2}")),
+                ("unit", unit),
+                ("product", &map.product),
+            ],
         ),
-        format!("Cells: {} m", pass.layout.cell_size),
+        crate::i18n::tf("rx.cells", &[("size", &pass.layout.cell_size.to_string())]),
     ];
     if unseen > 0 {
-        notes.push(format!("{unseen} plot(s) not observed"));
+        notes.push(crate::i18n::tf(
+            "rx.not_observed_plots",
+            &[("n", &unseen.to_string())],
+        ));
     }
     quicklook::write_png(
         png,
@@ -565,6 +557,7 @@ fn write_quicklook(
             height: pass.layout.grid.height,
             cell_size_m: Some(pass.layout.cell_size),
             classes,
+            ramp: &[],
             title: &map.title,
             unit: &map.unit,
             notes: &notes,

@@ -9,6 +9,7 @@ use image::{Rgb, RgbImage};
 
 use crate::error::Result;
 use crate::export::draw::{self, fit, text_width, Canvas, Rect};
+use crate::i18n::{t, tf};
 use crate::phenology::dates::Date;
 
 /// One panel.
@@ -59,9 +60,11 @@ const LEGEND_ROW: i32 = 14;
 const PLOT_TOP: i32 = 30;
 const PLOT_RIGHT: i32 = 10;
 const PLOT_BOTTOM: i32 = 30;
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+/// Month `m` (1–12) as the language writes its short name.
+fn month_name(m: u32) -> String {
+    let months = &crate::i18n::current().months;
+    months.get(m as usize - 1).cloned().unwrap_or_default()
+}
 
 /// Render panels in a grid (columns = ceil(sqrt(n))), all with the same time axis (min..max day
 /// over all panels, padded) and the same y range (given, e.g. -0.2..1.0 for NDVI, or computed
@@ -86,7 +89,7 @@ pub fn render_grid(
         let mut img = RgbImage::from_pixel(240, 50, Rgb(WHITE));
         let mut cv = Canvas::new(&mut img, None);
         let w = cv.text(MARGIN, MARGIN, name, TEXT, 2);
-        cv.text(MARGIN + w + 10, MARGIN + 7, "no plots", MUTED, 1);
+        cv.text(MARGIN + w + 10, MARGIN + 7, &t("chart.no_plots"), MUTED, 1);
         return img;
     }
     let (columns, rows) = grid_shape(panels.len(), columns);
@@ -100,10 +103,12 @@ pub fn render_grid(
 
     let mut cv = Canvas::new(&mut img, None);
     let w = cv.text(MARGIN, MARGIN, &fit(name, 2, width / 2), TEXT, 2);
-    let plural = if panels.len() == 1 { "" } else { "s" };
-    let mut info = format!("per plot: {} plot{plural}", panels.len());
+    let mut info = tf("chart.per_plot", &[("n", &panels.len().to_string())]);
     if let Some((first, last)) = axes.data_days {
-        info += &format!(", {} to {}", ymd_text(first), ymd_text(last));
+        info += &tf(
+            "chart.span",
+            &[("from", &ymd_text(first)), ("to", &ymd_text(last))],
+        );
     }
     cv.text(MARGIN + w + 8, MARGIN + 7, &info, MUTED, 1);
 
@@ -294,7 +299,7 @@ fn time_ticks(t0: f64, t1: f64, px: f64) -> Vec<TimeTick> {
                 if labelled {
                     last_year = Some(y);
                 }
-                let label = labelled.then(|| MONTHS[m as usize - 1].to_string());
+                let label = labelled.then(|| month_name(m));
                 out.push(TimeTick { day, label, year });
             }
             // Short spans: the 15th too.
@@ -435,11 +440,12 @@ fn draw_panel(img: &mut RgbImage, panel: &Panel, axes: &Axes, x: i32, y: i32) {
             .iter()
             .any(|(d, v)| d.is_finite() && v.is_finite())
     {
-        let w = text_width("no data", 1);
+        let no_data = t("legend.no_data");
+        let w = text_width(&no_data, 1);
         dv.text(
             (plot.l + plot.r - w) / 2,
             (plot.t + plot.b) / 2 - 3,
-            "no data",
+            &no_data,
             MUTED,
             1,
         );
@@ -451,10 +457,14 @@ fn draw_panel(img: &mut RgbImage, panel: &Panel, axes: &Axes, x: i32, y: i32) {
     let mut next_free = x;
     for e in &events {
         let px = axes.x(e.day, plot).round() as i32;
-        let w = text_width(e.label, 1);
+        let label = match e.label {
+            "now" => t("chart.now"),
+            other => other.to_string(),
+        };
+        let w = text_width(&label, 1);
         let lx = (px - w / 2).max(next_free).min(x + PANEL_W - 2 - w);
         cv.vline(px, plot.t - 2, plot.t - 1, e.colour);
-        cv.text(lx, plot.t - 10, e.label, e.colour, 1);
+        cv.text(lx, plot.t - 10, &label, e.colour, 1);
         next_free = lx + w + 3;
     }
 }
@@ -491,25 +501,28 @@ fn legend_items(panels: &[Panel]) -> Vec<LegendItem> {
         text: text.into(),
     };
     let mut items = vec![
-        item(Symbol::Dot, "observation"),
-        item(Symbol::Line, "smoothed"),
-        item(Symbol::Ring, "dropped (cloud / low coverage)"),
+        item(Symbol::Dot, &t("chart.observation")),
+        item(Symbol::Line, &t("chart.smoothed")),
+        item(Symbol::Ring, &t("chart.dropped")),
     ];
     let mut seen: Vec<(&str, [u8; 3])> = Vec::new();
     for e in panels.iter().flat_map(|p| p.events) {
         if !seen.contains(&(e.label, e.colour)) {
             seen.push((e.label, e.colour));
             let text = match e.label {
-                "T" => "transplanting",
-                "H" => "heading",
-                "M" => "maturity",
-                "now" => "date of the stage",
-                _ => "",
+                "T" => t("chart.transplanting"),
+                "H" => t("chart.heading"),
+                "M" => t("chart.maturity"),
+                "now" => t("chart.date_of_stage"),
+                _ => String::new(),
             };
             items.push(LegendItem {
                 symbol: Symbol::Event(e.colour),
-                key: e.label.into(),
-                text: text.into(),
+                key: match e.label {
+                    "now" => t("chart.now"),
+                    other => other.to_string(),
+                },
+                text,
             });
         }
     }

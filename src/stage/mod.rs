@@ -284,13 +284,19 @@ pub fn write_chart(result: &StageResult, path: &std::path::Path) -> Result<()> {
             (curve, dropped, events)
         })
         .collect();
+    let stages: Vec<String> = result
+        .plots
+        .iter()
+        .map(|p| crate::i18n::stage(p.call.stage))
+        .collect();
     let panels: Vec<Panel> = result
         .plots
         .iter()
         .zip(&data)
-        .map(|(p, (curve, dropped, events))| Panel {
+        .zip(&stages)
+        .map(|((p, (curve, dropped, events)), stage)| Panel {
             title: &p.id,
-            subtitle: p.call.stage.label(),
+            subtitle: stage,
             points: &p.points,
             dropped,
             curve,

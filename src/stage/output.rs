@@ -121,7 +121,13 @@ pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
     table(result).csv_bytes()
 }
 
-/// Write the stages to `path` (.csv or .geojson).
+/// Write the stages to `path` (.csv or .geojson), and beside a vector its QGIS style
+/// (categorised by stage, [`crate::export::styles::stage_plots`]).
 pub fn write(result: &StageResult, path: &Path) -> Result<()> {
-    table(result).write(path)
+    table(result).write(path)?;
+    if let Some(style) = crate::export::styles::sidecar(path) {
+        let qml = crate::export::styles::stage_plots(&result.id_column);
+        crate::io::write_atomic(&style, qml.as_bytes())?;
+    }
+    Ok(())
 }

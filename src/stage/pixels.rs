@@ -6,13 +6,13 @@
 //! - `transplanting_doy.tif`, `heading_doy.tif` (Int16): day of year of the event, counted from
 //!   1 January of the year of `--at` (so a date in the year before is ≤ 0); nodata −32768;
 //! - `stage.tif` (Byte): the stage code (0 unknown, 1 fallow, 2 seedling … 8 maturity) with a
-//!   colour table and a QGIS-ready legend; nodata 255 where the pixel was never observed;
+//!   colour table and a QGIS style naming the stages; nodata 255 where the pixel was never observed;
 //! - `confidence.tif` (Byte): the confidence × 100; nodata 255.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::export::qml;
+use crate::export::styles;
 use crate::io::{finish_all, CogOptions, IndexWriter, OutputMeta, RasterInfo, Readers};
 use crate::phenology::dates::Date;
 use crate::phenology::stage::Stage;
@@ -231,7 +231,7 @@ pub fn run(
     )?;
     let mut outputs = finish_all(vec![transplanting, heading], cog.threads)?;
     outputs.extend(finish_all(vec![stage, confidence], cog.threads)?);
-    write_styles(&outputs, day_range)?;
+    write_styles(&outputs, day_range, prepared.at.year())?;
     Ok(PixelReport {
         outputs,
         observed,
@@ -241,36 +241,26 @@ pub fn run(
     })
 }
 
-/// QGIS styles beside the rasters: days on a ramp over the range found, confidence 0–100.
-/// The stage raster carries its colour table, which QGIS shows as a paletted legend.
-fn write_styles(outputs: &[PathBuf], day_range: (i16, i16)) -> Result<()> {
-    const DAYS: &[&str] = &["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
-    const SHARE: &[&str] = &["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
+/// QGIS styles beside the rasters ([`styles`]): days on a ramp over the range found labelled
+/// with dates of `year`, the stage paletted with its names, confidence 0–100 %.
+fn write_styles(outputs: &[PathBuf], day_range: (i16, i16), year: i32) -> Result<()> {
     let (lo, hi) = if day_range.0 <= day_range.1 {
-        (
-            f64::from(day_range.0),
-            f64::from(day_range.1).max(f64::from(day_range.0) + 1.0),
-        )
+        (f64::from(day_range.0), f64::from(day_range.1))
     } else {
         (1.0, 365.0)
     };
     for path in outputs {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-        let (ramp, title) = match stem.as_deref() {
-            Some("transplanting_doy") => ((lo, hi, DAYS), "transplanting, day of year"),
-            Some("heading_doy") => ((lo, hi, DAYS), "heading, day of year"),
-            Some("confidence") => ((0.0, 100.0, SHARE), "stage confidence, %"),
+        let style = match stem.as_deref() {
+            Some("transplanting_doy") => {
+                styles::day_of_year("style.transplanting_doy", lo, hi, year)
+            }
+            Some("heading_doy") => styles::day_of_year("style.heading_doy", lo, hi, year),
+            Some("confidence") => styles::confidence_percent(),
+            Some("stage") => styles::stage_raster(),
             _ => continue,
         };
-        let ramp = qml::Ramp {
-            min: ramp.0,
-            max: ramp.1,
-            colours: ramp.2,
-        };
-        crate::io::write_atomic(
-            &path.with_extension("qml"),
-            qml::pseudocolor(&ramp, title).as_bytes(),
-        )?;
+        crate::io::write_atomic(&path.with_extension("qml"), style.as_bytes())?;
     }
     Ok(())
 }

@@ -1,0 +1,220 @@
+//! The QGIS style of each kind of output, in the current language ([`crate::i18n`]): what the
+//! writers put beside their files as `name.qml`, which QGIS applies when it opens `name.tif` or
+//! `name.geojson`. The XML is made by [`super::qml`]; here the choice of renderer, colours and
+//! labels for each output:
+//!
+//! - the per-pixel stage raster: paletted, one entry per stage in the stage chart's colours,
+//!   named in words;
+//! - day-of-year rasters: a ramp whose labels are dates of the season's year;
+//! - the confidence raster (0–100): a ramp labelled in per cent;
+//! - the stage table as polygons: categorised by stage, labelled with the plot id and stage;
+//! - the statistics as polygons: graduated on the mean of the main index (NDVI when there is
+//!   one), on the index's fixed ramp, labelled with the plot id and the mean.
+
+use std::path::{Path, PathBuf};
+
+use super::classes::Class;
+use super::qml::{self, Ramp, Stop};
+use crate::catalogue::Catalogue;
+use crate::i18n::{self, t, tf};
+use crate::phenology::dates::Date;
+use crate::phenology::stage::Stage;
+
+/// The style QGIS looks up for a vector or raster file paddy writes: `name.qml` beside
+/// `name.geojson`, `name.tif`, `name.shp` or `name.shp.zip`; None for tables (.csv).
+pub fn sidecar(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let stem_len = [
+        ".shp.zip", ".geojson", ".json", ".shp", ".gpkg", ".tif", ".tiff",
+    ]
+    .iter()
+    .find(|ext| lower.ends_with(*ext))
+    .map(|ext| name.len() - ext.len())?;
+    Some(path.with_file_name(format!("{}.qml", &name[..stem_len])))
+}
+
+/// The display ramp of an index named as in an output's file name (`ndvi`, `ndre`, `lswi`):
+/// the catalogue's index of that name or alias, else a generic −1…1 vegetation ramp.
+pub fn index_ramp(name: &str) -> Ramp {
+    match Catalogue::builtin().index(name) {
+        Some(def) => qml::ramp_for(&def.short_name, &def.application_domain),
+        None => qml::ramp_for(&name.to_ascii_uppercase(), "vegetation"),
+    }
+}
+
+/// The per-pixel stage raster: codes 0 (unknown) to 8 (maturity), named in words.
+pub fn stage_raster() -> String {
+    let mut stages = Stage::ALL.to_vec();
+    stages.sort_by_key(|s| s.code());
+    let entries: Vec<(u8, [u8; 3], String)> = stages
+        .iter()
+        .map(|s| (s.code(), s.colour(), i18n::stage(*s)))
+        .collect();
+    qml::paletted(&entries, &t("style.stage"))
+}
+
+/// The ramp of a day-of-year raster from day `lo` to `hi` (counted from 1 January of `year`,
+/// so day 1 is 1 January), labelled with dates.
+pub fn day_of_year_stops(lo: f64, hi: f64, year: i32) -> Vec<Stop> {
+    const DAYS: &[&str] = &["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
+    let ramp = Ramp {
+        min: lo,
+        max: hi.max(lo + 1.0),
+        colours: DAYS,
+    };
+    let jan1 = Date::from_ymd(year, 1, 1).map_or(0, |d| d.days_since_epoch());
+    let mut stops =
+        ramp.stops(|v| i18n::date(Date::from_days_since_epoch(jan1 + v.round() as i32 - 1)));
+    // Whole days: a stop between two days would be labelled with a date it is not.
+    for s in &mut stops {
+        s.value = s.value.round();
+    }
+    stops.dedup_by(|a, b| a.value == b.value);
+    stops
+}
+
+/// A day-of-year raster's style: `title_key` names it (`style.heading_doy`).
+pub fn day_of_year(title_key: &str, lo: f64, hi: f64, year: i32) -> String {
+    qml::pseudocolor_stops(&day_of_year_stops(lo, hi, year), &t(title_key))
+}
+
+/// The confidence raster (confidence × 100): red (unsure) to green (sure), labelled in %.
+pub fn confidence_percent() -> String {
+    const SHARE: &[&str] = &["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
+    let ramp = Ramp {
+        min: 0.0,
+        max: 100.0,
+        colours: SHARE,
+    };
+    qml::pseudocolor_stops(&ramp.stops(|v| format!("{v:.0} %")), &t("style.confidence"))
+}
+
+/// QGIS expression text for a field name.
+fn field(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// QGIS expression text for a string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The stage table's polygons: categorised on `stage` (the table's name of the stage), each
+/// stage in the chart's colour and named in words; labels the plot id over the stage's name.
+pub fn stage_plots(id_column: &str) -> String {
+    let categories: Vec<(String, [u8; 3], String)> = Stage::ALL
+        .iter()
+        .map(|s| (s.name().to_string(), s.colour(), i18n::stage(*s)))
+        .collect();
+    let cases: String = categories
+        .iter()
+        .map(|(name, _, label)| {
+            format!(
+                " WHEN {} = {} THEN {}",
+                field("stage"),
+                literal(name),
+                literal(label)
+            )
+        })
+        .collect();
+    let expression = format!(
+        "{} || char(10) || CASE{cases} ELSE coalesce({}, '') END",
+        field(id_column),
+        field("stage")
+    );
+    qml::vector_categorised("stage", &categories, &expression, &t("style.stage_plots"))
+}
+
+/// Classes over a ramp's range, one per colour; the end classes reach far beyond it, so every
+/// value has a class.
+pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
+    const FAR: f64 = 1e9;
+    let n = ramp.colours.len().max(1);
+    let step = (ramp.max - ramp.min) / n as f64;
+    let short = |v: f64| {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    (0..n)
+        .map(|i| {
+            let lower = ramp.min + step * i as f64;
+            let upper = lower + step;
+            let label = match (i, n - 1 - i) {
+                (0, _) => format!("< {}", short(upper)),
+                (_, 0) => format!("> {}", short(lower)),
+                _ => format!("{}–{}", short(lower), short(upper)),
+            };
+            Class {
+                lower: if i == 0 { -FAR } else { lower },
+                upper: if i + 1 == n { FAR } else { upper },
+                colour: qml::rgb(ramp.colours[i]),
+                label,
+            }
+        })
+        .collect()
+}
+
+/// The statistics' polygons, given the table's id column and the prefixes of its statistics
+/// columns (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`): graduated on the mean of the
+/// first NDVI column (else the first column), in its index's colours; None without columns.
+pub fn stats_plots(id_column: &str, prefixes: &[String]) -> Option<String> {
+    let index_of = |p: &str| p.rsplit('_').next().unwrap_or(p).to_string();
+    let main = prefixes
+        .iter()
+        .find(|p| index_of(p).eq_ignore_ascii_case("ndvi"))
+        .or_else(|| prefixes.first())?;
+    let index = index_of(main);
+    let mean = format!("{main}_mean");
+    let classes = ramp_classes(&index_ramp(&index));
+    let expression = format!(
+        "{} || char(10) || coalesce(format_number({}, 2), '')",
+        field(id_column),
+        field(&mean)
+    );
+    let title = tf("style.stats", &[("index", &index.to_ascii_uppercase())]);
+    Some(qml::vector_graduated(&mean, &classes, &expression, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecar_drops_the_whole_extension() {
+        let p = |s: &str| sidecar(Path::new(s)).map(|p| p.display().to_string());
+        assert_eq!(p("a/x.geojson").as_deref(), Some("a/x.qml"));
+        assert_eq!(p("a/x.shp.zip").as_deref(), Some("a/x.qml"));
+        assert_eq!(p("x.v1.tif").as_deref(), Some("x.v1.qml"));
+        assert_eq!(p("x.csv"), None);
+    }
+
+    #[test]
+    fn day_of_year_labels_are_the_dates_of_the_season() {
+        // Day 152 of 2026 is 1 June (2026 is not a leap year: 31+28+31+30+31 = 151).
+        let stops = day_of_year_stops(152.0, 212.0, 2026);
+        assert_eq!(stops.first().map(|s| s.label.as_str()), Some("1 Jun"));
+        assert_eq!(stops.last().map(|s| s.label.as_str()), Some("31 Jul"));
+        assert_eq!(stops.len(), 5);
+        // 2024 is a leap year: day 152 is 31 May.
+        assert_eq!(day_of_year_stops(152.0, 160.0, 2024)[0].label, "31 May");
+    }
+
+    #[test]
+    fn ndre_files_take_the_ndrei_ramp() {
+        assert_eq!(index_ramp("ndre"), qml::ramp_for("NDREI", "vegetation"));
+        assert_eq!(
+            index_ramp("lswi").colours,
+            qml::ramp_for("LSWI", "water").colours
+        );
+    }
+
+    #[test]
+    fn ramp_classes_cover_every_value_in_ramp_order() {
+        let c = ramp_classes(&index_ramp("ndvi"));
+        assert_eq!(c.len(), 6);
+        assert_eq!(super::super::classes::class_of(&c, -5.0), Some(0));
+        assert_eq!(super::super::classes::class_of(&c, 5.0), Some(5));
+        assert_eq!(c[0].colour, [0xa5, 0x00, 0x26]);
+    }
+}
