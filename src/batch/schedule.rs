@@ -177,6 +177,10 @@ pub fn run(
         .count();
     let mut done = 0;
     for unit in &plan.units {
+        // A signal stops the run before its next unit (a unit's windows stop by themselves).
+        if crate::raster::engine::stop_requested() {
+            return Err(Error::Interrupted);
+        }
         let base = UnitReport {
             id: unit.id.clone(),
             kind: kind(&unit.work),
