@@ -119,26 +119,6 @@ fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
     crate::io::write_atomic(&manifest_path(dir, &unit.id), text.as_bytes())
 }
 
-/// Remove temporaries a killed run left (hidden `.name.part-PID`, `.name.staging-PID`).
-pub fn sweep_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if path.is_dir() && !name.starts_with(".paddy") {
-            if name.starts_with('.') && name.contains(".part-") {
-                let _ = std::fs::remove_dir_all(&path);
-            } else {
-                sweep_temporaries(&path);
-            }
-        } else if name.starts_with('.') && (name.contains(".part-") || name.contains(".staging-")) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
 /// Whether a unit runs here: all of them without `--shard`, else the tile units of this shard.
 pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
     match (shard, &unit.shard_key) {

@@ -125,3 +125,14 @@ fn with_progress<T>(
     }
     Ok(out)
 }
+
+/// Say on stderr (unless quiet) that temporaries a stopped paddy left in `dir` were removed.
+fn say_swept(removed: &[std::path::PathBuf], dir: &std::path::Path, quiet: bool) {
+    if !removed.is_empty() && !quiet {
+        eprintln!(
+            "paddy: removed {} temporary file(s) that a stopped paddy left in {}",
+            removed.len(),
+            dir.display()
+        );
+    }
+}

@@ -133,8 +133,10 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     }
     let root = loaded.resolve(&loaded.run.output);
     let _lock = lock::acquire(&root, shard.is_some(), args.wait)?;
+    // Temporaries of a stopped or killed run, when their process is gone. Not in a shard: the
+    // other shards' processes run on other machines, where a PID here proves nothing.
     if shard.is_none() {
-        schedule::sweep_temporaries(&dir);
+        super::say_swept(&crate::io::sweep_temporaries(&dir, true), &dir, args.quiet);
     }
     let tty = std::io::stderr().is_terminal() && !args.quiet && args.log_format == "plain";
     let bar = super::progress_bar(!tty, "run", "units");

@@ -1,0 +1,233 @@
+//! A run treated as a cluster treats it: stopped by SIGTERM or SIGHUP mid-window, killed and
+//! swept by the next run, a second run on the same folder, a run file naming what does not
+//! exist, outputs changed behind paddy's back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{files_in, paddy, paddy_ok, root};
+
+const DATE: &str = "2026-07-18";
+
+/// A 2500 × 1900 five-band copy of a drone tile (about 18 windows: seconds of work with one
+/// thread), named like the sample's flights; None (the test says it skipped) without
+/// gdal_translate.
+fn big_tile(dir: &Path) -> Option<PathBuf> {
+    let path = dir.join("drone_20260718.tif");
+    let ok = Command::new("gdal_translate")
+        .args(["-q", "-outsize", "2500", "1900", "-r", "nearest"])
+        .args(["-co", "TILED=YES"])
+        .arg(root().join("sample_tiles/drone_20260718.tif"))
+        .arg(&path)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: gdal_translate is not available");
+        return None;
+    }
+    Some(path)
+}
+
+/// Every file under `dir`, relative, hidden ones included.
+fn all_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn is_temporary(rel: &str) -> bool {
+    rel.contains(".staging-") || rel.contains(".part-")
+}
+
+/// Wait until the child has started writing (a staging file under `dir`), so a signal lands in
+/// the middle of the work; panics if the child ends first.
+fn wait_for_staging(child: &mut Child, dir: &Path) {
+    let start = Instant::now();
+    loop {
+        if all_files(dir).iter().any(|f| f.contains(".staging-")) {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("paddy ended ({status}) before writing a staging file");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no staging file after 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_paddy"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigterm_and_sighup_stop_paddy_index_with_nothing_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(tile) = big_tile(tmp.path()) else {
+        return;
+    };
+    let t = tile.to_str().unwrap();
+    for (sig, code, name) in [
+        (libc::SIGTERM, 143, "SIGTERM"),
+        (libc::SIGHUP, 129, "SIGHUP"),
+    ] {
+        let out_dir = tmp.path().join(format!("out-{name}"));
+        let o = out_dir.to_str().unwrap();
+        let args = ["index", t, "-i", "ndvi,ndre,evi", "-o", o, "-j", "1", "-q"];
+        let mut child = spawn(tmp.path(), &args);
+        wait_for_staging(&mut child, &out_dir);
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "paddy: stopped by {name}: temporary files removed"
+            )),
+            "{stderr}"
+        );
+        // No temporary and no final file: the signal came before any output was whole.
+        assert_eq!(files_in(&out_dir), Vec::<String>::new(), "{name}");
+    }
+}
+
+/// A run file over the big tile alone, writing into `<dir>/out`.
+fn big_run(dir: &Path, tile: &Path) -> PathBuf {
+    std::fs::copy(
+        root().join("sample_tiles/plots.geojson"),
+        dir.join("plots.geojson"),
+    )
+    .unwrap();
+    let run = dir.join("run.toml");
+    let text = format!(
+        "output = \"out\"\n[[sources]]\nname = \"drone\"\ntiles = [\"{}\"]\n\
+         date_pattern = \"{{yyyy}}{{mm}}{{dd}}\"\nindices = [\"ndvi\", \"ndre\", \"evi\"]\n\
+         [plots]\nfiles = [\"plots.geojson\"]\n[machine]\nthreads = 1\n",
+        tile.file_name().unwrap().to_str().unwrap()
+    );
+    std::fs::write(&run, text).unwrap();
+    run
+}
+
+#[test]
+fn sigterm_stops_paddy_run_and_a_second_run_is_refused_meanwhile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(tile) = big_tile(tmp.path()) else {
+        return;
+    };
+    let run = big_run(tmp.path(), &tile);
+    let r = run.to_str().unwrap();
+    let run_dir = tmp.path().join("out").join(DATE);
+    let mut child = spawn(tmp.path(), &["run", r, "--run-date", DATE, "-q"]);
+    wait_for_staging(&mut child, &run_dir);
+    // A second run on the same output root while the first writes: refused, naming the holder.
+    let second = paddy(tmp.path(), &["run", r, "--run-date", DATE, "-q"]);
+    let e = stderr_of(&second);
+    assert_eq!(second.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("another paddy run is writing here")
+            && e.contains(&format!("pid {}", child.id()))
+            && e.contains("--wait"),
+        "{e}"
+    );
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("paddy: stopped by SIGTERM"), "{stderr}");
+    let left = all_files(&run_dir);
+    assert!(!left.iter().any(|f| is_temporary(f)), "{left:?}");
+    assert!(!left.iter().any(|f| f.ends_with(".tif")), "{left:?}");
+    assert!(!left.iter().any(|f| f.starts_with("report.")), "{left:?}");
+}
+
+#[test]
+fn stale_temporaries_of_dead_processes_are_swept_and_live_ones_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tile = tmp.path().join("drone_20260718.tif");
+    std::fs::copy(root().join("sample_tiles/drone_20260718.tif"), &tile).unwrap();
+    // 4999999 is above Linux's largest pid_max (4194304): a process that cannot be running.
+    // This test's own process is alive.
+    let live = std::process::id();
+    let plant = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        for name in [
+            ".other_ndre.tif.staging-4999999".to_string(),
+            ".other_ndre.tif.part-4999999.ovr.tmp".to_string(),
+            format!(".other_evi.tif.part-{live}"),
+        ] {
+            std::fs::write(dir.join(name), b"left by a killed paddy").unwrap();
+        }
+    };
+    let kept = vec![format!(".other_evi.tif.part-{live}")];
+    // paddy index sweeps its output folder.
+    let out = tmp.path().join("out");
+    plant(&out);
+    let t = tile.to_str().unwrap();
+    let done = paddy(tmp.path(), &["index", t, "-i", "ndvi", "-o", "out"]);
+    assert!(done.status.success(), "{}", stderr_of(&done));
+    assert!(
+        stderr_of(&done).contains("removed 2 temporary file(s) that a stopped paddy left"),
+        "{}",
+        stderr_of(&done)
+    );
+    let hidden: Vec<String> = files_in(&out)
+        .into_iter()
+        .filter(|f| f.starts_with('.'))
+        .collect();
+    assert_eq!(hidden, kept);
+    // paddy run sweeps its run folder, sub-folders and manifests included.
+    let run = big_run(tmp.path(), &tile);
+    let run_dir = tmp.path().join("out-run").join(DATE);
+    std::fs::write(
+        &run,
+        std::fs::read_to_string(&run)
+            .unwrap()
+            .replace("output = \"out\"", "output = \"out-run\""),
+    )
+    .unwrap();
+    let deep = run_dir.join("index/drone");
+    plant(&deep);
+    std::fs::create_dir_all(run_dir.join(".paddy/units")).unwrap();
+    std::fs::write(run_dir.join(".paddy/units/.x.json.part-4999999"), b"{").unwrap();
+    paddy_ok(
+        tmp.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE, "-q"],
+    );
+    let left: Vec<String> = all_files(&run_dir)
+        .into_iter()
+        .filter(|f| is_temporary(f))
+        .collect();
+    assert_eq!(left, vec![format!("index/drone/{}", kept[0])]);
+}
