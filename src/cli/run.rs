@@ -110,6 +110,11 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     }
     let loaded = config::load(&args.run_file)?;
     let plan = plan::plan(&loaded)?;
+    // What validate calls a mistake in the run file (a plot file without its id field) fails
+    // the run before any work; a broken file fails only the units that read it.
+    if let Some(e) = problems(&loaded, &plan, false).into_iter().next() {
+        return Err(e);
+    }
     let opts = schedule::Options {
         run_date: args.run_date.clone(),
         force: args.force,
@@ -244,35 +249,45 @@ fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
     }
 }
 
-pub fn validate(args: ValidateArgs) -> Result<()> {
-    let loaded = config::load(&args.run_file)?;
-    let plan = plan::plan(&loaded)?;
+/// Problems a run would meet in its run file's inputs: tiles and masks that do not open, tiles
+/// with no date (with `open_tiles`), plot files without the id field. Each with its exit code
+/// (2: the run file and its files disagree, 1: a file is broken).
+fn problems(loaded: &config::Loaded, plan: &plan::Plan, open_tiles: bool) -> Vec<Error> {
     let mut problems = Vec::new();
-    for (si, tiles) in plan.tiles.iter().enumerate() {
-        for t in tiles {
-            for p in std::iter::once(&t.path).chain(t.mask.iter()) {
-                if let Err(e) = crate::io::check_input(p) {
-                    problems.push(e.to_string());
-                }
+    let tiles = plan.tiles.iter().enumerate().filter(|_| open_tiles);
+    for (si, t) in tiles.flat_map(|(si, tiles)| tiles.iter().map(move |t| (si, t))) {
+        for p in std::iter::once(&t.path).chain(t.mask.iter()) {
+            if let Err(e) = crate::io::check_input(p) {
+                problems.push(e);
             }
-            if t.date.is_none() {
-                problems.push(format!(
-                    "{}: no acquisition date (source '{}': give a date_pattern)",
-                    t.path.display(),
+        }
+        if t.date.is_none() {
+            problems.push(Error::Input {
+                path: t.path.clone(),
+                message: format!(
+                    "no acquisition date (source '{}': give a date_pattern)",
                     loaded.run.sources[si].name
-                ));
-            }
+                ),
+            });
         }
     }
     for p in &plan.plots {
-        if let Err(e) = crate::io::vector::read_plots(
-            p,
-            loaded.run.plots.layer.as_deref(),
-            loaded.run.plots.id_field.as_deref(),
-        ) {
-            problems.push(e.to_string());
+        let plots = &loaded.run.plots;
+        if let Err(e) =
+            crate::io::vector::read_plots(p, plots.layer.as_deref(), plots.id_field.as_deref())
+        {
+            if open_tiles || e.exit_code() == 2 {
+                problems.push(e);
+            }
         }
     }
+    problems
+}
+
+pub fn validate(args: ValidateArgs) -> Result<()> {
+    let loaded = config::load(&args.run_file)?;
+    let plan = plan::plan(&loaded)?;
+    let problems = problems(&loaded, &plan, true);
     let tiles: usize = plan.tiles.iter().map(Vec::len).sum();
     println!(
         "{}: {} source(s), {tiles} tile(s), {} plot file(s), {} unit(s)",
@@ -286,11 +301,18 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
     }
     if problems.is_empty() {
         println!("  ok");
-        Ok(())
+        return Ok(());
+    }
+    let message = format!("{} problem(s)", problems.len());
+    if problems.iter().any(|e| e.exit_code() == 2) {
+        Err(Error::Config {
+            path: args.run_file,
+            message,
+        })
     } else {
         Err(Error::Input {
             path: args.run_file,
-            message: format!("{} problem(s)", problems.len()),
+            message,
         })
     }
 }

@@ -231,3 +231,91 @@ fn stale_temporaries_of_dead_processes_are_swept_and_live_ones_kept() {
         .collect();
     assert_eq!(left, vec![format!("index/drone/{}", kept[0])]);
 }
+
+/// The drone flights and the plots in `dir`, with a run file whose source reads `source_extra`
+/// lines and whose `[plots]` reads `plots_extra`.
+fn drone_run(dir: &Path, source_extra: &str, plots_extra: &str) -> PathBuf {
+    for f in ["drone_20260626.tif", "drone_20260718.tif", "plots.geojson"] {
+        std::fs::copy(root().join("sample_tiles").join(f), dir.join(f)).unwrap();
+    }
+    let run = dir.join("run.toml");
+    let text = format!(
+        "output = \"out\"\n[[sources]]\nname = \"drone\"\ntiles = [\"drone_*.tif\"]\n\
+         date_pattern = \"{{yyyy}}{{mm}}{{dd}}\"\n{source_extra}\n\
+         [plots]\nfiles = [\"plots.geojson\"]\n{plots_extra}\n"
+    );
+    std::fs::write(&run, text).unwrap();
+    run
+}
+
+#[test]
+fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
+    let ndvi = "indices = [\"ndvi\"]";
+    let cases: [(&str, &str, &str, bool, &[&str]); 5] = [
+        // (what, source lines, plots lines, make a dangling link, the message names)
+        (
+            "a misspelt index",
+            "indices = [\"ndvi\", \"ndvii\"]",
+            "",
+            false,
+            &["source 'drone': unknown index 'ndvii' (did you mean NDVI"],
+        ),
+        (
+            "an unknown sensor",
+            "indices = [\"ndvi\"]\nsensor = \"micasense-altum2\"",
+            "",
+            false,
+            &["source 'drone': sensor: unknown sensor 'micasense-altum2'"],
+        ),
+        (
+            "a plot id field the plot file lacks",
+            ndvi,
+            "id_field = \"plot_nr\"",
+            false,
+            &["plots.geojson", "no field 'plot_nr' for the plot ids"],
+        ),
+        (
+            "a dangling link among the tiles",
+            ndvi,
+            "",
+            true,
+            &[
+                "drone_20260801.tif is a link to",
+                "gone/drone_20260801.tif, which does not exist",
+            ],
+        ),
+        (
+            "[stats] naming an index no source computes",
+            ndvi,
+            "[stats]\nindices = [\"ndre\"]",
+            false,
+            &["[stats] index 'ndre' is not computed by any source"],
+        ),
+    ];
+    for (what, source, plots, dangling, names) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = drone_run(tmp.path(), source, plots);
+        if dangling {
+            std::os::unix::fs::symlink(
+                tmp.path().join("gone/drone_20260801.tif"),
+                tmp.path().join("drone_20260801.tif"),
+            )
+            .unwrap();
+        }
+        let r = run.to_str().unwrap();
+        for command in [&["validate", r][..], &["run", r, "--run-date", DATE][..]] {
+            let out = paddy(tmp.path(), command);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                stderr_of(&out)
+            );
+            assert_eq!(out.status.code(), Some(2), "{what}, {command:?}: {text}");
+            for n in names {
+                assert!(text.contains(n), "{what}, {command:?}: {text}");
+            }
+            // Nothing computed, not even the output folder made.
+            assert!(!tmp.path().join("out").exists(), "{what}, {command:?}");
+        }
+    }
+}
