@@ -9,6 +9,7 @@ mod sensors;
 mod signals;
 mod stage;
 mod stats;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,7 @@ enum Command {
     /// Finish a sharded run: the stages, prescriptions and report one machine would write.
     Merge(Box<run::RunArgs>),
     Validate(run::ValidateArgs),
+    Verify(verify::VerifyArgs),
     Bench(bench::BenchArgs),
 }
 
@@ -63,6 +65,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run_cmd(*args, false),
         Command::Merge(args) => run::run_cmd(*args, true),
         Command::Validate(args) => run::validate(args),
+        Command::Verify(args) => verify::run(args),
         Command::Bench(args) => bench::run(args),
     };
     if let Some((signal, code)) = signals::received() {

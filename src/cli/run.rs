@@ -19,8 +19,18 @@ use crate::error::{Error, Result};
 /// file, and running it again finishes the job. A unit that fails (a corrupt tile, a missing
 /// band) fails alone: the others complete, the report says why, and the exit code is 1.
 ///
+/// The run file is checked as `paddy validate` checks it before any work: a misspelt index
+/// or sensor, a dangling tile link or a plot file without its id field computes nothing.
+/// A resumed run also compares each recorded output's size, and runs again (saying why) a
+/// unit whose file is gone or changed size; `paddy verify` rehashes them all.
+///
+/// SIGINT (Ctrl-C), SIGTERM (Slurm, Kubernetes) and SIGHUP stop the run before its next unit
+/// or window: temporaries are removed, nothing partial is left under a final name, and the
+/// exit code is 128 + the signal (130, 143, 129). Temporaries a killed paddy left (its PID no
+/// longer running) are swept at the start of the next run.
+///
 /// Exit codes: 0 all done; 1 a unit failed (or the run could not write); 2 a bad run file;
-/// 3 a unit failed from a fault in paddy itself (please report it).
+/// 3 a unit failed from a fault in paddy itself (please report it); 130/143/129 stopped.
 ///
 /// Several machines on shared storage: run `paddy run RUN.toml --shard I/N` on each (I = 1…N:
 /// a Slurm array task, a Kubernetes Indexed Job, GNU parallel), then `paddy merge RUN.toml` once:
@@ -70,7 +80,19 @@ pub struct RunArgs {
 }
 
 /// Check a run file and its inputs without computing anything.
+///
+/// Resolves everything a run would: index names (a misspelt one is named, with the nearest
+/// catalogue names), sensor profiles, [stats]/[stage]/[prescribe] references, the files behind
+/// the tile globs (a link whose target is gone is an error naming both), masks, acquisition
+/// dates, and each plot file's id field. Every tile and mask is opened.
+///
+/// Exit codes: 0 ok; 2 the run file is wrong (a name, a reference, a missing id field, a
+/// dangling link: `paddy run` refuses these too, before any work); 1 a file is broken (a run
+/// would fail only the units that read it).
+///
+/// Example:  paddy validate sample_tiles/nightly.toml
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ValidateArgs {
     /// The run file.
     #[arg(value_name = "RUN.toml")]
@@ -156,7 +178,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         let line = if json {
             serde_json::json!({
                 "unit": e.unit.id, "status": e.unit.status, "seconds": e.unit.seconds,
-                "done": e.done, "total": e.total, "error": e.unit.error,
+                "done": e.done, "total": e.total, "error": e.unit.error, "note": e.note,
             })
             .to_string()
         } else {
@@ -165,7 +187,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
             format!(
-                "[{:>3}/{}] {status:<18} {} ({:.1} s){}",
+                "[{:>3}/{}] {status:<18} {} ({:.1} s){}{}",
                 e.done,
                 e.total,
                 e.unit.id,
@@ -173,7 +195,8 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
                 e.unit
                     .error
                     .as_ref()
-                    .map_or(String::new(), |m| format!(": {m}"))
+                    .map_or(String::new(), |m| format!(": {m}")),
+                e.note.map_or(String::new(), |n| format!(" [{n}]"))
             )
         };
         bar.suspend(|| eprintln!("{line}"));

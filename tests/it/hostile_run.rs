@@ -319,3 +319,120 @@ fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
         }
     }
 }
+
+/// Flip every byte of `path` from `from` for `len` bytes, in place: the size stays.
+fn flip_bytes(path: &Path, from: usize, len: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    for b in &mut bytes[from..from + len] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn verify_names_changed_outputs_and_a_resumed_run_redoes_resized_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = drone_run(tmp.path(), "indices = [\"ndvi\", \"ndre\"]", "[stats]");
+    let r = run.to_str().unwrap();
+    paddy_ok(tmp.path(), &["run", r, "--run-date", DATE, "-q"]);
+    let rd = tmp.path().join("out").join(DATE);
+    let rd_s = rd.to_str().unwrap();
+    let fine = paddy_ok(tmp.path(), &["verify", rd_s]);
+    assert!(
+        fine.contains("16 file(s) of 4 unit(s) checked: 16 as written, 0 not"),
+        "{fine}"
+    );
+    // A ZSTD tile's bytes changed in place, its size kept (the last quarter of the file: tile
+    // data, past the header and the tile offsets).
+    let tif = rd.join("index/drone/drone_20260718_ndvi.tif");
+    let size = std::fs::metadata(&tif).unwrap().len() as usize;
+    flip_bytes(&tif, size * 3 / 4, 64);
+    assert_eq!(std::fs::metadata(&tif).unwrap().len() as usize, size);
+    // A quicklook of the other flight cut short.
+    let png = rd.join("index/drone/drone_20260626_ndre.png");
+    let bytes = std::fs::read(&png).unwrap();
+    std::fs::write(&png, &bytes[..bytes.len() / 2]).unwrap();
+    let out = paddy(tmp.path(), &["verify", rd_s]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr_of(&out));
+    assert!(
+        text.contains(
+            "changed      index/drone/drone_20260718_ndvi.tif (unit index:drone:drone_20260718)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "size changed index/drone/drone_20260626_ndre.png (unit index:drone:drone_20260626)"
+        ),
+        "{text}"
+    );
+    assert!(stderr_of(&out).contains("2 output file(s) are not what paddy wrote"));
+    let json = paddy(tmp.path(), &["verify", rd_s, "--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let state = |p: &str| {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p)
+            .map(|f| f["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        state("index/drone/drone_20260718_ndvi.tif").as_deref(),
+        Some("changed")
+    );
+    assert_eq!(
+        state("index/drone/drone_20260626_ndre.png").as_deref(),
+        Some("size-changed")
+    );
+    assert_eq!(
+        state("index/drone/drone_20260718_ndre.tif").as_deref(),
+        Some("ok")
+    );
+    // A resumed run compares sizes only: the resized file's unit runs again, and says why; the
+    // same-size damage is for verify to find.
+    let again = paddy(tmp.path(), &["run", r, "--run-date", DATE]);
+    let log = stderr_of(&again);
+    assert!(again.status.success(), "{log}");
+    assert!(
+        log.contains("index:drone:drone_20260626")
+            && log.contains(
+                "[run again: index/drone/drone_20260626_ndre.png changed size since it was written"
+            ),
+        "{log}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rd.join("report.json")).unwrap()).unwrap();
+    let status = |id: &str| {
+        report["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == id)
+            .map(|u| u["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("index:drone:drone_20260626").as_deref(), Some("ok"));
+    assert_eq!(
+        status("index:drone:drone_20260718").as_deref(),
+        Some("skipped-up-to-date")
+    );
+    assert_eq!(std::fs::read(&png).unwrap().len(), bytes.len());
+    let out = paddy(tmp.path(), &["verify", rd_s, "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        ["changed      index/drone/drone_20260718_ndvi.tif (unit index:drone:drone_20260718)"]
+    );
+    // Not a run folder: a usage mistake.
+    let out = paddy(tmp.path(), &["verify", tmp.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("not a run folder"),
+        "{}",
+        stderr_of(&out)
+    );
+}
