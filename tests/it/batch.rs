@@ -335,7 +335,12 @@ fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
         // What was written is whole.
         all_complete(&run_dir(&run));
     }
-    // A read-only output root: a clear error, nothing written.
+}
+
+#[test]
+fn a_read_only_output_root_gives_a_clear_error_and_writes_nothing() {
+    // A read-only mount holds for everyone, root included (CI runs as root); without the
+    // right to mount, a folder without write permission does, except for root.
     let dir = tempfile::tempdir().unwrap();
     let run = scene(dir.path());
     let ro = dir.path().join("out");
@@ -352,16 +357,37 @@ fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if mounted {
-        let out = paddy(
-            dir.path(),
-            &["run", run.to_str().unwrap(), "--run-date", DATE],
-        );
-        let _ = Command::new("umount").arg(&ro).status();
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("Read-only file system"), "{stderr}");
+    // SAFETY: geteuid only reads the process's user id.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    if !mounted {
+        if root_user {
+            eprintln!("SKIPPED: root here cannot mount a read-only tmpfs, and ignores permissions");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
+    let out = paddy(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    // Nothing written, not even the lock file.
+    let left = crate::common::files_in(&ro);
+    if mounted {
+        let _ = Command::new("umount").arg(&ro).status();
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(".paddy.lock")
+            && (stderr.contains("Read-only file system") || stderr.contains("Permission denied")),
+        "{stderr}"
+    );
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
