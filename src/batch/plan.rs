@@ -161,6 +161,12 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
         .collect::<Result<Vec<_>>>()?;
     let plots: Vec<PathBuf> = cfg.plots.files.iter().map(|f| run.resolve(f)).collect();
     for p in &plots {
+        if let Err(message) = matched_file(p) {
+            return Err(Error::Config {
+                path: run.path.clone(),
+                message: format!("[plots] {message}"),
+            });
+        }
         if !p.exists() {
             return Err(Error::Io {
                 path: p.clone(),
@@ -248,8 +254,8 @@ fn source_tiles(run: &Loaded, source: &Source) -> Result<Vec<Tile>> {
                     e.error()
                 ))
             })?;
-            if let Some(tile) =
-                matched_file(&path).map_err(|m| bad(format!("source '{}': {m}", source.name)))?
+            if let Some(tile) = matched_file(&path)
+                .map_err(|m| bad(format!("source '{}': tile {m}", source.name)))?
             {
                 found.push(tile);
             }
@@ -316,7 +322,7 @@ fn matched_file(path: &Path) -> std::result::Result<Option<PathBuf>, String> {
             .map(|t| t.display().to_string())
             .unwrap_or_else(|_| "an unreadable target".into());
         return Err(format!(
-            "tile {} is a link to {target}, which does not exist",
+            "{} is a link to {target}, which does not exist",
             path.display()
         ));
     }

@@ -251,34 +251,34 @@ fn drone_run(dir: &Path, source_extra: &str, plots_extra: &str) -> PathBuf {
 #[test]
 fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
     let ndvi = "indices = [\"ndvi\"]";
-    let cases: [(&str, &str, &str, bool, &[&str]); 5] = [
-        // (what, source lines, plots lines, make a dangling link, the message names)
+    let cases: [(&str, &str, &str, Option<&str>, &[&str]); 6] = [
+        // (what, source lines, plots lines, a file made a dangling link, the message names)
         (
             "a misspelt index",
             "indices = [\"ndvi\", \"ndvii\"]",
             "",
-            false,
+            None,
             &["source 'drone': unknown index 'ndvii' (did you mean NDVI"],
         ),
         (
             "an unknown sensor",
             "indices = [\"ndvi\"]\nsensor = \"micasense-altum2\"",
             "",
-            false,
+            None,
             &["source 'drone': sensor: unknown sensor 'micasense-altum2'"],
         ),
         (
             "a plot id field the plot file lacks",
             ndvi,
             "id_field = \"plot_nr\"",
-            false,
+            None,
             &["plots.geojson", "no field 'plot_nr' for the plot ids"],
         ),
         (
             "a dangling link among the tiles",
             ndvi,
             "",
-            true,
+            Some("drone_20260801.tif"),
             &[
                 "drone_20260801.tif is a link to",
                 "gone/drone_20260801.tif, which does not exist",
@@ -288,19 +288,28 @@ fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
             "[stats] naming an index no source computes",
             ndvi,
             "[stats]\nindices = [\"ndre\"]",
-            false,
+            None,
             &["[stats] index 'ndre' is not computed by any source"],
+        ),
+        (
+            "a plot file that is a dangling link",
+            ndvi,
+            "",
+            Some("plots.geojson"),
+            &[
+                "[plots] ",
+                "plots.geojson is a link to",
+                "gone/plots.geojson, which does not exist",
+            ],
         ),
     ];
     for (what, source, plots, dangling, names) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let run = drone_run(tmp.path(), source, plots);
-        if dangling {
-            std::os::unix::fs::symlink(
-                tmp.path().join("gone/drone_20260801.tif"),
-                tmp.path().join("drone_20260801.tif"),
-            )
-            .unwrap();
+        if let Some(name) = dangling {
+            let _ = std::fs::remove_file(tmp.path().join(name));
+            std::os::unix::fs::symlink(tmp.path().join("gone").join(name), tmp.path().join(name))
+                .unwrap();
         }
         let r = run.to_str().unwrap();
         for command in [&["validate", r][..], &["run", r, "--run-date", DATE][..]] {
