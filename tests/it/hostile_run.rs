@@ -248,11 +248,14 @@ fn drone_run(dir: &Path, source_extra: &str, plots_extra: &str) -> PathBuf {
     run
 }
 
+/// What is wrong, the source's lines, the `[plots]` lines, a file made a dangling link, what
+/// the message names.
+type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a [&'a str]);
+
 #[test]
 fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
     let ndvi = "indices = [\"ndvi\"]";
-    let cases: [(&str, &str, &str, Option<&str>, &[&str]); 6] = [
-        // (what, source lines, plots lines, a file made a dangling link, the message names)
+    let cases: [Case; 6] = [
         (
             "a misspelt index",
             "indices = [\"ndvi\", \"ndvii\"]",
