@@ -516,14 +516,16 @@ fn a_resumed_run_reports_from_its_manifests_not_from_the_files() {
         )
     );
     assert!(notes[1].starts_with(&format!("Spray: {} zone(s)", rx_report["spray"]["zones"])));
-    // The resumed run reads no output back: with the tables and the report overwritten, every
-    // unit is up to date and the plot table and notes are the first run's.
+    // The resumed run reads no output back: with the tables and the report overwritten (at
+    // their sizes: a resumed run checks sizes, and runs a unit whose file changed size again),
+    // every unit is up to date and the plot table and notes are the first run's.
     for f in [
         "stage/plots_stage.csv",
         "rx/plots/rx_summary.csv",
         "rx/plots/rx_report.json",
     ] {
-        std::fs::write(rd.join(f), "not what paddy wrote\n").unwrap();
+        let size = std::fs::metadata(rd.join(f)).unwrap().len() as usize;
+        std::fs::write(rd.join(f), "#".repeat(size)).unwrap();
     }
     paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
     let again = report_of(&run);
