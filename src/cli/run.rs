@@ -159,7 +159,18 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         return Ok(());
     }
     let root = loaded.resolve(&loaded.run.output);
-    let _lock = lock::acquire(&root, shard.is_some(), args.wait)?;
+    let _lock = match lock::acquire(&root, shard.is_some(), false) {
+        Err(Error::Input { .. }) if args.wait => {
+            if !args.quiet {
+                eprintln!(
+                    "paddy: another paddy run is writing in {}; waiting for it to end",
+                    root.display()
+                );
+            }
+            lock::acquire(&root, shard.is_some(), true)?
+        }
+        taken => taken?,
+    };
     // Temporaries of a stopped or killed run, when their process is gone. Not in a shard: the
     // other shards' processes run on other machines, where a PID here proves nothing.
     if shard.is_none() {

@@ -448,3 +448,49 @@ fn verify_names_changed_outputs_and_a_resumed_run_redoes_resized_ones() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_run_waiting_for_the_lock_stops_on_sigterm_and_runs_once_it_is_free() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = drone_run(tmp.path(), "indices = [\"ndvi\"]", "");
+    let r = run.to_str().unwrap();
+    let root = tmp.path().join("out");
+    // Another run holds the output root.
+    let held = paddy::batch::lock::acquire(&root, false, false).unwrap();
+    let args = ["run", r, "--run-date", DATE, "--wait"];
+    // The first line of the child's stderr, and the reader for the rest (kept open: paddy's
+    // last line would end it with SIGPIPE on a closed pipe).
+    let waiting_line = |child: &mut Child| {
+        use std::io::BufRead;
+        let mut rest = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        rest.read_line(&mut line).unwrap();
+        (line, rest)
+    };
+    let rest_of = |mut rest: std::io::BufReader<std::process::ChildStderr>| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut rest, &mut text).unwrap();
+        text
+    };
+    let mut child = spawn(tmp.path(), &args);
+    let (line, rest) = waiting_line(&mut child);
+    assert!(
+        line.contains("another paddy run is writing in") && line.contains("waiting for it to end"),
+        "{line}"
+    );
+    signal(&child, libc::SIGTERM);
+    let text = rest_of(rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{text}");
+    assert!(text.starts_with("paddy: stopped by SIGTERM"), "{text}");
+    assert!(!root.join(DATE).exists(), "nothing written while waiting");
+    // Freed: a waiting run goes ahead.
+    let mut child = spawn(tmp.path(), &args);
+    let (line, rest) = waiting_line(&mut child);
+    assert!(line.contains("waiting for it to end"), "{line}");
+    drop(held);
+    let text = rest_of(rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(root.join(DATE).join("report.json").exists());
+}
