@@ -68,7 +68,8 @@ pub enum Error {
     #[error("internal error (please report): {0}")]
     Internal(String),
 
-    /// The run was interrupted (Ctrl-C); nothing partial was left under a final name (exit 130).
+    /// The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP); nothing partial was left under
+    /// a final name (exit 130; the command line gives 128 + the signal's number).
     #[error("interrupted; no partial output was left behind")]
     Interrupted,
 

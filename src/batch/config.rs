@@ -277,6 +277,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
             )));
         }
     }
+    check_names(&run, path)?;
     let source_named = |name: &str, section: &str| -> Result<&Source> {
         run.sources.iter().find(|s| s.name == name).ok_or_else(|| {
             bad(format!(
@@ -356,6 +357,102 @@ pub fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
+/// Every index a source or `[stats]` names is in the catalogue (an unknown one is named, with
+/// the nearest catalogue names), every sensor is a profile: a misspelt name fails the run
+/// file before any work, not the units that would use it.
+fn check_names(run: &RunFile, path: &Path) -> Result<()> {
+    let bad = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let catalogue = crate::catalogue::Catalogue::builtin();
+    for s in &run.sources {
+        for name in &s.indices {
+            if let Err(candidates) = catalogue.lookup(name) {
+                let hint = if candidates.is_empty() {
+                    did_you_mean(name, catalogue.indices().map(|d| d.short_name.as_str()))
+                } else {
+                    format!(
+                        " (the catalogue tells {} apart by case: type the exact name)",
+                        candidates.join(" and ")
+                    )
+                };
+                return Err(bad(format!(
+                    "source '{}': unknown index '{name}'{hint}; `paddy indices` lists the catalogue",
+                    s.name
+                )));
+            }
+        }
+        if let Some(sensor) = &s.sensor {
+            crate::sensors::Profile::find(sensor)
+                .map_err(|e| bad(format!("source '{}': sensor: {e}", s.name)))?;
+        }
+    }
+    for name in run.stats.iter().flat_map(|s| s.indices.iter().flatten()) {
+        let computed = run.sources.iter().flat_map(|s| &s.indices);
+        if !computed.clone().any(|i| i.eq_ignore_ascii_case(name)) {
+            let all: Vec<&str> = computed.map(String::as_str).collect();
+            return Err(bad(format!(
+                "[stats] index '{name}' is not computed by any source{} (sources compute: {})",
+                did_you_mean(name, all.iter().copied()),
+                all.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// " (did you mean X?)" for the names nearest `name` (case aside) by edit distance, when any is
+/// close enough to be a typing slip; else nothing.
+pub fn did_you_mean<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let name = name.to_ascii_lowercase();
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    // Nearest first; among equals, the longest common beginning (ndvii: NDVI before NDII).
+    let mut near: Vec<(usize, std::cmp::Reverse<usize>, &str)> = names
+        .map(|n| {
+            let lower = n.to_ascii_lowercase();
+            let common = name.chars().zip(lower.chars()).take_while(|(a, b)| a == b);
+            (
+                edit_distance(&name, &lower),
+                std::cmp::Reverse(common.count()),
+                n,
+            )
+        })
+        .filter(|(d, _, _)| *d <= limit)
+        .collect();
+    near.sort();
+    near.dedup_by(|a, b| a.2.eq_ignore_ascii_case(b.2));
+    let best: Vec<&str> = near
+        .iter()
+        .take_while(|(d, _, _)| *d == near[0].0)
+        .take(3)
+        .map(|(_, _, n)| *n)
+        .collect();
+    if best.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", best.join(" or "))
+    }
+}
+
+/// Levenshtein distance between two strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +516,42 @@ lswi = "lswi"
         ));
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("jpeg") && e.contains("zstd"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_indices_and_sensors_fail_the_run_file_with_a_suggestion() {
+        let (_d, p) = write(&GOOD.replace("\"ndvi\", \"lswi\"]", "\"ndvii\", \"lswi\"]"));
+        let e = load(&p).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = e.to_string();
+        assert!(
+            e.contains("source 's2': unknown index 'ndvii' (did you mean NDVI or"),
+            "{e}"
+        );
+        let (_d, p) =
+            write(&GOOD.replace("name = \"s2\"", "name = \"s2\"\nsensor = \"sentinel3\""));
+        let e = load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("source 's2': sensor: unknown sensor 'sentinel3'"),
+            "{e}"
+        );
+        let (_d, p) = write(&format!("{GOOD}[stats]\nindices = [\"lswii\"]\n"));
+        let e = load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("[stats] index 'lswii'") && e.contains("did you mean lswi?"),
+            "{e}"
+        );
+        // Aliases and any case are names too.
+        let (_d, p) = write(&GOOD.replace("\"ndvi\", \"lswi\"]", "\"NDVI\", \"lswi\", \"ndre\"]"));
+        load(&p).unwrap();
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("ndvii", "ndvi"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(did_you_mean("zzzzzz", ["ndvi"].into_iter()), "");
     }
 
     #[test]

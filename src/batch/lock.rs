@@ -15,8 +15,8 @@ pub struct Lock {
     pub path: PathBuf,
 }
 
-/// Take the lock on `root` (created if needed): `shared` for shards. With `wait`, block until
-/// the other run ends; else fail at once, saying who holds it.
+/// Take the lock on `root` (created if needed): `shared` for shards. With `wait`, wait until
+/// the other run ends (or a signal stops this one); else fail at once, saying who holds it.
 pub fn acquire(root: &Path, shared: bool, wait: bool) -> Result<Lock> {
     std::fs::create_dir_all(root).map_err(|source| Error::Io {
         path: root.to_path_buf(),
@@ -34,10 +34,21 @@ pub fn acquire(root: &Path, shared: bool, wait: bool) -> Result<Lock> {
             source,
         })?;
     let mode = if shared { libc::LOCK_SH } else { libc::LOCK_EX };
-    let flags = if wait { mode } else { mode | libc::LOCK_NB };
-    // SAFETY: flock on a file descriptor this process owns for the life of `file`.
-    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), flags) };
-    if rc != 0 {
+    // Waiting polls rather than blocks in flock, which a signal does not interrupt (the
+    // handlers restart system calls): a stop asked for while waiting ends the wait.
+    let taken = loop {
+        // SAFETY: flock on a file descriptor this process owns for the life of `file`.
+        let rc =
+            unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), mode | libc::LOCK_NB) };
+        if rc == 0 || !wait {
+            break rc == 0;
+        }
+        if crate::raster::engine::stop_requested() {
+            return Err(Error::Interrupted);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    if !taken {
         let holder = std::fs::read_to_string(&path).unwrap_or_default();
         return Err(Error::Input {
             path: root.to_path_buf(),

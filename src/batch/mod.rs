@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod html;
+pub mod integrity;
 pub mod lock;
 pub mod plan;
 pub mod quicklook;

@@ -79,9 +79,15 @@ fn fingerprint(path: &Path) -> Result<String> {
     if is_url(&text) {
         return Ok(text.into_owned());
     }
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    let meta = std::fs::metadata(path).map_err(|source| match matched_file(path) {
+        Err(message) => Error::Config {
+            path: path.to_path_buf(),
+            message,
+        },
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     let mtime = meta
         .modified()
@@ -155,6 +161,12 @@ pub fn plan(run: &Loaded) -> Result<Plan> {
         .collect::<Result<Vec<_>>>()?;
     let plots: Vec<PathBuf> = cfg.plots.files.iter().map(|f| run.resolve(f)).collect();
     for p in &plots {
+        if let Err(message) = matched_file(p) {
+            return Err(Error::Config {
+                path: run.path.clone(),
+                message: format!("[plots] {message}"),
+            });
+        }
         if !p.exists() {
             return Err(Error::Io {
                 path: p.clone(),
@@ -233,7 +245,21 @@ fn source_tiles(run: &Loaded, source: &Source) -> Result<Vec<Tile>> {
         let paths = glob::glob(&full.to_string_lossy())
             .map_err(|e| bad(format!("source '{}': tiles '{g}': {e}", source.name)))?;
         let before = found.len();
-        found.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
+        for entry in paths {
+            let path = entry.map_err(|e| {
+                bad(format!(
+                    "source '{}': tiles '{g}': cannot read {}: {}",
+                    source.name,
+                    e.path().display(),
+                    e.error()
+                ))
+            })?;
+            if let Some(tile) = matched_file(&path)
+                .map_err(|m| bad(format!("source '{}': tile {m}", source.name)))?
+            {
+                found.push(tile);
+            }
+        }
         if found.len() == before {
             return Err(bad(format!(
                 "source '{}': no file matches '{}'",
@@ -282,6 +308,25 @@ fn source_tiles(run: &Loaded, source: &Source) -> Result<Vec<Tile>> {
     }
     list.sort_by(|a, b| (a.date, &a.stem).cmp(&(b.date, &b.stem)));
     Ok(list)
+}
+
+/// A glob's match as a tile: a file (or a link to one) is; a folder is passed over; a link
+/// whose target is missing is an error naming both, never a tile silently left out.
+fn matched_file(path: &Path) -> std::result::Result<Option<PathBuf>, String> {
+    if path.is_file() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && std::fs::metadata(path).is_err() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "an unreadable target".into());
+        return Err(format!(
+            "{} is a link to {target}, which does not exist",
+            path.display()
+        ));
+    }
+    Ok(None)
 }
 
 /// Settings as canonical JSON for keys.

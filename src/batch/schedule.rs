@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 
 use super::config::Loaded;
+use super::integrity::{self, Recorded};
 use super::plan::{shard_of, Plan, Unit, Work};
 use super::report::{self, Outcome, Report, Status, UnitKind, UnitReport};
 use super::work::{self, Ctx};
@@ -33,6 +34,8 @@ pub struct Event<'a> {
     pub done: usize,
     pub total: usize,
     pub unit: &'a UnitReport,
+    /// Why a unit that was up to date ran again: an output gone or changed size.
+    pub note: Option<&'a str>,
 }
 
 /// A finished run: its report (also written), and the units that failed from a fault in paddy
@@ -67,8 +70,9 @@ fn now() -> String {
 }
 
 /// The version of the manifest format. A manifest of another version (or none, as before
-/// outcomes were recorded) does not parse as up to date: its unit runs again.
-const MANIFEST_FORMAT: u32 = 2;
+/// outcomes were recorded) does not parse as up to date: its unit runs again. Format 3 added
+/// each output's size and SHA-256.
+const MANIFEST_FORMAT: u32 = 3;
 
 /// A unit's manifest (`.paddy/units/<id>.json`), written after its outputs.
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +81,8 @@ struct Manifest {
     id: String,
     key: String,
     outcome: Outcome,
+    /// Every output file as written: `paddy verify` rehashes them, a resumed run checks sizes.
+    files: Vec<Recorded>,
 }
 
 fn manifest_path(dir: &Path, id: &str) -> PathBuf {
@@ -96,14 +102,23 @@ fn manifest_path(dir: &Path, id: &str) -> PathBuf {
 }
 
 /// The unit's recorded outcome when it is up to date: a manifest of this format with the same
-/// key, every output present.
+/// key, every output present with the size it was written with.
 pub fn up_to_date(dir: &Path, unit: &Unit) -> Option<Outcome> {
-    let text = std::fs::read_to_string(manifest_path(dir, &unit.id)).ok()?;
-    let m: Manifest = serde_json::from_str(&text).ok()?;
-    (m.format == MANIFEST_FORMAT
-        && m.key == unit.key
-        && m.outcome.outputs.iter().all(|o| dir.join(&o.path).exists()))
-    .then_some(m.outcome)
+    recorded(dir, unit).ok()
+}
+
+/// The unit's recorded outcome when it is up to date; else, when the manifest is current but
+/// an output is gone or changed size, why it runs again (None: no such manifest).
+fn recorded(dir: &Path, unit: &Unit) -> std::result::Result<Outcome, Option<String>> {
+    let text = std::fs::read_to_string(manifest_path(dir, &unit.id)).map_err(|_| None)?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|_| None)?;
+    if m.format != MANIFEST_FORMAT || m.key != unit.key {
+        return Err(None);
+    }
+    match integrity::size_change(dir, &m.files) {
+        Some(change) => Err(Some(change)),
+        None => Ok(m.outcome),
+    }
 }
 
 /// Record a unit's outcome, after its outputs.
@@ -113,30 +128,11 @@ fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
         id: unit.id.clone(),
         key: unit.key.clone(),
         outcome: outcome.clone(),
+        files: integrity::record(dir, &outcome.outputs)?,
     };
     let text = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Error::internal(format!("cannot format the manifest of {}: {e}", unit.id)))?;
     crate::io::write_atomic(&manifest_path(dir, &unit.id), text.as_bytes())
-}
-
-/// Remove temporaries a killed run left (hidden `.name.part-PID`, `.name.staging-PID`).
-pub fn sweep_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if path.is_dir() && !name.starts_with(".paddy") {
-            if name.starts_with('.') && name.contains(".part-") {
-                let _ = std::fs::remove_dir_all(&path);
-            } else {
-                sweep_temporaries(&path);
-            }
-        } else if name.starts_with('.') && (name.contains(".part-") || name.contains(".staging-")) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
 }
 
 /// Whether a unit runs here: all of them without `--shard`, else the tile units of this shard.
@@ -177,6 +173,10 @@ pub fn run(
         .count();
     let mut done = 0;
     for unit in &plan.units {
+        // A signal stops the run before its next unit (a unit's windows stop by themselves).
+        if crate::raster::engine::stop_requested() {
+            return Err(Error::Interrupted);
+        }
         let base = UnitReport {
             id: unit.id.clone(),
             kind: kind(&unit.work),
@@ -217,6 +217,7 @@ pub fn run(
             done,
             total,
             unit: &ran.report,
+            note: ran.note.as_deref(),
         });
         reports.push(ran.report);
         outcomes.push(ran.outcome);
@@ -284,6 +285,8 @@ struct Ran {
     report: UnitReport,
     outcome: Option<Outcome>,
     fault: bool,
+    /// Why a unit whose manifest was current ran again (an output gone or resized).
+    note: Option<String>,
 }
 
 /// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
@@ -292,6 +295,7 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
         report,
         outcome,
         fault: false,
+        note: None,
     };
     // Hard dependencies must have their outputs; the stage takes whatever dates succeeded.
     let failed: Vec<&str> = unit
@@ -312,16 +316,32 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
         };
         return ended(report, None);
     }
+    let mut note = None;
     if !force {
-        if let Some(outcome) = up_to_date(ctx.dir, unit) {
-            let report = UnitReport {
-                status: Status::SkippedUpToDate,
-                outputs: outcome.outputs.clone(),
-                ..base
-            };
-            return ended(report, Some(outcome));
+        match recorded(ctx.dir, unit) {
+            Ok(outcome) => {
+                let report = UnitReport {
+                    status: Status::SkippedUpToDate,
+                    outputs: outcome.outputs.clone(),
+                    ..base
+                };
+                return ended(report, Some(outcome));
+            }
+            Err(change) => note = change.map(|c| format!("run again: {c}")),
         }
     }
+    let ran = execute(ctx, unit, base);
+    Ran { note, ..ran }
+}
+
+/// Do a unit's work and record it: its outputs, then its manifest.
+fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
+    let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
+        report,
+        outcome,
+        fault: false,
+        note: None,
+    };
     let t0 = Instant::now();
     let result = caught(|| work::execute(ctx, unit));
     let seconds = t0.elapsed().as_secs_f64();
@@ -368,6 +388,7 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
             report: failed(&e),
             outcome: None,
             fault: true,
+            note: None,
         },
         Err(e) => ended(failed(&e), None),
     }
@@ -475,8 +496,8 @@ mod tests {
         assert_eq!(up_to_date(dir.path(), &other), None);
         let path = manifest_path(dir.path(), &unit.id);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"format\": 2"), "{text}");
-        std::fs::write(&path, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
+        assert!(text.contains("\"format\": 3"), "{text}");
+        std::fs::write(&path, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), None);
         write_manifest(dir.path(), &unit, &outcome).unwrap();
         std::fs::remove_file(dir.path().join("out.csv")).unwrap();

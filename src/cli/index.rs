@@ -291,6 +291,8 @@ pub fn run(args: IndexArgs) -> Result<()> {
     };
     let catalogue = &*Catalogue::load_or_builtin(args.catalogue.as_deref())?;
     let plans = index::plans(&request, catalogue)?;
+    let swept = crate::io::sweep_temporaries(&request.out_dir, false);
+    super::say_swept(&swept, &request.out_dir, args.quiet);
     let mut reports = Vec::with_capacity(plans.len());
     for plan in &plans {
         if !args.quiet {

@@ -6,8 +6,10 @@ mod indices;
 mod prescribe;
 mod run;
 mod sensors;
+mod signals;
 mod stage;
 mod stats;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -40,12 +42,13 @@ enum Command {
     /// Finish a sharded run: the stages, prescriptions and report one machine would write.
     Merge(Box<run::RunArgs>),
     Validate(run::ValidateArgs),
+    Verify(verify::VerifyArgs),
     Bench(bench::BenchArgs),
 }
 
 /// Parse the command line, run, print any error once; returns the process exit code
 /// (0 success, 1 processing failed, 2 bad usage or configuration, 3 a fault in paddy itself,
-/// 130 stopped with Ctrl-C).
+/// 128 + N stopped by signal N: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP).
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -61,14 +64,8 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
     }
-    // First Ctrl-C: stop cleanly (workers stop, staging files are removed); second: exit now.
-    let _ = ctrlc::set_handler(|| {
-        static PRESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if PRESSED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        crate::raster::engine::request_stop();
-    });
+    // SIGINT, SIGTERM, SIGHUP: stop at the next window, remove temporaries, exit 128 + N.
+    signals::install();
     let result = match cli.command {
         Command::Index(args) => index::run(*args),
         Command::Indices(args) => indices::run(args),
@@ -79,8 +76,20 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run_cmd(*args, false),
         Command::Merge(args) => run::run_cmd(*args, true),
         Command::Validate(args) => run::validate(args),
+        Command::Verify(args) => verify::run(args),
         Command::Bench(args) => bench::run(args),
     };
+    if let Some((signal, code)) = signals::received() {
+        let after = match result {
+            Ok(()) => " after the work had ended: its outputs are complete".to_string(),
+            Err(crate::Error::Interrupted) => {
+                ": temporary files removed, no partial output left under a final name".to_string()
+            }
+            Err(e) => format!(" ({e})"),
+        };
+        eprintln!("paddy: stopped by {signal}{after}");
+        return code;
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -129,4 +138,15 @@ fn with_progress<T>(
         }
     }
     Ok(out)
+}
+
+/// Say on stderr (unless quiet) that temporaries a stopped paddy left in `dir` were removed.
+fn say_swept(removed: &[std::path::PathBuf], dir: &std::path::Path, quiet: bool) {
+    if !removed.is_empty() && !quiet {
+        eprintln!(
+            "paddy: removed {} temporary file(s) that a stopped paddy left in {}",
+            removed.len(),
+            dir.display()
+        );
+    }
 }

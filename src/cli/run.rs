@@ -19,8 +19,18 @@ use crate::error::{Error, Result};
 /// file, and running it again finishes the job. A unit that fails (a corrupt tile, a missing
 /// band) fails alone: the others complete, the report says why, and the exit code is 1.
 ///
+/// The run file is checked as `paddy validate` checks it before any work: a misspelt index
+/// or sensor, a dangling tile link or a plot file without its id field computes nothing.
+/// A resumed run also compares each recorded output's size, and runs again (saying why) a
+/// unit whose file is gone or changed size; `paddy verify` rehashes them all.
+///
+/// SIGINT (Ctrl-C), SIGTERM (Slurm, Kubernetes) and SIGHUP stop the run before its next unit
+/// or window: temporaries are removed, nothing partial is left under a final name, and the
+/// exit code is 128 + the signal (130, 143, 129). Temporaries a killed paddy left (its PID no
+/// longer running) are swept at the start of the next run.
+///
 /// Exit codes: 0 all done; 1 a unit failed (or the run could not write); 2 a bad run file;
-/// 3 a unit failed from a fault in paddy itself (please report it).
+/// 3 a unit failed from a fault in paddy itself (please report it); 130/143/129 stopped.
 ///
 /// Several machines on shared storage: run `paddy run RUN.toml --shard I/N` on each (I = 1…N:
 /// a Slurm array task, a Kubernetes Indexed Job, GNU parallel), then `paddy merge RUN.toml` once:
@@ -70,7 +80,19 @@ pub struct RunArgs {
 }
 
 /// Check a run file and its inputs without computing anything.
+///
+/// Resolves everything a run would: index names (a misspelt one is named, with the nearest
+/// catalogue names), sensor profiles, [stats]/[stage]/[prescribe] references, the files behind
+/// the tile globs (a link whose target is gone is an error naming both), masks, acquisition
+/// dates, and each plot file's id field. Every tile and mask is opened.
+///
+/// Exit codes: 0 ok; 2 the run file is wrong (a name, a reference, a missing id field, a
+/// dangling link: `paddy run` refuses these too, before any work); 1 a file is broken (a run
+/// would fail only the units that read it).
+///
+/// Example:  paddy validate sample_tiles/nightly.toml
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ValidateArgs {
     /// The run file.
     #[arg(value_name = "RUN.toml")]
@@ -113,6 +135,11 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         crate::i18n::set_default(lang)?;
     }
     let plan = plan::plan(&loaded)?;
+    // What validate calls a mistake in the run file (a plot file without its id field) fails
+    // the run before any work; a broken file fails only the units that read it.
+    if let Some(e) = problems(&loaded, &plan, false).into_iter().next() {
+        return Err(e);
+    }
     let opts = schedule::Options {
         run_date: args.run_date.clone(),
         force: args.force,
@@ -135,9 +162,22 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         return Ok(());
     }
     let root = loaded.resolve(&loaded.run.output);
-    let _lock = lock::acquire(&root, shard.is_some(), args.wait)?;
+    let _lock = match lock::acquire(&root, shard.is_some(), false) {
+        Err(Error::Input { .. }) if args.wait => {
+            if !args.quiet {
+                eprintln!(
+                    "paddy: another paddy run is writing in {}; waiting for it to end",
+                    root.display()
+                );
+            }
+            lock::acquire(&root, shard.is_some(), true)?
+        }
+        taken => taken?,
+    };
+    // Temporaries of a stopped or killed run, when their process is gone. Not in a shard: the
+    // other shards' processes run on other machines, where a PID here proves nothing.
     if shard.is_none() {
-        schedule::sweep_temporaries(&dir);
+        super::say_swept(&crate::io::sweep_temporaries(&dir, true), &dir, args.quiet);
     }
     let tty = std::io::stderr().is_terminal() && !args.quiet && args.log_format == "plain";
     let bar = super::progress_bar(!tty, "run", "units");
@@ -152,7 +192,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         let line = if json {
             serde_json::json!({
                 "unit": e.unit.id, "status": e.unit.status, "seconds": e.unit.seconds,
-                "done": e.done, "total": e.total, "error": e.unit.error,
+                "done": e.done, "total": e.total, "error": e.unit.error, "note": e.note,
             })
             .to_string()
         } else {
@@ -161,7 +201,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
             format!(
-                "[{:>3}/{}] {status:<18} {} ({:.1} s){}",
+                "[{:>3}/{}] {status:<18} {} ({:.1} s){}{}",
                 e.done,
                 e.total,
                 e.unit.id,
@@ -169,7 +209,8 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
                 e.unit
                     .error
                     .as_ref()
-                    .map_or(String::new(), |m| format!(": {m}"))
+                    .map_or(String::new(), |m| format!(": {m}")),
+                e.note.map_or(String::new(), |n| format!(" [{n}]"))
             )
         };
         bar.suspend(|| eprintln!("{line}"));
@@ -245,35 +286,45 @@ fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
     }
 }
 
-pub fn validate(args: ValidateArgs) -> Result<()> {
-    let loaded = config::load(&args.run_file)?;
-    let plan = plan::plan(&loaded)?;
+/// Problems a run would meet in its run file's inputs: tiles and masks that do not open, tiles
+/// with no date (with `open_tiles`), plot files without the id field. Each with its exit code
+/// (2: the run file and its files disagree, 1: a file is broken).
+fn problems(loaded: &config::Loaded, plan: &plan::Plan, open_tiles: bool) -> Vec<Error> {
     let mut problems = Vec::new();
-    for (si, tiles) in plan.tiles.iter().enumerate() {
-        for t in tiles {
-            for p in std::iter::once(&t.path).chain(t.mask.iter()) {
-                if let Err(e) = crate::io::check_input(p) {
-                    problems.push(e.to_string());
-                }
+    let tiles = plan.tiles.iter().enumerate().filter(|_| open_tiles);
+    for (si, t) in tiles.flat_map(|(si, tiles)| tiles.iter().map(move |t| (si, t))) {
+        for p in std::iter::once(&t.path).chain(t.mask.iter()) {
+            if let Err(e) = crate::io::check_input(p) {
+                problems.push(e);
             }
-            if t.date.is_none() {
-                problems.push(format!(
-                    "{}: no acquisition date (source '{}': give a date_pattern)",
-                    t.path.display(),
+        }
+        if t.date.is_none() {
+            problems.push(Error::Input {
+                path: t.path.clone(),
+                message: format!(
+                    "no acquisition date (source '{}': give a date_pattern)",
                     loaded.run.sources[si].name
-                ));
-            }
+                ),
+            });
         }
     }
     for p in &plan.plots {
-        if let Err(e) = crate::io::vector::read_plots(
-            p,
-            loaded.run.plots.layer.as_deref(),
-            loaded.run.plots.id_field.as_deref(),
-        ) {
-            problems.push(e.to_string());
+        let plots = &loaded.run.plots;
+        if let Err(e) =
+            crate::io::vector::read_plots(p, plots.layer.as_deref(), plots.id_field.as_deref())
+        {
+            if open_tiles || e.exit_code() == 2 {
+                problems.push(e);
+            }
         }
     }
+    problems
+}
+
+pub fn validate(args: ValidateArgs) -> Result<()> {
+    let loaded = config::load(&args.run_file)?;
+    let plan = plan::plan(&loaded)?;
+    let problems = problems(&loaded, &plan, true);
     let tiles: usize = plan.tiles.iter().map(Vec::len).sum();
     println!(
         "{}: {} source(s), {tiles} tile(s), {} plot file(s), {} unit(s)",
@@ -287,11 +338,18 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
     }
     if problems.is_empty() {
         println!("  ok");
-        Ok(())
+        return Ok(());
+    }
+    let message = format!("{} problem(s)", problems.len());
+    if problems.iter().any(|e| e.exit_code() == 2) {
+        Err(Error::Config {
+            path: args.run_file,
+            message,
+        })
     } else {
         Err(Error::Input {
             path: args.run_file,
-            message: format!("{} problem(s)", problems.len()),
+            message,
         })
     }
 }

@@ -9,6 +9,7 @@ mod product;
 mod read;
 mod resample;
 pub mod stac;
+mod sweep;
 pub mod table;
 pub mod vector;
 pub mod warp;
@@ -19,6 +20,7 @@ pub use preview::{read_preview, Preview};
 pub use product::{check_input, gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
+pub use sweep::{process_alive, sweep_temporaries, temporary_pid};
 pub use write::{
     finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
     Predictor, TempPath,

@@ -47,8 +47,12 @@ impl TempPath {
         &self.path
     }
 
-    /// Move the file to `dest` (atomic within one filesystem) and stop guarding it.
+    /// Move the file to `dest` (atomic within one filesystem) and stop guarding it. Once a stop
+    /// was asked for (a signal), nothing more is published: the temporary is removed instead.
     pub fn persist(mut self, dest: &Path) -> Result<()> {
+        if crate::raster::engine::stop_requested() {
+            return Err(Error::Interrupted);
+        }
         std::fs::rename(&self.path, dest).map_err(|source| Error::Io {
             path: dest.to_path_buf(),
             source,

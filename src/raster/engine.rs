@@ -19,6 +19,12 @@ pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// Whether a stop was asked for: long work between windows (a batch's next unit, publishing a
+/// finished file) checks it too.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// Run `compute` over `windows` on `threads` workers (None: all cores) and feed each result to
 /// `sink` on this thread. Worker states are made by `init` on demand and reused. The first error,
 /// from either side, stops the run and is returned.

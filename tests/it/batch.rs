@@ -335,7 +335,12 @@ fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
         // What was written is whole.
         all_complete(&run_dir(&run));
     }
-    // A read-only output root: a clear error, nothing written.
+}
+
+#[test]
+fn a_read_only_output_root_gives_a_clear_error_and_writes_nothing() {
+    // A read-only mount holds for everyone, root included (CI runs as root); without the
+    // right to mount, a folder without write permission does, except for root.
     let dir = tempfile::tempdir().unwrap();
     let run = scene(dir.path());
     let ro = dir.path().join("out");
@@ -352,16 +357,37 @@ fn a_full_disk_gives_a_clear_error_and_keeps_what_was_written() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if mounted {
-        let out = paddy(
-            dir.path(),
-            &["run", run.to_str().unwrap(), "--run-date", DATE],
-        );
-        let _ = Command::new("umount").arg(&ro).status();
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("Read-only file system"), "{stderr}");
+    // SAFETY: geteuid only reads the process's user id.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    if !mounted {
+        if root_user {
+            eprintln!("SKIPPED: root here cannot mount a read-only tmpfs, and ignores permissions");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
+    let out = paddy(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    // Nothing written, not even the lock file.
+    let left = crate::common::files_in(&ro);
+    if mounted {
+        let _ = Command::new("umount").arg(&ro).status();
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(".paddy.lock")
+            && (stderr.contains("Read-only file system") || stderr.contains("Permission denied")),
+        "{stderr}"
+    );
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -490,14 +516,16 @@ fn a_resumed_run_reports_from_its_manifests_not_from_the_files() {
         )
     );
     assert!(notes[1].starts_with(&format!("Spray: {} zone(s)", rx_report["spray"]["zones"])));
-    // The resumed run reads no output back: with the tables and the report overwritten, every
-    // unit is up to date and the plot table and notes are the first run's.
+    // The resumed run reads no output back: with the tables and the report overwritten (at
+    // their sizes: a resumed run checks sizes, and runs a unit whose file changed size again),
+    // every unit is up to date and the plot table and notes are the first run's.
     for f in [
         "stage/plots_stage.csv",
         "rx/plots/rx_summary.csv",
         "rx/plots/rx_report.json",
     ] {
-        std::fs::write(rd.join(f), "not what paddy wrote\n").unwrap();
+        let size = std::fs::metadata(rd.join(f)).unwrap().len() as usize;
+        std::fs::write(rd.join(f), "#".repeat(size)).unwrap();
     }
     paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
     let again = report_of(&run);
