@@ -6,6 +6,7 @@ mod architecture;
 mod bad_input;
 mod batch;
 mod catalogue;
+mod cog;
 mod common;
 mod decision_chain;
 mod exactextract;
