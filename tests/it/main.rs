@@ -12,6 +12,7 @@ mod decision_chain;
 mod exactextract;
 mod formats;
 mod indices_cli;
+mod nightly;
 mod prescribe;
 mod products;
 mod readme;
