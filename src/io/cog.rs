@@ -13,7 +13,7 @@
 //! its pixels' layout and encoding, marked as a reduced-resolution image.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -364,21 +364,27 @@ pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<()>
     let mut w = BufWriter::with_capacity(1 << 20, out);
     let write_err = |e: std::io::Error| fail(dest, e.to_string());
     w.write_all(&head).map_err(write_err)?;
-    let mut tile = Vec::new();
     for out in ifds.iter().rev() {
         for (&offset, &count) in out.image.offsets.iter().zip(&out.image.counts) {
             if count == 0 {
                 continue;
             }
-            tile.resize(count as usize, 0);
-            out.file
-                .read_exact_at(&mut tile, offset)
-                .map_err(|e| fail(full, format!("reading a tile: {e}")))?;
+            let read_err = |e: std::io::Error| fail(full, format!("reading a tile: {e}"));
             w.write_all(&(count as u32).to_le_bytes())
                 .map_err(write_err)?;
-            w.write_all(&tile).map_err(write_err)?;
+            // File to file: the kernel copies (copy_file_range), no pass through this process.
+            let mut source = out.file;
+            source.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+            let copied = std::io::copy(&mut source.take(count), &mut w).map_err(write_err)?;
+            if copied != count {
+                return Err(fail(full, format!("a tile of {count} bytes read {copied}")));
+            }
             if count >= 4 {
-                w.write_all(&tile[tile.len() - 4..]).map_err(write_err)?;
+                let mut last = [0u8; 4];
+                out.file
+                    .read_exact_at(&mut last, offset + count - 4)
+                    .map_err(read_err)?;
+                w.write_all(&last).map_err(write_err)?;
             }
         }
     }

@@ -135,8 +135,8 @@ pub struct OutputMeta {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
-    /// Cloud Optimized GeoTIFF with overviews: staged uncompressed, then copied compressed
-    /// (the default: zooms fast in QGIS and streams over HTTP).
+    /// Cloud Optimized GeoTIFF with overviews (the default: zooms fast in QGIS and streams over
+    /// HTTP): compressed as it is written, overviews built in the same pass.
     #[default]
     Cog,
     /// A tiled GeoTIFF compressed as it is written, no overviews: one pass, what gdal_calc.py
