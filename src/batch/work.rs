@@ -212,7 +212,7 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
             .push(output(ctx.dir, &path, OutputKind::Stage));
     }
     let png = sdir.join(format!("{name}_stage.png"));
-    stage::write_chart(&result, &png)?;
+    write_chart(&result, &png)?;
     outcome
         .outputs
         .push(output(ctx.dir, &png, OutputKind::Quicklook));
@@ -231,6 +231,29 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
         })
         .collect();
     Ok(outcome)
+}
+
+/// Plots a run's stage chart shows at most: one panel each, so a county's 20 000 plots would
+/// make a 43 000 × 28 000 pixel PNG (3.6 GB in memory) that nobody can open.
+const CHART_PLOTS: usize = 400;
+
+/// The stage chart of the first [`CHART_PLOTS`] plots (the table and GeoJSON have them all).
+fn write_chart(result: &stage::StageResult, png: &Path) -> Result<()> {
+    if result.plots.len() <= CHART_PLOTS {
+        return stage::write_chart(result, png);
+    }
+    let first = stage::StageResult {
+        dates: result.dates.clone(),
+        at: result.at,
+        id_column: result.id_column.clone(),
+        fields: result.fields.clone(),
+        attributes: Vec::new(),
+        plots: result.plots[..CHART_PLOTS].to_vec(),
+        lonlat: Vec::new(),
+        warnings: Vec::new(),
+        index_name: result.index_name.clone(),
+    };
+    stage::write_chart(&first, png)
 }
 
 /// A plot file's prescription from the flight (an index unit, with its date) and the one before
@@ -360,6 +383,14 @@ fn stage_at(
         .lambda
         .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
     let smoother = cfg.smoother.unwrap_or_default().with_lambda(lambda);
+    let table = reused_statistics(
+        ctx,
+        plots,
+        &vi,
+        &lswi,
+        &dates.dates,
+        run.run.machine.threads,
+    );
     let request = StageRequest {
         rasters: vi,
         lswi,
@@ -381,5 +412,136 @@ fn stage_at(
         table: run.table.clone(),
         threads: run.run.machine.threads,
     };
-    stage::run(&request, &|_, _| {})
+    stage::run_with_table(&request, &|_, _| {}, table)
+}
+
+/// The per-plot statistics of the stage's rasters as the statistics units of this run folder
+/// wrote them (their CSV tables: count, mean and nodata fraction of every raster, at full
+/// precision), so that the stage reads no index raster again but one: the plots' table itself
+/// (attributes, geometry, warnings) comes from a pass over the first raster. `None` (and the
+/// stage computes everything) when a raster's statistics unit did not complete, its table
+/// lacks the raster, or its plots are not the same plots in the same order.
+fn reused_statistics(
+    ctx: &Ctx,
+    plots: usize,
+    vi: &[PathBuf],
+    lswi: &[PathBuf],
+    dates: &[(PathBuf, Date)],
+    threads: Option<usize>,
+) -> Option<zonal::StatsTable> {
+    // Each raster's statistics table: the CSV of the stats unit over its index unit.
+    let mut csv_of: HashMap<PathBuf, PathBuf> = HashMap::new();
+    for (unit, done) in ctx.plan.units.iter().zip(ctx.done) {
+        let (Work::Stats { index, plots: p }, Some(done)) = (&unit.work, done) else {
+            continue;
+        };
+        let Some(csv) = done.outputs.iter().find(|o| o.path.ends_with(".csv")) else {
+            continue;
+        };
+        if *p == plots {
+            for raster in index_rasters(ctx, *index).into_values() {
+                csv_of.insert(raster, ctx.dir.join(&csv.path));
+            }
+        }
+    }
+    // The columns in the stage's order: the index rasters, then LSWI's, each by date.
+    let by_date = |list: &[PathBuf]| -> Option<Vec<PathBuf>> {
+        let mut dated: Vec<(PathBuf, Date)> = list
+            .iter()
+            .map(|p| {
+                dates
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map(|(_, d)| (p.clone(), *d))
+            })
+            .collect::<Option<_>>()?;
+        dated.sort_by_key(|d| d.1);
+        Some(dated.into_iter().map(|d| d.0).collect())
+    };
+    let mut rasters = by_date(vi)?;
+    rasters.extend(by_date(lswi)?);
+    let first = rasters.first()?;
+    let plot_set = crate::io::vector::read_plots(
+        &ctx.plan.plots[plots],
+        ctx.run.run.plots.layer.as_deref(),
+        ctx.run.run.plots.id_field.as_deref(),
+    )
+    .ok()?;
+    let info = crate::io::RasterInfo::read(first).ok()?;
+    let request = StatsRequest {
+        coverage: CoverageMode::Exact,
+        assume_same_crs: false,
+        quantiles: false,
+        mask_band: None,
+        threads,
+    };
+    let mut table = zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?;
+    let template = table.columns.first()?.clone();
+    let mut columns = Vec::with_capacity(rasters.len());
+    let mut stats: Vec<Vec<zonal::Stats>> = vec![Vec::new(); table.rows.len()];
+    for raster in &rasters {
+        let csv = csv_of.get(raster)?;
+        let stem = raster.file_stem()?.to_string_lossy().into_owned();
+        let read = csv_columns(csv, &table.id_column, &stem, &table.rows)?;
+        for (row, s) in stats.iter_mut().zip(read) {
+            row.push(s);
+        }
+        columns.push(zonal::Column {
+            prefix: stem,
+            path: raster.clone(),
+            ..template.clone()
+        });
+    }
+    table.columns = columns;
+    for (row, s) in table.rows.iter_mut().zip(stats) {
+        row.stats = s;
+    }
+    Some(table)
+}
+
+/// One raster's count, mean and nodata fraction per plot from a statistics CSV (columns
+/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction`), checking that its rows are `rows`'
+/// plots in order.
+fn csv_columns(
+    csv: &Path,
+    id_column: &str,
+    stem: &str,
+    rows: &[zonal::PlotRow],
+) -> Option<Vec<zonal::Stats>> {
+    let mut reader = csv::Reader::from_path(csv).ok()?;
+    let header = reader.headers().ok()?.clone();
+    let at = |name: &str| header.iter().position(|h| h == name);
+    let id = at(id_column)?;
+    let wanted = [
+        at(&format!("{stem}_count"))?,
+        at(&format!("{stem}_mean"))?,
+        at(&format!("{stem}_nodata_fraction"))?,
+    ];
+    let mut out = Vec::with_capacity(rows.len());
+    let mut records = reader.records();
+    for row in rows {
+        let record = records.next()?.ok()?;
+        if record.get(id)? != row.id {
+            return None;
+        }
+        let mut v = [f64::NAN; 3];
+        for (slot, &k) in v.iter_mut().zip(&wanted) {
+            let text = record.get(k)?;
+            if !text.is_empty() {
+                *slot = text.parse().ok()?;
+            }
+        }
+        out.push(zonal::Stats {
+            count: v[0],
+            mean: v[1],
+            stdev: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            median: f64::NAN,
+            p10: f64::NAN,
+            p90: f64::NAN,
+            nodata_fraction: v[2],
+        });
+    }
+    records.next().is_none().then_some(out)
 }

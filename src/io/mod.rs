@@ -4,6 +4,7 @@
 //! tables of plots ([`table`]); warp and polygonise ([`warp`]).
 
 mod aoi;
+mod cog;
 mod preview;
 mod product;
 mod read;

@@ -139,8 +139,8 @@ pub struct OutputMeta {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
-    /// Cloud Optimized GeoTIFF with overviews: staged uncompressed, then copied compressed
-    /// (the default: zooms fast in QGIS and streams over HTTP).
+    /// Cloud Optimized GeoTIFF with overviews (the default: zooms fast in QGIS and streams over
+    /// HTTP): compressed as it is written, overviews built in the same pass.
     #[default]
     Cog,
     /// A tiled GeoTIFF compressed as it is written, no overviews: one pass, what gdal_calc.py
@@ -317,30 +317,92 @@ impl CogOptions {
 }
 
 /// One single-band raster being written in windows (Float32 for indices; Int16, Byte… for
-/// days and class codes): staged uncompressed and finished as a COG, or (with
-/// [`Layout::Tiled`]) compressed as it is written; renamed into place when finished.
+/// days and class codes), renamed into place when finished. How it is written:
+///
+/// * [`Layout::Tiled`]: compressed as it is written, no overviews.
+/// * A COG of Float32 values written in windows that each hold whole overview cells (the usual
+///   case): the full resolution compressed as it is written, each average overview level built
+///   from the windows into its own compressed file, and the COG assembled from their tiles as
+///   they are ([`super::cog`]): one compression pass, no uncompressed copy.
+/// * Any other COG (class codes, integer rasters, windows that split overview cells): staged
+///   uncompressed and copied compressed by GDAL's COG driver.
 pub struct IndexWriter<T: GdalType + Copy = f32> {
     final_path: PathBuf,
     stage: TempPath,
     dataset: Option<Dataset>,
     classes: bool,
     cog: CogOptions,
-    /// The staging file's overview levels, filled as windows arrive (Float32 COGs only).
+    route: Route,
+    /// The overview levels, filled as windows arrive (Float32 COGs only).
     pyramid: Option<Pyramid>,
     cell: std::marker::PhantomData<T>,
 }
 
-/// Overviews built in the stream: their factors, the nodata value, and whether every window so
-/// far could fill its share (if one could not, the COG driver rebuilds them from the file).
+/// How an output becomes its final file (see [`IndexWriter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Tiled,
+    Assembled,
+    Staged,
+}
+
+/// Overviews built in the stream: their factors, the nodata value, whether every window so far
+/// could fill its share (if one could not, the COG driver rebuilds them from the file), and,
+/// when the COG is assembled, each level's own compressed file.
 struct Pyramid {
     factors: Vec<usize>,
     nodata: f32,
     complete: bool,
+    levels: Vec<(TempPath, Option<Dataset>)>,
+}
+
+/// A GeoTIFF of one `T` band at `path`, `size` pixels, with creation `options`.
+fn create_tiff<T: GdalType + Copy>(
+    path: &Path,
+    size: (usize, usize),
+    options: &[String],
+) -> gdal::errors::Result<Dataset> {
+    let driver = DriverManager::get_driver_by_name("GTiff")?;
+    let options = RasterCreationOptions::from_iter(options.iter().map(String::as_str));
+    driver.create_with_band_type_with_options::<T, _>(path, size.0, size.1, 1, &options)
+}
+
+/// Georeferencing, nodata, description, metadata and colours of a new output.
+fn describe(
+    ds: &mut Dataset,
+    grid: &Grid,
+    nodata: f64,
+    meta: &OutputMeta,
+) -> gdal::errors::Result<()> {
+    if let Some(gt) = grid.geo_transform {
+        ds.set_geo_transform(&gt)?;
+    }
+    if let Some(wkt) = &grid.crs_wkt {
+        ds.set_projection(wkt)?;
+    }
+    for (k, v) in &meta.dataset_metadata {
+        ds.set_metadata_item(k, v, "")?;
+    }
+    let mut band = ds.rasterband(1)?;
+    band.set_no_data_value(Some(nodata))?;
+    band.set_description(&meta.description)?;
+    for (k, v) in &meta.band_metadata {
+        band.set_metadata_item(k, v, "")?;
+    }
+    if !meta.colours.is_empty() {
+        let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+        for &(code, [r, g, b]) in &meta.colours {
+            let entry = ColorEntry::rgba(r.into(), g.into(), b.into(), 255);
+            table.set_color_entry(code, &entry);
+        }
+        band.set_color_table(&table);
+    }
+    Ok(())
 }
 
 impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     /// Start an output on `grid` with `nodata` declared and `meta` attached, to be written as
-    /// `cog` says.
+    /// `cog` says, in windows that each hold whole overview cells.
     pub fn create(
         final_path: &Path,
         grid: &Grid,
@@ -348,85 +410,90 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         meta: &OutputMeta,
         cog: &CogOptions,
     ) -> Result<Self> {
+        Self::create_for_windows(final_path, grid, nodata, meta, cog, true)
+    }
+
+    /// [`IndexWriter::create`] for windows that may split overview cells (`local` false: a
+    /// window's share of an overview is then not its own, and a COG is staged uncompressed).
+    pub fn create_for_windows(
+        final_path: &Path,
+        grid: &Grid,
+        nodata: f64,
+        meta: &OutputMeta,
+        cog: &CogOptions,
+        local: bool,
+    ) -> Result<Self> {
         super::init();
         remove_stale_temporaries(final_path);
-        let direct = cog.layout == Layout::Tiled;
-        let stage = TempPath::beside(final_path, if direct { PART } else { STAGING });
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
             message: gdal_message(&e),
         };
-        let driver = DriverManager::get_driver_by_name("GTiff").map_err(fail)?;
-        let options = if direct {
-            RasterCreationOptions::from_iter(cog.tiled_options(T::datatype().is_floating()))
-        } else {
-            RasterCreationOptions::from_iter([
+        let float = T::datatype().is_floating();
+        let factors = cog_factors(grid.width, grid.height, cog.block_size);
+        // Average overviews of Float32 values are built in the stream; class codes (nearest) and
+        // other types are left to the COG driver.
+        let averaged = meta.colours.is_empty() && T::datatype() == f32::datatype();
+        let route = match cog.layout {
+            Layout::Tiled => Route::Tiled,
+            Layout::Cog if averaged && local && !factors.is_empty() => Route::Assembled,
+            Layout::Cog => Route::Staged,
+        };
+        let stage = TempPath::beside(
+            final_path,
+            if route == Route::Tiled { PART } else { STAGING },
+        );
+        let options = if route == Route::Staged {
+            [
                 "TILED=YES",
                 "BLOCKXSIZE=512",
                 "BLOCKYSIZE=512",
                 "COMPRESS=NONE",
                 "BIGTIFF=IF_SAFER",
-            ])
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            cog.tiled_options(float)
         };
-        let mut ds = driver
-            .create_with_band_type_with_options::<T, _>(
-                stage.path(),
-                grid.width,
-                grid.height,
-                1,
-                &options,
-            )
-            .map_err(fail)?;
-        if let Some(gt) = grid.geo_transform {
-            ds.set_geo_transform(&gt).map_err(fail)?;
-        }
-        if let Some(wkt) = &grid.crs_wkt {
-            ds.set_projection(wkt).map_err(fail)?;
-        }
-        for (k, v) in &meta.dataset_metadata {
-            ds.set_metadata_item(k, v, "").map_err(fail)?;
-        }
-        {
-            let mut band = ds.rasterband(1).map_err(fail)?;
-            band.set_no_data_value(Some(nodata)).map_err(fail)?;
-            band.set_description(&meta.description).map_err(fail)?;
-            for (k, v) in &meta.band_metadata {
-                band.set_metadata_item(k, v, "").map_err(fail)?;
-            }
-            if !meta.colours.is_empty() {
-                let mut table = ColorTable::new(PaletteInterpretation::Rgba);
-                for &(code, [r, g, b]) in &meta.colours {
-                    let entry = ColorEntry::rgba(r.into(), g.into(), b.into(), 255);
-                    table.set_color_entry(code, &entry);
-                }
-                band.set_color_table(&table);
-            }
-        }
-        // Average overviews of Float32 values are built in the stream; class codes (nearest) and
-        // other types are left to the COG driver.
-        let factors = cog_factors(grid.width, grid.height, cog.block_size);
-        let pyramid = (!direct
-            && meta.colours.is_empty()
-            && T::datatype() == f32::datatype()
-            && !factors.is_empty())
-        .then_some(Pyramid {
-            factors,
-            nodata: nodata as f32,
-            complete: true,
-        });
-        if let Some(p) = &pyramid {
-            let factors: Vec<i32> = p.factors.iter().map(|&f| f as i32).collect();
-            ds.build_overviews("NONE", &factors, &[]).map_err(fail)?;
-        }
-        Ok(IndexWriter {
+        let mut ds =
+            create_tiff::<T>(stage.path(), (grid.width, grid.height), &options).map_err(fail)?;
+        describe(&mut ds, grid, nodata, meta).map_err(fail)?;
+        let pyramid =
+            (route != Route::Tiled && averaged && !factors.is_empty()).then_some(Pyramid {
+                factors,
+                nodata: nodata as f32,
+                complete: true,
+                levels: Vec::new(),
+            });
+        let mut writer = IndexWriter {
             final_path: final_path.to_path_buf(),
             stage,
-            dataset: Some(ds),
+            dataset: None,
             classes: !meta.colours.is_empty(),
             cog: cog.clone(),
+            route,
             pyramid,
             cell: std::marker::PhantomData,
-        })
+        };
+        if let Some(p) = writer.pyramid.as_mut() {
+            if route == Route::Assembled {
+                for (i, &f) in p.factors.iter().enumerate() {
+                    let path =
+                        PathBuf::from(format!("{}.o{}", writer.stage.path().display(), i + 1));
+                    let level = TempPath::at(path);
+                    let size = (grid.width.div_ceil(f), grid.height.div_ceil(f));
+                    let level_ds =
+                        create_tiff::<f32>(level.path(), size, &options).map_err(fail)?;
+                    p.levels.push((level, Some(level_ds)));
+                }
+            } else {
+                let factors: Vec<i32> = p.factors.iter().map(|&f| f as i32).collect();
+                ds.build_overviews("NONE", &factors, &[]).map_err(fail)?;
+            }
+        }
+        writer.dataset = Some(ds);
+        Ok(writer)
     }
 
     /// The name the output gets when finished.
@@ -479,59 +546,88 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             }
             return Ok(());
         }
-        let band = ds.rasterband(1).map_err(|e| self.write_error(&e))?;
+        let main = ds.rasterband(1).map_err(|e| self.write_error(&e))?;
         let mut level = Level::from_pixels(pixels, window.width, window.height, p.nodata);
         for (i, &f) in p.factors.iter().enumerate() {
             if i > 0 {
                 level = level.halve();
             }
             let mut values = Buffer::new((level.width, level.height), level.values(p.nodata));
-            band.overview(i)
-                .and_then(|mut o| {
-                    o.write(
-                        ((window.x / f) as isize, (window.y / f) as isize),
-                        (level.width, level.height),
-                        &mut values,
-                    )
-                })
-                .map_err(|e| self.write_error(&e))?;
+            let band = match p.levels.get(i).and_then(|(_, d)| d.as_ref()) {
+                Some(d) => d.rasterband(1),
+                None => main.overview(i),
+            };
+            band.and_then(|mut o| {
+                o.write(
+                    ((window.x / f) as isize, (window.y / f) as isize),
+                    (level.width, level.height),
+                    &mut values,
+                )
+            })
+            .map_err(|e| self.write_error(&e))?;
         }
         Ok(())
     }
 
     /// Close the file and give it its final name: a tiled output is read back and renamed; a
-    /// COG's staging file is compressed into a COG under a temporary name, read back, renamed.
+    /// COG is assembled from its compressed files, or its staging file is compressed into a
+    /// COG by GDAL's driver, under a temporary name, read back, renamed.
     pub fn finish(mut self) -> Result<PathBuf> {
         if let Some(ds) = self.dataset.take() {
             ds.close().map_err(|e| self.write_error(&e))?;
         }
-        let cog = self.cog.clone();
-        if cog.layout == Layout::Tiled {
+        let mut levels = Vec::new();
+        for (path, ds) in self.pyramid.iter_mut().flat_map(|p| p.levels.iter_mut()) {
+            if let Some(ds) = ds.take() {
+                ds.close().map_err(|e| Error::Write {
+                    path: self.final_path.clone(),
+                    message: gdal_message(&e),
+                })?;
+            }
+            levels.push(path.path().to_path_buf());
+        }
+        if self.route == Route::Tiled {
             self.check_reads_back(self.stage.path())?;
             let stage = std::mem::replace(&mut self.stage, TempPath::at(PathBuf::new()));
             stage.persist(&self.final_path)?;
             return Ok(self.final_path.clone());
         }
-        let staged = super::open(self.stage.path())?;
         let part = TempPath::beside(&self.final_path, PART);
-        let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
-        let mut options = cog.creation_options(self.classes, T::datatype().is_floating());
-        // The staging file's overviews, when built in the stream, are used as they are;
-        // otherwise (a window could not fill its share) they are rebuilt from the file.
-        match &self.pyramid {
-            Some(p) if p.complete => options.push("OVERVIEWS=FORCE_USE_EXISTING".into()),
-            Some(_) => options.push("OVERVIEWS=IGNORE_EXISTING".into()),
-            None => {}
+        let complete = self.pyramid.as_ref().is_some_and(|p| p.complete);
+        if self.route == Route::Assembled && complete {
+            let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
+            super::cog::assemble(self.stage.path(), &levels, part.path())?;
+        } else {
+            self.copy_with_cog_driver(part.path())?;
         }
-        let options = RasterCreationOptions::from_iter(options);
-        let copy = staged
-            .create_copy(&driver, part.path(), &options)
-            .map_err(|e| self.write_error(&e))?;
-        copy.close().map_err(|e| self.write_error(&e))?;
-        drop(staged);
         self.check_reads_back(part.path())?;
         part.persist(&self.final_path)?;
         Ok(self.final_path.clone())
+    }
+
+    /// GDAL's COG driver copies the staging file (or, when an assembled COG's windows split
+    /// overview cells after all, its compressed full resolution) to `dest`.
+    fn copy_with_cog_driver(&self, dest: &Path) -> Result<()> {
+        let staged = super::open(self.stage.path())?;
+        let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
+        let mut options = self
+            .cog
+            .creation_options(self.classes, T::datatype().is_floating());
+        // The staging file's overviews, when built in the stream, are used as they are;
+        // otherwise (a window could not fill its share) they are rebuilt from the file.
+        match (&self.pyramid, self.route) {
+            (Some(p), Route::Staged) if p.complete => {
+                options.push("OVERVIEWS=FORCE_USE_EXISTING".into())
+            }
+            (Some(_), Route::Staged) => options.push("OVERVIEWS=IGNORE_EXISTING".into()),
+            _ => {}
+        }
+        let options = RasterCreationOptions::from_iter(options);
+        let copy = staged
+            .create_copy(&driver, dest, &options)
+            .map_err(|e| self.write_error(&e))?;
+        copy.close().map_err(|e| self.write_error(&e))?;
+        Ok(())
     }
 
     /// GDAL's COG copy can end "successfully" with a short file when the disk fills up (the
@@ -597,4 +693,147 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
     let temp = TempPath::beside(path, PART);
     write(temp.path())?;
     temp.persist(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pixel of every level of a COG, as GDAL reads it: full resolution first.
+    fn levels(path: &Path) -> Vec<(usize, usize, Vec<f32>)> {
+        let ds = Dataset::open(path).expect("open");
+        let band = ds.rasterband(1).expect("band");
+        let mut out = Vec::new();
+        let read = |b: &gdal::raster::RasterBand| {
+            let (w, h) = b.size();
+            let v = b
+                .read_as::<f32>((0, 0), (w, h), (w, h), None)
+                .expect("read");
+            (w, h, v.into_shape_and_vec().1)
+        };
+        out.push(read(&band));
+        for i in 0..band.overview_count().expect("count") {
+            out.push(read(&band.overview(i as usize).expect("overview")));
+        }
+        out
+    }
+
+    /// The assembled COG against the staged route (what GDAL's COG driver made of the same
+    /// windows before): the same pixels at every level, bit for bit, and the same tile bytes.
+    #[test]
+    fn an_assembled_cog_has_the_staged_cogs_pixels() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (w, h) = (1300, 1100);
+        let grid = Grid {
+            width: w,
+            height: h,
+            geo_transform: Some([500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0]),
+            crs_wkt: None,
+        };
+        let value = |x: usize, y: usize| -> f32 {
+            match (x * 7 + y * 13) % 97 {
+                0 => -9999.0,
+                k => ((x as f32) * 0.37).sin() * 0.5 + k as f32 / 200.0 + y as f32 * 1e-4,
+            }
+        };
+        let meta = OutputMeta {
+            description: "TEST".into(),
+            ..OutputMeta::default()
+        };
+        let cog = CogOptions {
+            threads: 2,
+            block_size: 256,
+            ..CogOptions::default()
+        };
+        let windows = crate::raster::plan_windows(w, h, (256, 256), 1 << 16);
+        let mut paths = Vec::new();
+        for local in [true, false] {
+            let path = tmp.path().join(format!("local-{local}.tif"));
+            let mut writer =
+                IndexWriter::<f32>::create_for_windows(&path, &grid, -9999.0, &meta, &cog, local)
+                    .expect("create");
+            assert_eq!(
+                writer.route,
+                if local {
+                    Route::Assembled
+                } else {
+                    Route::Staged
+                }
+            );
+            for win in &windows {
+                let data = (0..win.len())
+                    .map(|i| value(win.x + i % win.width, win.y + i / win.width))
+                    .collect();
+                writer.write(*win, data).expect("write");
+            }
+            writer.finish().expect("finish");
+            paths.push(path);
+        }
+        let (assembled, staged) = (levels(&paths[0]), levels(&paths[1]));
+        assert_eq!(assembled.len(), 4, "full resolution and 3 overviews");
+        assert_eq!(assembled.len(), staged.len());
+        for (k, (a, s)) in assembled.iter().zip(&staged).enumerate() {
+            assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
+            let same =
+                a.2.iter()
+                    .zip(&s.2)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "level {k}: pixels differ");
+        }
+        // GDAL's driver compresses with the same libtiff codec: the files differ only before
+        // their first tile (the order of the IFDs' values).
+        let (a, s) = (
+            std::fs::read(&paths[0]).expect("read"),
+            std::fs::read(&paths[1]).expect("read"),
+        );
+        assert_eq!(a.len(), s.len());
+        let first_difference = a.iter().zip(&s).position(|(x, y)| x != y).unwrap_or(0);
+        let last_difference = a.iter().zip(&s).rposition(|(x, y)| x != y).unwrap_or(0);
+        assert!(
+            first_difference > 8 && last_difference < 4096,
+            "{last_difference}"
+        );
+    }
+
+    /// A window that splits overview cells after all falls back to GDAL's driver, whole.
+    #[test]
+    fn windows_that_split_overview_cells_still_make_a_cog() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let grid = Grid {
+            width: 700,
+            height: 600,
+            geo_transform: None,
+            crs_wkt: None,
+        };
+        let cog = CogOptions {
+            threads: 1,
+            block_size: 256,
+            ..CogOptions::default()
+        };
+        let path = tmp.path().join("strips.tif");
+        let mut writer =
+            IndexWriter::<f32>::create(&path, &grid, -9999.0, &OutputMeta::default(), &cog)
+                .expect("create");
+        for y in (0..600).step_by(7) {
+            let height = 7.min(600 - y);
+            let win = Window {
+                x: 0,
+                y,
+                width: 700,
+                height,
+            };
+            let data = (0..win.len()).map(|i| (y + i / 700) as f32).collect();
+            writer.write(win, data).expect("write");
+        }
+        writer.finish().expect("finish");
+        let got = levels(&path);
+        assert_eq!(got.len(), 3, "full resolution and 2 overviews");
+        assert!(got[0]
+            .2
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == (i / 700) as f32));
+        let names = std::fs::read_dir(tmp.path()).expect("dir").count();
+        assert_eq!(names, 1, "temporary files left behind");
+    }
 }

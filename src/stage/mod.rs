@@ -117,6 +117,17 @@ pub fn prepare(req: &StageRequest) -> Result<Prepared> {
 
 /// Run `paddy stage` per plot.
 pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageResult> {
+    run_with_table(req, progress, None)
+}
+
+/// [`run`], with the per-plot statistics of the rasters already at hand when `table` is given:
+/// its columns are the index rasters then the LSWI rasters, each list in date order, with each
+/// plot's count, mean and nodata fraction (what `paddy stats` computes with exact coverage).
+pub fn run_with_table(
+    req: &StageRequest,
+    progress: &dyn Fn(usize, usize),
+    table: Option<crate::zonal::StatsTable>,
+) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
         return Err(Error::usage(
             "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
@@ -132,19 +143,19 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
     if !lswi.is_empty() {
         groups.push(&lswi);
     }
-    let (table, mut per_series) = series::plot_series(
-        &series::SeriesRequest {
-            plots: plots.clone(),
-            layer: req.layer.clone(),
-            id_field: req.id_field.clone(),
-            mask_band: req.mask_band,
-            min_valid: req.min_valid,
-            assume_same_crs: false,
-            threads: req.threads,
-        },
-        &groups,
-        progress,
-    )?;
+    let series_req = series::SeriesRequest {
+        plots: plots.clone(),
+        layer: req.layer.clone(),
+        id_field: req.id_field.clone(),
+        mask_band: req.mask_band,
+        min_valid: req.min_valid,
+        assume_same_crs: false,
+        threads: req.threads,
+    };
+    let (table, mut per_series) = match table {
+        Some(t) => series::series_of_table(&series_req, &groups, t)?,
+        None => series::plot_series(&series_req, &groups, progress)?,
+    };
     if req.scale != 1.0 {
         for s in per_series.iter_mut().flatten() {
             s.values.iter_mut().for_each(|v| *v *= req.scale);

@@ -146,6 +146,24 @@ pub fn plot_series(
         },
         progress,
     )?;
+    series_of_table(req, dated, table)
+}
+
+/// The plots' series from a statistics table whose columns are `dated`'s rasters in order (as
+/// [`plot_series`] computes it, or as a caller already has it: `paddy run` reuses the tables
+/// its statistics units wrote).
+pub fn series_of_table(
+    req: &SeriesRequest,
+    dated: &[&[Dated]],
+    table: StatsTable,
+) -> Result<(StatsTable, Vec<Vec<PlotSeries>>)> {
+    let rasters: Vec<PathBuf> = dated
+        .iter()
+        .flat_map(|d| d.iter().map(|d| d.path.clone()))
+        .collect();
+    if rasters.is_empty() {
+        return Err(Error::usage("give at least one raster"));
+    }
     // One column per raster is expected: an index raster has one band (plus a mask band).
     if table.columns.len() != rasters.len() {
         let multi = table

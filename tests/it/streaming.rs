@@ -8,7 +8,7 @@ use crate::common::*;
 
 /// A 2500 × 1900 five-band Float32 tile made from the drone sample by nearest-neighbour
 /// upsampling, in 256 × 256 tiles: about 18 processing windows.
-fn big_tile(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn big_tile(dir: &Path) -> Option<PathBuf> {
     let path = dir.join("big.tif");
     let ok = Command::new("gdal_translate")
         .args([
