@@ -12,8 +12,13 @@ use std::process::Command;
 
 use crate::common::{day, ndvi_lswi, paddy_ok, root, rows};
 
-/// Not a seed the rules were looked at with (15, 3 and 4 were).
+/// Not a seed the rules were looked at with (15, 3 and 4 were). `PADDY_SEASON_SEED=N` draws
+/// another season (the thresholds still hold, or the test says by how much they miss).
 const SEED: &str = "7";
+
+fn seed() -> String {
+    std::env::var("PADDY_SEASON_SEED").unwrap_or_else(|_| SEED.to_string())
+}
 
 /// The 12 dates the stage is asked for: every 10 days from 5 June.
 fn eval_dates() -> Vec<String> {
@@ -96,7 +101,7 @@ pub(crate) fn index_season(dir: &Path) -> (Vec<String>, Vec<String>) {
 fn stages_agree_with_a_season_of_known_dates() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    generate(dir, SEED, &[]);
+    generate(dir, &seed(), &[]);
     let (ndvi, lswi) = index_season(dir);
     let plots = dir.join("plots.geojson").display().to_string();
 
@@ -196,7 +201,8 @@ fn stages_agree_with_a_season_of_known_dates() {
     }
     let distinct: std::collections::BTreeSet<_> = confidences.iter().collect();
     println!(
-        "season of known dates (seed {SEED}, {} plots, 12 dates)",
+        "season of known dates (seed {}, {} plots, 12 dates)",
+        seed(),
         truth.len()
     );
     println!("| what | paddy | baseline |");
