@@ -82,6 +82,20 @@ pub fn run(args: IndicesArgs) -> Result<()> {
                 .ok_or_else(|| Error::usage(format!("--bands-available: unknown band '{b}'")))
         })
         .collect::<Result<Vec<Role>>>()?;
+    if let Some(want) = args.domain.as_deref() {
+        let mut domains: Vec<&str> = catalogue
+            .indices()
+            .map(|d| d.application_domain.as_str())
+            .collect();
+        domains.sort_unstable();
+        domains.dedup();
+        if !domains.iter().any(|d| d.eq_ignore_ascii_case(want)) {
+            return Err(Error::usage(format!(
+                "--domain: no index has the domain '{want}' (known: {})",
+                domains.join(", ")
+            )));
+        }
+    }
     let selected: Vec<&IndexDef> = catalogue
         .indices()
         .filter(|d| {

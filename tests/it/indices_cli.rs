@@ -53,6 +53,14 @@ fn filters_keep_only_what_a_sensor_can_compute() {
         .unwrap()
         .iter()
         .all(|i| i["domain"] == "water"));
+    // A misspelt domain is an error naming the known ones, not an empty list.
+    let out = paddy(tmp.path(), &["indices", "--domain", "watr"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'watr'") && err.contains("water") && err.contains("vegetation"),
+        "{err}"
+    );
 }
 
 #[test]
