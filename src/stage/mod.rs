@@ -227,6 +227,7 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
                 })
         })
         .unwrap_or_else(|| "index".into());
+    warnings.extend(output::attribute_columns(&table.id_column, &table.fields).1);
     Ok(StageResult {
         dates,
         at,

@@ -10,6 +10,7 @@ mod common;
 mod decision_chain;
 mod exactextract;
 mod formats;
+mod hostile;
 mod indices_cli;
 mod prescribe;
 mod products;

@@ -1,0 +1,298 @@
+//! Hostile but realistic input, built at test time from the sample tiles (small files only):
+//! plot attributes named like output columns, odd pixel types, lying headers, expressions too
+//! deep or too long, nonsense options. Each case asserts the exit code, that the message names
+//! the file, band, plot or option, and that nothing partial is left under a final name; or,
+//! where the input is odd but usable, that the numbers are those of a clean input.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::common::*;
+
+fn sample(name: &str) -> String {
+    root().join("sample_tiles").join(name).display().to_string()
+}
+
+/// The sample plots with `extra` attributes added to every feature and `drop` removed.
+fn plots_with(path: &Path, extra: &[(&str, serde_json::Value)], drop: &[&str]) {
+    let text = std::fs::read_to_string(sample("plots.geojson")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for f in doc["features"].as_array_mut().unwrap() {
+        let props = f["properties"].as_object_mut().unwrap();
+        for d in drop {
+            props.remove(*d);
+        }
+        for (k, v) in extra {
+            props.insert(k.to_string(), v.clone());
+        }
+    }
+    std::fs::write(path, serde_json::to_string(&doc).unwrap()).unwrap();
+}
+
+/// A GeoJSON file's features' properties as text, like a CSV row.
+fn geojson_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["properties"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every column of `clean` has the same values in `clashing`; each clashing attribute `name`
+/// is found as `attr_name` with its own value; and no column appears twice.
+fn same_values_under_same_names(
+    clean: &[HashMap<String, String>],
+    clashing: &[HashMap<String, String>],
+    header: Option<&str>,
+    renamed: &[(&str, &str)],
+) {
+    assert_eq!(clean.len(), clashing.len());
+    for (a, b) in clean.iter().zip(clashing) {
+        for (column, value) in a {
+            assert_eq!(b.get(column), Some(value), "column {column}");
+        }
+        for (name, value) in renamed {
+            let got = b.get(&format!("attr_{name}"));
+            assert_eq!(
+                got.map(|v| v.trim_matches('"')),
+                Some(*value),
+                "attr_{name}"
+            );
+        }
+    }
+    if let Some(header) = header {
+        let names: Vec<&str> = header.split(',').collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a column twice in {header}");
+    }
+}
+
+fn first_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn attributes_named_like_statistics_keep_their_values_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    paddy_ok(
+        dir,
+        &[
+            "index",
+            &sample("drone_20260718.tif"),
+            "-i",
+            "ndvi",
+            "-o",
+            "idx",
+            "-q",
+        ],
+    );
+    let extra = [
+        ("status", serde_json::json!("mine")),
+        ("pixels", serde_json::json!(999)),
+        ("drone_20260718_ndvi_mean", serde_json::json!(-7.5)),
+        ("AREA_M2", serde_json::json!("big")),
+    ];
+    plots_with(&dir.join("clean.geojson"), &[], &[]);
+    plots_with(&dir.join("clash.geojson"), &extra, &[]);
+    let mut stderr = String::new();
+    for name in ["clean", "clash"] {
+        let out = paddy(
+            dir,
+            &[
+                "stats",
+                "idx/drone_20260718_ndvi.tif",
+                "--plots",
+                &format!("{name}.geojson"),
+                "-o",
+                &format!("{name}.csv"),
+                "-o",
+                &format!("{name}.geojson.out.geojson"),
+            ],
+        );
+        assert!(out.status.success());
+        stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    }
+    for attribute in ["status", "pixels", "drone_20260718_ndvi_mean", "AREA_M2"] {
+        assert!(
+            stderr.contains(&format!(
+                "plot attribute '{attribute}' is written as 'attr_{attribute}'"
+            )),
+            "{stderr}"
+        );
+    }
+    let renamed = [
+        ("status", "mine"),
+        ("pixels", "999"),
+        ("drone_20260718_ndvi_mean", "-7.5"),
+        ("AREA_M2", "big"),
+    ];
+    let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
+    let header = first_line(&dir.join("clash.csv"));
+    same_values_under_same_names(
+        &read("clean.csv"),
+        &read("clash.csv"),
+        Some(&header),
+        &renamed,
+    );
+    same_values_under_same_names(
+        &geojson_rows(&dir.join("clean.geojson.out.geojson")),
+        &geojson_rows(&dir.join("clash.geojson.out.geojson")),
+        None,
+        &renamed,
+    );
+    // The statistic itself is a number between -1 and 1, not the pixel count.
+    for row in read("clash.csv") {
+        let mean: f64 = row["drone_20260718_ndvi_mean"].parse().unwrap();
+        assert!((-1.0..=1.0).contains(&mean), "{mean}");
+    }
+}
+
+#[test]
+fn an_attribute_named_stage_does_not_replace_the_stage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut ndvi = Vec::new();
+    for date in ["20260607", "20260627", "20260717", "20260816", "20260905"] {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                &sample(&format!("s2_{date}.tif")),
+                "--sensor",
+                "sentinel2-l2a",
+                "-i",
+                "ndvi",
+                "-o",
+                "s2",
+                "-q",
+            ],
+        );
+        ndvi.push(format!("s2/s2_{date}_ndvi.tif"));
+    }
+    let extra = [
+        ("stage", serde_json::json!("bogus")),
+        ("confidence", serde_json::json!(-1)),
+        ("series", serde_json::json!("none")),
+    ];
+    plots_with(&dir.join("clean.geojson"), &[], &[]);
+    plots_with(&dir.join("clash.geojson"), &extra, &[]);
+    for name in ["clean", "clash"] {
+        let mut args: Vec<String> = vec!["stage".into()];
+        args.extend(ndvi.iter().cloned());
+        args.extend(
+            [
+                "--plots",
+                &format!("{name}.geojson"),
+                "--date-pattern",
+                "{yyyy}{mm}{dd}",
+                "-o",
+                &format!("{name}_stage.csv"),
+                "-o",
+                &format!("{name}_stage.geojson"),
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = paddy(dir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        if name == "clash" {
+            assert!(
+                stderr.contains("'stage' is written as 'attr_stage'"),
+                "{stderr}"
+            );
+        }
+    }
+    let renamed = [("stage", "bogus"), ("confidence", "-1"), ("series", "none")];
+    let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
+    let header = first_line(&dir.join("clash_stage.csv"));
+    same_values_under_same_names(
+        &read("clean_stage.csv"),
+        &read("clash_stage.csv"),
+        Some(&header),
+        &renamed,
+    );
+    same_values_under_same_names(
+        &geojson_rows(&dir.join("clean_stage.geojson")),
+        &geojson_rows(&dir.join("clash_stage.geojson")),
+        None,
+        &renamed,
+    );
+}
+
+#[test]
+fn prescription_summary_has_each_column_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for date in ["20260626", "20260718"] {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                &sample(&format!("drone_{date}.tif")),
+                "--index",
+                "ndrei,ndvi",
+                "--out",
+                "idx",
+                "-q",
+            ],
+        );
+    }
+    // The sample plots carry `area_ha`, as the summary does.
+    plots_with(&dir.join("clean.geojson"), &[], &["area_ha"]);
+    let extra = [
+        ("n_status", serde_json::json!("mine")),
+        ("si", serde_json::json!(42)),
+    ];
+    plots_with(&dir.join("clash.geojson"), &extra, &[]);
+    for name in ["clean", "clash"] {
+        paddy_ok(
+            dir,
+            &[
+                "prescribe",
+                "--plots",
+                &format!("{name}.geojson"),
+                "--n-index",
+                "idx/drone_20260718_ndrei.tif",
+                "--spray-index",
+                "idx/drone_20260718_ndvi.tif",
+                "--previous",
+                "idx/drone_20260626_ndvi.tif",
+                "--at",
+                "2026-07-18",
+                "--out",
+                &format!("rx_{name}"),
+                "-q",
+            ],
+        );
+    }
+    let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
+    let header = first_line(&dir.join("rx_clash/rx_summary.csv"));
+    let clash = read("rx_clash/rx_summary.csv");
+    same_values_under_same_names(
+        &read("rx_clean/rx_summary.csv"),
+        &clash,
+        Some(&header),
+        &[("n_status", "mine"), ("si", "42")],
+    );
+    // The plot's own area is kept beside the computed one.
+    assert_eq!(clash[0]["attr_area_ha"], "0.7744");
+}
