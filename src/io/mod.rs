@@ -201,6 +201,7 @@ impl RasterInfo {
                 band: i,
                 message: gdal_message(&e),
             })?;
+            check_pixel_type(path, i, &band)?;
             if i == 1 {
                 block_size = band.block_size();
             }
@@ -269,6 +270,35 @@ impl RasterInfo {
         }
         Ok(())
     }
+}
+
+/// Refuse a band whose pixels paddy cannot read as numbers: complex types (CInt16, CFloat32,
+/// …, radar data before detection) and any type GDAL does not name.
+fn check_pixel_type(path: &Path, index: usize, band: &gdal::raster::RasterBand) -> Result<()> {
+    if band.band_type() != gdal::raster::GdalDataType::Unknown {
+        return Ok(());
+    }
+    // SAFETY: the handle is the band's, alive while `band` is; the name is a static string.
+    let name = unsafe {
+        let t = gdal_sys::GDALGetRasterDataType(band.c_rasterband());
+        let name = gdal_sys::GDALGetDataTypeName(t);
+        if name.is_null() {
+            "unknown".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
+    let why = if name.starts_with('C') {
+        "complex pixels (e.g. radar before detection); convert to amplitude or intensity first, e.g. with gdal_translate"
+    } else {
+        "a pixel type paddy cannot read"
+    };
+    Err(Error::Input {
+        path: path.to_path_buf(),
+        message: format!("band {index} has pixel type {name}: {why}"),
+    })
 }
 
 /// True when two CRS definitions describe the same CRS (OGR's IsSame), or both are absent.

@@ -9,6 +9,22 @@ use std::path::Path;
 
 use crate::common::*;
 
+/// Run paddy expecting failure with `code`; returns stderr, checked to be one `paddy: error:`
+/// line with no panic.
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = paddy(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "paddy {args:?}: {stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("paddy: warning: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one line of error, got:\n{stderr}");
+    assert!(errors[0].starts_with("paddy: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 fn sample(name: &str) -> String {
     root().join("sample_tiles").join(name).display().to_string()
 }
@@ -295,4 +311,179 @@ fn prescription_summary_has_each_column_once() {
     );
     // The plot's own area is kept beside the computed one.
     assert_eq!(clash[0]["attr_area_ha"], "0.7744");
+}
+
+/// The files under `dir`, recursively, as paths relative to it (hidden and staging files too).
+fn all_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A 2-band GeoTIFF on the drone tile's grid with signed bytes (Int8 as GDAL 3.6 writes it:
+/// Byte with PIXELTYPE=SIGNEDBYTE); nodata -128 (a GeoTIFF's nodata is every band's). Returns the values written.
+fn write_int8(path: &Path) -> (usize, usize, Vec<i8>, Vec<i8>) {
+    let src = gdal::Dataset::open(sample("drone_20260718.tif")).unwrap();
+    let (w, h) = (64, 48);
+    let n: Vec<i8> = (0..w * h)
+        .map(|i| ((i * 37 + 11) % 256) as u8 as i8)
+        .collect();
+    let r: Vec<i8> = (0..w * h)
+        .map(|i| ((i * 91 + 5) % 256) as u8 as i8)
+        .collect();
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let options: gdal::raster::RasterCreationOptions =
+        ["PIXELTYPE=SIGNEDBYTE"].into_iter().collect();
+    let mut ds = driver
+        .create_with_band_type_with_options::<u8, _>(path, w, h, 2, &options)
+        .unwrap();
+    ds.set_geo_transform(&src.geo_transform().unwrap()).unwrap();
+    ds.set_projection(&src.projection()).unwrap();
+    for (i, values) in [&n, &r].into_iter().enumerate() {
+        let mut band = ds.rasterband(i + 1).unwrap();
+        if i == 0 {
+            band.set_no_data_value(Some(-128.0)).unwrap();
+        }
+        let bytes: Vec<u8> = values.iter().map(|v| *v as u8).collect();
+        let mut buffer = gdal::raster::Buffer::new((w, h), bytes);
+        band.write((0, 0), (w, h), &mut buffer).unwrap();
+    }
+    (w, h, n, r)
+}
+
+#[test]
+fn int8_rasters_are_read_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (w, h, n, r) = write_int8(&dir.join("int8.tif"));
+    assert!(n.iter().any(|v| *v < -1) && r.iter().any(|v| *v < -1));
+    // Sign-sensitive: read unsigned, -3 would be 253.
+    paddy_ok(
+        dir,
+        &[
+            "index",
+            "int8.tif",
+            "-b",
+            "N=1",
+            "-b",
+            "R=2",
+            "--expr",
+            "S=2*N+R/4",
+            "-o",
+            "out",
+            "-q",
+        ],
+    );
+    let out = read_band(&dir.join("out/int8_s.tif"), 1);
+    assert_eq!((out.width, out.height), (w, h));
+    let mut checked = 0;
+    for ((got, nv), rv) in out.data.iter().zip(&n).zip(&r) {
+        if *nv == -128 || *rv == -128 {
+            assert_eq!(Some(*got), out.nodata, "nodata -128 is no data");
+            continue;
+        }
+        let want = 2.0 * f64::from(*nv) + f64::from(*rv) / 4.0;
+        assert!(
+            (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+        checked += 1;
+    }
+    assert!(checked > w * h / 2);
+    // Statistics read the band's values signed too: the sample plots do not cover this small
+    // raster, so a plot made of its extent is used.
+    let gt = gdal::Dataset::open(dir.join("int8.tif"))
+        .unwrap()
+        .geo_transform()
+        .unwrap();
+    let (x0, y0) = (gt[0], gt[3]);
+    let (x1, y1) = (x0 + gt[1] * w as f64, y0 + gt[5] * h as f64);
+    let plot = serde_json::json!({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32648"}},
+        "features": [{"type": "Feature", "properties": {"id": "all"},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}]
+    });
+    std::fs::write(dir.join("all.geojson"), plot.to_string()).unwrap();
+    let csv = paddy_ok(dir, &["stats", "int8.tif", "--plots", "all.geojson"]);
+    let row = &rows(&csv)[0];
+    let valid: Vec<f64> = n
+        .iter()
+        .filter(|v| **v != -128)
+        .map(|v| f64::from(*v))
+        .collect();
+    let mean = valid.iter().sum::<f64>() / valid.len() as f64;
+    let min = valid.iter().cloned().fold(f64::INFINITY, f64::min);
+    let column = |stat: &str| -> f64 {
+        let key = row
+            .keys()
+            .find(|k| k.starts_with("int8_b1") && k.ends_with(&format!("_{stat}")))
+            .unwrap_or_else(|| panic!("no {stat} column in {row:?}"));
+        row[key].parse().unwrap()
+    };
+    assert_eq!(column("min"), min);
+    assert!(
+        (column("mean") - mean).abs() < 1e-6,
+        "{} vs {mean}",
+        column("mean")
+    );
+}
+
+#[test]
+fn complex_pixels_are_refused_naming_file_and_band() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let status = std::process::Command::new("gdal_translate")
+        .args([
+            "-q",
+            "-ot",
+            "CInt16",
+            &sample("drone_20260718.tif"),
+            "radar.tif",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stderr = fails(
+        dir,
+        &[
+            "index",
+            "radar.tif",
+            "-b",
+            "N=5",
+            "-b",
+            "R=3",
+            "-i",
+            "ndvi",
+            "-o",
+            "out",
+        ],
+        1,
+    );
+    assert!(
+        stderr.contains("radar.tif") && stderr.contains("band 1") && stderr.contains("CInt16"),
+        "{stderr}"
+    );
+    assert!(all_files(&dir.join("out")).is_empty());
+    let stderr = fails(
+        dir,
+        &["stats", "radar.tif", "--plots", &sample("plots.geojson")],
+        1,
+    );
+    assert!(
+        stderr.contains("radar.tif") && stderr.contains("complex"),
+        "{stderr}"
+    );
 }
