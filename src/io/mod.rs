@@ -215,6 +215,7 @@ impl RasterInfo {
                     .filter(|&(s, o)| (s, o) != (1.0, 0.0)),
             });
         }
+        check_complete(path, &ds)?;
         Ok(RasterInfo {
             path: path.to_path_buf(),
             grid: Grid {
@@ -299,6 +300,52 @@ fn check_pixel_type(path: &Path, index: usize, band: &gdal::raster::RasterBand) 
         path: path.to_path_buf(),
         message: format!("band {index} has pixel type {name}: {why}"),
     })
+}
+
+/// Refuse a GeoTIFF whose header places pixel data past the end of the file (a truncated copy
+/// or download), before anything is read or written: every block's offset and byte count, as
+/// GDAL reports them from the header, must lie within the file. The last row of blocks of each
+/// band is checked (writers store blocks in order, so a cut shows there first): a few calls
+/// per band however large the raster. Other formats are left to fail at the first read.
+fn check_complete(path: &Path, ds: &Dataset) -> Result<()> {
+    if ds.driver().short_name() != "GTiff" {
+        return Ok(());
+    }
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else {
+        return Ok(()); // not a local file (/vsi…): GDAL reports it at the first read
+    };
+    for i in 1..=ds.raster_count() {
+        let Ok(band) = ds.rasterband(i) else {
+            continue;
+        };
+        let (width, height) = band.size();
+        let (bw, bh) = band.block_size();
+        if bw == 0 || bh == 0 {
+            continue;
+        }
+        let (nx, ny) = (width.div_ceil(bw), height.div_ceil(bh));
+        if let Some(y) = ny.checked_sub(1) {
+            for x in 0..nx {
+                let item = |what: &str| {
+                    band.metadata_item(&format!("BLOCK_{what}_{x}_{y}"), "TIFF")
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                let (Some(offset), Some(size)) = (item("OFFSET"), item("SIZE")) else {
+                    continue; // a sparse (absent) block reads as nodata
+                };
+                let end = offset.saturating_add(size);
+                if offset > 0 && end > file_len {
+                    return Err(Error::Input {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "band {i}: the file is truncated: its header puts pixel data up to byte {end}, but the file has {file_len} bytes (copy or download it again)"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// True when two CRS definitions describe the same CRS (OGR's IsSame), or both are absent.

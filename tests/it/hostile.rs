@@ -487,3 +487,55 @@ fn complex_pixels_are_refused_naming_file_and_band() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_truncated_raster_fails_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (name, options) in [
+        ("plain.tif", vec!["-co", "TILED=YES"]),
+        (
+            "deflate.tif",
+            vec!["-co", "COMPRESS=DEFLATE", "-co", "TILED=YES"],
+        ),
+        ("strips.tif", vec![]),
+    ] {
+        let mut args = vec!["-q"];
+        args.extend(options);
+        let whole = format!("whole_{name}");
+        let tile = sample("drone_20260718.tif");
+        args.extend([tile.as_str(), whole.as_str()]);
+        let status = std::process::Command::new("gdal_translate")
+            .args(&args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let bytes = std::fs::read(dir.join(&whole)).unwrap();
+        std::fs::write(dir.join(name), &bytes[..bytes.len() * 3 / 4]).unwrap();
+        // The whole file is fine; the cut one is refused naming it.
+        paddy_ok(
+            dir,
+            &[
+                "index", &whole, "-b", "N=5", "-b", "R=3", "-i", "ndvi", "-o", "ok", "-q",
+            ],
+        );
+        let out = format!("out_{name}");
+        let stderr = fails(
+            dir,
+            &[
+                "index", name, "-b", "N=5", "-b", "R=3", "-i", "ndvi", "-o", &out,
+            ],
+            1,
+        );
+        assert!(
+            stderr.contains(name) && stderr.contains("the file is truncated"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            all_files(&dir.join(&out)).is_empty(),
+            "{name}: {:?}",
+            all_files(&dir.join(&out))
+        );
+    }
+}
