@@ -801,7 +801,13 @@ pub fn custom_index(name: &str, formula: &str, catalogue: &Catalogue) -> Result<
         } else {
             format!("before '{rest}'")
         };
-        Error::usage(format!("custom index {name}: {e} in '{formula}' ({place})"))
+        // A long formula is not repeated whole: the position and what follows it say where.
+        let shown = if formula.chars().count() <= 80 {
+            format!(" in '{formula}'")
+        } else {
+            String::new()
+        };
+        Error::usage(format!("custom index {name}: {e}{shown} ({place})"))
     })?;
     Ok(IndexDef {
         short_name: name.to_string(),

@@ -539,3 +539,210 @@ fn a_truncated_raster_fails_before_anything_is_written() {
         );
     }
 }
+
+#[test]
+fn formulas_too_deep_or_too_long_are_refused_with_the_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tile = sample("drone_20260718.tif");
+    let nested = format!("D={}N{}", "(".repeat(20_000), ")".repeat(20_000));
+    let flat = format!("F={}", vec!["N"; 45_000].join("+"));
+    for (expr, what, at) in [
+        (&nested, "deeper than 256", "at character 257"),
+        (&flat, "deeper than 256", "at character 516"),
+    ] {
+        let stderr = fails(
+            dir,
+            &["index", &tile, "-b", "N=5", "--expr", expr, "-o", "out"],
+            2,
+        );
+        assert!(stderr.contains(what) && stderr.contains(at), "{stderr}");
+        assert!(stderr.len() < 1000, "the formula is not repeated whole");
+    }
+    // From a file too, naming the index.
+    std::fs::write(
+        dir.join("deep.toml"),
+        format!("[DEEP]\nformula = \"{}\"\n", &nested[2..]),
+    )
+    .unwrap();
+    let stderr = fails(
+        dir,
+        &[
+            "index",
+            &tile,
+            "-b",
+            "N=5",
+            "--expr-file",
+            "deep.toml",
+            "-o",
+            "out",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("DEEP") && stderr.contains("deeper than 256"),
+        "{stderr}"
+    );
+    assert!(all_files(dir).iter().all(|f| f == "deep.toml"));
+}
+
+/// A random formula over N and R as a tree, rendered with the parentheses precedence needs
+/// (and some more at random), evaluated here in f64 independently of paddy's parser.
+enum Tree {
+    Num(f64),
+    Var(usize),
+    Neg(Box<Tree>),
+    Bin(char, Box<Tree>, Box<Tree>),
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+impl Tree {
+    fn random(rng: &mut Rng, depth: usize) -> Tree {
+        if depth == 0 || rng.below(4) == 0 {
+            return match rng.below(3) {
+                0 => Tree::Num([0.5, 1.0, 2.0, 3.0, 0.25, 10.0, 1e-3][rng.below(7) as usize]),
+                n => Tree::Var(n as usize - 1),
+            };
+        }
+        match rng.below(6) {
+            0 => Tree::Neg(Box::new(Tree::random(rng, depth - 1))),
+            1 => {
+                let exponent = [2.0, 0.5, -1.0, 3.0, 1.5, 1.0][rng.below(6) as usize];
+                Tree::Bin(
+                    '^',
+                    Box::new(Tree::random(rng, depth - 1)),
+                    Box::new(Tree::Num(exponent)),
+                )
+            }
+            k => Tree::Bin(
+                ['+', '-', '*', '/'][k as usize - 2],
+                Box::new(Tree::random(rng, depth - 1)),
+                Box::new(Tree::random(rng, depth - 1)),
+            ),
+        }
+    }
+
+    fn eval(&self, vars: [f64; 2]) -> f64 {
+        match self {
+            Tree::Num(v) => *v,
+            Tree::Var(i) => vars[*i],
+            Tree::Neg(a) => -a.eval(vars),
+            Tree::Bin(op, a, b) => {
+                let (a, b) = (a.eval(vars), b.eval(vars));
+                match op {
+                    '+' => a + b,
+                    '-' => a - b,
+                    '*' => a * b,
+                    '/' => a / b,
+                    _ => a.powf(b),
+                }
+            }
+        }
+    }
+
+    /// Precedence: sum 1, product 2, sign 3, power 4, atom 5.
+    fn level(&self) -> u8 {
+        match self {
+            Tree::Num(_) | Tree::Var(_) => 5,
+            Tree::Neg(_) => 3,
+            Tree::Bin('+' | '-', ..) => 1,
+            Tree::Bin('*' | '/', ..) => 2,
+            Tree::Bin(..) => 4,
+        }
+    }
+
+    fn render(&self, rng: &mut Rng) -> String {
+        let wrap = |t: &Tree, need: bool, rng: &mut Rng| {
+            let s = t.render(rng);
+            if need || rng.below(8) == 0 {
+                format!("({s})")
+            } else {
+                s
+            }
+        };
+        match self {
+            Tree::Num(v) => format!("{v}"),
+            Tree::Var(i) => ["N", "R"][*i].to_string(),
+            Tree::Neg(a) => format!("-{}", wrap(a, a.level() < 3, rng)),
+            Tree::Bin(op, a, b) => {
+                let (l, r, text) = match op {
+                    // Left-associative: the right operand of - and / at the same level needs
+                    // parentheses, as does anything looser.
+                    '+' | '-' => (a.level() < 1, b.level() <= 1, op.to_string()),
+                    '*' | '/' => (a.level() < 2, b.level() <= 2, op.to_string()),
+                    // The base of a power is an atom; the exponent a sign or tighter.
+                    _ => (a.level() < 5, b.level() < 3, "**".to_string()),
+                };
+                let space = if rng.below(2) == 0 { " " } else { "" };
+                format!("{}{space}{text}{space}{}", wrap(a, l, rng), wrap(b, r, rng))
+            }
+        }
+    }
+}
+
+#[test]
+fn random_formulas_agree_with_a_float64_evaluation() {
+    use paddy::catalogue::{formula::Expr, Role};
+    use paddy::kernels::expr::{Program, Symbol};
+    let bind = |s: &str| Role::parse_symbol(s).map(Symbol::Band);
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let nir: Vec<f32> = (0..64).map(|i| 0.02 + 0.015 * i as f32).collect();
+    let red: Vec<f32> = (0..64).map(|i| 0.9 - 0.013 * i as f32).collect();
+    let mut compared = 0;
+    for case in 0..2000 {
+        let tree = Tree::random(&mut rng, 1 + case % 7);
+        let text = tree.render(&mut rng);
+        let expr = Expr::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let program = Program::compile(&expr, &bind).unwrap_or_else(|e| panic!("{text}: {e}"));
+        // The program's inputs are its bands in the order it lists them.
+        let inputs: Vec<&[f32]> = program
+            .bands()
+            .iter()
+            .map(|r| if *r == Role::N { &nir[..] } else { &red[..] })
+            .collect();
+        let mut out = vec![0.0_f32; nir.len()];
+        program.eval(&inputs, &mut out, &mut Vec::new());
+        for (i, got) in out.iter().enumerate() {
+            let want = tree.eval([f64::from(nir[i]), f64::from(red[i])]);
+            let reference = expr
+                .eval(&|s| match s {
+                    "N" => Some(f64::from(nir[i])),
+                    "R" => Some(f64::from(red[i])),
+                    _ => None,
+                })
+                .unwrap();
+            assert!(
+                reference.to_bits() == want.to_bits() || (reference.is_nan() && want.is_nan()),
+                "{text}: parsed tree {reference} vs {want}"
+            );
+            if !want.is_finite() || want.abs() > f64::from(f32::MAX) {
+                assert!(got.is_nan(), "{text}: {got} where {want} is undefined");
+                continue;
+            }
+            let got = f64::from(*got);
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1e-3),
+                "{text} at N={} R={}: {got} vs {want}",
+                nir[i],
+                red[i]
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 50_000, "{compared}");
+}
