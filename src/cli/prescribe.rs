@@ -140,7 +140,7 @@ pub struct PrescribeArgs {
     json: bool,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// No summary or warnings.

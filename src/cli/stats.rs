@@ -78,7 +78,7 @@ pub struct StatsArgs {
     assume_same_crs: bool,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// Print a summary as JSON on stdout (with --out).

@@ -313,6 +313,17 @@ fn prescription_summary_has_each_column_once() {
     assert_eq!(clash[0]["attr_area_ha"], "0.7744");
 }
 
+/// Run paddy expecting clap to refuse an option (exit 2); returns stderr, checked to name
+/// `option` and hold no panic.
+fn refused_option(dir: &Path, args: &[&str], option: &str) -> String {
+    let out = paddy(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "paddy {args:?}: {stderr}");
+    assert!(stderr.contains(option), "{option} not named: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 /// The files under `dir`, recursively, as paths relative to it (hidden and staging files too).
 fn all_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -745,4 +756,120 @@ fn random_formulas_agree_with_a_float64_evaluation() {
         }
     }
     assert!(compared > 50_000, "{compared}");
+}
+
+#[test]
+fn nonsense_options_are_refused_naming_the_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tile = sample("drone_20260718.tif");
+    let index = |extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            tile.as_str(),
+            "-b",
+            "N=5",
+            "-b",
+            "R=3",
+            "-o",
+            "out",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<String>>()
+    };
+    fn run(args: &[String]) -> Vec<&str> {
+        args.iter().map(String::as_str).collect()
+    }
+    // A constant SAVI does not have (its constant is L): refused, naming both.
+    let stderr = fails(dir, &run(&index(&["-i", "savi", "--const", "l=0.5"])), 2);
+    assert!(
+        stderr.contains("--const l") && stderr.contains("did you mean L"),
+        "{stderr}"
+    );
+    let stderr = fails(dir, &run(&index(&["-i", "ndvi", "--const", "K=0.5"])), 2);
+    assert!(
+        stderr.contains("--const K") && stderr.contains("use none"),
+        "{stderr}"
+    );
+    refused_option(
+        dir,
+        &run(&index(&["-i", "ndvi", "--scale", "nan"])),
+        "--scale",
+    );
+    refused_option(
+        dir,
+        &run(&index(&["-i", "ndvi", "--scale", "0"])),
+        "--scale",
+    );
+    refused_option(
+        dir,
+        &run(&index(&["-i", "ndvi", "--offset", "inf"])),
+        "--offset",
+    );
+    refused_option(
+        dir,
+        &run(&index(&["-i", "ndvi", "-j", "100000"])),
+        "--threads",
+    );
+    refused_option(dir, &run(&index(&["-i", "ndvi", "-j", "0"])), "--threads");
+    let stderr = refused_option(
+        dir,
+        &[
+            "index", &tile, "-b", "N=-1", "-b", "R=3", "-i", "ndvi", "-o", "out",
+        ],
+        "--band",
+    );
+    assert!(stderr.contains("band numbers start at 1") && !stderr.contains("no such file"));
+    let stderr = refused_option(
+        dir,
+        &[
+            "stage",
+            &tile,
+            "--plots",
+            &sample("plots.geojson"),
+            "--lambda",
+            "nan",
+        ],
+        "--lambda",
+    );
+    assert!(stderr.contains("'nan'"), "{stderr}");
+    refused_option(
+        dir,
+        &[
+            "stats",
+            &tile,
+            "--plots",
+            &sample("plots.geojson"),
+            "-j",
+            "5000",
+        ],
+        "--threads",
+    );
+    assert!(all_files(dir).is_empty(), "{:?}", all_files(dir));
+    // A catalogue constant the indices do not use is said, not silently dropped.
+    let out = paddy(dir, &run(&index(&["-i", "ndvi", "--const", "L=0.5"])));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: --const L: none of the indices asked for uses L"),
+        "{stderr}"
+    );
+    // The right constant, in its own case, is taken: SAVI with L = 0.25 by hand.
+    paddy_ok(
+        dir,
+        &run(&index(&["-i", "savi", "--const", "L=0.25", "-q"])),
+    );
+    let savi = read_band(&dir.join("out/drone_20260718_savi.tif"), 1);
+    let n = read_band(Path::new(&tile), 5);
+    let r = read_band(Path::new(&tile), 3);
+    let at = (0..n.data.len())
+        .find(|&i| n.data[i] > 0.1 && r.data[i] > 0.01)
+        .unwrap();
+    let (nv, rv) = (n.data[at], r.data[at]);
+    let want = 1.25 * (nv - rv) / (nv + rv + 0.25);
+    assert!(
+        (savi.data[at] - want).abs() < 1e-6,
+        "{} vs {want}",
+        savi.data[at]
+    );
 }
