@@ -308,7 +308,8 @@ pub fn run(args: IndexArgs) -> Result<()> {
             "indices",
             |progress| index::run(plan, progress),
             |_| &[],
-        )?;
+        )
+        .map_err(|e| crate::io::explain_full_disk(&request.out_dir, e))?;
         if !args.json && !args.quiet {
             print_summary(plan, &report);
         }

@@ -20,8 +20,8 @@ pub use product::{check_input, gdal_path, open_product, Product, ProductBand};
 pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
 pub use write::{
-    finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
-    Predictor, TempPath,
+    disk_full, explain_full_disk, finish_all, write_atomic, write_atomically, Codec, CogOptions,
+    IndexWriter, Layout, OutputMeta, Predictor, TempPath,
 };
 
 use std::collections::BTreeMap;
@@ -40,6 +40,13 @@ pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
         GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } if !msg.is_empty() => {
             msg.trim().to_string()
         }
+        // Its Display shows the message as Rust debug text (`'Some("…")'`).
+        GdalError::InvalidCoordinateRange { from, to, msg } => format!(
+            "coordinates outside what {from} to {to} can transform{}",
+            msg.as_deref()
+                .map(|m| format!(" ({})", m.trim().to_lowercase()))
+                .unwrap_or_default()
+        ),
         other => other.to_string(),
     }
 }

@@ -873,3 +873,163 @@ fn nonsense_options_are_refused_naming_the_option() {
         savi.data[at]
     );
 }
+
+/// The sample plots with `edit` applied to the features.
+fn plots_edited(path: &Path, edit: impl Fn(&mut Vec<serde_json::Value>)) {
+    let text = std::fs::read_to_string(sample("plots.geojson")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(doc["features"].as_array_mut().unwrap());
+    std::fs::write(path, serde_json::to_string(&doc).unwrap()).unwrap();
+}
+
+#[test]
+fn a_plot_without_its_id_is_named_by_its_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plots_edited(&dir.join("noid.geojson"), |features| {
+        features[2]["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("plot_id");
+        features[5]["properties"]["plot_id"] = serde_json::json!("");
+    });
+    let out = paddy(
+        dir,
+        &[
+            "stats",
+            &sample("drone_20260718.tif"),
+            "--plots",
+            "noid.geojson",
+            "-o",
+            "s.csv",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "2 of 12 features have no value in 'plot_id' (feature 3, 6, counting from 1)"
+        ),
+        "{stderr}"
+    );
+    let table = rows(&std::fs::read_to_string(dir.join("s.csv")).unwrap());
+    assert_eq!(table.len(), 12);
+    assert_eq!(table[2]["plot_id"], "");
+}
+
+#[test]
+fn a_plot_with_swapped_coordinates_is_named_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plots_edited(&dir.join("swapped.geojson"), |features| {
+        features.truncate(1);
+        let ring = features[0]["geometry"]["coordinates"][0]
+            .as_array_mut()
+            .unwrap();
+        for point in ring.iter_mut() {
+            let p = point.as_array_mut().unwrap();
+            p.swap(0, 1);
+        }
+    });
+    let stderr = fails(
+        dir,
+        &[
+            "stats",
+            &sample("drone_20260718.tif"),
+            "--plots",
+            "swapped.geojson",
+            "-o",
+            "s.csv",
+        ],
+        1,
+    );
+    assert!(
+        stderr.contains("swapped.geojson: plot P01: cannot reproject")
+            && stderr.contains("look like latitude, longitude"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Some("), "debug text in {stderr}");
+    assert!(all_files(dir).iter().all(|f| f == "swapped.geojson"));
+}
+
+/// Mount a tmpfs of `size` on `dir` (None where this machine does not allow it); unmounted
+/// when the guard drops.
+fn small_disk(dir: &Path, size: &str) -> Option<impl Drop> {
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)");
+        return None;
+    }
+    Some(Unmount(dir.to_path_buf()))
+}
+
+#[test]
+fn index_and_prescribe_say_the_disk_is_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for date in ["20260626", "20260718"] {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                &sample(&format!("drone_{date}.tif")),
+                "--index",
+                "ndrei,ndvi",
+                "--out",
+                "idx",
+                "-q",
+            ],
+        );
+    }
+    let Some(_disk) = small_disk(&dir.join("small"), "100k") else {
+        return;
+    };
+    let stderr = fails(
+        dir,
+        &[
+            "index",
+            &sample("drone_20260718.tif"),
+            "-i",
+            "ndvi,ndrei",
+            "-o",
+            "small/idx",
+        ],
+        1,
+    );
+    assert!(stderr.contains("the output disk is full"), "{stderr}");
+    assert!(all_files(&dir.join("small")).is_empty());
+    let stderr = fails(
+        dir,
+        &[
+            "prescribe",
+            "--plots",
+            &sample("plots.geojson"),
+            "--n-index",
+            "idx/drone_20260718_ndrei.tif",
+            "--spray-index",
+            "idx/drone_20260718_ndvi.tif",
+            "--previous",
+            "idx/drone_20260626_ndvi.tif",
+            "--at",
+            "2026-07-18",
+            "--out",
+            "small/rx",
+            "-q",
+        ],
+        1,
+    );
+    assert!(stderr.contains("the output disk is full"), "{stderr}");
+    assert!(all_files(&dir.join("small")).is_empty());
+}
