@@ -1033,3 +1033,204 @@ fn index_and_prescribe_say_the_disk_is_full() {
     assert!(stderr.contains("the output disk is full"), "{stderr}");
     assert!(all_files(&dir.join("small")).is_empty());
 }
+
+/// One random edit of `text`: a byte changed, removed or doubled, a piece cut out or repeated,
+/// or a token from `tokens` inserted.
+fn mutate(rng: &mut Rng, text: &[u8], tokens: &[&str]) -> Vec<u8> {
+    let mut out = text.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let n = out.len().max(1) as u64;
+        let at = rng.below(n) as usize;
+        match rng.below(6) {
+            0 if !out.is_empty() => {
+                let at = at.min(out.len() - 1);
+                out[at] = rng.below(256) as u8;
+            }
+            1 if !out.is_empty() => {
+                out.remove(at.min(out.len() - 1));
+            }
+            2 => {
+                let end = (at + 1 + rng.below(40) as usize).min(out.len());
+                out.drain(at.min(end)..end);
+            }
+            3 => {
+                let end = (at + 1 + rng.below(40) as usize).min(out.len());
+                let piece = out[at.min(end)..end].to_vec();
+                out.splice(at..at, piece);
+            }
+            _ => {
+                let token = tokens[rng.below(tokens.len() as u64) as usize];
+                let at = at.min(out.len());
+                out.splice(at..at, token.bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Run `f`, failing the test with `what` if it panics.
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| panic!("panicked on {what}"))
+}
+
+#[test]
+fn mutated_formulas_parse_or_fail_with_a_message() {
+    use paddy::catalogue::{formula::Expr, Catalogue, Role};
+    use paddy::kernels::expr::{Program, Symbol};
+    let seeds: Vec<String> = Catalogue::builtin()
+        .indices()
+        .map(|d| d.formula.clone())
+        .collect();
+    let tokens = [
+        "(",
+        ")",
+        "**",
+        "*",
+        "/",
+        "+",
+        "-",
+        "1e308",
+        "1e-320",
+        "0",
+        ".",
+        "e",
+        "N",
+        "R",
+        "L",
+        "(((",
+        ")))",
+        " ",
+        "\u{e9}",
+        "\0",
+        "nan",
+        "inf",
+        "9999999999999999999999",
+    ];
+    let bind = |s: &str| Some(Role::parse_symbol(s).map_or(Symbol::Value(0.5), Symbol::Band));
+    let mut rng = Rng(0xf022_0001);
+    let (mut parsed, mut refused) = (0, 0);
+    for i in 0..4000 {
+        let seed = seeds[i % seeds.len()].as_bytes();
+        let bytes = mutate(&mut rng, seed, &tokens);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let result = no_panic(&text, || {
+            Expr::parse(&text).map(|e| {
+                let program = Program::compile(&e, &bind).unwrap();
+                let inputs = vec![[0.3_f32, 0.0, -1.0, f32::NAN]; program.bands().len()];
+                let inputs: Vec<&[f32]> = inputs.iter().map(|b| &b[..]).collect();
+                let mut out = [0.0_f32; 4];
+                program.eval(&inputs, &mut out, &mut Vec::new());
+            })
+        });
+        match result {
+            Ok(()) => parsed += 1,
+            Err(e) => {
+                assert!(
+                    !e.message.trim().is_empty() && e.position <= text.len(),
+                    "{text}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    // The mutations reach both sides.
+    assert!(
+        parsed > 400 && refused > 400,
+        "{parsed} parsed, {refused} refused"
+    );
+}
+
+#[test]
+fn mutated_run_files_load_or_fail_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy(sample("plots.geojson"), dir.join("plots.geojson")).unwrap();
+    let seed = std::fs::read(sample("nightly.toml")).unwrap();
+    let tokens = [
+        "[[sources]]\n",
+        "[stage]\n",
+        "[prescribe]\n",
+        "= \"\"\n",
+        "= []\n",
+        "= -1\n",
+        "= 1e400\n",
+        "\"",
+        "'",
+        "[",
+        "]",
+        "=",
+        "\n",
+        "#",
+        "name = \"s2\"\n",
+        "at = \"2026-02-30\"\n",
+        "indices = [\"ndvi\", \"nope\"]\n",
+        "threads = 0\n",
+        "cell_size = -5.0\n",
+    ];
+    let path = dir.join("run.toml");
+    let mut rng = Rng(0x70_0001);
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..1500 {
+        let bytes = mutate(&mut rng, &seed, &tokens);
+        std::fs::write(&path, &bytes).unwrap();
+        let what = String::from_utf8_lossy(&bytes).into_owned();
+        match no_panic(&what, || paddy::batch::config::load(&path)) {
+            Ok(_) => loaded += 1,
+            Err(e) => {
+                assert!(!e.to_string().trim().is_empty(), "{what}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        loaded > 100 && refused > 100,
+        "{loaded} loaded, {refused} refused"
+    );
+}
+
+#[test]
+fn mutated_plot_files_read_or_fail_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("plots.geojson");
+    let seed = std::fs::read(sample("plots.geojson")).unwrap();
+    let tokens = [
+        "null",
+        "[]",
+        "{}",
+        "\"",
+        ",",
+        "]",
+        "[",
+        "1e400",
+        "-999",
+        "\"Polygon\"",
+        "\"Point\"",
+        "\"MultiPolygon\"",
+        "\"coordinates\": [[[0,0],[0,0],[0,0]]]",
+        "\"properties\": null",
+        "\"plot_id\": null",
+        "NaN",
+    ];
+    let mut rng = Rng(0x9e0_0001);
+    let (mut read, mut refused) = (0, 0);
+    for _ in 0..1500 {
+        let bytes = mutate(&mut rng, &seed, &tokens);
+        std::fs::write(&path, &bytes).unwrap();
+        let what = String::from_utf8_lossy(&bytes).into_owned();
+        let result = no_panic(&what, || {
+            paddy::io::vector::read_plots(&path, None, Some("plot_id")).and_then(|plots| {
+                // And on to the plots' geodesic areas, as stats and prescribe use them.
+                paddy::io::vector::wgs84(&plots).map(|parts| paddy::plots::geodesic_areas(&parts))
+            })
+        });
+        match result {
+            Ok(_) => read += 1,
+            Err(e) => {
+                assert!(!e.to_string().trim().is_empty(), "{what}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(read > 50 && refused > 50, "{read} read, {refused} refused");
+}
