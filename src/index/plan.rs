@@ -724,9 +724,9 @@ fn plan_outputs(
     Ok(outputs)
 }
 
-/// A `--const` that no index asked for uses: refused when the catalogue has no constant of
+/// A `--const` that no index asked for uses: refused when no catalogue index or constant has
 /// that name (a misspelt or wrongly cased name, `l` for SAVI's `L`, naming the constants the
-/// indices do use), a warning when it is a catalogue constant these indices happen not to use.
+/// indices do use), a warning when it is a catalogue one these indices happen not to use.
 /// Never silently ignored.
 fn check_constants_used(
     request: &IndexRequest,
@@ -740,7 +740,11 @@ fn check_constants_used(
         .map(str::to_string)
         .collect();
     for unused in request.constants.keys().filter(|k| !used.contains(*k)) {
-        if catalogue.constant(unused).is_some() {
+        let known = catalogue.constant(unused).is_some()
+            || catalogue
+                .indices()
+                .any(|d| d.constants().contains(&unused.as_str()));
+        if known {
             warnings.push(format!(
                 "--const {unused}: none of the indices asked for uses {unused}"
             ));
