@@ -273,6 +273,14 @@ pub fn load(path: &Path) -> Result<Loaded> {
             ))
         })
     };
+    if let Some(threads) = run.machine.threads {
+        use crate::raster::engine::MAX_THREADS;
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(bad(format!(
+                "[machine] threads = {threads}: give a thread count from 1 to {MAX_THREADS}"
+            )));
+        }
+    }
     if run.plots.files.is_empty() {
         return Err(bad("[plots] files is empty".into()));
     }

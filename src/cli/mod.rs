@@ -79,11 +79,9 @@ pub fn main() -> i32 {
     }
 }
 
-/// The most worker threads a command accepts (`-j`): more is a typo, not a machine.
-pub const MAX_THREADS: usize = 1024;
-
-/// `-j N`: a thread count from 1 to [`MAX_THREADS`].
+/// `-j N`: a thread count from 1 to [`crate::raster::engine::MAX_THREADS`].
 fn parse_threads(text: &str) -> std::result::Result<usize, String> {
+    use crate::raster::engine::MAX_THREADS;
     match text.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
         _ => Err(format!(

@@ -874,6 +874,30 @@ fn nonsense_options_are_refused_naming_the_option() {
     );
 }
 
+#[test]
+fn a_run_file_asking_for_absurd_threads_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = std::fs::read_to_string(sample("nightly.toml")).unwrap();
+    assert!(text.contains("# threads = 2"));
+    for (threads, code) in [("100000", 2), ("0", 2), ("2", 0)] {
+        let run = text.replace("# threads = 2", &format!("threads = {threads}"));
+        std::fs::write(dir.join("run.toml"), run).unwrap();
+        let out = paddy(dir, &["validate", "run.toml"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if code == 0 {
+            // Only the paths (relative to the sample folder) are wrong now, not the threads.
+            assert!(!stderr.contains("threads"), "{stderr}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(
+            stderr.contains("run.toml: [machine] threads = ") && stderr.contains("from 1 to 1024"),
+            "{stderr}"
+        );
+    }
+}
+
 /// The sample plots with `edit` applied to the features.
 fn plots_edited(path: &Path, edit: impl Fn(&mut Vec<serde_json::Value>)) {
     let text = std::fs::read_to_string(sample("plots.geojson")).unwrap();
