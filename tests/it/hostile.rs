@@ -412,6 +412,73 @@ fn int8_rasters_are_read_signed() {
         checked += 1;
     }
     assert!(checked > w * h / 2);
+    // Coarsened 2× by paddy's own resampling: the mean of the signed values.
+    paddy_ok(
+        dir,
+        &[
+            "index",
+            "int8.tif",
+            "-b",
+            "N=1",
+            "-b",
+            "R=2",
+            "--expr",
+            "S=2*N+R/4",
+            "--resolution",
+            "1.0",
+            "-o",
+            "coarse",
+            "-q",
+        ],
+    );
+    let coarse = read_band(&dir.join("coarse/int8_s.tif"), 1);
+    assert_eq!((coarse.width, coarse.height), (w / 2, h / 2));
+    let mut averaged = 0;
+    for (j, got) in coarse.data.iter().enumerate() {
+        let (cx, cy) = (j % coarse.width, j / coarse.width);
+        let block: Vec<usize> = [(0, 0), (1, 0), (0, 1), (1, 1)]
+            .iter()
+            .map(|(dx, dy)| (2 * cy + dy) * w + 2 * cx + dx)
+            .collect();
+        if block.iter().any(|&i| n[i] == -128 || r[i] == -128) {
+            continue;
+        }
+        let want = block
+            .iter()
+            .map(|&i| 2.0 * f64::from(n[i]) + f64::from(r[i]) / 4.0)
+            .sum::<f64>()
+            / 4.0;
+        assert!(
+            (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+        averaged += 1;
+    }
+    assert!(averaged > coarse.data.len() / 2);
+    // A grid only GDAL's warper can make (1.5 source pixels a pixel): refused, not read unsigned.
+    let stderr = fails(
+        dir,
+        &[
+            "index",
+            "int8.tif",
+            "-b",
+            "N=1",
+            "-b",
+            "R=2",
+            "--expr",
+            "S=2*N+R/4",
+            "--resolution",
+            "0.75",
+            "-o",
+            "warped",
+        ],
+        1,
+    );
+    assert!(
+        stderr.contains("int8.tif: band 1 is Int8") && stderr.contains("gdal_translate -ot Int16"),
+        "{stderr}"
+    );
+    assert!(all_files(&dir.join("warped")).is_empty());
     // Statistics read the band's values signed too: the sample plots do not cover this small
     // raster, so a plot made of its extent is used.
     let gt = gdal::Dataset::open(dir.join("int8.tif"))
