@@ -942,7 +942,7 @@ fn nonsense_options_are_refused_naming_the_option() {
 }
 
 #[test]
-fn a_run_file_asking_for_absurd_threads_is_refused() {
+fn a_run_file_with_absurd_numbers_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let text = std::fs::read_to_string(sample("nightly.toml")).unwrap();
@@ -962,6 +962,24 @@ fn a_run_file_asking_for_absurd_threads_is_refused() {
             stderr.contains("run.toml: [machine] threads = ") && stderr.contains("from 1 to 1024"),
             "{stderr}"
         );
+    }
+    // TOML numbers can be nan and inf: refused naming the key.
+    for (from, to, said) in [
+        (
+            "[stage]\n",
+            "[stage]\nlambda = nan\n",
+            "[stage] lambda = NaN",
+        ),
+        (
+            "# stages_tolerance_days = 3",
+            "stages_tolerance_days = -inf",
+            "[prescribe] stages_tolerance_days = -inf",
+        ),
+    ] {
+        assert!(text.contains(from));
+        std::fs::write(dir.join("run.toml"), text.replace(from, to)).unwrap();
+        let stderr = fails(dir, &["validate", "run.toml"], 2);
+        assert!(stderr.contains(said), "{stderr}");
     }
 }
 
