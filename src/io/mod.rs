@@ -158,6 +158,7 @@ pub fn open(path: &Path) -> Result<Dataset> {
             message,
         });
     }
+    check_complete(path, &ds)?;
     Ok(ds)
 }
 
@@ -222,7 +223,6 @@ impl RasterInfo {
                     .filter(|&(s, o)| (s, o) != (1.0, 0.0)),
             });
         }
-        check_complete(path, &ds)?;
         Ok(RasterInfo {
             path: path.to_path_buf(),
             grid: Grid {
@@ -310,7 +310,8 @@ fn check_pixel_type(path: &Path, index: usize, band: &gdal::raster::RasterBand) 
 }
 
 /// Refuse a GeoTIFF whose header places pixel data past the end of the file (a truncated copy
-/// or download), before anything is read or written: every block's offset and byte count, as
+/// or download) when it is opened, so before anything is read or written (every input, the
+/// previous flight warped by `prescribe` included, is opened through [`open`]): every block's offset and byte count, as
 /// GDAL reports them from the header, must lie within the file. The last row of blocks of each
 /// band is checked (writers store blocks in order, so a cut shows there first): a few calls
 /// per band however large the raster. Other formats are left to fail at the first read.

@@ -350,19 +350,9 @@ pub fn warp_args(warp: &Warp) -> Vec<String> {
     args
 }
 
-fn make_vrt(path: &Path, warp: &Warp, name: &str) -> Result<()> {
-    // The VRT names its source: an absolute path, so it opens from /vsimem/.
-    let source = if path.to_string_lossy().starts_with("/vsi") {
-        path.to_path_buf()
-    } else {
-        path.canonicalize().map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-    };
-    let src = super::open(&source)?;
-    // GDAL's warper reads Int8 (Byte with PIXELTYPE=SIGNEDBYTE) as 0..=255 and would blend
-    // -1 and 1 into 128: refuse rather than resample wrong values.
+/// GDAL's warper reads Int8 (Byte with PIXELTYPE=SIGNEDBYTE) as 0..=255 and would blend -1
+/// and 1 into 128: refuse such a file where only the warper can resample it.
+pub(super) fn no_signed_bytes_for_the_warper(path: &Path, src: &gdal::Dataset) -> Result<()> {
     for i in 1..=src.raster_count() {
         if src
             .rasterband(i)
@@ -376,6 +366,21 @@ fn make_vrt(path: &Path, warp: &Warp, name: &str) -> Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+fn make_vrt(path: &Path, warp: &Warp, name: &str) -> Result<()> {
+    // The VRT names its source: an absolute path, so it opens from /vsimem/.
+    let source = if path.to_string_lossy().starts_with("/vsi") {
+        path.to_path_buf()
+    } else {
+        path.canonicalize().map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+    };
+    let src = super::open(&source)?;
+    no_signed_bytes_for_the_warper(path, &src)?;
     let mut args: Vec<String> = vec!["-of".into(), "VRT".into()];
     args.extend(warp_args(warp));
     let vrt = super::warp::gdalwarp_to(&src, name, &args, path)?;

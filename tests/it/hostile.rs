@@ -619,6 +619,53 @@ fn a_truncated_raster_fails_before_anything_is_written() {
 }
 
 #[test]
+fn a_truncated_previous_flight_stops_prescribe_before_it_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for date in ["20260626", "20260718"] {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                &sample(&format!("drone_{date}.tif")),
+                "--index",
+                "ndrei,ndvi",
+                "--out",
+                "idx",
+                "-q",
+            ],
+        );
+    }
+    // paddy's own COG: overviews first, the full-resolution tiles last.
+    let bytes = std::fs::read(dir.join("idx/drone_20260626_ndvi.tif")).unwrap();
+    std::fs::write(dir.join("cut.tif"), &bytes[..bytes.len() - 1000]).unwrap();
+    let stderr = fails(
+        dir,
+        &[
+            "prescribe",
+            "--plots",
+            &sample("plots.geojson"),
+            "--n-index",
+            "idx/drone_20260718_ndrei.tif",
+            "--spray-index",
+            "idx/drone_20260718_ndvi.tif",
+            "--previous",
+            "cut.tif",
+            "--at",
+            "2026-07-18",
+            "--out",
+            "rx",
+        ],
+        1,
+    );
+    assert!(
+        stderr.contains("cut.tif") && stderr.contains("the file is truncated"),
+        "{stderr}"
+    );
+    assert!(all_files(&dir.join("rx")).is_empty());
+}
+
+#[test]
 fn formulas_too_deep_or_too_long_are_refused_with_the_position() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
