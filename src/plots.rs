@@ -124,6 +124,56 @@ pub struct Plots {
     pub warnings: Vec<String>,
 }
 
+/// What a plot attribute is renamed to when an output column has its name.
+pub const ATTRIBUTE_PREFIX: &str = "attr_";
+
+/// The output columns of a table's plot attributes, written beside the id column `id_column`
+/// and the `computed` columns: an attribute whose name is taken (ignoring case) is written as
+/// `attr_<name>` (`attr_` again while that too is taken), so no value ever lands under another
+/// column's name. Returns the columns, in the order of `fields`, and a warning per renamed
+/// attribute naming both names.
+pub fn attribute_columns(
+    id_column: &str,
+    fields: &[(String, Kind)],
+    computed: &[(String, Kind)],
+) -> (Vec<(String, Kind)>, Vec<String>) {
+    let mut taken: std::collections::HashSet<String> = computed
+        .iter()
+        .map(|c| c.0.to_lowercase())
+        .chain(std::iter::once(id_column.to_lowercase()))
+        .collect();
+    // Attributes that keep their names are taken first, so a renamed one never takes the
+    // name of another attribute.
+    let clashes: Vec<bool> = fields
+        .iter()
+        .map(|(name, _)| taken.contains(&name.to_lowercase()))
+        .collect();
+    for ((name, _), clash) in fields.iter().zip(&clashes) {
+        if !clash {
+            taken.insert(name.to_lowercase());
+        }
+    }
+    let mut warnings = Vec::new();
+    let columns = fields
+        .iter()
+        .zip(&clashes)
+        .map(|((name, kind), clash)| {
+            if !clash {
+                return (name.clone(), *kind);
+            }
+            let mut renamed = format!("{ATTRIBUTE_PREFIX}{name}");
+            while !taken.insert(renamed.to_lowercase()) {
+                renamed = format!("{ATTRIBUTE_PREFIX}{renamed}");
+            }
+            warnings.push(format!(
+                "plot attribute '{name}' is written as '{renamed}': the output has a column '{name}' of its own"
+            ));
+            (renamed, *kind)
+        })
+        .collect();
+    (columns, warnings)
+}
+
 /// Geodesic area (m², on the WGS84 ellipsoid) of each plot given its lon/lat parts; NaN for a
 /// plot without parts.
 pub fn geodesic_areas(lonlat: &[Option<Parts>]) -> Vec<f64> {
@@ -174,6 +224,33 @@ pub fn densify(ring: &[(f64, f64)], step: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn named(names: &[&str]) -> Vec<(String, Kind)> {
+        names.iter().map(|n| (n.to_string(), Kind::Text)).collect()
+    }
+
+    #[test]
+    fn clashing_attributes_are_renamed_once_and_uniquely() {
+        let fields = named(&["Status", "variety", "attr_status", "val_mean", "plot_id"]);
+        let computed = named(&["status", "val_mean"]);
+        let (columns, warnings) = attribute_columns("plot_id", &fields, &computed);
+        let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "attr_attr_Status",
+                "variety",
+                "attr_status",
+                "attr_val_mean",
+                "attr_plot_id"
+            ]
+        );
+        assert_eq!(warnings.len(), 3);
+        assert!(warnings[0].contains("'Status'") && warnings[0].contains("'attr_attr_Status'"));
+        let (same, none) = attribute_columns("fid", &named(&["variety"]), &computed);
+        assert_eq!(same, named(&["variety"]));
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn densify_keeps_ends_and_bounds_pieces() {

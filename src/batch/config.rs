@@ -216,6 +216,58 @@ pub fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The run file's numeric settings, checked as the command line's parsers check theirs (TOML
+/// writes nan and inf as numbers): a message naming the key for the first one out of range.
+fn check_numbers(run: &RunFile) -> std::result::Result<(), String> {
+    let numbers = run
+        .sources
+        .iter()
+        .filter_map(|s| {
+            let cloud = s.stac.as_ref()?.max_cloud?;
+            Some((
+                format!("[[sources]] '{}' stac max_cloud", s.name),
+                cloud,
+                (0.0..=100.0).contains(&cloud),
+                "a percentage from 0 to 100",
+            ))
+        })
+        .chain(run.stage.as_ref().and_then(|st| st.lambda).map(|l| {
+            (
+                "[stage] lambda".to_string(),
+                l,
+                l.is_finite() && l > 0.0,
+                "a finite number above 0",
+            )
+        }))
+        .chain(
+            run.prescribe
+                .as_ref()
+                .and_then(|p| p.stages_tolerance_days)
+                .map(|d| {
+                    (
+                        "[prescribe] stages_tolerance_days".to_string(),
+                        d,
+                        d.is_finite() && d >= 0.0,
+                        "a finite number of days, 0 or more",
+                    )
+                }),
+        );
+    for (key, value, ok, what) in numbers {
+        if !ok {
+            return Err(format!("{key} = {value}: give {what}"));
+        }
+    }
+    if let Some(threads) = run.machine.threads {
+        use crate::raster::engine::MAX_THREADS;
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(format!(
+                "[machine] threads = {threads}: give a thread count from 1 to {MAX_THREADS}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Read and check a run file. Errors are configuration errors (exit 2) naming the file, and
 /// for TOML problems the key and line.
 pub fn load(path: &Path) -> Result<Loaded> {
@@ -286,6 +338,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
             ))
         })
     };
+    check_numbers(&run).map_err(bad)?;
     if run.plots.files.is_empty() {
         return Err(bad("[plots] files is empty".into()));
     }

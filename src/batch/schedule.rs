@@ -348,7 +348,7 @@ fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
     let failed = |error: &Error| UnitReport {
         status: Status::Failed,
         seconds,
-        error: Some(match disk_full(ctx.dir) {
+        error: Some(match crate::io::disk_full(ctx.dir) {
             Some(note) => format!("{error} ({note})"),
             None => error.to_string(),
         }),
@@ -404,25 +404,6 @@ fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default(),
         ))
-    })
-}
-
-/// GDAL reports a full disk as a failed write ("IO error writing tag data"): say what it is
-/// when the output's filesystem has (almost) no room left.
-pub fn disk_full(dir: &Path) -> Option<String> {
-    let c = std::ffi::CString::new(dir.as_os_str().to_string_lossy().as_bytes()).ok()?;
-    // SAFETY: statvfs fills the struct for a NUL-terminated path.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
-    (free < 4 << 20).then(|| {
-        format!(
-            "the output disk is full: {} KiB free at {}",
-            free / 1024,
-            dir.display()
-        )
     })
 }
 

@@ -37,6 +37,14 @@ impl Op {
     }
 }
 
+/// How deep a formula may nest: every parenthesis, sign, power and chained operator adds a
+/// level (`a + b + c` is two levels, `((a))` one). Parsing, compiling and evaluating recurse
+/// no deeper than this, so no formula can overflow the stack.
+pub const MAX_DEPTH: usize = 256;
+
+/// How many tokens (numbers, symbols, operators, parentheses) a formula may have.
+pub const MAX_TOKENS: usize = 10_000;
+
 /// A syntax error with the character offset where it was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
@@ -56,8 +64,10 @@ impl Expr {
         let mut p = Parser {
             src: text.as_bytes(),
             pos: 0,
+            tokens: 0,
+            nesting: 0,
         };
-        let e = p.sum()?;
+        let (e, _) = p.sum()?;
         p.skip_ws();
         if p.pos < p.src.len() {
             return Err(p.error("unexpected text after the end of the formula"));
@@ -100,7 +110,14 @@ impl Expr {
 struct Parser<'a> {
     src: &'a [u8],
     pos: usize,
+    /// Tokens read so far.
+    tokens: usize,
+    /// How many `unary` calls are open: every recursion of the parser passes through one.
+    nesting: usize,
 }
+
+/// A parsed subtree and its depth (a number or symbol is depth 0).
+type Parsed = (Expr, usize);
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> ParseError {
@@ -120,14 +137,40 @@ impl Parser<'_> {
         self.skip_ws();
         if self.src[self.pos..].starts_with(token.as_bytes()) {
             self.pos += token.len();
+            self.tokens += 1;
             true
         } else {
             false
         }
     }
 
+    /// Refuse a token past [`MAX_TOKENS`].
+    fn count(&self) -> Result<(), ParseError> {
+        if self.tokens > MAX_TOKENS {
+            return Err(self.error(&format!(
+                "the formula is longer than {MAX_TOKENS} numbers, symbols and operators"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `Bin(op, a, b)`, refused when deeper than [`MAX_DEPTH`].
+    fn join(&self, op: Op, (a, da): Parsed, (b, db): Parsed) -> Result<Parsed, ParseError> {
+        let depth = da.max(db) + 1;
+        if depth > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok((Expr::Bin(op, Box::new(a), Box::new(b)), depth))
+    }
+
+    fn too_deep(&self) -> ParseError {
+        self.error(&format!(
+            "the formula nests deeper than {MAX_DEPTH} levels (each parenthesis, sign, power or chained operator is one)"
+        ))
+    }
+
     // sum := product (('+' | '-') product)*
-    fn sum(&mut self) -> Result<Expr, ParseError> {
+    fn sum(&mut self) -> Result<Parsed, ParseError> {
         let mut left = self.product()?;
         loop {
             let op = if self.eat("+") {
@@ -137,12 +180,14 @@ impl Parser<'_> {
             } else {
                 return Ok(left);
             };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.product()?));
+            self.count()?;
+            let right = self.product()?;
+            left = self.join(op, left, right)?;
         }
     }
 
     // product := unary (('*' | '/') unary)*   ('**' is not a product)
-    fn product(&mut self) -> Result<Expr, ParseError> {
+    fn product(&mut self) -> Result<Parsed, ParseError> {
         let mut left = self.unary()?;
         loop {
             self.skip_ws();
@@ -155,36 +200,60 @@ impl Parser<'_> {
             } else {
                 return Ok(left);
             };
-            left = Expr::Bin(op, Box::new(left), Box::new(self.unary()?));
+            self.count()?;
+            let right = self.unary()?;
+            left = self.join(op, left, right)?;
         }
     }
 
     // unary := ('-' | '+') unary | power      (as in Python: -x ** 2 == -(x ** 2))
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    // Every recursion of the parser passes through here, so this is where its depth is bounded.
+    fn unary(&mut self) -> Result<Parsed, ParseError> {
+        self.skip_ws();
+        if self.nesting >= MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        self.nesting += 1;
+        let parsed = self.signed();
+        self.nesting -= 1;
+        parsed
+    }
+
+    fn signed(&mut self) -> Result<Parsed, ParseError> {
         if self.eat("-") {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            self.count()?;
+            let (e, depth) = self.unary()?;
+            if depth + 1 > MAX_DEPTH {
+                return Err(self.too_deep());
+            }
+            return Ok((Expr::Neg(Box::new(e)), depth + 1));
         }
         if self.eat("+") {
+            self.count()?;
             return self.unary();
         }
         self.power()
     }
 
     // power := atom ('**' unary)?   (right-associative)
-    fn power(&mut self) -> Result<Expr, ParseError> {
+    fn power(&mut self) -> Result<Parsed, ParseError> {
         let base = self.atom()?;
         if self.eat("**") {
-            return Ok(Expr::Bin(Op::Pow, Box::new(base), Box::new(self.unary()?)));
+            self.count()?;
+            let exponent = self.unary()?;
+            return self.join(Op::Pow, base, exponent);
         }
         Ok(base)
     }
 
-    fn atom(&mut self) -> Result<Expr, ParseError> {
+    fn atom(&mut self) -> Result<Parsed, ParseError> {
         self.skip_ws();
         let start = self.pos;
         let Some(&c) = self.src.get(self.pos) else {
             return Err(self.error("formula ends where a number, symbol or '(' was expected"));
         };
+        self.tokens += 1;
+        self.count()?;
         if c == b'(' {
             self.pos += 1;
             let e = self.sum()?;
@@ -213,10 +282,13 @@ impl Parser<'_> {
                 }
             }
             let text = std::str::from_utf8(&self.src[start..self.pos]).unwrap_or("");
-            return text.parse().map(Expr::Num).map_err(|_| ParseError {
-                position: start,
-                message: format!("'{text}' is not a number"),
-            });
+            return text
+                .parse()
+                .map(|v| (Expr::Num(v), 0))
+                .map_err(|_| ParseError {
+                    position: start,
+                    message: format!("'{text}' is not a number"),
+                });
         }
         if c.is_ascii_alphabetic() || c == b'_' {
             while self.pos < self.src.len()
@@ -225,7 +297,7 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             let name = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
-            return Ok(Expr::Sym(name));
+            return Ok((Expr::Sym(name), 0));
         }
         Err(self.error(&format!("unexpected '{}'", c as char)))
     }
@@ -262,6 +334,38 @@ mod tests {
         let err = Expr::parse("N + * R").unwrap_err();
         assert_eq!(err.position, 4);
         assert!(Expr::parse("N R").is_err());
+    }
+
+    #[test]
+    fn deep_or_long_formulas_are_refused_not_overflowed() {
+        let nested = format!("{}N{}", "(".repeat(20_000), ")".repeat(20_000));
+        let err = Expr::parse(&nested).unwrap_err();
+        assert!(err.message.contains("deeper than 256"), "{err}");
+        assert_eq!(err.position, MAX_DEPTH);
+        let signs = format!("{}N", "-".repeat(20_000));
+        assert!(Expr::parse(&signs).unwrap_err().message.contains("deeper"));
+        let powers = vec!["N"; 20_000].join("**");
+        assert!(Expr::parse(&powers).unwrap_err().message.contains("deeper"));
+        let flat = vec!["N"; 45_000].join(" + ");
+        let err = Expr::parse(&flat).unwrap_err();
+        assert!(err.message.contains("deeper than 256"), "{err}");
+        // Balanced, so shallow, but too long.
+        let mut balanced = "N".to_string();
+        while balanced.len() < 60_000 {
+            balanced = format!("({balanced}) + ({balanced})");
+        }
+        let err = Expr::parse(&balanced).unwrap_err();
+        assert!(err.message.contains("longer than 10000"), "{err}");
+        // At the limits: accepted.
+        let deepest = format!(
+            "{}N{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(Expr::parse(&deepest).is_ok());
+        let longest = vec!["N"; MAX_DEPTH + 1].join(" + ");
+        assert_eq!(eval(&longest, &[("N", 1.0)]), (MAX_DEPTH + 1) as f64);
+        assert!(Expr::parse(&vec!["N"; MAX_DEPTH + 2].join(" + ")).is_err());
     }
 
     #[test]

@@ -88,12 +88,12 @@ pub struct IndexArgs {
     bands: Vec<(Role, BandRef)>,
 
     /// Multiply DNs by this to get reflectance (overrides the profile).
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, value_parser = super::parse_scale)]
     scale: Option<f64>,
 
     /// Add this after scaling: reflectance = DN × scale + offset (overrides the profile and
     /// file metadata; Sentinel-2 baseline ≥ 04.00 without metadata: --offset -0.1).
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, value_parser = super::parse_finite)]
     offset: Option<f64>,
 
     /// Input DN that means no data (overrides the files' own nodata).
@@ -160,7 +160,7 @@ pub struct IndexArgs {
     layout: Layout,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// Print the run summary as JSON on stdout (an array of them when several stacks are given).
@@ -181,6 +181,11 @@ fn parse_band(text: &str) -> std::result::Result<(Role, BandRef), String> {
     })?;
     if spec.is_empty() {
         return Err(format!("--band {role}= needs a band number or a file"));
+    }
+    if spec.trim().parse::<i64>().is_ok_and(|n| n < 1) {
+        return Err(format!(
+            "--band {role}={spec}: band numbers start at 1 (band 1 is the first band)"
+        ));
     }
     Ok((role, BandRef::parse(spec)))
 }
@@ -305,7 +310,8 @@ pub fn run(args: IndexArgs) -> Result<()> {
             "indices",
             |progress| index::run(plan, progress),
             |_| &[],
-        )?;
+        )
+        .map_err(|e| crate::io::explain_full_disk(&request.out_dir, e))?;
         if !args.json && !args.quiet {
             print_summary(plan, &report);
         }

@@ -99,6 +99,41 @@ pub fn main() -> i32 {
     }
 }
 
+/// `-j N`: a thread count from 1 to [`crate::raster::engine::MAX_THREADS`].
+fn parse_threads(text: &str) -> std::result::Result<usize, String> {
+    use crate::raster::engine::MAX_THREADS;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a thread count from 1 to {MAX_THREADS}"
+        )),
+    }
+}
+
+/// A factor that must be a finite number other than 0 (`--scale`).
+fn parse_scale(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v != 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a finite number other than 0")),
+    }
+}
+
+/// A finite number (`--offset`).
+fn parse_finite(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("'{text}' is not a finite number")),
+    }
+}
+
+/// A finite number above 0 (`--lambda`).
+fn parse_positive(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a finite number above 0")),
+    }
+}
+
 /// A progress bar on stderr counting `unit`, hidden with --quiet (and by indicatif when stderr
 /// is not a terminal).
 fn progress_bar(quiet: bool, prefix: &str, unit: &str) -> indicatif::ProgressBar {

@@ -140,7 +140,7 @@ pub struct PrescribeArgs {
     json: bool,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// No summary or warnings.
@@ -247,7 +247,8 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
     .flatten()
     .cloned()
     .collect();
-    let written = output::write(&rx, &request.config, &args.out, &inputs)?;
+    let written = output::write(&rx, &request.config, &args.out, &inputs)
+        .map_err(|e| crate::io::explain_full_disk(&args.out, e))?;
     if args.json {
         // The report in memory, formatted as rx_report.json is (not read back from it).
         let text = serde_json::to_string_pretty(&written.report)

@@ -215,13 +215,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         };
         bar.suspend(|| eprintln!("{line}"));
     })
-    .map_err(|e| match schedule::disk_full(&dir) {
-        Some(note) => Error::Input {
-            path: dir.clone(),
-            message: format!("{e} ({note}); the files already written are whole"),
-        },
-        None => e,
-    })?;
+    .map_err(|e| crate::io::explain_full_disk(&dir, e))?;
     bar.finish_and_clear();
     let report = &finished.report;
     summary(report, &dir, args.json, args.quiet);

@@ -116,7 +116,7 @@ pub struct StageArgs {
     /// Whittaker smoothing strength (larger = smoother). 500 suits Sentinel-2-like revisits
     /// (5–10 days); for 16-day or monthly composites with undetected clouds (MODIS without its
     /// QA band) use --smoother envelope --lambda 5000, or single cloudy dates bend the curve.
-    #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA)]
+    #[arg(long, value_name = "LAMBDA", default_value_t = crate::phenology::smooth::DEFAULT_LAMBDA, value_parser = super::parse_positive)]
     lambda: f64,
 
     /// Season start and end at this fraction of the seasonal amplitude (between 0 and 1).
@@ -133,7 +133,7 @@ pub struct StageArgs {
 
     /// Multiply the index values by this first (e.g. 0.0001 for MODIS NDVI stored × 10000):
     /// thresholds are on the usual −1…1 scale.
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = super::parse_scale)]
     scale: f64,
 
     /// A TOML table of stage start days after transplanting per duration class (extends or
@@ -156,7 +156,7 @@ pub struct StageArgs {
     chart: Option<PathBuf>,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// No progress bar, warnings or summary.
@@ -185,15 +185,6 @@ fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("{v} is not between 0 and 1"))
-    }
-}
-
-fn parse_scale(text: &str) -> std::result::Result<f64, String> {
-    let v = number(text)?;
-    if v.is_finite() && v != 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("{v} is not a finite non-zero number"))
     }
 }
 

@@ -78,7 +78,7 @@ pub struct StatsArgs {
     assume_same_crs: bool,
 
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     /// Print a summary as JSON on stdout (with --out).
@@ -142,7 +142,12 @@ pub fn run(args: StatsArgs) -> Result<()> {
     let table = super::with_progress(
         args.quiet,
         "stats",
-        |progress| zonal::run(&plots, &rasters, &request, progress),
+        |progress| {
+            let mut table = zonal::run(&plots, &rasters, &request, progress)?;
+            let renamed = output::attribute_columns(&table).1;
+            table.warnings.extend(renamed);
+            Ok(table)
+        },
         |t| &t.warnings,
     )?;
     if args.out.is_empty() {

@@ -3,7 +3,7 @@
 //! which constants, and where each output goes. Every mistake is found here, before any pixel is
 //! read or any file written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::grid::{crop, resampling_for, target_grid, GridChoice};
@@ -470,6 +470,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
     let outputs = plan_outputs(request, catalogue, &files, &profile, |r| {
         chosen.contains_key(&r)
     })?;
+    check_constants_used(request, catalogue, &outputs, &mut warnings)?;
 
     // Reflectance conversion for the roles the kernels read.
     let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
@@ -723,6 +724,49 @@ fn plan_outputs(
     Ok(outputs)
 }
 
+/// A `--const` that no index asked for uses: refused when no catalogue index or constant has
+/// that name (a misspelt or wrongly cased name, `l` for SAVI's `L`, naming the constants the
+/// indices do use), a warning when it is a catalogue one these indices happen not to use.
+/// Never silently ignored.
+fn check_constants_used(
+    request: &IndexRequest,
+    catalogue: &Catalogue,
+    outputs: &[PlannedIndex],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let used: BTreeSet<String> = outputs
+        .iter()
+        .flat_map(|o| o.def.constants())
+        .map(str::to_string)
+        .collect();
+    for unused in request.constants.keys().filter(|k| !used.contains(*k)) {
+        let known = catalogue.constant(unused).is_some()
+            || catalogue
+                .indices()
+                .any(|d| d.constants().contains(&unused.as_str()));
+        if known {
+            warnings.push(format!(
+                "--const {unused}: none of the indices asked for uses {unused}"
+            ));
+            continue;
+        }
+        let hint = match used.iter().find(|u| u.eq_ignore_ascii_case(unused)) {
+            Some(right) => format!(" (constant names are case-sensitive: did you mean {right}?)"),
+            None => String::new(),
+        };
+        let known = if used.is_empty() {
+            "they use none".to_string()
+        } else {
+            let names: Vec<&str> = used.iter().map(String::as_str).collect();
+            format!("they use {}", names.join(", "))
+        };
+        return Err(Error::usage(format!(
+            "--const {unused}: no index asked for has a constant named '{unused}'{hint}; {known}"
+        )));
+    }
+    Ok(())
+}
+
 impl IndexRequest {
     fn inputs_or(&self, files: &[PathBuf]) -> Vec<PathBuf> {
         if self.inputs.is_empty() {
@@ -801,7 +845,13 @@ pub fn custom_index(name: &str, formula: &str, catalogue: &Catalogue) -> Result<
         } else {
             format!("before '{rest}'")
         };
-        Error::usage(format!("custom index {name}: {e} in '{formula}' ({place})"))
+        // A long formula is not repeated whole: the position and what follows it say where.
+        let shown = if formula.chars().count() <= 80 {
+            format!(" in '{formula}'")
+        } else {
+            String::new()
+        };
+        Error::usage(format!("custom index {name}: {e}{shown} ({place})"))
     })?;
     Ok(IndexDef {
         short_name: name.to_string(),

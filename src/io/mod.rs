@@ -23,8 +23,8 @@ pub use read::{BandSpec, MaskSpec, Readers};
 pub use resample::{stencil, warp_args, Resampling, Stencil, Warp, WarpedFiles};
 pub use sweep::{process_alive, sweep_temporaries, temporary_pid};
 pub use write::{
-    finish_all, write_atomic, write_atomically, Codec, CogOptions, IndexWriter, Layout, OutputMeta,
-    Predictor, TempPath,
+    disk_full, explain_full_disk, finish_all, write_atomic, write_atomically, Codec, CogOptions,
+    IndexWriter, Layout, OutputMeta, Predictor, TempPath,
 };
 
 use std::collections::BTreeMap;
@@ -43,6 +43,13 @@ pub(crate) fn gdal_message(err: &gdal::errors::GdalError) -> String {
         GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } if !msg.is_empty() => {
             msg.trim().to_string()
         }
+        // Its Display shows the message as Rust debug text (`'Some("…")'`).
+        GdalError::InvalidCoordinateRange { from, to, msg } => format!(
+            "coordinates outside what {from} to {to} can transform{}",
+            msg.as_deref()
+                .map(|m| format!(" ({})", m.trim().to_lowercase()))
+                .unwrap_or_default()
+        ),
         other => other.to_string(),
     }
 }
@@ -154,6 +161,7 @@ pub fn open(path: &Path) -> Result<Dataset> {
             message,
         });
     }
+    check_complete(path, &ds)?;
     Ok(ds)
 }
 
@@ -204,6 +212,7 @@ impl RasterInfo {
                 band: i,
                 message: gdal_message(&e),
             })?;
+            check_pixel_type(path, i, &band)?;
             if i == 1 {
                 block_size = band.block_size();
             }
@@ -272,6 +281,82 @@ impl RasterInfo {
         }
         Ok(())
     }
+}
+
+/// Refuse a band whose pixels paddy cannot read as numbers: complex types (CInt16, CFloat32,
+/// …, radar data before detection) and any type GDAL does not name.
+fn check_pixel_type(path: &Path, index: usize, band: &gdal::raster::RasterBand) -> Result<()> {
+    if band.band_type() != gdal::raster::GdalDataType::Unknown {
+        return Ok(());
+    }
+    // SAFETY: the handle is the band's, alive while `band` is; the name is a static string.
+    let name = unsafe {
+        let t = gdal_sys::GDALGetRasterDataType(band.c_rasterband());
+        let name = gdal_sys::GDALGetDataTypeName(t);
+        if name.is_null() {
+            "unknown".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
+    let why = if name.starts_with('C') {
+        "complex pixels (e.g. radar before detection); convert to amplitude or intensity first, e.g. with gdal_translate"
+    } else {
+        "a pixel type paddy cannot read"
+    };
+    Err(Error::Input {
+        path: path.to_path_buf(),
+        message: format!("band {index} has pixel type {name}: {why}"),
+    })
+}
+
+/// Refuse a GeoTIFF whose header places pixel data past the end of the file (a truncated copy
+/// or download) when it is opened, so before anything is read or written (every input, the
+/// previous flight warped by `prescribe` included, is opened through [`open`]): every block's offset and byte count, as
+/// GDAL reports them from the header, must lie within the file. The last row of blocks of each
+/// band is checked (writers store blocks in order, so a cut shows there first): a few calls
+/// per band however large the raster. Other formats are left to fail at the first read.
+fn check_complete(path: &Path, ds: &Dataset) -> Result<()> {
+    if ds.driver().short_name() != "GTiff" {
+        return Ok(());
+    }
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else {
+        return Ok(()); // not a local file (/vsi…): GDAL reports it at the first read
+    };
+    for i in 1..=ds.raster_count() {
+        let Ok(band) = ds.rasterband(i) else {
+            continue;
+        };
+        let (width, height) = band.size();
+        let (bw, bh) = band.block_size();
+        if bw == 0 || bh == 0 {
+            continue;
+        }
+        let (nx, ny) = (width.div_ceil(bw), height.div_ceil(bh));
+        if let Some(y) = ny.checked_sub(1) {
+            for x in 0..nx {
+                let item = |what: &str| {
+                    band.metadata_item(&format!("BLOCK_{what}_{x}_{y}"), "TIFF")
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                let (Some(offset), Some(size)) = (item("OFFSET"), item("SIZE")) else {
+                    continue; // a sparse (absent) block reads as nodata
+                };
+                let end = offset.saturating_add(size);
+                if offset > 0 && end > file_len {
+                    return Err(Error::Input {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "band {i}: the file is truncated: its header puts pixel data up to byte {end}, but the file has {file_len} bytes (copy or download it again)"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// True when two CRS definitions describe the same CRS (OGR's IsSame), or both are absent.

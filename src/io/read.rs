@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use gdal::raster::{GdalDataType, RasterBand};
-use gdal::Dataset;
+use gdal::{Dataset, Metadata};
 
 use super::gdal_message;
 use super::resample::{apply_stencil, Stencil, Warp, WarpedFiles};
@@ -143,6 +143,7 @@ impl Readers {
         let fail = |e: gdal::errors::GdalError| read_error(&spec.path, spec.band, &e);
         // Types that f32 holds exactly are read straight into the output; wider ones go through
         // f64 so nodata is compared exactly before narrowing.
+        let signed = is_signed_byte(&band);
         let exact_in_f32 = matches!(
             band.band_type(),
             GdalDataType::UInt8
@@ -153,6 +154,9 @@ impl Readers {
         if exact_in_f32 {
             band.read_into_slice(at, size, size, out, None)
                 .map_err(fail)?;
+            if signed {
+                as_signed_bytes(out);
+            }
             let nodata = spec.nodata.map(|v| v as f32);
             for (v, ok) in out.iter().zip(valid.iter_mut()) {
                 *ok &= v.is_finite() && Some(*v) != nodata;
@@ -201,6 +205,9 @@ impl Readers {
                 None,
             )
             .map_err(fail)?;
+        if is_signed_byte(&raster) {
+            as_signed_bytes(out);
+        }
         for (v, ok) in out.iter().zip(valid.iter_mut()) {
             *ok = !v.is_nan() && Some(*v) != nodata;
         }
@@ -348,6 +355,9 @@ impl Readers {
                     None,
                 )
                 .map_err(fail)?;
+            if is_signed_byte(&raster) {
+                as_signed_bytes(source);
+            }
             for (v, ok) in source.iter().zip(source_ok.iter_mut()) {
                 *ok = v.is_finite() && Some(*v) != nodata;
             }
@@ -355,6 +365,28 @@ impl Readers {
         }
         apply_stencil(st, window, source, source_ok, cols, rows, size, out, valid);
         Ok(())
+    }
+}
+
+/// True for a band GDAL 3.6 presents as Byte but that holds signed bytes (Int8, GDAL's
+/// `PIXELTYPE=SIGNEDBYTE`): GDAL reads its values as 0..=255, so they are mapped back.
+pub(crate) fn is_signed_byte(band: &RasterBand) -> bool {
+    band.band_type() == GdalDataType::UInt8
+        && band
+            .metadata_item("PIXELTYPE", "IMAGE_STRUCTURE")
+            .is_some_and(|t| t == "SIGNEDBYTE")
+}
+
+/// Signed bytes read as unsigned (128..=255) back to their values (-128..=-1).
+fn as_signed_bytes<T>(values: &mut [T])
+where
+    T: Copy + PartialOrd + From<u8> + std::ops::Add<Output = T> + std::ops::Sub<Output = T>,
+{
+    let (half, whole) = (T::from(128), T::from(255) + T::from(1));
+    for v in values.iter_mut() {
+        if *v >= half {
+            *v = *v - whole;
+        }
     }
 }
 

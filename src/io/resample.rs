@@ -350,6 +350,25 @@ pub fn warp_args(warp: &Warp) -> Vec<String> {
     args
 }
 
+/// GDAL's warper reads Int8 (Byte with PIXELTYPE=SIGNEDBYTE) as 0..=255 and would blend -1
+/// and 1 into 128: refuse such a file where only the warper can resample it.
+pub(super) fn no_signed_bytes_for_the_warper(path: &Path, src: &gdal::Dataset) -> Result<()> {
+    for i in 1..=src.raster_count() {
+        if src
+            .rasterband(i)
+            .is_ok_and(|b| super::read::is_signed_byte(&b))
+        {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                message: format!(
+                    "band {i} is Int8 (signed bytes) and must be resampled by GDAL's warper (a rotated or unaligned grid), which reads them unsigned: convert the file first, e.g. gdal_translate -ot Int16"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn make_vrt(path: &Path, warp: &Warp, name: &str) -> Result<()> {
     // The VRT names its source: an absolute path, so it opens from /vsimem/.
     let source = if path.to_string_lossy().starts_with("/vsi") {
@@ -361,6 +380,7 @@ fn make_vrt(path: &Path, warp: &Warp, name: &str) -> Result<()> {
         })?
     };
     let src = super::open(&source)?;
+    no_signed_bytes_for_the_warper(path, &src)?;
     let mut args: Vec<String> = vec!["-of".into(), "VRT".into()];
     args.extend(warp_args(warp));
     let vrt = super::warp::gdalwarp_to(&src, name, &args, path)?;

@@ -70,8 +70,25 @@ impl Format {
 }
 
 impl Table {
+    /// Refuse two columns with one name (ignoring case, as OGR matches field names): a reader
+    /// would take one column's values for the other's.
+    fn check_unique_columns(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        match self
+            .columns
+            .iter()
+            .find(|(name, _)| !seen.insert(name.to_lowercase()))
+        {
+            Some((name, _)) => Err(Error::internal(format!(
+                "a table has two columns named '{name}'"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The table as CSV bytes.
     pub fn csv_bytes(&self) -> Result<Vec<u8>> {
+        self.check_unique_columns()?;
         let fail = |e: csv::Error| Error::usage(format!("cannot format the CSV table: {e}"));
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer
@@ -99,6 +116,7 @@ impl Table {
     /// last (each file is replaced whole, the set not at once; stale spatial indexes `.qix`,
     /// `.sbn`, `.sbx` of the old file are removed).
     pub fn write(&self, path: &Path) -> Result<()> {
+        self.check_unique_columns()?;
         match Format::for_path(path)? {
             Format::Csv => super::write_atomic(path, &self.csv_bytes()?),
             Format::GeoJson => {

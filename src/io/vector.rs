@@ -218,12 +218,12 @@ impl Columns {
         })
     }
 
-    /// The `n`th feature's id and carried attributes.
-    fn values(&self, feature: &Feature, n: usize) -> (String, Vec<Value>) {
+    /// The `n`th feature's id (None: the id field is empty) and carried attributes.
+    fn values(&self, feature: &Feature, n: usize) -> (Option<String>, Vec<Value>) {
         let field = |i: usize| value_of(feature.field(i).ok().flatten());
         let id = match self.id_index {
-            Some(i) => field(i).text(),
-            None => feature.fid().unwrap_or(n as u64).to_string(),
+            Some(i) => Some(field(i).text()).filter(|t| !t.trim().is_empty()),
+            None => Some(feature.fid().unwrap_or(n as u64).to_string()),
         };
         let attributes = self
             .carried
@@ -235,6 +235,15 @@ impl Columns {
             })
             .collect();
         (id, attributes)
+    }
+}
+
+/// How a message names the `n`th feature's plot: by id, or by its number when it has none.
+fn plot_label(id: &str, n: usize) -> String {
+    if id.is_empty() {
+        format!("feature {} (no id)", n + 1)
+    } else {
+        format!("plot {id}")
     }
 }
 
@@ -250,8 +259,13 @@ fn read_features(
     let mut warnings = Vec::new();
     let mut polygonal = 0usize;
     let mut other_types = BTreeMap::<String, usize>::new();
+    let mut without_id = Vec::new();
     for (n, feature) in layer.features().enumerate() {
         let (id, attributes) = columns.values(&feature, n);
+        let id = id.unwrap_or_else(|| {
+            without_id.push(n + 1);
+            String::new()
+        });
         let geom = match feature.geometry() {
             None => Geom::Skipped("no geometry".into()),
             Some(g) if g.is_empty() => Geom::Skipped("empty geometry".into()),
@@ -270,8 +284,8 @@ fn read_features(
             _ => polygonal += 1,
         }
         match &geom {
-            Geom::Repaired(_, how) => warnings.push(format!("plot {id}: {how}")),
-            Geom::Skipped(why) => warnings.push(format!("plot {id}: skipped: {why}")),
+            Geom::Repaired(_, how) => warnings.push(format!("{}: {how}", plot_label(&id, n))),
+            Geom::Skipped(why) => warnings.push(format!("{}: skipped: {why}", plot_label(&id, n))),
             Geom::Ok(_) => {}
         }
         plots.push(Plot {
@@ -279,6 +293,19 @@ fn read_features(
             attributes,
             geom,
         });
+    }
+    if !without_id.is_empty() {
+        let mut shown: Vec<String> = without_id.iter().take(5).map(|n| n.to_string()).collect();
+        if without_id.len() > 5 {
+            shown.push("…".into());
+        }
+        warnings.push(format!(
+            "{} of {} features have no value in '{}' (feature {}, counting from 1): their rows have an empty id",
+            without_id.len(),
+            plots.len(),
+            columns.id_column,
+            shown.join(", "),
+        ));
     }
     if polygonal == 0 {
         let found = if other_types.is_empty() {
@@ -381,13 +408,28 @@ fn reproject(
                 vector_error(
                     path,
                     format!(
-                        "plot {id}: cannot reproject its geometry: {}",
-                        gdal_message(&e)
+                        "plot {id}: cannot reproject its geometry: {}{}",
+                        gdal_message(&e),
+                        swapped_hint(ring)
                     ),
                 )
             })?;
         Ok(xs.into_iter().zip(ys).collect())
     })
+}
+
+/// A hint when a ring's coordinates look like latitude, longitude (x within ±90, y beyond):
+/// GeoJSON and most GIS files put longitude first.
+fn swapped_hint(ring: &[(f64, f64)]) -> &'static str {
+    let swapped = !ring.is_empty()
+        && ring
+            .iter()
+            .all(|&(x, y)| x.abs() <= 90.0 && y.abs() > 90.0 && y.abs() <= 180.0);
+    if swapped {
+        ": its coordinates look like latitude, longitude; the file must give longitude first (x, y)"
+    } else {
+        ""
+    }
 }
 
 /// Polygon parts of a geometry, checked and repaired.

@@ -110,6 +110,7 @@ fn run_gdalwarp(
 pub fn resample(path: &Path, band: usize, grid: &Grid, resampling: &str) -> Result<Vec<f32>> {
     super::init();
     let src = super::open(path)?;
+    super::resample::no_signed_bytes_for_the_warper(path, &src)?;
     let fail = |e: gdal::errors::GdalError| Error::Read {
         path: path.to_path_buf(),
         band,

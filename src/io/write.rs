@@ -695,6 +695,37 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
     temp.persist(path)
 }
 
+/// GDAL reports a full disk as a failed write ("IO error writing tag data"): say what it is
+/// when the output's filesystem has (almost) no room left.
+pub fn disk_full(dir: &Path) -> Option<String> {
+    let c = std::ffi::CString::new(dir.as_os_str().to_string_lossy().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct for a NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    (free < 4 << 20).then(|| {
+        format!(
+            "the output disk is full: {} KiB free at {}",
+            free / 1024,
+            dir.display()
+        )
+    })
+}
+
+/// `error`, from writing under `dir`, said as a full disk when that is what it is (see
+/// [`disk_full`]); the one mapping `paddy run`, `index` and `prescribe` share.
+pub fn explain_full_disk(dir: &Path, error: Error) -> Error {
+    match disk_full(dir) {
+        Some(note) => Error::Input {
+            path: dir.to_path_buf(),
+            message: format!("{error} ({note}); the files already written are whole"),
+        },
+        None => error,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// The most worker threads a command or run file may ask for: more is a typo, not a machine.
+pub const MAX_THREADS: usize = 1024;
+
 /// Ask running streams to stop (from a Ctrl-C handler): they end with [`Error::Interrupted`].
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);

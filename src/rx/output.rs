@@ -840,57 +840,48 @@ pub fn summary_rows(rx: &Prescription) -> Vec<SummaryRow> {
         .collect()
 }
 
+/// The computed columns of `rx_summary.csv`, after the id and the plot's attributes.
+const SUMMARY_COLUMNS: [(&str, Kind); 19] = [
+    ("class", Kind::Text),
+    ("stage", Kind::Text),
+    ("days_after_transplanting", Kind::Real),
+    ("area_ha", Kind::Real),
+    ("n_index", Kind::Real),
+    ("n_index_coverage", Kind::Real),
+    ("si", Kind::Real),
+    ("n_status", Kind::Text),
+    ("n_rate_kg_ha", Kind::Real),
+    ("product_rate_kg_ha", Kind::Real),
+    ("product_kg", Kind::Real),
+    ("n_not_observed_m2", Kind::Real),
+    ("n_reason", Kind::Text),
+    ("spray_status", Kind::Text),
+    ("spray_rate_outside_l_ha", Kind::Real),
+    ("spray_area_m2", Kind::Real),
+    ("spray_product_l", Kind::Real),
+    ("spray_not_observed_m2", Kind::Real),
+    ("spray_reason", Kind::Text),
+];
+
+/// The attributes' columns of `rx_summary.csv` (one named like a computed column is written as
+/// `attr_<name>`, [`crate::plots::attribute_columns`]) and a warning for each one renamed.
+pub fn summary_attribute_columns(
+    id_column: &str,
+    fields: &[(String, Kind)],
+) -> (Vec<(String, Kind)>, Vec<String>) {
+    let computed: Vec<(String, Kind)> = SUMMARY_COLUMNS
+        .iter()
+        .map(|(n, k)| (n.to_string(), *k))
+        .collect();
+    crate::plots::attribute_columns(id_column, fields, &computed)
+}
+
 /// `rx_summary.csv`: per plot the id, its attributes, then the computed columns of `rows` (one
-/// row per plot of `rx`). A plot attribute whose name is one of the computed columns is written
-/// as `<name>_input`.
+/// row per plot of `rx`).
 pub fn summary_table(rx: &Prescription, rows: &[SummaryRow]) -> Table {
-    const COMPUTED: [(&str, Kind); 19] = [
-        ("class", Kind::Text),
-        ("stage", Kind::Text),
-        ("days_after_transplanting", Kind::Real),
-        ("area_ha", Kind::Real),
-        ("n_index", Kind::Real),
-        ("n_index_coverage", Kind::Real),
-        ("si", Kind::Real),
-        ("n_status", Kind::Text),
-        ("n_rate_kg_ha", Kind::Real),
-        ("product_rate_kg_ha", Kind::Real),
-        ("product_kg", Kind::Real),
-        ("n_not_observed_m2", Kind::Real),
-        ("n_reason", Kind::Text),
-        ("spray_status", Kind::Text),
-        ("spray_rate_outside_l_ha", Kind::Real),
-        ("spray_area_m2", Kind::Real),
-        ("spray_product_l", Kind::Real),
-        ("spray_not_observed_m2", Kind::Real),
-        ("spray_reason", Kind::Text),
-    ];
     let mut columns: Vec<(String, Kind)> = vec![(rx.id_column.clone(), Kind::Text)];
-    columns.extend(rx.fields.iter().map(|(name, kind)| {
-        let clash = COMPUTED.iter().any(|c| c.0.eq_ignore_ascii_case(name));
-        (
-            if clash {
-                format!("{name}_input")
-            } else {
-                name.clone()
-            },
-            *kind,
-        )
-    }));
-    columns.extend(COMPUTED.iter().map(|(n, k)| (n.to_string(), *k)));
-    let mut columns: Vec<(String, Kind)> = vec![(rx.id_column.clone(), Kind::Text)];
-    columns.extend(rx.fields.iter().map(|(name, kind)| {
-        let clash = COMPUTED.iter().any(|c| c.0.eq_ignore_ascii_case(name));
-        (
-            if clash {
-                format!("{name}_input")
-            } else {
-                name.clone()
-            },
-            *kind,
-        )
-    }));
-    columns.extend(COMPUTED.iter().map(|(n, k)| (n.to_string(), *k)));
+    columns.extend(summary_attribute_columns(&rx.id_column, &rx.fields).0);
+    columns.extend(SUMMARY_COLUMNS.iter().map(|(n, k)| (n.to_string(), *k)));
     let text = |s: &str| Value::Text(s.to_string());
     let rows = rx
         .plots

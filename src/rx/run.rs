@@ -212,6 +212,7 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     let parts = plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?;
     let mut rows = plot_rows(req, plots, from_stages, &parts)?;
     warnings.extend(stage_warnings(req, &rows, from_stages));
+    warnings.extend(super::output::summary_attribute_columns(&plots.id_column, &plots.fields).1);
     let mut rx = Prescription {
         plots: Vec::new(),
         id_column: plots.id_column.clone(),

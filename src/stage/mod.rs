@@ -238,6 +238,7 @@ pub fn run_with_table(
                 })
         })
         .unwrap_or_else(|| "index".into());
+    warnings.extend(output::attribute_columns(&table.id_column, &table.fields).1);
     Ok(StageResult {
         dates,
         at,

@@ -47,13 +47,29 @@ fn date_of(day: Option<f64>) -> Value {
     )
 }
 
+/// The columns after the id and the attributes: [`COLUMNS`] and `series`.
+fn computed_columns() -> Vec<(String, Kind)> {
+    let mut columns: Vec<(String, Kind)> =
+        COLUMNS.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+    columns.push(("series".into(), Kind::Reals));
+    columns
+}
+
+/// The attributes' columns (one named like a computed column is written as `attr_<name>`,
+/// [`crate::plots::attribute_columns`]) and a warning for each one renamed.
+pub fn attribute_columns(
+    id_column: &str,
+    fields: &[(String, Kind)],
+) -> (Vec<(String, Kind)>, Vec<String>) {
+    crate::plots::attribute_columns(id_column, fields, &computed_columns())
+}
+
 /// The stages as a table: id, attributes, then [`COLUMNS`], then `series`: the smoothed index
 /// on every date of the series (rounded to 0.001; null before or after the plot's curve).
 pub fn table(result: &StageResult) -> Table {
     let mut columns = vec![(result.id_column.clone(), Kind::Text)];
-    columns.extend(result.fields.iter().cloned());
-    columns.extend(COLUMNS.iter().map(|(n, k)| (n.to_string(), *k)));
-    columns.push(("series".into(), Kind::Reals));
+    columns.extend(attribute_columns(&result.id_column, &result.fields).0);
+    columns.extend(computed_columns());
     let rows = result
         .plots
         .iter()

@@ -1,6 +1,7 @@
 //! The statistics table as rows for CSV and GeoJSON ([`crate::io::table`] writes them): id
 //! first, the plot's attributes, `status`, `area_m2`, `pixels`, then every statistic of every
-//! raster band.
+//! raster band. An attribute named like one of these columns is written as `attr_<name>`
+//! ([`crate::plots::attribute_columns`]).
 
 use std::path::Path;
 
@@ -10,18 +11,31 @@ use crate::io::table::{Kind, Table, Value};
 
 pub use crate::io::table::Format;
 
-/// The statistics as a table.
-pub fn table(st: &StatsTable) -> Table {
-    let mut columns = vec![(st.id_column.clone(), Kind::Text)];
-    columns.extend(st.fields.iter().cloned());
-    columns.push(("status".into(), Kind::Text));
-    columns.push(("area_m2".into(), Kind::Real));
-    columns.push(("pixels".into(), Kind::Int));
+/// The columns after the id and the attributes.
+fn computed_columns(st: &StatsTable) -> Vec<(String, Kind)> {
+    let mut columns = vec![
+        ("status".to_string(), Kind::Text),
+        ("area_m2".into(), Kind::Real),
+        ("pixels".into(), Kind::Int),
+    ];
     for column in &st.columns {
         for stat in Stats::NAMES {
             columns.push((format!("{}_{stat}", column.prefix), Kind::Real));
         }
     }
+    columns
+}
+
+/// The attributes' columns and a warning for each one renamed.
+pub fn attribute_columns(st: &StatsTable) -> (Vec<(String, Kind)>, Vec<String>) {
+    crate::plots::attribute_columns(&st.id_column, &st.fields, &computed_columns(st))
+}
+
+/// The statistics as a table.
+pub fn table(st: &StatsTable) -> Table {
+    let mut columns = vec![(st.id_column.clone(), Kind::Text)];
+    columns.extend(attribute_columns(st).0);
+    columns.extend(computed_columns(st));
     let rows = st
         .rows
         .iter()

@@ -11,6 +11,7 @@ mod common;
 mod decision_chain;
 mod exactextract;
 mod formats;
+mod hostile;
 mod hostile_run;
 mod indices_cli;
 mod nightly;

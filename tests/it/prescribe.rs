@@ -431,11 +431,11 @@ fn sample_season_at_panicle_initiation() {
     ));
     // The N-rich strip gets nothing, everywhere.
     assert_eq!(num(&table["P06"], "product_rate_kg_ha"), 0.0);
-    // One area_ha column (the plots' own is kept as area_ha_input).
+    // One area_ha column (the plots' own is kept as attr_area_ha).
     let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
     assert_eq!(header.iter().filter(|&&h| h == "area_ha").count(), 1);
-    assert!(header.contains(&"area_ha_input"));
+    assert!(header.contains(&"attr_area_ha"));
     // P01, 2 % in the flight: not observed, no rate and no SI (not 0, not 1).
     let p01 = &table["P01"];
     assert_eq!(p01["n_status"], "not observed");
