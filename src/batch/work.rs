@@ -479,12 +479,25 @@ fn reused_statistics(
     let template = table.columns.first()?.clone();
     let mut columns = Vec::with_capacity(rasters.len());
     let mut stats: Vec<Vec<zonal::Stats>> = vec![Vec::new(); table.rows.len()];
+    // Each table read once for all its rasters (a tile's table holds the stage's index and
+    // LSWI): the parse is most of this, and it runs for the stage and for the prescription.
+    let stem_of = |raster: &PathBuf| Some(raster.file_stem()?.to_string_lossy().into_owned());
+    let mut stems_of: HashMap<&PathBuf, Vec<String>> = HashMap::new();
     for raster in &rasters {
-        let csv = csv_of.get(raster)?;
-        let stem = raster.file_stem()?.to_string_lossy().into_owned();
-        let read = csv_columns(csv, &table.id_column, &stem, &table.rows)?;
-        for (row, s) in stats.iter_mut().zip(read) {
-            row.push(s);
+        stems_of
+            .entry(csv_of.get(raster)?)
+            .or_default()
+            .push(stem_of(raster)?);
+    }
+    let mut read: HashMap<(&PathBuf, String), Vec<zonal::Stats>> = HashMap::new();
+    for (csv, stems) in stems_of {
+        let columns = csv_columns(csv, &table.id_column, &stems, &table.rows)?;
+        read.extend(stems.into_iter().map(|s| (csv, s)).zip(columns));
+    }
+    for raster in &rasters {
+        let (csv, stem) = (csv_of.get(raster)?, stem_of(raster)?);
+        for (row, s) in stats.iter_mut().zip(read.get(&(csv, stem.clone()))?) {
+            row.push(*s);
         }
         columns.push(zonal::Column {
             prefix: stem,
@@ -499,49 +512,55 @@ fn reused_statistics(
     Some(table)
 }
 
-/// One raster's count, mean and nodata fraction per plot from a statistics CSV (columns
-/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction`), checking that its rows are `rows`'
-/// plots in order.
+/// Rasters' count, mean and nodata fraction per plot from a statistics CSV (columns
+/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction` for each of `stems`), checking that
+/// its rows are `rows`' plots in order. One column of stats per stem.
 fn csv_columns(
     csv: &Path,
     id_column: &str,
-    stem: &str,
+    stems: &[String],
     rows: &[zonal::PlotRow],
-) -> Option<Vec<zonal::Stats>> {
+) -> Option<Vec<Vec<zonal::Stats>>> {
     let mut reader = csv::Reader::from_path(csv).ok()?;
-    let header = reader.headers().ok()?.clone();
-    let at = |name: &str| header.iter().position(|h| h == name);
+    let header = reader.byte_headers().ok()?.clone();
+    let at = |name: &str| header.iter().position(|h| h == name.as_bytes());
     let id = at(id_column)?;
-    let wanted = [
-        at(&format!("{stem}_count"))?,
-        at(&format!("{stem}_mean"))?,
-        at(&format!("{stem}_nodata_fraction"))?,
-    ];
-    let mut out = Vec::with_capacity(rows.len());
-    let mut records = reader.records();
+    let wanted: Vec<[usize; 3]> = stems
+        .iter()
+        .map(|stem| {
+            Some([
+                at(&format!("{stem}_count"))?,
+                at(&format!("{stem}_mean"))?,
+                at(&format!("{stem}_nodata_fraction"))?,
+            ])
+        })
+        .collect::<Option<_>>()?;
+    let mut out = vec![Vec::with_capacity(rows.len()); stems.len()];
+    let mut record = csv::ByteRecord::new();
     for row in rows {
-        let record = records.next()?.ok()?;
-        if record.get(id)? != row.id {
+        if !reader.read_byte_record(&mut record).ok()? || record.get(id)? != row.id.as_bytes() {
             return None;
         }
-        let mut v = [f64::NAN; 3];
-        for (slot, &k) in v.iter_mut().zip(&wanted) {
-            let text = record.get(k)?;
-            if !text.is_empty() {
-                *slot = text.parse().ok()?;
+        for (column, fields) in out.iter_mut().zip(&wanted) {
+            let mut v = [f64::NAN; 3];
+            for (slot, &k) in v.iter_mut().zip(fields) {
+                let text = std::str::from_utf8(record.get(k)?).ok()?;
+                if !text.is_empty() {
+                    *slot = text.parse().ok()?;
+                }
             }
+            column.push(zonal::Stats {
+                count: v[0],
+                mean: v[1],
+                stdev: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                median: f64::NAN,
+                p10: f64::NAN,
+                p90: f64::NAN,
+                nodata_fraction: v[2],
+            });
         }
-        out.push(zonal::Stats {
-            count: v[0],
-            mean: v[1],
-            stdev: f64::NAN,
-            min: f64::NAN,
-            max: f64::NAN,
-            median: f64::NAN,
-            p10: f64::NAN,
-            p90: f64::NAN,
-            nodata_fraction: v[2],
-        });
     }
-    records.next().is_none().then_some(out)
+    (!reader.read_byte_record(&mut record).ok()?).then_some(out)
 }
