@@ -214,8 +214,10 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     let from_stages = req.stages.as_ref().map(|s| &s.by_id);
     let n_cell = req.config.grid.cell_size;
     let parts = plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?;
+    let (n_flight, spray_flight) = flights(req, &info, &parts)?;
     let mut rows = plot_rows(req, plots, from_stages, &parts)?;
-    warnings.extend(stage_warnings(req, &rows, from_stages));
+    let seen = seen_by_any(&[&n_flight, &spray_flight], rows.len());
+    warnings.extend(stage_warnings(req, &rows, from_stages, &seen));
     let mut rx = Prescription {
         plots: Vec::new(),
         id_column: plots.id_column.clone(),
@@ -232,8 +234,7 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     let wkt = info.grid.crs_wkt.as_deref();
     // Kept for the spray pass when it reads the same file onto the same grid.
     let mut n_resampled: Option<(Grid, Vec<f32>)> = None;
-    if let Some(path) = &req.n_index {
-        let flight = Flight::new(&info, wkt, &parts)?;
+    if let (Some(path), Some(flight)) = (&req.n_index, &n_flight) {
         let on_grid = flight.on_grid(req.config.nitrogen.default_rate);
         let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, n_cell)?;
         let values = crate::io::warp::resample(path, 1, &layout.grid, "average")?;
@@ -251,14 +252,14 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
             req,
             values,
             layout,
-            &flight,
+            flight,
             &mut rx,
             &mut rows,
             &mut warnings,
         )?;
         rx.nitrogen = Some(pass);
     }
-    if let Some(path) = &req.spray_index {
+    if let (Some(path), Some(flight)) = (&req.spray_index, &spray_flight) {
         let spray_info = RasterInfo::read(path)?;
         let pixel = spray_info
             .grid
@@ -269,14 +270,13 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
             .spray
             .cell_size
             .unwrap_or_else(|| pixel.max(SPRAY_MIN_CELL).min(n_cell));
-        let flight = Flight::new(&spray_info, wkt, &parts)?;
         let on_grid = flight.on_grid(req.config.spray.default_rate);
         let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, cell)?;
         let values = match n_resampled {
             Some((grid, values)) if grid == layout.grid => values,
             _ => crate::io::warp::resample(path, 1, &layout.grid, "average")?,
         };
-        let pass = spray_pass(req, values, layout, &flight, &mut rx, &mut rows)?;
+        let pass = spray_pass(req, values, layout, flight, &mut rx, &mut rows)?;
         rx.spray = Some(pass);
     }
     rx.plots = rows;
@@ -365,11 +365,57 @@ impl Flight {
     }
 }
 
-/// Warnings about the plots' stages: a reference value no plot has, plots the stages miss.
+/// The flights of the nitrogen and spray indices (the first index raster is `info`; `parts` are
+/// in its CRS).
+fn flights(
+    req: &PrescribeRequest,
+    info: &RasterInfo,
+    parts: &[Option<Parts>],
+) -> Result<(Option<Flight>, Option<Flight>)> {
+    let wkt = info.grid.crs_wkt.as_deref();
+    let n = match &req.n_index {
+        Some(_) => Some(Flight::new(info, wkt, parts)?),
+        None => None,
+    };
+    let spray = match &req.spray_index {
+        Some(path) => Some(Flight::new(&RasterInfo::read(path)?, wkt, parts)?),
+        None => None,
+    };
+    Ok((n, spray))
+}
+
+/// Per plot: some flight sees it.
+fn seen_by_any(flights: &[&Option<Flight>], n_plots: usize) -> Vec<bool> {
+    (0..n_plots)
+        .map(|k| {
+            flights
+                .iter()
+                .filter_map(|f| f.as_ref())
+                .any(|f| f.sees.get(k).copied().unwrap_or(false))
+        })
+        .collect()
+}
+
+/// Which of `plots` a flight of `req` sees: the only plots whose growth stage the prescription
+/// reads (a plot no flight sees is not observed, and its rate, none or the default, does not
+/// depend on its stage). `paddy run` computes the stage on the flight's day for these alone.
+pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<Vec<bool>> {
+    let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
+        return Ok(vec![false; plots.plots.len()]);
+    };
+    let info = RasterInfo::read(first)?;
+    let parts = plots_in_crs(&info, plots, (req.config.grid.cell_size / 2.0).min(1.0))?;
+    let (n, spray) = flights(req, &info, &parts)?;
+    Ok(seen_by_any(&[&n, &spray], parts.len()))
+}
+
+/// Warnings about the plots' stages: a reference value no plot has, plots the stages miss
+/// (of those a flight sees: only their stage is read).
 fn stage_warnings(
     req: &PrescribeRequest,
     rows: &[PlotRx],
     from_stages: Option<&HashMap<String, PlotStage>>,
+    seen: &[bool],
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     let n = &req.config.nitrogen;
@@ -384,8 +430,9 @@ fn stage_warnings(
     if let Some(map) = from_stages {
         let missing: Vec<&str> = rows
             .iter()
-            .filter(|r| !map.contains_key(&r.id))
-            .map(|r| r.id.as_str())
+            .zip(seen)
+            .filter(|(r, &seen)| seen && !map.contains_key(&r.id))
+            .map(|(r, _)| r.id.as_str())
             .collect();
         if !missing.is_empty() {
             warnings.push(format!(
