@@ -513,7 +513,7 @@ fn sample_season_at_panicle_initiation() {
 
 /// The sample plots and P07 and P12 copied 0.03° east and 0.02° north (about 3.3 km and 2.2
 /// km), far outside the flight, as FAR07 and FAR12; into `dir/plots_far.geojson`.
-fn plots_with_far_ones(dir: &Path) -> std::path::PathBuf {
+pub fn plots_with_far_ones(dir: &Path) -> std::path::PathBuf {
     fn shift(v: &mut serde_json::Value) {
         let Some(items) = v.as_array_mut() else {
             return;
