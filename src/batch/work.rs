@@ -3,7 +3,7 @@
 //! through the writers in `io`) and returns its [`Outcome`]: the files with their kinds and what
 //! the report needs, taken from the results in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalogue::Catalogue;
@@ -199,7 +199,7 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
         .stage
         .as_ref()
         .ok_or_else(|| Error::internal("a stage unit without [stage]"))?;
-    let result = stage_at(ctx, plots, series, stage_cfg.at.as_deref())?;
+    let result = stage_at(ctx, plots, series, stage_cfg.at.as_deref(), None)?;
     let name = plots_name(ctx.plan, plots);
     let sdir = ctx.dir.join("stage");
     create_dir(&sdir)?;
@@ -274,11 +274,6 @@ fn prescribe(
     };
     let out = ctx.dir.join("rx").join(plots_name(ctx.plan, plots));
     create_dir(&out)?;
-    // The stage of every plot on the day of the flight.
-    let at = flight_date.to_string();
-    let result = stage_at(ctx, plots, series, Some(&at))?;
-    let stages = out.join("stage_at_flight.csv");
-    stage::output::write(&result, &stages)?;
     let pick = |which: &Option<String>, rasters: &HashMap<String, PathBuf>| {
         which
             .as_ref()
@@ -290,15 +285,11 @@ fn prescribe(
         cfg.plots.layer.as_deref(),
         cfg.plots.id_field.as_deref(),
     )?;
-    let request = rx::run::PrescribeRequest {
+    let mut request = rx::run::PrescribeRequest {
         n_index: pick(&rx_cfg.n_index, &flight_rasters),
         spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
         previous: previous.and_then(|p| pick(&rx_cfg.spray_index, &index_rasters(ctx, p))),
-        // The stage reaches the prescription in memory; stage_at_flight.csv is for people.
-        stages: Some(rx::run::Stages::from_stage_result(
-            &result,
-            "stage_at_flight.csv",
-        )),
+        stages: None,
         // "--at" as before: the report's flight date source is unchanged.
         at: Some((flight_date, "--at".to_string())),
         stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
@@ -312,6 +303,25 @@ fn prescribe(
         config: run.rx.clone(),
         threads: cfg.machine.threads,
     };
+    // The stage on the day of the flight of the plots a flight sees: the prescription reads no
+    // other plot's (a county's 20 000 plots cost 0.8 CPU-s a night for a flight over 50).
+    let seen = rx::run::plots_in_flight(&plot_set, &request)?;
+    let keep: HashSet<&str> = plot_set
+        .plots
+        .iter()
+        .zip(&seen)
+        .filter(|(_, &seen)| seen)
+        .map(|(p, _)| p.id.as_str())
+        .collect();
+    let at = flight_date.to_string();
+    let result = stage_at(ctx, plots, series, Some(&at), Some(&keep))?;
+    let stages = out.join("stage_at_flight.csv");
+    stage::output::write(&result, &stages)?;
+    // The stage reaches the prescription in memory; stage_at_flight.csv is for people.
+    request.stages = Some(rx::run::Stages::from_stage_result(
+        &result,
+        "stage_at_flight.csv",
+    ));
     let prescription = rx::run::run(&plot_set, &request)?;
     let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
@@ -338,6 +348,7 @@ fn stage_at(
     plots: usize,
     series: &[usize],
     at: Option<&str>,
+    keep: Option<&HashSet<&str>>,
 ) -> Result<stage::StageResult> {
     let run = ctx.run;
     let cfg = run
@@ -390,7 +401,8 @@ fn stage_at(
         &lswi,
         &dates.dates,
         run.run.machine.threads,
-    );
+    )
+    .map(|table| only(table, keep));
     let request = StageRequest {
         rasters: vi,
         lswi,
@@ -413,6 +425,31 @@ fn stage_at(
         threads: run.run.machine.threads,
     };
     stage::run_with_table(&request, &|_, _| {}, table)
+}
+
+/// The rows of `table` whose plot is in `keep` (all without it).
+fn only(mut table: zonal::StatsTable, keep: Option<&HashSet<&str>>) -> zonal::StatsTable {
+    let Some(keep) = keep else {
+        return table;
+    };
+    let mask: Vec<bool> = table
+        .rows
+        .iter()
+        .map(|r| keep.contains(r.id.as_str()))
+        .collect();
+    let mut k = 0;
+    table.rows.retain(|_| {
+        k += 1;
+        mask[k - 1]
+    });
+    if table.lonlat.len() == mask.len() {
+        let mut k = 0;
+        table.lonlat.retain(|_| {
+            k += 1;
+            mask[k - 1]
+        });
+    }
+    table
 }
 
 /// The per-plot statistics of the stage's rasters as the statistics units of this run folder
@@ -479,12 +516,25 @@ fn reused_statistics(
     let template = table.columns.first()?.clone();
     let mut columns = Vec::with_capacity(rasters.len());
     let mut stats: Vec<Vec<zonal::Stats>> = vec![Vec::new(); table.rows.len()];
+    // Each table read once for all its rasters (a tile's table holds the stage's index and
+    // LSWI): the parse is most of this, and it runs for the stage and for the prescription.
+    let stem_of = |raster: &PathBuf| Some(raster.file_stem()?.to_string_lossy().into_owned());
+    let mut stems_of: HashMap<&PathBuf, Vec<String>> = HashMap::new();
     for raster in &rasters {
-        let csv = csv_of.get(raster)?;
-        let stem = raster.file_stem()?.to_string_lossy().into_owned();
-        let read = csv_columns(csv, &table.id_column, &stem, &table.rows)?;
-        for (row, s) in stats.iter_mut().zip(read) {
-            row.push(s);
+        stems_of
+            .entry(csv_of.get(raster)?)
+            .or_default()
+            .push(stem_of(raster)?);
+    }
+    let mut read: HashMap<(&PathBuf, String), Vec<zonal::Stats>> = HashMap::new();
+    for (csv, stems) in stems_of {
+        let columns = csv_columns(csv, &table.id_column, &stems, &table.rows)?;
+        read.extend(stems.into_iter().map(|s| (csv, s)).zip(columns));
+    }
+    for raster in &rasters {
+        let (csv, stem) = (csv_of.get(raster)?, stem_of(raster)?);
+        for (row, s) in stats.iter_mut().zip(read.get(&(csv, stem.clone()))?) {
+            row.push(*s);
         }
         columns.push(zonal::Column {
             prefix: stem,
@@ -499,49 +549,55 @@ fn reused_statistics(
     Some(table)
 }
 
-/// One raster's count, mean and nodata fraction per plot from a statistics CSV (columns
-/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction`), checking that its rows are `rows`'
-/// plots in order.
+/// Rasters' count, mean and nodata fraction per plot from a statistics CSV (columns
+/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction` for each of `stems`), checking that
+/// its rows are `rows`' plots in order. One column of stats per stem.
 fn csv_columns(
     csv: &Path,
     id_column: &str,
-    stem: &str,
+    stems: &[String],
     rows: &[zonal::PlotRow],
-) -> Option<Vec<zonal::Stats>> {
+) -> Option<Vec<Vec<zonal::Stats>>> {
     let mut reader = csv::Reader::from_path(csv).ok()?;
-    let header = reader.headers().ok()?.clone();
-    let at = |name: &str| header.iter().position(|h| h == name);
+    let header = reader.byte_headers().ok()?.clone();
+    let at = |name: &str| header.iter().position(|h| h == name.as_bytes());
     let id = at(id_column)?;
-    let wanted = [
-        at(&format!("{stem}_count"))?,
-        at(&format!("{stem}_mean"))?,
-        at(&format!("{stem}_nodata_fraction"))?,
-    ];
-    let mut out = Vec::with_capacity(rows.len());
-    let mut records = reader.records();
+    let wanted: Vec<[usize; 3]> = stems
+        .iter()
+        .map(|stem| {
+            Some([
+                at(&format!("{stem}_count"))?,
+                at(&format!("{stem}_mean"))?,
+                at(&format!("{stem}_nodata_fraction"))?,
+            ])
+        })
+        .collect::<Option<_>>()?;
+    let mut out = vec![Vec::with_capacity(rows.len()); stems.len()];
+    let mut record = csv::ByteRecord::new();
     for row in rows {
-        let record = records.next()?.ok()?;
-        if record.get(id)? != row.id {
+        if !reader.read_byte_record(&mut record).ok()? || record.get(id)? != row.id.as_bytes() {
             return None;
         }
-        let mut v = [f64::NAN; 3];
-        for (slot, &k) in v.iter_mut().zip(&wanted) {
-            let text = record.get(k)?;
-            if !text.is_empty() {
-                *slot = text.parse().ok()?;
+        for (column, fields) in out.iter_mut().zip(&wanted) {
+            let mut v = [f64::NAN; 3];
+            for (slot, &k) in v.iter_mut().zip(fields) {
+                let text = std::str::from_utf8(record.get(k)?).ok()?;
+                if !text.is_empty() {
+                    *slot = text.parse().ok()?;
+                }
             }
+            column.push(zonal::Stats {
+                count: v[0],
+                mean: v[1],
+                stdev: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                median: f64::NAN,
+                p10: f64::NAN,
+                p90: f64::NAN,
+                nodata_fraction: v[2],
+            });
         }
-        out.push(zonal::Stats {
-            count: v[0],
-            mean: v[1],
-            stdev: f64::NAN,
-            min: f64::NAN,
-            max: f64::NAN,
-            median: f64::NAN,
-            p10: f64::NAN,
-            p90: f64::NAN,
-            nodata_fraction: v[2],
-        });
     }
-    records.next().is_none().then_some(out)
+    (!reader.read_byte_record(&mut record).ok()?).then_some(out)
 }

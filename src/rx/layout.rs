@@ -2,10 +2,12 @@
 //! of each it covers, each cell's majority plot, and from per-plot cell rates the raster and the
 //! machine layer ([`super::tiles`]).
 //!
-//! A grid is laid over the plots' extent, aligned to whole cells. Every plot takes the cells it
-//! touches, with the share of each it covers (exact coverage); in the raster a cell belongs to
-//! the plot that covers most of it (the first such plot on a tie), and a cell no plot touches
-//! has no rate.
+//! A grid is laid over the extent of the plots that get a rate in it (those the flight sees, and
+//! every plot when a default rate is set: [`super::run`] says which), aligned to whole cells.
+//! Each such plot takes the cells it touches, with the share of each it covers (exact
+//! coverage); in the raster a cell belongs to the plot that covers most of it (the first such
+//! plot on a tie), and a cell no plot touches has no rate. The other plots have no cells: they
+//! are listed (with their area) but cost no grid.
 
 use std::path::Path;
 
@@ -25,7 +27,8 @@ pub struct Layout {
     pub labels: Vec<u32>,
     /// Cells wholly inside their plot.
     pub core: Vec<bool>,
-    /// Per plot: the cells it touches (None for a plot without a usable polygon).
+    /// Per plot: the cells it touches (None for a plot without a usable polygon or not on the
+    /// grid).
     pub cells: Vec<Option<PlotCells>>,
     /// Per plot: planar area in the grid's CRS, m².
     pub areas_m2: Vec<f64>,
@@ -45,20 +48,15 @@ pub struct RatePass {
     pub pieces: Vec<Piece>,
 }
 
-/// A grid of `cell` m over the plots' extent (snapped to whole cells) and the plots on it.
-pub fn layout(
-    wkt: Option<&str>,
-    plots_path: &Path,
-    parts: &[Option<Parts>],
-    cell: f64,
-) -> Result<Layout> {
+/// The bounding box `[xmin, ymin, xmax, ymax]` of some parts (infinite when there are none).
+pub fn bbox<'a>(parts: impl IntoIterator<Item = &'a Parts>) -> [f64; 4] {
     let mut bbox = [
         f64::INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::NEG_INFINITY,
     ];
-    for &(x, y) in parts.iter().flatten().flatten().flatten().flatten() {
+    for &(x, y) in parts.into_iter().flatten().flatten().flatten() {
         bbox = [
             bbox[0].min(x),
             bbox[1].min(y),
@@ -66,10 +64,42 @@ pub fn layout(
             bbox[3].max(y),
         ];
     }
-    if !(bbox[0].is_finite() && bbox[2] > bbox[0] && bbox[3] > bbox[1]) {
+    bbox
+}
+
+/// A grid of `cell` m over the extent of the plots `on_grid` says (snapped to whole cells) and
+/// those plots on it; over `otherwise` (the flight's footprint, say) when none of them has a
+/// polygon. Every plot's area is measured, on the grid or not.
+pub fn layout(
+    wkt: Option<&str>,
+    plots_path: &Path,
+    parts: &[Option<Parts>],
+    on_grid: &[bool],
+    otherwise: [f64; 4],
+    cell: f64,
+) -> Result<Layout> {
+    let usable = |b: &[f64; 4]| b[0].is_finite() && b[2] > b[0] && b[3] > b[1];
+    if !usable(&bbox(parts.iter().flatten())) {
         return Err(Error::Input {
             path: plots_path.to_path_buf(),
             message: "no plot has a usable polygon".into(),
+        });
+    }
+    let on = |k: usize| on_grid.get(k).copied().unwrap_or(false);
+    let mut bbox = bbox(
+        parts
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| on(k))
+            .filter_map(|(_, p)| p.as_ref()),
+    );
+    if !usable(&bbox) {
+        bbox = otherwise;
+    }
+    if !usable(&bbox) {
+        return Err(Error::Input {
+            path: plots_path.to_path_buf(),
+            message: "no plot is on the prescription grid and the flight has no extent".into(),
         });
     }
     let x0 = (bbox[0] / cell).floor() * cell;
@@ -98,7 +128,11 @@ pub fn layout(
             .as_ref()
             .and_then(|p| PixelPolygon::new(&zonal::to_pixel(&gt, p)));
         areas_m2.push(poly.as_ref().map_or(0.0, |p| p.area() * cell * cell));
-        let Some(rect) = poly.as_ref().and_then(|p| p.cells(width, height)) else {
+        let Some(rect) = poly
+            .as_ref()
+            .filter(|_| on(k))
+            .and_then(|p| p.cells(width, height))
+        else {
             cells.push(None);
             continue;
         };
@@ -218,7 +252,7 @@ mod tests {
     fn a_shared_cell_takes_the_rate_of_the_plot_covering_most_of_it() {
         // 1 m cells over x 0–5: A covers 0–1.7, B 1.7–3, C 4–5; the cell 3–4 touches none.
         let parts = vec![rect(0.0, 1.7), rect(1.7, 3.0), rect(4.0, 5.0)];
-        let l = layout(None, Path::new("plots"), &parts, 1.0).unwrap();
+        let l = layout(None, Path::new("plots"), &parts, &[true; 3], [0.0; 4], 1.0).unwrap();
         assert_eq!((l.grid.width, l.grid.height), (5, 1));
         assert_eq!(l.labels, [1, 1, 2, 0, 3]);
         assert_eq!(l.core, [true, false, true, false, true]);
@@ -244,5 +278,49 @@ mod tests {
         assert!((area(0) - 1.7).abs() < 1e-9 && (area(1) - 1.3).abs() < 1e-9);
         assert_eq!(area(2), 0.0);
         assert!((totals(&pass.pieces, 1).0 - 20.0 * 1.3 / 10_000.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn the_grid_covers_only_the_plots_on_it() {
+        // A at x 0–1.7 and C at 4–5 on the grid, B (1.7–3) off it: the grid spans A only when
+        // C is off too; B keeps its area but has no cells, and A takes the cell it shares with B.
+        let parts = vec![rect(0.0, 1.7), rect(1.7, 3.0), rect(4.0, 5.0)];
+        let l = layout(
+            None,
+            Path::new("p"),
+            &parts,
+            &[true, false, true],
+            [0.0; 4],
+            1.0,
+        )
+        .unwrap();
+        assert_eq!((l.grid.width, l.grid.height), (5, 1));
+        assert_eq!(l.labels, [1, 1, 0, 0, 3]);
+        assert!(l.cells[1].is_none() && (l.areas_m2[1] - 1.3).abs() < 1e-12);
+        let l = layout(
+            None,
+            Path::new("p"),
+            &parts,
+            &[true, false, false],
+            [0.0; 4],
+            1.0,
+        )
+        .unwrap();
+        assert_eq!((l.grid.width, l.grid.height), (2, 1));
+        assert_eq!(l.labels, [1, 1]);
+        assert!((l.areas_m2[2] - 1.0).abs() < 1e-12);
+        // No plot on the grid: the grid is laid over the fallback extent, with no plot on it.
+        let l = layout(
+            None,
+            Path::new("p"),
+            &parts,
+            &[false; 3],
+            [10.0, 0.0, 13.0, 2.0],
+            1.0,
+        )
+        .unwrap();
+        assert_eq!((l.grid.width, l.grid.height), (3, 2));
+        assert_eq!(l.labels, [0; 6]);
+        assert!(l.cells.iter().all(Option::is_none));
     }
 }

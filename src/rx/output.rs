@@ -1,6 +1,7 @@
 //! The prescription files, in one folder, for each product (nitrogen, spray):
 //!
-//! - `rx_<product>.tif`: the rate grid (Float32, nodata −9999 where no plot touches a cell and
+//! - `rx_<product>.tif`: the rate grid over the plots it rates (the flight's; all with a
+//!   default rate: [`super::run`]) (Float32, nodata −9999 where no plot touches a cell and
 //!   where nothing was observed; a cell shared by plots has the rate of the plot covering most
 //!   of it), with `rx_<product>.qml` (classified colours) and a PNG quicklook `rx_<product>.png`
 //!   with its legend (not-observed cells hatched);
@@ -405,7 +406,14 @@ fn write_map(
 ) -> Result<()> {
     let pass = map.pass;
     let grid = &pass.layout.grid;
-    let rates: Vec<f64> = pass.values.iter().map(|&v| f64::from(v)).collect();
+    // The classes depend only on the distinct rates (a handful; the grid has millions of cells).
+    let mut seen = std::collections::HashSet::new();
+    let rates: Vec<f64> = pass
+        .values
+        .iter()
+        .filter(|&&v| v.is_finite() && v > 0.0 && seen.insert(v.to_bits()))
+        .map(|&v| f64::from(v))
+        .collect();
     let classes = rate_classes(&rates, &map.unit, map.palette, 7);
     let [grid_kind, zones_kind, plots_kind] = map.kinds();
 
@@ -513,9 +521,15 @@ fn write_quicklook(
         .grid
         .geo_transform
         .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
+    // The plots on the map: a county's others are off it (the grid covers the flight's plots).
+    let (w, h) = (
+        pass.layout.grid.width as f64,
+        pass.layout.grid.height as f64,
+    );
     let (outlines, labels) = quicklook::plot_overlay(rx.plots.iter().filter_map(|p| {
-        let parts = p.parts.as_ref()?;
-        Some((p.id.clone(), crate::zonal::to_pixel(&gt, parts)))
+        let parts = crate::zonal::to_pixel(&gt, p.parts.as_ref()?);
+        let b = super::layout::bbox(std::iter::once(&parts));
+        (b[0] <= w && b[2] >= 0.0 && b[1] <= h && b[3] >= 0.0).then(|| (p.id.clone(), parts))
     }));
     let total: f64 = pass
         .pieces

@@ -2,7 +2,11 @@
 //! nitrogen rates and spray zones out (written by [`super::output`]).
 //!
 //! Each rate grid ([`super::layout`]) is laid in the first index raster's projected CRS over
-//! the plots' extent: the nitrogen grid at `grid.cell_size`, the spray grid at the flight's
+//! the extent of the plots that get a rate from it: those whose bounding box meets the index
+//! raster's footprint (the flight), and every plot when that product has a `default_rate`.
+//! A plot outside the flight is still listed, "not observed: outside the flight", with no rate
+//! or the default; it costs no grid cells, so a flight over 50 paddies of a county's 20 000
+//! costs a grid over those 50. The nitrogen grid is at `grid.cell_size`, the spray grid at the flight's
 //! resolution (at least [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size`
 //! says. The index is resampled onto a grid by GDAL's `average` (each source pixel weighted by
 //! its overlap). Each pass gives every plot a rate in each cell it touches; the layout turns
@@ -19,12 +23,12 @@ use crate::error::{Error, Result};
 use crate::io::RasterInfo;
 use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
-use crate::plots::{geodesic_areas, Parts, Plots, Value};
+use crate::plots::{geodesic_areas, Geom, Parts, Plot, Plots, Value};
 use crate::raster::Grid;
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::{CombineConfig, NitrogenConfig, RxConfig, StageWindow};
-use super::layout::{cell_rates, layout, tile, totals};
+use super::layout::{bbox, cell_rates, layout, tile, totals};
 pub use super::layout::{Layout, RatePass};
 use super::nitrogen::{self, Rate};
 use super::stages::{check_stage_dates, flight_date};
@@ -210,8 +214,10 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     let from_stages = req.stages.as_ref().map(|s| &s.by_id);
     let n_cell = req.config.grid.cell_size;
     let parts = plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?;
+    let (n_flight, spray_flight) = flights(req, &info, &parts)?;
     let mut rows = plot_rows(req, plots, from_stages, &parts)?;
-    warnings.extend(stage_warnings(req, &rows, from_stages));
+    let seen = seen_by_any(&[&n_flight, &spray_flight], rows.len());
+    warnings.extend(stage_warnings(req, &rows, from_stages, &seen));
     warnings.extend(super::output::summary_attribute_columns(&plots.id_column, &plots.fields).1);
     let mut rx = Prescription {
         plots: Vec::new(),
@@ -229,8 +235,9 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     let wkt = info.grid.crs_wkt.as_deref();
     // Kept for the spray pass when it reads the same file onto the same grid.
     let mut n_resampled: Option<(Grid, Vec<f32>)> = None;
-    if let Some(path) = &req.n_index {
-        let layout = layout(wkt, &plots.path, &parts, n_cell)?;
+    if let (Some(path), Some(flight)) = (&req.n_index, &n_flight) {
+        let on_grid = flight.on_grid(req.config.nitrogen.default_rate);
+        let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, n_cell)?;
         let values = crate::io::warp::resample(path, 1, &layout.grid, "average")?;
         if req
             .spray_index
@@ -242,10 +249,18 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
         rx.n_index_name = index_name(&info);
         rx.threshold = req.config.nitrogen.threshold_for(&rx.n_index_name);
         plot_means(plots, &info, req.threads, &mut rows)?;
-        let pass = nitrogen_pass(req, values, layout, &mut rx, &mut rows, &mut warnings)?;
+        let pass = nitrogen_pass(
+            req,
+            values,
+            layout,
+            flight,
+            &mut rx,
+            &mut rows,
+            &mut warnings,
+        )?;
         rx.nitrogen = Some(pass);
     }
-    if let Some(path) = &req.spray_index {
+    if let (Some(path), Some(flight)) = (&req.spray_index, &spray_flight) {
         let spray_info = RasterInfo::read(path)?;
         let pixel = spray_info
             .grid
@@ -256,12 +271,13 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
             .spray
             .cell_size
             .unwrap_or_else(|| pixel.max(SPRAY_MIN_CELL).min(n_cell));
-        let layout = layout(wkt, &plots.path, &parts, cell)?;
+        let on_grid = flight.on_grid(req.config.spray.default_rate);
+        let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, cell)?;
         let values = match n_resampled {
             Some((grid, values)) if grid == layout.grid => values,
             _ => crate::io::warp::resample(path, 1, &layout.grid, "average")?,
         };
-        let pass = spray_pass(req, values, layout, &mut rx, &mut rows)?;
+        let pass = spray_pass(req, values, layout, flight, &mut rx, &mut rows)?;
         rx.spray = Some(pass);
     }
     rx.plots = rows;
@@ -269,11 +285,138 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     Ok(rx)
 }
 
-/// Warnings about the plots' stages: a reference value no plot has, plots the stages miss.
+/// An index raster's footprint in the grids' CRS and the plots it can see.
+struct Flight {
+    /// The raster's extent, `[xmin, ymin, xmax, ymax]` in the grids' CRS.
+    footprint: [f64; 4],
+    /// Per plot: its bounding box meets the footprint (a plot with no polygon: false).
+    sees: Vec<bool>,
+    /// The raster's file name, for the reasons of plots outside it.
+    name: String,
+}
+
+impl Flight {
+    fn new(info: &RasterInfo, wkt: Option<&str>, parts: &[Option<Parts>]) -> Result<Self> {
+        let Some(gt) = info.grid.geo_transform else {
+            return Err(Error::Input {
+                path: info.path.clone(),
+                message: "the raster has no geotransform: a prescription needs its extent".into(),
+            });
+        };
+        let (w, h) = (info.grid.width as f64, info.grid.height as f64);
+        let corner =
+            |c: f64, r: f64| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5]);
+        let ring = vec![
+            corner(0.0, 0.0),
+            corner(w, 0.0),
+            corner(w, h),
+            corner(0.0, h),
+            corner(0.0, 0.0),
+        ];
+        // Its outline in the grids' CRS (the identity when the CRS is the grids'), each edge cut
+        // in 64 so that a reprojected edge bends as it should.
+        let side = (w * gt[1].hypot(gt[4])).max(h * gt[2].hypot(gt[5]));
+        let outline = Plots {
+            path: info.path.clone(),
+            layer: String::new(),
+            id_column: String::new(),
+            fields: Vec::new(),
+            plots: vec![Plot {
+                id: crate::io::file_name(&info.path),
+                attributes: Vec::new(),
+                geom: Geom::Ok(vec![vec![ring]]),
+            }],
+            crs_wkt: info.grid.crs_wkt.clone(),
+            warnings: Vec::new(),
+        };
+        let outline = crate::io::vector::to_crs(&outline, wkt, (side / 64.0).max(1e-9))?;
+        let footprint = bbox(outline.iter().flatten());
+        let sees = parts
+            .iter()
+            .map(|p| {
+                p.as_ref().is_some_and(|p| {
+                    let b = bbox(std::iter::once(p));
+                    b[0] <= footprint[2]
+                        && b[2] >= footprint[0]
+                        && b[1] <= footprint[3]
+                        && b[3] >= footprint[1]
+                })
+            })
+            .collect();
+        Ok(Flight {
+            footprint,
+            sees,
+            name: crate::io::file_name(&info.path),
+        })
+    }
+
+    /// The plots a pass lays its grid over: those the flight sees, and all of them when the
+    /// pass gives a default rate to what it does not see (then the grid is the plots' extent).
+    fn on_grid(&self, default_rate: Option<f64>) -> Vec<bool> {
+        match default_rate {
+            Some(_) => vec![true; self.sees.len()],
+            None => self.sees.clone(),
+        }
+    }
+
+    /// Why plot `k` was not observed, when the reason is that the flight missed it.
+    fn missed(&self, k: usize) -> Option<String> {
+        (!self.sees.get(k).copied().unwrap_or(false))
+            .then(|| format!("outside the flight ({})", self.name))
+    }
+}
+
+/// The flights of the nitrogen and spray indices (the first index raster is `info`; `parts` are
+/// in its CRS).
+fn flights(
+    req: &PrescribeRequest,
+    info: &RasterInfo,
+    parts: &[Option<Parts>],
+) -> Result<(Option<Flight>, Option<Flight>)> {
+    let wkt = info.grid.crs_wkt.as_deref();
+    let n = match &req.n_index {
+        Some(_) => Some(Flight::new(info, wkt, parts)?),
+        None => None,
+    };
+    let spray = match &req.spray_index {
+        Some(path) => Some(Flight::new(&RasterInfo::read(path)?, wkt, parts)?),
+        None => None,
+    };
+    Ok((n, spray))
+}
+
+/// Per plot: some flight sees it.
+fn seen_by_any(flights: &[&Option<Flight>], n_plots: usize) -> Vec<bool> {
+    (0..n_plots)
+        .map(|k| {
+            flights
+                .iter()
+                .filter_map(|f| f.as_ref())
+                .any(|f| f.sees.get(k).copied().unwrap_or(false))
+        })
+        .collect()
+}
+
+/// Which of `plots` a flight of `req` sees: the only plots whose growth stage the prescription
+/// reads (a plot no flight sees is not observed, and its rate, none or the default, does not
+/// depend on its stage). `paddy run` computes the stage on the flight's day for these alone.
+pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<Vec<bool>> {
+    let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
+        return Ok(vec![false; plots.plots.len()]);
+    };
+    let info = RasterInfo::read(first)?;
+    let parts = plots_in_crs(&info, plots, (req.config.grid.cell_size / 2.0).min(1.0))?;
+    let (n, spray) = flights(req, &info, &parts)?;
+    Ok(seen_by_any(&[&n, &spray], parts.len()))
+}
+
+/// Warnings about the plots' stages: a reference value no plot has, plots the stages miss
+/// (of those a flight sees: only their stage is read).
 fn stage_warnings(
     req: &PrescribeRequest,
     rows: &[PlotRx],
     from_stages: Option<&HashMap<String, PlotStage>>,
+    seen: &[bool],
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     let n = &req.config.nitrogen;
@@ -288,8 +431,9 @@ fn stage_warnings(
     if let Some(map) = from_stages {
         let missing: Vec<&str> = rows
             .iter()
-            .filter(|r| !map.contains_key(&r.id))
-            .map(|r| r.id.as_str())
+            .zip(seen)
+            .filter(|(r, &seen)| seen && !map.contains_key(&r.id))
+            .map(|(r, _)| r.id.as_str())
             .collect();
         if !missing.is_empty() {
             warnings.push(format!(
@@ -533,6 +677,7 @@ fn nitrogen_pass(
     req: &PrescribeRequest,
     values: Vec<f32>,
     layout: Layout,
+    flight: &Flight,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
     warnings: &mut Vec<String>,
@@ -541,7 +686,7 @@ fn nitrogen_pass(
     let (reference_of, said) = references(cfg, rx, rows, &values, &layout.labels, warnings);
     rx.reference = said;
     let default = default_value(cfg.default_rate, |d| nitrogen::rails(cfg, d).1);
-    plot_rates(req, rx, rows, &reference_of, default);
+    plot_rates(req, rx, rows, &reference_of, flight, default);
     // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
     // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
     // channel), the default where the index is missing.
@@ -578,6 +723,7 @@ fn plot_rates(
     rx: &Prescription,
     rows: &mut [PlotRx],
     reference_of: &[f64],
+    flight: &Flight,
     default: f32,
 ) {
     let cfg = &req.config.nitrogen;
@@ -587,12 +733,14 @@ fn plot_rates(
         row.n_observed = row.n_index.is_finite() && row.n_coverage >= cfg.min_coverage;
         let admitted = window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
         row.nitrogen = if !row.n_observed {
-            let why = format!(
-                "{} covers {:.0}% of the plot (min_coverage {:.0}%)",
-                rx.n_index_name,
-                row.n_coverage * 100.0,
-                cfg.min_coverage * 100.0
-            );
+            let why = flight.missed(k).unwrap_or_else(|| {
+                format!(
+                    "{} covers {:.0}% of the plot (min_coverage {:.0}%)",
+                    rx.n_index_name,
+                    row.n_coverage * 100.0,
+                    cfg.min_coverage * 100.0
+                )
+            });
             let mut r = Rate::zero(not_observed(why, default, &unit));
             r.product = f64::from(default);
             r.n = r.product * cfg.n_fraction;
@@ -622,6 +770,7 @@ fn spray_pass(
     req: &PrescribeRequest,
     mut values: Vec<f32>,
     layout: Layout,
+    flight: &Flight,
     rx: &mut Prescription,
     rows: &mut [PlotRx],
 ) -> Result<RatePass> {
@@ -662,7 +811,7 @@ fn spray_pass(
         &params,
     )?;
     let default = default_value(cfg.default_rate, |d| d);
-    let admitted = spray_plots(req, rows, &judged, &valid, &layout, default);
+    let admitted = spray_plots(req, rows, (&judged, &valid), &layout, flight, default);
     let rates = cell_rates(&layout, |k, i| {
         if !judged[k] {
             default
@@ -737,9 +886,9 @@ fn judge(values: &mut [f32], layout: &Layout, n_plots: usize) -> (Vec<usize>, Ve
 fn spray_plots(
     req: &PrescribeRequest,
     rows: &mut [PlotRx],
-    judged: &[bool],
-    valid: &[usize],
+    (judged, valid): (&[bool], &[usize]),
     layout: &Layout,
+    flight: &Flight,
     default: f32,
 ) -> Vec<bool> {
     let cfg = &req.config.spray;
@@ -760,11 +909,11 @@ fn spray_plots(
             };
             row.spray_reason = match (judged[k], admits) {
                 (false, _) => not_observed(
-                    format!(
+                    flight.missed(k).unwrap_or_else(|| format!(
                         "{:.0} m² of the plot's {:.0} m² seen in {cell} m cells wholly inside it (a quarter and 20 cells needed to find stress)",
                         valid[k] as f64 * cell_m2,
                         layout.areas_m2[k]
-                    ),
+                    )),
                     default,
                     "L/ha",
                 ),

@@ -178,6 +178,50 @@ fn nightly_sample_run_writes_its_report_and_resumes() {
 }
 
 #[test]
+fn a_run_stages_and_prescribes_the_flights_plots_and_lists_the_others() {
+    // The sample plots and two copies 3 km away from every tile: the prescription's stage covers
+    // the flight's plots only, the stage unit's every plot, and the summary lists the far ones.
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let far = crate::prescribe::plots_with_far_ones(dir.path());
+    std::fs::copy(&far, run.parent().unwrap().join("plots.geojson")).unwrap();
+    let r = run.display().to_string();
+    paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
+    assert_eq!(report_of(&run)["summary"]["failed"], 0);
+    let rd = run_dir(&run);
+    let ids = |path: &Path| -> Vec<String> {
+        crate::common::rows(&std::fs::read_to_string(path).unwrap())
+            .into_iter()
+            .map(|r| r["plot_id"].clone())
+            .collect()
+    };
+    let twelve: Vec<String> = (1..=12).map(|k| format!("P{k:02}")).collect();
+    assert_eq!(ids(&rd.join("rx/plots/stage_at_flight.csv")), twelve);
+    let staged = ids(&rd.join("stage/plots_stage.csv"));
+    assert_eq!(staged.len(), 14, "{staged:?}");
+    assert!(staged.contains(&"FAR07".to_string()));
+    let summary =
+        crate::common::rows(&std::fs::read_to_string(rd.join("rx/plots/rx_summary.csv")).unwrap());
+    assert_eq!(summary.len(), 14);
+    for row in &summary {
+        let id = row["plot_id"].as_str();
+        if id.starts_with("FAR") {
+            assert_eq!(row["n_status"], "not observed", "{row:?}");
+            assert!(row["n_reason"].contains("outside the flight"), "{row:?}");
+            assert_eq!(row["stage"], "unknown", "{row:?}");
+        } else {
+            assert!(!row["n_reason"].contains("outside the flight"), "{row:?}");
+        }
+    }
+    // No warning about the far plots' missing stages: their rate does not depend on one.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rd.join("rx/plots/rx_report.json")).unwrap())
+            .unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(!warnings.contains("FAR"), "{warnings}");
+}
+
+#[test]
 fn killed_at_random_points_a_rerun_gives_the_same_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let reference = scene(&dir.path().join("a"));

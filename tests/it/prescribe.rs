@@ -333,6 +333,12 @@ fn bad_settings_and_inputs_are_clear_errors() {
 
 /// Drone NDRE and NDVI of the sample flights, and the prescription at panicle initiation.
 fn sample_prescription(dir: &Path) -> std::path::PathBuf {
+    sample_indices(dir);
+    prescribe_sample(dir, &root().join("sample_tiles/plots.geojson"), "rx", &[])
+}
+
+/// Drone NDRE and NDVI of the sample flights of 26 June and 18 July, into `dir/idx`.
+fn sample_indices(dir: &Path) {
     let tiles = root().join("sample_tiles");
     let idx = dir.join("idx");
     for date in ["20260626", "20260718"] {
@@ -349,26 +355,32 @@ fn sample_prescription(dir: &Path) -> std::path::PathBuf {
             ],
         );
     }
-    let out = dir.join("rx");
-    paddy_ok(
-        dir,
-        &[
-            "prescribe",
-            "--plots",
-            tiles.join("plots.geojson").to_str().unwrap(),
-            "--n-index",
-            idx.join("drone_20260718_ndrei.tif").to_str().unwrap(),
-            "--spray-index",
-            idx.join("drone_20260718_ndvi.tif").to_str().unwrap(),
-            "--previous",
-            idx.join("drone_20260626_ndvi.tif").to_str().unwrap(),
-            "--at",
-            "2026-07-18",
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ],
-    );
+}
+
+/// The prescription of `plots` from the indices of [`sample_indices`] at panicle initiation,
+/// into `dir/name`, with `extra` arguments.
+fn prescribe_sample(dir: &Path, plots: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let idx = dir.join("idx");
+    let out = dir.join(name);
+    let mut args = vec![
+        "prescribe".to_string(),
+        "--plots".into(),
+        plots.display().to_string(),
+        "--n-index".into(),
+        idx.join("drone_20260718_ndrei.tif").display().to_string(),
+        "--spray-index".into(),
+        idx.join("drone_20260718_ndvi.tif").display().to_string(),
+        "--previous".into(),
+        idx.join("drone_20260626_ndvi.tif").display().to_string(),
+        "--at".into(),
+        "2026-07-18".into(),
+        "--out".into(),
+        out.display().to_string(),
+        "-q".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    paddy_ok(dir, &args);
     out
 }
 
@@ -497,6 +509,196 @@ fn sample_season_at_panicle_initiation() {
             .any(|&(x, y)| (x - centre.0).abs() <= 5.0 && (y - centre.1).abs() <= 5.0),
         "the hotspot's centre is not sprayed: {sprayed:?}"
     );
+}
+
+/// The sample plots and P07 and P12 copied 0.03° east and 0.02° north (about 3.3 km and 2.2
+/// km), far outside the flight, as FAR07 and FAR12; into `dir/plots_far.geojson`.
+pub fn plots_with_far_ones(dir: &Path) -> std::path::PathBuf {
+    fn shift(v: &mut serde_json::Value) {
+        let Some(items) = v.as_array_mut() else {
+            return;
+        };
+        if items.first().is_some_and(serde_json::Value::is_number) {
+            let (x, y) = (items[0].as_f64().unwrap(), items[1].as_f64().unwrap());
+            items[0] = (x + 0.03).into();
+            items[1] = (y + 0.02).into();
+        } else {
+            items.iter_mut().for_each(shift);
+        }
+    }
+    let text = std::fs::read_to_string(root().join("sample_tiles/plots.geojson")).unwrap();
+    let mut fc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let features = fc["features"].as_array_mut().unwrap();
+    let mut far: Vec<serde_json::Value> = features
+        .iter()
+        .filter(|f| ["P07", "P12"].contains(&f["properties"]["plot_id"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    assert_eq!(far.len(), 2);
+    for f in &mut far {
+        let id = f["properties"]["plot_id"]
+            .as_str()
+            .unwrap()
+            .replace('P', "FAR");
+        f["properties"]["plot_id"] = id.into();
+        shift(&mut f["geometry"]["coordinates"]);
+    }
+    features.extend(far);
+    let path = dir.join("plots_far.geojson");
+    std::fs::write(&path, serde_json::to_string(&fc).unwrap()).unwrap();
+    path
+}
+
+/// Size and geotransform of a raster.
+fn grid_of(path: &Path) -> ((usize, usize), [f64; 6]) {
+    let ds = gdal::Dataset::open(path).unwrap();
+    (ds.raster_size(), ds.geo_transform().unwrap())
+}
+
+#[test]
+fn plots_outside_the_flight_are_listed_but_not_gridded() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_indices(dir.path());
+    let sample = prescribe_sample(
+        dir.path(),
+        &root().join("sample_tiles/plots.geojson"),
+        "rx",
+        &[],
+    );
+    let plots = plots_with_far_ones(dir.path());
+    let out = prescribe_sample(dir.path(), &plots, "rx_far", &[]);
+    let summary = |dir: &Path| {
+        by_id(&rows(
+            &std::fs::read_to_string(dir.join("rx_summary.csv")).unwrap(),
+        ))
+    };
+    let (near, far) = (summary(&sample), summary(&out));
+    // The grids are the flight's plots' extent: the same as without the far plots, within a
+    // cell of the 12 sample plots' bounding box (all of which the flight meets).
+    let mut env = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for k in 1..=12 {
+        let e = plot(&format!("P{k:02}")).envelope();
+        env = [
+            env[0].min(e.MinX),
+            env[1].min(e.MinY),
+            env[2].max(e.MaxX),
+            env[3].max(e.MaxY),
+        ];
+    }
+    for name in ["rx_nitrogen.tif", "rx_spray.tif"] {
+        let ((w, h), gt) = grid_of(&out.join(name));
+        assert_eq!(((w, h), gt), grid_of(&sample.join(name)), "{name}");
+        let (cell, x1, y0) = (gt[1], gt[0] + gt[1] * w as f64, gt[3] + gt[5] * h as f64);
+        assert!(
+            gt[0] <= env[0] && env[0] - gt[0] < cell,
+            "{name}: west {gt:?} {env:?}"
+        );
+        assert!(
+            x1 >= env[2] && x1 - env[2] < cell,
+            "{name}: east {x1} {env:?}"
+        );
+        assert!(
+            y0 <= env[1] && env[1] - y0 < cell,
+            "{name}: south {y0} {env:?}"
+        );
+        assert!(
+            gt[3] >= env[3] && gt[3] - env[3] < cell,
+            "{name}: north {gt:?} {env:?}"
+        );
+    }
+    // The flight's plots get what they got without the far ones, column for column.
+    for k in 1..=12 {
+        let id = format!("P{k:02}");
+        assert_eq!(far[&id], near[&id], "{id}");
+    }
+    // The far plots are listed: not observed, outside the flight, no rate (not 0), and their
+    // whole area not observed.
+    for id in ["FAR07", "FAR12"] {
+        let r = &far[id];
+        assert_eq!(
+            (r["n_status"].as_str(), r["spray_status"].as_str()),
+            ("not observed", "not observed"),
+            "{r:?}"
+        );
+        assert_eq!(r["product_rate_kg_ha"], "", "{r:?}");
+        assert_eq!(r["spray_rate_outside_l_ha"], "", "{r:?}");
+        assert!(
+            r["n_reason"].contains("outside the flight (drone_20260718_ndrei.tif)"),
+            "{r:?}"
+        );
+        assert!(
+            r["spray_reason"].contains("outside the flight (drone_20260718_ndvi.tif)"),
+            "{r:?}"
+        );
+        let area = num(r, "area_ha") * 10_000.0;
+        assert!(area > 1000.0, "{r:?}");
+        for col in ["n_not_observed_m2", "spray_not_observed_m2"] {
+            assert!((num(r, col) - area).abs() < 0.01 * area, "{col}: {r:?}");
+        }
+    }
+    // In the layer for people they are "not observed" with no rate; the machine layer has none
+    // of them.
+    for product in ["nitrogen", "spray"] {
+        let text =
+            std::fs::read_to_string(out.join(format!("rx_{product}_plots.geojson"))).unwrap();
+        let layer: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let features = layer["features"].as_array().unwrap();
+        assert_eq!(features.len(), 14);
+        for f in features.iter().filter(|f| {
+            f["properties"]["plot_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("FAR")
+        }) {
+            assert_eq!(f["properties"]["status"], "not observed", "{f}");
+            assert!(f["properties"]["rate"].is_null(), "{f}");
+        }
+        let text =
+            std::fs::read_to_string(out.join(format!("rx_{product}_zones.geojson"))).unwrap();
+        let zones: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let ids: Vec<&str> = zones["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["plot_id"].as_str().unwrap())
+            .collect();
+        assert!(
+            !ids.is_empty() && !ids.iter().any(|id| id.starts_with("FAR")),
+            "{product}: {ids:?}"
+        );
+    }
+    // A nitrogen default rate reaches the far plots: then the nitrogen grid spans them too
+    // (more than 3 km east), while the spray grid (no default) stays the flight's plots'.
+    let config = dir.path().join("default.toml");
+    std::fs::write(&config, "[nitrogen]\ndefault_rate = 20.0\n").unwrap();
+    let with_default = prescribe_sample(
+        dir.path(),
+        &plots,
+        "rx_default",
+        &["-c", config.to_str().unwrap()],
+    );
+    let ((w, _), gt) = grid_of(&with_default.join("rx_nitrogen.tif"));
+    assert!(gt[0] + gt[1] * w as f64 > env[2] + 3000.0, "{gt:?} {w}");
+    assert_eq!(
+        grid_of(&with_default.join("rx_spray.tif")),
+        grid_of(&sample.join("rx_spray.tif"))
+    );
+    let r = &summary(&with_default)["FAR07"];
+    assert_eq!(r["n_status"], "not observed (default rate)", "{r:?}");
+    assert!(
+        r["n_reason"].contains("outside the flight") && r["n_reason"].contains("default_rate"),
+        "{r:?}"
+    );
+    assert!(
+        num(r, "product_rate_kg_ha") > 0.0 && num(r, "product_kg") > 0.0,
+        "{r:?}"
+    );
+    assert_eq!(r["spray_status"], "not observed", "{r:?}");
 }
 
 /// QGIS styles start with a DOCTYPE.
