@@ -131,3 +131,26 @@ pub fn ndvi_lswi(dir: &Path, tile: &Path, scl: &Path, out: &Path) {
         ],
     );
 }
+
+/// Every file under `dir`, relative, hidden ones included.
+pub fn all_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// A name of paddy's temporaries (`.name.staging-PID`, `.name.part-PID`).
+pub fn is_temporary(rel: &str) -> bool {
+    rel.contains(".staging-") || rel.contains(".part-")
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{files_in, paddy, paddy_ok, root};
+use crate::common::{all_files, files_in, is_temporary, paddy, paddy_ok, root};
 
 const DATE: &str = "2026-07-18";
 
@@ -27,28 +27,6 @@ fn big_tile(dir: &Path) -> Option<PathBuf> {
         return None;
     }
     Some(path)
-}
-
-/// Every file under `dir`, relative, hidden ones included.
-fn all_files(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push(p.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-fn is_temporary(rel: &str) -> bool {
-    rel.contains(".staging-") || rel.contains(".part-")
 }
 
 /// Wait until the child has started writing (a staging file under `dir`), so a signal lands in
