@@ -104,6 +104,20 @@ fn first_line(path: &Path) -> String {
         .to_string()
 }
 
+/// [`same_values_under_same_names`] for the CSV pair `csv` (clean, clashing) and the GeoJSON
+/// pair `geojson`, under `dir`.
+fn same_in_both_tables(dir: &Path, csv: [&str; 2], geojson: [&str; 2], renamed: &[(&str, &str)]) {
+    let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
+    let header = first_line(&dir.join(csv[1]));
+    same_values_under_same_names(&read(csv[0]), &read(csv[1]), Some(&header), renamed);
+    same_values_under_same_names(
+        &geojson_rows(&dir.join(geojson[0])),
+        &geojson_rows(&dir.join(geojson[1])),
+        None,
+        renamed,
+    );
+}
+
 #[test]
 fn attributes_named_like_statistics_keep_their_values_apart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -160,20 +174,13 @@ fn attributes_named_like_statistics_keep_their_values_apart() {
         ("drone_20260718_ndvi_mean", "-7.5"),
         ("AREA_M2", "big"),
     ];
+    same_in_both_tables(
+        dir,
+        ["clean.csv", "clash.csv"],
+        ["clean.geojson.out.geojson", "clash.geojson.out.geojson"],
+        &renamed,
+    );
     let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
-    let header = first_line(&dir.join("clash.csv"));
-    same_values_under_same_names(
-        &read("clean.csv"),
-        &read("clash.csv"),
-        Some(&header),
-        &renamed,
-    );
-    same_values_under_same_names(
-        &geojson_rows(&dir.join("clean.geojson.out.geojson")),
-        &geojson_rows(&dir.join("clash.geojson.out.geojson")),
-        None,
-        &renamed,
-    );
     // The statistic itself is a number between -1 and 1, not the pixel count.
     for row in read("clash.csv") {
         let mean: f64 = row["drone_20260718_ndvi_mean"].parse().unwrap();
@@ -238,26 +245,16 @@ fn an_attribute_named_stage_does_not_replace_the_stage() {
         }
     }
     let renamed = [("stage", "bogus"), ("confidence", "-1"), ("series", "none")];
-    let read = |p: &str| rows(&std::fs::read_to_string(dir.join(p)).unwrap());
-    let header = first_line(&dir.join("clash_stage.csv"));
-    same_values_under_same_names(
-        &read("clean_stage.csv"),
-        &read("clash_stage.csv"),
-        Some(&header),
-        &renamed,
-    );
-    same_values_under_same_names(
-        &geojson_rows(&dir.join("clean_stage.geojson")),
-        &geojson_rows(&dir.join("clash_stage.geojson")),
-        None,
+    same_in_both_tables(
+        dir,
+        ["clean_stage.csv", "clash_stage.csv"],
+        ["clean_stage.geojson", "clash_stage.geojson"],
         &renamed,
     );
 }
 
-#[test]
-fn prescription_summary_has_each_column_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// NDRE and NDVI of both sample flights into DIR/idx.
+fn index_both_flights(dir: &Path) {
     for date in ["20260626", "20260718"] {
         paddy_ok(
             dir,
@@ -272,6 +269,13 @@ fn prescription_summary_has_each_column_once() {
             ],
         );
     }
+}
+
+#[test]
+fn prescription_summary_has_each_column_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    index_both_flights(dir);
     // The sample plots carry `area_ha`, as the summary does.
     plots_with(&dir.join("clean.geojson"), &[], &["area_ha"]);
     let extra = [
@@ -604,20 +608,7 @@ fn a_truncated_raster_fails_before_anything_is_written() {
 fn a_truncated_previous_flight_stops_prescribe_before_it_writes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for date in ["20260626", "20260718"] {
-        paddy_ok(
-            dir,
-            &[
-                "index",
-                &sample(&format!("drone_{date}.tif")),
-                "--index",
-                "ndrei,ndvi",
-                "--out",
-                "idx",
-                "-q",
-            ],
-        );
-    }
+    index_both_flights(dir);
     // paddy's own COG: overviews first, the full-resolution tiles last.
     let bytes = std::fs::read(dir.join("idx/drone_20260626_ndvi.tif")).unwrap();
     std::fs::write(dir.join("cut.tif"), &bytes[..bytes.len() - 1000]).unwrap();
@@ -1139,20 +1130,7 @@ fn nothing_partial(dir: &Path) {
 fn index_and_prescribe_say_the_disk_is_full() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for date in ["20260626", "20260718"] {
-        paddy_ok(
-            dir,
-            &[
-                "index",
-                &sample(&format!("drone_{date}.tif")),
-                "--index",
-                "ndrei,ndvi",
-                "--out",
-                "idx",
-                "-q",
-            ],
-        );
-    }
+    index_both_flights(dir);
     let Some(_disk) = small_disk(&dir.join("small"), "100k") else {
         return;
     };
@@ -1232,6 +1210,32 @@ fn mutate(rng: &mut Rng, text: &[u8], tokens: &[&str]) -> Vec<u8> {
 fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .unwrap_or_else(|_| panic!("panicked on {what}"))
+}
+
+/// 1500 mutations of `seed` (a seeded `Rng(rng)`) written to `path` and given to `read`: none
+/// may panic, and every refusal must say something. Returns (accepted, refused).
+fn fuzz_file(
+    path: &Path,
+    seed: &[u8],
+    tokens: &[&str],
+    rng: u64,
+    read: impl Fn(&Path) -> paddy::Result<()>,
+) -> (usize, usize) {
+    let mut rng = Rng(rng);
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..1500 {
+        let bytes = mutate(&mut rng, seed, tokens);
+        std::fs::write(path, &bytes).unwrap();
+        let what = String::from_utf8_lossy(&bytes).into_owned();
+        match no_panic(&what, || read(path)) {
+            Ok(()) => accepted += 1,
+            Err(e) => {
+                assert!(!e.to_string().trim().is_empty(), "{what}");
+                refused += 1;
+            }
+        }
+    }
+    (accepted, refused)
 }
 
 #[test]
@@ -1328,21 +1332,9 @@ fn mutated_run_files_load_or_fail_with_a_message() {
         "threads = 0\n",
         "cell_size = -5.0\n",
     ];
-    let path = dir.join("run.toml");
-    let mut rng = Rng(0x70_0001);
-    let (mut loaded, mut refused) = (0, 0);
-    for _ in 0..1500 {
-        let bytes = mutate(&mut rng, &seed, &tokens);
-        std::fs::write(&path, &bytes).unwrap();
-        let what = String::from_utf8_lossy(&bytes).into_owned();
-        match no_panic(&what, || paddy::batch::config::load(&path)) {
-            Ok(_) => loaded += 1,
-            Err(e) => {
-                assert!(!e.to_string().trim().is_empty(), "{what}");
-                refused += 1;
-            }
-        }
-    }
+    let (loaded, refused) = fuzz_file(&dir.join("run.toml"), &seed, &tokens, 0x70_0001, |p| {
+        paddy::batch::config::load(p).map(|_| ())
+    });
     assert!(
         loaded > 100 && refused > 100,
         "{loaded} loaded, {refused} refused"
@@ -1372,25 +1364,13 @@ fn mutated_plot_files_read_or_fail_with_a_message() {
         "\"plot_id\": null",
         "NaN",
     ];
-    let mut rng = Rng(0x9e0_0001);
-    let (mut read, mut refused) = (0, 0);
-    for _ in 0..1500 {
-        let bytes = mutate(&mut rng, &seed, &tokens);
-        std::fs::write(&path, &bytes).unwrap();
-        let what = String::from_utf8_lossy(&bytes).into_owned();
-        let result = no_panic(&what, || {
-            paddy::io::vector::read_plots(&path, None, Some("plot_id")).and_then(|plots| {
-                // And on to the plots' geodesic areas, as stats and prescribe use them.
-                paddy::io::vector::wgs84(&plots).map(|parts| paddy::plots::geodesic_areas(&parts))
+    let (read, refused) = fuzz_file(&path, &seed, &tokens, 0x9e0_0001, |p| {
+        paddy::io::vector::read_plots(p, None, Some("plot_id")).and_then(|plots| {
+            // And on to the plots' geodesic areas, as stats and prescribe use them.
+            paddy::io::vector::wgs84(&plots).map(|parts| {
+                paddy::plots::geodesic_areas(&parts);
             })
-        });
-        match result {
-            Ok(_) => read += 1,
-            Err(e) => {
-                assert!(!e.to_string().trim().is_empty(), "{what}");
-                refused += 1;
-            }
-        }
-    }
+        })
+    });
     assert!(read > 50 && refused > 50, "{read} read, {refused} refused");
 }
