@@ -11,6 +11,15 @@
 
 use super::classes::Class;
 
+/// The end of every raster style: the pipe's neutral filters, then the document's close.
+const RASTER_PIPE_END: &str = r#"    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"#;
+
 /// A colour ramp from `min` to `max` through the given colours (evenly spaced).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ramp {
@@ -178,13 +187,7 @@ pub fn paletted(entries: &[(u8, [u8; 3], String)], title: &str) -> String {
       <colorPalette>
 {items}      </colorPalette>
     </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"#
+{RASTER_PIPE_END}"#
     )
 }
 
@@ -314,13 +317,7 @@ fn raster_style(title: &str, min: f64, max: f64, ramp_type: &str, mode: u8, item
 {items}        </colorrampshader>
       </rastershader>
     </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"#
+{RASTER_PIPE_END}"#
     )
 }
 
