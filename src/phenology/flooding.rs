@@ -75,6 +75,10 @@ pub struct Transplanting {
     pub first_flooded: f64,
     /// The last clear observation before it that was not flooded.
     pub last_dry: Option<f64>,
+    /// Where the water signal of the season's flooding ends: its last flooded observation and
+    /// the first clear one after it that is not flooded (the young canopy has overtaken the
+    /// water in between), once that one is seen.
+    pub canopy: Option<(f64, f64)>,
 }
 
 /// Whether one observation shows flooding (`LSWI + margin ≥ VI`); `None` when either index is
@@ -129,6 +133,7 @@ pub fn onset_with_margin(
         None => runs.last(),
     }?;
     let b = season_run.first;
+    let canopy = season_run.dry_after.map(|d| (season_run.last, d));
     Some(match season_run.last_dry {
         Some(a) => {
             let earliest = a + 1.0;
@@ -139,6 +144,7 @@ pub fn onset_with_margin(
                 latest,
                 first_flooded: b,
                 last_dry: Some(a),
+                canopy,
             }
         }
         None => Transplanting {
@@ -147,16 +153,59 @@ pub fn onset_with_margin(
             latest: b + MAX_LEAD_DAYS,
             first_flooded: b,
             last_dry: None,
+            canopy,
         },
     })
 }
 
-/// A run of flooded observations: its first day and the dry observation before it.
+/// The point estimate of transplanting from the onset of flooding `tr` and the end of its water
+/// signal, given that the scene's well-dated plots see the water signal end `lag` ± `spread`
+/// days after transplanting (one scene shares its water and its weather, and a young rice
+/// canopy overtakes the water at a similar age, docs/AGRONOMY.md "Flooding and transplanting").
+///
+/// Two estimates of one day, each with its variance:
+/// - the onset's point estimate, `tr.day`: the onset anywhere in the gap between the last dry
+///   and the first flooded observation (uniform: variance gap² / 12) and transplanting up to
+///   [`MAX_LEAD_DAYS`] after it (variance `MAX_LEAD_DAYS`² / 12);
+/// - the middle of the end's bracket less `lag`: the end anywhere in its bracket (variance
+///   width² / 12) and the plots' spread (variance `spread`²).
+///
+/// The estimate is their inverse-variance weighted mean, kept within `tr`'s bracket: a wide
+/// cloud gap before the first flooded observation leaves the point to the end of the water
+/// signal, a gap of one revisit leaves it to the onset. `None` until the water signal has
+/// ended, or for a non-finite lag.
+///
+/// ```
+/// use paddy::phenology::flooding::{with_canopy, Transplanting};
+/// // Dry on day 10, flooded on 30 (clouds between), the water signal ends between 45 and 50.
+/// let tr = Transplanting { day: 23.0, earliest: 11.0, latest: 37.0, first_flooded: 30.0,
+///                          last_dry: Some(10.0), canopy: Some((45.0, 50.0)) };
+/// // Well-dated plots see the end 15 ± 2 days after transplanting: about day 32.
+/// let day = with_canopy(&tr, 15.0, 2.0).unwrap();
+/// assert!((day - 31.0).abs() < 1.5, "{day}");
+/// ```
+pub fn with_canopy(tr: &Transplanting, lag: f64, spread: f64) -> Option<f64> {
+    let (c1, c2) = tr.canopy?;
+    if !(lag.is_finite() && spread.is_finite()) {
+        return None;
+    }
+    let gap = tr.first_flooded - tr.last_dry.unwrap_or(tr.earliest);
+    let v_onset = (gap * gap + MAX_LEAD_DAYS * MAX_LEAD_DAYS) / 12.0;
+    let v_end = (c2 - c1).powi(2) / 12.0 + spread * spread;
+    let from_end = (c1 + c2) / 2.0 - lag;
+    let day = (tr.day * v_end + from_end * v_onset) / (v_onset + v_end);
+    day.is_finite()
+        .then(|| day.clamp(tr.earliest, tr.latest.max(tr.earliest)))
+}
+
+/// A run of flooded observations: its first and last day, the dry observation before it and
+/// the first dry one after it.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     first: f64,
     last: f64,
     last_dry: Option<f64>,
+    dry_after: Option<f64>,
 }
 
 /// The flooded runs of `clear` (day, flooded) in time order, merged across single dry
@@ -167,17 +216,24 @@ fn flooded_runs(clear: &[(f64, bool)]) -> Vec<Run> {
     let mut last_dry = None;
     for &(day, wet) in clear {
         if !wet {
+            if let Some(run) = runs.last_mut().filter(|r| r.dry_after.is_none()) {
+                run.dry_after = Some(day);
+            }
             dry_since_run += 1;
             last_dry = Some(day);
             continue;
         }
         match runs.last_mut() {
             Some(run) if dry_since_run == 0 => run.last = day,
-            Some(run) if dry_since_run == 1 && day - run.last <= MERGE_GAP_DAYS => run.last = day,
+            Some(run) if dry_since_run == 1 && day - run.last <= MERGE_GAP_DAYS => {
+                run.last = day;
+                run.dry_after = None;
+            }
             _ => runs.push(Run {
                 first: day,
                 last: day,
                 last_dry,
+                dry_after: None,
             }),
         }
         dry_since_run = 0;
@@ -215,9 +271,11 @@ mod tests {
         assert_eq!(tr.first_flooded, 55.0);
         assert_eq!(tr.day, 52.5 + PUDDLING_LEAD_DAYS);
         assert_eq!((tr.earliest, tr.latest), (51.0, 62.0));
+        // The water signal ends between day 80 (flooded) and 85 (the canopy).
+        assert_eq!(tr.canopy, Some((80.0, 85.0)));
         // Known from the first flooded observation on, with no curve.
         let early = onset(&t, &vi, &lswi, 0.0, 55.0, None).unwrap();
-        assert_eq!(early, tr);
+        assert_eq!(early, Transplanting { canopy: None, ..tr });
     }
 
     #[test]

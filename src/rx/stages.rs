@@ -191,6 +191,7 @@ mod tests {
             table: &table,
             at,
             from: None,
+            calibration: None,
         };
         let start: Date = "2026-05-20".parse().unwrap();
         let transplanted: Date = "2026-06-02".parse().unwrap();

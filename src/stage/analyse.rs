@@ -21,6 +21,7 @@ use crate::phenology::stage::{
     reconcile, Agreement, CurveCues, Stage, StageCall, StageStarts, StageTable,
 };
 
+use super::calibrate::{Calibration, CanopyLag};
 use super::series::PlotSeries;
 
 /// The smoothing of a plot's series.
@@ -105,6 +106,31 @@ pub struct Settings<'a> {
     pub at: Date,
     /// Where the season of interest may start (default: [`SEASON_SPAN`] days before `at`).
     pub from: Option<Date>,
+    /// What the scene's well-dated plots measured in a first pass ([`calibrate()`]); `None`:
+    /// the documented defaults alone.
+    pub calibration: Option<&'a Calibration>,
+}
+
+/// How far the end of the water signal moved transplanting from the onset's estimate, for
+/// the reason.
+fn canopy_note(
+    transplanting: Option<(Dated, &'static str)>,
+    flood: Option<&flooding::Transplanting>,
+    lag: Option<&CanopyLag>,
+) -> Option<String> {
+    let (Some((t, "flooding onset")), Some(f), Some(l)) = (transplanting, flood, lag) else {
+        return None;
+    };
+    (t.day != f.day).then(|| {
+        format!(
+            " ({:+.0} days by the end of its water signal, which {} well-dated plots show \
+             {:.0} ± {:.0} days after transplanting)",
+            t.day - f.day,
+            l.plots,
+            l.days,
+            l.spread
+        )
+    })
 }
 
 /// Fewest valid dates that can show a season.
@@ -171,6 +197,8 @@ pub struct PlotStage {
     pub transplanting_source: &'static str,
     /// The first flooded observation of the season (LSWI + 0.05 ≥ VI), with --lswi.
     pub flooding: Option<Date>,
+    /// The onset of flooding and the end of its water signal, with --lswi.
+    pub flood: Option<flooding::Transplanting>,
     pub days_after_transplanting: Option<f64>,
     pub season: Option<Season>,
     /// Why there is no season, when there is none.
@@ -268,6 +296,7 @@ fn season_by(
 fn transplanting_of(
     recorded: Option<Date>,
     flood: Option<&flooding::Transplanting>,
+    lag: Option<&CanopyLag>,
     heading: Option<&Peak>,
     starts: Option<&StageStarts>,
     rise: Option<f64>,
@@ -277,8 +306,11 @@ fn transplanting_of(
         return Some((Dated::around(day, RECORDED_SPREAD), "attribute"));
     }
     if let Some(f) = flood {
+        let day = lag
+            .and_then(|l| flooding::with_canopy(f, l.days, l.spread))
+            .unwrap_or(f.day);
         let range = Dated {
-            day: f.day,
+            day,
             earliest: f.earliest,
             latest: f.latest,
         };
@@ -370,9 +402,11 @@ pub fn analyse(
         .map(|x| x.start)
         .or(green_up)
         .filter(|_| !unflooded);
+    let lag = s.calibration.and_then(|c| c.lag(class));
     let transplanting = transplanting_of(
         transplanted,
         flood.as_ref(),
+        lag,
         observed_heading.as_ref(),
         starts,
         rise,
@@ -387,7 +421,7 @@ pub fn analyse(
         .and_then(day_to_date);
 
     let cues = curve_cues(&curve, season.as_ref(), observed_heading.as_ref(), vi, at);
-    let call = explained(
+    let mut call = explained(
         reconcile(s.table, class, dat, &cues),
         s.at,
         points.is_empty(),
@@ -395,6 +429,9 @@ pub fn analyse(
         no_season.as_deref(),
         transplanting,
     );
+    if let Some(note) = canopy_note(transplanting, flood.as_ref(), lag) {
+        call.reason.push_str(&note);
+    }
     let recent = vi.days.iter().any(|&d| d > at - RECENT_DAYS);
     let timing = Timing {
         dat: transplanting.map(|(t, _)| (at - t.latest, at - t.earliest)),
@@ -414,6 +451,7 @@ pub fn analyse(
         transplanting_range: transplanting.map(|(t, _)| t),
         transplanting_source: transplanting.map_or("", |(_, s)| s),
         flooding: flood.and_then(|f| day_to_date(f.first_flooded)),
+        flood,
         days_after_transplanting: dat,
         season,
         no_season,

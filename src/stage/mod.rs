@@ -6,6 +6,7 @@
 //! [`crate::phenology`] code; [`output`] and [`chart`] write tables and pictures.
 
 pub mod analyse;
+pub mod calibrate;
 pub mod chart;
 pub mod output;
 pub mod pixels;
@@ -184,12 +185,12 @@ pub fn run_with_table(
         table: &req.table,
         at,
         from: req.from,
+        calibration: None,
     };
-    let plots: Vec<PlotStage> = table
+    let inputs: Vec<(&str, String, Option<Date>)> = table
         .rows
         .iter()
-        .enumerate()
-        .map(|(i, row)| {
+        .map(|row| {
             let class = class_at
                 .map(|k| row.attributes[k].text())
                 .filter(|c| !c.is_empty())
@@ -198,17 +199,16 @@ pub fn run_with_table(
                 Value::Text(t) => t.parse::<Date>().ok(),
                 _ => None,
             });
-            let lswi = lswi_series.as_ref().map(|s| &s[i]);
-            analyse::analyse(
-                &row.id,
-                &class,
-                transplanted,
-                &vi_series[i],
-                lswi,
-                &settings,
-            )
+            (row.id.as_str(), class, transplanted)
         })
         .collect();
+    let plots = analyse_plots(
+        &inputs,
+        &vi_series,
+        lswi_series.as_deref(),
+        &dates,
+        &settings,
+    );
     for p in &plots {
         if p.unknown_class {
             warnings.push(format!(
@@ -250,6 +250,53 @@ pub fn run_with_table(
         warnings,
         index_name,
     })
+}
+
+/// Every plot analysed; then, once the scene's well-dated plots have measured when the water
+/// signal ends after transplanting ([`calibrate::calibrate`]), the plots dated by the onset of
+/// flooding whose water signal has ended analysed again with it.
+fn analyse_plots<'a>(
+    inputs: &[(&str, String, Option<Date>)],
+    vi: &[series::PlotSeries],
+    lswi: Option<&[series::PlotSeries]>,
+    dates: &[Date],
+    settings: &analyse::Settings<'a>,
+) -> Vec<PlotStage> {
+    let analyse_plot = |i: usize, settings: &analyse::Settings| {
+        let (id, class, transplanted) = &inputs[i];
+        analyse::analyse(
+            id,
+            class,
+            *transplanted,
+            &vi[i],
+            lswi.map(|s| &s[i]),
+            settings,
+        )
+    };
+    let mut plots: Vec<PlotStage> = (0..inputs.len())
+        .map(|i| analyse_plot(i, settings))
+        .collect();
+    let days: Vec<f64> = dates
+        .iter()
+        .map(|d| f64::from(d.days_since_epoch()))
+        .collect();
+    let calibration = calibrate::shortest_spacing(&days)
+        .map(|spacing| calibrate::calibrate(&plots, spacing))
+        .unwrap_or_default();
+    if calibration != calibrate::Calibration::default() {
+        let settings = analyse::Settings {
+            calibration: Some(&calibration),
+            ..*settings
+        };
+        for (i, p) in plots.iter_mut().enumerate() {
+            if p.transplanting_source == "flooding onset"
+                && p.flood.is_some_and(|f| f.canopy.is_some())
+            {
+                *p = analyse_plot(i, &settings);
+            }
+        }
+    }
+    plots
 }
 
 /// Write the small-multiples chart of every plot: observations, smoothed curve, dropped dates,

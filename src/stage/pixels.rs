@@ -131,6 +131,8 @@ pub fn run(
         table: &req.table,
         at: prepared.at,
         from: req.from,
+        // Pixels are analysed a window at a time: no scene-wide pass dates the canopy lag.
+        calibration: None,
     };
 
     let name = |file: &str| dir.join(file);
