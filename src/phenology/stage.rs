@@ -457,6 +457,9 @@ pub struct CurveCues {
     /// 0–1 scale as `amplitude_fraction` but unsmoothed: a harvest is a step the smoother
     /// spreads over weeks, while one observation of stubble shows it.
     pub last_clear_fraction: Option<f64>,
+    /// Days from that latest clear observation to the date (0 when it is of the date itself).
+    /// `None` (an older caller, or unknown): taken as of the date.
+    pub last_clear_age: Option<f64>,
     /// `days_from_peak` counts from a top fitted to the observations (unbiased), not from the
     /// smoothed curve's maximum (days early on a rice curve): only then do the stages from
     /// panicle initiation on count from it.
@@ -708,9 +711,12 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
 
 /// Harvest is the farmer's day, not the table's: the days counted (after transplanting or
 /// after heading) say when a crop is *ripe*, and only an observation says it is *gone*. A
-/// call of fallow after the season stays maturity while the latest clear observation still
-/// shows the crop (above [`HARVESTED_FRACTION`] of the season's amplitude), and a call of maturity
-/// becomes fallow once one shows the field at its base level.
+/// call of maturity becomes fallow once the latest clear observation shows the field at its
+/// base level (at most [`HARVESTED_FRACTION`] of the season's amplitude). A call of fallow after
+/// the season stays maturity while that observation still shows the crop — but only when it was
+/// taken after the day the table expects the harvest: an observation from before that day shows
+/// a standing crop whether or not the harvest has come since, so it says nothing against the
+/// table.
 fn harvest_as_seen(
     mut call: StageCall,
     starts: Option<&StageStarts>,
@@ -727,13 +733,23 @@ fn harvest_as_seen(
     if !ripening {
         return call;
     }
+    // Whether the table already had the field harvested on the observation's day.
+    let age = finite(cues.last_clear_age).unwrap_or(0.0).max(0.0);
+    let peak = finite(cues.days_from_peak).filter(|_| cues.peak_fitted);
+    let seen_after_harvest = match (dat, starts, peak) {
+        (Some(d), Some(st), Some(p)) => st.stage_with_heading(d - age, p - age) == Stage::Fallow,
+        (Some(d), Some(st), None) => st.stage_at(d - age) == Stage::Fallow,
+        (_, _, p) => p
+            .or(finite(cues.days_from_peak))
+            .is_some_and(|p| p - age > HARVEST_AFTER),
+    };
     let seen = format!("{:.0} %", 100.0 * level);
     match call.stage {
-        Stage::Fallow if level > HARVESTED_FRACTION => {
+        Stage::Fallow if level > HARVESTED_FRACTION && seen_after_harvest => {
             call.stage = Stage::Maturity;
             call.reason.push_str(&format!(
                 "; the latest clear observation still shows the crop ({seen} of the season's \
-                 amplitude): maturity until one shows it harvested"
+                 amplitude) after the expected harvest: maturity until one shows it harvested"
             ));
         }
         Stage::Maturity if level <= HARVESTED_FRACTION => {
@@ -947,6 +963,7 @@ mod tests {
             slope_per_day: slope,
             amplitude_fraction: None,
             last_clear_fraction: None,
+            last_clear_age: None,
             peak_fitted: true,
         }
     }
@@ -1351,6 +1368,7 @@ mod tests {
             slope_per_day: Some(-0.001),
             amplitude_fraction: Some(0.1),
             last_clear_fraction: None,
+            last_clear_age: None,
             peak_fitted: true,
         };
         assert_eq!(
@@ -1379,6 +1397,7 @@ mod tests {
             slope_per_day: Some(-0.004),
             amplitude_fraction: Some(0.3),
             last_clear_fraction: level,
+            last_clear_age: None,
             peak_fitted: true,
         };
         // 116 days after a medium transplanting, 46 after the observed heading, is past the
@@ -1404,6 +1423,16 @@ mod tests {
             standing.reason.contains("still shows the crop (40 %"),
             "{}",
             standing.reason
+        );
+        // An observation from before the expected harvest (3 days old: 43 days after heading)
+        // says nothing against it.
+        let old = CurveCues {
+            last_clear_age: Some(3.0),
+            ..late(Some(0.4))
+        };
+        assert_eq!(
+            reconcile(&t, "medium", Some(116.0), &old).stage,
+            Stage::Fallow
         );
         // and stubble ends the season before the table does.
         let gone = reconcile(&t, "medium", Some(105.0), &with_level(Some(0.1)));

@@ -601,14 +601,14 @@ fn curve_cues(
     // The latest observation of at least half the plot (`vi` holds only dates up to `at`).
     let last_clear = (0..vi.days.len())
         .rev()
-        .find(|&k| vi.valid_share[k] >= CLEAR_SHARE)
-        .map(|k| vi.values[k]);
+        .find(|&k| vi.valid_share[k] >= CLEAR_SHARE);
     CurveCues {
         days_from_peak: heading.map(|h| at - h.day),
         peak_fitted: heading.is_some_and(|h| h.used > 0),
         slope_per_day: slope.is_finite().then_some(slope),
         amplitude_fraction: season.map(|x| level(curve.at(at), x)),
-        last_clear_fraction: season.zip(last_clear).map(|(x, v)| level(v, x)),
+        last_clear_fraction: season.zip(last_clear).map(|(x, k)| level(vi.values[k], x)),
+        last_clear_age: last_clear.map(|k| at - vi.days[k]),
     }
 }
 
