@@ -237,9 +237,12 @@ fn stages_agree_with_a_season_of_known_dates() {
         "transplanting estimated for {} plots",
         tp.len()
     );
-    assert!(mae(&tp) <= 5.0, "transplanting MAE {:.1}", mae(&tp));
+    // The acceptance bars are MAE ≤ 5 days, ≥ 75 % exact and ≥ 92 % merged; on the twenty seeds
+    // 21–40 (README) transplanting MAE is at most 2.5 days, every truth is bracketed and the
+    // stage at least 85.6 % exact, so the test holds tighter bars there.
+    assert!(mae(&tp) <= 3.0, "transplanting MAE {:.1}", mae(&tp));
     assert!(
-        bracketed * 10 >= tp.len() * 8,
+        bracketed * 100 >= tp.len() * 95,
         "{bracketed} of {} bracketed",
         tp.len()
     );
@@ -250,7 +253,7 @@ fn stages_agree_with_a_season_of_known_dates() {
     );
     assert!(mae(&hd) <= 4.0, "heading MAE {:.1}", mae(&hd));
     assert!(mean(&hd).abs() <= 2.0, "heading bias {:.1}", mean(&hd));
-    assert!(exact * 100 >= n * 75, "exact {exact} of {n}");
+    assert!(exact * 100 >= n * 85, "exact {exact} of {n}");
     assert!(close * 100 >= n * 92, "merged {close} of {n}");
     assert!(
         distinct.len() >= 10,
