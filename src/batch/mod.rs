@@ -7,6 +7,7 @@ pub mod config;
 pub mod html;
 pub mod integrity;
 pub mod lock;
+pub mod memo;
 pub mod plan;
 pub mod quicklook;
 pub mod report;

@@ -5,17 +5,20 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::catalogue::Catalogue;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexRequest};
 use crate::io::CogOptions;
 use crate::phenology::dates::Date;
+use crate::plots::Plots;
 use crate::rx;
 use crate::stage::{self, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::Loaded;
+use super::memo::Memo;
 use super::plan::{Plan, Unit, Work};
 use super::report::{IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxOutcome};
 
@@ -27,6 +30,8 @@ pub struct Ctx<'a> {
     pub dir: &'a Path,
     /// Per unit so far: its outcome when it completed (computed or up to date).
     pub done: &'a [Option<Outcome>],
+    /// What the units share in memory: the plot files as read, the stage's statistics.
+    pub memo: &'a Memo,
 }
 
 /// Do one unit's work.
@@ -74,6 +79,18 @@ fn index_rasters(ctx: &Ctx, unit: usize) -> HashMap<String, PathBuf> {
         .collect()
 }
 
+/// Plot file `k` of the plan, read once in a run.
+fn plot_set(ctx: &Ctx, k: usize) -> Result<Rc<Plots>> {
+    let plots = &ctx.run.run.plots;
+    ctx.memo.plots(k, || {
+        crate::io::vector::read_plots(
+            &ctx.plan.plots[k],
+            plots.layer.as_deref(),
+            plots.id_field.as_deref(),
+        )
+    })
+}
+
 /// The stem of the files a plot file's units write (`plots` for `plots.geojson`).
 fn plots_name(plan: &Plan, plots: usize) -> String {
     let name = crate::io::file_name(&plan.plots[plots]);
@@ -105,19 +122,10 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
     let report = index::run(&plan, &|_, _| {})?;
     // The plots drawn on the quicklooks; a plot file that does not read leaves them without
     // (the statistics units report it).
-    let plots: Vec<_> = ctx
-        .plan
-        .plots
-        .iter()
-        .filter_map(|p| {
-            crate::io::vector::read_plots(
-                p,
-                cfg.plots.layer.as_deref(),
-                cfg.plots.id_field.as_deref(),
-            )
-            .ok()
-        })
+    let sets: Vec<Rc<Plots>> = (0..ctx.plan.plots.len())
+        .filter_map(|k| plot_set(ctx, k).ok())
         .collect();
+    let plots: Vec<&Plots> = sets.iter().map(|p| &**p).collect();
     let mut outcome = Outcome::default();
     for o in &report.outputs {
         outcome
@@ -158,11 +166,7 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> 
         .filter_map(|w| all.get(&w.to_ascii_lowercase()).cloned())
         .collect();
     rasters.sort();
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        cfg.plots.layer.as_deref(),
-        cfg.plots.id_field.as_deref(),
-    )?;
+    let plot_set = plot_set(ctx, plots)?;
     let infos = crate::io::RasterInfo::read_all(&rasters)?;
     let table = zonal::run(
         &plot_set,
@@ -280,11 +284,7 @@ fn prescribe(
             .and_then(|i| rasters.get(&i.to_ascii_lowercase()).cloned())
     };
     let flight_rasters = index_rasters(ctx, flight);
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        cfg.plots.layer.as_deref(),
-        cfg.plots.id_field.as_deref(),
-    )?;
+    let plot_set = plot_set(ctx, plots)?;
     let mut request = rx::run::PrescribeRequest {
         n_index: pick(&rx_cfg.n_index, &flight_rasters),
         spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
@@ -394,15 +394,19 @@ fn stage_at(
         .lambda
         .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
     let smoother = cfg.smoother.unwrap_or_default().with_lambda(lambda);
-    let table = reused_statistics(
-        ctx,
-        plots,
-        &vi,
-        &lswi,
-        &dates.dates,
-        run.run.machine.threads,
-    )
-    .map(|table| only(table, keep));
+    // The stage unit's table serves the prescription's stage too (its flight's plots).
+    let rasters: Vec<PathBuf> = vi.iter().chain(&lswi).cloned().collect();
+    let table = ctx.memo.stage_table(plots, &rasters, || {
+        reused_statistics(
+            ctx,
+            plots,
+            &vi,
+            &lswi,
+            &dates.dates,
+            run.run.machine.threads,
+        )
+    });
+    let kept = keep.zip(table.as_deref()).map(|(keep, t)| only(t, keep));
     let request = StageRequest {
         rasters: vi,
         lswi,
@@ -424,32 +428,37 @@ fn stage_at(
         table: run.table.clone(),
         threads: run.run.machine.threads,
     };
-    stage::run_with_table(&request, &|_, _| {}, table)
+    stage::run_with_table(&request, &|_, _| {}, kept.as_ref().or(table.as_deref()))
 }
 
-/// The rows of `table` whose plot is in `keep` (all without it).
-fn only(mut table: zonal::StatsTable, keep: Option<&HashSet<&str>>) -> zonal::StatsTable {
-    let Some(keep) = keep else {
-        return table;
-    };
+/// The rows of `table` whose plot is in `keep`.
+fn only(table: &zonal::StatsTable, keep: &HashSet<&str>) -> zonal::StatsTable {
     let mask: Vec<bool> = table
         .rows
         .iter()
         .map(|r| keep.contains(r.id.as_str()))
         .collect();
-    let mut k = 0;
-    table.rows.retain(|_| {
-        k += 1;
-        mask[k - 1]
-    });
-    if table.lonlat.len() == mask.len() {
-        let mut k = 0;
-        table.lonlat.retain(|_| {
-            k += 1;
-            mask[k - 1]
-        });
+    let kept = |k: &usize| mask[*k];
+    let lonlat = if table.lonlat.len() == mask.len() {
+        (0..mask.len())
+            .filter(kept)
+            .map(|k| table.lonlat[k].clone())
+            .collect()
+    } else {
+        table.lonlat.clone()
+    };
+    zonal::StatsTable {
+        id_column: table.id_column.clone(),
+        fields: table.fields.clone(),
+        columns: table.columns.clone(),
+        rows: (0..mask.len())
+            .filter(kept)
+            .map(|k| table.rows[k].clone())
+            .collect(),
+        lonlat,
+        warnings: table.warnings.clone(),
+        coverage: table.coverage,
     }
-    table
 }
 
 /// The per-plot statistics of the stage's rasters as the statistics units of this run folder
@@ -498,12 +507,7 @@ fn reused_statistics(
     let mut rasters = by_date(vi)?;
     rasters.extend(by_date(lswi)?);
     let first = rasters.first()?;
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        ctx.run.run.plots.layer.as_deref(),
-        ctx.run.run.plots.id_field.as_deref(),
-    )
-    .ok()?;
+    let plot_set = plot_set(ctx, plots).ok()?;
     let info = crate::io::RasterInfo::read(first).ok()?;
     let request = StatsRequest {
         coverage: CoverageMode::Exact,

@@ -126,7 +126,7 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
 pub fn run_with_table(
     req: &StageRequest,
     progress: &dyn Fn(usize, usize),
-    table: Option<crate::zonal::StatsTable>,
+    table: Option<&crate::zonal::StatsTable>,
 ) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
         return Err(Error::usage(
@@ -152,9 +152,14 @@ pub fn run_with_table(
         assume_same_crs: false,
         threads: req.threads,
     };
+    let computed;
     let (table, mut per_series) = match table {
-        Some(t) => series::series_of_table(&series_req, &groups, t)?,
-        None => series::plot_series(&series_req, &groups, progress)?,
+        Some(t) => (t, series::series_of_table(&series_req, &groups, t)?),
+        None => {
+            let (t, series) = series::plot_series(&series_req, &groups, progress)?;
+            computed = t;
+            (&computed, series)
+        }
     };
     if req.scale != 1.0 {
         for s in per_series.iter_mut().flatten() {
