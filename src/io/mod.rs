@@ -5,6 +5,7 @@
 
 mod aoi;
 mod cog;
+mod geojson;
 mod preview;
 mod product;
 mod read;
