@@ -207,16 +207,26 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
     let name = plots_name(ctx.plan, plots);
     let sdir = ctx.dir.join("stage");
     create_dir(&sdir)?;
+    let tables: Vec<PathBuf> = ["csv", "geojson"]
+        .iter()
+        .map(|ext| sdir.join(format!("{name}_stage.{ext}")))
+        .collect();
+    let png = sdir.join(format!("{name}_stage.png"));
+    // The tables and the chart side by side.
+    let threads = ctx.run.run.machine.threads;
+    let (written, chart) = crate::raster::engine::join(
+        threads,
+        || stage::output::write_all(&result, &tables, threads),
+        || write_chart(&result, &png),
+    )?;
+    written?;
+    chart?;
     let mut outcome = Outcome::default();
-    for ext in ["csv", "geojson"] {
-        let path = sdir.join(format!("{name}_stage.{ext}"));
-        stage::output::write(&result, &path)?;
+    for path in &tables {
         outcome
             .outputs
-            .push(output(ctx.dir, &path, OutputKind::Stage));
+            .push(output(ctx.dir, path, OutputKind::Stage));
     }
-    let png = sdir.join(format!("{name}_stage.png"));
-    write_chart(&result, &png)?;
     outcome
         .outputs
         .push(output(ctx.dir, &png, OutputKind::Quicklook));
@@ -305,11 +315,11 @@ fn prescribe(
     };
     // The stage on the day of the flight of the plots a flight sees: the prescription reads no
     // other plot's (a county's 20 000 plots cost 0.8 CPU-s a night for a flight over 50).
-    let seen = rx::run::plots_in_flight(&plot_set, &request)?;
+    let in_flight = rx::run::plots_in_flight(&plot_set, &request)?;
     let keep: HashSet<&str> = plot_set
         .plots
         .iter()
-        .zip(&seen)
+        .zip(&in_flight.seen)
         .filter(|(_, &seen)| seen)
         .map(|(p, _)| p.id.as_str())
         .collect();
@@ -322,7 +332,7 @@ fn prescribe(
         &result,
         "stage_at_flight.csv",
     ));
-    let prescription = rx::run::run(&plot_set, &request)?;
+    let prescription = rx::run::run_in_flight(&plot_set, &request, Some(in_flight))?;
     let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
     outputs.extend(
@@ -519,7 +529,9 @@ fn reused_statistics(
     let mut table = zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?;
     let template = table.columns.first()?.clone();
     let mut columns = Vec::with_capacity(rasters.len());
-    let mut stats: Vec<Vec<zonal::Stats>> = vec![Vec::new(); table.rows.len()];
+    let mut stats: Vec<Vec<zonal::Stats>> = (0..table.rows.len())
+        .map(|_| Vec::with_capacity(rasters.len()))
+        .collect();
     // Each table read once for all its rasters (a tile's table holds the stage's index and
     // LSWI): the parse is most of this, and it runs for the stage and for the prescription.
     let stem_of = |raster: &PathBuf| Some(raster.file_stem()?.to_string_lossy().into_owned());
@@ -530,10 +542,14 @@ fn reused_statistics(
             .or_default()
             .push(stem_of(raster)?);
     }
+    let files: Vec<(&PathBuf, Vec<String>)> = stems_of.into_iter().collect();
+    let parsed = crate::raster::engine::map(&files, threads, |_, (csv, stems)| {
+        csv_columns(csv, &table.id_column, stems, &table.rows)
+    })
+    .ok()?;
     let mut read: HashMap<(&PathBuf, String), Vec<zonal::Stats>> = HashMap::new();
-    for (csv, stems) in stems_of {
-        let columns = csv_columns(csv, &table.id_column, &stems, &table.rows)?;
-        read.extend(stems.into_iter().map(|s| (csv, s)).zip(columns));
+    for ((csv, stems), columns) in files.into_iter().zip(parsed) {
+        read.extend(stems.into_iter().map(|s| (csv, s)).zip(columns?));
     }
     for raster in &rasters {
         let (csv, stem) = (csv_of.get(raster)?, stem_of(raster)?);

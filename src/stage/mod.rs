@@ -190,30 +190,26 @@ pub fn run_with_table(
         at,
         from: req.from,
     };
-    let plots: Vec<PlotStage> = table
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let class = class_at
-                .map(|k| row.attributes[k].text())
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| req.default_class.clone());
-            let transplanted = transplanted_at.and_then(|k| match &row.attributes[k] {
-                Value::Text(t) => t.parse::<Date>().ok(),
-                _ => None,
-            });
-            let lswi = lswi_series.as_ref().map(|s| &s[i]);
-            analyse::analyse(
-                &row.id,
-                &class,
-                transplanted,
-                &vi_series[i],
-                lswi,
-                &settings,
-            )
-        })
-        .collect();
+    // Each plot on its own: side by side on the run's workers, in the table's order.
+    let plots: Vec<PlotStage> = crate::raster::engine::map(&table.rows, req.threads, |i, row| {
+        let class = class_at
+            .map(|k| row.attributes[k].text())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| req.default_class.clone());
+        let transplanted = transplanted_at.and_then(|k| match &row.attributes[k] {
+            Value::Text(t) => t.parse::<Date>().ok(),
+            _ => None,
+        });
+        let lswi = lswi_series.as_ref().map(|s| &s[i]);
+        analyse::analyse(
+            &row.id,
+            &class,
+            transplanted,
+            &vi_series[i],
+            lswi,
+            &settings,
+        )
+    })?;
     for p in &plots {
         if p.unknown_class {
             warnings.push(format!(
