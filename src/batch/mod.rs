@@ -11,5 +11,6 @@ pub mod memo;
 pub mod plan;
 pub mod quicklook;
 pub mod report;
+mod reuse;
 pub mod schedule;
 pub mod work;
