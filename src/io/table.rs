@@ -1,7 +1,6 @@
 //! Tables of plots out: CSV (one row per plot, in column order), RFC 7946 GeoJSON (WGS84
-//! lon/lat plot geometries with the row as properties, in the bytes OGR writes: formatted by
-//! [`super::geojson`], or by OGR for what that cannot promise) and ESRI shapefiles (the same,
-//! zipped into one `.shp.zip` or as a `.shp` with its side files). Each is written under a
+//! lon/lat plot geometries with the row as properties, written by OGR) and ESRI shapefiles (the
+//! same, zipped into one `.shp.zip` or as a `.shp` with its side files). Each is written under a
 //! temporary name and renamed. The same table always gives the same CSV and GeoJSON bytes; a
 //! shapefile's DBF header also holds the date it was written. Used by `paddy stats`,
 //! `paddy stage` and `paddy prescribe`.
