@@ -21,7 +21,6 @@ pub fn to_bytes(table: &Table, decimals: u8) -> Option<Vec<u8>> {
     let mut out = String::with_capacity(table.rows.len() * 1024 + 64);
     out.push_str("{\n\"type\": \"FeatureCollection\",\n\"features\": [\n");
     let mut ring = String::new();
-    let mut scratch = String::new();
     for (k, (row, parts)) in table.rows.iter().zip(&table.lonlat).enumerate() {
         if k > 0 {
             out.push_str(",\n");
@@ -36,18 +35,10 @@ pub fn to_bytes(table: &Table, decimals: u8) -> Option<Vec<u8>> {
         out.push_str(" }");
         out.push_str(", \"geometry\": ");
         match parts {
-            Some(parts) => {
-                let buffers = (&mut ring, &mut scratch);
-                geometry(&mut out, buffers, parts, usize::from(decimals))?;
-            }
+            Some(parts) => geometry(&mut out, &mut ring, parts, usize::from(decimals))?,
             None => out.push_str("null"),
         }
         out.push_str(" }");
-        if k == 0 {
-            // Room for the rest, guessed from the first feature (the file is one string).
-            let rows = table.rows.len().min(table.lonlat.len());
-            out.reserve((out.len() * rows * 9 / 8).min(256 << 20));
-        }
     }
     out.push_str("\n]\n}\n");
     Some(out.into_bytes())
@@ -103,10 +94,6 @@ fn series(out: &mut String, values: &[f64]) -> Option<()> {
 
 /// json-c's string escapes (slashes as they are).
 fn escape(out: &mut String, text: &str) -> Option<()> {
-    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(text);
-        return Some(());
-    }
     for c in text.chars() {
         match c {
             '\0' => return None,
@@ -172,12 +159,7 @@ fn trim_zeros(s: &str) -> &str {
 
 /// A plot's parts: a Polygon when one, else a MultiPolygon, each outer ring counter-clockwise
 /// and each hole clockwise.
-fn geometry(
-    out: &mut String,
-    (ring, scratch): (&mut String, &mut String),
-    parts: &Parts,
-    decimals: usize,
-) -> Option<()> {
+fn geometry(out: &mut String, ring: &mut String, parts: &Parts, decimals: usize) -> Option<()> {
     let (kind, open, close) = match parts.len() {
         0 => return None,
         1 => ("Polygon", "", ""),
@@ -206,9 +188,9 @@ fn geometry(
                 }
                 ring.push_str(if first { "[ " } else { ", [ " });
                 first = false;
-                coordinate(ring, scratch, x, decimals);
+                coordinate(ring, x, decimals);
                 ring.push_str(", ");
-                coordinate(ring, scratch, y, decimals);
+                coordinate(ring, y, decimals);
                 ring.push_str(" ]");
                 Some(())
             };
@@ -257,31 +239,30 @@ fn clockwise(points: &[(f64, f64)]) -> Option<bool> {
 }
 
 /// A coordinate as OGR writes it: fixed `decimals`, OGR's `intelliround`, trailing zeros off
-/// but one (`scratch`: a buffer for the digits).
-fn coordinate(out: &mut String, scratch: &mut String, v: f64, decimals: usize) {
-    scratch.clear();
-    let _ = write!(scratch, "{v:.decimals$}");
-    let rounded = intelliround(scratch);
-    let s = rounded.as_deref().unwrap_or(scratch);
+/// but one.
+fn coordinate(out: &mut String, v: f64, decimals: usize) {
+    let fixed = format!("{v:.decimals$}");
+    let mut s = intelliround(fixed);
     if s.contains('.') {
-        let trimmed = s.trim_end_matches('0');
-        out.push_str(trimmed);
-        if trimmed.ends_with('.') {
-            out.push('0');
+        let keep = s.trim_end_matches('0').len();
+        s.truncate(keep);
+        if s.ends_with('.') {
+            s.push('0');
         }
-    } else {
-        out.push_str(s);
     }
+    out.push_str(&s);
 }
 
 /// OGR's `intelliround`: a fixed-point text of ten characters or more that ends in `00000x`
-/// or `99999x` (likely binary noise) is cut there, rounding up after nines. `None`: as it is.
-fn intelliround(s: &str) -> Option<String> {
-    let dot = s.find('.')?;
+/// or `99999x` (likely binary noise) is cut there, rounding up after nines.
+fn intelliround(s: String) -> String {
+    let Some(dot) = s.find('.') else {
+        return s;
+    };
     let b = s.as_bytes();
     let len = b.len();
     if len <= 10 {
-        return None;
+        return s;
     }
     // Digits before the point, less one (as OGR counts them).
     let before = dot - 1 - usize::from(b[0] == b'-');
@@ -289,15 +270,15 @@ fn intelliround(s: &str) -> Option<String> {
     let all = |c: u8, from: usize, to: usize| (from..=to).all(|k| at(k) == c);
     let long_run = |c: u8| (3..=7).all(|k| before > k || at(k) == c) && at(8) == c && at(9) == c;
     if all(b'0', 2, 6) {
-        Some(s[..len - 1].to_string())
+        s[..len - 1].to_string()
     } else if dot < len - 8 && long_run(b'0') {
-        Some(s[..len - 8].to_string())
+        s[..len - 8].to_string()
     } else if all(b'9', 2, 6) {
-        Some(round_up(&s[..len - 6]))
+        round_up(&s[..len - 6])
     } else if dot < len - 9 && long_run(b'9') {
-        Some(round_up(&s[..len - 9]))
+        round_up(&s[..len - 9])
     } else {
-        None
+        s
     }
 }
 
@@ -707,7 +688,7 @@ mod tests {
         ];
         for (v, want) in cases {
             let mut s = String::new();
-            coordinate(&mut s, &mut String::new(), v, 7);
+            coordinate(&mut s, v, 7);
             assert_eq!(s, want, "{v}");
         }
     }
