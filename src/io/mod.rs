@@ -5,7 +5,6 @@
 
 mod aoi;
 mod cog;
-mod geojson;
 mod preview;
 mod product;
 mod read;

@@ -119,7 +119,9 @@ impl Table {
         self.check_unique_columns()?;
         match Format::for_path(path)? {
             Format::Csv => super::write_atomic(path, &self.csv_bytes()?),
-            Format::GeoJson => self.write_geojson_file(path, 7),
+            Format::GeoJson => {
+                super::write_atomically(path, |temp| self.write_geojson(temp, path, 7))
+            }
             Format::Shapefile { zipped: true } => self.write_shapefile_zip(path),
             Format::Shapefile { zipped: false } => self.write_shapefile_set(path),
         }
@@ -263,26 +265,16 @@ impl Table {
     /// instead of 7 (~1 cm): layers whose polygons tile each other exactly need more, or the
     /// rounding makes a ring cross itself or its neighbour.
     pub fn write_geojson_with_decimals(&self, path: &Path, decimals: u8) -> Result<()> {
-        self.write_geojson_file(path, decimals)
+        super::write_atomically(path, |temp| self.write_geojson(temp, path, decimals))
     }
 
-    /// The GeoJSON file: formatted by [`super::geojson`] as OGR would write it, or by OGR when
-    /// that cannot promise the same bytes.
-    fn write_geojson_file(&self, path: &Path, decimals: u8) -> Result<()> {
+    fn write_geojson(&self, temp: &Path, final_path: &Path, decimals: u8) -> Result<()> {
         if self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: GeoJSON needs plots with a known CRS (they are written in WGS84 lon/lat)",
-                path.display()
+                final_path.display()
             )));
         }
-        match super::geojson::to_bytes(self, decimals) {
-            Some(bytes) => super::write_atomic(path, &bytes),
-            None => super::write_atomically(path, |temp| self.write_geojson(temp, path, decimals)),
-        }
-    }
-
-    /// The GeoJSON file written by OGR at `temp`.
-    pub(super) fn write_geojson(&self, temp: &Path, final_path: &Path, decimals: u8) -> Result<()> {
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
             message: gdal_message(&e),
