@@ -24,7 +24,7 @@ pub fn index_stops(index: &str) -> Vec<qml::Stop> {
 /// Draw `tif` (band 1; nodata left white) as `png`, with the outlines and ids of `plots`. The
 /// index is named as the file names it (`…_ndre.tif`: NDRE, though the catalogue calls it
 /// NDREI), else `index`.
-pub fn index_png(tif: &Path, index: &str, plots: &[Plots], png: &Path) -> Result<()> {
+pub fn index_png(tif: &Path, index: &str, plots: &[&Plots], png: &Path) -> Result<()> {
     let preview = crate::io::read_preview(tif, SIDE)?;
     let (outlines, labels) = overlay(&preview, plots)?;
     let stem = tif.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -59,7 +59,7 @@ pub fn index_png(tif: &Path, index: &str, plots: &[Plots], png: &Path) -> Result
 }
 
 /// The plots' outlines and ids on the preview's grid (none without a geotransform).
-fn overlay(preview: &Preview, plots: &[Plots]) -> Result<quicklook::Overlay> {
+fn overlay(preview: &Preview, plots: &[&Plots]) -> Result<quicklook::Overlay> {
     let Some(gt) = preview.geo_transform else {
         return Ok(Default::default());
     };

@@ -172,6 +172,7 @@ pub fn run(
         .filter(|u| in_this_run(u, opts.shard))
         .count();
     let mut done = 0;
+    let memo = super::memo::Memo::default();
     for unit in &plan.units {
         // A signal stops the run before its next unit (a unit's windows stop by themselves).
         if crate::raster::engine::stop_requested() {
@@ -204,6 +205,7 @@ pub fn run(
             plan,
             dir: &dir,
             done: &outcomes,
+            memo: &memo,
         };
         let ran = run_unit(&ctx, unit, &reports, opts.force, base);
         if ran.report.status == Status::Interrupted {

@@ -5,19 +5,23 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::catalogue::Catalogue;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexRequest};
 use crate::io::CogOptions;
 use crate::phenology::dates::Date;
+use crate::plots::Plots;
 use crate::rx;
 use crate::stage::{self, StageRequest};
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::Loaded;
+use super::memo::Memo;
 use super::plan::{Plan, Unit, Work};
 use super::report::{IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxOutcome};
+use super::reuse;
 
 /// What a unit's work sees: the run, its plan and folder, and the units before it.
 pub struct Ctx<'a> {
@@ -27,6 +31,8 @@ pub struct Ctx<'a> {
     pub dir: &'a Path,
     /// Per unit so far: its outcome when it completed (computed or up to date).
     pub done: &'a [Option<Outcome>],
+    /// What the units share in memory: the plot files as read, the stage's statistics.
+    pub memo: &'a Memo,
 }
 
 /// Do one unit's work.
@@ -66,12 +72,24 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 /// The index rasters (absolute) of a completed index unit, by lower-case index name; none when
 /// the unit did not complete.
-fn index_rasters(ctx: &Ctx, unit: usize) -> HashMap<String, PathBuf> {
+pub(super) fn index_rasters(ctx: &Ctx, unit: usize) -> HashMap<String, PathBuf> {
     ctx.done[unit]
         .iter()
         .flat_map(|o| &o.indices)
         .map(|r| (r.index.clone(), ctx.dir.join(&r.path)))
         .collect()
+}
+
+/// Plot file `k` of the plan, read once in a run.
+pub(super) fn plot_set(ctx: &Ctx, k: usize) -> Result<Rc<Plots>> {
+    let plots = &ctx.run.run.plots;
+    ctx.memo.plots(k, || {
+        crate::io::vector::read_plots(
+            &ctx.plan.plots[k],
+            plots.layer.as_deref(),
+            plots.id_field.as_deref(),
+        )
+    })
 }
 
 /// The stem of the files a plot file's units write (`plots` for `plots.geojson`).
@@ -105,19 +123,10 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
     let report = index::run(&plan, &|_, _| {})?;
     // The plots drawn on the quicklooks; a plot file that does not read leaves them without
     // (the statistics units report it).
-    let plots: Vec<_> = ctx
-        .plan
-        .plots
-        .iter()
-        .filter_map(|p| {
-            crate::io::vector::read_plots(
-                p,
-                cfg.plots.layer.as_deref(),
-                cfg.plots.id_field.as_deref(),
-            )
-            .ok()
-        })
+    let sets: Vec<Rc<Plots>> = (0..ctx.plan.plots.len())
+        .filter_map(|k| plot_set(ctx, k).ok())
         .collect();
+    let plots: Vec<&Plots> = sets.iter().map(|p| &**p).collect();
     let mut outcome = Outcome::default();
     for o in &report.outputs {
         outcome
@@ -158,11 +167,7 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> 
         .filter_map(|w| all.get(&w.to_ascii_lowercase()).cloned())
         .collect();
     rasters.sort();
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        cfg.plots.layer.as_deref(),
-        cfg.plots.id_field.as_deref(),
-    )?;
+    let plot_set = plot_set(ctx, plots)?;
     let infos = crate::io::RasterInfo::read_all(&rasters)?;
     let table = zonal::run(
         &plot_set,
@@ -203,16 +208,26 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
     let name = plots_name(ctx.plan, plots);
     let sdir = ctx.dir.join("stage");
     create_dir(&sdir)?;
+    let tables: Vec<PathBuf> = ["csv", "geojson"]
+        .iter()
+        .map(|ext| sdir.join(format!("{name}_stage.{ext}")))
+        .collect();
+    let png = sdir.join(format!("{name}_stage.png"));
+    // The tables and the chart side by side.
+    let threads = ctx.run.run.machine.threads;
+    let (written, chart) = crate::raster::engine::join(
+        threads,
+        || stage::output::write_all(&result, &tables, threads),
+        || write_chart(&result, &png),
+    )?;
+    written?;
+    chart?;
     let mut outcome = Outcome::default();
-    for ext in ["csv", "geojson"] {
-        let path = sdir.join(format!("{name}_stage.{ext}"));
-        stage::output::write(&result, &path)?;
+    for path in &tables {
         outcome
             .outputs
-            .push(output(ctx.dir, &path, OutputKind::Stage));
+            .push(output(ctx.dir, path, OutputKind::Stage));
     }
-    let png = sdir.join(format!("{name}_stage.png"));
-    write_chart(&result, &png)?;
     outcome
         .outputs
         .push(output(ctx.dir, &png, OutputKind::Quicklook));
@@ -280,11 +295,7 @@ fn prescribe(
             .and_then(|i| rasters.get(&i.to_ascii_lowercase()).cloned())
     };
     let flight_rasters = index_rasters(ctx, flight);
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        cfg.plots.layer.as_deref(),
-        cfg.plots.id_field.as_deref(),
-    )?;
+    let plot_set = plot_set(ctx, plots)?;
     let mut request = rx::run::PrescribeRequest {
         n_index: pick(&rx_cfg.n_index, &flight_rasters),
         spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
@@ -305,11 +316,11 @@ fn prescribe(
     };
     // The stage on the day of the flight of the plots a flight sees: the prescription reads no
     // other plot's (a county's 20 000 plots cost 0.8 CPU-s a night for a flight over 50).
-    let seen = rx::run::plots_in_flight(&plot_set, &request)?;
+    let in_flight = rx::run::plots_in_flight(&plot_set, &request)?;
     let keep: HashSet<&str> = plot_set
         .plots
         .iter()
-        .zip(&seen)
+        .zip(&in_flight.seen)
         .filter(|(_, &seen)| seen)
         .map(|(p, _)| p.id.as_str())
         .collect();
@@ -322,7 +333,7 @@ fn prescribe(
         &result,
         "stage_at_flight.csv",
     ));
-    let prescription = rx::run::run(&plot_set, &request)?;
+    let prescription = rx::run::run_in_flight(&plot_set, &request, Some(in_flight))?;
     let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
     outputs.extend(
@@ -394,15 +405,21 @@ fn stage_at(
         .lambda
         .unwrap_or(crate::phenology::smooth::DEFAULT_LAMBDA);
     let smoother = cfg.smoother.unwrap_or_default().with_lambda(lambda);
-    let table = reused_statistics(
-        ctx,
-        plots,
-        &vi,
-        &lswi,
-        &dates.dates,
-        run.run.machine.threads,
-    )
-    .map(|table| only(table, keep));
+    // The stage unit's table serves the prescription's stage too (its flight's plots).
+    let rasters: Vec<PathBuf> = vi.iter().chain(&lswi).cloned().collect();
+    let table = ctx.memo.stage_table(plots, &rasters, || {
+        reuse::reused_statistics(
+            ctx,
+            plots,
+            &vi,
+            &lswi,
+            &dates.dates,
+            run.run.machine.threads,
+        )
+    });
+    let kept = keep
+        .zip(table.as_deref())
+        .map(|(keep, t)| reuse::only(t, keep));
     let request = StageRequest {
         rasters: vi,
         lswi,
@@ -424,180 +441,5 @@ fn stage_at(
         table: run.table.clone(),
         threads: run.run.machine.threads,
     };
-    stage::run_with_table(&request, &|_, _| {}, table)
-}
-
-/// The rows of `table` whose plot is in `keep` (all without it).
-fn only(mut table: zonal::StatsTable, keep: Option<&HashSet<&str>>) -> zonal::StatsTable {
-    let Some(keep) = keep else {
-        return table;
-    };
-    let mask: Vec<bool> = table
-        .rows
-        .iter()
-        .map(|r| keep.contains(r.id.as_str()))
-        .collect();
-    let mut k = 0;
-    table.rows.retain(|_| {
-        k += 1;
-        mask[k - 1]
-    });
-    if table.lonlat.len() == mask.len() {
-        let mut k = 0;
-        table.lonlat.retain(|_| {
-            k += 1;
-            mask[k - 1]
-        });
-    }
-    table
-}
-
-/// The per-plot statistics of the stage's rasters as the statistics units of this run folder
-/// wrote them (their CSV tables: count, mean and nodata fraction of every raster, at full
-/// precision), so that the stage reads no index raster again but one: the plots' table itself
-/// (attributes, geometry, warnings) comes from a pass over the first raster. `None` (and the
-/// stage computes everything) when a raster's statistics unit did not complete, its table
-/// lacks the raster, or its plots are not the same plots in the same order.
-fn reused_statistics(
-    ctx: &Ctx,
-    plots: usize,
-    vi: &[PathBuf],
-    lswi: &[PathBuf],
-    dates: &[(PathBuf, Date)],
-    threads: Option<usize>,
-) -> Option<zonal::StatsTable> {
-    // Each raster's statistics table: the CSV of the stats unit over its index unit.
-    let mut csv_of: HashMap<PathBuf, PathBuf> = HashMap::new();
-    for (unit, done) in ctx.plan.units.iter().zip(ctx.done) {
-        let (Work::Stats { index, plots: p }, Some(done)) = (&unit.work, done) else {
-            continue;
-        };
-        let Some(csv) = done.outputs.iter().find(|o| o.path.ends_with(".csv")) else {
-            continue;
-        };
-        if *p == plots {
-            for raster in index_rasters(ctx, *index).into_values() {
-                csv_of.insert(raster, ctx.dir.join(&csv.path));
-            }
-        }
-    }
-    // The columns in the stage's order: the index rasters, then LSWI's, each by date.
-    let by_date = |list: &[PathBuf]| -> Option<Vec<PathBuf>> {
-        let mut dated: Vec<(PathBuf, Date)> = list
-            .iter()
-            .map(|p| {
-                dates
-                    .iter()
-                    .find(|(q, _)| q == p)
-                    .map(|(_, d)| (p.clone(), *d))
-            })
-            .collect::<Option<_>>()?;
-        dated.sort_by_key(|d| d.1);
-        Some(dated.into_iter().map(|d| d.0).collect())
-    };
-    let mut rasters = by_date(vi)?;
-    rasters.extend(by_date(lswi)?);
-    let first = rasters.first()?;
-    let plot_set = crate::io::vector::read_plots(
-        &ctx.plan.plots[plots],
-        ctx.run.run.plots.layer.as_deref(),
-        ctx.run.run.plots.id_field.as_deref(),
-    )
-    .ok()?;
-    let info = crate::io::RasterInfo::read(first).ok()?;
-    let request = StatsRequest {
-        coverage: CoverageMode::Exact,
-        assume_same_crs: false,
-        quantiles: false,
-        mask_band: None,
-        threads,
-    };
-    let mut table = zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?;
-    let template = table.columns.first()?.clone();
-    let mut columns = Vec::with_capacity(rasters.len());
-    let mut stats: Vec<Vec<zonal::Stats>> = vec![Vec::new(); table.rows.len()];
-    // Each table read once for all its rasters (a tile's table holds the stage's index and
-    // LSWI): the parse is most of this, and it runs for the stage and for the prescription.
-    let stem_of = |raster: &PathBuf| Some(raster.file_stem()?.to_string_lossy().into_owned());
-    let mut stems_of: HashMap<&PathBuf, Vec<String>> = HashMap::new();
-    for raster in &rasters {
-        stems_of
-            .entry(csv_of.get(raster)?)
-            .or_default()
-            .push(stem_of(raster)?);
-    }
-    let mut read: HashMap<(&PathBuf, String), Vec<zonal::Stats>> = HashMap::new();
-    for (csv, stems) in stems_of {
-        let columns = csv_columns(csv, &table.id_column, &stems, &table.rows)?;
-        read.extend(stems.into_iter().map(|s| (csv, s)).zip(columns));
-    }
-    for raster in &rasters {
-        let (csv, stem) = (csv_of.get(raster)?, stem_of(raster)?);
-        for (row, s) in stats.iter_mut().zip(read.get(&(csv, stem.clone()))?) {
-            row.push(*s);
-        }
-        columns.push(zonal::Column {
-            prefix: stem,
-            path: raster.clone(),
-            ..template.clone()
-        });
-    }
-    table.columns = columns;
-    for (row, s) in table.rows.iter_mut().zip(stats) {
-        row.stats = s;
-    }
-    Some(table)
-}
-
-/// Rasters' count, mean and nodata fraction per plot from a statistics CSV (columns
-/// `<stem>_count`, `<stem>_mean`, `<stem>_nodata_fraction` for each of `stems`), checking that
-/// its rows are `rows`' plots in order. One column of stats per stem.
-fn csv_columns(
-    csv: &Path,
-    id_column: &str,
-    stems: &[String],
-    rows: &[zonal::PlotRow],
-) -> Option<Vec<Vec<zonal::Stats>>> {
-    let mut reader = csv::Reader::from_path(csv).ok()?;
-    let header = reader.byte_headers().ok()?.clone();
-    let at = |name: &str| header.iter().position(|h| h == name.as_bytes());
-    let id = at(id_column)?;
-    let wanted: Vec<[usize; 3]> = stems
-        .iter()
-        .map(|stem| {
-            Some([
-                at(&format!("{stem}_count"))?,
-                at(&format!("{stem}_mean"))?,
-                at(&format!("{stem}_nodata_fraction"))?,
-            ])
-        })
-        .collect::<Option<_>>()?;
-    let mut out = vec![Vec::with_capacity(rows.len()); stems.len()];
-    let mut record = csv::ByteRecord::new();
-    for row in rows {
-        if !reader.read_byte_record(&mut record).ok()? || record.get(id)? != row.id.as_bytes() {
-            return None;
-        }
-        for (column, fields) in out.iter_mut().zip(&wanted) {
-            let mut v = [f64::NAN; 3];
-            for (slot, &k) in v.iter_mut().zip(fields) {
-                let text = std::str::from_utf8(record.get(k)?).ok()?;
-                if !text.is_empty() {
-                    *slot = text.parse().ok()?;
-                }
-            }
-            column.push(zonal::Stats {
-                count: v[0],
-                mean: v[1],
-                stdev: f64::NAN,
-                min: f64::NAN,
-                max: f64::NAN,
-                median: f64::NAN,
-                p10: f64::NAN,
-                p90: f64::NAN,
-                nodata_fraction: v[2],
-            });
-        }
-    }
-    (!reader.read_byte_record(&mut record).ok()?).then_some(out)
+    stage::run_with_table(&request, &|_, _| {}, kept.as_ref().or(table.as_deref()))
 }

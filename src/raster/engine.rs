@@ -42,13 +42,7 @@ where
     S: Send,
     T: Send,
 {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        builder = builder.num_threads(n.max(1));
-    }
-    let pool = builder
-        .build()
-        .map_err(|e| Error::usage(format!("cannot start worker threads: {e}")))?;
+    let pool = pool(threads)?;
     let workers = pool.current_num_threads();
     let states: Mutex<Vec<S>> = Mutex::new(Vec::with_capacity(workers));
     let (tx, rx) = sync_channel::<(Window, Result<T>)>(2 * workers);
@@ -97,10 +91,63 @@ where
     })
 }
 
+/// A pool of `threads` workers (None: all cores).
+fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n.max(1));
+    }
+    builder
+        .build()
+        .map_err(|e| Error::usage(format!("cannot start worker threads: {e}")))
+}
+
+/// `f` of every item (with its index) on `threads` workers (None: all cores), in `items`'
+/// order.
+pub fn map<T, U>(
+    items: &[T],
+    threads: Option<usize>,
+    f: impl Fn(usize, &T) -> U + Sync,
+) -> Result<Vec<U>>
+where
+    T: Sync,
+    U: Send,
+{
+    let pool = pool(threads)?;
+    Ok(pool.install(|| items.par_iter().enumerate().map(|(i, t)| f(i, t)).collect()))
+}
+
+/// `a` and `b` side by side on `threads` workers (None: all cores; one: one after the other).
+pub fn join<A, B>(
+    threads: Option<usize>,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> Result<(A, B)>
+where
+    A: Send,
+    B: Send,
+{
+    let pool = pool(threads)?;
+    Ok(pool.install(|| rayon::join(a, b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::raster::plan_windows;
+
+    #[test]
+    fn map_keeps_the_order_and_join_runs_both() {
+        let items: Vec<usize> = (0..1000).collect();
+        for threads in [None, Some(1), Some(3)] {
+            let doubled = map(&items, threads, |i, v| (i, v * 2)).unwrap();
+            assert!(doubled
+                .iter()
+                .enumerate()
+                .all(|(k, &(i, v))| i == k && v == 2 * k));
+            assert_eq!(join(threads, || 1, || "two").unwrap(), (1, "two"));
+        }
+    }
 
     #[test]
     fn every_window_reaches_the_sink_once() {

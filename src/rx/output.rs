@@ -312,8 +312,13 @@ pub fn write(
             n_fraction: None,
         });
     }
-    for map in &maps {
-        write_map(rx, map, dir, &mut files)?;
+    // The products' maps side by side (two at most: each writes its own files), listed in order.
+    let written = crate::raster::engine::map(&maps, None, |_, map| {
+        let mut files = Vec::new();
+        write_map(rx, map, dir, &mut files).map(|()| files)
+    })?;
+    for map_files in written {
+        files.extend(map_files?);
     }
     let (mut total_n_product_kg, mut total_spray_l, mut total_spray_area_m2) = (0.0, 0.0, 0.0);
     for row in &rx.plots {

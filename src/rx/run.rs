@@ -187,6 +187,16 @@ fn index_name(info: &RasterInfo) -> String {
 /// Compute the prescription for `plots` (read once by [`crate::io::vector::read_plots`]; their
 /// parts in the grids' CRS and their areas are computed here, once).
 pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
+    run_in_flight(plots, req, None)
+}
+
+/// [`run`], with the plots in the grids' CRS as [`plots_in_flight`] found them for the same
+/// request (so they are projected once).
+pub fn run_in_flight(
+    plots: &Plots,
+    req: &PrescribeRequest,
+    in_flight: Option<InFlight>,
+) -> Result<Prescription> {
     req.config.check("settings")?;
     let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
         return Err(Error::usage(
@@ -213,7 +223,10 @@ pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
     }
     let from_stages = req.stages.as_ref().map(|s| &s.by_id);
     let n_cell = req.config.grid.cell_size;
-    let parts = plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?;
+    let parts = match in_flight.and_then(|f| f.parts) {
+        Some(parts) if parts.len() == plots.plots.len() => parts,
+        _ => plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?,
+    };
     let (n_flight, spray_flight) = flights(req, &info, &parts)?;
     let mut rows = plot_rows(req, plots, from_stages, &parts)?;
     let seen = seen_by_any(&[&n_flight, &spray_flight], rows.len());
@@ -397,17 +410,31 @@ fn seen_by_any(flights: &[&Option<Flight>], n_plots: usize) -> Vec<bool> {
         .collect()
 }
 
+/// Which plots a flight sees, and the plots in the grids' CRS ([`plots_in_flight`]).
+pub struct InFlight {
+    /// Per plot: a flight of the request sees it.
+    pub seen: Vec<bool>,
+    /// The plots in the first index raster's CRS (None without an index raster).
+    parts: Option<Vec<Option<Parts>>>,
+}
+
 /// Which of `plots` a flight of `req` sees: the only plots whose growth stage the prescription
 /// reads (a plot no flight sees is not observed, and its rate, none or the default, does not
 /// depend on its stage). `paddy run` computes the stage on the flight's day for these alone.
-pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<Vec<bool>> {
+pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<InFlight> {
     let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
-        return Ok(vec![false; plots.plots.len()]);
+        return Ok(InFlight {
+            seen: vec![false; plots.plots.len()],
+            parts: None,
+        });
     };
     let info = RasterInfo::read(first)?;
     let parts = plots_in_crs(&info, plots, (req.config.grid.cell_size / 2.0).min(1.0))?;
     let (n, spray) = flights(req, &info, &parts)?;
-    Ok(seen_by_any(&[&n, &spray], parts.len()))
+    Ok(InFlight {
+        seen: seen_by_any(&[&n, &spray], parts.len()),
+        parts: Some(parts),
+    })
 }
 
 /// Warnings about the plots' stages: a reference value no plot has, plots the stages miss

@@ -127,7 +127,7 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
 pub fn run_with_table(
     req: &StageRequest,
     progress: &dyn Fn(usize, usize),
-    table: Option<crate::zonal::StatsTable>,
+    table: Option<&crate::zonal::StatsTable>,
 ) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
         return Err(Error::usage(
@@ -153,9 +153,14 @@ pub fn run_with_table(
         assume_same_crs: false,
         threads: req.threads,
     };
+    let computed;
     let (table, mut per_series) = match table {
-        Some(t) => series::series_of_table(&series_req, &groups, t)?,
-        None => series::plot_series(&series_req, &groups, progress)?,
+        Some(t) => (t, series::series_of_table(&series_req, &groups, t)?),
+        None => {
+            let (t, series) = series::plot_series(&series_req, &groups, progress)?;
+            computed = t;
+            (&computed, series)
+        }
     };
     if req.scale != 1.0 {
         for s in per_series.iter_mut().flatten() {
@@ -208,7 +213,8 @@ pub fn run_with_table(
         lswi_series.as_deref(),
         &dates,
         &settings,
-    );
+        req.threads,
+    )?;
     for p in &plots {
         if p.unknown_class {
             warnings.push(format!(
@@ -261,7 +267,8 @@ fn analyse_plots<'a>(
     lswi: Option<&[series::PlotSeries]>,
     dates: &[Date],
     settings: &analyse::Settings<'a>,
-) -> Vec<PlotStage> {
+    threads: Option<usize>,
+) -> Result<Vec<PlotStage>> {
     let analyse_plot = |i: usize, settings: &analyse::Settings| {
         let (id, class, transplanted) = &inputs[i];
         analyse::analyse(
@@ -273,9 +280,9 @@ fn analyse_plots<'a>(
             settings,
         )
     };
-    let mut plots: Vec<PlotStage> = (0..inputs.len())
-        .map(|i| analyse_plot(i, settings))
-        .collect();
+    // Each plot on its own: side by side on the run's workers, in the table's order.
+    let mut plots: Vec<PlotStage> =
+        crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, settings))?;
     let days: Vec<f64> = dates
         .iter()
         .map(|d| f64::from(d.days_since_epoch()))
@@ -296,7 +303,7 @@ fn analyse_plots<'a>(
             }
         }
     }
-    plots
+    Ok(plots)
 }
 
 /// Write the small-multiples chart of every plot: observations, smoothed curve, dropped dates,

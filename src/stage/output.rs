@@ -1,6 +1,6 @@
 //! The stage table as rows for CSV and GeoJSON ([`crate::io::table`] writes them).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::StageResult;
 use crate::error::Result;
@@ -140,9 +140,24 @@ pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
 /// Write the stages to `path` (.csv or .geojson), and beside a vector its QGIS style
 /// (categorised by stage, [`crate::export::styles::stage_plots`]).
 pub fn write(result: &StageResult, path: &Path) -> Result<()> {
-    table(result).write(path)?;
+    write_table(&table(result), &result.id_column, path)
+}
+
+/// [`write`] to each of `paths`, the table made once and the files written side by side on
+/// `threads` workers.
+pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>) -> Result<()> {
+    let table = table(result);
+    crate::raster::engine::map(paths, threads, |_, path| {
+        write_table(&table, &result.id_column, path)
+    })?
+    .into_iter()
+    .collect()
+}
+
+fn write_table(table: &Table, id_column: &str, path: &Path) -> Result<()> {
+    table.write(path)?;
     if let Some(style) = crate::export::styles::sidecar(path) {
-        let qml = crate::export::styles::stage_plots(&result.id_column);
+        let qml = crate::export::styles::stage_plots(id_column);
         crate::io::write_atomic(&style, qml.as_bytes())?;
     }
     Ok(())

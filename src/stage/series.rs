@@ -146,7 +146,8 @@ pub fn plot_series(
         },
         progress,
     )?;
-    series_of_table(req, dated, table)
+    let series = series_of_table(req, dated, &table)?;
+    Ok((table, series))
 }
 
 /// The plots' series from a statistics table whose columns are `dated`'s rasters in order (as
@@ -155,8 +156,8 @@ pub fn plot_series(
 pub fn series_of_table(
     req: &SeriesRequest,
     dated: &[&[Dated]],
-    table: StatsTable,
-) -> Result<(StatsTable, Vec<Vec<PlotSeries>>)> {
+    table: &StatsTable,
+) -> Result<Vec<Vec<PlotSeries>>> {
     let rasters: Vec<PathBuf> = dated
         .iter()
         .flat_map(|d| d.iter().map(|d| d.path.clone()))
@@ -196,5 +197,5 @@ pub fn series_of_table(
         }
         out.push(per_plot);
     }
-    Ok((table, out))
+    Ok(out)
 }
