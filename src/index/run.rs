@@ -12,7 +12,7 @@ use crate::catalogue::Role;
 use crate::error::Result;
 use crate::export::qml;
 use crate::io::{
-    file_name, finish_all, write_atomic, IndexWriter, Layout, OutputMeta, Readers, WarpedFiles,
+    file_name, finish_all, write_atomic, IndexWriter, OutputMeta, Readers, WarpedFiles,
 };
 use crate::raster::pyramid::{cog_factors, window_is_local};
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
@@ -119,14 +119,13 @@ fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
 /// gets compressed, read back and compressed again, which costs time and leaves dead space in
 /// the file. A bigger cache than needed is not free either: GDAL fills it with fresh memory
 /// (measured on a 10980² NDVI: 64 MiB instead of 256 MiB takes peak RSS from 347 to 150 MiB).
-/// With `overviews` (a COG), also the overview tiles that the windows in flight fill in part.
+/// A COG's overview tiles need no room: they reach GDAL whole ([`crate::raster::pyramid::TileRows`]).
 fn cache_mib(
     windows: &[Window],
     (width, height): (usize, usize),
     tile: usize,
     outputs: usize,
     threads: usize,
-    overviews: bool,
 ) -> u32 {
     let tile = tile.max(1);
     let aligned = windows
@@ -136,15 +135,6 @@ fn cache_mib(
     let mut bytes = 2 * threads * largest * (32 + 4 * outputs);
     if !aligned {
         bytes += 2 * outputs * width.div_ceil(tile) * tile * tile * 4;
-    }
-    if overviews {
-        // Each worker's front of windows leaves a row of overview tiles per level partly
-        // written; evicted, such a tile is compressed, read back and compressed again.
-        let rows: usize = cog_factors(width, height, tile)
-            .iter()
-            .map(|f| width.div_ceil(*f).div_ceil(tile) * tile * tile * 4)
-            .sum();
-        bytes += threads * outputs * rows;
     }
     (bytes >> 20).clamp(64, u32::MAX as usize) as u32
 }
@@ -286,7 +276,6 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
             plan.cog.block_size,
             plan.outputs.len(),
             threads,
-            plan.cog.layout == Layout::Cog,
         )
         .saturating_add(resampled),
     );
@@ -440,20 +429,16 @@ mod tests {
     #[test]
     fn the_cache_holds_a_row_of_tiles_only_when_windows_split_them() {
         let tiled = plan_windows(10980, 10980, (512, 512), TARGET_WINDOW_PIXELS);
-        assert_eq!(cache_mib(&tiled, (10980, 10980), 512, 1, 2, false), 64);
+        assert_eq!(cache_mib(&tiled, (10980, 10980), 512, 1, 2), 64);
         let strips = plan_windows(10980, 10980, (10980, 1), TARGET_WINDOW_PIXELS);
         // 4 outputs × 22 tiles of 1 MiB, twice, plus the windows in flight.
-        let mib = cache_mib(&strips, (10980, 10980), 512, 4, 2, false);
+        let mib = cache_mib(&strips, (10980, 10980), 512, 4, 2);
         assert!(
             (4 * 22 * 2..4 * 22 * 2 + 64).contains(&(mib as usize)),
             "{mib}"
         );
         // Many threads need room for their windows even when aligned.
-        assert!(cache_mib(&tiled, (10980, 10980), 512, 4, 16, false) > 64);
-        // A COG adds a row of tiles of each overview level per worker: 11 + 6 + 3 + 2 + 1 MiB.
-        let cog = cache_mib(&tiled, (10980, 10980), 512, 1, 2, true);
-        let windows = 2 * 2 * (1 << 18) * (32 + 4);
-        assert_eq!(cog as usize, (windows + 2 * 23 * (1 << 20)) >> 20);
+        assert!(cache_mib(&tiled, (10980, 10980), 512, 4, 16) > 64);
     }
 
     /// The lane-wise tally against a plain float64 loop, over lengths that leave every

@@ -1,11 +1,15 @@
 //! The streaming engine: windows are computed in parallel on rayon workers, each with its own
-//! state (its own GDAL handles and scratch buffers), and handed in any order to one sink on the
-//! calling thread (the writer). A bounded channel between them keeps memory bounded whatever the
-//! raster size: at most `2 × threads` finished windows wait for the sink.
+//! state (its own GDAL handles and scratch buffers), and handed in their order to one sink on the
+//! calling thread (the writer). Workers take windows in order and run at most `2 × threads`
+//! windows ahead of the sink, so memory stays bounded whatever the raster size, and the sink sees
+//! the same order on every run: outputs are written tile after tile in row-major order (their
+//! bytes do not depend on thread timing), and a partly written overview tile is finished by the
+//! next row of windows instead of waiting for another worker's half of the raster.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use rayon::prelude::*;
 
@@ -28,9 +32,43 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// How far the workers may run ahead of the sink: the index of the window the sink waits for,
+/// or `None` once it has stopped (finished or failed).
+struct Gate {
+    next: Mutex<Option<usize>>,
+    moved: Condvar,
+}
+
+impl Gate {
+    /// Wait until window `i` is within `ahead` of the sink; false when the sink has stopped.
+    fn admit(&self, i: usize, ahead: usize) -> bool {
+        let Ok(mut next) = self.next.lock() else {
+            return false;
+        };
+        loop {
+            match *next {
+                None => return false,
+                Some(n) if i < n + ahead => return true,
+                Some(_) => match self.moved.wait(next) {
+                    Ok(g) => next = g,
+                    Err(_) => return false,
+                },
+            }
+        }
+    }
+
+    fn set(&self, next: Option<usize>) {
+        if let Ok(mut g) = self.next.lock() {
+            *g = next;
+        }
+        self.moved.notify_all();
+    }
+}
+
 /// Run `compute` over `windows` on `threads` workers (None: all cores) and feed each result to
-/// `sink` on this thread. Worker states are made by `init` on demand and reused. The first error,
-/// from either side, stops the run and is returned.
+/// `sink` on this thread, in the windows' order. Worker states are made by `init` on demand and
+/// kept for the worker's next window. The first error, from either side, stops the run and is
+/// returned.
 pub fn stream<S, T>(
     windows: &[Window],
     threads: Option<usize>,
@@ -39,56 +77,83 @@ pub fn stream<S, T>(
     mut sink: impl FnMut(Window, T) -> Result<()>,
 ) -> Result<()>
 where
-    S: Send,
     T: Send,
 {
     let pool = pool(threads)?;
-    let workers = pool.current_num_threads();
-    let states: Mutex<Vec<S>> = Mutex::new(Vec::with_capacity(workers));
-    let (tx, rx) = sync_channel::<(Window, Result<T>)>(2 * workers);
+    let ahead = 2 * pool.current_num_threads();
+    let taken = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let gate = Gate {
+        next: Mutex::new(Some(0)),
+        moved: Condvar::new(),
+    };
+    let (tx, rx) = sync_channel::<(usize, Result<T>)>(ahead);
 
     std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
-            pool.install(|| {
-                // `try_for_each` stops handing out windows once one returns Err(()).
-                let _ = windows.par_iter().try_for_each_with(tx, |tx, &window| {
-                    let taken = states.lock().ok().and_then(|mut s| s.pop());
-                    let mut state = match taken.map_or_else(&init, Ok) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = tx.send((window, Err(e)));
-                            return Err(());
+            pool.broadcast(|_| {
+                let tx = tx.clone();
+                let mut state = None;
+                loop {
+                    let i = taken.fetch_add(1, Ordering::SeqCst);
+                    if i >= windows.len() || failed.load(Ordering::SeqCst) || !gate.admit(i, ahead)
+                    {
+                        return;
+                    }
+                    let result = match state.take().map_or_else(&init, Ok) {
+                        Err(e) => Err(e),
+                        Ok(_) if STOP.load(Ordering::Relaxed) => Err(Error::Interrupted),
+                        Ok(mut s) => {
+                            let r = compute(&mut s, windows[i]);
+                            state = Some(s);
+                            r
                         }
                     };
-                    let result = if STOP.load(Ordering::Relaxed) {
-                        Err(Error::Interrupted)
-                    } else {
-                        compute(&mut state, window)
-                    };
-                    if let Ok(mut s) = states.lock() {
-                        s.push(state);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
                     }
-                    let failed = result.is_err();
                     // A send fails only when the sink has stopped: stop too.
-                    tx.send((window, result)).map_err(|_| ())?;
-                    if failed {
-                        Err(())
-                    } else {
-                        Ok(())
+                    if tx.send((i, result)).is_err() || failed.load(Ordering::SeqCst) {
+                        return;
                     }
-                });
-            })
+                }
+            });
+            drop(tx);
         });
-        let mut outcome = Ok(());
-        for (window, result) in rx {
-            if let Err(e) = result.and_then(|value| sink(window, value)) {
-                outcome = Err(e);
-                break; // dropping the receiver makes the workers' sends fail, so they stop
-            }
-        }
+        let outcome = deliver(rx, windows, &gate, &mut sink);
+        // Workers waiting to run ahead, or blocked on a full channel, see that the sink stopped.
+        gate.set(None);
         let _ = producer.join();
         outcome
     })
+}
+
+/// The sink's side of [`stream`]: results arrive in any order and go to `sink` in the windows'
+/// order; the first error (a window's or the sink's) ends it.
+fn deliver<T>(
+    rx: std::sync::mpsc::Receiver<(usize, Result<T>)>,
+    windows: &[Window],
+    gate: &Gate,
+    sink: &mut impl FnMut(Window, T) -> Result<()>,
+) -> Result<()> {
+    let mut waiting = BTreeMap::new();
+    let mut next = 0usize;
+    for (i, result) in rx {
+        waiting.insert(i, result?);
+        while let Some(value) = waiting.remove(&next) {
+            sink(windows[next], value)?;
+            next += 1;
+            gate.set(Some(next));
+        }
+    }
+    if next < windows.len() {
+        // Every sender is gone with windows missing: a worker panicked.
+        return Err(Error::Internal(format!(
+            "a worker stopped at window {next} of {} without a result",
+            windows.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A pool of `threads` workers (None: all cores).
@@ -150,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn every_window_reaches_the_sink_once() {
+    fn every_window_reaches_the_sink_once_in_order() {
         let windows = plan_windows(1000, 1000, (64, 64), 64 * 64);
         let mut seen = Vec::new();
         stream(
@@ -159,18 +224,19 @@ mod tests {
             || Ok(0usize),
             |count, w| {
                 *count += 1;
-                Ok(w.x + w.y * 1000)
+                // Uneven work, so that windows finish out of order.
+                let spin = (w.x * 7 + w.y * 13) % 5000;
+                let noise = (0..spin).fold(0usize, |a, i| a.wrapping_mul(31).wrapping_add(i));
+                Ok((w.x + w.y * 1000, std::hint::black_box(noise)))
             },
-            |w, v| {
+            |w, (v, _)| {
                 assert_eq!(v, w.x + w.y * 1000);
                 seen.push(v);
                 Ok(())
             },
         )
         .unwrap();
-        seen.sort_unstable();
-        let mut expected: Vec<_> = windows.iter().map(|w| w.x + w.y * 1000).collect();
-        expected.sort_unstable();
+        let expected: Vec<_> = windows.iter().map(|w| w.x + w.y * 1000).collect();
         assert_eq!(seen, expected);
     }
 

@@ -2,6 +2,8 @@
 //! need no second pass over the file: each level's cell is the mean of the valid full-resolution
 //! pixels under it (nodata pixels left out; nodata when none is valid).
 
+use std::collections::HashMap;
+
 use super::Window;
 
 /// Overview factors of a COG with `tile`-pixel tiles: 2, 4, 8, … until a level fits within one
@@ -95,6 +97,95 @@ impl Level {
     }
 }
 
+/// The rows of one overview level's tiles while windows fill them: a row is handed back whole
+/// once every pixel of it has arrived, so that GDAL compresses each overview tile once. (Written
+/// piece by piece, a partly filled tile that GDAL's block cache evicts is compressed, read back
+/// and compressed again: on a 10980² NDVI that was 263 extra tile compressions of 655.)
+#[derive(Debug)]
+pub struct TileRows {
+    width: usize,
+    height: usize,
+    tile: usize,
+    nodata: f32,
+    /// Rows being filled, by row number: their values and how many of them have arrived.
+    open: HashMap<usize, (Vec<f32>, usize)>,
+}
+
+/// A finished row of tiles: its first line, its number of lines, its values (level width wide).
+#[derive(Debug, PartialEq)]
+pub struct TileRow {
+    pub y: usize,
+    pub height: usize,
+    pub values: Vec<f32>,
+}
+
+impl TileRows {
+    /// Rows of `tile` lines over a `width` × `height` level whose unfilled pixels are `nodata`.
+    pub fn new(width: usize, height: usize, tile: usize, nodata: f32) -> TileRows {
+        TileRows {
+            width,
+            height,
+            tile: tile.max(1),
+            nodata,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Add the `w` × `h` `values` whose first pixel is at (`x`, `y`); returns the rows they finish.
+    pub fn add(
+        &mut self,
+        (x, y): (usize, usize),
+        (w, h): (usize, usize),
+        values: &[f32],
+    ) -> Vec<TileRow> {
+        let mut done = Vec::new();
+        let w_in = w.min(self.width.saturating_sub(x));
+        let mut line = y;
+        while line < (y + h).min(self.height) {
+            let row = line / self.tile;
+            let top = row * self.tile;
+            let lines = self.tile.min(self.height - top);
+            let end = (y + h).min(top + lines);
+            let (width, nodata) = (self.width, self.nodata);
+            let entry = self
+                .open
+                .entry(row)
+                .or_insert_with(|| (vec![nodata; width * lines], 0));
+            for l in line..end {
+                let from = &values[(l - y) * w..][..w_in];
+                entry.0[(l - top) * width + x..][..w_in].copy_from_slice(from);
+            }
+            entry.1 += (end - line) * w_in;
+            if entry.1 >= width * lines {
+                if let Some((values, _)) = self.open.remove(&row) {
+                    done.push(TileRow {
+                        y: top,
+                        height: lines,
+                        values,
+                    });
+                }
+            }
+            line = end;
+        }
+        done
+    }
+
+    /// The rows still open (some of their pixels never arrived), top first.
+    pub fn rest(&mut self) -> Vec<TileRow> {
+        let mut rows: Vec<TileRow> = self
+            .open
+            .drain()
+            .map(|(row, (values, _))| TileRow {
+                y: row * self.tile,
+                height: values.len() / self.width.max(1),
+                values,
+            })
+            .collect();
+        rows.sort_by_key(|r| r.y);
+        rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +253,40 @@ mod tests {
             }
             level = level.halve();
         }
+    }
+
+    /// Rows of tiles come back whole, once, whatever order their pieces arrive in; the last,
+    /// short row too; pixels no piece covered stay nodata (only in `rest`).
+    #[test]
+    fn tile_rows_come_back_whole_once() {
+        let (w, h, tile) = (10usize, 7usize, 4usize);
+        let value = |x: usize, y: usize| (y * w + x) as f32;
+        let piece = |x0: usize, y0: usize, pw: usize, ph: usize| -> Vec<f32> {
+            (y0..y0 + ph)
+                .flat_map(|y| (x0..x0 + pw).map(move |x| value(x, y)))
+                .collect()
+        };
+        let mut rows = TileRows::new(w, h, tile, -1.0);
+        let mut done = Vec::new();
+        // Pieces of 5 × 2, bottom right first; one spans the boundary between the two rows.
+        for (x, y, pw, ph) in [(5, 5, 5, 2), (0, 5, 5, 2), (0, 0, 5, 4), (5, 0, 5, 3)] {
+            done.extend(rows.add((x, y), (pw, ph), &piece(x, y, pw, ph)));
+        }
+        assert_eq!(done.len(), 0, "row 0 lacks (5..10, 3), row 1 lacks line 4");
+        done.extend(rows.add((5, 3), (5, 2), &piece(5, 3, 5, 2)));
+        assert_eq!(done.len(), 1, "row 0 whole; row 1 still lacks (0..5, 4)");
+        assert_eq!((done[0].y, done[0].height), (0, 4));
+        assert_eq!(done[0].values, piece(0, 0, w, 4));
+        let rest = rows.rest();
+        assert_eq!((rest[0].y, rest[0].height), (4, 3));
+        let mut expected = piece(0, 4, w, 3);
+        expected[..5].fill(-1.0);
+        assert_eq!(rest[0].values, expected);
+        done.extend(rows.add((0, 4), (5, 1), &piece(0, 4, 5, 1)));
+        assert_eq!(
+            done.len(),
+            1,
+            "a row handed to rest is not handed out again"
+        );
     }
 }
