@@ -5,31 +5,23 @@
 //! every tile (measured: a ZSTD GeoTIFF copied into an identical one costs as much CPU as
 //! compressing it). Instead, the full-resolution image and each overview level are written by
 //! GDAL as compressed tiled GeoTIFFs while the windows stream, with the same codec options; this
-//! module then lays their tiles out as a COG, byte for byte as GDAL compressed them: a ghost
-//! header, every IFD before any pixel, the smallest overview's tiles first and the full
-//! resolution last, each level's tiles in row-major order. The full-resolution IFD keeps all the
-//! tags GDAL wrote (georeferencing, metadata, nodata); an overview's IFD keeps the tags of its
-//! pixels' layout and encoding, marked as a reduced-resolution image.
-//!
-//! The full resolution (three quarters of the bytes) is not copied: GDAL wrote its tiles in
-//! row-major order, one after the other, so room for the header, the IFDs and the overviews is
-//! inserted in front of them (`fallocate(FALLOC_FL_INSERT_RANGE)`, whole filesystem blocks, on
-//! ext4 and XFS), and the file GDAL wrote becomes the COG. Where the filesystem cannot insert,
-//! the same bytes are written to a new file and the full resolution is copied behind them. The
-//! old header and IFD stay, unused, between the overviews and the first full-resolution tile;
-//! tiles have no size leader or trailer (GDAL's COG driver adds them as an optional hint for
-//! readers over HTTP, and says so in the ghost header, which here does not).
+//! module then lays their tiles out as a COG, byte for byte as GDAL compressed them: the ghost
+//! header GDAL writes, every IFD before any pixel, the smallest overview's tiles first and the
+//! full resolution last, each level's tiles in row-major order, each tile with GDAL's leader
+//! (its size, 4 bytes) and trailer (its last 4 bytes repeated). The full-resolution IFD keeps all
+//! the tags GDAL wrote (georeferencing, metadata, nodata); an overview's IFD keeps the tags of
+//! its pixels' layout and encoding, marked as a reduced-resolution image.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::os::unix::io::AsRawFd;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// GDAL's structural metadata, right after the TIFF header of every COG it writes.
-const GHOST: &str =
-    "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nKNOWN_INCOMPATIBLE_EDITION=NO\n ";
+const GHOST: &str = "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nBLOCK_LEADER=SIZE_AS_UINT4\n\
+BLOCK_TRAILER=LAST_4_BYTES_REPEATED\nKNOWN_INCOMPATIBLE_EDITION=NO\n ";
 
 const NEW_SUBFILE_TYPE: u16 = 254;
 const TILE_OFFSETS: u16 = 324;
@@ -178,10 +170,8 @@ struct Out<'a> {
     file: &'a File,
 }
 
-/// The COG's head: header and IFDs, with every tile offset filled in for overview tiles laid
-/// one after the other behind them (smallest level first) and the full resolution's tiles
-/// moved `block`-aligned room further: returns the head and that room (head and overviews).
-fn layout(ifds: &mut [Out], bigtiff: bool, block: u64) -> (Vec<u8>, u64) {
+/// The COG's byte layout: header and IFDs (with every tile offset filled in) and the data size.
+fn layout(ifds: &mut [Out], bigtiff: bool) -> Vec<u8> {
     let (inline, count_len, entry_len, next_len) = if bigtiff {
         (8u64, 8u64, 20u64, 8u64)
     } else {
@@ -219,40 +209,30 @@ fn layout(ifds: &mut [Out], bigtiff: bool, block: u64) -> (Vec<u8>, u64) {
         count_len + n * entry_len + next_len + values
     };
     let data_start = start + ifds.iter().map(ifd_len).sum::<u64>();
-    // Tile offsets: smallest overview first, full resolution last, where it already is.
+    // Tile offsets: smallest overview first, full resolution last.
     let mut at = data_start;
-    let mut offsets = vec![Vec::new(); ifds.len()];
-    for (out, offsets) in ifds.iter().zip(offsets.iter_mut()).skip(1).rev() {
+    for out in ifds.iter_mut().rev() {
+        let mut offsets = Vec::with_capacity(out.image.counts.len());
         for &c in &out.image.counts {
-            offsets.push(if c == 0 { 0 } else { at });
-            at += c;
+            offsets.push(if c == 0 { 0 } else { at + 4 });
+            at += if c == 0 { 0 } else { 4 + c + trailer(c) };
         }
-    }
-    let room = at.next_multiple_of(block.max(1));
-    offsets[0] = ifds[0]
-        .image
-        .offsets
-        .iter()
-        .map(|&o| if o == 0 { 0 } else { o + room })
-        .collect();
-    let encode = |values: &[u64]| -> Vec<u8> {
-        values
-            .iter()
-            .flat_map(|&v| {
-                if bigtiff {
-                    v.to_le_bytes().to_vec()
-                } else {
-                    (v as u32).to_le_bytes().to_vec()
-                }
-            })
-            .collect()
-    };
-    for (out, offsets) in ifds.iter_mut().zip(&offsets) {
-        let counts = encode(&out.image.counts);
+        let encode = |values: &[u64]| -> Vec<u8> {
+            values
+                .iter()
+                .flat_map(|&v| {
+                    if bigtiff {
+                        v.to_le_bytes().to_vec()
+                    } else {
+                        (v as u32).to_le_bytes().to_vec()
+                    }
+                })
+                .collect()
+        };
         for e in out.entries.iter_mut() {
             match e.tag {
-                TILE_OFFSETS => e.value = encode(offsets),
-                TILE_BYTE_COUNTS => e.value = counts.clone(),
+                TILE_OFFSETS => e.value = encode(&offsets),
+                TILE_BYTE_COUNTS => e.value = encode(&out.image.counts),
                 _ => {}
             }
         }
@@ -310,7 +290,16 @@ fn layout(ifds: &mut [Out], bigtiff: bool, block: u64) -> (Vec<u8>, u64) {
         word(&mut b, next, bigtiff);
         b.extend_from_slice(&values);
     }
-    (b, room)
+    b
+}
+
+/// Bytes of GDAL's trailer after a tile of `count` bytes: its last 4 bytes, repeated.
+fn trailer(count: u64) -> u64 {
+    if count >= 4 {
+        4
+    } else {
+        0
+    }
 }
 
 /// The entries of overview `level`'s IFD: its layout and codec tags, nodata as the main image's.
@@ -331,48 +320,27 @@ fn overview_entries(level: &Image, main: &Image) -> Vec<Entry> {
     entries
 }
 
-/// Make a COG of the tiled GeoTIFF `full` (the full resolution, whose tags it keeps) and
-/// `levels` (its overviews, largest first), all compressed with the same options: in place
-/// where the filesystem can insert room in front of `full`'s tiles, else at `spare`. Returns
-/// the COG's path, or `None` when `full`'s tiles are not in row-major order one after the other
-/// (then only a copy that reorders them makes a COG).
-pub(crate) fn assemble<'a>(
-    full: &'a Path,
-    levels: &[&Path],
-    spare: &'a Path,
-) -> Result<Option<&'a Path>> {
+/// Write a COG at `dest` from the tiled GeoTIFFs `full` (the full resolution, whose tags it
+/// keeps) and `levels` (its overviews, largest first), all compressed with the same options.
+pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<()> {
     let fail = |path: &Path, message: String| Error::Write {
         path: path.to_path_buf(),
         message: format!("assembling the COG: {message}"),
     };
-    let main_file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(full)
-        .map_err(|e| fail(full, e.to_string()))?;
-    let level_files: Vec<File> = levels
-        .iter()
-        .map(|p| File::open(p).map_err(|e| fail(p, e.to_string())))
-        .collect::<Result<_>>()?;
-    let files: Vec<&File> = std::iter::once(&main_file).chain(&level_files).collect();
-    let paths: Vec<&Path> = std::iter::once(full)
+    let open = |p: &Path| File::open(p).map_err(|e| fail(p, e.to_string()));
+    let files: Vec<File> = std::iter::once(full)
         .chain(levels.iter().copied())
-        .collect();
+        .map(open)
+        .collect::<Result<_>>()?;
     let images: Vec<Image> = files
         .iter()
-        .zip(&paths)
+        .zip(std::iter::once(full).chain(levels.iter().copied()))
         .map(|(f, p)| Image::read(f).map_err(|m| fail(p, m)))
         .collect::<Result<_>>()?;
     let main = &images[0];
-    if !in_row_major_order(main) {
-        return Ok(None);
-    }
-    let size = main_file
-        .metadata()
-        .map_err(|e| fail(full, e.to_string()))?;
-    let data: u64 = images.iter().flat_map(|i| &i.counts).sum();
+    let data: u64 = images.iter().flat_map(|i| &i.counts).map(|&c| c + 8).sum();
     // Classic TIFF unless GDAL chose BigTIFF for the full resolution or offsets would overflow.
-    let bigtiff = main.bigtiff || size.len() + data + (1 << 24) > u64::from(u32::MAX);
+    let bigtiff = main.bigtiff || data + (1 << 24) > u64::from(u32::MAX);
     let mut ifds: Vec<Out> = Vec::with_capacity(images.len());
     ifds.push(Out {
         entries: main
@@ -382,7 +350,7 @@ pub(crate) fn assemble<'a>(
             .cloned()
             .collect(),
         image: main,
-        file: files[0],
+        file: &files[0],
     });
     for (image, file) in images.iter().zip(&files).skip(1) {
         ifds.push(Out {
@@ -391,60 +359,35 @@ pub(crate) fn assemble<'a>(
             file,
         });
     }
-    let (head, room) = layout(&mut ifds, bigtiff, size.blksize().max(512));
-    // SAFETY: fallocate on a file descriptor this function holds open; no memory is shared.
-    let inserted = unsafe {
-        libc::fallocate(
-            main_file.as_raw_fd(),
-            libc::FALLOC_FL_INSERT_RANGE,
-            0,
-            room as libc::off_t,
-        )
-    } == 0;
-    let (dest, out) = if inserted {
-        (
-            full,
-            main_file
-                .try_clone()
-                .map_err(|e| fail(full, e.to_string()))?,
-        )
-    } else {
-        let out = File::create(spare).map_err(|e| fail(spare, e.to_string()))?;
-        (spare, out)
-    };
+    let head = layout(&mut ifds, bigtiff);
+    let out = File::create(dest).map_err(|e| fail(dest, e.to_string()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, out);
     let write_err = |e: std::io::Error| fail(dest, e.to_string());
-    out.write_all_at(&head, 0).map_err(write_err)?;
-    let mut at = head.len() as u64;
-    for (ifd, path) in ifds.iter().zip(&paths).skip(1).rev() {
-        for (&offset, &count) in ifd.image.offsets.iter().zip(&ifd.image.counts) {
-            let mut tile = vec![0u8; count as usize];
-            ifd.file
-                .read_exact_at(&mut tile, offset)
-                .map_err(|e| fail(path, format!("reading a tile: {e}")))?;
-            out.write_all_at(&tile, at).map_err(write_err)?;
-            at += count;
+    w.write_all(&head).map_err(write_err)?;
+    for out in ifds.iter().rev() {
+        for (&offset, &count) in out.image.offsets.iter().zip(&out.image.counts) {
+            if count == 0 {
+                continue;
+            }
+            let read_err = |e: std::io::Error| fail(full, format!("reading a tile: {e}"));
+            w.write_all(&(count as u32).to_le_bytes())
+                .map_err(write_err)?;
+            // File to file: the kernel copies (copy_file_range), no pass through this process.
+            let mut source = out.file;
+            source.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+            let copied = std::io::copy(&mut source.take(count), &mut w).map_err(write_err)?;
+            if copied != count {
+                return Err(fail(full, format!("a tile of {count} bytes read {copied}")));
+            }
+            if count >= 4 {
+                let mut last = [0u8; 4];
+                out.file
+                    .read_exact_at(&mut last, offset + count - 4)
+                    .map_err(read_err)?;
+                w.write_all(&last).map_err(write_err)?;
+            }
         }
     }
-    if !inserted {
-        // Zeros up to the room's end, then the file GDAL wrote, copied by the kernel.
-        out.set_len(room).map_err(write_err)?;
-        let mut source = &main_file;
-        let mut sink = &out;
-        std::io::Seek::seek(&mut sink, std::io::SeekFrom::Start(room)).map_err(write_err)?;
-        std::io::copy(&mut source, &mut sink).map_err(write_err)?;
-    }
-    Ok(Some(dest))
-}
-
-/// Whether `image`'s tiles lie in row-major order in the file (sparse tiles aside): then moving
-/// them all by the same amount keeps a COG's tile order.
-fn in_row_major_order(image: &Image) -> bool {
-    let tiles: Vec<(u64, u64)> = image
-        .offsets
-        .iter()
-        .zip(&image.counts)
-        .filter(|(&o, &c)| o > 0 && c > 0)
-        .map(|(&o, &c)| (o, c))
-        .collect();
-    tiles.windows(2).all(|p| p[0].0 + p[0].1 <= p[1].0)
+    w.flush().map_err(write_err)?;
+    Ok(())
 }
