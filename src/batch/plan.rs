@@ -103,8 +103,15 @@ fn is_url(text: &str) -> bool {
         .any(|p| text.starts_with(p))
 }
 
+/// A unit's key: paddy's version, the unit's parts and, for a language other than English, the
+/// language (every unit writes PNGs or styles a person reads: a run in another language redoes
+/// them; English keys stay those of runs made before languages existed).
 fn key(parts: &[String]) -> String {
     let mut text = format!("paddy {}\n", env!("CARGO_PKG_VERSION"));
+    let lang = crate::i18n::current().code;
+    if lang != "en" {
+        text.push_str(&format!("lang {lang}\n"));
+    }
     for p in parts {
         text.push_str(p);
         text.push('\n');

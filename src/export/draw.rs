@@ -254,13 +254,21 @@ impl<'a> Canvas<'a> {
         text_width(text, scale)
     }
 
-    /// [`Canvas::text`] with the outline font, anti-aliased.
+    /// [`Canvas::text`] with the outline fonts, anti-aliased: each character from the shipped
+    /// subset, else from a system CJK font ([`system_font`]); one neither has is drawn as the
+    /// bitmap font's stand-in, with a warning.
     fn outline_text(&mut self, x: i32, y: i32, text: &str, colour: [u8; 3], scale: i32) -> i32 {
-        let font = outline_font();
         let size = outline_size(scale);
         let baseline = y as f32 + size * 0.86;
         let mut pen = x as f32;
         for ch in text.chars() {
+            let Some(font) = font_for(ch) else {
+                let stand_in = pen.round() as i32;
+                let top = (baseline - 7.0 * scale as f32).round() as i32;
+                self.text(stand_in, top, "?", colour, scale);
+                pen += (6 * scale) as f32;
+                continue;
+            };
             let (m, coverage) = font.rasterize(ch, size);
             let left = (pen + m.xmin as f32).round() as i32;
             let top = (baseline - (m.ymin as f32 + m.height as f32)).round() as i32;
@@ -287,9 +295,68 @@ pub fn outline_font() -> &'static fontdue::Font {
     })
 }
 
-/// Whether the outline font has a glyph for `ch` (not the missing-glyph box).
+/// Whether the shipped outline font has a glyph for `ch` (not the missing-glyph box).
 pub fn outline_has(ch: char) -> bool {
     ch.is_whitespace() || outline_font().lookup_glyph_index(ch) != 0
+}
+
+/// System fonts tried, in order, for characters the shipped subset lacks (users' own texts:
+/// plot ids, product names): the file in `PADDY_CJK_FONT`, then Debian's `fonts-noto-cjk`
+/// (face 2 of the collection: Simplified Chinese), `fonts-wqy-microhei`, `fonts-wqy-zenhei`
+/// and Droid Sans Fallback. (path, face in a collection)
+const SYSTEM_FONTS: [(&str, u32); 4] = [
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+    (
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+        0,
+    ),
+];
+
+/// The first system CJK font of [`SYSTEM_FONTS`] (or `PADDY_CJK_FONT`) that loads, read once
+/// and only when a text needs it; `None` when there is none.
+pub fn system_font() -> Option<&'static fontdue::Font> {
+    static FONT: std::sync::OnceLock<Option<fontdue::Font>> = std::sync::OnceLock::new();
+    FONT.get_or_init(|| {
+        let chosen = std::env::var("PADDY_CJK_FONT")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|p| (p, 0));
+        let known = SYSTEM_FONTS.iter().map(|&(p, i)| (p.to_string(), i));
+        chosen.into_iter().chain(known).find_map(|(path, face)| {
+            let bytes = std::fs::read(&path).ok()?;
+            let settings = fontdue::FontSettings {
+                collection_index: face,
+                ..fontdue::FontSettings::default()
+            };
+            fontdue::Font::from_bytes(bytes, settings).ok()
+        })
+    })
+    .as_ref()
+}
+
+/// The outline font that has a glyph for `ch`: the shipped subset, else a system font; `None`
+/// (and a warning, once per character) when neither has it.
+fn font_for(ch: char) -> Option<&'static fontdue::Font> {
+    if outline_has(ch) {
+        return Some(outline_font());
+    }
+    if let Some(font) = system_font().filter(|f| f.lookup_glyph_index(ch) != 0) {
+        return Some(font);
+    }
+    static WARNED: std::sync::Mutex<Vec<char>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(mut warned) = WARNED.lock() {
+        if !warned.contains(&ch) {
+            warned.push(ch);
+            eprintln!(
+                "paddy: warning: no font has a glyph for '{ch}' (U+{:04X}); it is drawn as '?' \
+                 in PNGs: install Debian's fonts-noto-cjk or set PADDY_CJK_FONT to a font file",
+                ch as u32
+            );
+        }
+    }
+    None
 }
 
 /// Pixel size of the outline font at `scale`: ideographs as tall as the bitmap's line, and
@@ -340,10 +407,9 @@ fn clip_segment(
 pub fn text_width(text: &str, scale: i32) -> i32 {
     if !bitmap_only(text) {
         let size = outline_size(scale);
-        let font = outline_font();
         let w: f32 = text
             .chars()
-            .map(|c| font.metrics(c, size).advance_width)
+            .map(|c| font_for(c).map_or((6 * scale) as f32, |f| f.metrics(c, size).advance_width))
             .sum();
         return w.ceil() as i32;
     }
@@ -673,6 +739,36 @@ mod outline_tests {
         // The check can fail: a character outside the subset has no glyph.
         assert!(!outline_has('龘'));
         assert!(outline_has('穗') && outline_has('A'));
+    }
+
+    /// Users' own texts (a plot id, a product name in Chinese) may hold characters the shipped
+    /// subset lacks: they come from a system CJK font (`scripts/setup` installs Debian's
+    /// fonts-noto-cjk), drawn as ideographs, not as the '?' stand-in.
+    #[test]
+    fn characters_outside_the_subset_come_from_a_system_font() {
+        let rare = "岑巩尿素";
+        assert!(
+            rare.chars().all(|c| !outline_has(c)),
+            "in the subset already"
+        );
+        if system_font().is_none() {
+            eprintln!("SKIPPED: no system CJK font (install fonts-noto-cjk)");
+            return;
+        }
+        let dark = |text: &str| {
+            let mut img = RgbImage::from_pixel(160, 40, image::Rgb([255, 255, 255]));
+            let w = Canvas::new(&mut img, None).text(4, 4, text, [0, 0, 0], 2);
+            let inked = img.pixels().filter(|p| p.0[0] < 128).count();
+            (w, inked)
+        };
+        let (w, inked) = dark(rare);
+        let (qw, qinked) = dark("????");
+        // Four ideographs are wider and far darker than four question marks.
+        assert!(
+            w > qw && inked > 3 * qinked,
+            "{w} {inked} against {qw} {qinked}"
+        );
+        assert!(rare.chars().all(|c| font_for(c).is_some()));
     }
 
     #[test]

@@ -324,4 +324,36 @@ fn chinese_styles_name_classes_in_chinese() {
         .any(|(v, l)| v == "booting" && l == "孕穗"));
     // Machine columns stay English: the style still reads the `stage` field's codes.
     assert!(plots.classes.iter().all(|(v, _)| v.is_ascii()));
+
+    // The same run in English redoes every unit (its PNGs and styles are read by a person), so
+    // no map keeps the other language's labels; run again, every unit is up to date.
+    let rerun = |lang: &str| {
+        paddy_ok(
+            tmp.path(),
+            &[
+                "run",
+                "tiles/nightly.toml",
+                "--run-date",
+                DATE,
+                "--lang",
+                lang,
+                "-q",
+            ],
+        );
+        let report =
+            std::fs::read_to_string(tmp.path().join("out").join(DATE).join("report.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        report["summary"]["skipped_up_to_date"].as_u64().unwrap()
+    };
+    assert_eq!(rerun("en"), 0);
+    let qml = std::fs::read_to_string(
+        tmp.path()
+            .join("out")
+            .join(DATE)
+            .join("stage/plots_stage.qml"),
+    )
+    .unwrap();
+    assert!(qml.contains("booting") && !qml.contains("孕穗"), "{qml}");
+    assert!(rerun("en") > 0);
+    assert_eq!(rerun("zh-CN"), 0);
 }
