@@ -262,6 +262,23 @@ impl StageStarts {
         ]
     }
 
+    /// These starts with heading `days` later (earlier when negative): panicle initiation and
+    /// every stage after it move, seedling and tillering stay (the vegetative phase makes the
+    /// difference between varieties, docs/AGRONOMY.md, "Growth stages and timing"). `days` is
+    /// limited so that tillering lasts at least a day.
+    pub fn with_heading_moved(&self, days: f64) -> StageStarts {
+        let days = days.max(self.tillering + 1.0 - self.panicle_initiation);
+        StageStarts {
+            panicle_initiation: self.panicle_initiation + days,
+            booting: self.booting + days,
+            heading: self.heading + days,
+            grain_filling: self.grain_filling + days,
+            maturity: self.maturity + days,
+            fallow: self.fallow + days,
+            ..*self
+        }
+    }
+
     /// The DAT at which `stage` starts (`fallow`: after harvest); `None` for unknown.
     pub fn start(&self, stage: Stage) -> Option<f64> {
         self.starts()
@@ -401,6 +418,13 @@ impl StageTable {
     /// built-in one).
     pub fn extend(&mut self, other: StageTable) {
         self.classes.extend(other.classes);
+    }
+
+    /// This table with `class`'s starts replaced (added when it has none).
+    pub fn with_class(&self, class: &str, starts: StageStarts) -> StageTable {
+        let mut table = self.clone();
+        table.classes.insert(class.to_string(), starts);
+        table
     }
 
     /// The starts of `class` (exact name, else ignoring case and surrounding spaces).

@@ -432,6 +432,17 @@ pub fn analyse(
     if let Some(note) = canopy_note(transplanting, flood.as_ref(), lag) {
         call.reason.push_str(&note);
     }
+    if let Some(h) = s.calibration.and_then(|c| c.heading(class)) {
+        call.reason.push_str(&format!(
+            "; this scene's '{class}' plots head {:.0} days after transplanting ({} well-dated \
+             plots; the stage table says {:.0}), so its stages from panicle initiation on are \
+             counted {:+.0} days later",
+            h.days,
+            h.plots,
+            h.table,
+            h.days - h.table
+        ));
+    }
     let recent = vi.days.iter().any(|&d| d > at - RECENT_DAYS);
     let timing = Timing {
         dat: transplanting.map(|(t, _)| (at - t.latest, at - t.earliest)),

@@ -1,14 +1,22 @@
 //! What a scene's well-dated plots say about the others: a first pass over every plot
-//! measures, on the plots whose transplanting date is known well, how many days after
-//! transplanting the water signal of the flooding ends (the young canopy overtaking the water,
-//! [`crate::phenology::flooding::Transplanting::canopy`]); a second pass dates the plots whose
-//! onset of flooding fell in a cloud gap with it ([`crate::phenology::flooding::with_canopy`]).
+//! measures, on the plots whose transplanting date is known well,
+//!
+//! - how many days after transplanting the water signal of the flooding ends (the young canopy
+//!   overtaking the water, [`crate::phenology::flooding::Transplanting::canopy`]): a second pass
+//!   dates the plots whose onset of flooding fell in a cloud gap with it
+//!   ([`crate::phenology::flooding::with_canopy`]);
+//! - how many days after transplanting each duration class headed: where that differs from the
+//!   stage table by [`MIN_HEADING_SHIFT`] days or more, the second pass places every plot of the
+//!   class with the class's stages moved by the difference
+//!   ([`crate::phenology::stage::StageStarts::with_heading_moved`]).
 //!
 //! One scene shares its water, its weather and, mostly, its varieties, so its own plots are a
 //! better yardstick than a number from the literature: the water shows through the young crop
-//! for "three to five weeks" in general (docs/AGRONOMY.md), which dates nothing to a revisit.
+//! for "three to five weeks" in general, and heading comes 60 to 75 days after transplanting
+//! depending on the variety (docs/AGRONOMY.md), which dates nothing to a revisit.
 
 use crate::phenology::flooding;
+use crate::phenology::stage::StageTable;
 
 use super::analyse::PlotStage;
 
@@ -18,7 +26,40 @@ use super::analyse::PlotStage;
 pub struct Calibration {
     /// Days from transplanting to the end of the water signal.
     pub lags: Vec<CanopyLag>,
+    /// Days from transplanting to heading, per class with enough well-dated plots.
+    pub headings: Vec<HeadingLag>,
 }
+
+/// Days from transplanting to the observed heading in one scene, for one duration class,
+/// against the stage table's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadingLag {
+    pub class: String,
+    /// Median days.
+    pub days: f64,
+    /// The stage table's heading for the class (days after transplanting).
+    pub table: f64,
+    /// Plots it was measured on.
+    pub plots: usize,
+}
+
+impl HeadingLag {
+    /// Days the class's stages move: the measured difference from the table, where it is at
+    /// least [`MIN_HEADING_SHIFT`] days; else none.
+    pub fn shift(&self) -> Option<f64> {
+        let d = self.days - self.table;
+        (d.abs() >= MIN_HEADING_SHIFT).then_some(d)
+    }
+}
+
+/// A class's stages move only when its plots headed at least this many days from the table's
+/// day (the median of a handful of plots whose varieties differ by a few days is not known more
+/// closely; below it the table stands).
+pub const MIN_HEADING_SHIFT: f64 = 3.0;
+
+/// A plot with no heading seen counts as not headed yet ([`heading_lags`]) until it has had this
+/// many days more than its class's heading in the table; after that, clouds hid its heading.
+pub const HEADING_MARGIN: f64 = 15.0;
 
 /// Days from transplanting to the end of the water signal (the young canopy overtaking the
 /// flooding, [`flooding::Transplanting::canopy`]) in one scene, for one duration class (or
@@ -49,29 +90,126 @@ pub const REFERENCE_GAP_SPACINGS: f64 = 1.5;
 /// acquisitions (no more than [`REFERENCE_GAP_SPACINGS`] times the series' shortest `spacing`
 /// between the last dry and the first flooded observation). Per class with at least
 /// [`MIN_LAG_PLOTS`] plots, and for every class together; the median and a robust spread
-/// (1.4826 × the median absolute deviation, at least one day).
-pub fn calibrate(plots: &[PlotStage], spacing: f64) -> Calibration {
-    let narrow = |f: &flooding::Transplanting| {
-        f.last_dry
-            .is_some_and(|a| f.first_flooded - a <= REFERENCE_GAP_SPACINGS * spacing)
-    };
-    let recorded = |p: &PlotStage| {
-        p.transplanting_range
-            .filter(|_| p.transplanting_source == "attribute")
-            .map(|t| t.day)
-    };
+/// (1.4826 × the median absolute deviation, at least one day). And the **heading lags** of
+/// [`heading_lags`].
+pub fn calibrate(plots: &[PlotStage], spacing: f64, table: &StageTable, at: f64) -> Calibration {
+    Calibration {
+        lags: canopy_lags(plots, spacing),
+        headings: heading_lags(plots, spacing, table, at),
+    }
+}
+
+/// Whether the onset of flooding of `f` is bracketed by consecutive acquisitions.
+fn narrow(f: &flooding::Transplanting, spacing: f64) -> bool {
+    f.last_dry
+        .is_some_and(|a| f.first_flooded - a <= REFERENCE_GAP_SPACINGS * spacing)
+}
+
+/// The transplanting day of a plot whose date is known well: recorded, or estimated from an
+/// onset of flooding bracketed by consecutive acquisitions; and whether it was recorded.
+fn well_dated(p: &PlotStage, spacing: f64) -> Option<(f64, bool)> {
+    if p.transplanting_source == "attribute" {
+        return p.transplanting_range.map(|t| (t.day, true));
+    }
+    let f = p.flood?;
+    (p.transplanting_source == "flooding onset" && narrow(&f, spacing)).then_some((f.day, false))
+}
+
+/// Per class, the median days from transplanting to the heading read off the observations, on
+/// the well-dated plots ([`well_dated`]), as a Kaplan–Meier median: a plot not headed by the date
+/// of the stage counts as "later than" the days it has had (less two revisits, the
+/// confirmation a heading needs), so the plots that headed early do not stand for the class
+/// alone. A plot with no heading seen although it has had the table's heading +
+/// [`HEADING_MARGIN`] days (clouds hid it) is left out. At least [`MIN_LAG_PLOTS`] headings,
+/// and a median reached, per class.
+pub fn heading_lags(
+    plots: &[PlotStage],
+    spacing: f64,
+    table: &StageTable,
+    at: f64,
+) -> Vec<HeadingLag> {
+    // (class, days, headed: false = not headed after that many days), table heading.
+    let mut samples: Vec<(&str, f64, bool, f64)> = Vec::new();
+    for p in plots {
+        let Some(st) = table.get(&p.class) else {
+            continue;
+        };
+        let Some((t, _)) = well_dated(p, spacing).filter(|(t, _)| t.is_finite()) else {
+            continue;
+        };
+        let seen = at - 2.0 * spacing - t;
+        if seen <= 0.0 {
+            continue;
+        }
+        let observed = p
+            .heading_range
+            .filter(|_| p.heading_source == "observations")
+            .map(|h| h.day - t)
+            .filter(|&d| d <= seen);
+        match observed {
+            Some(d) => samples.push((p.class.as_str(), d, true, st.heading)),
+            None if seen < st.heading + HEADING_MARGIN => {
+                samples.push((p.class.as_str(), seen, false, st.heading));
+            }
+            None => {}
+        }
+    }
+    let mut classes: Vec<&str> = samples.iter().map(|s| s.0).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes
+        .into_iter()
+        .filter_map(|class| {
+            let mut of: Vec<(f64, bool)> = samples
+                .iter()
+                .filter(|s| s.0 == class)
+                .map(|s| (s.1, s.2))
+                .collect();
+            let headed = of.iter().filter(|s| s.1).count();
+            let table = samples.iter().find(|s| s.0 == class).map(|s| s.3)?;
+            let days = kaplan_meier_median(&mut of).filter(|_| headed >= MIN_LAG_PLOTS)?;
+            Some(HeadingLag {
+                class: class.to_string(),
+                days,
+                table,
+                plots: headed,
+            })
+        })
+        .collect()
+}
+
+/// Fewest plots still at risk (not headed, not censored) where a Kaplan–Meier median is read.
+const MIN_AT_RISK: f64 = 5.0;
+
+/// The Kaplan–Meier median of (time, event) samples, event false = censored at that time: the
+/// first event time where the estimated share not yet headed falls to one half; `None` when it
+/// never does, or when fewer than [`MIN_AT_RISK`] plots were still at risk there.
+fn kaplan_meier_median(samples: &mut [(f64, bool)]) -> Option<f64> {
+    // At equal times events come before censorings (the usual convention).
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut at_risk = samples.len() as f64;
+    let mut surviving = 1.0;
+    for &(time, event) in samples.iter() {
+        if event {
+            surviving *= 1.0 - 1.0 / at_risk;
+            if surviving <= 0.5 {
+                // Decided by the last few plots at risk, a median is a guess.
+                return (at_risk >= MIN_AT_RISK).then_some(time);
+            }
+        }
+        at_risk -= 1.0;
+    }
+    None
+}
+
+/// The canopy lags of [`calibrate`].
+fn canopy_lags(plots: &[PlotStage], spacing: f64) -> Vec<CanopyLag> {
     let mut samples: Vec<(&str, f64, bool)> = Vec::new();
     for p in plots {
-        let Some(f) = p.flood else { continue };
-        let Some((c1, c2)) = f.canopy else { continue };
-        let (t, exact) = match recorded(p) {
-            Some(t) => (Some(t), true),
-            None => (
-                (p.transplanting_source == "flooding onset" && narrow(&f)).then_some(f.day),
-                false,
-            ),
+        let Some((c1, c2)) = p.flood.and_then(|f| f.canopy) else {
+            continue;
         };
-        if let Some(t) = t.filter(|t| t.is_finite()) {
+        if let Some((t, exact)) = well_dated(p, spacing).filter(|(t, _)| t.is_finite()) {
             samples.push((p.class.as_str(), (c1 + c2) / 2.0 - t, exact));
         }
     }
@@ -102,15 +240,35 @@ pub fn calibrate(plots: &[PlotStage], spacing: f64) -> Calibration {
     let mut classes: Vec<&str> = samples.iter().map(|(c, _)| *c).collect();
     classes.sort_unstable();
     classes.dedup();
-    let lags = classes
+    classes
         .into_iter()
         .filter_map(|c| lag(Some(c)))
         .chain(lag(None))
-        .collect();
-    Calibration { lags }
+        .collect()
 }
 
 impl Calibration {
+    /// The measured heading of `class` where it moves the class's stages.
+    pub fn heading(&self, class: &str) -> Option<&HeadingLag> {
+        self.headings
+            .iter()
+            .find(|h| h.class == class && h.shift().is_some())
+    }
+
+    /// `table` with the stages of every class whose heading moved ([`HeadingLag::shift`])
+    /// moved by as much; `None` when none moved.
+    pub fn stage_table(&self, table: &StageTable) -> Option<StageTable> {
+        let mut out: Option<StageTable> = None;
+        for h in &self.headings {
+            let (Some(shift), Some(st)) = (h.shift(), table.get(&h.class)) else {
+                continue;
+            };
+            let base = out.as_ref().unwrap_or(table);
+            out = Some(base.with_class(&h.class, st.with_heading_moved(shift)));
+        }
+        out
+    }
+
     /// The canopy lag of `class`, else of every class together.
     pub fn lag(&self, class: &str) -> Option<&CanopyLag> {
         self.lags
@@ -199,7 +357,7 @@ mod tests {
         // One plot flooded on 20_058 under three cloudy dates: dry on 20_040, flooded on 20_060.
         let (vi, lswi) = paddy(20_058, 18, &[20_045, 20_050, 20_055]);
         plots.push(analyse("C", "short", None, &vi, Some(&lswi), &settings));
-        let cal = calibrate(&plots, 5.0);
+        let cal = calibrate(&plots, 5.0, &table, 20_150.0);
         let lag = cal.lag("short").unwrap();
         assert_eq!(lag.plots, 5);
         // Each recorded plot: the signal ends between flood + 15 and flood + 20.
@@ -226,8 +384,62 @@ mod tests {
     }
 
     #[test]
+    fn kaplan_meier_median_of_censored_headings() {
+        // No censoring, ten plots: survival 0.9, 0.8, … reaches one half at the fifth.
+        let mut all: Vec<(f64, bool)> = (1..=10).map(|d| (f64::from(d), true)).collect();
+        assert_eq!(kaplan_meier_median(&mut all), Some(5.0));
+        // Eleven headed on days 1..=11 and one not headed after 2.5 days: survival 11/12,
+        // 10/12, then × 8/9, 7/8, 6/7, 5/6 reaches 0.46 on day 6.
+        let mut some: Vec<(f64, bool)> = (1..=11).map(|d| (f64::from(d), true)).collect();
+        some.push((2.5, false));
+        assert_eq!(kaplan_meier_median(&mut some), Some(6.0));
+        // Six plots not headed after 20 days pull the median to day 7 (the headings alone: 4.5).
+        let mut late: Vec<(f64, bool)> = (1..=8).map(|d| (f64::from(d), true)).collect();
+        late.extend((0..6).map(|_| (20.0, false)));
+        assert_eq!(kaplan_meier_median(&mut late), Some(7.0));
+        // One early heading while four plots have not headed yet: no median (the plain median
+        // of the headings seen would say 60).
+        let mut early = vec![(60.0, true), (61.0, false), (62.0, false), (63.0, false)];
+        early.push((64.0, false));
+        assert_eq!(kaplan_meier_median(&mut early), None);
+    }
+
+    #[test]
+    fn a_class_heading_later_moves_its_stages_from_panicle_initiation_on() {
+        let table = StageTable::builtin();
+        let lag = |days: f64| HeadingLag {
+            class: "medium".into(),
+            days,
+            table: 70.0,
+            plots: 8,
+        };
+        let near = Calibration {
+            headings: vec![lag(71.5)],
+            ..Calibration::default()
+        };
+        assert_eq!(near.stage_table(&table), None);
+        assert!(near.heading("medium").is_none());
+        let later = Calibration {
+            headings: vec![lag(76.0)],
+            ..Calibration::default()
+        };
+        let moved = later.stage_table(&table).unwrap();
+        let (m, b) = (moved.get("medium").unwrap(), table.get("medium").unwrap());
+        assert_eq!(
+            (m.tillering, m.panicle_initiation, m.heading),
+            (10.0, 46.0, 76.0)
+        );
+        assert_eq!(m.fallow - b.fallow, 6.0);
+        assert_eq!(moved.get("short"), table.get("short"));
+        // Far earlier than the table: tillering still lasts a day.
+        let early = b.with_heading_moved(-40.0);
+        assert_eq!(early.panicle_initiation, b.tillering + 1.0);
+    }
+
+    #[test]
     fn too_few_well_dated_plots_measure_nothing() {
-        assert_eq!(calibrate(&[], 5.0), Calibration::default());
+        let table = StageTable::builtin();
+        assert_eq!(calibrate(&[], 5.0, &table, 0.0), Calibration::default());
         assert_eq!(shortest_spacing(&[1.0, 6.0, 16.0]), Some(5.0));
         assert_eq!(shortest_spacing(&[1.0]), None);
     }

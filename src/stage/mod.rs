@@ -259,8 +259,9 @@ pub fn run_with_table(
 }
 
 /// Every plot analysed; then, once the scene's well-dated plots have measured when the water
-/// signal ends after transplanting ([`calibrate::calibrate`]), the plots dated by the onset of
-/// flooding whose water signal has ended analysed again with it.
+/// signal ends after transplanting and when each class heads ([`calibrate::calibrate`]): every
+/// plot analysed again with the class's stages moved where a class heads days away from the
+/// stage table, else the plots dated by the onset of flooding whose water signal has ended.
 fn analyse_plots<'a>(
     inputs: &[(&str, String, Option<Date>)],
     vi: &[series::PlotSeries],
@@ -287,10 +288,20 @@ fn analyse_plots<'a>(
         .iter()
         .map(|d| f64::from(d.days_since_epoch()))
         .collect();
+    let at = f64::from(settings.at.days_since_epoch());
     let calibration = calibrate::shortest_spacing(&days)
-        .map(|spacing| calibrate::calibrate(&plots, spacing))
+        .map(|spacing| calibrate::calibrate(&plots, spacing, settings.table, at))
         .unwrap_or_default();
-    if calibration != calibrate::Calibration::default() {
+    // A class that heads days away from the table: every plot again with its stages moved.
+    if let Some(table) = calibration.stage_table(settings.table) {
+        let settings = analyse::Settings {
+            table: &table,
+            calibration: Some(&calibration),
+            ..*settings
+        };
+        return crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, &settings));
+    }
+    if calibration.lags != Vec::new() {
         let settings = analyse::Settings {
             calibration: Some(&calibration),
             ..*settings

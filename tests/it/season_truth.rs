@@ -299,3 +299,60 @@ fn raw_clear_maximum(dir: &Path, ndvi: &[String], plots: &str) -> HashMap<String
         })
         .collect()
 }
+
+/// A season whose varieties head 8 days later than the stage table's classes
+/// (`make-season-truth --heading-shift 8`): by late in the season paddy has measured each
+/// class's heading on the scene's well-dated plots, within 3 days of the true median, and says
+/// so in the reason of the plots it placed with it.
+#[test]
+fn a_scene_whose_varieties_head_later_moves_the_classes_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, "21", &["--heading-shift", "8"]);
+    let (ndvi, lswi) = index_season(dir);
+    let plots = dir.join("plots.geojson").display().to_string();
+    // The true median days from transplanting to heading, per class.
+    let mut by_class: HashMap<String, Vec<i64>> = HashMap::new();
+    for t in rows(&std::fs::read_to_string(dir.join("truth.csv")).unwrap()) {
+        by_class
+            .entry(t["duration_class"].clone())
+            .or_default()
+            .push(day(&t["heading"]) - day(&t["transplanting"]));
+    }
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.push("--lswi");
+    args.extend(lswi.iter().map(String::as_str));
+    args.extend([
+        "--plots",
+        &plots,
+        "--date-pattern",
+        "{yyyy}{mm}{dd}",
+        "--at",
+        "2025-09-13",
+        "-q",
+    ]);
+    let out = rows(&paddy_ok(dir, &args));
+    let mut measured = 0;
+    for (class, days) in &mut by_class {
+        days.sort_unstable();
+        let truth = days[days.len() / 2] as f64;
+        let said = format!("this scene's '{class}' plots head ");
+        let Some(r) = out.iter().find(|r| r["reason"].contains(&said)) else {
+            continue;
+        };
+        let tail = &r["reason"][r["reason"].find(&said).unwrap() + said.len()..];
+        let days: f64 = tail.split(' ').next().unwrap().parse().unwrap();
+        println!("{class}: measured {days} days after transplanting, truth {truth}");
+        assert!(
+            (days - truth).abs() <= 3.0,
+            "{class}: {days} against {truth}"
+        );
+        measured += 1;
+    }
+    assert!(
+        measured >= 1,
+        "no class's heading measured: {:?}",
+        out[0]["reason"]
+    );
+}
