@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::common::{paddy_ok, rows};
-use crate::season_truth::{generate, index_season};
+use crate::season_truth::{generate, index_season, stage_on};
 
 /// Seeds not used to tune anything.
 const SEEDS: [&str; 3] = ["7", "21", "33"];
@@ -65,22 +65,13 @@ fn n_deficient_paddies_at_panicle_initiation_get_their_nitrogen() {
         let dir = tmp.path();
         generate(dir, seed, &["--flight", FLIGHT]);
         let (ndvi, lswi) = index_season(dir);
-        let mut args = vec!["stage"];
-        args.extend(ndvi.iter().map(String::as_str));
-        args.push("--lswi");
-        args.extend(lswi.iter().map(String::as_str));
-        args.extend([
-            "--plots",
+        stage_on(
+            dir,
+            (&ndvi, &lswi),
             "plots.geojson",
-            "--date-pattern",
-            "{yyyy}{mm}{dd}",
-            "--at",
             FLIGHT,
-            "--out",
-            "stage.csv",
-            "-q",
-        ]);
-        paddy_ok(dir, &args);
+            &["--out", "stage.csv"],
+        );
 
         let truth: Vec<HashMap<String, String>> =
             rows(&std::fs::read_to_string(dir.join("truth_n.csv")).unwrap());

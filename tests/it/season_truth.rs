@@ -97,6 +97,32 @@ pub(crate) fn index_season(dir: &Path) -> (Vec<String>, Vec<String>) {
     (series("ndvi"), series("lswi"))
 }
 
+/// `paddy stage` over the indexed season (NDVI with LSWI, dates from the file names) on `at`,
+/// with `extra` arguments, in `dir`: its standard output.
+pub(crate) fn stage_on(
+    dir: &Path,
+    (ndvi, lswi): (&[String], &[String]),
+    plots: &str,
+    at: &str,
+    extra: &[&str],
+) -> String {
+    let mut args = vec!["stage"];
+    args.extend(ndvi.iter().map(String::as_str));
+    args.push("--lswi");
+    args.extend(lswi.iter().map(String::as_str));
+    args.extend([
+        "--plots",
+        plots,
+        "--date-pattern",
+        "{yyyy}{mm}{dd}",
+        "--at",
+        at,
+    ]);
+    args.extend(extra);
+    args.push("-q");
+    paddy_ok(dir, &args)
+}
+
 #[test]
 fn stages_agree_with_a_season_of_known_dates() {
     let tmp = tempfile::tempdir().unwrap();
@@ -144,20 +170,7 @@ fn stages_agree_with_a_season_of_known_dates() {
     let mut last = Vec::new();
     let mut confidences = Vec::new();
     for at in eval_dates() {
-        let mut args = vec!["stage"];
-        args.extend(ndvi.iter().map(String::as_str));
-        args.push("--lswi");
-        args.extend(lswi.iter().map(String::as_str));
-        args.extend([
-            "--plots",
-            &plots,
-            "--date-pattern",
-            "{yyyy}{mm}{dd}",
-            "--at",
-            &at,
-            "-q",
-        ]);
-        let out = rows(&paddy_ok(dir, &args));
+        let out = rows(&stage_on(dir, (&ndvi, &lswi), &plots, &at, &[]));
         assert_eq!(out.len(), truth.len());
         for r in &out {
             let want = truth_stage(&r["plot_id"], &at);
@@ -319,20 +332,7 @@ fn a_scene_whose_varieties_head_later_moves_the_classes_stages() {
             .or_default()
             .push(day(&t["heading"]) - day(&t["transplanting"]));
     }
-    let mut args = vec!["stage"];
-    args.extend(ndvi.iter().map(String::as_str));
-    args.push("--lswi");
-    args.extend(lswi.iter().map(String::as_str));
-    args.extend([
-        "--plots",
-        &plots,
-        "--date-pattern",
-        "{yyyy}{mm}{dd}",
-        "--at",
-        "2025-09-13",
-        "-q",
-    ]);
-    let out = rows(&paddy_ok(dir, &args));
+    let out = rows(&stage_on(dir, (&ndvi, &lswi), &plots, "2025-09-13", &[]));
     let mut measured = 0;
     for (class, days) in &mut by_class {
         days.sort_unstable();
