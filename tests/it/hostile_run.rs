@@ -69,13 +69,14 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
 }
 
 #[test]
-fn sigterm_and_sighup_stop_paddy_index_with_nothing_left() {
+fn sigint_sigterm_and_sighup_stop_paddy_index_with_nothing_left() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(tile) = big_tile(tmp.path()) else {
         return;
     };
     let t = tile.to_str().unwrap();
     for (sig, code, name) in [
+        (libc::SIGINT, 130, "SIGINT"),
         (libc::SIGTERM, 143, "SIGTERM"),
         (libc::SIGHUP, 129, "SIGHUP"),
     ] {
