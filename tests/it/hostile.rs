@@ -1374,3 +1374,72 @@ fn mutated_plot_files_read_or_fail_with_a_message() {
     });
     assert!(read > 50 && refused > 50, "{read} read, {refused} refused");
 }
+
+/// `paddy run` on the sample with plot attributes named like its statistics, stage and
+/// prescription columns: every table keeps paddy's values under paddy's names, and the plot's
+/// own values under `attr_<name>`, as in the same run with plain plots.
+#[test]
+fn a_run_keeps_attributes_named_like_its_columns_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clash = [
+        ("drone_20260718_ndre_mean", serde_json::json!(10201.9)),
+        ("stage", serde_json::json!("bogus")),
+        ("n_status", serde_json::json!("fed")),
+    ];
+    for (name, extra) in [("clean", &clash[..0]), ("clash", &clash[..])] {
+        let tiles = tmp.path().join(name).join("tiles");
+        std::fs::create_dir_all(&tiles).unwrap();
+        for e in std::fs::read_dir(root().join("sample_tiles")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, tiles.join(p.file_name().unwrap())).unwrap();
+        }
+        plots_with(&tiles.join("plots.geojson"), extra, &[]);
+        let run = tiles.join("nightly.toml");
+        let text = std::fs::read_to_string(&run).unwrap();
+        std::fs::write(
+            &run,
+            text.replace("output = \"../out/nightly\"", "output = \"../out\""),
+        )
+        .unwrap();
+        paddy_ok(
+            &tiles.join(".."),
+            &[
+                "run",
+                "tiles/nightly.toml",
+                "--run-date",
+                "2026-07-18",
+                "-q",
+            ],
+        );
+    }
+    let out = |name: &str, file: &str| format!("{name}/out/2026-07-18/{file}");
+    for (file, renamed) in [
+        (
+            "stats/drone_drone_20260718_plots",
+            ("drone_20260718_ndre_mean", "10201.9"),
+        ),
+        ("stage/plots_stage", ("stage", "bogus")),
+    ] {
+        let (csv, geojson) = (format!("{file}.csv"), format!("{file}.geojson"));
+        same_in_both_tables(
+            tmp.path(),
+            [&out("clean", &csv), &out("clash", &csv)],
+            [&out("clean", &geojson), &out("clash", &geojson)],
+            &[renamed],
+        );
+    }
+    let summary = |name: &str| {
+        rows(
+            &std::fs::read_to_string(tmp.path().join(out(name, "rx/plots/rx_summary.csv")))
+                .unwrap(),
+        )
+    };
+    same_values_under_same_names(
+        &summary("clean"),
+        &summary("clash"),
+        Some(&first_line(
+            &tmp.path().join(out("clash", "rx/plots/rx_summary.csv")),
+        )),
+        &[("n_status", "fed"), ("stage", "bogus")],
+    );
+}
