@@ -128,8 +128,8 @@ pub fn heading_lags(
     table: &StageTable,
     at: f64,
 ) -> Vec<HeadingLag> {
-    // (class, days, headed: false = not headed after that many days), table heading.
-    let mut samples: Vec<(&str, f64, bool, f64)> = Vec::new();
+    // (class, days, headed: false = not headed after that many days).
+    let mut samples: Vec<(&str, f64, bool)> = Vec::new();
     for p in plots {
         let Some(st) = table.get(&p.class) else {
             continue;
@@ -147,9 +147,9 @@ pub fn heading_lags(
             .map(|h| h.day - t)
             .filter(|&d| d <= seen);
         match observed {
-            Some(d) => samples.push((p.class.as_str(), d, true, st.heading)),
+            Some(d) => samples.push((p.class.as_str(), d, true)),
             None if seen < st.heading + HEADING_MARGIN => {
-                samples.push((p.class.as_str(), seen, false, st.heading));
+                samples.push((p.class.as_str(), seen, false));
             }
             None => {}
         }
@@ -166,12 +166,11 @@ pub fn heading_lags(
                 .map(|s| (s.1, s.2))
                 .collect();
             let headed = of.iter().filter(|s| s.1).count();
-            let table = samples.iter().find(|s| s.0 == class).map(|s| s.3)?;
             let days = kaplan_meier_median(&mut of).filter(|_| headed >= MIN_LAG_PLOTS)?;
             Some(HeadingLag {
                 class: class.to_string(),
                 days,
-                table,
+                table: table.get(class)?.heading,
                 plots: headed,
             })
         })

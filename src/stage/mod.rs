@@ -301,7 +301,7 @@ fn analyse_plots<'a>(
         };
         return crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, &settings));
     }
-    if calibration.lags != Vec::new() {
+    if !calibration.lags.is_empty() {
         let settings = analyse::Settings {
             calibration: Some(&calibration),
             ..*settings
