@@ -29,6 +29,21 @@ pub enum Work {
     },
 }
 
+impl Work {
+    /// Whether this unit may read files that a unit doing `earlier` writes: the statistics,
+    /// the stage and the prescription read index rasters, and the stage and the prescription
+    /// the statistics tables (the stage's statistics come from them). Nothing reads the
+    /// stage's table and chart or the prescription's maps. The scheduler lets a unit's files
+    /// be written behind the next unit only when the next does not read them.
+    pub fn reads_files_of(&self, earlier: &Work) -> bool {
+        match earlier {
+            Work::Index { .. } => !matches!(self, Work::Index { .. }),
+            Work::Stats { .. } => matches!(self, Work::Stage { .. } | Work::Prescribe { .. }),
+            Work::Stage { .. } | Work::Prescribe { .. } => false,
+        }
+    }
+}
+
 /// One unit of work.
 #[derive(Debug, Clone)]
 pub struct Unit {

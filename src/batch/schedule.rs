@@ -16,7 +16,7 @@ use super::config::Loaded;
 use super::integrity::{self, Recorded};
 use super::plan::{shard_of, Plan, Unit, Work};
 use super::report::{self, Outcome, Report, Status, UnitKind, UnitReport};
-use super::work::{self, Ctx};
+use super::work::{self, Ctx, Done};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -173,57 +173,131 @@ pub fn run(
         .count();
     let mut done = 0;
     let memo = super::memo::Memo::default();
-    for unit in &plan.units {
-        // A signal stops the run before its next unit (a unit's windows stop by themselves).
-        if crate::raster::engine::stop_requested() {
-            return Err(Error::Interrupted);
+    // A unit whose files are still being written on a thread of their own while the next unit
+    // computes (work::Behind); at most one. The scope waits for it on every way out.
+    std::thread::scope(|scope| -> Result<()> {
+        let mut pending: Option<Pending> = None;
+        for (k, unit) in plan.units.iter().enumerate() {
+            // A signal stops the run before its next unit (a unit's windows stop by themselves).
+            if crate::raster::engine::stop_requested() {
+                return Err(Error::Interrupted);
+            }
+            let base = UnitReport {
+                id: unit.id.clone(),
+                kind: kind(&unit.work),
+                status: Status::Ok,
+                key: unit.key.clone(),
+                seconds: 0.0,
+                inputs: unit
+                    .inputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                outputs: Vec::new(),
+                error: None,
+            };
+            if !in_this_run(unit, opts.shard) {
+                reports.push(UnitReport {
+                    status: Status::OtherShard,
+                    ..base
+                });
+                outcomes.push(None);
+                continue;
+            }
+            // This unit may read the files still being written: they come first.
+            if pending
+                .as_ref()
+                .is_some_and(|p| unit.work.reads_files_of(&plan.units[p.unit].work))
+            {
+                if let Some(p) = pending.take() {
+                    let at = p.unit;
+                    let ran = p.settle(&dir, plan);
+                    done += 1;
+                    ended(
+                        ran,
+                        at,
+                        &mut reports,
+                        &mut outcomes,
+                        &mut faults,
+                        log,
+                        done,
+                        total,
+                    )?;
+                }
+            }
+            let ctx = Ctx {
+                run,
+                plan,
+                dir: &dir,
+                done: &outcomes,
+                memo: &memo,
+            };
+            let mut ran = run_unit(&ctx, unit, &reports, opts.force, base);
+            if ran.report.status == Status::Interrupted {
+                return Err(Error::Interrupted);
+            }
+            // The unit before it, in order: its files are in place by now or soon.
+            if let Some(p) = pending.take() {
+                let at = p.unit;
+                let settled = p.settle(&dir, plan);
+                done += 1;
+                ended(
+                    settled,
+                    at,
+                    &mut reports,
+                    &mut outcomes,
+                    &mut faults,
+                    log,
+                    done,
+                    total,
+                )?;
+            }
+            reports.push(ran.report.clone());
+            outcomes.push(ran.outcome.clone());
+            match ran.behind.take() {
+                Some(behind) => {
+                    let handle = scope.spawn(move || {
+                        let t0 = Instant::now();
+                        (caught(behind), t0.elapsed().as_secs_f64())
+                    });
+                    pending = Some(Pending {
+                        unit: k,
+                        ran,
+                        handle,
+                    });
+                }
+                None => {
+                    done += 1;
+                    ended(
+                        ran,
+                        k,
+                        &mut reports,
+                        &mut outcomes,
+                        &mut faults,
+                        log,
+                        done,
+                        total,
+                    )?;
+                }
+            }
         }
-        let base = UnitReport {
-            id: unit.id.clone(),
-            kind: kind(&unit.work),
-            status: Status::Ok,
-            key: unit.key.clone(),
-            seconds: 0.0,
-            inputs: unit
-                .inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-            outputs: Vec::new(),
-            error: None,
-        };
-        if !in_this_run(unit, opts.shard) {
-            reports.push(UnitReport {
-                status: Status::OtherShard,
-                ..base
-            });
-            outcomes.push(None);
-            continue;
+        if let Some(p) = pending.take() {
+            let at = p.unit;
+            let ran = p.settle(&dir, plan);
+            done += 1;
+            ended(
+                ran,
+                at,
+                &mut reports,
+                &mut outcomes,
+                &mut faults,
+                log,
+                done,
+                total,
+            )?;
         }
-        let ctx = Ctx {
-            run,
-            plan,
-            dir: &dir,
-            done: &outcomes,
-            memo: &memo,
-        };
-        let ran = run_unit(&ctx, unit, &reports, opts.force, base);
-        if ran.report.status == Status::Interrupted {
-            return Err(Error::Interrupted);
-        }
-        if ran.fault {
-            faults.push(unit.id.clone());
-        }
-        done += 1;
-        log(Event {
-            done,
-            total,
-            unit: &ran.report,
-            note: ran.note.as_deref(),
-        });
-        reports.push(ran.report);
-        outcomes.push(ran.outcome);
-    }
+        Ok(())
+    })?;
     let mut report = Report {
         software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
         run_file: run.path.display().to_string(),
@@ -289,6 +363,78 @@ struct Ran {
     fault: bool,
     /// Why a unit whose manifest was current ran again (an output gone or resized).
     note: Option<String>,
+    /// Its files still to write (its manifest waits for them).
+    behind: Option<work::Behind>,
+}
+
+/// A unit that computed, its files being written on their own thread: its outcome already
+/// serves the units after it (which do not read those files, [`Work::reads_files_of`]).
+struct Pending<'scope> {
+    unit: usize,
+    ran: Ran,
+    handle: std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>,
+}
+
+impl Pending<'_> {
+    /// Wait for the files, then record the unit (its manifest) or say why it failed. Its
+    /// seconds are its work's and its writing's.
+    fn settle(self, dir: &Path, plan: &Plan) -> Ran {
+        let (written, writing) = self.handle.join().unwrap_or_else(|_| {
+            let e = Error::internal("the thread writing a unit's files stopped");
+            (Err(e), 0.0)
+        });
+        let Ran {
+            report,
+            outcome,
+            note,
+            ..
+        } = self.ran;
+        let seconds = report.seconds + writing;
+        let base = UnitReport {
+            outputs: Vec::new(),
+            ..report
+        };
+        let outcome =
+            outcome.ok_or_else(|| Error::internal("a unit written behind without its outcome"));
+        let ran = record(
+            dir,
+            &plan.units[self.unit],
+            base,
+            seconds,
+            written.and(outcome),
+        );
+        Ran { note, ..ran }
+    }
+}
+
+/// A unit's end: its line and outcome in place of what was pushed for it, its fault, and the
+/// log's event.
+#[allow(clippy::too_many_arguments)]
+fn ended(
+    ran: Ran,
+    k: usize,
+    reports: &mut [UnitReport],
+    outcomes: &mut [Option<Outcome>],
+    faults: &mut Vec<String>,
+    log: &mut dyn FnMut(Event),
+    done: usize,
+    total: usize,
+) -> Result<()> {
+    if ran.report.status == Status::Interrupted {
+        return Err(Error::Interrupted);
+    }
+    if ran.fault {
+        faults.push(ran.report.id.clone());
+    }
+    log(Event {
+        done,
+        total,
+        unit: &ran.report,
+        note: ran.note.as_deref(),
+    });
+    reports[k] = ran.report;
+    outcomes[k] = ran.outcome;
+    Ok(())
 }
 
 /// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
@@ -298,6 +444,7 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
         outcome,
         fault: false,
         note: None,
+        behind: None,
     };
     // Hard dependencies must have their outputs; the stage takes whatever dates succeeded.
     let failed: Vec<&str> = unit
@@ -336,29 +483,57 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
     Ran { note, ..ran }
 }
 
-/// Do a unit's work and record it: its outputs, then its manifest.
+/// Do a unit's work and record it (its manifest, after its outputs), unless its files are
+/// still to be written behind the next unit: then [`Pending::settle`] records it.
 fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
+    let t0 = Instant::now();
+    let result = caught(|| work::execute(ctx, unit));
+    let seconds = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(Done {
+            outcome,
+            behind: Some(behind),
+        }) => Ran {
+            report: UnitReport {
+                status: Status::Ok,
+                seconds,
+                outputs: outcome.outputs.clone(),
+                ..base
+            },
+            outcome: Some(outcome),
+            fault: false,
+            note: None,
+            behind: Some(behind),
+        },
+        Ok(Done {
+            outcome,
+            behind: None,
+        }) => record(ctx.dir, unit, base, seconds, Ok(outcome)),
+        Err(e) => record(ctx.dir, unit, base, seconds, Err(e)),
+    }
+}
+
+/// A unit's end once its files are written: its manifest last (only a unit whose every output
+/// is in place is up to date), or the error that stopped it.
+fn record(dir: &Path, unit: &Unit, base: UnitReport, seconds: f64, result: Result<Outcome>) -> Ran {
     let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
         report,
         outcome,
         fault: false,
         note: None,
+        behind: None,
     };
-    let t0 = Instant::now();
-    let result = caught(|| work::execute(ctx, unit));
-    let seconds = t0.elapsed().as_secs_f64();
     let failed = |error: &Error| UnitReport {
         status: Status::Failed,
         seconds,
-        error: Some(match crate::io::disk_full(ctx.dir) {
+        error: Some(match crate::io::disk_full(dir) {
             Some(note) => format!("{error} ({note})"),
             None => error.to_string(),
         }),
         ..base.clone()
     };
     match result {
-        // The manifest last: only a unit whose every output is in place is up to date.
-        Ok(outcome) => match write_manifest(ctx.dir, unit, &outcome) {
+        Ok(outcome) => match write_manifest(dir, unit, &outcome) {
             Ok(()) => {
                 let report = UnitReport {
                     status: Status::Ok,
@@ -387,10 +562,8 @@ fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
             ended(report, None)
         }
         Err(e @ Error::Internal(_)) => Ran {
-            report: failed(&e),
-            outcome: None,
             fault: true,
-            note: None,
+            ..ended(failed(&e), None)
         },
         Err(e) => ended(failed(&e), None),
     }

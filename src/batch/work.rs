@@ -1,7 +1,10 @@
 //! The work of one unit, one function per kind: a tile's indices, a tile's statistics over a
 //! plot file, a plot file's stages, its prescription. Each writes its files (atomically,
 //! through the writers in `io`) and returns its [`Outcome`]: the files with their kinds and what
-//! the report needs, taken from the results in memory.
+//! the report needs, taken from the results in memory. The statistics and the stage leave
+//! their tables and chart to write [`Behind`] the next unit: the scheduler runs the writing
+//! on a thread of its own while the next unit computes, and records the unit once its files
+//! are in place.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -35,10 +38,29 @@ pub struct Ctx<'a> {
     pub memo: &'a Memo,
 }
 
+/// A unit's files still to write once its work returned (tables, a chart: nothing a later
+/// unit reads, see [`Work::reads_files_of`](super::plan::Work::reads_files_of)).
+pub type Behind = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// A unit's work done: its outcome (every file it names in place once `behind` ran).
+pub struct Done {
+    pub outcome: Outcome,
+    pub behind: Option<Behind>,
+}
+
+impl From<Outcome> for Done {
+    fn from(outcome: Outcome) -> Self {
+        Done {
+            outcome,
+            behind: None,
+        }
+    }
+}
+
 /// Do one unit's work.
-pub fn execute(ctx: &Ctx, unit: &Unit) -> Result<Outcome> {
+pub fn execute(ctx: &Ctx, unit: &Unit) -> Result<Done> {
     match &unit.work {
-        Work::Index { source, tile } => index(ctx, *source, *tile),
+        Work::Index { source, tile } => index(ctx, *source, *tile).map(Done::from),
         Work::Stats { index, plots } => stats(ctx, unit, *index, *plots),
         Work::Stage { plots, series } => stage(ctx, *plots, series),
         Work::Prescribe {
@@ -47,7 +69,7 @@ pub fn execute(ctx: &Ctx, unit: &Unit) -> Result<Outcome> {
             flight,
             flight_date,
             previous,
-        } => prescribe(ctx, *plots, series, (*flight, *flight_date), *previous),
+        } => prescribe(ctx, *plots, series, (*flight, *flight_date), *previous).map(Done::from),
     }
 }
 
@@ -154,7 +176,7 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
 
 /// Per-plot statistics of a tile's indices (those `[stats]` names, default all) over a plot
 /// file, as CSV and GeoJSON.
-fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> {
+fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     let cfg = &ctx.run.run;
     let all = index_rasters(ctx, index);
     let wanted = cfg
@@ -183,21 +205,36 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Outcome> 
     )?;
     let name = unit.id.trim_start_matches("stats:").replace(':', "_");
     let sdir = ctx.dir.join("stats");
-    let mut outcome = Outcome::default();
-    for ext in ["csv", "geojson"] {
-        let path = sdir.join(format!("{name}.{ext}"));
-        create_dir(&sdir)?;
-        zonal::output::write(&table, &path)?;
-        outcome
-            .outputs
-            .push(output(ctx.dir, &path, OutputKind::Stats));
-    }
-    Ok(outcome)
+    create_dir(&sdir)?;
+    let paths: Vec<PathBuf> = ["csv", "geojson"]
+        .iter()
+        .map(|ext| sdir.join(format!("{name}.{ext}")))
+        .collect();
+    let outcome = Outcome {
+        outputs: paths
+            .iter()
+            .map(|path| output(ctx.dir, path, OutputKind::Stats))
+            .collect(),
+        ..Outcome::default()
+    };
+    // The CSV and the GeoJSON side by side, behind the next unit.
+    let threads = cfg.machine.threads;
+    let behind: Behind = Box::new(move || {
+        crate::raster::engine::map(&paths, threads, |_, path| {
+            zonal::output::write(&table, path)
+        })?
+        .into_iter()
+        .collect()
+    });
+    Ok(Done {
+        outcome,
+        behind: Some(behind),
+    })
 }
 
 /// A plot file's stages at `[stage] at` (default the series' last date): table, chart and the
 /// plots' lines for the report.
-fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
+fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Done> {
     let stage_cfg = ctx
         .run
         .run
@@ -213,15 +250,6 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
         .map(|ext| sdir.join(format!("{name}_stage.{ext}")))
         .collect();
     let png = sdir.join(format!("{name}_stage.png"));
-    // The tables and the chart side by side.
-    let threads = ctx.run.run.machine.threads;
-    let (written, chart) = crate::raster::engine::join(
-        threads,
-        || stage::output::write_all(&result, &tables, threads),
-        || write_chart(&result, &png),
-    )?;
-    written?;
-    chart?;
     let mut outcome = Outcome::default();
     for path in &tables {
         outcome
@@ -245,7 +273,20 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Outcome> {
             )
         })
         .collect();
-    Ok(outcome)
+    // The tables and the chart side by side, behind the next unit.
+    let threads = ctx.run.run.machine.threads;
+    let behind: Behind = Box::new(move || {
+        let (written, chart) = crate::raster::engine::join(
+            threads,
+            || stage::output::write_all(&result, &tables, threads),
+            || write_chart(&result, &png),
+        )?;
+        written.and(chart)
+    });
+    Ok(Done {
+        outcome,
+        behind: Some(behind),
+    })
 }
 
 /// Plots a run's stage chart shows at most: one panel each, so a county's 20 000 plots would

@@ -627,3 +627,55 @@ fn a_manifest_of_the_old_format_or_unreadable_runs_its_unit_again() {
     paddy_ok(dir.path(), &["run", &r, "--run-date", DATE, "-q"]);
     assert_eq!(report_of(&run)["summary"]["skipped_up_to_date"], 18);
 }
+
+#[test]
+fn a_statistics_file_that_cannot_be_written_fails_its_unit_alone() {
+    // The statistics' tables are written behind the next unit: a failure there must still
+    // fail that unit (named with its file) and keep the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let blocked = run_dir(&run).join("stats/s2_s2_20260627_plots.geojson");
+    std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+    let out = paddy(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report = report_of(&run);
+    let units = report["units"].as_array().unwrap();
+    let status = |id: &str| {
+        units
+            .iter()
+            .find(|u| u["id"] == id)
+            .unwrap_or_else(|| panic!("no unit {id}: {report}"))
+    };
+    let failed = status("stats:s2:s2_20260627:plots");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("s2_s2_20260627_plots.geojson"),
+        "{failed}"
+    );
+    for u in units {
+        let id = u["id"].as_str().unwrap();
+        let s = u["status"].as_str().unwrap();
+        // The stage reads the rasters of a date whose table is missing.
+        if id != "stats:s2:s2_20260627:plots" {
+            assert_eq!(s, "ok", "{id}");
+        }
+    }
+    // The CSV beside it was written (nothing else lost), and a rerun after clearing the way
+    // completes the run.
+    assert!(run_dir(&run)
+        .join("stats/s2_s2_20260627_plots.csv")
+        .is_file());
+    std::fs::remove_dir_all(&blocked).unwrap();
+    paddy_ok(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    assert!(blocked.is_file());
+}
