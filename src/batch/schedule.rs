@@ -163,15 +163,19 @@ pub fn run(
         std::env::set_var("GDAL_CACHEMAX", format!("{mib}MB"));
     }
     let started = (Instant::now(), now());
-    let mut reports: Vec<UnitReport> = Vec::with_capacity(plan.units.len());
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(plan.units.len());
-    let mut faults = Vec::new();
     let total = plan
         .units
         .iter()
         .filter(|u| in_this_run(u, opts.shard))
         .count();
-    let mut done = 0;
+    let mut book = Book {
+        reports: Vec::with_capacity(plan.units.len()),
+        outcomes: Vec::with_capacity(plan.units.len()),
+        faults: Vec::new(),
+        log,
+        done: 0,
+        total,
+    };
     let memo = super::memo::Memo::default();
     // A unit whose files are still being written on a thread of their own while the next unit
     // computes (work::Behind); at most one. The scope waits for it on every way out.
@@ -197,63 +201,35 @@ pub fn run(
                 error: None,
             };
             if !in_this_run(unit, opts.shard) {
-                reports.push(UnitReport {
+                book.reports.push(UnitReport {
                     status: Status::OtherShard,
                     ..base
                 });
-                outcomes.push(None);
+                book.outcomes.push(None);
                 continue;
             }
             // This unit may read the files still being written: they come first.
-            if pending
-                .as_ref()
-                .is_some_and(|p| unit.work.reads_files_of(&plan.units[p.unit].work))
+            if let Some(p) = pending.take_if(|p| unit.work.reads_files_of(&plan.units[p.unit].work))
             {
-                if let Some(p) = pending.take() {
-                    let at = p.unit;
-                    let ran = p.settle(&dir, plan);
-                    done += 1;
-                    ended(
-                        ran,
-                        at,
-                        &mut reports,
-                        &mut outcomes,
-                        &mut faults,
-                        log,
-                        done,
-                        total,
-                    )?;
-                }
+                book.settle(p, &dir, plan)?;
             }
             let ctx = Ctx {
                 run,
                 plan,
                 dir: &dir,
-                done: &outcomes,
+                done: &book.outcomes,
                 memo: &memo,
             };
-            let mut ran = run_unit(&ctx, unit, &reports, opts.force, base);
+            let mut ran = run_unit(&ctx, unit, &book.reports, opts.force, base);
             if ran.report.status == Status::Interrupted {
                 return Err(Error::Interrupted);
             }
             // The unit before it, in order: its files are in place by now or soon.
             if let Some(p) = pending.take() {
-                let at = p.unit;
-                let settled = p.settle(&dir, plan);
-                done += 1;
-                ended(
-                    settled,
-                    at,
-                    &mut reports,
-                    &mut outcomes,
-                    &mut faults,
-                    log,
-                    done,
-                    total,
-                )?;
+                book.settle(p, &dir, plan)?;
             }
-            reports.push(ran.report.clone());
-            outcomes.push(ran.outcome.clone());
+            book.reports.push(ran.report.clone());
+            book.outcomes.push(ran.outcome.clone());
             match ran.behind.take() {
                 Some(behind) => {
                     let handle = scope.spawn(move || {
@@ -266,38 +242,20 @@ pub fn run(
                         handle,
                     });
                 }
-                None => {
-                    done += 1;
-                    ended(
-                        ran,
-                        k,
-                        &mut reports,
-                        &mut outcomes,
-                        &mut faults,
-                        log,
-                        done,
-                        total,
-                    )?;
-                }
+                None => book.end(ran, k)?,
             }
         }
-        if let Some(p) = pending.take() {
-            let at = p.unit;
-            let ran = p.settle(&dir, plan);
-            done += 1;
-            ended(
-                ran,
-                at,
-                &mut reports,
-                &mut outcomes,
-                &mut faults,
-                log,
-                done,
-                total,
-            )?;
+        match pending.take() {
+            Some(p) => book.settle(p, &dir, plan),
+            None => Ok(()),
         }
-        Ok(())
     })?;
+    let Book {
+        reports,
+        outcomes,
+        faults,
+        ..
+    } = book;
     let mut report = Report {
         software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
         run_file: run.path.display().to_string(),
@@ -407,34 +365,44 @@ impl Pending<'_> {
     }
 }
 
-/// A unit's end: its line and outcome in place of what was pushed for it, its fault, and the
-/// log's event.
-#[allow(clippy::too_many_arguments)]
-fn ended(
-    ran: Ran,
-    k: usize,
-    reports: &mut [UnitReport],
-    outcomes: &mut [Option<Outcome>],
-    faults: &mut Vec<String>,
-    log: &mut dyn FnMut(Event),
+/// The units' lines and outcomes as the run goes, the faults, and the log.
+struct Book<'l> {
+    reports: Vec<UnitReport>,
+    outcomes: Vec<Option<Outcome>>,
+    faults: Vec<String>,
+    log: &'l mut dyn FnMut(Event<'_>),
     done: usize,
     total: usize,
-) -> Result<()> {
-    if ran.report.status == Status::Interrupted {
-        return Err(Error::Interrupted);
+}
+
+impl Book<'_> {
+    /// Unit `k`'s end: its line and outcome in place of what was pushed for it, its fault,
+    /// and the log's event.
+    fn end(&mut self, ran: Ran, k: usize) -> Result<()> {
+        if ran.report.status == Status::Interrupted {
+            return Err(Error::Interrupted);
+        }
+        if ran.fault {
+            self.faults.push(ran.report.id.clone());
+        }
+        self.done += 1;
+        (self.log)(Event {
+            done: self.done,
+            total: self.total,
+            unit: &ran.report,
+            note: ran.note.as_deref(),
+        });
+        self.reports[k] = ran.report;
+        self.outcomes[k] = ran.outcome;
+        Ok(())
     }
-    if ran.fault {
-        faults.push(ran.report.id.clone());
+
+    /// Wait for a pending unit's files and end it.
+    fn settle(&mut self, p: Pending, dir: &Path, plan: &Plan) -> Result<()> {
+        let k = p.unit;
+        let ran = p.settle(dir, plan);
+        self.end(ran, k)
     }
-    log(Event {
-        done,
-        total,
-        unit: &ran.report,
-        note: ran.note.as_deref(),
-    });
-    reports[k] = ran.report;
-    outcomes[k] = ran.outcome;
-    Ok(())
 }
 
 /// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
