@@ -13,32 +13,7 @@ use super::work::{index_rasters, plot_set, Ctx};
 
 /// The rows of `table` whose plot is in `keep`.
 pub(super) fn only(table: &zonal::StatsTable, keep: &HashSet<&str>) -> zonal::StatsTable {
-    let mask: Vec<bool> = table
-        .rows
-        .iter()
-        .map(|r| keep.contains(r.id.as_str()))
-        .collect();
-    let kept = |k: &usize| mask[*k];
-    let lonlat = if table.lonlat.len() == mask.len() {
-        (0..mask.len())
-            .filter(kept)
-            .map(|k| table.lonlat[k].clone())
-            .collect()
-    } else {
-        table.lonlat.clone()
-    };
-    zonal::StatsTable {
-        id_column: table.id_column.clone(),
-        fields: table.fields.clone(),
-        columns: table.columns.clone(),
-        rows: (0..mask.len())
-            .filter(kept)
-            .map(|k| table.rows[k].clone())
-            .collect(),
-        lonlat,
-        warnings: table.warnings.clone(),
-        coverage: table.coverage,
-    }
+    table.filter(|r| keep.contains(r.id.as_str()))
 }
 
 /// The per-plot statistics of the stage's rasters as the statistics units of this run folder

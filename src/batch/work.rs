@@ -175,7 +175,7 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
 }
 
 /// Per-plot statistics of a tile's indices (those `[stats]` names, default all) over a plot
-/// file, as CSV and GeoJSON.
+/// file, as CSV (every plot) and GeoJSON (the plots the tile sees).
 fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     let cfg = &ctx.run.run;
     let all = index_rasters(ctx, index);
@@ -217,11 +217,14 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
             .collect(),
         ..Outcome::default()
     };
-    // The CSV and the GeoJSON side by side, behind the next unit.
+    // The CSV and the GeoJSON side by side, behind the next unit. The table keeps every plot
+    // (the same rows each date, for joins); the map shows the plots the tile sees, so a
+    // flight's map over a county's plot file is the flight's plots.
     let threads = cfg.machine.threads;
     let behind: Behind = Box::new(move || {
-        crate::raster::engine::map(&paths, threads, |_, path| {
-            zonal::output::write(&table, path)
+        let seen = table.filter(|r| !r.outside);
+        crate::raster::engine::map(&paths, threads, |k, path| {
+            zonal::output::write(if k == 0 { &table } else { &seen }, path)
         })?
         .into_iter()
         .collect()

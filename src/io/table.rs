@@ -133,7 +133,7 @@ impl Table {
         &self,
         final_path: &Path,
     ) -> Result<Vec<(usize, &str, OGRFieldType::Type, usize)>> {
-        if self.lonlat.iter().all(Option::is_none) {
+        if !self.lonlat.is_empty() && self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: a shapefile needs plots with a known CRS (they are written in WGS84 lon/lat)",
                 final_path.display()
@@ -269,7 +269,7 @@ impl Table {
     }
 
     fn write_geojson(&self, temp: &Path, final_path: &Path, decimals: u8) -> Result<()> {
-        if self.lonlat.iter().all(Option::is_none) {
+        if !self.lonlat.is_empty() && self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: GeoJSON needs plots with a known CRS (they are written in WGS84 lon/lat)",
                 final_path.display()
@@ -519,6 +519,31 @@ mod tests {
         assert_eq!(holed.geometry_type(), OGRwkbGeometryType::wkbPolygon);
         assert_eq!(holed.geometry_count(), 2);
         assert!((holed.area() - (1e-6 - 4e-8)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_table_without_rows_is_an_empty_map_and_one_without_a_crs_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let empty = Table {
+            rows: vec![],
+            lonlat: vec![],
+            ..table()
+        };
+        for name in ["none.geojson", "none.shp.zip"] {
+            let path = dir.path().join(name);
+            empty.write(&path).expect("an empty map");
+            let ds = Dataset::open(&path).expect("OGR opens it");
+            assert_eq!(ds.layer(0).expect("a layer").feature_count(), 0, "{name}");
+        }
+        let no_crs = Table {
+            lonlat: vec![None, None],
+            ..table()
+        };
+        let e = no_crs
+            .write(&dir.path().join("x.geojson"))
+            .expect_err("no lon/lat")
+            .to_string();
+        assert!(e.contains("known CRS"), "{e}");
     }
 
     #[test]

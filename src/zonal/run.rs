@@ -61,6 +61,8 @@ pub struct PlotRow {
     pub pixels: u64,
     /// Per column, in the order of [`StatsTable::columns`].
     pub stats: Vec<Stats>,
+    /// Wholly outside the (first) raster's extent: the raster does not see it.
+    pub outside: bool,
 }
 
 /// Everything `paddy stats` produces.
@@ -74,6 +76,34 @@ pub struct StatsTable {
     pub lonlat: Vec<Option<Parts>>,
     pub warnings: Vec<String>,
     pub coverage: CoverageMode,
+}
+
+impl StatsTable {
+    /// The rows for which `keep` holds, with their geometry, in order.
+    pub fn filter(&self, keep: impl Fn(&PlotRow) -> bool) -> StatsTable {
+        let mask: Vec<bool> = self.rows.iter().map(keep).collect();
+        let kept = |k: &usize| mask[*k];
+        let lonlat = if self.lonlat.len() == mask.len() {
+            (0..mask.len())
+                .filter(kept)
+                .map(|k| self.lonlat[k].clone())
+                .collect()
+        } else {
+            self.lonlat.clone()
+        };
+        StatsTable {
+            id_column: self.id_column.clone(),
+            fields: self.fields.clone(),
+            columns: self.columns.clone(),
+            rows: (0..mask.len())
+                .filter(kept)
+                .map(|k| self.rows[k].clone())
+                .collect(),
+            lonlat,
+            warnings: self.warnings.clone(),
+            coverage: self.coverage,
+        }
+    }
 }
 
 /// The output columns of the rasters, refusing two with the same prefix.
@@ -292,6 +322,7 @@ pub fn run(
                 area_m2: areas[i],
                 pixels: pixels[i],
                 stats: std::mem::take(&mut stats[i]),
+                outside: plot.parts().is_some() && matches!(placement[i], Placement::Outside),
             }
         })
         .collect();

@@ -679,3 +679,74 @@ fn a_statistics_file_that_cannot_be_written_fails_its_unit_alone() {
     );
     assert!(blocked.is_file());
 }
+
+#[test]
+fn a_tiles_statistics_map_shows_the_plots_it_sees_and_its_table_every_plot() {
+    // A plot inside the S2 tiles but wholly outside the drone flights (UTM 48N x 560320–560380,
+    // y 1149720–1149780; the flights end at x 560292, y 1149786).
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let plots = run.parent().unwrap().join("plots.geojson");
+    let mut fc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plots).unwrap()).unwrap();
+    let features = fc["features"].as_array_mut().unwrap();
+    let mut far = features[0].clone();
+    far["properties"]["plot_id"] = "P99".into();
+    far["geometry"]["coordinates"] = serde_json::json!([[
+        [105.551067296709, 10.400264057566],
+        [105.551615422986, 10.4002631149077],
+        [105.551616375682, 10.4008057507822],
+        [105.551068248458, 10.4008066934907],
+        [105.551067296709, 10.400264057566]
+    ]]);
+    features.push(far);
+    let n = features.len();
+    std::fs::write(&plots, serde_json::to_vec(&fc).unwrap()).unwrap();
+    paddy_ok(
+        dir.path(),
+        &["run", run.to_str().unwrap(), "--run-date", DATE],
+    );
+    let stats = run_dir(&run).join("stats");
+    let ids_of_map = |name: &str| -> Vec<String> {
+        let ds = gdal::Dataset::open(stats.join(format!("{name}.geojson"))).unwrap();
+        let mut layer = ds.layer(0).unwrap();
+        let k = layer.defn().field_index("plot_id").unwrap();
+        layer
+            .features()
+            .map(|f| f.field_as_string(k).unwrap().unwrap())
+            .collect()
+    };
+    let rows_of_table = |name: &str| -> Vec<(String, String)> {
+        let mut r = csv::Reader::from_path(stats.join(format!("{name}.csv"))).unwrap();
+        let h = r.headers().unwrap().clone();
+        let (id, status) = (
+            h.iter().position(|c| c == "plot_id").unwrap(),
+            h.iter().position(|c| c == "status").unwrap(),
+        );
+        r.records()
+            .map(|rec| {
+                let rec = rec.unwrap();
+                (rec[id].to_string(), rec[status].to_string())
+            })
+            .collect()
+    };
+    // The flight: every plot in the table (P99 'outside raster', count 0), P99 not on the map.
+    let table = rows_of_table("drone_drone_20260718_plots");
+    assert_eq!(table.len(), n);
+    assert!(
+        table.contains(&("P99".into(), "outside raster".into())),
+        "{table:?}"
+    );
+    let map = ids_of_map("drone_drone_20260718_plots");
+    let seen: Vec<String> = table
+        .iter()
+        .filter(|(_, s)| s != "outside raster")
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(map, seen);
+    assert_eq!(map.len(), n - 1);
+    // The S2 tile sees it: on its map too.
+    let map = ids_of_map("s2_s2_20260717_plots");
+    assert_eq!(map.len(), n);
+    assert!(map.contains(&"P99".to_string()));
+}
