@@ -29,26 +29,6 @@ pub enum Work {
     },
 }
 
-impl Work {
-    /// Whether this unit may read files that a unit doing `earlier` writes: the statistics,
-    /// the stage and the prescription read index rasters, and the stage and the prescription
-    /// the statistics tables of their series over their plot file (the stage's statistics
-    /// come from them). Nothing reads the stage's table and chart, the prescription's maps,
-    /// or the statistics of another source (a flight's). The scheduler lets a unit's files be
-    /// written behind the next unit only when the next does not read them.
-    pub fn reads_files_of(&self, earlier: &Work) -> bool {
-        match (self, earlier) {
-            (Work::Index { .. }, _) => false,
-            (_, Work::Index { .. }) => true,
-            (
-                Work::Stage { plots, series } | Work::Prescribe { plots, series, .. },
-                Work::Stats { index, plots: of },
-            ) => plots == of && series.contains(index),
-            _ => false,
-        }
-    }
-}
-
 /// One unit of work.
 #[derive(Debug, Clone)]
 pub struct Unit {
@@ -628,46 +608,5 @@ mod tests {
         run.run.stage.as_mut().unwrap().source = "drone2".into();
         let e = plan(&run).unwrap_err().to_string();
         assert!(e.contains("[stage] source 'drone2'"), "{e}");
-    }
-
-    #[test]
-    fn a_unit_reads_the_files_of_its_dependencies_and_of_its_series_statistics_only() {
-        let plan = plan(&sample()).unwrap();
-        let units = &plan.units;
-        // (The prescription takes the stage it depends on in memory, not from its files.)
-        for u in units {
-            for &d in &u.deps {
-                if matches!(units[d].work, Work::Stage { .. }) {
-                    continue;
-                }
-                assert!(
-                    u.work.reads_files_of(&units[d].work),
-                    "{} {}",
-                    u.id,
-                    units[d].id
-                );
-            }
-        }
-        let stage = units
-            .iter()
-            .find(|u| matches!(u.work, Work::Stage { .. }))
-            .unwrap();
-        let Work::Stage { series, .. } = &stage.work else {
-            unreachable!()
-        };
-        let (mut read, mut unread) = (0, 0);
-        for u in units {
-            if let Work::Stats { index, .. } = u.work {
-                let reads = stage.work.reads_files_of(&u.work);
-                assert_eq!(reads, series.contains(&index), "{}", u.id);
-                if reads {
-                    read += 1
-                } else {
-                    unread += 1
-                }
-            }
-        }
-        // The sample has statistics of both kinds: the stage's source and the flights.
-        assert!(read > 0 && unread > 0, "{read} {unread}");
     }
 }

@@ -4,6 +4,7 @@
 //! again ends with the same files as one never interrupted. The report is built from the units'
 //! outcomes, those of units up to date read from their manifests.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -177,10 +178,11 @@ pub fn run(
         total,
     };
     let memo = super::memo::Memo::default();
-    // A unit whose files are still being written on a thread of their own while the next unit
-    // computes (work::Behind); at most one. The scope waits for it on every way out.
+    // The units that ran, in order, until their turn in the log: some still writing their
+    // files on a thread of their own while the next units compute (work::Behind), at most
+    // WRITERS at once. The scope waits for them on every way out.
     std::thread::scope(|scope| -> Result<()> {
-        let mut pending: Option<Pending> = None;
+        let mut pending: VecDeque<Pending> = VecDeque::new();
         for (k, unit) in plan.units.iter().enumerate() {
             // A signal stops the run before its next unit (a unit's windows stop by themselves).
             if crate::raster::engine::stop_requested() {
@@ -208,11 +210,6 @@ pub fn run(
                 book.outcomes.push(None);
                 continue;
             }
-            // This unit may read the files still being written: they come first.
-            if let Some(p) = pending.take_if(|p| unit.work.reads_files_of(&plan.units[p.unit].work))
-            {
-                book.settle(p, &dir, plan)?;
-            }
             let ctx = Ctx {
                 run,
                 plan,
@@ -224,31 +221,32 @@ pub fn run(
             if ran.report.status == Status::Interrupted {
                 return Err(Error::Interrupted);
             }
-            // The unit before it, in order: its files are in place by now or soon.
-            if let Some(p) = pending.take() {
-                book.settle(p, &dir, plan)?;
-            }
             book.reports.push(ran.report.clone());
             book.outcomes.push(ran.outcome.clone());
-            match ran.behind.take() {
-                Some(behind) => {
-                    let handle = scope.spawn(move || {
-                        let t0 = Instant::now();
-                        (caught(behind), t0.elapsed().as_secs_f64())
-                    });
-                    pending = Some(Pending {
-                        unit: k,
-                        ran,
-                        handle,
-                    });
+            let writing = ran.behind.take().map(|behind| {
+                scope.spawn(move || {
+                    let t0 = Instant::now();
+                    (caught(behind), t0.elapsed().as_secs_f64())
+                })
+            });
+            pending.push_back(Pending {
+                unit: k,
+                ran,
+                writing,
+            });
+            // In order: those done, and the oldest while too many write.
+            while let Some(p) = pending.pop_front() {
+                let writers = pending.iter().filter(|p| p.writing()).count() + 1;
+                if p.writing() && writers <= WRITERS {
+                    pending.push_front(p);
+                    break;
                 }
-                None => book.end(ran, k)?,
+                book.settle(p, &dir, plan)?;
             }
         }
-        match pending.take() {
-            Some(p) => book.settle(p, &dir, plan),
-            None => Ok(()),
-        }
+        pending
+            .into_iter()
+            .try_for_each(|p| book.settle(p, &dir, plan))
     })?;
     let Book {
         reports,
@@ -325,19 +323,31 @@ struct Ran {
     behind: Option<work::Behind>,
 }
 
-/// A unit that computed, its files being written on their own thread: its outcome already
-/// serves the units after it (which do not read those files, [`Work::reads_files_of`]).
+/// Units whose files are written behind the next units, at most (each holds its tables).
+const WRITERS: usize = 2;
+
+/// A unit that ran, waiting for its turn in the log, and perhaps for its files being written
+/// on their own thread: its outcome already serves the units after it (which do not read
+/// those files, see [`work::Behind`]).
 struct Pending<'scope> {
     unit: usize,
     ran: Ran,
-    handle: std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>,
+    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>>,
 }
 
 impl Pending<'_> {
+    /// Whether its files are still being written.
+    fn writing(&self) -> bool {
+        self.writing.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
     /// Wait for the files, then record the unit (its manifest) or say why it failed. Its
     /// seconds are its work's and its writing's.
     fn settle(self, dir: &Path, plan: &Plan) -> Ran {
-        let (written, writing) = self.handle.join().unwrap_or_else(|_| {
+        let Some(handle) = self.writing else {
+            return self.ran;
+        };
+        let (written, writing) = handle.join().unwrap_or_else(|_| {
             let e = Error::internal("the thread writing a unit's files stopped");
             (Err(e), 0.0)
         });

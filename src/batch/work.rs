@@ -1,10 +1,10 @@
 //! The work of one unit, one function per kind: a tile's indices, a tile's statistics over a
 //! plot file, a plot file's stages, its prescription. Each writes its files (atomically,
 //! through the writers in `io`) and returns its [`Outcome`]: the files with their kinds and what
-//! the report needs, taken from the results in memory. The statistics and the stage leave
-//! their tables and chart to write [`Behind`] the next unit: the scheduler runs the writing
-//! on a thread of its own while the next unit computes, and records the unit once its files
-//! are in place.
+//! the report needs, taken from the results in memory. The statistics leave their map, the
+//! stage its tables and chart, to write [`Behind`] the next units: the scheduler runs the
+//! writing on a thread of its own while the next units compute, and records the unit once its
+//! files are in place.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -38,8 +38,9 @@ pub struct Ctx<'a> {
     pub memo: &'a Memo,
 }
 
-/// A unit's files still to write once its work returned (tables, a chart: nothing a later
-/// unit reads, see [`Work::reads_files_of`](super::plan::Work::reads_files_of)).
+/// A unit's files still to write once its work returned: only files no later unit reads (a
+/// statistics map, the stage's tables and chart), since the units after it run meanwhile. What
+/// a later unit reads (index rasters, statistics tables) is written by the unit itself.
 pub type Behind = Box<dyn FnOnce() -> Result<()> + Send>;
 
 /// A unit's work done: its outcome (every file it names in place once `behind` ran).
@@ -217,18 +218,13 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
             .collect(),
         ..Outcome::default()
     };
-    // The CSV and the GeoJSON side by side, behind the next unit. The table keeps every plot
-    // (the same rows each date, for joins); the map shows the plots the tile sees, so a
+    // The table now (the stage reads it), the map behind the next units. The table keeps every
+    // plot (the same rows each date, for joins); the map shows the plots the tile sees, so a
     // flight's map over a county's plot file is the flight's plots.
-    let threads = cfg.machine.threads;
-    let behind: Behind = Box::new(move || {
-        let seen = table.filter(|r| !r.outside);
-        crate::raster::engine::map(&paths, threads, |k, path| {
-            zonal::output::write(if k == 0 { &table } else { &seen }, path)
-        })?
-        .into_iter()
-        .collect()
-    });
+    zonal::output::write(&table, &paths[0])?;
+    let map = paths[1].clone();
+    let behind: Behind =
+        Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map));
     Ok(Done {
         outcome,
         behind: Some(behind),
