@@ -81,6 +81,11 @@ fn hatch(x: i32, y: i32) -> [u8; 3] {
     HATCH_COLOURS[usize::from((x + y).rem_euclid(6) >= 2)]
 }
 
+/// Plots smaller than this on the map (pixels, their longer side) are not outlined.
+const MIN_OUTLINE_PX: f64 = 4.0;
+/// Plot labels need this much of the map each (pixels², some 60 × 40), or none is drawn.
+const MIN_ROOM_PER_LABEL: f64 = 2400.0;
+
 const WHITE: [u8; 3] = [255, 255, 255];
 const TEXT: [u8; 3] = [35, 35, 35];
 const FRAME: [u8; 3] = [140, 140, 140];
@@ -284,6 +289,23 @@ fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
     };
     let mut cv = Canvas::new(img, Some(area));
     for ring in map.outlines.iter().flatten() {
+        // A plot a few pixels across is a dot: thousands of them would hide the map.
+        let (lo, hi) = ring.iter().fold(
+            (
+                (f64::INFINITY, f64::INFINITY),
+                (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            ),
+            |(lo, hi), p| {
+                (
+                    (lo.0.min(p.0), lo.1.min(p.1)),
+                    (hi.0.max(p.0), hi.1.max(p.1)),
+                )
+            },
+        );
+        let across = (hi.0 - lo.0).max(hi.1 - lo.1) * scale;
+        if across.is_nan() || across < MIN_OUTLINE_PX {
+            continue;
+        }
         let closed = ring.first() == ring.last();
         let n = ring.len();
         let segments = if closed || n < 3 {
@@ -300,13 +322,16 @@ fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
         .iter()
         .filter(|(x, y, text)| x.is_finite() && y.is_finite() && !text.trim().is_empty())
         .collect();
-    // Large text where there is room for it: an average of 100 × 60 pixels a label.
-    let room = (area.r - area.l + 1) as f64 * (area.b - area.t + 1) as f64;
-    let size = if room / labels.len().max(1) as f64 >= 6000.0 {
-        2
-    } else {
-        1
-    };
+    // Large text where there is room for it: an average of 100 × 60 pixels a label; none
+    // where the plots are too many to name (a county on one map: its layers name them).
+    let (map_w, map_h) = (area.r - area.l + 1, area.b - area.t + 1);
+    let room = f64::from(map_w) * f64::from(map_h) / labels.len().max(1) as f64;
+    if room < MIN_ROOM_PER_LABEL {
+        return;
+    }
+    let size = if room >= 6000.0 { 2 } else { 1 };
+    // No label over another: the first placed keeps its place (one halo pixel around each).
+    let mut taken = vec![false; (map_w.max(0) * map_h.max(0)) as usize];
     for (x, y, text) in labels {
         let text = fit(text, size, area.r - area.l - 4);
         let (cx, cy) = at((*x, *y));
@@ -320,6 +345,17 @@ fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
         };
         let lx = place(cx, w, area.l, area.r);
         let ly = place(cy, h, area.t, area.b);
+        let cols = (lx - 1 - area.l).max(0)..(lx + w + 1 - area.l).min(map_w);
+        let rows = (ly - 1 - area.t).max(0)..(ly + h + 1 - area.t).min(map_h);
+        let at = |c: i32, r: i32| (r * map_w + c) as usize;
+        if rows.clone().any(|r| cols.clone().any(|c| taken[at(c, r)])) {
+            continue;
+        }
+        for r in rows {
+            for c in cols.clone() {
+                taken[at(c, r)] = true;
+            }
+        }
         cv.text_halo(lx, ly, &text, TEXT, WHITE, size);
     }
 }
@@ -796,6 +832,71 @@ mod tests {
         })
         .unwrap();
         assert!(count(&no_scale, footer, TEXT) < count(&img, footer, TEXT) - 200);
+    }
+
+    #[test]
+    fn a_county_of_tiny_plots_leaves_the_map_readable_and_labels_never_overlap() {
+        let classes = classes();
+        let (w, h) = (900, 900);
+        let values = vec![40.0f32; w * h];
+        let map_area = Rect {
+            l: MARGIN,
+            t: TITLE_H + MARGIN,
+            r: MARGIN + 899,
+            b: TITLE_H + MARGIN + 899,
+        };
+        // 20 000 plots of 2 × 2 pixels, each labelled: neither outlines nor labels.
+        let square = |x: f64, y: f64, side: f64| {
+            vec![vec![
+                (x, y),
+                (x + side, y),
+                (x + side, y + side),
+                (x, y + side),
+                (x, y),
+            ]]
+        };
+        let spots: Vec<(f64, f64)> = (0..20_000)
+            .map(|i| (f64::from(i % 150) * 6.0, f64::from(i / 150) * 6.0))
+            .collect();
+        let outlines: Vec<_> = spots.iter().map(|&(x, y)| square(x, y, 2.0)).collect();
+        let labels: Vec<_> = spots
+            .iter()
+            .map(|&(x, y)| (x + 1.0, y + 1.0, "P00001".to_string()))
+            .collect();
+        let img = render(&RateMap {
+            outlines: &outlines,
+            labels: &labels,
+            ..map(&values, w, &classes)
+        })
+        .unwrap();
+        let cells = 900 * 900;
+        assert_eq!(count(&img, map_area, classes[3].colour), cells);
+        // The same plots ten times as large are outlined (the map is mostly outline then).
+        let big: Vec<_> = spots.iter().map(|&(x, y)| square(x, y, 5.0)).collect();
+        let img = render(&RateMap {
+            outlines: &big,
+            ..map(&values, w, &classes)
+        })
+        .unwrap();
+        assert!(count(&img, map_area, classes[3].colour) < cells / 2);
+        // Three labels on one spot and one apart: two drawn, the first of the three kept.
+        let labels = vec![
+            (300.0, 300.0, "AAAA".to_string()),
+            (300.0, 300.0, "BBBB".to_string()),
+            (302.0, 301.0, "CCCC".to_string()),
+            (600.0, 600.0, "DDDD".to_string()),
+        ];
+        let one = |labels: &[(f64, f64, String)]| {
+            let img = render(&RateMap {
+                labels,
+                ..map(&values, w, &classes)
+            })
+            .unwrap();
+            count(&img, map_area, TEXT)
+        };
+        let (a, b, d) = (one(&labels[..1]), one(&labels[1..2]), one(&labels[3..]));
+        assert!(a > 0 && b > 0 && d > 0);
+        assert_eq!(one(&labels), a + d);
     }
 
     #[test]
