@@ -122,6 +122,17 @@ pub struct Plots {
     pub crs_wkt: Option<String>,
     /// Problems worth telling the user, each naming its plot.
     pub warnings: Vec<String>,
+    /// Their lon/lat and areas, once made ([`crate::io::vector::wgs84_once`]): the units of a
+    /// run share one read of a plot file, and so these.
+    pub wgs84: std::sync::OnceLock<Wgs84>,
+}
+
+/// Every plot's parts in WGS84 longitude/latitude (vertices only) and its geodesic area (m²,
+/// NaN without geometry or CRS).
+#[derive(Debug, Clone, Default)]
+pub struct Wgs84 {
+    pub parts: Vec<Option<Parts>>,
+    pub areas: Vec<f64>,
 }
 
 /// What a plot attribute is renamed to when an output column has its name.

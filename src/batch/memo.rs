@@ -70,6 +70,7 @@ mod tests {
             plots: Vec::with_capacity(n),
             crs_wkt: None,
             warnings: vec![n.to_string()],
+            wgs84: Default::default(),
         }
     }
 

@@ -97,6 +97,7 @@ pub fn read_plots(path: &Path, layer: Option<&str>, id_field: Option<&str>) -> R
         plots,
         crs_wkt,
         warnings,
+        wgs84: Default::default(),
     })
 }
 
@@ -360,6 +361,18 @@ pub fn wgs84(plots: &Plots) -> Result<Vec<Option<Parts>>> {
     to_crs(plots, Some(&target), f64::INFINITY)
 }
 
+/// [`wgs84`] and the plots' geodesic areas, made once per plot set and kept in it.
+pub fn wgs84_once(plots: &Plots) -> Result<&crate::plots::Wgs84> {
+    if let Some(made) = plots.wgs84.get() {
+        return Ok(made);
+    }
+    let parts = wgs84(plots)?;
+    let areas = crate::plots::geodesic_areas(&parts);
+    Ok(plots
+        .wgs84
+        .get_or_init(|| crate::plots::Wgs84 { parts, areas }))
+}
+
 fn transform_to(path: &Path, src: &str, dst: &str) -> Result<CoordTransform> {
     let (Some(s), Some(d)) = (gis_srs(src), gis_srs(dst)) else {
         return Err(vector_error(path, "cannot read the layer's CRS"));
@@ -565,6 +578,25 @@ mod tests {
 
     /// A wrong or missing layer or id field is told with the file, the layers or fields there
     /// are, and no command-line flag (the caller adds how its user sets them).
+    #[test]
+    fn the_lon_lat_and_areas_are_made_once_and_equal_a_fresh_reprojection() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_tiles/plots.geojson");
+        let plots = read_plots(&sample, None, Some("plot_id")).unwrap();
+        assert!(plots.wgs84.get().is_none());
+        let made = wgs84_once(&plots).unwrap();
+        let fresh = wgs84(&plots).unwrap();
+        assert_eq!(made.parts, fresh);
+        assert_eq!(made.areas, crate::plots::geodesic_areas(&fresh));
+        // The sample's plots are of 0.4–0.9 ha.
+        assert!(
+            made.areas.iter().all(|a| (4_000.0..9_000.0).contains(a)),
+            "{:?}",
+            made.areas
+        );
+        // Kept: the second call returns the very same data.
+        assert!(std::ptr::eq(wgs84_once(&plots).unwrap(), made));
+    }
+
     #[test]
     fn layer_and_id_field_errors_name_no_flag() {
         let dir = tempfile::tempdir().unwrap();

@@ -716,6 +716,7 @@ fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<
             .collect(),
         crs_wkt: crs(rx),
         warnings: Vec::new(),
+        wgs84: Default::default(),
     };
     crate::io::vector::wgs84(&plots)
 }

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::io::RasterInfo;
 use crate::phenology::dates::Date;
 use crate::phenology::stage::StageTable;
-use crate::plots::{geodesic_areas, Geom, Parts, Plot, Plots, Value};
+use crate::plots::{Geom, Parts, Plot, Plots, Value};
 use crate::raster::Grid;
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
@@ -341,6 +341,7 @@ impl Flight {
             }],
             crs_wkt: info.grid.crs_wkt.clone(),
             warnings: Vec::new(),
+            wgs84: Default::default(),
         };
         let outline = crate::io::vector::to_crs(&outline, wkt, (side / 64.0).max(1e-9))?;
         let footprint = bbox(outline.iter().flatten());
@@ -526,7 +527,7 @@ fn plot_rows(
                 .join(", ")
         )));
     }
-    let areas = geodesic_areas(&crate::io::vector::wgs84(plots)?);
+    let areas = &crate::io::vector::wgs84_once(plots)?.areas;
     Ok((0..plots.plots.len())
         .map(|k| {
             let plot = &plots.plots[k];

@@ -16,7 +16,7 @@ use super::coverage::{CoverageMode, PixelPolygon};
 use super::stats::{Accumulator, Stats};
 use crate::error::{Error, Result};
 use crate::io::{RasterInfo, Readers};
-use crate::plots::{geodesic_areas, map_rings, Geom, Kind, Parts, Plots, Value};
+use crate::plots::{map_rings, Geom, Kind, Parts, Plots, Value};
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
 /// What to compute (the plots and rasters are [`run`]'s arguments).
@@ -260,12 +260,12 @@ pub fn run(
     }
 
     let n = plots.plots.len();
-    let lonlat = if req.assume_same_crs || plots.crs_wkt.is_none() {
-        vec![None; n]
+    let (lonlat, areas) = if req.assume_same_crs || plots.crs_wkt.is_none() {
+        (vec![None; n], vec![f64::NAN; n])
     } else {
-        crate::io::vector::wgs84(plots)?
+        let made = crate::io::vector::wgs84_once(plots)?;
+        (made.parts.clone(), made.areas.clone())
     };
-    let areas = geodesic_areas(&lonlat);
     let mut stats: Vec<Vec<Stats>> = vec![Vec::new(); n];
     let empty = Accumulator::new(false).finish();
     for row in stats.iter_mut() {
