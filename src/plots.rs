@@ -11,6 +11,19 @@ use geo::GeodesicArea;
 /// Polygon parts; each part is its rings (outer first, then holes); each ring its (x, y) points.
 pub type Parts = Vec<Vec<Vec<(f64, f64)>>>;
 
+/// The bounding box `[xmin, ymin, xmax, ymax]` of some points (infinite when there are none).
+pub fn extent<'a>(points: impl IntoIterator<Item = &'a (f64, f64)>) -> [f64; 4] {
+    points.into_iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, &(x, y)| [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)],
+    )
+}
+
 /// Apply `f` to every ring of every part, keeping the structure.
 pub fn map_rings<E>(
     parts: &Parts,

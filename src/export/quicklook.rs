@@ -290,19 +290,8 @@ fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
     let mut cv = Canvas::new(img, Some(area));
     for ring in map.outlines.iter().flatten() {
         // A plot a few pixels across is a dot: thousands of them would hide the map.
-        let (lo, hi) = ring.iter().fold(
-            (
-                (f64::INFINITY, f64::INFINITY),
-                (f64::NEG_INFINITY, f64::NEG_INFINITY),
-            ),
-            |(lo, hi), p| {
-                (
-                    (lo.0.min(p.0), lo.1.min(p.1)),
-                    (hi.0.max(p.0), hi.1.max(p.1)),
-                )
-            },
-        );
-        let across = (hi.0 - lo.0).max(hi.1 - lo.1) * scale;
+        let [x0, y0, x1, y1] = crate::plots::extent(ring);
+        let across = (x1 - x0).max(y1 - y0) * scale;
         if across.is_nan() || across < MIN_OUTLINE_PX {
             continue;
         }
@@ -347,13 +336,16 @@ fn draw_overlays(img: &mut RgbImage, map: &RateMap, scale: f64, area: Rect) {
         let ly = place(cy, h, area.t, area.b);
         let cols = (lx - 1 - area.l).max(0)..(lx + w + 1 - area.l).min(map_w);
         let rows = (ly - 1 - area.t).max(0)..(ly + h + 1 - area.t).min(map_h);
-        let at = |c: i32, r: i32| (r * map_w + c) as usize;
-        if rows.clone().any(|r| cols.clone().any(|c| taken[at(c, r)])) {
+        let cell = |c: i32, r: i32| (r * map_w + c) as usize;
+        if rows
+            .clone()
+            .any(|r| cols.clone().any(|c| taken[cell(c, r)]))
+        {
             continue;
         }
         for r in rows {
             for c in cols.clone() {
-                taken[at(c, r)] = true;
+                taken[cell(c, r)] = true;
             }
         }
         cv.text_halo(lx, ly, &text, TEXT, WHITE, size);
@@ -871,7 +863,7 @@ mod tests {
         .unwrap();
         let cells = 900 * 900;
         assert_eq!(count(&img, map_area, classes[3].colour), cells);
-        // The same plots ten times as large are outlined (the map is mostly outline then).
+        // The same plots 5 × 5 pixels are outlined (the map is mostly outline then).
         let big: Vec<_> = spots.iter().map(|&(x, y)| square(x, y, 5.0)).collect();
         let img = render(&RateMap {
             outlines: &big,

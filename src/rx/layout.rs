@@ -50,21 +50,7 @@ pub struct RatePass {
 
 /// The bounding box `[xmin, ymin, xmax, ymax]` of some parts (infinite when there are none).
 pub fn bbox<'a>(parts: impl IntoIterator<Item = &'a Parts>) -> [f64; 4] {
-    let mut bbox = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for &(x, y) in parts.into_iter().flatten().flatten().flatten() {
-        bbox = [
-            bbox[0].min(x),
-            bbox[1].min(y),
-            bbox[2].max(x),
-            bbox[3].max(y),
-        ];
-    }
-    bbox
+    crate::plots::extent(parts.into_iter().flatten().flatten().flatten())
 }
 
 /// A grid of `cell` m over the extent of the plots `on_grid` says (snapped to whole cells) and
