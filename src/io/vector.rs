@@ -576,8 +576,6 @@ mod tests {
         path
     }
 
-    /// A wrong or missing layer or id field is told with the file, the layers or fields there
-    /// are, and no command-line flag (the caller adds how its user sets them).
     #[test]
     fn the_lon_lat_and_areas_are_made_once_and_equal_a_fresh_reprojection() {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_tiles/plots.geojson");
@@ -597,6 +595,8 @@ mod tests {
         assert!(std::ptr::eq(wgs84_once(&plots).unwrap(), made));
     }
 
+    /// A wrong or missing layer or id field is told with the file, the layers or fields there
+    /// are, and no command-line flag (the caller adds how its user sets them).
     #[test]
     fn layer_and_id_field_errors_name_no_flag() {
         let dir = tempfile::tempdir().unwrap();
