@@ -11,8 +11,8 @@
 //!   `rx_<product>_zones.qml` styles both (QGIS looks up `<name>.qml` without the extension, so
 //!   the vector layers cannot share the raster's name and style);
 //! - `rx_<product>_plots.geojson` with `rx_<product>_plots.qml`: the layer for people, one
-//!   feature per plot with its plot rate, status ("not observed" hatched) and reason — never to
-//!   be loaded into a terminal;
+//!   feature per plot on the grid (the flight's; all with a default rate) with its plot rate,
+//!   status ("not observed" hatched) and reason — never to be loaded into a terminal;
 //! - `TASKDATA_<product>/`: ISO 11783-10 TASKDATA.XML + grid, each cell the rate of the machine
 //!   piece under its centre (copy one to a USB stick as `TASKDATA`);
 //! - `rx_summary.csv`: per plot stage, index, SI, status, rates, product and spray totals;
@@ -782,7 +782,10 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
     Ok(table)
 }
 
-/// The layer for people: one feature per plot, its plot rate, status and reason.
+/// The layer for people: one feature per plot on the pass's grid (those the flight sees, every
+/// plot with a default rate), its plot rate, status and reason. The plots off the grid are in
+/// the summary and the report, not on this map: a flight over 50 paddies of a county's 20 000
+/// is a map of those 50 (QGIS zooms to them), not of 19 950 hatched outlines.
 fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
     let mut table = Table {
         columns: columns(map),
@@ -795,7 +798,15 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         ("not_observed_m2".into(), Kind::Real),
         ("reason".into(), Kind::Text),
     ]);
-    for plot in &rx.plots {
+    let cells = &map.pass.layout.cells;
+    let on_map: Vec<&PlotRx> = rx
+        .plots
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| cells.get(k).is_some_and(Option::is_some))
+        .map(|(_, p)| p)
+        .collect();
+    for &plot in &on_map {
         let (rate, status, reason, total) = map.plot(plot);
         let mut row = vec![
             Value::Text(plot.id.clone()),
@@ -820,7 +831,7 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         ]);
         table.rows.push(row);
     }
-    table.lonlat = to_lonlat(rx, rx.plots.iter().map(|p| p.parts.clone()).collect())?;
+    table.lonlat = to_lonlat(rx, on_map.iter().map(|p| p.parts.clone()).collect())?;
     Ok(table)
 }
 

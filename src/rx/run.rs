@@ -4,8 +4,9 @@
 //! Each rate grid ([`super::layout`]) is laid in the first index raster's projected CRS over
 //! the extent of the plots that get a rate from it: those whose bounding box meets the index
 //! raster's footprint (the flight), and every plot when that product has a `default_rate`.
-//! A plot outside the flight is still listed, "not observed: outside the flight", with no rate
-//! or the default; it costs no grid cells, so a flight over 50 paddies of a county's 20 000
+//! A plot outside the flight is still listed (summary, report), "not observed: outside the
+//! flight", with no rate or the default; it costs no grid cells and, without a default, is not
+//! on the maps, so a flight over 50 paddies of a county's 20 000
 //! costs a grid over those 50. The nitrogen grid is at `grid.cell_size`, the spray grid at the flight's
 //! resolution (at least [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size`
 //! says. The index is resampled onto a grid by GDAL's `average` (each source pixel weighted by

@@ -641,23 +641,15 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
             assert!((num(r, col) - area).abs() < 0.01 * area, "{col}: {r:?}");
         }
     }
-    // In the layer for people they are "not observed" with no rate; the machine layer has none
-    // of them.
+    // The maps are the flight's: the layer for people holds the 12 plots it sees (as without
+    // the far ones), the machine layer pieces of those alone.
     for product in ["nitrogen", "spray"] {
-        let text =
-            std::fs::read_to_string(out.join(format!("rx_{product}_plots.geojson"))).unwrap();
-        let layer: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let features = layer["features"].as_array().unwrap();
-        assert_eq!(features.len(), 14);
-        for f in features.iter().filter(|f| {
-            f["properties"]["plot_id"]
-                .as_str()
-                .unwrap()
-                .starts_with("FAR")
-        }) {
-            assert_eq!(f["properties"]["status"], "not observed", "{f}");
-            assert!(f["properties"]["rate"].is_null(), "{f}");
-        }
+        assert_eq!(
+            people_ids(&out, product),
+            people_ids(&sample, product),
+            "{product}"
+        );
+        assert_eq!(people_ids(&out, product).len(), 12, "{product}");
         let text =
             std::fs::read_to_string(out.join(format!("rx_{product}_zones.geojson"))).unwrap();
         let zones: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -688,6 +680,13 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
         grid_of(&with_default.join("rx_spray.tif")),
         grid_of(&sample.join("rx_spray.tif"))
     );
+    // and the nitrogen layer for people holds them, with the default rate; the spray one not.
+    let ids = people_ids(&with_default, "nitrogen");
+    assert!(
+        ids.contains("FAR07") && ids.contains("FAR12") && ids.len() == 14,
+        "{ids:?}"
+    );
+    assert_eq!(people_ids(&with_default, "spray").len(), 12);
     let r = &summary(&with_default)["FAR07"];
     assert_eq!(r["n_status"], "not observed (default rate)", "{r:?}");
     assert!(
@@ -699,6 +698,18 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
         "{r:?}"
     );
     assert_eq!(r["spray_status"], "not observed", "{r:?}");
+}
+
+/// The plot ids of `dir`'s layer for people of `product`.
+fn people_ids(dir: &Path, product: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(dir.join(format!("rx_{product}_plots.geojson"))).unwrap();
+    let layer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    layer["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["plot_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// QGIS styles start with a DOCTYPE.
