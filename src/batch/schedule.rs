@@ -15,6 +15,7 @@ use crate::phenology::dates::Date;
 
 use super::config::Loaded;
 use super::integrity::{self, Recorded};
+use super::memo::Memo;
 use super::plan::{shard_of, Plan, Unit, Work};
 use super::report::{self, Outcome, Report, Status, UnitKind, UnitReport};
 use super::work::{self, Ctx, Done};
@@ -147,11 +148,13 @@ pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
 
 /// Run the plan into the run folder; `log` hears of every unit as it ends. Returns the report
 /// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard) and
-/// the units that failed from a fault.
+/// the units that failed from a fault. `memo` holds what the caller read already (the plot
+/// files its checks opened), so that the units do not read it again.
 pub fn run(
     run: &Loaded,
     plan: &Plan,
     opts: &Options,
+    memo: &Memo,
     log: &mut dyn FnMut(Event),
 ) -> Result<Finished> {
     let date = opts.run_date.clone().unwrap_or_else(today);
@@ -177,7 +180,6 @@ pub fn run(
         done: 0,
         total,
     };
-    let memo = super::memo::Memo::default();
     // The units that ran, in order, until their turn in the log: some still writing their
     // files on a thread of their own while the next units compute (work::Behind), at most
     // WRITERS at once. The scope waits for them on every way out.
@@ -215,7 +217,7 @@ pub fn run(
                 plan,
                 dir: &dir,
                 done: &book.outcomes,
-                memo: &memo,
+                memo,
             };
             let mut ran = run_unit(&ctx, unit, &book.reports, opts.force, base);
             if ran.report.status == Status::Interrupted {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::batch::memo::Memo;
 use crate::batch::report::{Report, Status};
 use crate::batch::{config, lock, plan, schedule};
 use crate::error::{Error, Result};
@@ -137,7 +138,9 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     let plan = plan::plan(&loaded)?;
     // What validate calls a mistake in the run file (a plot file without its id field) fails
     // the run before any work; a broken file fails only the units that read it.
-    if let Some(e) = problems(&loaded, &plan, false).into_iter().next() {
+    // The plot files it reads stay in `memo` for the units.
+    let memo = Memo::default();
+    if let Some(e) = problems(&loaded, &plan, false, &memo).into_iter().next() {
         return Err(e);
     }
     let opts = schedule::Options {
@@ -183,7 +186,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     let bar = super::progress_bar(!tty, "run", "units");
     let json = args.log_format == "json";
     let quiet = args.quiet;
-    let finished = schedule::run(&loaded, &plan, &opts, &mut |e| {
+    let finished = schedule::run(&loaded, &plan, &opts, &memo, &mut |e| {
         bar.set_length(e.total as u64);
         bar.set_position(e.done as u64);
         if quiet && e.unit.status != Status::Failed {
@@ -283,7 +286,15 @@ fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
 /// Problems a run would meet in its run file's inputs: tiles and masks that do not open, tiles
 /// with no date (with `open_tiles`), plot files without the id field. Each with its exit code
 /// (2: the run file and its files disagree, 1: a file is broken).
-fn problems(loaded: &config::Loaded, plan: &plan::Plan, open_tiles: bool) -> Vec<Error> {
+/// What stops a run before any work: unreadable tiles and missing dates (with `open_tiles`),
+/// plot files that cannot be read as the run file says (read into `memo`, as the units read
+/// them).
+fn problems(
+    loaded: &config::Loaded,
+    plan: &plan::Plan,
+    open_tiles: bool,
+    memo: &Memo,
+) -> Vec<Error> {
     let mut problems = Vec::new();
     let tiles = plan.tiles.iter().enumerate().filter(|_| open_tiles);
     for (si, t) in tiles.flat_map(|(si, tiles)| tiles.iter().map(move |t| (si, t))) {
@@ -302,11 +313,11 @@ fn problems(loaded: &config::Loaded, plan: &plan::Plan, open_tiles: bool) -> Vec
             });
         }
     }
-    for p in &plan.plots {
+    for (k, p) in plan.plots.iter().enumerate() {
         let plots = &loaded.run.plots;
-        if let Err(e) =
+        if let Err(e) = memo.plots(k, || {
             crate::io::vector::read_plots(p, plots.layer.as_deref(), plots.id_field.as_deref())
-        {
+        }) {
             if open_tiles || e.exit_code() == 2 {
                 problems.push(e);
             }
@@ -318,7 +329,7 @@ fn problems(loaded: &config::Loaded, plan: &plan::Plan, open_tiles: bool) -> Vec
 pub fn validate(args: ValidateArgs) -> Result<()> {
     let loaded = config::load(&args.run_file)?;
     let plan = plan::plan(&loaded)?;
-    let problems = problems(&loaded, &plan, true);
+    let problems = problems(&loaded, &plan, true, &Memo::default());
     let tiles: usize = plan.tiles.iter().map(Vec::len).sum();
     println!(
         "{}: {} source(s), {tiles} tile(s), {} plot file(s), {} unit(s)",
