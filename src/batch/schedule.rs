@@ -286,7 +286,7 @@ pub fn run(
             &run.rx.nitrogen.product,
         );
     }
-    write_report(&report, &dir, opts)?;
+    write_report(&report, &dir, opts, run.run.machine.threads)?;
     Ok(Finished { report, faults })
 }
 
@@ -562,17 +562,22 @@ fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-fn write_report(report: &Report, dir: &Path, opts: &Options) -> Result<()> {
-    let text = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::internal(format!("cannot format the report: {e}")))?;
+/// report.json and report.html side by side (a county's are 10 and 44 MB), or a shard's JSON.
+fn write_report(report: &Report, dir: &Path, opts: &Options, threads: Option<usize>) -> Result<()> {
+    let json = |path: &Path| {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| Error::internal(format!("cannot format the report: {e}")))?;
+        crate::io::write_atomic(path, text.as_bytes())
+    };
     match opts.shard {
-        Some((i, n)) => crate::io::write_atomic(
-            &dir.join(format!("report.shard-{i}-of-{n}.json")),
-            text.as_bytes(),
-        ),
+        Some((i, n)) => json(&dir.join(format!("report.shard-{i}-of-{n}.json"))),
         None => {
-            crate::io::write_atomic(&dir.join("report.json"), text.as_bytes())?;
-            super::html::write(report, dir, &dir.join("report.html"))
+            let (written, html) = crate::raster::engine::join(
+                threads,
+                || json(&dir.join("report.json")),
+                || super::html::write(report, dir, &dir.join("report.html")),
+            )?;
+            written.and(html)
         }
     }
 }
