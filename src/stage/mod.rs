@@ -306,12 +306,20 @@ fn analyse_plots<'a>(
             calibration: Some(&calibration),
             ..*settings
         };
-        for (i, p) in plots.iter_mut().enumerate() {
-            if p.transplanting_source == "flooding onset"
-                && p.flood.is_some_and(|f| f.canopy.is_some())
-            {
-                *p = analyse_plot(i, &settings);
-            }
+        // Side by side too (in a county, most plots are dated by the onset of flooding).
+        let again: Vec<usize> = plots
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.transplanting_source == "flooding onset"
+                    && p.flood.is_some_and(|f| f.canopy.is_some())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let redone =
+            crate::raster::engine::map(&again, threads, |_, &i| analyse_plot(i, &settings))?;
+        for (i, p) in again.into_iter().zip(redone) {
+            plots[i] = p;
         }
     }
     Ok(plots)
