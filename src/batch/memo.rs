@@ -1,7 +1,8 @@
 //! What the units of one `paddy run` share in memory instead of computing it again: each plot
-//! file as read (by the run's checks before any unit, then kept), and the stage's per-plot statistics table (gathered from the statistics units'
-//! tables, with one exact-coverage pass for the plots' rows), which the stage unit builds and
-//! the prescription takes again for its flight's plots. The units run one after another on one
+//! file as read (by the run's checks before any unit, then kept), and the stage's per-plot
+//! statistics table (gathered from the statistics units' tables, with one exact-coverage pass
+//! for the plots' rows), which the stage unit builds and the prescription takes again for its
+//! flight's plots. The units run one after another on one
 //! thread; nothing here is written anywhere or outlives the run, and a value is only kept once
 //! whole (a unit that fails or panics while making one leaves nothing behind).
 

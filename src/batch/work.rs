@@ -105,10 +105,16 @@ pub(super) fn index_rasters(ctx: &Ctx, unit: usize) -> HashMap<String, PathBuf> 
 
 /// Plot file `k` of the plan, read once in a run.
 pub(super) fn plot_set(ctx: &Ctx, k: usize) -> Result<Rc<Plots>> {
-    let plots = &ctx.run.run.plots;
-    ctx.memo.plots(k, || {
+    plot_file(ctx.memo, ctx.run, ctx.plan, k)
+}
+
+/// Plot file `k` of `plan` read as the run file says (layer, id field), once per `memo`: the
+/// run's checks read it before any unit, the units take it from there.
+pub fn plot_file(memo: &Memo, run: &Loaded, plan: &Plan, k: usize) -> Result<Rc<Plots>> {
+    let plots = &run.run.plots;
+    memo.plots(k, || {
         crate::io::vector::read_plots(
-            &ctx.plan.plots[k],
+            &plan.plots[k],
             plots.layer.as_deref(),
             plots.id_field.as_deref(),
         )

@@ -41,9 +41,9 @@ use crate::rx::{output, run};
 /// Writes into --out DIR, per product: rx_*_zones.geojson and rx_*_zones.shp.zip, the machine
 /// layer (pieces that tile each plot exactly: no overlaps, nothing outside a plot, nothing
 /// where no rate was given); rx_*_plots.geojson, one feature per plot the flight sees (every
-/// plot with a default rate) with its rate and status for people; rx_*.tif (rate grid, nodata -9999; a shared cell takes the rate of the plot
-/// covering most of it) with QGIS styles and PNG quicklooks; ISOBUS TASKDATA_*/ folders; and
-/// rx_summary.csv and rx_report.json.
+/// plot with a default rate) with its rate and status for people; rx_*.tif (rate grid, nodata
+/// -9999; a shared cell takes the rate of the plot covering most of it) with QGIS styles and
+/// PNG quicklooks; ISOBUS TASKDATA_*/ folders; and rx_summary.csv and rx_report.json.
 ///
 /// Example (sample_tiles, drone flight at panicle initiation):
 ///

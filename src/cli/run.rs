@@ -285,10 +285,8 @@ fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
 
 /// Problems a run would meet in its run file's inputs: tiles and masks that do not open, tiles
 /// with no date (with `open_tiles`), plot files without the id field. Each with its exit code
-/// (2: the run file and its files disagree, 1: a file is broken).
-/// What stops a run before any work: unreadable tiles and missing dates (with `open_tiles`),
-/// plot files that cannot be read as the run file says (read into `memo`, as the units read
-/// them).
+/// (2: the run file and its files disagree, 1: a file is broken). The plot files are read into
+/// `memo`, as the units read them.
 fn problems(
     loaded: &config::Loaded,
     plan: &plan::Plan,
@@ -313,11 +311,8 @@ fn problems(
             });
         }
     }
-    for (k, p) in plan.plots.iter().enumerate() {
-        let plots = &loaded.run.plots;
-        if let Err(e) = memo.plots(k, || {
-            crate::io::vector::read_plots(p, plots.layer.as_deref(), plots.id_field.as_deref())
-        }) {
+    for k in 0..plan.plots.len() {
+        if let Err(e) = crate::batch::work::plot_file(memo, loaded, plan, k) {
             if open_tiles || e.exit_code() == 2 {
                 problems.push(e);
             }

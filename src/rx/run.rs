@@ -6,12 +6,12 @@
 //! raster's footprint (the flight), and every plot when that product has a `default_rate`.
 //! A plot outside the flight is still listed (summary, report), "not observed: outside the
 //! flight", with no rate or the default; it costs no grid cells and, without a default, is not
-//! on the maps, so a flight over 50 paddies of a county's 20 000
-//! costs a grid over those 50. The nitrogen grid is at `grid.cell_size`, the spray grid at the flight's
-//! resolution (at least [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size`
-//! says. The index is resampled onto a grid by GDAL's `average` (each source pixel weighted by
-//! its overlap). Each pass gives every plot a rate in each cell it touches; the layout turns
-//! those into the raster and the machine layer.
+//! on the maps, so a flight over 50 paddies of a county's 20 000 costs a grid over those 50.
+//! The nitrogen grid is at `grid.cell_size`, the spray grid at the flight's resolution (at least
+//! [`SPRAY_MIN_CELL`], at most the nitrogen cell) unless `spray.cell_size` says. The index is
+//! resampled onto a grid by GDAL's `average` (each source pixel weighted by its overlap). Each
+//! pass gives every plot a rate in each cell it touches; the layout turns those into the raster
+//! and the machine layer.
 //!
 //! Not observed is not zero: a plot whose valid index covers too little of it, and the cells of
 //! a plot with no valid index, get the configured `default_rate`, and without one no rate at

@@ -82,24 +82,25 @@ impl StatsTable {
     /// The rows for which `keep` holds, with their geometry, in order.
     pub fn filter(&self, keep: impl Fn(&PlotRow) -> bool) -> StatsTable {
         let mask: Vec<bool> = self.rows.iter().map(keep).collect();
-        let kept = |k: &usize| mask[*k];
-        let lonlat = if self.lonlat.len() == mask.len() {
-            (0..mask.len())
-                .filter(kept)
-                .map(|k| self.lonlat[k].clone())
+        fn kept<T: Clone>(items: &[T], mask: &[bool]) -> Vec<T> {
+            items
+                .iter()
+                .zip(mask)
+                .filter(|(_, &m)| m)
+                .map(|(item, _)| item.clone())
                 .collect()
-        } else {
-            self.lonlat.clone()
-        };
+        }
         StatsTable {
             id_column: self.id_column.clone(),
             fields: self.fields.clone(),
             columns: self.columns.clone(),
-            rows: (0..mask.len())
-                .filter(kept)
-                .map(|k| self.rows[k].clone())
-                .collect(),
-            lonlat,
+            rows: kept(&self.rows, &mask),
+            // Geometry per row, when the table has it.
+            lonlat: if self.lonlat.len() == mask.len() {
+                kept(&self.lonlat, &mask)
+            } else {
+                self.lonlat.clone()
+            },
             warnings: self.warnings.clone(),
             coverage: self.coverage,
         }
