@@ -185,17 +185,60 @@ pub fn onset_with_margin(
 /// assert!((day - 31.0).abs() < 1.5, "{day}");
 /// ```
 pub fn with_canopy(tr: &Transplanting, lag: f64, spread: f64) -> Option<f64> {
+    with_canopy_and_lead(tr, lag, spread, MAX_LEAD_DAYS / 12f64.sqrt())
+}
+
+/// [`with_canopy`] where the lead from flooding to transplanting is known to `lead_spread` days
+/// (a standard deviation) rather than anywhere in [`MAX_LEAD_DAYS`]: the scene's plots with a
+/// recorded date measured it ([`with_lead`]).
+pub fn with_canopy_and_lead(
+    tr: &Transplanting,
+    lag: f64,
+    spread: f64,
+    lead_spread: f64,
+) -> Option<f64> {
     let (c1, c2) = tr.canopy?;
-    if !(lag.is_finite() && spread.is_finite()) {
+    if !(lag.is_finite() && spread.is_finite() && lead_spread.is_finite()) {
         return None;
     }
     let gap = tr.first_flooded - tr.last_dry.unwrap_or(tr.earliest);
-    let v_onset = (gap * gap + MAX_LEAD_DAYS * MAX_LEAD_DAYS) / 12.0;
+    let v_onset = gap * gap / 12.0 + lead_spread * lead_spread;
     let v_end = (c2 - c1).powi(2) / 12.0 + spread * spread;
     let from_end = (c1 + c2) / 2.0 - lag;
     let day = (tr.day * v_end + from_end * v_onset) / (v_onset + v_end);
     day.is_finite()
         .then(|| day.clamp(tr.earliest, tr.latest.max(tr.earliest)))
+}
+
+/// `tr` with the lead from flooding to transplanting that this scene's plots with a recorded date
+/// show, in place of [`PUDDLING_LEAD_DAYS`] and [`MAX_LEAD_DAYS`]: the point estimate `lead` days
+/// after the middle of the onset's bracket, and the bracket's late end no earlier than `longest`
+/// days after the first flooded observation (the longest lead those plots had); the point is
+/// kept within the bracket. The point estimate is unchanged when no dry observation bounds the
+/// onset (it is then the first flooded observation). Non-finite values change nothing.
+///
+/// ```
+/// use paddy::phenology::flooding::{with_lead, Transplanting};
+/// let tr = Transplanting { day: 15.5, earliest: 11.0, latest: 22.0, first_flooded: 15.0,
+///                          last_dry: Some(10.0), canopy: None };
+/// assert_eq!(with_lead(&tr, 5.0, 6.0).day, 17.5);
+/// // A scene that transplants up to 12 days after the water is seen.
+/// let late = with_lead(&tr, 10.0, 12.0);
+/// assert_eq!((late.day, late.latest), (22.5, 27.0));
+/// ```
+pub fn with_lead(tr: &Transplanting, lead: f64, longest: f64) -> Transplanting {
+    let latest = if longest.is_finite() {
+        tr.latest.max(tr.first_flooded + longest)
+    } else {
+        tr.latest
+    };
+    let day = match tr.last_dry {
+        Some(a) if lead.is_finite() => {
+            ((a + tr.first_flooded) / 2.0 + lead).clamp(tr.earliest, latest)
+        }
+        _ => tr.day,
+    };
+    Transplanting { day, latest, ..*tr }
 }
 
 /// A run of flooded observations: its first and last day, the dry observation before it and

@@ -21,7 +21,7 @@ use crate::phenology::stage::{
     reconcile, Agreement, CurveCues, Stage, StageCall, StageStarts, StageTable,
 };
 
-use super::calibrate::{Calibration, CanopyLag};
+use super::calibrate::Calibration;
 use super::series::PlotSeries;
 
 /// The smoothing of a plot's series.
@@ -111,26 +111,39 @@ pub struct Settings<'a> {
     pub calibration: Option<&'a Calibration>,
 }
 
-/// How far the end of the water signal moved transplanting from the onset's estimate, for
-/// the reason.
-fn canopy_note(
+/// What moved transplanting from the onset's general estimate, for the reason: the scene's
+/// puddling lead and the end of the water signal.
+fn onset_note(
     transplanting: Option<(Dated, &'static str)>,
     flood: Option<&flooding::Transplanting>,
-    lag: Option<&CanopyLag>,
+    calibration: Option<&Calibration>,
+    class: &str,
 ) -> Option<String> {
-    let (Some((t, "flooding onset")), Some(f), Some(l)) = (transplanting, flood, lag) else {
+    let (Some((t, "flooding onset")), Some(f), Some(c)) = (transplanting, flood, calibration)
+    else {
         return None;
     };
-    (t.day != f.day).then(|| {
-        format!(
-            " ({:+.0} days by the end of its water signal, which {} well-dated plots show \
-             {:.0} ± {:.0} days after transplanting)",
-            t.day - f.day,
+    let lead = c.lead().filter(|_| f.last_dry.is_some());
+    let onset = lead.map_or(f.day, |l| flooding::with_lead(f, l.days, l.longest).day);
+    let mut note = String::new();
+    if let Some(l) = lead {
+        note.push_str(&format!(
+            "; {:.0} days after the middle of the onset's bracket, the lead this scene's {} \
+             plots with a recorded date show",
+            l.days, l.plots
+        ));
+    }
+    if let Some(l) = c.lag(class).filter(|_| t.day != onset) {
+        note.push_str(&format!(
+            "; {:+.0} days by the end of its water signal, which {} well-dated plots show \
+             {:.0} ± {:.0} days after transplanting",
+            t.day - onset,
             l.plots,
             l.days,
             l.spread
-        )
-    })
+        ));
+    }
+    (!note.is_empty()).then_some(note)
 }
 
 /// Fewest valid dates that can show a season.
@@ -296,7 +309,8 @@ fn season_by(
 fn transplanting_of(
     recorded: Option<Date>,
     flood: Option<&flooding::Transplanting>,
-    lag: Option<&CanopyLag>,
+    calibration: Option<&Calibration>,
+    class: &str,
     heading: Option<&Peak>,
     starts: Option<&StageStarts>,
     rise: Option<f64>,
@@ -306,8 +320,13 @@ fn transplanting_of(
         return Some((Dated::around(day, RECORDED_SPREAD), "attribute"));
     }
     if let Some(f) = flood {
-        let day = lag
-            .and_then(|l| flooding::with_canopy(f, l.days, l.spread))
+        // The scene's own puddling lead, where its recorded plots measured one.
+        let lead = calibration.and_then(Calibration::lead);
+        let f = &lead.map_or(*f, |l| flooding::with_lead(f, l.days, l.longest));
+        let lead_spread = lead.map_or(flooding::MAX_LEAD_DAYS / 12f64.sqrt(), |l| l.spread);
+        let day = calibration
+            .and_then(|c| c.lag(class))
+            .and_then(|l| flooding::with_canopy_and_lead(f, l.days, l.spread, lead_spread))
             .unwrap_or(f.day);
         let range = Dated {
             day,
@@ -402,11 +421,11 @@ pub fn analyse(
         .map(|x| x.start)
         .or(green_up)
         .filter(|_| !unflooded);
-    let lag = s.calibration.and_then(|c| c.lag(class));
     let transplanting = transplanting_of(
         transplanted,
         flood.as_ref(),
-        lag,
+        s.calibration,
+        class,
         observed_heading.as_ref(),
         starts,
         rise,
@@ -429,7 +448,7 @@ pub fn analyse(
         no_season.as_deref(),
         transplanting,
     );
-    if let Some(note) = canopy_note(transplanting, flood.as_ref(), lag) {
+    if let Some(note) = onset_note(transplanting, flood.as_ref(), s.calibration, class) {
         call.reason.push_str(&note);
     }
     if let Some(h) = s.calibration.and_then(|c| c.heading(class)) {

@@ -5,6 +5,9 @@
 //!   overtaking the water, [`crate::phenology::flooding::Transplanting::canopy`]): a second pass
 //!   dates the plots whose onset of flooding fell in a cloud gap with it
 //!   ([`crate::phenology::flooding::with_canopy`]);
+//! - how many days after the onset of flooding the plots with a recorded date were transplanted
+//!   (the puddling lead): the second pass dates the plots by their onset with it
+//!   ([`crate::phenology::flooding::with_lead`]) in place of the general few days;
 //! - how many days after transplanting each duration class headed: where that differs from the
 //!   stage table by [`MIN_HEADING_SHIFT`] days or more, the second pass places every plot of the
 //!   class with the class's stages moved by the difference
@@ -15,7 +18,7 @@
 //! for "three to five weeks" in general, and heading comes 60 to 75 days after transplanting
 //! depending on the variety (docs/AGRONOMY.md), which dates nothing to a revisit.
 
-use crate::phenology::flooding;
+use crate::phenology::flooding::{self, PUDDLING_LEAD_DAYS};
 use crate::phenology::stage::StageTable;
 
 use super::analyse::PlotStage;
@@ -28,6 +31,23 @@ pub struct Calibration {
     pub lags: Vec<CanopyLag>,
     /// Days from transplanting to heading, per class with enough well-dated plots.
     pub headings: Vec<HeadingLag>,
+    /// Days from the onset of flooding to transplanting, on the plots with a recorded date.
+    pub lead: Option<PuddlingLead>,
+}
+
+/// Days from the middle of the onset-of-flooding bracket (the last dry and the first flooded
+/// observation) to the recorded transplanting date, over one scene's plots ([`puddling_lead`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PuddlingLead {
+    /// Median days.
+    pub days: f64,
+    /// Spread between plots (days, a standard deviation from the median absolute deviation),
+    /// less the part that the position of the onset inside its bracket explains.
+    pub spread: f64,
+    /// The most days any of the plots was transplanted after its first flooded observation.
+    pub longest: f64,
+    /// Plots it was measured on.
+    pub plots: usize,
 }
 
 /// Days from transplanting to the observed heading in one scene, for one duration class,
@@ -51,6 +71,13 @@ impl HeadingLag {
         (d.abs() >= MIN_HEADING_SHIFT).then_some(d)
     }
 }
+
+/// The scene's puddling lead replaces the general one only when they differ by at least this
+/// many days, as a class's heading moves its stages only from [`MIN_HEADING_SHIFT`] days on:
+/// seasons drawn with the general few days of puddling (`scripts/season-sweep 1-9`) lost 0.4
+/// points of stage accuracy with a lead measured 2 days longer, while seasons transplanted 5–12
+/// days after flooding (`--lead 5-12`) are dated to 1.7 days instead of 3.5 with theirs.
+pub const MIN_LEAD_SHIFT: f64 = 3.0;
 
 /// A class's stages move only when its plots headed at least this many days from the table's
 /// day (the median of a handful of plots whose varieties differ by a few days is not known more
@@ -96,7 +123,51 @@ pub fn calibrate(plots: &[PlotStage], spacing: f64, table: &StageTable, at: f64)
     Calibration {
         lags: canopy_lags(plots, spacing),
         headings: heading_lags(plots, spacing, table, at),
+        lead: puddling_lead(plots, spacing),
     }
+}
+
+/// The puddling lead of a scene: on the plots with a recorded transplanting date whose onset of
+/// flooding is bracketed by consecutive acquisitions ([`REFERENCE_GAP_SPACINGS`]), the days from
+/// the middle of the bracket to the recorded date; their median, and their robust spread
+/// (1.4826 × the median absolute deviation) with the variance of a uniform position inside the
+/// bracket (`gap² / 12`) taken out, at least one day. A plot whose recorded date lies before
+/// its last dry observation or more than two weeks after its first flooded one was flooded for
+/// something else (a previous crop, a rain) and is left out. At least [`MIN_LAG_PLOTS`] plots.
+pub fn puddling_lead(plots: &[PlotStage], spacing: f64) -> Option<PuddlingLead> {
+    let mut leads: Vec<f64> = Vec::new();
+    let mut gaps: Vec<f64> = Vec::new();
+    let mut longest = f64::NEG_INFINITY;
+    for p in plots {
+        let (Some(f), Some(t), "attribute") =
+            (p.flood, p.transplanting_range, p.transplanting_source)
+        else {
+            continue;
+        };
+        let Some(a) = f.last_dry.filter(|_| narrow(&f, spacing)) else {
+            continue;
+        };
+        if t.day < a || t.day > f.first_flooded + 14.0 {
+            continue;
+        }
+        leads.push(t.day - (a + f.first_flooded) / 2.0);
+        longest = longest.max(t.day - f.first_flooded);
+        gaps.push(f.first_flooded - a);
+    }
+    if leads.len() < MIN_LAG_PLOTS {
+        return None;
+    }
+    let days = median_of(&mut leads);
+    let mut dev: Vec<f64> = leads.iter().map(|d| (d - days).abs()).collect();
+    let total = 1.4826 * median_of(&mut dev);
+    let gap = median_of(&mut gaps);
+    let spread = (total * total - gap * gap / 12.0).max(1.0).sqrt();
+    Some(PuddlingLead {
+        days,
+        spread,
+        longest,
+        plots: leads.len(),
+    })
 }
 
 /// Whether the onset of flooding of `f` is bracketed by consecutive acquisitions.
@@ -268,6 +339,15 @@ impl Calibration {
         out
     }
 
+    /// The scene's puddling lead where it moves the general estimate of transplanting
+    /// ([`PUDDLING_LEAD_DAYS`] after the middle of the onset's bracket) by at least
+    /// [`MIN_LEAD_SHIFT`] days; else none, and the general rule stands.
+    pub fn lead(&self) -> Option<&PuddlingLead> {
+        self.lead
+            .as_ref()
+            .filter(|l| (l.days - PUDDLING_LEAD_DAYS).abs() >= MIN_LEAD_SHIFT)
+    }
+
     /// The canopy lag of `class`, else of every class together.
     pub fn lag(&self, class: &str) -> Option<&CanopyLag> {
         self.lags
@@ -301,7 +381,7 @@ mod tests {
     use super::*;
     use crate::phenology::dates::Date;
     use crate::phenology::stage::StageTable;
-    use crate::stage::analyse::{analyse, Settings, Smoother};
+    use crate::stage::analyse::{analyse, Dated, Settings, Smoother};
     use crate::stage::series::PlotSeries;
 
     /// A paddy on a 5-day revisit: dry until `flood`, flooded (the water signal) until
@@ -361,6 +441,22 @@ mod tests {
         assert_eq!(lag.plots, 5);
         // Each recorded plot: the signal ends between flood + 15 and flood + 20.
         assert!((lag.days - 13.5).abs() < 1e-9, "{lag:?}");
+        // Flooded on an acquisition day, the day after the middle of a 5-day bracket: the
+        // lead from that middle to the recorded date is 2.5 + 4 days, the same on every plot.
+        let lead = cal.lead.clone().unwrap();
+        assert_eq!(
+            (lead.days, lead.spread, lead.longest, lead.plots),
+            (6.5, 1.0, 4.0, 5)
+        );
+        // Four plots do not make a lead, nor does a date recorded long after the flooding seen
+        // (a flooding for something else).
+        assert_eq!(puddling_lead(&plots[..4], 5.0), None);
+        let mut far = plots.clone();
+        far[0].transplanting_range = far[0].transplanting_range.map(|t| Dated {
+            day: t.day + 30.0,
+            ..t
+        });
+        assert_eq!(puddling_lead(&far, 5.0), None);
         let alone = plots[5].transplanting_range.unwrap();
         assert_eq!(plots[5].transplanting_source, "flooding onset");
         // The gap alone puts it at the gap's middle (20_050) plus 3 days.
@@ -380,6 +476,20 @@ mod tests {
             "{}",
             p.call.reason
         );
+        assert!(
+            p.call
+                .reason
+                .contains("the lead this scene's 5 plots with a recorded date show"),
+            "{}",
+            p.call.reason
+        );
+        // Before the water signal ends, the lead alone: the gap's middle plus 6.5 days.
+        let early = Settings {
+            at: Date::from_days_since_epoch(20_070),
+            ..again
+        };
+        let p = analyse("C", "short", None, &vi, Some(&lswi), &early);
+        assert_eq!(p.transplanting_range.map(|t| t.day), Some(20_056.5));
     }
 
     #[test]

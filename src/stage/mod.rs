@@ -301,7 +301,7 @@ fn analyse_plots<'a>(
         };
         return crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, &settings));
     }
-    if !calibration.lags.is_empty() {
+    if !calibration.lags.is_empty() || calibration.lead().is_some() {
         let settings = analyse::Settings {
             calibration: Some(&calibration),
             ..*settings
@@ -312,7 +312,9 @@ fn analyse_plots<'a>(
             .enumerate()
             .filter(|(_, p)| {
                 p.transplanting_source == "flooding onset"
-                    && p.flood.is_some_and(|f| f.canopy.is_some())
+                    && p.flood.is_some_and(|f| {
+                        f.canopy.is_some() || (calibration.lead().is_some() && f.last_dry.is_some())
+                    })
             })
             .map(|(i, _)| i)
             .collect();
