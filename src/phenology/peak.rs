@@ -53,8 +53,9 @@ pub const PROFILE_SIGMAS: f64 = 2.0;
 /// Fewest observations on each side of the highest one.
 pub const MIN_EACH_SIDE: usize = 2;
 
-/// A fitted peak: its day, the profile interval, the fitted maximum value and the observations
-/// used.
+/// A peak: its day, its interval, its value and the observations used: those of the fit
+/// ([`fit_peak`]), 1 for a single observation ([`highest_observation`]), 0 for a day read off a
+/// smoothed curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Peak {
     pub day: f64,
@@ -62,6 +63,13 @@ pub struct Peak {
     pub latest: f64,
     pub value: f64,
     pub used: usize,
+}
+
+impl Peak {
+    /// Whether the day was fitted to the observations around the top.
+    pub fn fitted(&self) -> bool {
+        self.used > 1
+    }
 }
 
 /// The peak of the observations `(t, y)` with weights `w` (0 or non-finite = missing) near day
@@ -124,6 +132,51 @@ pub fn fit_peak(t: &[f64], y: &[f64], w: &[f64], near: f64, search: f64) -> Opti
         latest: fit.latest,
         value: fit.c,
         used: pts.len(),
+    })
+}
+
+/// The highest usable observation within `search` days of `near`: the top of a series too
+/// sparse to fit ([`fit_peak`] needs [`MIN_EACH_SIDE`] observations either side within
+/// [`HALF_WINDOW_DAYS`]), for a `near` (the smoothed maximum) that the caller knows to be well
+/// behind. Its bracket runs from the usable observation before it to the one after it; `used`
+/// is 1 (one observation, not fitted). The smoothed maximum itself would do worse: a smoother trades a sparse
+/// series' top for its flanks and moves it days early, while the top observation lies within a
+/// revisit of the truth.
+///
+/// ```
+/// use paddy::phenology::peak::highest_observation;
+/// let t = [60.0, 70.0, 80.0, 100.0, 120.0];
+/// let y = [0.55, 0.78, 0.83, 0.70, 0.45];
+/// let top = highest_observation(&t, &y, &[1.0; 5], 75.0, 15.0).unwrap();
+/// assert_eq!((top.day, top.earliest, top.latest, top.used), (80.0, 70.0, 100.0, 1));
+/// // Nothing usable near 150.
+/// assert!(highest_observation(&t, &y, &[1.0; 5], 150.0, 15.0).is_none());
+/// ```
+pub fn highest_observation(
+    t: &[f64],
+    y: &[f64],
+    w: &[f64],
+    near: f64,
+    search: f64,
+) -> Option<Peak> {
+    let n = t.len().min(y.len());
+    let usable: Vec<usize> = (0..n)
+        .filter(|&k| {
+            t[k].is_finite()
+                && y[k].is_finite()
+                && w.get(k).is_some_and(|&w| w.is_finite() && w > 0.0)
+        })
+        .collect();
+    let top = (0..usable.len())
+        .filter(|&i| (t[usable[i]] - near).abs() <= search)
+        .max_by(|&a, &b| y[usable[a]].total_cmp(&y[usable[b]]))?;
+    let day = |i: usize| t[usable[i]];
+    Some(Peak {
+        day: day(top),
+        earliest: top.checked_sub(1).map_or(day(top), day),
+        latest: usable.get(top + 1).map_or(day(top), |_| day(top + 1)),
+        value: y[usable[top]],
+        used: 1,
     })
 }
 

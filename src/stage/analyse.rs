@@ -219,7 +219,8 @@ pub struct PlotStage {
     pub heading: Option<Date>,
     /// Heading with its bracket (days since the epoch).
     pub heading_range: Option<Dated>,
-    /// `observations` (the fitted top), `curve maximum` (too sparse to fit),
+    /// `observations` (the fitted top), `highest observation` (too sparse to fit),
+    /// `curve maximum` (no observation near the top),
     /// `recorded transplanting + table` or `estimated transplanting + table`.
     pub heading_source: &'static str,
     /// The top of the observations, once confirmed by observations after it.
@@ -404,14 +405,18 @@ pub fn analyse(
         }
     }
     // Heading: the top of the observations near the season's maximum, once confirmed.
-    // A series too sparse to fit the top (a monthly composite) falls back on the smoothed
-    // maximum, once it is well behind the date, bracketed by the observations around it.
+    // A series too sparse to fit the top (a monthly composite, a cloudy season) falls back on
+    // its highest observation near that maximum, once the curve's maximum is well behind the
+    // date, bracketed by the observations around it; with none near it (a gap of months), on
+    // the curve's maximum itself.
     let observed_heading = season
         .as_ref()
         .and_then(|x| {
             peak::fit_peak(&vi.days, &vi.values, &weights, x.peak, PEAK_SEARCH).or_else(|| {
-                (at - x.peak >= peak::HALF_WINDOW_DAYS && sparse(&vi.days))
-                    .then(|| smoothed_peak(x, &vi.days))
+                (at - x.peak >= peak::HALF_WINDOW_DAYS && sparse(&vi.days)).then(|| {
+                    peak::highest_observation(&vi.days, &vi.values, &weights, x.peak, PEAK_SEARCH)
+                        .unwrap_or_else(|| smoothed_peak(x, &vi.days))
+                })
             })
         })
         .filter(|h| h.day <= at && !matches!(planted, Some(p) if h.day <= p));
@@ -431,7 +436,7 @@ pub fn analyse(
         rise,
     );
     let dat = transplanting.map(|(t, _)| at - t.day);
-    let fitted = observed_heading.filter(|h| h.used > 0);
+    let fitted = observed_heading.filter(Peak::fitted);
     let (heading, heading_source) = heading_of(observed_heading, transplanting, starts);
     let days_to_heading = heading.map(|h| h.day - at);
     let maturity = season
@@ -530,7 +535,8 @@ fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
     }
 }
 
-/// Heading: the fitted top; else a recorded date plus the table; else the smoothed maximum of
+/// Heading: the fitted top; else a recorded date plus the table; else the highest observation (or
+/// the smoothed maximum) of
 /// a sparse series; else an estimated date plus the table. With its source's name.
 fn heading_of(
     observed: Option<Peak>,
@@ -553,11 +559,12 @@ fn heading_of(
         earliest: h.earliest,
         latest: h.latest,
     };
-    let fitted = observed.filter(|h| h.used > 0);
-    let smoothed_top = observed.filter(|h| h.used == 0);
-    match (fitted, from_table, smoothed_top) {
+    let fitted = observed.filter(Peak::fitted);
+    let unfitted = observed.filter(|h| !h.fitted());
+    match (fitted, from_table, unfitted) {
         (Some(h), _, _) => (Some(as_dated(h)), "observations"),
         (None, Some((h, true)), _) => (Some(h), "recorded transplanting + table"),
+        (None, _, Some(h)) if h.used == 1 => (Some(as_dated(h)), "highest observation"),
         (None, _, Some(h)) => (Some(as_dated(h)), "curve maximum"),
         (None, Some((h, false)), None) => (Some(h), "estimated transplanting + table"),
         (None, None, None) => (None, ""),
@@ -634,7 +641,7 @@ fn curve_cues(
         .find(|&k| vi.valid_share[k] >= CLEAR_SHARE);
     CurveCues {
         days_from_peak: heading.map(|h| at - h.day),
-        peak_fitted: heading.is_some_and(|h| h.used > 0),
+        peak_fitted: heading.is_some_and(Peak::fitted),
         slope_per_day: slope.is_finite().then_some(slope),
         amplitude_fraction: season.map(|x| level(curve.at(at), x)),
         last_clear_fraction: season.zip(last_clear).map(|(x, k)| level(vi.values[k], x)),
