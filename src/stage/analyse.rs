@@ -404,21 +404,9 @@ pub fn analyse(
             season = None;
         }
     }
-    // Heading: the top of the observations near the season's maximum, once confirmed.
-    // A series too sparse to fit the top (a monthly composite, a cloudy season) falls back on
-    // its highest observation near that maximum, once the curve's maximum is well behind the
-    // date, bracketed by the observations around it; with none near it (a gap of months), on
-    // the curve's maximum itself.
     let observed_heading = season
         .as_ref()
-        .and_then(|x| {
-            peak::fit_peak(&vi.days, &vi.values, &weights, x.peak, PEAK_SEARCH).or_else(|| {
-                (at - x.peak >= peak::HALF_WINDOW_DAYS && sparse(&vi.days)).then(|| {
-                    peak::highest_observation(&vi.days, &vi.values, &weights, x.peak, PEAK_SEARCH)
-                        .unwrap_or_else(|| smoothed_peak(x, &vi.days))
-                })
-            })
-        })
+        .and_then(|x| top_of(vi, &weights, x, at))
         .filter(|h| h.day <= at && !matches!(planted, Some(p) if h.day <= p));
 
     let rise = season
@@ -500,6 +488,20 @@ pub fn analyse(
         points,
         curve,
     }
+}
+
+/// Heading seen by `at`: the top of the observations near the season's maximum, once confirmed
+/// ([`peak::fit_peak`]). A series too sparse to fit the top (a monthly composite, a cloudy
+/// season) falls back on its highest observation near that maximum, once the curve's maximum is
+/// well behind the date, bracketed by the observations around it; with none near it (a gap of
+/// months), on the curve's maximum itself.
+fn top_of(vi: &PlotSeries, weights: &[f64], season: &Season, at: f64) -> Option<Peak> {
+    peak::fit_peak(&vi.days, &vi.values, weights, season.peak, PEAK_SEARCH).or_else(|| {
+        (at - season.peak >= peak::HALF_WINDOW_DAYS && sparse(&vi.days)).then(|| {
+            peak::highest_observation(&vi.days, &vi.values, weights, season.peak, PEAK_SEARCH)
+                .unwrap_or_else(|| smoothed_peak(season, &vi.days))
+        })
+    })
 }
 
 /// Whether the observations are too far apart to fit a top: a median gap over half the fit's

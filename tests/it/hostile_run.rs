@@ -14,9 +14,15 @@ const DATE: &str = "2026-07-18";
 /// thread), named like the sample's flights; None (the test says it skipped) without
 /// gdal_translate.
 fn big_tile(dir: &Path) -> Option<PathBuf> {
+    tile_of_size(dir, 2500, 1900)
+}
+
+/// The drone tile at `width` × `height` (see [`big_tile`]).
+fn tile_of_size(dir: &Path, width: u32, height: u32) -> Option<PathBuf> {
     let path = dir.join("drone_20260718.tif");
+    let (w, h) = (width.to_string(), height.to_string());
     let ok = Command::new("gdal_translate")
-        .args(["-q", "-outsize", "2500", "1900", "-r", "nearest"])
+        .args(["-q", "-outsize", &w, &h, "-r", "nearest"])
         .args(["-co", "TILED=YES"])
         .arg(root().join("sample_tiles/drone_20260718.tif"))
         .arg(&path)
@@ -71,7 +77,10 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
 #[test]
 fn sigint_sigterm_and_sighup_stop_paddy_index_with_nothing_left() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(tile) = big_tile(tmp.path()) else {
+    // Four times the big tile: the signal lands with many windows to go even when a loaded
+    // machine lets the test notice the staging file late (the run is stopped, so the size costs
+    // little time).
+    let Some(tile) = tile_of_size(tmp.path(), 5000, 3800) else {
         return;
     };
     let t = tile.to_str().unwrap();
