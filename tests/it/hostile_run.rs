@@ -2,6 +2,7 @@
 //! swept by the next run, a second run on the same folder, a run file naming what does not
 //! exist, outputs changed behind paddy's back.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -14,15 +15,9 @@ const DATE: &str = "2026-07-18";
 /// thread), named like the sample's flights; None (the test says it skipped) without
 /// gdal_translate.
 fn big_tile(dir: &Path) -> Option<PathBuf> {
-    tile_of_size(dir, 2500, 1900)
-}
-
-/// The drone tile at `width` × `height` (see [`big_tile`]).
-fn tile_of_size(dir: &Path, width: u32, height: u32) -> Option<PathBuf> {
     let path = dir.join("drone_20260718.tif");
-    let (w, h) = (width.to_string(), height.to_string());
     let ok = Command::new("gdal_translate")
-        .args(["-q", "-outsize", &w, &h, "-r", "nearest"])
+        .args(["-q", "-outsize", "2500", "1900", "-r", "nearest"])
         .args(["-co", "TILED=YES"])
         .arg(root().join("sample_tiles/drone_20260718.tif"))
         .arg(&path)
@@ -65,22 +60,31 @@ fn stderr_of(out: &Output) -> String {
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_paddy"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paddy"));
+    command
         .current_dir(dir)
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    // paddy leaves a stop signal ignored when it starts with it ignored, as a background job
+    // (`cmd &` ignores SIGINT) or `nohup` (SIGHUP) should; the tests may run as either, so the
+    // child starts with the default dispositions that a terminal's foreground job has.
+    // SAFETY: between fork and exec only signal(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    command.spawn().unwrap()
 }
 
 #[test]
 fn sigint_sigterm_and_sighup_stop_paddy_index_with_nothing_left() {
     let tmp = tempfile::tempdir().unwrap();
-    // Four times the big tile: the signal lands with many windows to go even when a loaded
-    // machine lets the test notice the staging file late (the run is stopped, so the size costs
-    // little time).
-    let Some(tile) = tile_of_size(tmp.path(), 5000, 3800) else {
+    let Some(tile) = big_tile(tmp.path()) else {
         return;
     };
     let t = tile.to_str().unwrap();
