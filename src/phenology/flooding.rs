@@ -185,19 +185,20 @@ pub fn onset_with_margin(
 /// assert!((day - 31.0).abs() < 1.5, "{day}");
 /// ```
 pub fn with_canopy(tr: &Transplanting, lag: f64, spread: f64) -> Option<f64> {
-    with_canopy_and_lead(tr, lag, spread, MAX_LEAD_DAYS / 12f64.sqrt())
+    with_canopy_and_lead(tr, lag, spread, None)
 }
 
-/// [`with_canopy`] where the lead from flooding to transplanting is known to `lead_spread` days
-/// (a standard deviation) rather than anywhere in [`MAX_LEAD_DAYS`]: the scene's plots with a
-/// recorded date measured it ([`with_lead`]).
+/// [`with_canopy`] where the lead from flooding to transplanting may be known to `lead_spread`
+/// days (a standard deviation: the scene's plots with a recorded date measured it,
+/// [`with_lead`]); `None`: anywhere in [`MAX_LEAD_DAYS`].
 pub fn with_canopy_and_lead(
     tr: &Transplanting,
     lag: f64,
     spread: f64,
-    lead_spread: f64,
+    lead_spread: Option<f64>,
 ) -> Option<f64> {
     let (c1, c2) = tr.canopy?;
+    let lead_spread = lead_spread.unwrap_or(MAX_LEAD_DAYS / 12f64.sqrt());
     if !(lag.is_finite() && spread.is_finite() && lead_spread.is_finite()) {
         return None;
     }

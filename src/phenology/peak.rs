@@ -78,16 +78,12 @@ impl Peak {
 /// on either side of that anchor within [`HALF_WINDOW_DAYS`] (the peak is not confirmed yet), or
 /// when no concave fit exists.
 pub fn fit_peak(t: &[f64], y: &[f64], w: &[f64], near: f64, search: f64) -> Option<Peak> {
-    let usable = |k: usize| {
-        t[k].is_finite() && y[k].is_finite() && w.get(k).is_some_and(|&w| w.is_finite() && w > 0.0)
-    };
-    let n = t.len().min(y.len());
-    let anchor = (0..n)
-        .filter(|&k| usable(k) && (t[k] - near).abs() <= search)
-        .max_by(|&a, &b| y[a].total_cmp(&y[b]))?;
-    let ta = t[anchor];
-    let mut pts: Vec<(f64, f64, f64)> = (0..n)
-        .filter(|&k| usable(k) && (t[k] - ta).abs() <= HALF_WINDOW_DAYS)
+    let ok = usable(t, y, w);
+    let ta = t[ok[highest_near(t, y, &ok, near, search)?]];
+    let mut pts: Vec<(f64, f64, f64)> = ok
+        .iter()
+        .copied()
+        .filter(|&k| (t[k] - ta).abs() <= HALF_WINDOW_DAYS)
         .map(|k| (t[k], y[k], w[k].min(1.0)))
         .collect();
     let sides = |pts: &[(f64, f64, f64)]| {
@@ -135,13 +131,31 @@ pub fn fit_peak(t: &[f64], y: &[f64], w: &[f64], near: f64, search: f64) -> Opti
     })
 }
 
-/// The highest usable observation within `search` days of `near`: the top of a series too
-/// sparse to fit ([`fit_peak`] needs [`MIN_EACH_SIDE`] observations either side within
-/// [`HALF_WINDOW_DAYS`]), for a `near` (the smoothed maximum) that the caller knows to be well
-/// behind. Its bracket runs from the usable observation before it to the one after it; `used`
-/// is 1 (one observation, not fitted). The smoothed maximum itself would do worse: a smoother trades a sparse
-/// series' top for its flanks and moves it days early, while the top observation lies within a
-/// revisit of the truth.
+/// The indices of the usable observations: finite day and value, finite positive weight.
+fn usable(t: &[f64], y: &[f64], w: &[f64]) -> Vec<usize> {
+    (0..t.len().min(y.len()))
+        .filter(|&k| {
+            t[k].is_finite()
+                && y[k].is_finite()
+                && w.get(k).is_some_and(|&w| w.is_finite() && w > 0.0)
+        })
+        .collect()
+}
+
+/// The position in `usable` of the highest observation within `search` days of `near`.
+fn highest_near(t: &[f64], y: &[f64], usable: &[usize], near: f64, search: f64) -> Option<usize> {
+    (0..usable.len())
+        .filter(|&i| (t[usable[i]] - near).abs() <= search)
+        .max_by(|&a, &b| y[usable[a]].total_cmp(&y[usable[b]]))
+}
+
+/// The highest usable observation within `search` days of `near` (the anchor [`fit_peak`]
+/// would fit around): the top of a series too sparse to fit, for a `near` (the smoothed
+/// maximum) that the caller knows to be well behind. Its bracket runs from the usable
+/// observation before it to the one after it; `used` is 1 (one observation, not fitted). The
+/// smoothed maximum itself would do worse: a smoother trades a sparse series' top for its
+/// flanks and moves it days early, while the top observation lies within a revisit of the
+/// truth.
 ///
 /// ```
 /// use paddy::phenology::peak::highest_observation;
@@ -159,23 +173,14 @@ pub fn highest_observation(
     near: f64,
     search: f64,
 ) -> Option<Peak> {
-    let n = t.len().min(y.len());
-    let usable: Vec<usize> = (0..n)
-        .filter(|&k| {
-            t[k].is_finite()
-                && y[k].is_finite()
-                && w.get(k).is_some_and(|&w| w.is_finite() && w > 0.0)
-        })
-        .collect();
-    let top = (0..usable.len())
-        .filter(|&i| (t[usable[i]] - near).abs() <= search)
-        .max_by(|&a, &b| y[usable[a]].total_cmp(&y[usable[b]]))?;
-    let day = |i: usize| t[usable[i]];
+    let ok = usable(t, y, w);
+    let top = highest_near(t, y, &ok, near, search)?;
+    let day = |i: Option<&usize>| i.map_or(t[ok[top]], |&k| t[k]);
     Some(Peak {
-        day: day(top),
-        earliest: top.checked_sub(1).map_or(day(top), day),
-        latest: usable.get(top + 1).map_or(day(top), |_| day(top + 1)),
-        value: y[usable[top]],
+        day: t[ok[top]],
+        earliest: day(top.checked_sub(1).and_then(|i| ok.get(i))),
+        latest: day(ok.get(top + 1)),
+        value: y[ok[top]],
         used: 1,
     })
 }

@@ -124,7 +124,7 @@ fn onset_note(
         return None;
     };
     let lead = c.lead().filter(|_| f.last_dry.is_some());
-    let onset = lead.map_or(f.day, |l| flooding::with_lead(f, l.days, l.longest).day);
+    let onset = with_scene_lead(f, Some(c)).day;
     let mut note = String::new();
     if let Some(l) = lead {
         note.push_str(&format!(
@@ -144,6 +144,17 @@ fn onset_note(
         ));
     }
     (!note.is_empty()).then_some(note)
+}
+
+/// The onset's estimate with the scene's own puddling lead, where its recorded plots measured
+/// one that counts ([`Calibration::lead`]); else as it is.
+fn with_scene_lead(
+    f: &flooding::Transplanting,
+    calibration: Option<&Calibration>,
+) -> flooding::Transplanting {
+    calibration
+        .and_then(Calibration::lead)
+        .map_or(*f, |l| flooding::with_lead(f, l.days, l.longest))
 }
 
 /// Fewest valid dates that can show a season.
@@ -321,10 +332,8 @@ fn transplanting_of(
         return Some((Dated::around(day, RECORDED_SPREAD), "attribute"));
     }
     if let Some(f) = flood {
-        // The scene's own puddling lead, where its recorded plots measured one.
-        let lead = calibration.and_then(Calibration::lead);
-        let f = &lead.map_or(*f, |l| flooding::with_lead(f, l.days, l.longest));
-        let lead_spread = lead.map_or(flooding::MAX_LEAD_DAYS / 12f64.sqrt(), |l| l.spread);
+        let f = &with_scene_lead(f, calibration);
+        let lead_spread = calibration.and_then(Calibration::lead).map(|l| l.spread);
         let day = calibration
             .and_then(|c| c.lag(class))
             .and_then(|l| flooding::with_canopy_and_lead(f, l.days, l.spread, lead_spread))
@@ -537,9 +546,9 @@ fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
     }
 }
 
-/// Heading: the fitted top; else a recorded date plus the table; else the highest observation (or
-/// the smoothed maximum) of
-/// a sparse series; else an estimated date plus the table. With its source's name.
+/// Heading: the fitted top; else a recorded date plus the table; else the highest observation
+/// (or the smoothed maximum) of a sparse series; else an estimated date plus the table. With
+/// its source's name.
 fn heading_of(
     observed: Option<Peak>,
     transplanting: Option<(Dated, &'static str)>,
