@@ -261,7 +261,9 @@ pub fn run_with_table(
 /// Every plot analysed; then, once the scene's well-dated plots have measured when the water
 /// signal ends after transplanting and when each class heads ([`calibrate::calibrate`]): every
 /// plot analysed again with the class's stages moved where a class heads days away from the
-/// stage table, else the plots dated by the onset of flooding whose water signal has ended.
+/// stage table, else the plots dated by the onset of flooding whose water signal has ended, or
+/// all of them where the scene's puddling lead counts ([`calibrate::Calibration::lead`]: it moves
+/// the point estimate and widens the bracket of each).
 fn analyse_plots<'a>(
     inputs: &[(&str, String, Option<Date>)],
     vi: &[series::PlotSeries],
@@ -312,9 +314,8 @@ fn analyse_plots<'a>(
             .enumerate()
             .filter(|(_, p)| {
                 p.transplanting_source == "flooding onset"
-                    && p.flood.is_some_and(|f| {
-                        f.canopy.is_some() || (calibration.lead().is_some() && f.last_dry.is_some())
-                    })
+                    && p.flood
+                        .is_some_and(|f| f.canopy.is_some() || calibration.lead().is_some())
             })
             .map(|(i, _)| i)
             .collect();
