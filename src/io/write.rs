@@ -1,7 +1,10 @@
-//! Writing index rasters: windows stream into an uncompressed tiled staging GeoTIFF beside the
-//! output (Float32 ones with their average overviews, built window by window), then GDAL's COG
-//! driver compresses it (building the overviews itself only when they are not there yet) into a
-//! temporary name, and a rename publishes it. A failed run leaves nothing under a final name.
+//! Writing index rasters. A tiled output streams into a compressed GeoTIFF under a temporary
+//! name. A Float32 COG streams into a compressed full resolution whose tiles carry the COG's
+//! leaders and trailers, and into one file per overview level, averaged window by window;
+//! [`super::cog`] puts the header, IFDs and overviews in front of the full resolution (or copies
+//! it behind them). Other COGs (class codes, windows that split overview cells) stream into an
+//! uncompressed staging file that GDAL's COG driver compresses. Every output is read back under
+//! its temporary name before a rename publishes it: a failed run leaves nothing under a final name.
 
 use std::path::{Path, PathBuf};
 
@@ -335,6 +338,8 @@ pub struct IndexWriter<T: GdalType + Copy = f32> {
     route: Route,
     /// The overview levels, filled as windows arrive (Float32 COGs only).
     pyramid: Option<Pyramid>,
+    /// An assembled COG may be made of its full-resolution file in place (false: copied; tests).
+    in_place: bool,
     cell: std::marker::PhantomData<T>,
 }
 
@@ -367,6 +372,37 @@ fn create_tiff<T: GdalType + Copy>(
     let driver = DriverManager::get_driver_by_name("GTiff")?;
     let options = RasterCreationOptions::from_iter(options.iter().map(String::as_str));
     driver.create_with_band_type_with_options::<T, _>(path, size.0, size.1, 1, &options)
+}
+
+/// The full resolution of an assembled COG: a sparse tiled GeoTIFF at `path`, open for writing,
+/// whose tiles GDAL writes each with the COG's leader (its size) and trailer (its last 4 bytes),
+/// in the order they are written. GDAL 3.6 writes those only in a copy made with
+/// `COPY_SRC_OVERVIEWS=YES`, so the file is a copy of an empty VRT of the output's size (every
+/// tile left out: `SPARSE_OK`), described first so that the copy carries the georeferencing and
+/// metadata, and the dataset the copy returns is the one written to (it keeps the compression
+/// level, which a reopened file would not). [`super::cog::assemble`] can then put the header
+/// and overviews in front of these tiles instead of copying them.
+fn create_cog_full_resolution(
+    path: &Path,
+    grid: &Grid,
+    nodata: f64,
+    meta: &OutputMeta,
+    options: &[String],
+) -> gdal::errors::Result<Dataset> {
+    let mut empty = DriverManager::get_driver_by_name("VRT")?.create_with_band_type::<f32, _>(
+        "",
+        grid.width,
+        grid.height,
+        1,
+    )?;
+    describe(&mut empty, grid, nodata, meta)?;
+    let options = RasterCreationOptions::from_iter(
+        options
+            .iter()
+            .map(String::as_str)
+            .chain(["COPY_SRC_OVERVIEWS=YES", "SPARSE_OK=TRUE"]),
+    );
+    empty.create_copy(&DriverManager::get_driver_by_name("GTiff")?, path, &options)
 }
 
 /// Georeferencing, nodata, description, metadata and colours of a new output.
@@ -458,9 +494,14 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         } else {
             cog.tiled_options(float)
         };
-        let mut ds =
-            create_tiff::<T>(stage.path(), (grid.width, grid.height), &options).map_err(fail)?;
-        describe(&mut ds, grid, nodata, meta).map_err(fail)?;
+        let mut ds = if route == Route::Assembled {
+            create_cog_full_resolution(stage.path(), grid, nodata, meta, &options).map_err(fail)?
+        } else {
+            let mut ds = create_tiff::<T>(stage.path(), (grid.width, grid.height), &options)
+                .map_err(fail)?;
+            describe(&mut ds, grid, nodata, meta).map_err(fail)?;
+            ds
+        };
         let pyramid = (route != Route::Tiled && averaged && !factors.is_empty()).then(|| Pyramid {
             rows: factors
                 .iter()
@@ -482,6 +523,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             cog: cog.clone(),
             route,
             pyramid,
+            in_place: true,
             cell: std::marker::PhantomData,
         };
         if let Some(p) = writer.pyramid.as_mut() {
@@ -626,7 +668,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         let complete = self.pyramid.as_ref().is_some_and(|p| p.complete);
         if self.route == Route::Assembled && complete {
             let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
-            super::cog::assemble(self.stage.path(), &levels, part.path())?;
+            super::cog::assemble(self.stage.path(), &levels, part.path(), self.in_place)?;
         } else {
             self.copy_with_cog_driver(part.path())?;
         }
@@ -786,8 +828,10 @@ mod tests {
     }
 
     /// A 1300 × 1100 Float32 raster with nodata spots, written in 256² windows (`local`: each
-    /// holds whole overview cells) as a COG of 256² tiles at `path`.
-    fn write_test_cog(path: &Path, local: bool) -> Route {
+    /// holds whole overview cells) as a COG of 256² tiles at `path`, assembled `in_place` where
+    /// it is assembled. Returns the route and whether the output is the staging file's inode.
+    fn write_test_cog(path: &Path, local: bool, in_place: bool) -> (Route, bool) {
+        use std::os::unix::fs::MetadataExt;
         let (w, h) = (1300, 1100);
         let grid = Grid {
             width: w,
@@ -814,7 +858,9 @@ mod tests {
         let mut writer =
             IndexWriter::<f32>::create_for_windows(path, &grid, -9999.0, &meta, &cog, local)
                 .expect("create");
+        writer.in_place = in_place;
         let route = writer.route;
+        let inode = std::fs::metadata(writer.stage.path()).expect("stage").ino();
         for win in &windows {
             let data = (0..win.len())
                 .map(|i| value(win.x + i % win.width, win.y + i / win.width))
@@ -822,40 +868,60 @@ mod tests {
             writer.write(*win, data).expect("write");
         }
         writer.finish().expect("finish");
-        route
+        let same = std::fs::metadata(path).expect("output").ino() == inode;
+        (route, same)
+    }
+
+    /// Whether the file system under `dir` inserts blocks into a file (ext4, XFS; not tmpfs).
+    fn inserts_blocks(dir: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let path = dir.join("probe");
+        let file = std::fs::File::create(&path).expect("probe");
+        let block = file.metadata().expect("probe").blksize();
+        file.set_len(4 * block).expect("probe");
+        let done = super::super::cog::insert_blocks(&file, block);
+        std::fs::remove_file(&path).expect("probe");
+        done
     }
 
     /// The assembled COG against the staged route (what GDAL's COG driver made of the same
-    /// windows before): the same pixels at every level, bit for bit, and the same tile bytes.
+    /// windows before): the same pixels at every level, bit for bit, and the same tile bytes,
+    /// whether its full resolution stayed in place (where the file system inserts blocks) or
+    /// was copied behind the overviews.
     #[test]
     fn an_assembled_cog_has_the_staged_cogs_pixels() {
         let tmp = tempfile::tempdir().expect("temp dir");
+        let inserts = inserts_blocks(tmp.path());
         let mut paths = Vec::new();
-        for local in [true, false] {
-            let path = tmp.path().join(format!("local-{local}.tif"));
-            let route = write_test_cog(&path, local);
+        for (local, in_place) in [(true, true), (true, false), (false, true)] {
+            let path = tmp.path().join(format!("local-{local}-{in_place}.tif"));
+            let (route, same_file) = write_test_cog(&path, local, in_place);
             let expected = if local {
                 Route::Assembled
             } else {
                 Route::Staged
             };
             assert_eq!(route, expected);
+            assert_eq!(same_file, local && in_place && inserts, "{path:?}");
             paths.push(path);
         }
-        let (assembled, staged) = (levels(&paths[0]), levels(&paths[1]));
+        // The in-place COG against the copied one and against GDAL's driver's: the same pixels
+        // at every level, bit for bit, and (the same libtiff codec) the same tiles' bytes.
+        let assembled = levels(&paths[0]);
         assert_eq!(assembled.len(), 4, "full resolution and 3 overviews");
-        assert_eq!(assembled.len(), staged.len());
-        for (k, (a, s)) in assembled.iter().zip(&staged).enumerate() {
-            assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
-            let same =
-                a.2.iter()
-                    .zip(&s.2)
-                    .all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "level {k}: pixels differ");
+        for other in &paths[1..] {
+            let other_levels = levels(other);
+            assert_eq!(assembled.len(), other_levels.len(), "{other:?}");
+            for (k, (a, s)) in assembled.iter().zip(&other_levels).enumerate() {
+                assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
+                let same =
+                    a.2.iter()
+                        .zip(&s.2)
+                        .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "level {k} of {other:?}: pixels differ");
+            }
+            assert_eq!(tile_bytes(&paths[0]), tile_bytes(other), "{other:?}");
         }
-        // GDAL's driver compresses with the same libtiff codec: every level's tiles are the
-        // same bytes.
-        assert_eq!(tile_bytes(&paths[0]), tile_bytes(&paths[1]));
     }
 
     /// Every level's tiles, as stored (compressed), full resolution first, row-major.
