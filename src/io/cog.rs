@@ -451,6 +451,53 @@ pub(crate) fn insert_blocks(_file: &File, _len: u64) -> bool {
     false
 }
 
+/// Writeback of the full resolution's file while the windows stream. Before it can shift a
+/// file's blocks, ext4 writes every dirty page of the file to disk and drops it from the page
+/// cache: at the end of a 10980² NDVI that was 0.24 s of 500 MB, all on the critical path. Asked
+/// for as the file grows, that writeback happens beside the streaming, and 0.05 s are left.
+#[derive(Default)]
+pub(crate) struct Writeback {
+    file: Option<File>,
+    requested: u64,
+}
+
+impl Writeback {
+    /// How much the file grows between two requests.
+    const STEP: u64 = 32 << 20;
+
+    /// Ask the kernel to start writing back what `path` gained since the last request, once
+    /// that is [`Writeback::STEP`] or more. Only a request: nothing waits for the disk, and a
+    /// failure (no such file yet) is no error.
+    pub(crate) fn nudge(&mut self, path: &Path) {
+        if self.file.is_none() {
+            self.file = File::open(path).ok();
+        }
+        let Some(file) = &self.file else {
+            return;
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        if len >= self.requested + Self::STEP {
+            start_writeback(file, self.requested, len - self.requested);
+            self.requested = len;
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, from: u64, len: u64) {
+    use std::os::unix::io::AsRawFd;
+    if let (Ok(from), Ok(len)) = (from.try_into(), len.try_into()) {
+        // SAFETY: sync_file_range on an open file descriptor that `file` keeps alive; no
+        // memory is passed. SYNC_FILE_RANGE_WRITE only starts the writeback.
+        unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _from: u64, _len: u64) {}
+
 /// Whether the tiles of `image` already sit in `file` as a COG wants them: row-major (offsets
 /// increasing), each with GDAL's leader and trailer (what [`crate::io::write`] asks GDAL for).
 fn in_order_with_leaders(file: &File, image: &Image) -> bool {

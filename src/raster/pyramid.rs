@@ -47,12 +47,20 @@ impl Level {
             let cells = (y / 2) * w2..(y / 2 + 1) * w2;
             let sums = &mut level.sum[cells.clone()];
             let counts = &mut level.count[cells];
-            for ((pair, s), c) in row.chunks(2).zip(sums).zip(counts) {
-                for &v in pair {
-                    let ok = v != nodata && v.is_finite();
-                    *s += if ok { f64::from(v) } else { 0.0 };
-                    *c += u32::from(ok);
-                }
+            // Whole pairs in a loop the compiler vectorises, then the odd edge pixel; the sum is
+            // (s + a) + b in that order, as for pixels taken one by one.
+            let pairs = row.chunks_exact(2);
+            let edge = pairs.remainder();
+            let mut cells = sums.iter_mut().zip(counts.iter_mut());
+            for (pair, (s, c)) in pairs.zip(&mut cells) {
+                let ((a, na), (b, nb)) = (valid(pair[0], nodata), valid(pair[1], nodata));
+                *s = *s + a + b;
+                *c += na + nb;
+            }
+            if let (&[v], Some((s, c))) = (edge, cells.next()) {
+                let (a, na) = valid(v, nodata);
+                *s += a;
+                *c += na;
             }
         }
         level
@@ -62,11 +70,23 @@ impl Level {
     pub fn halve(&self) -> Level {
         let (w2, h2) = (self.width.div_ceil(2), self.height.div_ceil(2));
         let mut level = Level::empty(w2, h2);
-        for y in 0..self.height {
-            for x in 0..self.width {
-                let (i, o) = (y * self.width + x, (y / 2) * w2 + x / 2);
-                level.sum[o] += self.sum[i];
-                level.count[o] += self.count[i];
+        let w = self.width.max(1);
+        let rows = self.sum.chunks_exact(w).zip(self.count.chunks_exact(w));
+        for (y, (sum, count)) in rows.take(self.height).enumerate() {
+            let cells = (y / 2) * w2..(y / 2 + 1) * w2;
+            let mut cells = level.sum[cells.clone()]
+                .iter_mut()
+                .zip(&mut level.count[cells]);
+            // As in `from_pixels`: whole pairs, then the odd edge cell, each added in order.
+            let (sums, counts) = (sum.chunks_exact(2), count.chunks_exact(2));
+            let edge = (sums.remainder(), counts.remainder());
+            for ((a, n), (s, c)) in sums.zip(counts).zip(&mut cells) {
+                *s = *s + a[0] + a[1];
+                *c += n[0] + n[1];
+            }
+            if let ((&[a], &[n]), Some((s, c))) = (edge, cells.next()) {
+                *s += a;
+                *c += n;
             }
         }
         level
@@ -95,6 +115,12 @@ impl Level {
             count: vec![0; width * height],
         }
     }
+}
+
+/// A pixel's share of a cell: its value (0 for nodata or a non-finite value) and count.
+fn valid(v: f32, nodata: f32) -> (f64, u32) {
+    let ok = v != nodata && v.is_finite();
+    (if ok { f64::from(v) } else { 0.0 }, u32::from(ok))
 }
 
 /// The rows of one overview level's tiles while windows fill them: a row is handed back whole
