@@ -11,13 +11,6 @@
 //! (its size, 4 bytes) and trailer (its last 4 bytes repeated). The full-resolution IFD keeps all
 //! the tags GDAL wrote (georeferencing, metadata, nodata); an overview's IFD keeps the tags of
 //! its pixels' layout and encoding, marked as a reduced-resolution image.
-//!
-//! The full resolution is not even copied where it can stay: GDAL writes its tiles with their
-//! leaders and trailers, in the order the windows arrive (row-major from the streaming engine),
-//! and where the file system can insert whole blocks at the start of a file (ext4, XFS:
-//! `FALLOC_FL_INSERT_RANGE`) the header, IFDs and overviews are inserted in front of those tiles
-//! and the file is renamed. Elsewhere (tmpfs, tiles out of order) its tiles are copied behind
-//! the overviews into a new file, file to file in the kernel.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -177,12 +170,8 @@ struct Out<'a> {
     file: &'a File,
 }
 
-/// The COG's byte layout: header and IFDs, with every tile offset filled in. The overviews' tiles
-/// follow the IFDs, smallest level first. The full resolution's tiles follow them too, unless
-/// `insert` gives the file system's block size: then they stay where they are in their file and
-/// the header, IFDs and overviews are to be inserted in front of them, in as many whole blocks
-/// as they need. Returns the bytes up to the first tile and that shift (0 without `insert`).
-fn layout(ifds: &mut [Out], bigtiff: bool, insert: Option<u64>) -> (Vec<u8>, u64) {
+/// The COG's byte layout: header and IFDs (with every tile offset filled in) and the data size.
+fn layout(ifds: &mut [Out], bigtiff: bool) -> Vec<u8> {
     let (inline, count_len, entry_len, next_len) = if bigtiff {
         (8u64, 8u64, 20u64, 8u64)
     } else {
@@ -196,8 +185,6 @@ fn layout(ifds: &mut [Out], bigtiff: bool, insert: Option<u64>) -> (Vec<u8>, u64
     let start = (header_len + ghost.len() as u64).next_multiple_of(2);
     let offset_kind = if bigtiff { 16 } else { 4 };
     for out in ifds.iter_mut() {
-        out.entries
-            .retain(|e| e.tag != TILE_OFFSETS && e.tag != TILE_BYTE_COUNTS);
         let n = out.image.offsets.len() as u64;
         for tag in [TILE_OFFSETS, TILE_BYTE_COUNTS] {
             out.entries.push(Entry {
@@ -224,24 +211,12 @@ fn layout(ifds: &mut [Out], bigtiff: bool, insert: Option<u64>) -> (Vec<u8>, u64
     let data_start = start + ifds.iter().map(ifd_len).sum::<u64>();
     // Tile offsets: smallest overview first, full resolution last.
     let mut at = data_start;
-    let mut shift = 0;
-    let last = ifds.len() - 1;
-    for (k, out) in ifds.iter_mut().rev().enumerate() {
-        let offsets: Vec<u64> = match insert {
-            Some(block) if k == last => {
-                shift = at.next_multiple_of(block.max(1));
-                let moved = |&o: &u64| if o == 0 { 0 } else { o + shift };
-                out.image.offsets.iter().map(moved).collect()
-            }
-            _ => {
-                let mut offsets = Vec::with_capacity(out.image.counts.len());
-                for &c in &out.image.counts {
-                    offsets.push(if c == 0 { 0 } else { at + 4 });
-                    at += if c == 0 { 0 } else { 4 + c + trailer(c) };
-                }
-                offsets
-            }
-        };
+    for out in ifds.iter_mut().rev() {
+        let mut offsets = Vec::with_capacity(out.image.counts.len());
+        for &c in &out.image.counts {
+            offsets.push(if c == 0 { 0 } else { at + 4 });
+            at += if c == 0 { 0 } else { 4 + c + trailer(c) };
+        }
         let encode = |values: &[u64]| -> Vec<u8> {
             values
                 .iter()
@@ -315,7 +290,7 @@ fn layout(ifds: &mut [Out], bigtiff: bool, insert: Option<u64>) -> (Vec<u8>, u64
         word(&mut b, next, bigtiff);
         b.extend_from_slice(&values);
     }
-    (b, shift)
+    b
 }
 
 /// Bytes of GDAL's trailer after a tile of `count` bytes: its last 4 bytes, repeated.
@@ -347,10 +322,11 @@ fn overview_entries(level: &Image, main: &Image) -> Vec<Entry> {
 
 /// Write a COG at `dest` from the tiled GeoTIFFs `full` (the full resolution, whose tags it
 /// keeps) and `levels` (its overviews, largest first), all compressed with the same options.
-/// Where `full`'s tiles are already in COG order with their leaders and trailers and
-/// `may_insert` allows, `full` itself becomes the COG ([`insert_in_front`]: renamed to `dest`);
-/// otherwise its tiles are copied behind the overviews into a new file.
-pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path, may_insert: bool) -> Result<()> {
+pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<()> {
+    let fail = |path: &Path, message: String| Error::Write {
+        path: path.to_path_buf(),
+        message: format!("assembling the COG: {message}"),
+    };
     let open = |p: &Path| File::open(p).map_err(|e| fail(p, e.to_string()));
     let files: Vec<File> = std::iter::once(full)
         .chain(levels.iter().copied())
@@ -383,30 +359,11 @@ pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path, may_insert: b
             file,
         });
     }
-    if may_insert && in_order_with_leaders(&files[0], main) {
-        if let Some(done) = insert_in_front(full, &mut ifds, bigtiff, dest) {
-            return done;
-        }
-    }
-    let (head, _) = layout(&mut ifds, bigtiff, None);
+    let head = layout(&mut ifds, bigtiff);
     let out = File::create(dest).map_err(|e| fail(dest, e.to_string()))?;
     let mut w = BufWriter::with_capacity(1 << 20, out);
-    w.write_all(&head).map_err(|e| fail(dest, e.to_string()))?;
-    write_tiles(&ifds, &mut w, full, dest)?;
-    w.flush().map_err(|e| fail(dest, e.to_string()))?;
-    Ok(())
-}
-
-fn fail(path: &Path, message: String) -> Error {
-    Error::Write {
-        path: path.to_path_buf(),
-        message: format!("assembling the COG: {message}"),
-    }
-}
-
-/// Write the tiles of `ifds` (smallest overview first) to `w`, each with its leader and trailer.
-fn write_tiles(ifds: &[Out], w: &mut impl Write, full: &Path, dest: &Path) -> Result<()> {
     let write_err = |e: std::io::Error| fail(dest, e.to_string());
+    w.write_all(&head).map_err(write_err)?;
     for out in ifds.iter().rev() {
         for (&offset, &count) in out.image.offsets.iter().zip(&out.image.counts) {
             if count == 0 {
@@ -418,7 +375,7 @@ fn write_tiles(ifds: &[Out], w: &mut impl Write, full: &Path, dest: &Path) -> Re
             // File to file: the kernel copies (copy_file_range), no pass through this process.
             let mut source = out.file;
             source.seek(SeekFrom::Start(offset)).map_err(read_err)?;
-            let copied = std::io::copy(&mut source.take(count), w).map_err(write_err)?;
+            let copied = std::io::copy(&mut source.take(count), &mut w).map_err(write_err)?;
             if copied != count {
                 return Err(fail(full, format!("a tile of {count} bytes read {copied}")));
             }
@@ -431,218 +388,6 @@ fn write_tiles(ifds: &[Out], w: &mut impl Write, full: &Path, dest: &Path) -> Re
             }
         }
     }
+    w.flush().map_err(write_err)?;
     Ok(())
-}
-
-/// Insert `len` bytes (whole blocks of its file system) at the start of `file`; false where the
-/// file system cannot (only Linux has `FALLOC_FL_INSERT_RANGE`; of its file systems, ext4 and XFS).
-#[cfg(target_os = "linux")]
-pub(crate) fn insert_blocks(file: &File, len: u64) -> bool {
-    use std::os::unix::io::AsRawFd;
-    let Ok(len) = libc::off_t::try_from(len) else {
-        return false;
-    };
-    // SAFETY: fallocate on an open file descriptor that `file` keeps alive; no memory is passed.
-    unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_INSERT_RANGE, 0, len) == 0 }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn insert_blocks(_file: &File, _len: u64) -> bool {
-    false
-}
-
-/// Writeback of the full resolution's file while the windows stream. Before it can shift a
-/// file's blocks, ext4 writes every dirty page of the file to disk and drops it from the page
-/// cache: at the end of a 10980² NDVI that was 0.24 s of 500 MB, all on the critical path. Asked
-/// for as the file grows, that writeback happens beside the streaming, and 0.05 s are left.
-#[derive(Default)]
-pub(crate) struct Writeback {
-    file: Option<File>,
-    requested: u64,
-}
-
-impl Writeback {
-    /// How much the file grows between two requests.
-    const STEP: u64 = 32 << 20;
-
-    /// Ask the kernel to start writing back what `path` gained since the last request, once
-    /// that is [`Writeback::STEP`] or more. Only a request: nothing waits for the disk, and a
-    /// failure (no such file yet) is no error.
-    pub(crate) fn nudge(&mut self, path: &Path) {
-        if self.file.is_none() {
-            self.file = File::open(path).ok();
-        }
-        let Some(file) = &self.file else {
-            return;
-        };
-        let Ok(len) = file.metadata().map(|m| m.len()) else {
-            return;
-        };
-        if len >= self.requested + Self::STEP {
-            start_writeback(file, self.requested, len - self.requested);
-            self.requested = len;
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File, from: u64, len: u64) {
-    use std::os::unix::io::AsRawFd;
-    if let (Ok(from), Ok(len)) = (from.try_into(), len.try_into()) {
-        // SAFETY: sync_file_range on an open file descriptor that `file` keeps alive; no
-        // memory is passed. SYNC_FILE_RANGE_WRITE only starts the writeback.
-        unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE) };
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &File, _from: u64, _len: u64) {}
-
-/// Whether the tiles of `image` already sit in `file` as a COG wants them: row-major (offsets
-/// increasing), each with GDAL's leader and trailer (what [`crate::io::write`] asks GDAL for).
-fn in_order_with_leaders(file: &File, image: &Image) -> bool {
-    let mut previous = 0;
-    let word = |at: u64| {
-        let mut b = [0u8; 4];
-        file.read_exact_at(&mut b, at).ok().map(|()| b)
-    };
-    for (&offset, &count) in image.offsets.iter().zip(&image.counts) {
-        if count == 0 {
-            continue;
-        }
-        if count < 4 || offset < previous + 4 || count > u64::from(u32::MAX) {
-            return false;
-        }
-        let leader = word(offset - 4).map(u32::from_le_bytes);
-        let (last, trailer) = (word(offset + count - 4), word(offset + count));
-        if leader != Some(count as u32) || last.is_none() || last != trailer {
-            return false;
-        }
-        previous = offset + count + 4;
-    }
-    true
-}
-
-/// Make the COG out of the full resolution's own file: insert whole file-system blocks in
-/// front of its tiles (`fallocate(FALLOC_FL_INSERT_RANGE)`, ext4 and XFS), write the header,
-/// IFDs and overviews there, and rename the file to `dest`, so that the full resolution is
-/// neither copied nor read. `None` where the file system cannot insert (the caller copies).
-fn insert_in_front(
-    full: &Path,
-    ifds: &mut [Out],
-    bigtiff: bool,
-    dest: &Path,
-) -> Option<Result<()>> {
-    use std::os::unix::fs::MetadataExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(full)
-        .ok()?;
-    let block = file.metadata().ok()?.blksize();
-    let (head, shift) = layout(ifds, bigtiff, Some(block));
-    if !insert_blocks(&file, shift) {
-        return None;
-    }
-    // From here the file is the COG's: any failure is an error (the file is a temporary).
-    let main = ifds[0].image;
-    let end = main
-        .offsets
-        .iter()
-        .zip(&main.counts)
-        .filter(|(_, &c)| c > 0)
-        .map(|(&o, &c)| o + shift + c + 4)
-        .max()
-        .unwrap_or(shift);
-    let written = (|| -> Result<()> {
-        file.write_all_at(&head, 0)
-            .map_err(|e| fail(dest, e.to_string()))?;
-        let mut w = BufWriter::with_capacity(1 << 20, &file);
-        w.seek(SeekFrom::Start(head.len() as u64))
-            .map_err(|e| fail(dest, e.to_string()))?;
-        write_tiles(&ifds[1..], &mut w, full, dest)?;
-        w.flush().map_err(|e| fail(dest, e.to_string()))?;
-        drop(w);
-        // Whatever GDAL left after the last tile (an IFD it rewrote at the end) is not the COG's.
-        file.set_len(end).map_err(|e| fail(dest, e.to_string()))?;
-        std::fs::rename(full, dest).map_err(|e| fail(dest, e.to_string()))
-    })();
-    Some(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gdal::raster::RasterCreationOptions;
-    use gdal::DriverManager;
-
-    /// A 600 × 500 Float32 tiled GeoTIFF at `path`, its tiles written to the file row by row or
-    /// column by column; with `extra` options, a copy of an empty VRT (the route an assembled COG's full
-    /// resolution takes).
-    fn tiled(path: &Path, extra: &[&str], row_major: bool) {
-        let options = [
-            "TILED=YES",
-            "BLOCKXSIZE=256",
-            "BLOCKYSIZE=256",
-            "COMPRESS=ZSTD",
-        ];
-        let options = RasterCreationOptions::from_iter(options.iter().chain(extra).copied());
-        let mut ds = if extra.is_empty() {
-            DriverManager::get_driver_by_name("GTiff")
-                .expect("GTiff")
-                .create_with_band_type_with_options::<f32, _>(path, 600, 500, 1, &options)
-                .expect("create")
-        } else {
-            DriverManager::get_driver_by_name("VRT")
-                .expect("VRT")
-                .create_with_band_type::<f32, _>("", 600, 500, 1)
-                .expect("vrt")
-                .create_copy(
-                    &DriverManager::get_driver_by_name("GTiff").expect("GTiff"),
-                    path,
-                    &options,
-                )
-                .expect("copy")
-        };
-        let columns: Vec<(usize, usize)> = (0..3)
-            .flat_map(|x| (0..2).map(move |y| (x * 256, y * 256)))
-            .collect();
-        let mut order = columns;
-        if row_major {
-            order.sort_by_key(|&(x, y)| (y, x));
-        }
-        for (x, y) in order {
-            let (w, h) = (256.min(600 - x), 256.min(500 - y));
-            let values = (0..w * h).map(|i| (x + y + i % 13) as f32).collect();
-            let mut buffer = gdal::raster::Buffer::new((w, h), values);
-            let mut band = ds.rasterband(1).expect("band");
-            band.write((x as isize, y as isize), (w, h), &mut buffer)
-                .expect("write");
-            // Each tile to the file as it comes (the block cache would order them).
-            ds.flush_cache().expect("flush");
-        }
-        ds.close().expect("close");
-    }
-
-    fn check(path: &Path) -> bool {
-        let file = File::open(path).expect("open");
-        let image = Image::read(&file).expect("TIFF");
-        in_order_with_leaders(&file, &image)
-    }
-
-    /// Only tiles that GDAL wrote with leaders and trailers, in row-major order, stay in place.
-    #[test]
-    fn only_tiles_with_leaders_in_row_major_order_stay_in_place() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let plain = tmp.path().join("plain.tif");
-        tiled(&plain, &[], true);
-        assert!(!check(&plain), "a plain GeoTIFF has no leaders");
-        let cog_route = ["COPY_SRC_OVERVIEWS=YES", "SPARSE_OK=TRUE"];
-        let rows = tmp.path().join("rows.tif");
-        tiled(&rows, &cog_route, true);
-        assert!(check(&rows), "the COG route's full resolution");
-        let columns = tmp.path().join("columns.tif");
-        tiled(&columns, &cog_route, false);
-        assert!(!check(&columns), "tiles written column by column");
-    }
 }

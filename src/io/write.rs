@@ -1,10 +1,7 @@
-//! Writing index rasters. A tiled output streams into a compressed GeoTIFF under a temporary
-//! name. A Float32 COG streams into a compressed full resolution whose tiles carry the COG's
-//! leaders and trailers, and into one file per overview level, averaged window by window;
-//! [`super::cog`] puts the header, IFDs and overviews in front of the full resolution (or copies
-//! it behind them). Other COGs (class codes, windows that split overview cells) stream into an
-//! uncompressed staging file that GDAL's COG driver compresses. Every output is read back under
-//! its temporary name before a rename publishes it: a failed run leaves nothing under a final name.
+//! Writing index rasters: windows stream into an uncompressed tiled staging GeoTIFF beside the
+//! output (Float32 ones with their average overviews, built window by window), then GDAL's COG
+//! driver compresses it (building the overviews itself only when they are not there yet) into a
+//! temporary name, and a rename publishes it. A failed run leaves nothing under a final name.
 
 use std::path::{Path, PathBuf};
 
@@ -331,19 +328,13 @@ impl CogOptions {
 ///   uncompressed and copied compressed by GDAL's COG driver.
 pub struct IndexWriter<T: GdalType + Copy = f32> {
     final_path: PathBuf,
-    /// Before `stage`: dropped first, so that a dataset still being made is done with its file
-    /// before the guard removes it.
-    dataset: Option<Target>,
     stage: TempPath,
+    dataset: Option<Dataset>,
     classes: bool,
     cog: CogOptions,
     route: Route,
     /// The overview levels, filled as windows arrive (Float32 COGs only).
     pyramid: Option<Pyramid>,
-    /// An assembled COG may be made of its full-resolution file in place (false: copied; tests).
-    in_place: bool,
-    /// The in-place full resolution's pages, sent to disk as it grows.
-    writeback: super::cog::Writeback,
     cell: std::marker::PhantomData<T>,
 }
 
@@ -376,57 +367,6 @@ fn create_tiff<T: GdalType + Copy>(
     let driver = DriverManager::get_driver_by_name("GTiff")?;
     let options = RasterCreationOptions::from_iter(options.iter().map(String::as_str));
     driver.create_with_band_type_with_options::<T, _>(path, size.0, size.1, 1, &options)
-}
-
-/// The full resolution of an assembled COG: a sparse tiled GeoTIFF at `path`, open for writing,
-/// whose tiles GDAL writes each with the COG's leader (its size) and trailer (its last 4 bytes),
-/// in the order they are written. GDAL 3.6 writes those only in a copy made with
-/// `COPY_SRC_OVERVIEWS=YES`, so the file is a copy of an empty VRT of the output's size (every
-/// tile left out: `SPARSE_OK`), described first so that the copy carries the georeferencing and
-/// metadata, and the dataset the copy returns is the one written to (it keeps the compression
-/// level, which a reopened file would not). [`super::cog::assemble`] can then put the header
-/// and overviews in front of these tiles instead of copying them.
-fn create_cog_full_resolution(
-    path: &Path,
-    grid: &Grid,
-    nodata: f64,
-    meta: &OutputMeta,
-    options: &[String],
-) -> gdal::errors::Result<Dataset> {
-    let mut empty = DriverManager::get_driver_by_name("VRT")?.create_with_band_type::<f32, _>(
-        "",
-        grid.width,
-        grid.height,
-        1,
-    )?;
-    describe(&mut empty, grid, nodata, meta)?;
-    let options = RasterCreationOptions::from_iter(
-        options
-            .iter()
-            .map(String::as_str)
-            .chain(["COPY_SRC_OVERVIEWS=YES", "SPARSE_OK=TRUE"]),
-    );
-    empty.create_copy(&DriverManager::get_driver_by_name("GTiff")?, path, &options)
-}
-
-/// The dataset an output's windows are written to, or the thread making it: an assembled COG's
-/// full resolution (a copy that GDAL makes by scanning an empty raster of the output's size,
-/// 0.12 s at 10980²) is made while the first windows are read, and joined at the first write.
-enum Target {
-    Open(Dataset),
-    Making(Making),
-}
-
-/// A dataset being made on a thread of its own; dropped, it waits for the thread, so that no
-/// file appears after its guard was dropped.
-struct Making(Option<std::thread::JoinHandle<gdal::errors::Result<Dataset>>>);
-
-impl Drop for Making {
-    fn drop(&mut self) {
-        if let Some(thread) = self.0.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// Georeferencing, nodata, description, metadata and colours of a new output.
@@ -518,19 +458,9 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         } else {
             cog.tiled_options(float)
         };
-        let target = if route == Route::Assembled {
-            let (path, grid) = (stage.path().to_path_buf(), grid.clone());
-            let (meta, options) = (meta.clone(), options.clone());
-            let thread = std::thread::spawn(move || {
-                create_cog_full_resolution(&path, &grid, nodata, &meta, &options)
-            });
-            Target::Making(Making(Some(thread)))
-        } else {
-            let mut ds = create_tiff::<T>(stage.path(), (grid.width, grid.height), &options)
-                .map_err(fail)?;
-            describe(&mut ds, grid, nodata, meta).map_err(fail)?;
-            Target::Open(ds)
-        };
+        let mut ds =
+            create_tiff::<T>(stage.path(), (grid.width, grid.height), &options).map_err(fail)?;
+        describe(&mut ds, grid, nodata, meta).map_err(fail)?;
         let pyramid = (route != Route::Tiled && averaged && !factors.is_empty()).then(|| Pyramid {
             rows: factors
                 .iter()
@@ -546,14 +476,12 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         });
         let mut writer = IndexWriter {
             final_path: final_path.to_path_buf(),
-            dataset: Some(target),
             stage,
+            dataset: None,
             classes: !meta.colours.is_empty(),
             cog: cog.clone(),
             route,
             pyramid,
-            in_place: true,
-            writeback: super::cog::Writeback::default(),
             cell: std::marker::PhantomData,
         };
         if let Some(p) = writer.pyramid.as_mut() {
@@ -567,43 +495,18 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
                         create_tiff::<f32>(level.path(), size, &options).map_err(fail)?;
                     p.levels.push((level, Some(level_ds)));
                 }
-            } else if let Some(Target::Open(ds)) = writer.dataset.as_mut() {
+            } else {
                 let factors: Vec<i32> = p.factors.iter().map(|&f| f as i32).collect();
                 ds.build_overviews("NONE", &factors, &[]).map_err(fail)?;
             }
         }
+        writer.dataset = Some(ds);
         Ok(writer)
     }
 
     /// The name the output gets when finished.
     pub fn final_path(&self) -> &Path {
         &self.final_path
-    }
-
-    /// Wait for the thread making the dataset, if it is being made.
-    fn ready(&mut self) -> Result<()> {
-        if let Some(Target::Making(making)) = self.dataset.as_mut() {
-            let made = making.0.take().map(|thread| thread.join());
-            self.dataset = match made {
-                Some(Ok(Ok(ds))) => Some(Target::Open(ds)),
-                Some(Ok(Err(e))) => return Err(self.write_error(&e)),
-                Some(Err(_)) | None => {
-                    return Err(Error::Write {
-                        path: self.final_path.clone(),
-                        message: "making the file failed (internal error)".into(),
-                    })
-                }
-            };
-        }
-        Ok(())
-    }
-
-    /// The dataset, once [`IndexWriter::ready`]; `None` after `complete`.
-    fn open(&self) -> Option<&Dataset> {
-        match &self.dataset {
-            Some(Target::Open(ds)) => Some(ds),
-            _ => None,
-        }
     }
 
     fn write_error(&self, e: &gdal::errors::GdalError) -> Error {
@@ -615,13 +518,10 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
 
     /// Write one window. Takes the buffer and hands it back for reuse.
     pub fn write(&mut self, window: Window, data: Vec<T>) -> Result<Vec<T>> {
-        self.ready()?;
-        let Some(ds) = self.open() else {
-            return Err(Error::Write {
-                path: self.final_path.clone(),
-                message: "written after finish (internal error)".into(),
-            });
-        };
+        let ds = self.dataset.as_ref().ok_or_else(|| Error::Write {
+            path: self.final_path.clone(),
+            message: "written after finish (internal error)".into(),
+        })?;
         let mut band = ds.rasterband(1).map_err(|e| self.write_error(&e))?;
         let mut buffer = Buffer::new((window.width, window.height), data);
         band.write(
@@ -631,9 +531,6 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         )
         .map_err(|e| self.write_error(&e))?;
         let data = buffer.into_shape_and_vec().1;
-        if self.route == Route::Assembled && self.in_place {
-            self.writeback.nudge(self.stage.path());
-        }
         if let Some(pixels) = (&data as &dyn std::any::Any).downcast_ref::<Vec<f32>>() {
             self.write_overviews(window, pixels)?;
         }
@@ -644,7 +541,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     /// cells (windows that are whole tiles do); otherwise the COG driver builds the overviews.
     /// A level's rows of tiles go to GDAL once whole.
     fn write_overviews(&mut self, window: Window, pixels: &[f32]) -> Result<()> {
-        let Some((width, height)) = self.open().map(|d| d.raster_size()) else {
+        let Some((width, height)) = self.dataset.as_ref().map(|d| d.raster_size()) else {
             return Ok(());
         };
         let Some(p) = self.pyramid.as_mut().filter(|p| p.complete) else {
@@ -671,9 +568,8 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     }
 
     /// Write finished rows of overview tiles, each to its level.
-    fn write_tile_rows(&mut self, rows: Vec<(usize, TileRow)>) -> Result<()> {
-        self.ready()?;
-        let (Some(p), Some(ds)) = (self.pyramid.as_ref(), self.open()) else {
+    fn write_tile_rows(&self, rows: Vec<(usize, TileRow)>) -> Result<()> {
+        let (Some(p), Some(ds)) = (self.pyramid.as_ref(), self.dataset.as_ref()) else {
             return Ok(());
         };
         for (i, row) in rows {
@@ -708,8 +604,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             .flat_map(|(i, rows)| rows.rest().into_iter().map(move |r| (i, r)))
             .collect();
         self.write_tile_rows(rest)?;
-        self.ready()?;
-        if let Some(Target::Open(ds)) = self.dataset.take() {
+        if let Some(ds) = self.dataset.take() {
             ds.close().map_err(|e| self.write_error(&e))?;
         }
         let mut levels = Vec::new();
@@ -731,7 +626,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         let complete = self.pyramid.as_ref().is_some_and(|p| p.complete);
         if self.route == Route::Assembled && complete {
             let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
-            super::cog::assemble(self.stage.path(), &levels, part.path(), self.in_place)?;
+            super::cog::assemble(self.stage.path(), &levels, part.path())?;
         } else {
             self.copy_with_cog_driver(part.path())?;
         }
@@ -891,10 +786,8 @@ mod tests {
     }
 
     /// A 1300 × 1100 Float32 raster with nodata spots, written in 256² windows (`local`: each
-    /// holds whole overview cells) as a COG of 256² tiles at `path`, assembled `in_place` where
-    /// it is assembled. Returns the route and whether the output is the staging file's inode.
-    fn write_test_cog(path: &Path, local: bool, in_place: bool) -> (Route, bool) {
-        use std::os::unix::fs::MetadataExt;
+    /// holds whole overview cells) as a COG of 256² tiles at `path`.
+    fn write_test_cog(path: &Path, local: bool) -> Route {
         let (w, h) = (1300, 1100);
         let grid = Grid {
             width: w,
@@ -921,10 +814,7 @@ mod tests {
         let mut writer =
             IndexWriter::<f32>::create_for_windows(path, &grid, -9999.0, &meta, &cog, local)
                 .expect("create");
-        writer.in_place = in_place;
         let route = writer.route;
-        writer.ready().expect("the full resolution");
-        let inode = std::fs::metadata(writer.stage.path()).expect("stage").ino();
         for win in &windows {
             let data = (0..win.len())
                 .map(|i| value(win.x + i % win.width, win.y + i / win.width))
@@ -932,60 +822,40 @@ mod tests {
             writer.write(*win, data).expect("write");
         }
         writer.finish().expect("finish");
-        let same = std::fs::metadata(path).expect("output").ino() == inode;
-        (route, same)
-    }
-
-    /// Whether the file system under `dir` inserts blocks into a file (ext4, XFS; not tmpfs).
-    fn inserts_blocks(dir: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let path = dir.join("probe");
-        let file = std::fs::File::create(&path).expect("probe");
-        let block = file.metadata().expect("probe").blksize();
-        file.set_len(4 * block).expect("probe");
-        let done = super::super::cog::insert_blocks(&file, block);
-        std::fs::remove_file(&path).expect("probe");
-        done
+        route
     }
 
     /// The assembled COG against the staged route (what GDAL's COG driver made of the same
-    /// windows before): the same pixels at every level, bit for bit, and the same tile bytes,
-    /// whether its full resolution stayed in place (where the file system inserts blocks) or
-    /// was copied behind the overviews.
+    /// windows before): the same pixels at every level, bit for bit, and the same tile bytes.
     #[test]
     fn an_assembled_cog_has_the_staged_cogs_pixels() {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let inserts = inserts_blocks(tmp.path());
         let mut paths = Vec::new();
-        for (local, in_place) in [(true, true), (true, false), (false, true)] {
-            let path = tmp.path().join(format!("local-{local}-{in_place}.tif"));
-            let (route, same_file) = write_test_cog(&path, local, in_place);
+        for local in [true, false] {
+            let path = tmp.path().join(format!("local-{local}.tif"));
+            let route = write_test_cog(&path, local);
             let expected = if local {
                 Route::Assembled
             } else {
                 Route::Staged
             };
             assert_eq!(route, expected);
-            assert_eq!(same_file, local && in_place && inserts, "{path:?}");
             paths.push(path);
         }
-        // The in-place COG against the copied one and against GDAL's driver's: the same pixels
-        // at every level, bit for bit, and (the same libtiff codec) the same tiles' bytes.
-        let assembled = levels(&paths[0]);
+        let (assembled, staged) = (levels(&paths[0]), levels(&paths[1]));
         assert_eq!(assembled.len(), 4, "full resolution and 3 overviews");
-        for other in &paths[1..] {
-            let other_levels = levels(other);
-            assert_eq!(assembled.len(), other_levels.len(), "{other:?}");
-            for (k, (a, s)) in assembled.iter().zip(&other_levels).enumerate() {
-                assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
-                let same =
-                    a.2.iter()
-                        .zip(&s.2)
-                        .all(|(x, y)| x.to_bits() == y.to_bits());
-                assert!(same, "level {k} of {other:?}: pixels differ");
-            }
-            assert_eq!(tile_bytes(&paths[0]), tile_bytes(other), "{other:?}");
+        assert_eq!(assembled.len(), staged.len());
+        for (k, (a, s)) in assembled.iter().zip(&staged).enumerate() {
+            assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
+            let same =
+                a.2.iter()
+                    .zip(&s.2)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "level {k}: pixels differ");
         }
+        // GDAL's driver compresses with the same libtiff codec: every level's tiles are the
+        // same bytes.
+        assert_eq!(tile_bytes(&paths[0]), tile_bytes(&paths[1]));
     }
 
     /// Every level's tiles, as stored (compressed), full resolution first, row-major.
@@ -1017,32 +887,6 @@ mod tests {
                 tiles
             })
             .collect()
-    }
-
-    /// A writer dropped unfinished, even while its full resolution is still being made on its
-    /// thread, leaves nothing behind.
-    #[test]
-    fn a_writer_dropped_at_once_leaves_no_file() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let grid = Grid {
-            width: 3000,
-            height: 2000,
-            geo_transform: None,
-            crs_wkt: None,
-        };
-        let path = tmp.path().join("dropped.tif");
-        let writer = IndexWriter::<f32>::create(
-            &path,
-            &grid,
-            -9999.0,
-            &OutputMeta::default(),
-            &CogOptions::default(),
-        )
-        .expect("create");
-        assert_eq!(writer.route, Route::Assembled);
-        drop(writer);
-        let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("dir").collect();
-        assert!(left.is_empty(), "{left:?}");
     }
 
     /// A window that splits overview cells after all falls back to GDAL's driver, whole.
