@@ -44,6 +44,9 @@ pub struct Source {
     /// Their layout, as `paddy index --layout` (default cog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Layout>,
+    /// A COG's first overview factor, as `paddy index --first-overview` (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_overview: Option<usize>,
 }
 
 /// A STAC API search (`[sources.stac]`): every item of `collection` over the plots' extent (in
@@ -255,6 +258,17 @@ fn check_numbers(run: &RunFile) -> std::result::Result<(), String> {
     for (key, value, ok, what) in numbers {
         if !ok {
             return Err(format!("{key} = {value}: give {what}"));
+        }
+    }
+    for s in &run.sources {
+        match s.first_overview {
+            Some(n) if !crate::raster::pyramid::is_first_overview(n) => {
+                return Err(format!(
+                    "[[sources]] '{}' first_overview = {n}: give a power of two from 2 to 1024",
+                    s.name
+                ));
+            }
+            _ => {}
         }
     }
     if let Some(threads) = run.machine.threads {
@@ -569,6 +583,23 @@ lswi = "lswi"
         ));
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("jpeg") && e.contains("zstd"), "{e}");
+        // The first overview: a power of two, checked like the command line's.
+        let set = |n: &str| {
+            GOOD.replace(
+                "indices = [\"ndvi\", \"lswi\"]",
+                &format!("indices = [\"ndvi\", \"lswi\"]\nfirst_overview = {n}"),
+            )
+        };
+        let (_d, p) = write(&set("2"));
+        assert_eq!(load(&p).unwrap().run.sources[0].first_overview, Some(2));
+        for bad in ["3", "1", "2048"] {
+            let (_d, p) = write(&set(bad));
+            let e = load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("first_overview") && e.contains("power of two"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn index(ctx: &Ctx, source: usize, tile: usize) -> Result<Outcome> {
             threads: threads.unwrap_or(defaults.threads),
             compress: src.compress.unwrap_or(defaults.compress),
             layout: src.layout.unwrap_or(defaults.layout),
+            first_overview: src.first_overview.unwrap_or(defaults.first_overview),
             ..defaults
         },
         threads,

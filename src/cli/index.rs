@@ -159,6 +159,13 @@ pub struct IndexArgs {
     #[arg(long, value_name = "LAYOUT", value_enum, default_value_t)]
     layout: Layout,
 
+    /// A COG's first overview: 1/N of the full resolution (2, 4, 8, …); the others halve it
+    /// down to one tile. 4 (the default) leaves out the 1/2 level, three quarters of a
+    /// pyramid's cells: a smaller, faster file, and a reader zoomed out less than 4× reads the
+    /// full resolution. 2 is GDAL's pyramid (for files read over HTTP at every zoom).
+    #[arg(long, value_name = "N", default_value_t = crate::raster::pyramid::DEFAULT_FIRST_OVERVIEW, value_parser = super::parse_first_overview)]
+    first_overview: usize,
+
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
@@ -284,6 +291,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
             level: args.level,
             predictor: args.predictor,
             threads,
+            first_overview: args.first_overview,
             ..CogOptions::default()
         },
         threads: args.threads,

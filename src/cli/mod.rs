@@ -110,6 +110,16 @@ fn parse_threads(text: &str) -> std::result::Result<usize, String> {
     }
 }
 
+/// A COG's first overview factor (`--first-overview`): a power of two from 2 to 1024.
+fn parse_first_overview(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if crate::raster::pyramid::is_first_overview(n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not an overview factor: use a power of two from 2 to 1024 (4 is 1/4)"
+        )),
+    }
+}
+
 /// A factor that must be a finite number other than 0 (`--scale`).
 fn parse_scale(text: &str) -> std::result::Result<f64, String> {
     match text.trim().parse::<f64>() {

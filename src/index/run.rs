@@ -14,7 +14,7 @@ use crate::export::qml;
 use crate::io::{
     file_name, finish_all, write_atomic, IndexWriter, OutputMeta, Readers, WarpedFiles,
 };
-use crate::raster::pyramid::{cog_factors, window_is_local};
+use crate::raster::pyramid::window_is_local;
 use crate::raster::{engine, plan_windows, Window, TARGET_WINDOW_PIXELS};
 
 /// Summary of one output, for people and for `--json`.
@@ -246,7 +246,9 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
     let warped = WarpedFiles::create(&plan.warps)?;
     let (width, height) = (plan.grid.width, plan.grid.height);
     let windows = plan_windows(width, height, plan.block_size, TARGET_WINDOW_PIXELS);
-    let top = cog_factors(width, height, plan.cog.block_size)
+    let top = plan
+        .cog
+        .overview_factors(width, height)
         .last()
         .copied()
         .unwrap_or(1);

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use gdal::raster::{
     Buffer, ColorEntry, ColorTable, GdalType, PaletteInterpretation, RasterCreationOptions,
 };
-use gdal::{Dataset, DriverManager, Metadata};
+use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags, Metadata};
 
 use super::gdal_message;
 use crate::error::{Error, Result};
-use crate::raster::pyramid::{cog_factors, window_is_local, Level, TileRow, TileRows};
+use crate::raster::pyramid::{
+    cog_factors, window_is_local, Level, TileRow, TileRows, DEFAULT_FIRST_OVERVIEW,
+};
 use crate::raster::{Grid, Window};
 
 /// Tag of the uncompressed staging file beside an output.
@@ -218,6 +220,9 @@ pub struct CogOptions {
     pub threads: usize,
     /// Tile size in pixels.
     pub block_size: usize,
+    /// A COG's first overview is 1/`first_overview` of the full resolution (a power of two,
+    /// default [`DEFAULT_FIRST_OVERVIEW`]); the others halve it until one tile holds a level.
+    pub first_overview: usize,
 }
 
 impl Default for CogOptions {
@@ -229,6 +234,7 @@ impl Default for CogOptions {
             predictor: Predictor::Auto,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             block_size: 512,
+            first_overview: DEFAULT_FIRST_OVERVIEW,
         }
     }
 }
@@ -241,6 +247,11 @@ impl CogOptions {
             compress: Codec::Deflate,
             ..CogOptions::default()
         }
+    }
+
+    /// The overview factors of a COG of `width` × `height` pixels ([`cog_factors`]).
+    pub fn overview_factors(&self, width: usize, height: usize) -> Vec<usize> {
+        cog_factors(width, height, self.block_size, self.first_overview)
     }
 
     /// The TIFF predictor (1, 2 or 3) for cells that are `float` or not.
@@ -432,7 +443,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             message: gdal_message(&e),
         };
         let float = T::datatype().is_floating();
-        let factors = cog_factors(grid.width, grid.height, cog.block_size);
+        let factors = cog.overview_factors(grid.width, grid.height);
         // Average overviews of Float32 values are built in the stream; class codes (nearest) and
         // other types are left to the COG driver.
         let averaged = meta.colours.is_empty() && T::datatype() == f32::datatype();
@@ -553,10 +564,13 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             return Ok(());
         }
         let mut finished = Vec::new();
+        // Level 1/2 first, halved until each factor of the pyramid (its first may be 1/4 or less).
         let mut level = Level::from_pixels(pixels, window.width, window.height, p.nodata);
+        let mut at_factor = 2;
         for (i, &f) in p.factors.iter().enumerate() {
-            if i > 0 {
+            while at_factor < f {
                 level = level.halve();
+                at_factor *= 2;
             }
             let values = level.values(p.nodata);
             let at = (window.x / f, window.y / f);
@@ -635,28 +649,53 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     }
 
     /// GDAL's COG driver copies the staging file (or, when an assembled COG's windows split
-    /// overview cells after all, its compressed full resolution) to `dest`.
+    /// overview cells after all, its compressed full resolution) to `dest`. Overviews not built
+    /// in the stream (class codes, other types, windows that split overview cells) are built by
+    /// GDAL on that file first, at the pyramid's own factors, and used as they are.
     fn copy_with_cog_driver(&self, dest: &Path) -> Result<()> {
+        let in_stream =
+            self.route == Route::Staged && self.pyramid.as_ref().is_some_and(|p| p.complete);
+        let factors = {
+            let staged = super::open(self.stage.path())?;
+            let (w, h) = staged.raster_size();
+            self.cog.overview_factors(w, h)
+        };
+        if !in_stream && !factors.is_empty() {
+            self.build_overviews(&factors)?;
+        }
         let staged = super::open(self.stage.path())?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
         let mut options = self
             .cog
             .creation_options(self.classes, T::datatype().is_floating());
-        // The staging file's overviews, when built in the stream, are used as they are;
-        // otherwise (a window could not fill its share) they are rebuilt from the file.
-        match (&self.pyramid, self.route) {
-            (Some(p), Route::Staged) if p.complete => {
-                options.push("OVERVIEWS=FORCE_USE_EXISTING".into())
-            }
-            (Some(_), Route::Staged) => options.push("OVERVIEWS=IGNORE_EXISTING".into()),
-            _ => {}
-        }
+        options.push(if factors.is_empty() {
+            "OVERVIEWS=NONE".into()
+        } else {
+            "OVERVIEWS=FORCE_USE_EXISTING".into()
+        });
         let options = RasterCreationOptions::from_iter(options);
         let copy = staged
             .create_copy(&driver, dest, &options)
             .map_err(|e| self.write_error(&e))?;
         copy.close().map_err(|e| self.write_error(&e))?;
         Ok(())
+    }
+
+    /// GDAL builds the staging file's overviews at `factors`: averages, or the nearest class code.
+    fn build_overviews(&self, factors: &[usize]) -> Result<()> {
+        let mut ds = Dataset::open_ex(
+            self.stage.path(),
+            DatasetOptions {
+                open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_UPDATE,
+                ..DatasetOptions::default()
+            },
+        )
+        .map_err(|e| self.write_error(&e))?;
+        let factors: Vec<i32> = factors.iter().map(|&f| f as i32).collect();
+        let resampling = if self.classes { "NEAREST" } else { "AVERAGE" };
+        ds.build_overviews(resampling, &factors, &[])
+            .map_err(|e| self.write_error(&e))?;
+        ds.close().map_err(|e| self.write_error(&e))
     }
 
     /// GDAL's COG copy can end "successfully" with a short file when the disk fills up (the
@@ -843,7 +882,11 @@ mod tests {
             paths.push(path);
         }
         let (assembled, staged) = (levels(&paths[0]), levels(&paths[1]));
-        assert_eq!(assembled.len(), 4, "full resolution and 3 overviews");
+        assert_eq!(
+            assembled.len(),
+            3,
+            "full resolution and 2 overviews (1/4, 1/8)"
+        );
         assert_eq!(assembled.len(), staged.len());
         for (k, (a, s)) in assembled.iter().zip(&staged).enumerate() {
             assert_eq!((a.0, a.1), (s.0, s.1), "level {k}");
@@ -921,7 +964,7 @@ mod tests {
         }
         writer.finish().expect("finish");
         let got = levels(&path);
-        assert_eq!(got.len(), 3, "full resolution and 2 overviews");
+        assert_eq!(got.len(), 2, "full resolution and 1 overview (1/4)");
         assert!(got[0]
             .2
             .iter()

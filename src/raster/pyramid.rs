@@ -6,13 +6,32 @@ use std::collections::HashMap;
 
 use super::Window;
 
-/// Overview factors of a COG with `tile`-pixel tiles: 2, 4, 8, … until a level fits within one
-/// tile each way (the rule of GDAL's COG driver).
-pub fn cog_factors(width: usize, height: usize, tile: usize) -> Vec<usize> {
+/// The first overview's reduction factor by default: 1/4. GDAL's COG driver starts at 1/2; that
+/// level alone is three quarters of a pyramid's cells and a fifth of a Float32 index COG's
+/// bytes and time (BENCHMARKS.md, "The first overview at 1/4"), while a view between 1/2 and 1/4
+/// read from the full resolution costs a local reader (QGIS) little. `--first-overview 2`
+/// restores GDAL's pyramid for files served over HTTP.
+pub const DEFAULT_FIRST_OVERVIEW: usize = 4;
+
+/// Whether `n` can be a COG's first overview factor: a power of two from 2 to 1024.
+pub fn is_first_overview(n: usize) -> bool {
+    (2..=1024).contains(&n) && n.is_power_of_two()
+}
+
+/// Overview factors of a COG with `tile`-pixel tiles whose first level is 1/`first` (a power of
+/// two, at least 2): `first`, 2 × `first`, … until a level fits within one tile each way; none
+/// for a raster that fits within one tile. With `first` 2 this is the rule of GDAL's COG driver.
+pub fn cog_factors(width: usize, height: usize, tile: usize, first: usize) -> Vec<usize> {
+    let tile = tile.max(1);
+    let fits = |k: usize| width.div_ceil(k) <= tile && height.div_ceil(k) <= tile;
     let mut factors = Vec::new();
     let mut k = 1;
-    while width.div_ceil(k) > tile.max(1) || height.div_ceil(k) > tile.max(1) {
-        k *= 2;
+    while !fits(k) {
+        k = if k == 1 {
+            first.next_power_of_two().max(2)
+        } else {
+            k * 2
+        };
         factors.push(k);
     }
     factors
@@ -218,10 +237,17 @@ mod tests {
 
     #[test]
     fn factors_follow_the_cog_rule() {
-        assert_eq!(cog_factors(10980, 10980, 512), [2, 4, 8, 16, 32]);
-        assert_eq!(cog_factors(512, 512, 512), Vec::<usize>::new());
-        assert_eq!(cog_factors(513, 10, 512), [2]);
-        assert_eq!(cog_factors(300, 2000, 512), [2, 4]);
+        // GDAL's rule with 2.
+        assert_eq!(cog_factors(10980, 10980, 512, 2), [2, 4, 8, 16, 32]);
+        assert_eq!(cog_factors(512, 512, 512, 2), Vec::<usize>::new());
+        assert_eq!(cog_factors(513, 10, 512, 2), [2]);
+        assert_eq!(cog_factors(300, 2000, 512, 2), [2, 4]);
+        // From 1/4: the same coarse levels; a raster over one tile still gets one level.
+        assert_eq!(cog_factors(10980, 10980, 512, 4), [4, 8, 16, 32]);
+        assert_eq!(cog_factors(512, 512, 512, 4), Vec::<usize>::new());
+        assert_eq!(cog_factors(513, 10, 512, 4), [4]);
+        assert_eq!(cog_factors(300, 2000, 512, 4), [4]);
+        assert_eq!(cog_factors(10980, 10980, 512, 64), [64]);
     }
 
     #[test]

@@ -131,8 +131,54 @@ fn the_default_output_is_a_valid_cog_with_the_tiled_outputs_pixels() {
         "index", t, "-i", "ndvi,evi", "-o", "tiled", "--layout", "tiled", "-q",
     ];
     paddy_ok(tmp.path(), &args);
-    for name in ["big_ndvi.tif", "big_evi.tif"] {
-        let cog = tmp.path().join("cog").join(name);
+    let args = [
+        "index",
+        t,
+        "-i",
+        "ndvi",
+        "-o",
+        "cog2",
+        "--first-overview",
+        "2",
+        "-q",
+    ];
+    paddy_ok(tmp.path(), &args);
+    // A factor that is no power of two is refused before any work, naming what is allowed.
+    let out = paddy(
+        tmp.path(),
+        &[
+            "index",
+            t,
+            "-i",
+            "ndvi",
+            "-o",
+            "bad",
+            "--first-overview",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("power of two"), "{err}");
+    assert!(!tmp.path().join("bad").exists());
+    // The pyramid's levels: 1/4 and 1/8 by default, GDAL's 1/2, 1/4 and 1/8 from 2.
+    for (dir, sizes) in [
+        ("cog", &[(625, 475), (313, 238)][..]),
+        ("cog2", &[(1250, 950), (625, 475), (313, 238)][..]),
+    ] {
+        let ds = gdal::Dataset::open(tmp.path().join(dir).join("big_ndvi.tif")).unwrap();
+        let band = ds.rasterband(1).unwrap();
+        let got: Vec<(usize, usize)> = (0..band.overview_count().unwrap() as usize)
+            .map(|i| band.overview(i).unwrap().size())
+            .collect();
+        assert_eq!(got, sizes, "{dir}");
+    }
+    for (dir, name) in [
+        ("cog", "big_ndvi.tif"),
+        ("cog", "big_evi.tif"),
+        ("cog2", "big_ndvi.tif"),
+    ] {
+        let cog = tmp.path().join(dir).join(name);
         check_cog(&cog);
         if let Some(said) = gdal_validator(&cog) {
             assert!(
@@ -178,7 +224,9 @@ fn the_cogs_overviews_are_averages_of_the_full_resolution() {
     let full = read_band(&path, 1);
     let ds = gdal::Dataset::open(&path).unwrap();
     let band = ds.rasterband(1).unwrap();
-    for (i, f) in [(0usize, 2usize), (1, 4), (2, 8)] {
+    // 2500 × 1900 with 512² tiles: the default pyramid is 1/4 and 1/8.
+    assert_eq!(band.overview_count().unwrap(), 2);
+    for (i, f) in [(0usize, 4usize), (1, 8)] {
         let o = band.overview(i).unwrap();
         let (w, h) = o.size();
         assert_eq!((w, h), (full.width.div_ceil(f), full.height.div_ceil(f)));

@@ -165,7 +165,8 @@ fn layouts_codecs_and_predictors_hold_the_same_values() {
 /// A COG's overviews are the means of the valid full-resolution pixels under each cell (float64
 /// re-computation from the full-resolution output), whether paddy built them in the stream
 /// (windows that are whole tiles) or left them to GDAL (an input stored in strips, level 1
-/// checked). Real texture: the Haiti RGBN image, four times enlarged, with a nodata border
+/// checked), at the default factors (1/4, 1/8) and with `--first-overview 2` (1/2, 1/4, 1/8).
+/// Real texture: the Haiti RGBN image, four times enlarged, with a nodata border
 /// whose edges fall inside overview cells.
 #[test]
 fn cog_overviews_are_means_of_the_valid_pixels() {
@@ -175,7 +176,7 @@ fn cog_overviews_are_means_of_the_valid_pixels() {
     };
     let dir = tempfile::tempdir().unwrap();
     let src = data.join("haiti_rgbn/rgbn.tif");
-    for (name, layout, levels_checked) in [
+    for (name, layout, levels_checked, first) in [
         (
             "tiled",
             &[
@@ -186,9 +187,12 @@ fn cog_overviews_are_means_of_the_valid_pixels() {
                 "-co",
                 "BLOCKYSIZE=256",
             ][..],
-            3,
+            2,
+            None,
         ),
-        ("strips", &[][..], 1),
+        ("tiled2", &["-co", "TILED=YES"][..], 3, Some("2")),
+        ("strips", &[][..], 1, None),
+        ("strips2", &[][..], 1, Some("2")),
     ] {
         let input = dir.path().join(format!("{name}.tif"));
         let ok = Command::new("gdal_translate")
@@ -218,6 +222,8 @@ fn cog_overviews_are_means_of_the_valid_pixels() {
                 "--out",
                 out.to_str().unwrap(),
                 "-q",
+                "--first-overview",
+                first.unwrap_or("4"),
             ],
         );
         let path = out.join(format!("{name}_ndvi.tif"));
@@ -226,13 +232,14 @@ fn cog_overviews_are_means_of_the_valid_pixels() {
         assert!(full.data.contains(&nodata), "{name}: no nodata border");
         let ds = gdal::Dataset::open(&path).unwrap();
         let band = ds.rasterband(1).unwrap();
+        // 2240 × 1720 with 512² tiles: 1/2, 1/4 and 1/8 by GDAL's rule, 1/4 and 1/8 by default.
+        let factors: &[usize] = if first.is_some() { &[2, 4, 8] } else { &[4, 8] };
         assert_eq!(
-            band.overview_count().unwrap(),
-            3,
-            "{name}: 2240 × 1720 gets 3 levels"
+            band.overview_count().unwrap() as usize,
+            factors.len(),
+            "{name}: levels {factors:?}"
         );
-        for level in 0..levels_checked {
-            let f = 2usize << level;
+        for (level, &f) in factors.iter().enumerate().take(levels_checked) {
             let ov = band.overview(level).unwrap();
             let (w, h) = ov.size();
             assert_eq!((w, h), (full.width.div_ceil(f), full.height.div_ceil(f)));
