@@ -932,6 +932,67 @@ mod tests {
             .collect()
     }
 
+    /// Class codes (nearest, built by GDAL on the staging file) get the same pyramid as the
+    /// averaged index values: 1/4 and 1/8 by default, GDAL's 1/2, 1/4 and 1/8 from 2; each
+    /// overview cell is one of the codes under it, and the file is a COG.
+    #[test]
+    fn class_codes_get_the_same_pyramid() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (w, h) = (1300usize, 1100usize);
+        let grid = Grid {
+            width: w,
+            height: h,
+            geo_transform: Some([500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0]),
+            crs_wkt: None,
+        };
+        let meta = OutputMeta {
+            description: "stage".into(),
+            colours: vec![(1, [10, 20, 30]), (2, [40, 50, 60]), (3, [70, 80, 90])],
+            ..OutputMeta::default()
+        };
+        let code = |x: usize, y: usize| 1 + ((x / 37 + y / 53) % 3) as u8;
+        for (first, sizes) in [
+            (4usize, vec![(325usize, 275usize), (163, 138)]),
+            (2, vec![(650, 550), (325, 275), (163, 138)]),
+        ] {
+            let cog = CogOptions {
+                threads: 1,
+                block_size: 256,
+                first_overview: first,
+                ..CogOptions::default()
+            };
+            let path = tmp.path().join(format!("stage-{first}.tif"));
+            let mut writer =
+                IndexWriter::<u8>::create(&path, &grid, 0.0, &meta, &cog).expect("create");
+            for win in crate::raster::plan_windows(w, h, (256, 256), 1 << 16) {
+                let data = (0..win.len())
+                    .map(|i| code(win.x + i % win.width, win.y + i / win.width))
+                    .collect();
+                writer.write(win, data).expect("write");
+            }
+            writer.finish().expect("finish");
+            let ds = Dataset::open(&path).expect("open");
+            assert_eq!(
+                ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE").as_deref(),
+                Some("COG")
+            );
+            let band = ds.rasterband(1).expect("band");
+            let n = band.overview_count().expect("count") as usize;
+            let got: Vec<(usize, usize)> = (0..n)
+                .map(|i| band.overview(i).expect("overview").size())
+                .collect();
+            assert_eq!(got, sizes, "first overview 1/{first}");
+            for i in 0..n {
+                let o = band.overview(i).expect("overview");
+                let (ow, oh) = o.size();
+                let v = o
+                    .read_as::<u8>((0, 0), (ow, oh), (ow, oh), None)
+                    .expect("read");
+                assert!(v.data().iter().all(|c| (1..=3).contains(c)), "level {i}");
+            }
+        }
+    }
+
     /// A window that splits overview cells after all falls back to GDAL's driver, whole.
     #[test]
     fn windows_that_split_overview_cells_still_make_a_cog() {
