@@ -356,7 +356,8 @@ fn transplanting_of(
     rise.map(|r| (Dated::around(r, SEASON_START_SPREAD), "season start"))
 }
 
-/// Analyse one plot.
+/// Analyse one plot: what its observations show ([`observe`]), then its dates and stage
+/// ([`conclude`]).
 pub fn analyse(
     id: &str,
     class: &str,
@@ -365,14 +366,48 @@ pub fn analyse(
     lswi: Option<&PlotSeries>,
     s: &Settings,
 ) -> PlotStage {
+    conclude(
+        id,
+        class,
+        transplanted,
+        &observe(transplanted, vi, lswi, s),
+        s,
+    )
+}
+
+/// What one plot's observations show by the date, whatever the scene's calibration and the
+/// stage table say: the smoothed curve, the season, the onset of flooding and the heading seen.
+/// A second pass with the scene's calibration ([`conclude`] again) reuses it.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    vi: PlotSeries,
+    points: Vec<(f64, f64)>,
+    curve: Daily,
+    residual: f64,
+    season: Option<Season>,
+    no_season: Option<String>,
+    flood: Option<flooding::Transplanting>,
+    unflooded: bool,
+    observed_heading: Option<Peak>,
+    rise: Option<f64>,
+}
+
+/// The first half of [`analyse`]: the observations up to `s.at` smoothed, the season, the
+/// onset of flooding and the top of the observations.
+pub fn observe(
+    transplanted: Option<Date>,
+    vi: &PlotSeries,
+    lswi: Option<&PlotSeries>,
+    s: &Settings,
+) -> Observed {
     let at = f64::from(s.at.days_since_epoch());
     let from = s
         .from
         .map_or(at - SEASON_SPAN, |d| f64::from(d.days_since_epoch()));
-    let starts = s.table.get(class);
     // Only what was observed by `at`: the stage on a past date is the one a run on that date
     // would have given.
-    let vi = &observed_by(vi, at);
+    let observed = observed_by(vi, at);
+    let vi = &observed;
     let points: Vec<(f64, f64)> = vi
         .days
         .iter()
@@ -423,6 +458,44 @@ pub fn analyse(
         .map(|x| x.start)
         .or(green_up)
         .filter(|_| !unflooded);
+    Observed {
+        vi: observed,
+        points,
+        curve,
+        residual,
+        season,
+        no_season,
+        flood,
+        unflooded,
+        observed_heading,
+        rise,
+    }
+}
+
+/// The second half of [`analyse`]: transplanting, heading and the stage at `s.at` from what
+/// the plot's observations showed, with the stage table and the scene's calibration of `s`.
+pub fn conclude(
+    id: &str,
+    class: &str,
+    transplanted: Option<Date>,
+    o: &Observed,
+    s: &Settings,
+) -> PlotStage {
+    let at = f64::from(s.at.days_since_epoch());
+    let starts = s.table.get(class);
+    let Observed {
+        vi,
+        points,
+        curve,
+        residual,
+        season,
+        no_season,
+        flood,
+        unflooded,
+        observed_heading,
+        rise,
+    } = o.clone();
+    let vi = &vi;
     let transplanting = transplanting_of(
         transplanted,
         flood.as_ref(),

@@ -258,12 +258,13 @@ pub fn run_with_table(
     })
 }
 
-/// Every plot analysed; then, once the scene's well-dated plots have measured when the water
-/// signal ends after transplanting and when each class heads ([`calibrate::calibrate`]): every
-/// plot analysed again with the class's stages moved where a class heads days away from the
-/// stage table, else the plots dated by the onset of flooding whose water signal has ended, or
-/// all of them where the scene's puddling lead counts ([`calibrate::Calibration::lead`]: it moves
-/// the point estimate and widens the bracket of each).
+/// Every plot observed ([`analyse::observe`]) and concluded ([`analyse::conclude`]); then, once
+/// the scene's well-dated plots have measured when the water signal ends after transplanting and
+/// when each class heads ([`calibrate::calibrate`]): every plot concluded again from the same
+/// observations with the class's stages moved where a class heads days away from the stage
+/// table, else the plots dated by the onset of flooding whose water signal has ended, or all of
+/// them where the scene's puddling lead counts ([`calibrate::Calibration::lead`]: it moves the
+/// point estimate and widens the bracket of each).
 fn analyse_plots<'a>(
     inputs: &[(&str, String, Option<Date>)],
     vi: &[series::PlotSeries],
@@ -272,18 +273,17 @@ fn analyse_plots<'a>(
     settings: &analyse::Settings<'a>,
     threads: Option<usize>,
 ) -> Result<Vec<PlotStage>> {
+    // What each plot's observations show does not depend on the scene's calibration: observed
+    // once, side by side on the run's workers, in the table's order, and concluded again below
+    // where the calibration counts.
+    let observed: Vec<analyse::Observed> =
+        crate::raster::engine::map(inputs, threads, |i, (_, _, transplanted)| {
+            analyse::observe(*transplanted, &vi[i], lswi.map(|s| &s[i]), settings)
+        })?;
     let analyse_plot = |i: usize, settings: &analyse::Settings| {
         let (id, class, transplanted) = &inputs[i];
-        analyse::analyse(
-            id,
-            class,
-            *transplanted,
-            &vi[i],
-            lswi.map(|s| &s[i]),
-            settings,
-        )
+        analyse::conclude(id, class, *transplanted, &observed[i], settings)
     };
-    // Each plot on its own: side by side on the run's workers, in the table's order.
     let mut plots: Vec<PlotStage> =
         crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, settings))?;
     let days: Vec<f64> = dates
