@@ -571,7 +571,9 @@ lswi = "lswi"
         // Unset keys stay out of the settings a unit's key hashes; set ones go in.
         let json = serde_json::to_string(&plain.run.sources[0]).unwrap();
         assert!(
-            !json.contains("compress") && !json.contains("layout"),
+            !json.contains("compress")
+                && !json.contains("layout")
+                && !json.contains("first_overview"),
             "{json}"
         );
         assert!(serde_json::to_string(&chosen.run.sources[0])
