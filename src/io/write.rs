@@ -344,6 +344,8 @@ pub struct IndexWriter<T: GdalType + Copy = f32> {
     classes: bool,
     cog: CogOptions,
     route: Route,
+    /// The COG's overview factors ([`CogOptions::overview_factors`]).
+    factors: Vec<usize>,
     /// The overview levels, filled as windows arrive (Float32 COGs only).
     pyramid: Option<Pyramid>,
     cell: std::marker::PhantomData<T>,
@@ -357,12 +359,11 @@ enum Route {
     Staged,
 }
 
-/// Overviews built in the stream: their factors, the nodata value, whether every window so far
+/// Overviews built in the stream (at the writer's factors): the nodata value, whether every window so far
 /// could fill its share (if one could not, the COG driver rebuilds them from the file), each
 /// level's rows of tiles being filled, and, when the COG is assembled, each level's own
 /// compressed file.
 struct Pyramid {
-    factors: Vec<usize>,
     nodata: f32,
     complete: bool,
     rows: Vec<TileRows>,
@@ -480,7 +481,6 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
                     TileRows::new(size.0, size.1, cog.block_size, nodata as f32)
                 })
                 .collect(),
-            factors,
             nodata: nodata as f32,
             complete: true,
             levels: Vec::new(),
@@ -492,12 +492,13 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             classes: !meta.colours.is_empty(),
             cog: cog.clone(),
             route,
+            factors,
             pyramid,
             cell: std::marker::PhantomData,
         };
         if let Some(p) = writer.pyramid.as_mut() {
             if route == Route::Assembled {
-                for (i, &f) in p.factors.iter().enumerate() {
+                for (i, &f) in writer.factors.iter().enumerate() {
                     let path =
                         PathBuf::from(format!("{}.o{}", writer.stage.path().display(), i + 1));
                     let level = TempPath::at(path);
@@ -507,7 +508,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
                     p.levels.push((level, Some(level_ds)));
                 }
             } else {
-                let factors: Vec<i32> = p.factors.iter().map(|&f| f as i32).collect();
+                let factors: Vec<i32> = writer.factors.iter().map(|&f| f as i32).collect();
                 ds.build_overviews("NONE", &factors, &[]).map_err(fail)?;
             }
         }
@@ -558,7 +559,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         let Some(p) = self.pyramid.as_mut().filter(|p| p.complete) else {
             return Ok(());
         };
-        let top = p.factors.last().copied().unwrap_or(1);
+        let top = self.factors.last().copied().unwrap_or(1);
         if !window_is_local(&window, width, height, top) {
             p.complete = false;
             return Ok(());
@@ -567,7 +568,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         // Level 1/2 first, halved until each factor of the pyramid (its first may be 1/4 or less).
         let mut level = Level::from_pixels(pixels, window.width, window.height, p.nodata);
         let mut at_factor = 2;
-        for (i, &f) in p.factors.iter().enumerate() {
+        for (i, &f) in self.factors.iter().enumerate() {
             while at_factor < f {
                 level = level.halve();
                 at_factor *= 2;
@@ -655,20 +656,15 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
     fn copy_with_cog_driver(&self, dest: &Path) -> Result<()> {
         let in_stream =
             self.route == Route::Staged && self.pyramid.as_ref().is_some_and(|p| p.complete);
-        let factors = {
-            let staged = super::open(self.stage.path())?;
-            let (w, h) = staged.raster_size();
-            self.cog.overview_factors(w, h)
-        };
-        if !in_stream && !factors.is_empty() {
-            self.build_overviews(&factors)?;
+        if !in_stream && !self.factors.is_empty() {
+            self.build_overviews()?;
         }
         let staged = super::open(self.stage.path())?;
         let driver = DriverManager::get_driver_by_name("COG").map_err(|e| self.write_error(&e))?;
         let mut options = self
             .cog
             .creation_options(self.classes, T::datatype().is_floating());
-        options.push(if factors.is_empty() {
+        options.push(if self.factors.is_empty() {
             "OVERVIEWS=NONE".into()
         } else {
             "OVERVIEWS=FORCE_USE_EXISTING".into()
@@ -681,8 +677,9 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
         Ok(())
     }
 
-    /// GDAL builds the staging file's overviews at `factors`: averages, or the nearest class code.
-    fn build_overviews(&self, factors: &[usize]) -> Result<()> {
+    /// GDAL builds the staging file's overviews at the writer's factors: averages, or the
+    /// nearest class code.
+    fn build_overviews(&self) -> Result<()> {
         let mut ds = Dataset::open_ex(
             self.stage.path(),
             DatasetOptions {
@@ -691,7 +688,7 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             },
         )
         .map_err(|e| self.write_error(&e))?;
-        let factors: Vec<i32> = factors.iter().map(|&f| f as i32).collect();
+        let factors: Vec<i32> = self.factors.iter().map(|&f| f as i32).collect();
         let resampling = if self.classes { "NEAREST" } else { "AVERAGE" };
         ds.build_overviews(resampling, &factors, &[])
             .map_err(|e| self.write_error(&e))?;
