@@ -483,47 +483,41 @@ pub fn conclude(
 ) -> PlotStage {
     let at = f64::from(s.at.days_since_epoch());
     let starts = s.table.get(class);
-    let Observed {
-        vi,
-        points,
-        curve,
-        residual,
-        season,
-        no_season,
-        flood,
-        unflooded,
-        observed_heading,
-        rise,
-    } = o.clone();
-    let vi = &vi;
     let transplanting = transplanting_of(
         transplanted,
-        flood.as_ref(),
+        o.flood.as_ref(),
         s.calibration,
         class,
-        observed_heading.as_ref(),
+        o.observed_heading.as_ref(),
         starts,
-        rise,
+        o.rise,
     );
     let dat = transplanting.map(|(t, _)| at - t.day);
-    let fitted = observed_heading.filter(Peak::fitted);
-    let (heading, heading_source) = heading_of(observed_heading, transplanting, starts);
+    let fitted = o.observed_heading.filter(Peak::fitted);
+    let (heading, heading_source) = heading_of(o.observed_heading, transplanting, starts);
     let days_to_heading = heading.map(|h| h.day - at);
-    let maturity = season
+    let maturity = o
+        .season
         .as_ref()
         .and_then(|x| x.steepest_decline.or(x.end))
         .and_then(day_to_date);
 
-    let cues = curve_cues(&curve, season.as_ref(), observed_heading.as_ref(), vi, at);
+    let cues = curve_cues(
+        &o.curve,
+        o.season.as_ref(),
+        o.observed_heading.as_ref(),
+        &o.vi,
+        at,
+    );
     let mut call = explained(
         reconcile(s.table, class, dat, &cues),
         s.at,
-        points.is_empty(),
-        unflooded,
-        no_season.as_deref(),
+        o.points.is_empty(),
+        o.unflooded,
+        o.no_season.as_deref(),
         transplanting,
     );
-    if let Some(note) = onset_note(transplanting, flood.as_ref(), s.calibration, class) {
+    if let Some(note) = onset_note(transplanting, o.flood.as_ref(), s.calibration, class) {
         call.reason.push_str(&note);
     }
     if let Some(h) = s.calibration.and_then(|c| c.heading(class)) {
@@ -537,7 +531,7 @@ pub fn conclude(
             h.days - h.table
         ));
     }
-    let recent = vi.days.iter().any(|&d| d > at - RECENT_DAYS);
+    let recent = o.vi.days.iter().any(|&d| d > at - RECENT_DAYS);
     let timing = Timing {
         dat: transplanting.map(|(t, _)| (at - t.latest, at - t.earliest)),
         from_heading: fitted.map(|h| (at - h.latest, at - h.earliest)),
@@ -550,25 +544,25 @@ pub fn conclude(
         unknown_class: starts.is_none(),
         call,
         confidence,
-        valid_dates: points.len(),
-        dropped_dates: vi.dropped.clone(),
+        valid_dates: o.points.len(),
+        dropped_dates: o.vi.dropped.clone(),
         transplanting: transplanting.and_then(|(t, _)| t.date()),
         transplanting_range: transplanting.map(|(t, _)| t),
         transplanting_source: transplanting.map_or("", |(_, s)| s),
-        flooding: flood.and_then(|f| day_to_date(f.first_flooded)),
-        flood,
+        flooding: o.flood.and_then(|f| day_to_date(f.first_flooded)),
+        flood: o.flood,
         days_after_transplanting: dat,
-        season,
-        no_season,
+        season: o.season,
+        no_season: o.no_season.clone(),
         heading: heading.and_then(|h| h.date()),
         heading_range: heading,
         heading_source,
-        heading_curve: observed_heading.and_then(|h| day_to_date(h.day)),
+        heading_curve: o.observed_heading.and_then(|h| day_to_date(h.day)),
         days_to_heading,
         maturity,
-        residual,
-        points,
-        curve,
+        residual: o.residual,
+        points: o.points.clone(),
+        curve: o.curve.clone(),
     }
 }
 
