@@ -261,14 +261,14 @@ fn check_numbers(run: &RunFile) -> std::result::Result<(), String> {
         }
     }
     for s in &run.sources {
-        match s.first_overview {
-            Some(n) if !crate::raster::pyramid::is_first_overview(n) => {
-                return Err(format!(
-                    "[[sources]] '{}' first_overview = {n}: give a power of two from 2 to 1024",
-                    s.name
-                ));
-            }
-            _ => {}
+        if let Some(n) = s
+            .first_overview
+            .filter(|&n| !crate::raster::pyramid::is_first_overview(n))
+        {
+            return Err(format!(
+                "[[sources]] '{}' first_overview = {n}: give a power of two from 2 to 1024",
+                s.name
+            ));
         }
     }
     if let Some(threads) = run.machine.threads {
