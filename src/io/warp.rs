@@ -124,11 +124,17 @@ pub fn resample(path: &Path, band: usize, grid: &Grid, resampling: &str) -> Resu
             message: format!("the file has {count} band(s)"),
         });
     }
-    // One band only: a VRT of the chosen band (gdalwarp in GDAL 3.6 has no -srcband).
-    let options =
-        gdal::programs::raster::BuildVRTOptions::new(["-b".to_string(), band.to_string()])
-            .map_err(fail)?;
-    let single = gdal::programs::raster::build_vrt(None, &[src], Some(options)).map_err(fail)?;
+    // One band only: a VRT of the chosen band (gdalwarp in GDAL 3.6 has no -srcband), unless
+    // the file has no other. The VRT reads through a working buffer of doubles: a fifth of
+    // the warp of a single-band index raster.
+    let single = if count == 1 {
+        src
+    } else {
+        let options =
+            gdal::programs::raster::BuildVRTOptions::new(["-b".to_string(), band.to_string()])
+                .map_err(fail)?;
+        gdal::programs::raster::build_vrt(None, &[src], Some(options)).map_err(fail)?
+    };
     let (scale, offset) = {
         let b = single.rasterband(1).map_err(fail)?;
         (b.scale().unwrap_or(1.0), b.offset().unwrap_or(0.0))
