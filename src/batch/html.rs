@@ -75,6 +75,8 @@ tbody tr:nth-child(even){background:#f8f9f7}
 .other-shard{background:#ececec;color:#555}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:16px}
 .rx{display:grid;grid-template-columns:1fr;gap:16px}
+details.earlier{margin-top:12px}
+details.earlier ul{columns:20em;font-size:.9em;overflow-wrap:anywhere}
 figure{margin:0;border:1px solid var(--rule);border-radius:6px;padding:8px;background:#fff;min-width:0}
 figure img{display:block;max-width:100%;height:auto;margin:0 auto}
 figcaption{font-size:.85em;color:var(--muted);margin-top:6px;overflow-wrap:anywhere}
@@ -507,19 +509,48 @@ fn figure(out: &mut String, unit: &UnitReport, path: &str, run_dir: &Path) {
     out.push_str("</figure>\n");
 }
 
+/// The maps: embedded for the units this run computed and for the stage (tonight's news and
+/// the season's state); the maps of units kept from earlier runs as links only, so that a
+/// night's page of a county's season stays a few megabytes instead of carrying every date's
+/// maps again (62 index maps made the page 44 MB).
 fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
     let maps = looks(report, |k| k != UnitKind::Prescribe);
     if maps.is_empty() {
         return;
     }
+    let (shown, earlier): (Vec<_>, Vec<_>) = maps
+        .into_iter()
+        .partition(|(u, _)| u.status != Status::SkippedUpToDate || u.kind == UnitKind::Stage);
     out.push_str(&format!(
-        "<section>\n<h2>{}</h2>\n<div class=\"grid\">\n",
+        "<section>\n<h2>{}</h2>\n",
         esc(&t("report.quicklooks"))
     ));
-    for (unit, path) in maps {
-        figure(out, unit, path, run_dir);
+    if !shown.is_empty() {
+        out.push_str("<div class=\"grid\">\n");
+        for (unit, path) in shown {
+            figure(out, unit, path, run_dir);
+        }
+        out.push_str("</div>\n");
     }
-    out.push_str("</div>\n</section>\n");
+    if !earlier.is_empty() {
+        out.push_str(&format!(
+            "<details class=\"earlier\">\n<summary>{}</summary>\n<ul>\n",
+            esc(&tf(
+                "report.quicklooks_earlier",
+                &[("n", &earlier.len().to_string())]
+            ))
+        ));
+        for (unit, path) in earlier {
+            out.push_str(&format!(
+                "<li><a href=\"{}\">{}</a> · {}</li>\n",
+                href(path),
+                esc(path),
+                esc(&unit.id)
+            ));
+        }
+        out.push_str("</ul>\n</details>\n");
+    }
+    out.push_str("</section>\n");
 }
 
 fn units(out: &mut String, units: &[UnitReport]) {
@@ -1033,6 +1064,45 @@ mod tests {
         std::fs::create_dir(dir.path().join("rx/missing.png")).unwrap();
         let html = render(&sample(), dir.path());
         assert!(html.contains("(quicklook missing: rx/missing.png)"));
+    }
+
+    #[test]
+    fn maps_kept_from_earlier_runs_are_links_and_tonights_are_embedded() {
+        let (dir, bytes) = run_dir();
+        let mut report = sample();
+        // The same map as up to date from an earlier run, and a stage map kept as well.
+        let mut earlier = report.units[0].clone();
+        earlier.id = "index:s2_20260601".into();
+        earlier.status = Status::SkippedUpToDate;
+        let stage = unit(
+            "stage:plots",
+            "stage",
+            Status::SkippedUpToDate,
+            &[("index/s2 20260607/NDVI.png", "quicklook")],
+        );
+        report.units.extend([earlier, stage]);
+        let html = render(&report, dir.path());
+        // Tonight's index map and the stage's are embedded; the earlier one is a link.
+        let srcs = attrs(&html, "src");
+        assert_eq!(srcs.len(), 2, "{srcs:?}");
+        for src in srcs {
+            let b64 = src.strip_prefix("data:image/png;base64,").unwrap();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
+            assert_eq!(decoded, bytes);
+        }
+        let details = &html[html.find("<details class=\"earlier\">").expect("a list")..];
+        assert!(
+            details.contains("Maps kept from earlier runs (1)"),
+            "{details}"
+        );
+        assert!(details.contains(
+            "<li><a href=\"index/s2%2020260607/NDVI.png\">index/s2 20260607/NDVI.png</a> · index:s2_20260601</li>"
+        ));
+        assert_well_formed(&html);
+        // Without earlier units there is no list.
+        assert!(!render(&sample(), dir.path()).contains("<details class=\"earlier\""));
     }
 
     #[test]
