@@ -180,21 +180,32 @@ pub fn series_of_table(
     let mut out = Vec::with_capacity(dated.len());
     let mut column = 0;
     for series in dated {
-        let mut per_plot = vec![PlotSeries::default(); table.rows.len()];
-        for d in series.iter() {
-            for (row, s) in table.rows.iter().zip(per_plot.iter_mut()) {
-                let stats = &row.stats[column];
-                let share = 1.0 - stats.nodata_fraction;
-                if stats.count > 0.0 && stats.mean.is_finite() && share >= req.min_valid {
-                    s.days.push(f64::from(d.date.days_since_epoch()));
-                    s.values.push(stats.mean);
-                    s.valid_share.push(share);
-                } else {
-                    s.dropped.push(d.date);
+        // Plot by plot, each series allocated once for every date.
+        let per_plot = table
+            .rows
+            .iter()
+            .map(|row| {
+                let n = series.len();
+                let mut s = PlotSeries {
+                    days: Vec::with_capacity(n),
+                    values: Vec::with_capacity(n),
+                    valid_share: Vec::with_capacity(n),
+                    dropped: Vec::new(),
+                };
+                for (d, stats) in series.iter().zip(&row.stats[column..column + n]) {
+                    let share = 1.0 - stats.nodata_fraction;
+                    if stats.count > 0.0 && stats.mean.is_finite() && share >= req.min_valid {
+                        s.days.push(f64::from(d.date.days_since_epoch()));
+                        s.values.push(stats.mean);
+                        s.valid_share.push(share);
+                    } else {
+                        s.dropped.push(d.date);
+                    }
                 }
-            }
-            column += 1;
-        }
+                s
+            })
+            .collect();
+        column += series.len();
         out.push(per_plot);
     }
     Ok(out)
