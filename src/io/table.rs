@@ -410,12 +410,16 @@ fn add_json_field(layer: &gdal::vector::Layer, name: &str) -> std::result::Resul
     Ok(())
 }
 
-/// Twice the signed area of a ring (shoelace): positive when it runs counter-clockwise with x
-/// east and y north.
+/// Twice the signed area of a ring (shoelace, about its first point so that a plot's few
+/// metres in degrees far from 0° keep their digits): positive when it runs counter-clockwise
+/// with x east and y north.
 fn signed_area2(ring: &[(f64, f64)]) -> f64 {
+    let Some(&(x0, y0)) = ring.first() else {
+        return 0.0;
+    };
     ring.iter()
         .zip(ring.iter().cycle().skip(1))
-        .map(|(a, b)| a.0 * b.1 - b.0 * a.1)
+        .map(|(a, b)| (a.0 - x0) * (b.1 - y0) - (b.0 - x0) * (a.1 - y0))
         .sum()
 }
 
