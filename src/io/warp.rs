@@ -346,3 +346,86 @@ pub fn polygonize(
 fn feature_value(feature: &Feature) -> i32 {
     feature.field_as_integer(0).ok().flatten().unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::raster::Buffer;
+    use gdal::DriverManager;
+
+    /// A 12 × 10 Float32 GeoTIFF of `bands` bands in UTM 48N at 1 m; band 1 holds `values`
+    /// (nodata -9999), the others a constant.
+    fn raster(path: &Path, bands: usize, values: &[f32]) {
+        crate::io::init();
+        let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = driver
+            .create_with_band_type::<f32, _>(path, 12, 10, bands)
+            .unwrap();
+        ds.set_geo_transform(&[600_000.0, 1.0, 0.0, 2_980_000.0, 0.0, -1.0])
+            .unwrap();
+        ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32648).unwrap())
+            .unwrap();
+        for b in 1..=bands {
+            let mut band = ds.rasterband(b).unwrap();
+            band.set_no_data_value(Some(-9999.0)).unwrap();
+            let data = if b == 1 {
+                values.to_vec()
+            } else {
+                vec![5.0; values.len()]
+            };
+            let mut buffer = Buffer::new((12, 10), data);
+            band.write((0, 0), (12, 10), &mut buffer).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_single_band_file_resamples_as_its_band_of_a_multi_band_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A ramp with a nodata corner and a NaN.
+        let mut values: Vec<f32> = (0..120).map(|k| 0.01 * k as f32).collect();
+        values[0] = -9999.0;
+        values[1] = -9999.0;
+        values[13] = -9999.0;
+        values[14] = -9999.0;
+        values[50] = f32::NAN;
+        let one = dir.path().join("one.tif");
+        let three = dir.path().join("three.tif");
+        raster(&one, 1, &values);
+        raster(&three, 3, &values);
+        // 2 m cells, one column and one row past the source on each side.
+        let grid = Grid {
+            width: 8,
+            height: 7,
+            geo_transform: Some([599_998.0, 2.0, 0.0, 2_980_002.0, 0.0, -2.0]),
+            crs_wkt: Some(
+                gdal::spatial_ref::SpatialRef::from_epsg(32648)
+                    .unwrap()
+                    .to_wkt()
+                    .unwrap(),
+            ),
+        };
+        for method in ["average", "near"] {
+            let direct = resample(&one, 1, &grid, method).unwrap();
+            let through_vrt = resample(&three, 1, &grid, method).unwrap();
+            assert_eq!(direct.len(), 56);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&direct), bits(&through_vrt), "{method}");
+            // Cells past the source are NaN (the last row and column); a cell inside is the
+            // mean of its four pixels (the numbers gdalwarp's command gives for this grid).
+            assert!(direct[48..].iter().all(|v| v.is_nan()), "{direct:?}");
+            assert!((0..7).all(|r| direct[r * 8 + 7].is_nan()), "{direct:?}");
+            if method == "average" {
+                let mean = (values[2 * 12 + 2]
+                    + values[2 * 12 + 3]
+                    + values[3 * 12 + 2]
+                    + values[3 * 12 + 3])
+                    / 4.0;
+                assert!((direct[2 * 8 + 2] - mean).abs() < 1e-6, "{direct:?}");
+            }
+        }
+        // The other bands are reachable too.
+        let second = resample(&three, 2, &grid, "average").unwrap();
+        assert!(second.iter().filter(|v| v.is_finite()).all(|&v| v == 5.0));
+        assert!(resample(&one, 2, &grid, "average").is_err());
+    }
+}
