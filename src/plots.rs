@@ -207,22 +207,24 @@ pub fn geodesic_areas(lonlat: &[Option<Parts>]) -> Vec<f64> {
             parts.as_ref().map_or(f64::NAN, |parts| {
                 parts
                     .iter()
-                    .map(|rings| {
-                        let ring = |r: &Vec<(f64, f64)>| geo::LineString::from(r.clone());
-                        let Some(outer) = rings.first() else {
-                            return 0.0;
-                        };
-                        // Outer ring counter-clockwise, holes clockwise: otherwise the
-                        // geodesic area is that of the rest of the globe.
-                        geo::Polygon::new(ring(outer), rings[1..].iter().map(ring).collect())
-                            .orient(Direction::Default)
-                            .geodesic_area_signed()
-                            .abs()
-                    })
+                    // Wound as RFC 7946 has it: otherwise the geodesic area is that of the
+                    // rest of the globe.
+                    .map(|rings| oriented(rings).map_or(0.0, |p| p.geodesic_area_signed().abs()))
                     .sum()
             })
         })
         .collect()
+}
+
+/// One part's rings (outer first, then holes) as a polygon wound as RFC 7946 (section 3.1.6)
+/// has it: the outer ring counter-clockwise, holes clockwise, with x east and y north. `None`
+/// without rings.
+pub fn oriented(rings: &[Vec<(f64, f64)>]) -> Option<geo::Polygon> {
+    let ring = |r: &Vec<(f64, f64)>| geo::LineString::from(r.clone());
+    let (outer, holes) = rings.split_first()?;
+    Some(
+        geo::Polygon::new(ring(outer), holes.iter().map(ring).collect()).orient(Direction::Default),
+    )
 }
 
 /// Insert points so that no segment is longer than `step` (same units as the ring).

@@ -410,37 +410,18 @@ fn add_json_field(layer: &gdal::vector::Layer, name: &str) -> std::result::Resul
     Ok(())
 }
 
-/// Twice the signed area of a ring (shoelace, about its first point so that a plot's few
-/// metres in degrees far from 0° keep their digits): positive when it runs counter-clockwise
-/// with x east and y north.
-fn signed_area2(ring: &[(f64, f64)]) -> f64 {
-    let Some(&(x0, y0)) = ring.first() else {
-        return 0.0;
-    };
-    ring.iter()
-        .zip(ring.iter().cycle().skip(1))
-        .map(|(a, b)| (a.0 - x0) * (b.1 - y0) - (b.0 - x0) * (a.1 - y0))
-        .sum()
-}
-
 /// `parts` with RFC 7946's winding (section 3.1.6): outer rings counter-clockwise, holes
-/// clockwise, each ring reversed where it runs the other way.
+/// clockwise ([`crate::plots::oriented`]).
 fn rfc7946_rings(parts: &Parts) -> Parts {
     parts
         .iter()
         .map(|rings| {
-            rings
-                .iter()
-                .enumerate()
-                .map(|(k, ring)| {
-                    let outer = k == 0;
-                    let mut ring = ring.clone();
-                    if (signed_area2(&ring) < 0.0) == outer {
-                        ring.reverse();
-                    }
-                    ring
-                })
-                .collect()
+            crate::plots::oriented(rings).map_or_else(Vec::new, |polygon| {
+                std::iter::once(polygon.exterior())
+                    .chain(polygon.interiors())
+                    .map(|ring| ring.coords().map(|c| (c.x, c.y)).collect())
+                    .collect()
+            })
         })
         .collect()
 }
@@ -625,7 +606,7 @@ mod tests {
             for polygon in &polygons {
                 for (k, ring) in polygon.iter().enumerate() {
                     let points: Vec<(f64, f64)> = ring.iter().map(|p| (p[0], p[1])).collect();
-                    let area = signed_area2(&points);
+                    let area = geo::Area::signed_area(&geo::Polygon::new(points.into(), vec![]));
                     assert!(
                         if k == 0 { area > 0.0 } else { area < 0.0 },
                         "ring {k}: {area}"
