@@ -132,7 +132,9 @@ fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
         outcome: outcome.clone(),
         files: integrity::record(dir, &outcome.outputs)?,
     };
-    let text = serde_json::to_string_pretty(&manifest)
+    // Compact: a county's stage and prescription manifests hold a row per plot (indented, the
+    // prescription's was 19.3 MB instead of 12.2).
+    let text = serde_json::to_string(&manifest)
         .map_err(|e| Error::internal(format!("cannot format the manifest of {}: {e}", unit.id)))?;
     crate::io::write_atomic(&manifest_path(dir, &unit.id), text.as_bytes())
 }
