@@ -229,6 +229,9 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     // plot (the same rows each date, for joins); the map shows the plots the tile sees, so a
     // flight's map over a county's plot file is the flight's plots.
     zonal::output::write(&table, &paths[0])?;
+    if let Some(kept) = reuse::kept_path(ctx.dir, &paths[0]) {
+        reuse::keep(&kept, &table)?;
+    }
     let map = paths[1].clone();
     let behind: Behind =
         Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map));

@@ -137,6 +137,22 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A count, mean and nodata fraction alone, the rest unknown (NaN): what the stage takes
+    /// from a statistics table.
+    pub fn counted(count: f64, mean: f64, nodata_fraction: f64) -> Stats {
+        Stats {
+            count,
+            mean,
+            stdev: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            median: f64::NAN,
+            p10: f64::NAN,
+            p90: f64::NAN,
+            nodata_fraction,
+        }
+    }
+
     /// Column names, in output order.
     pub const NAMES: [&'static str; 9] = [
         "count",

@@ -2,7 +2,7 @@
 //! reading the index rasters again: its stage table must equal `paddy stage` run on the same
 //! rasters, which reads them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -65,4 +65,23 @@ fn the_runs_stage_from_its_statistics_equals_the_stage_from_the_rasters() {
     let run = std::fs::read_to_string(dir.join("stage/plots_stage.csv")).unwrap();
     assert!(rows(&direct).len() >= 10, "{direct}");
     assert_eq!(run, direct);
+
+    // The statistics units keep what the stage reads beside the run's state; without it (or
+    // with it damaged) the stage parses their CSV tables instead, and gets the same.
+    let kept = dir.join(".paddy/stats");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&kept)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    std::fs::remove_file(&files[0]).unwrap();
+    let mut bytes = std::fs::read(&files[1]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&files[1], bytes).unwrap();
+    std::fs::remove_file(dir.join(".paddy/units/stage_plots.json")).unwrap();
+    paddy_ok(tmp.path(), &args);
+    let again = std::fs::read_to_string(dir.join("stage/plots_stage.csv")).unwrap();
+    assert_eq!(again, direct);
 }
