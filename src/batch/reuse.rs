@@ -74,8 +74,16 @@ pub(super) fn reused_statistics(
         mask_band: None,
         threads,
     };
-    let mut table = zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?;
-    let template = table.columns.first()?.clone();
+    // The plots' rows on the first raster's grid: from this run's statistics on that grid
+    // (the same rows), else from a pass over the raster.
+    let template = zonal::columns(std::slice::from_ref(&info), None)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let mut table = match ctx.memo.rows_on(plots, &info.grid) {
+        Some(rows) => (*rows).clone(),
+        None => zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?,
+    };
     let mut columns = Vec::with_capacity(rasters.len());
     let mut stats: Vec<Vec<zonal::Stats>> = (0..table.rows.len())
         .map(|_| Vec::with_capacity(rasters.len()))

@@ -232,6 +232,12 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     if let Some(kept) = reuse::kept_path(ctx.dir, &paths[0]) {
         reuse::keep(&kept, &table)?;
     }
+    // Its rows are the stage's on this grid: the stage need not cover the plots again.
+    let table = std::sync::Arc::new(table);
+    if let Some(first) = infos.first() {
+        ctx.memo
+            .keep_rows(plots, &first.grid, std::sync::Arc::clone(&table));
+    }
     let map = paths[1].clone();
     let behind: Behind =
         Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map));

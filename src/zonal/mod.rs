@@ -11,5 +11,5 @@ pub mod stats;
 
 pub use coverage::{CoverageMode, PixelPolygon};
 #[cfg(feature = "io")]
-pub use run::{check_crs, run, to_pixel, Column, PlotRow, StatsRequest, StatsTable};
+pub use run::{check_crs, columns, run, to_pixel, Column, PlotRow, StatsRequest, StatsTable};
 pub use stats::{Accumulator, Stats};

@@ -108,7 +108,7 @@ impl StatsTable {
 }
 
 /// The output columns of the rasters, refusing two with the same prefix.
-fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>> {
+pub fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Column>> {
     let mut out: Vec<Column> = Vec::new();
     for info in infos {
         if let Some(mask) = mask_band {
