@@ -95,9 +95,13 @@ impl Table {
             .write_record(self.columns.iter().map(|c| c.0.as_str()))
             .map_err(fail)?;
         for row in &self.rows {
-            writer
-                .write_record(row.iter().map(Value::text))
-                .map_err(fail)?;
+            for value in row {
+                writer
+                    .write_field(value.as_text().as_bytes())
+                    .map_err(fail)?;
+            }
+            // An empty record ends the row the fields began.
+            writer.write_record(None::<&[u8]>).map_err(fail)?;
         }
         writer
             .into_inner()
@@ -353,7 +357,7 @@ impl Table {
                     Value::Int(v) => feature.set_field_integer64(field, *v),
                     Value::Real(v) => feature.set_field_double(field, *v),
                     Value::Text(v) => feature.set_field_string(field, v),
-                    Value::Reals(_) => feature.set_field_string(field, &value.text()),
+                    Value::Reals(_) => feature.set_field_string(field, &value.as_text()),
                 }?;
             }
             if let Some(parts) = parts {
