@@ -21,8 +21,9 @@ pub(super) fn only(table: &zonal::StatsTable, keep: &HashSet<&str>) -> zonal::St
 
 /// The per-plot statistics of the stage's rasters as the statistics units of this run folder
 /// wrote them (their CSV tables: count, mean and nodata fraction of every raster, at full
-/// precision), so that the stage reads no index raster again but one: the plots' table itself
-/// (attributes, geometry, warnings) comes from a pass over the first raster. `None` (and the
+/// precision), so that the stage reads no index raster again: the plots' table itself
+/// (attributes, geometry, warnings) comes from this run's statistics on the first raster's
+/// grid, or else from a pass over that raster. `None` (and the
 /// stage computes everything) when a raster's statistics unit did not complete, its table
 /// lacks the raster, or its plots are not the same plots in the same order.
 pub(super) fn reused_statistics(
@@ -65,25 +66,28 @@ pub(super) fn reused_statistics(
     let mut rasters = by_date(vi)?;
     rasters.extend(by_date(lswi)?);
     let first = rasters.first()?;
-    let plot_set = plot_set(ctx, plots).ok()?;
     let info = crate::io::RasterInfo::read(first).ok()?;
-    let request = StatsRequest {
-        coverage: CoverageMode::Exact,
-        assume_same_crs: false,
-        quantiles: false,
-        mask_band: None,
-        threads,
-    };
-    // The plots' rows on the first raster's grid: from this run's statistics on that grid
-    // (the same rows), else from a pass over the raster.
     let template = zonal::columns(std::slice::from_ref(&info), None)
         .ok()?
         .into_iter()
         .next()?;
+    // The plots' rows on the first raster's grid: from this run's statistics on that grid
+    // (the same rows), else from a pass over the raster.
     let mut table = match ctx.memo.rows_on(plots, &info.grid) {
         Some(rows) => (*rows).clone(),
-        None => zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?,
+        None => {
+            let request = StatsRequest {
+                coverage: CoverageMode::Exact,
+                assume_same_crs: false,
+                quantiles: false,
+                mask_band: None,
+                threads,
+            };
+            let plot_set = plot_set(ctx, plots).ok()?;
+            zonal::run(&plot_set, &[info], &request, &|_, _| {}).ok()?
+        }
     };
+    let ids = ids_digest(table.rows.iter().map(|r| r.id.as_str()));
     let mut columns = Vec::with_capacity(rasters.len());
     let mut stats: Vec<Vec<zonal::Stats>> = (0..table.rows.len())
         .map(|_| Vec::with_capacity(rasters.len()))
@@ -100,7 +104,7 @@ pub(super) fn reused_statistics(
     }
     let files: Vec<(&PathBuf, Vec<String>)> = stems_of.into_iter().collect();
     let parsed = crate::raster::engine::map(&files, threads, |_, (csv, stems)| {
-        kept_columns(&kept_path(ctx.dir, csv)?, stems, &table.rows)
+        kept_columns(&kept_path(ctx.dir, csv)?, stems, table.rows.len(), &ids)
             .or_else(|| csv_columns(csv, &table.id_column, stems, &table.rows))
     })
     .ok()?;
@@ -183,11 +187,13 @@ pub(super) fn keep(path: &Path, table: &zonal::StatsTable) -> crate::error::Resu
 }
 
 /// The columns of `stems` read back from what [`keep`] wrote, when the file is whole and its
-/// plots are `rows`' plots in order; `None` otherwise (the CSV table is parsed instead).
+/// plots are the `n` plots whose ids digest ([`ids_digest`]) to `ids`; `None` otherwise (the
+/// CSV table is parsed instead).
 fn kept_columns(
     path: &Path,
     stems: &[String],
-    rows: &[zonal::PlotRow],
+    n: usize,
+    ids: &[u8; 32],
 ) -> Option<Vec<Vec<zonal::Stats>>> {
     let bytes = std::fs::read(path).ok()?;
     let (body, digest) = bytes.split_at(bytes.len().checked_sub(32)?);
@@ -199,34 +205,34 @@ fn kept_columns(
         let bytes = take(body, at, 8)?;
         usize::try_from(u64::from_le_bytes(bytes.try_into().ok()?)).ok()
     };
-    let (n, columns) = (word(&mut at)?, word(&mut at)?);
+    let (plots, columns) = (word(&mut at)?, word(&mut at)?);
     let mut prefixes = Vec::with_capacity(columns.min(4096));
     for _ in 0..columns {
         let len = word(&mut at)?;
         prefixes.push(std::str::from_utf8(take(body, &mut at, len)?).ok()?);
     }
-    let ids = take(body, &mut at, 32)?;
-    if n != rows.len() || ids != ids_digest(rows.iter().map(|r| r.id.as_str())) {
+    if plots != n || take(body, &mut at, 32)? != ids {
         return None;
     }
     let values = body.get(at..)?;
-    if values.len() != columns.checked_mul(n)?.checked_mul(24)? {
+    let per_column = n.checked_mul(24)?;
+    if values.len() != columns.checked_mul(per_column)? {
         return None;
     }
-    let f = |i: usize| f64::from_le_bytes(values[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    // Column k: each plot's count, mean and nodata fraction, 24 bytes.
+    let column = |k: usize| -> Option<Vec<zonal::Stats>> {
+        values
+            .get(k * per_column..(k + 1) * per_column)?
+            .chunks_exact(24)
+            .map(|c| {
+                let v = |a: usize| Some(f64::from_le_bytes(c.get(a..a + 8)?.try_into().ok()?));
+                Some(zonal::Stats::counted(v(0)?, v(8)?, v(16)?))
+            })
+            .collect()
+    };
     stems
         .iter()
-        .map(|stem| {
-            let k = prefixes.iter().position(|p| p == stem)?;
-            Some(
-                (0..n)
-                    .map(|r| {
-                        let i = (k * n + r) * 3;
-                        zonal::Stats::counted(f(i), f(i + 1), f(i + 2))
-                    })
-                    .collect(),
-            )
-        })
+        .map(|stem| column(prefixes.iter().position(|p| p == stem)?))
         .collect()
 }
 
@@ -331,6 +337,10 @@ mod tests {
         }
     }
 
+    fn digest(rows: &[PlotRow]) -> [u8; 32] {
+        ids_digest(rows.iter().map(|r| r.id.as_str()))
+    }
+
     fn same(a: &Stats, b: &Stats) -> bool {
         let eq = |x: f64, y: f64| x.to_bits() == y.to_bits();
         eq(a.count, b.count) && eq(a.mean, b.mean) && eq(a.nodata_fraction, b.nodata_fraction)
@@ -344,7 +354,7 @@ mod tests {
         assert!(path.ends_with(".paddy/stats/s2_0601_plots.bin"));
         keep(&path, &t).unwrap();
         let stems = ["s2_0601_lswi".to_string(), "s2_0601_ndvi".to_string()];
-        let back = kept_columns(&path, &stems, &t.rows).unwrap();
+        let back = kept_columns(&path, &stems, t.rows.len(), &digest(&t.rows)).unwrap();
         for (column, k) in back.iter().zip([1, 0]) {
             for (s, row) in column.iter().zip(&t.rows) {
                 assert!(same(s, &row.stats[k]), "{s:?} vs {:?}", row.stats[k]);
@@ -356,25 +366,28 @@ mod tests {
         }
         // Other plots, or the same in another order: not these statistics.
         let other = table(&["A", "C", "B"], &["s2_0601_ndvi", "s2_0601_lswi"]);
-        assert!(kept_columns(&path, &stems, &other.rows).is_none());
-        assert!(kept_columns(&path, &stems, &t.rows[..2]).is_none());
+        assert!(kept_columns(&path, &stems, other.rows.len(), &digest(&other.rows)).is_none());
+        assert!(kept_columns(&path, &stems, 2, &digest(&t.rows[..2])).is_none());
         // A raster the table does not have.
-        assert!(kept_columns(&path, &["s2_0606_ndvi".to_string()], &t.rows).is_none());
+        assert!(kept_columns(&path, &["s2_0606_ndvi".to_string()], 3, &digest(&t.rows)).is_none());
         // Any byte changed, or the file cut short: not read (the CSV is parsed instead).
         let bytes = std::fs::read(&path).unwrap();
         for at in [0, 9, 40, bytes.len() / 2, bytes.len() - 1] {
             let mut bad = bytes.clone();
             bad[at] ^= 0x40;
             std::fs::write(&path, &bad).unwrap();
-            assert!(kept_columns(&path, &stems, &t.rows).is_none(), "byte {at}");
+            assert!(
+                kept_columns(&path, &stems, t.rows.len(), &digest(&t.rows)).is_none(),
+                "byte {at}"
+            );
         }
         for len in [0, 8, 31, bytes.len() - 1] {
             std::fs::write(&path, &bytes[..len]).unwrap();
             assert!(
-                kept_columns(&path, &stems, &t.rows).is_none(),
+                kept_columns(&path, &stems, t.rows.len(), &digest(&t.rows)).is_none(),
                 "{len} bytes"
             );
         }
-        assert!(kept_columns(&dir.path().join("none.bin"), &stems, &t.rows).is_none());
+        assert!(kept_columns(&dir.path().join("none.bin"), &stems, 3, &digest(&t.rows)).is_none());
     }
 }
