@@ -124,13 +124,22 @@ fn recorded(dir: &Path, unit: &Unit) -> std::result::Result<Outcome, Option<Stri
 }
 
 /// Record a unit's outcome, after its outputs.
-fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
+fn write_manifest(
+    dir: &Path,
+    unit: &Unit,
+    outcome: &Outcome,
+    files: Option<Vec<Recorded>>,
+) -> Result<()> {
+    let files = match files {
+        Some(files) => files,
+        None => integrity::record(dir, &outcome.outputs)?,
+    };
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         id: unit.id.clone(),
         key: unit.key.clone(),
         outcome: outcome.clone(),
-        files: integrity::record(dir, &outcome.outputs)?,
+        files,
     };
     // Compact: a county's stage and prescription manifests hold a row per plot (indented, the
     // prescription's was 19.3 MB instead of 12.2).
@@ -227,10 +236,19 @@ pub fn run(
             }
             book.reports.push(ran.report.clone());
             book.outcomes.push(ran.outcome.clone());
+            // The thread that writes the files also digests them for the manifest, so that
+            // a county's stage (50 MB of tables and chart) is not read again on this thread.
             let writing = ran.behind.take().map(|behind| {
+                let outputs = ran
+                    .outcome
+                    .as_ref()
+                    .map(|o| o.outputs.clone())
+                    .unwrap_or_default();
+                let dir = dir.as_path();
                 scope.spawn(move || {
                     let t0 = Instant::now();
-                    (caught(behind), t0.elapsed().as_secs_f64())
+                    let written = caught(behind).and_then(|()| integrity::record(dir, &outputs));
+                    (written, t0.elapsed().as_secs_f64())
                 })
             });
             pending.push_back(Pending {
@@ -336,7 +354,8 @@ const WRITERS: usize = 2;
 struct Pending<'scope> {
     unit: usize,
     ran: Ran,
-    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>>,
+    /// Its files' record (size, SHA-256) once written, and the seconds spent.
+    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<Vec<Recorded>>, f64)>>,
 }
 
 impl Pending<'_> {
@@ -368,13 +387,16 @@ impl Pending<'_> {
         };
         let outcome =
             outcome.ok_or_else(|| Error::internal("a unit written behind without its outcome"));
-        let ran = record(
-            dir,
-            &plan.units[self.unit],
-            base,
-            seconds,
-            written.and(outcome),
-        );
+        let ran = match written {
+            Ok(files) => record(
+                dir,
+                &plan.units[self.unit],
+                base,
+                seconds,
+                outcome.map(|o| (o, Some(files))),
+            ),
+            Err(e) => record(dir, &plan.units[self.unit], base, seconds, Err(e)),
+        };
         Ran { note, ..ran }
     }
 }
@@ -490,14 +512,21 @@ fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
         Ok(Done {
             outcome,
             behind: None,
-        }) => record(ctx.dir, unit, base, seconds, Ok(outcome)),
+        }) => record(ctx.dir, unit, base, seconds, Ok((outcome, None))),
         Err(e) => record(ctx.dir, unit, base, seconds, Err(e)),
     }
 }
 
 /// A unit's end once its files are written: its manifest last (only a unit whose every output
-/// is in place is up to date), or the error that stopped it.
-fn record(dir: &Path, unit: &Unit, base: UnitReport, seconds: f64, result: Result<Outcome>) -> Ran {
+/// is in place is up to date), or the error that stopped it. The files' record comes with the
+/// outcome where the thread that wrote them made it already.
+fn record(
+    dir: &Path,
+    unit: &Unit,
+    base: UnitReport,
+    seconds: f64,
+    result: Result<(Outcome, Option<Vec<Recorded>>)>,
+) -> Ran {
     let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
         report,
         outcome,
@@ -515,7 +544,7 @@ fn record(dir: &Path, unit: &Unit, base: UnitReport, seconds: f64, result: Resul
         ..base.clone()
     };
     match result {
-        Ok(outcome) => match write_manifest(dir, unit, &outcome) {
+        Ok((outcome, files)) => match write_manifest(dir, unit, &outcome, files) {
             Ok(()) => {
                 let report = UnitReport {
                     status: Status::Ok,
@@ -629,7 +658,7 @@ mod tests {
             }],
             ..Outcome::default()
         };
-        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        write_manifest(dir.path(), &unit, &outcome, None).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), Some(outcome.clone()));
         // Another key, another format, a missing output: run again.
         let other = Unit {
@@ -642,7 +671,7 @@ mod tests {
         assert!(text.starts_with("{\"format\":3,"), "{text}");
         std::fs::write(&path, text.replace("\"format\":3", "\"format\":2")).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), None);
-        write_manifest(dir.path(), &unit, &outcome).unwrap();
+        write_manifest(dir.path(), &unit, &outcome, None).unwrap();
         std::fs::remove_file(dir.path().join("out.csv")).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), None);
     }
