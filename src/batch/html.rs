@@ -383,17 +383,88 @@ fn rates(p: &PlotLine) -> (String, String) {
     )
 }
 
-fn plots(out: &mut String, plots: &[PlotLine]) {
+/// Plot rows the page shows at most. A county's 20 000 rows made a 19 MB page that takes a
+/// browser seconds to open and nobody reads row by row; report.json and the stage and
+/// prescription tables keep every plot.
+const PLOTS_SHOWN: usize = 500;
+
+/// Which plots a long list shows first: those given a rate or a sprayed area, then those the
+/// flight observed, then the rest, each group in the run's order.
+fn shown_first(plots: &[PlotLine]) -> Vec<&PlotLine> {
+    let acted = |p: &PlotLine| {
+        p.n_rate.is_some_and(|r| r > 0.0) || p.spray_area_m2.is_some_and(|a| a > 0.0)
+    };
+    let observed = |status: &str| !status.is_empty() && !status.starts_with("not observed");
+    let rank = |p: &PlotLine| {
+        if acted(p) {
+            0
+        } else if observed(&p.n_status) || observed(&p.spray_status) {
+            1
+        } else {
+            2
+        }
+    };
+    let mut order: Vec<(u8, usize)> = plots
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (rank(p), i))
+        .collect();
+    order.sort_unstable();
+    order
+        .into_iter()
+        .take(PLOTS_SHOWN)
+        .map(|(_, i)| &plots[i])
+        .collect()
+}
+
+/// How many plots are at each stage, in the order of the season, as one line.
+fn stage_counts(plots: &[PlotLine]) -> String {
+    let mut counts: Vec<(usize, &str, usize)> = Vec::new();
+    for p in plots {
+        match counts.iter_mut().find(|c| c.1 == p.stage) {
+            Some(c) => c.2 += 1,
+            None => {
+                let order = crate::phenology::stage::Stage::ALL
+                    .iter()
+                    .position(|s| s.name() == p.stage)
+                    .unwrap_or(usize::MAX);
+                counts.push((order, &p.stage, 1));
+            }
+        }
+    }
+    counts.sort_unstable();
+    counts
+        .iter()
+        .map(|(_, stage, n)| format!("{} {}", i18n::stage_name(stage), grouped(&n.to_string())))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn plots(out: &mut String, all: &[PlotLine]) {
     out.push_str(&format!(
         "<section>\n<h2>{}</h2>\n",
-        esc(&tf("report.plots", &[("n", &plots.len().to_string())]))
+        esc(&tf("report.plots", &[("n", &all.len().to_string())]))
     ));
-    if plots.is_empty() {
+    if all.is_empty() {
         out.push_str(&format!(
             "<p class=\"muted\">{}</p>\n</section>\n",
             esc(&t("report.no_plots"))
         ));
         return;
+    }
+    let plots = shown_first(all);
+    if plots.len() < all.len() {
+        out.push_str(&format!(
+            "<p>{}</p>\n<p>{}</p>\n",
+            esc(&tf("report.by_stage", &[("stages", &stage_counts(all))])),
+            esc(&tf(
+                "report.plots_shown",
+                &[
+                    ("shown", &grouped(&plots.len().to_string())),
+                    ("n", &grouped(&all.len().to_string())),
+                ]
+            ))
+        ));
     }
     out.push_str(&format!(
         "<p class=\"muted\">{}</p>\n",
@@ -1161,6 +1232,51 @@ mod tests {
         assert!(html.contains("3 min 05 s · 2026-06-07 02:00:00 – 02:03:05 UTC"));
         assert!(html.contains("<span class=\"badge failed\">failed</span>"));
         assert!(html.contains("<span class=\"badge skipped\">skipped: dependency failed</span>"));
+    }
+
+    /// A county's plots: the page shows PLOTS_SHOWN rows, those acted on first, then those
+    /// the flight observed, and counts every plot by stage.
+    #[test]
+    fn a_long_plot_list_shows_what_to_act_on_first_and_counts_the_rest() {
+        let (dir, _) = run_dir();
+        let mut report = sample();
+        let n = PLOTS_SHOWN + 100;
+        report.plots = (0..n)
+            .map(|i| {
+                let id = format!("Q{i:04}");
+                let mut p = match i {
+                    590 => plot(&id, Some(80.0), None),
+                    10 | 595 => plot(&id, None, Some(250.0)),
+                    _ => plot(&id, None, None),
+                };
+                if i == 597 {
+                    p.n_status = "prescribed".into();
+                    p.n_rate = Some(0.0);
+                }
+                if i % 3 == 0 {
+                    p.stage = "booting".into();
+                }
+                p
+            })
+            .collect();
+        let html = render(&report, dir.path());
+        let rows = |h: &str| h.matches("<td class=\"id\">Q").count();
+        assert_eq!(rows(&html), PLOTS_SHOWN);
+        let at = |id: &str| html.find(&format!("<td class=\"id\">{id}</td>"));
+        // Acted on (in the run's order), then observed, then the rest from the start.
+        let order: Vec<usize> = ["Q0010", "Q0590", "Q0595", "Q0597", "Q0000", "Q0001"]
+            .iter()
+            .map(|id| at(id).unwrap_or_else(|| panic!("{id} not shown")))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(at(&format!("Q{:04}", PLOTS_SHOWN + 3)).is_none());
+        assert!(html.contains("Showing 500 of 600 plots"));
+        assert!(html.contains("By stage: tillering 400 · booting 200"));
+        // A list that fits is shown whole, without the note.
+        report.plots.truncate(PLOTS_SHOWN);
+        let html = render(&report, dir.path());
+        assert_eq!(rows(&html), PLOTS_SHOWN);
+        assert!(!html.contains("Showing"));
     }
 
     #[test]
