@@ -124,22 +124,13 @@ fn recorded(dir: &Path, unit: &Unit) -> std::result::Result<Outcome, Option<Stri
 }
 
 /// Record a unit's outcome, after its outputs.
-fn write_manifest(
-    dir: &Path,
-    unit: &Unit,
-    outcome: &Outcome,
-    files: Option<Vec<Recorded>>,
-) -> Result<()> {
-    let files = match files {
-        Some(files) => files,
-        None => integrity::record(dir, &outcome.outputs)?,
-    };
+fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         id: unit.id.clone(),
         key: unit.key.clone(),
         outcome: outcome.clone(),
-        files,
+        files: integrity::record(dir, &outcome.outputs)?,
     };
     // Compact: a county's stage and prescription manifests hold a row per plot (indented, the
     // prescription's was 19.3 MB instead of 12.2).
@@ -236,18 +227,20 @@ pub fn run(
             }
             book.reports.push(ran.report.clone());
             book.outcomes.push(ran.outcome.clone());
-            // The thread that writes the files also digests them for the manifest, so that
+            // The thread that writes the files also records them (the manifest, last), so
+            // that a unit is up to date as soon as its files are, whatever runs meanwhile, and
             // a county's stage (50 MB of tables and chart) is not read again on this thread.
             let writing = ran.behind.take().map(|behind| {
-                let outputs = ran
-                    .outcome
-                    .as_ref()
-                    .map(|o| o.outputs.clone())
-                    .unwrap_or_default();
-                let dir = dir.as_path();
+                let outcome = ran.outcome.clone();
+                let (dir, unit) = (dir.as_path(), unit);
                 scope.spawn(move || {
                     let t0 = Instant::now();
-                    let written = caught(behind).and_then(|()| integrity::record(dir, &outputs));
+                    let written = caught(behind).and_then(|()| {
+                        let outcome = outcome.ok_or_else(|| {
+                            Error::internal("a unit written behind without its outcome")
+                        })?;
+                        write_manifest(dir, unit, &outcome)
+                    });
                     (written, t0.elapsed().as_secs_f64())
                 })
             });
@@ -263,12 +256,10 @@ pub fn run(
                     pending.push_front(p);
                     break;
                 }
-                book.settle(p, &dir, plan)?;
+                book.settle(p, &dir)?;
             }
         }
-        pending
-            .into_iter()
-            .try_for_each(|p| book.settle(p, &dir, plan))
+        pending.into_iter().try_for_each(|p| book.settle(p, &dir))
     })?;
     let Book {
         reports,
@@ -354,8 +345,8 @@ const WRITERS: usize = 2;
 struct Pending<'scope> {
     unit: usize,
     ran: Ran,
-    /// Its files' record (size, SHA-256) once written, and the seconds spent.
-    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<Vec<Recorded>>, f64)>>,
+    /// Writes its files, then its manifest; gives the seconds spent.
+    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>>,
 }
 
 impl Pending<'_> {
@@ -364,9 +355,9 @@ impl Pending<'_> {
         self.writing.as_ref().is_some_and(|h| !h.is_finished())
     }
 
-    /// Wait for the files, then record the unit (its manifest) or say why it failed. Its
-    /// seconds are its work's and its writing's.
-    fn settle(self, dir: &Path, plan: &Plan) -> Ran {
+    /// Wait for the files and the manifest its thread writes after them, then end the unit or
+    /// say why it failed. Its seconds are its work's and its writing's.
+    fn settle(self, dir: &Path) -> Ran {
         let Some(handle) = self.writing else {
             return self.ran;
         };
@@ -387,16 +378,7 @@ impl Pending<'_> {
         };
         let outcome =
             outcome.ok_or_else(|| Error::internal("a unit written behind without its outcome"));
-        let ran = match written {
-            Ok(files) => record(
-                dir,
-                &plan.units[self.unit],
-                base,
-                seconds,
-                outcome.map(|o| (o, Some(files))),
-            ),
-            Err(e) => record(dir, &plan.units[self.unit], base, seconds, Err(e)),
-        };
+        let ran = end_of(dir, base, seconds, written.and(outcome));
         Ran { note, ..ran }
     }
 }
@@ -434,9 +416,9 @@ impl Book<'_> {
     }
 
     /// Wait for a pending unit's files and end it.
-    fn settle(&mut self, p: Pending, dir: &Path, plan: &Plan) -> Result<()> {
+    fn settle(&mut self, p: Pending, dir: &Path) -> Result<()> {
         let k = p.unit;
-        let ran = p.settle(dir, plan);
+        let ran = p.settle(dir);
         self.end(ran, k)
     }
 }
@@ -488,7 +470,8 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
 }
 
 /// Do a unit's work and record it (its manifest, after its outputs), unless its files are
-/// still to be written behind the next unit: then [`Pending::settle`] records it.
+/// still to be written behind the next unit: then the thread that writes them records it
+/// (see [`Pending`]).
 fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
     let t0 = Instant::now();
     let result = caught(|| work::execute(ctx, unit));
@@ -512,21 +495,21 @@ fn execute(ctx: &Ctx, unit: &Unit, base: UnitReport) -> Ran {
         Ok(Done {
             outcome,
             behind: None,
-        }) => record(ctx.dir, unit, base, seconds, Ok((outcome, None))),
+        }) => record(ctx.dir, unit, base, seconds, Ok(outcome)),
         Err(e) => record(ctx.dir, unit, base, seconds, Err(e)),
     }
 }
 
 /// A unit's end once its files are written: its manifest last (only a unit whose every output
-/// is in place is up to date), or the error that stopped it. The files' record comes with the
-/// outcome where the thread that wrote them made it already.
-fn record(
-    dir: &Path,
-    unit: &Unit,
-    base: UnitReport,
-    seconds: f64,
-    result: Result<(Outcome, Option<Vec<Recorded>>)>,
-) -> Ran {
+/// is in place is up to date), or the error that stopped it.
+fn record(dir: &Path, unit: &Unit, base: UnitReport, seconds: f64, result: Result<Outcome>) -> Ran {
+    let result = result.and_then(|outcome| write_manifest(dir, unit, &outcome).map(|()| outcome));
+    end_of(dir, base, seconds, result)
+}
+
+/// A unit's line and outcome once its files and manifest are written, or the error that
+/// stopped it (with a note when the disk is full).
+fn end_of(dir: &Path, base: UnitReport, seconds: f64, result: Result<Outcome>) -> Ran {
     let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
         report,
         outcome,
@@ -544,27 +527,15 @@ fn record(
         ..base.clone()
     };
     match result {
-        Ok((outcome, files)) => match write_manifest(dir, unit, &outcome, files) {
-            Ok(()) => {
-                let report = UnitReport {
-                    status: Status::Ok,
-                    seconds,
-                    outputs: outcome.outputs.clone(),
-                    ..base
-                };
-                ended(report, Some(outcome))
-            }
-            Err(e) => {
-                let report = UnitReport {
-                    status: Status::Failed,
-                    seconds,
-                    outputs: outcome.outputs,
-                    error: Some(e.to_string()),
-                    ..base
-                };
-                ended(report, None)
-            }
-        },
+        Ok(outcome) => {
+            let report = UnitReport {
+                status: Status::Ok,
+                seconds,
+                outputs: outcome.outputs.clone(),
+                ..base
+            };
+            ended(report, Some(outcome))
+        }
         Err(Error::Interrupted) => {
             let report = UnitReport {
                 status: Status::Interrupted,
@@ -658,7 +629,7 @@ mod tests {
             }],
             ..Outcome::default()
         };
-        write_manifest(dir.path(), &unit, &outcome, None).unwrap();
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), Some(outcome.clone()));
         // Another key, another format, a missing output: run again.
         let other = Unit {
@@ -671,7 +642,7 @@ mod tests {
         assert!(text.starts_with("{\"format\":3,"), "{text}");
         std::fs::write(&path, text.replace("\"format\":3", "\"format\":2")).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), None);
-        write_manifest(dir.path(), &unit, &outcome, None).unwrap();
+        write_manifest(dir.path(), &unit, &outcome).unwrap();
         std::fs::remove_file(dir.path().join("out.csv")).unwrap();
         assert_eq!(up_to_date(dir.path(), &unit), None);
     }
