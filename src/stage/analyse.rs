@@ -217,6 +217,8 @@ pub struct PlotStage {
     pub transplanting: Option<Date>,
     /// Transplanting with its bracket (days since the epoch).
     pub transplanting_range: Option<Dated>,
+    /// The day the curve's season, or its rise, started (days since the epoch).
+    pub curve_start: Option<f64>,
     /// `attribute`, `flooding onset`, `heading − table` or `season start`.
     pub transplanting_source: &'static str,
     /// The first flooded observation of the season (LSWI + 0.05 ≥ VI), with --lswi.
@@ -325,7 +327,7 @@ fn transplanting_of(
     class: &str,
     heading: Option<&Peak>,
     starts: Option<&StageStarts>,
-    rise: Option<f64>,
+    rise: Option<Dated>,
 ) -> Option<(Dated, &'static str)> {
     if let Some(t) = recorded {
         let day = f64::from(t.days_since_epoch());
@@ -353,7 +355,7 @@ fn transplanting_of(
         };
         return Some((range, "heading − table"));
     }
-    rise.map(|r| (Dated::around(r, SEASON_START_SPREAD), "season start"))
+    rise.map(|r| (r, "season start"))
 }
 
 /// Analyse one plot: what its observations show ([`observe`]), then its dates and stage
@@ -389,7 +391,20 @@ pub struct Observed {
     flood: Option<flooding::Transplanting>,
     unflooded: bool,
     observed_heading: Option<Peak>,
-    rise: Option<f64>,
+    /// Transplanting from the start of the curve's season or rise.
+    rise: Option<Dated>,
+    /// The season the curve shows on a paddy never seen flooded, or the day its curve began
+    /// to rise (set aside: see [`transplanted_unseen`]).
+    unseen_season: Option<Season>,
+    unseen_rise: Option<f64>,
+}
+
+impl Observed {
+    /// Whether the paddy was never seen flooded although its curve shows a season, which the
+    /// scene's calibration may show to be this year's crop ([`transplanted_unseen`]).
+    pub fn season_set_aside(&self) -> bool {
+        self.unseen_season.is_some() || self.unseen_rise.is_some()
+    }
 }
 
 /// The first half of [`analyse`]: the observations up to `s.at` smoothed, the season, the
@@ -432,9 +447,8 @@ pub fn observe(
         && water
             .as_ref()
             .is_some_and(|(t, _, _)| t.iter().filter(|&&d| d >= from).count() >= 2);
-    if unflooded {
-        season = None;
-    }
+    let unseen_season = if unflooded { season.take() } else { None };
+    let unseen_rise = green_up.filter(|_| unflooded);
     // A season that peaked before this crop was transplanted is the previous crop's.
     let planted = transplanted
         .map(|t| f64::from(t.days_since_epoch()))
@@ -457,7 +471,8 @@ pub fn observe(
         .as_ref()
         .map(|x| x.start)
         .or(green_up)
-        .filter(|_| !unflooded);
+        .filter(|_| !unflooded)
+        .map(|d| Dated::around(d, SEASON_START_SPREAD));
     Observed {
         vi: observed,
         points,
@@ -469,7 +484,67 @@ pub fn observe(
         unflooded,
         observed_heading,
         rise,
+        unseen_season,
+        unseen_rise,
     }
+}
+
+/// Days before the scene's first well-dated transplanting, and after its last, within which the
+/// season of a paddy never seen flooded may start and still be taken as transplanted unseen: a
+/// revisit or two either side, and the curve's start of season comes days after transplanting.
+const UNSEEN_BEFORE_DAYS: f64 = 10.0;
+const UNSEEN_AFTER_DAYS: f64 = 30.0;
+
+/// A paddy never seen flooded whose curve shows a season (or a rise) that started while the
+/// scene's well-dated paddies were transplanted (from [`UNSEEN_BEFORE_DAYS`] before the first to
+/// [`UNSEEN_AFTER_DAYS`] after the last): clouds hid its water, or its water signal was shorter
+/// than the revisit. It is taken as transplanted unseen, on the day its curve started less the
+/// days by which the scene's well-dated curves start after transplanting, with the season and
+/// heading its curve shows. A curve that started outside that span (a previous crop, weeds)
+/// still leaves the paddy fallow. Returns the observations so read and the day the curve
+/// started.
+fn transplanted_unseen(
+    o: &Observed,
+    calibration: Option<&Calibration>,
+    at: f64,
+) -> Option<(Observed, f64)> {
+    let planted = calibration?.planted?;
+    let start = o.unseen_season.map(|x| x.start).or(o.unseen_rise)?;
+    let inside = start >= planted.earliest - UNSEEN_BEFORE_DAYS
+        && start <= planted.latest + UNSEEN_AFTER_DAYS;
+    if !inside {
+        return None;
+    }
+    // The scene's lag from transplanting to the curve's start; the curve had risen by the
+    // first observation after its start (across a cloud gap the smoothed start may come early),
+    // so transplanting was at least that lag before it.
+    let lag = planted.start_lag.unwrap_or(0.0);
+    let day = start - lag;
+    let risen =
+        o.vi.days
+            .iter()
+            .copied()
+            .find(|&d| d > start)
+            .map_or(day, |d| d - lag);
+    let weights: Vec<f64> = o.vi.valid_share.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    let observed_heading = o
+        .unseen_season
+        .and_then(|x| top_of(&o.vi, &weights, &x, at))
+        .filter(|h| h.day <= at);
+    let seen = Observed {
+        season: o.unseen_season,
+        unflooded: false,
+        observed_heading,
+        rise: Some(Dated {
+            day,
+            earliest: day - SEASON_START_SPREAD,
+            latest: (day + SEASON_START_SPREAD).max(risen),
+        }),
+        unseen_season: None,
+        unseen_rise: None,
+        ..o.clone()
+    };
+    Some((seen, start))
 }
 
 /// The second half of [`analyse`]: transplanting, heading and the stage at `s.at` from what
@@ -482,6 +557,8 @@ pub fn conclude(
     s: &Settings,
 ) -> PlotStage {
     let at = f64::from(s.at.days_since_epoch());
+    let unseen = transplanted_unseen(o, s.calibration, at);
+    let o = unseen.as_ref().map_or(o, |(seen, _)| seen);
     let starts = s.table.get(class);
     let transplanting = transplanting_of(
         transplanted,
@@ -520,6 +597,21 @@ pub fn conclude(
     if let Some(note) = onset_note(transplanting, o.flood.as_ref(), s.calibration, class) {
         call.reason.push_str(&note);
     }
+    if let (Some((_, start)), Some(p)) = (&unseen, s.calibration.and_then(|c| c.planted)) {
+        let date = |d: f64| day_to_date(d).map_or_else(String::new, |d| d.to_string());
+        call.reason.push_str(&format!(
+            "; no flooding seen (clouds, or a water signal shorter than the revisit), but its \
+             curve started to rise on {}, while this scene's {} well-dated paddies were \
+             transplanted ({} to {}){}",
+            date(*start),
+            p.plots,
+            date(p.earliest),
+            date(p.latest),
+            p.start_lag.map_or_else(String::new, |lag| format!(
+                "; their curves start {lag:.0} days after transplanting"
+            ))
+        ));
+    }
     if let Some(h) = s.calibration.and_then(|c| c.heading(class)) {
         call.reason.push_str(&format!(
             "; this scene's '{class}' plots head {:.0} days after transplanting ({} well-dated \
@@ -548,6 +640,10 @@ pub fn conclude(
         dropped_dates: o.vi.dropped.clone(),
         transplanting: transplanting.and_then(|(t, _)| t.date()),
         transplanting_range: transplanting.map(|(t, _)| t),
+        curve_start: unseen
+            .as_ref()
+            .map(|(_, start)| *start)
+            .or(o.rise.map(|r| r.day)),
         transplanting_source: transplanting.map_or("", |(_, s)| s),
         flooding: o.flood.and_then(|f| day_to_date(f.first_flooded)),
         flood: o.flood,

@@ -33,6 +33,21 @@ pub struct Calibration {
     pub headings: Vec<HeadingLag>,
     /// Days from the onset of flooding to transplanting, on the plots with a recorded date.
     pub lead: Option<PuddlingLead>,
+    /// When the scene's well-dated plots were transplanted.
+    pub planted: Option<Planted>,
+}
+
+/// The first and last transplanting day of a scene's well-dated plots ([`planted`]), and how
+/// many days after transplanting their curves' seasons start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Planted {
+    pub earliest: f64,
+    pub latest: f64,
+    /// Plots it was measured on.
+    pub plots: usize,
+    /// Median days from transplanting to the start of the curve's season or rise, on at least
+    /// [`MIN_LAG_PLOTS`] of those plots.
+    pub start_lag: Option<f64>,
 }
 
 /// Days from the middle of the onset-of-flooding bracket (the last dry and the first flooded
@@ -124,7 +139,32 @@ pub fn calibrate(plots: &[PlotStage], spacing: f64, table: &StageTable, at: f64)
         lags: canopy_lags(plots, spacing),
         headings: heading_lags(plots, spacing, table, at),
         lead: puddling_lead(plots, spacing),
+        planted: planted(plots, spacing),
     }
+}
+
+/// When a scene's paddies were transplanted: the first and last day among the plots whose
+/// transplanting is known well ([`well_dated`]: recorded, or from an onset of flooding bracketed
+/// by consecutive acquisitions), at least [`MIN_LAG_PLOTS`] of them.
+pub fn planted(plots: &[PlotStage], spacing: f64) -> Option<Planted> {
+    let dated: Vec<(f64, Option<f64>)> = plots
+        .iter()
+        .filter_map(|p| well_dated(p, spacing).map(|(day, _)| (day, p.curve_start)))
+        .collect();
+    if dated.len() < MIN_LAG_PLOTS {
+        return None;
+    }
+    let mut lags: Vec<f64> = dated
+        .iter()
+        .filter_map(|&(day, start)| start.map(|s| s - day))
+        .filter(|lag| *lag >= 0.0)
+        .collect();
+    Some(Planted {
+        earliest: dated.iter().map(|d| d.0).fold(f64::INFINITY, f64::min),
+        latest: dated.iter().map(|d| d.0).fold(f64::NEG_INFINITY, f64::max),
+        plots: dated.len(),
+        start_lag: (lags.len() >= MIN_LAG_PLOTS).then(|| median_of(&mut lags)),
+    })
 }
 
 /// The puddling lead of a scene: on the plots with a recorded transplanting date whose onset of
@@ -490,6 +530,69 @@ mod tests {
         };
         let p = analyse("C", "short", None, &vi, Some(&lswi), &early);
         assert_eq!(p.transplanting_range.map(|t| t.day), Some(20_056.5));
+    }
+
+    /// A paddy whose every flooded date was cloudy is fallow on its own; with the scene's
+    /// well-dated paddies transplanted when its curve rose, it is a crop transplanted unseen,
+    /// its bracket holding the day. A rise long before any of them stays a previous crop's.
+    #[test]
+    fn a_paddy_flooded_under_clouds_is_transplanted_when_the_scene_was() {
+        use crate::phenology::stage::Stage;
+        let table = StageTable::builtin();
+        let settings = Settings {
+            smoother: Smoother::Whittaker { lambda: 10.0 },
+            fraction: 0.2,
+            table: &table,
+            at: Date::from_days_since_epoch(20_080),
+            from: None,
+            calibration: None,
+        };
+        let plots: Vec<_> = (0..5)
+            .map(|k| {
+                let flood = 20_030 + 5 * k;
+                let (vi, lswi) = paddy(flood, 18, &[]);
+                let t = Date::from_days_since_epoch(flood + 4);
+                analyse("R", "short", Some(t), &vi, Some(&lswi), &settings)
+            })
+            .collect();
+        let cal = calibrate(&plots, 5.0, &table, 20_080.0);
+        let planted = cal.planted.unwrap();
+        assert_eq!(
+            (planted.earliest, planted.latest, planted.plots),
+            (20_034.0, 20_054.0, 5)
+        );
+        let again = Settings {
+            calibration: Some(&cal),
+            ..settings
+        };
+        // Flooded on 20_040 for 18 days like them, transplanted about 20_044; every flooded
+        // date cloudy.
+        let (vi, lswi) = paddy(20_040, 18, &[20_040, 20_045, 20_050, 20_055]);
+        let alone = analyse("U", "short", None, &vi, Some(&lswi), &settings);
+        assert_eq!(alone.call.stage, Stage::Fallow, "{}", alone.call.reason);
+        let p = analyse("U", "short", None, &vi, Some(&lswi), &again);
+        assert!(
+            !matches!(p.call.stage, Stage::Fallow | Stage::Unknown),
+            "{:?}: {}",
+            p.call.stage,
+            p.call.reason
+        );
+        assert!(
+            p.call.reason.contains("no flooding seen (clouds"),
+            "{}",
+            p.call.reason
+        );
+        assert!(
+            ["season start", "heading − table"].contains(&p.transplanting_source),
+            "{}",
+            p.transplanting_source
+        );
+        let t = p.transplanting_range.unwrap();
+        assert!(t.earliest <= 20_044.0 && 20_044.0 <= t.latest, "{t:?}");
+        // Its curve rose on 20_005, four weeks before the scene's first transplanting.
+        let (vi, lswi) = paddy(20_005, 5, &[20_005]);
+        let p = analyse("P", "short", None, &vi, Some(&lswi), &again);
+        assert_eq!(p.call.stage, Stage::Fallow, "{}", p.call.reason);
     }
 
     #[test]

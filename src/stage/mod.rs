@@ -264,7 +264,8 @@ pub fn run_with_table(
 /// observations with the class's stages moved where a class heads days away from the stage
 /// table, else the plots dated by the onset of flooding whose water signal has ended, or all of
 /// them where the scene's puddling lead counts ([`calibrate::Calibration::lead`]: it moves the
-/// point estimate and widens the bracket of each).
+/// point estimate and widens the bracket of each), and the plots never seen flooded whose curve
+/// rose while the scene's well-dated plots were transplanted ([`calibrate::Planted`]).
 fn analyse_plots<'a>(
     inputs: &[(&str, String, Option<Date>)],
     vi: &[series::PlotSeries],
@@ -303,7 +304,8 @@ fn analyse_plots<'a>(
         };
         return crate::raster::engine::map(inputs, threads, |i, _| analyse_plot(i, &settings));
     }
-    if !calibration.lags.is_empty() || calibration.lead().is_some() {
+    let flooded_again = !calibration.lags.is_empty() || calibration.lead().is_some();
+    if flooded_again || calibration.planted.is_some() {
         let settings = analyse::Settings {
             calibration: Some(&calibration),
             ..*settings
@@ -312,10 +314,12 @@ fn analyse_plots<'a>(
         let again: Vec<usize> = plots
             .iter()
             .enumerate()
-            .filter(|(_, p)| {
-                p.transplanting_source == "flooding onset"
+            .filter(|(i, p)| {
+                (flooded_again
+                    && p.transplanting_source == "flooding onset"
                     && p.flood
-                        .is_some_and(|f| f.canopy.is_some() || calibration.lead().is_some())
+                        .is_some_and(|f| f.canopy.is_some() || calibration.lead().is_some()))
+                    || (observed[*i].season_set_aside() && calibration.planted.is_some())
             })
             .map(|(i, _)| i)
             .collect();
