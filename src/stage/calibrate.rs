@@ -452,27 +452,37 @@ mod tests {
         (series(vi), series(lswi))
     }
 
-    #[test]
-    fn recorded_plots_measure_the_lag_and_date_a_cloud_gap() {
-        let table = StageTable::builtin();
-        let settings = Settings {
+    /// The settings of a first pass on day `at`.
+    fn first_pass(table: &StageTable, at: i32) -> Settings<'_> {
+        Settings {
             smoother: Smoother::Whittaker { lambda: 10.0 },
             fraction: 0.2,
-            table: &table,
-            at: Date::from_days_since_epoch(20_150),
+            table,
+            at: Date::from_days_since_epoch(at),
             from: None,
             calibration: None,
-        };
-        // Five recorded plots, transplanted 4 days after flooding, their water signal ending
-        // 18 days after it: the canopy overtakes the water 14 days after transplanting.
-        let mut plots: Vec<_> = (0..5)
+        }
+    }
+
+    /// Five recorded plots flooded every 5 days from 20_030, transplanted 4 days after
+    /// flooding, their water signal ending 18 days after it.
+    fn recorded_plots(settings: &Settings) -> Vec<PlotStage> {
+        (0..5)
             .map(|k| {
                 let flood = 20_030 + 5 * k;
                 let (vi, lswi) = paddy(flood, 18, &[]);
                 let t = Date::from_days_since_epoch(flood + 4);
-                analyse("R", "short", Some(t), &vi, Some(&lswi), &settings)
+                analyse("R", "short", Some(t), &vi, Some(&lswi), settings)
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn recorded_plots_measure_the_lag_and_date_a_cloud_gap() {
+        let table = StageTable::builtin();
+        let settings = first_pass(&table, 20_150);
+        // Five recorded plots: the canopy overtakes the water 14 days after transplanting.
+        let mut plots = recorded_plots(&settings);
         // One plot flooded on 20_058 under three cloudy dates: dry on 20_040, flooded on 20_060.
         let (vi, lswi) = paddy(20_058, 18, &[20_045, 20_050, 20_055]);
         plots.push(analyse("C", "short", None, &vi, Some(&lswi), &settings));
@@ -539,22 +549,8 @@ mod tests {
     fn a_paddy_flooded_under_clouds_is_transplanted_when_the_scene_was() {
         use crate::phenology::stage::Stage;
         let table = StageTable::builtin();
-        let settings = Settings {
-            smoother: Smoother::Whittaker { lambda: 10.0 },
-            fraction: 0.2,
-            table: &table,
-            at: Date::from_days_since_epoch(20_080),
-            from: None,
-            calibration: None,
-        };
-        let plots: Vec<_> = (0..5)
-            .map(|k| {
-                let flood = 20_030 + 5 * k;
-                let (vi, lswi) = paddy(flood, 18, &[]);
-                let t = Date::from_days_since_epoch(flood + 4);
-                analyse("R", "short", Some(t), &vi, Some(&lswi), &settings)
-            })
-            .collect();
+        let settings = first_pass(&table, 20_080);
+        let plots = recorded_plots(&settings);
         let cal = calibrate(&plots, 5.0, &table, 20_080.0);
         let planted = cal.planted.unwrap();
         assert_eq!(
