@@ -230,8 +230,9 @@ pub fn run(
             // The thread that writes the files also records them (the manifest, last), so
             // that a unit is up to date as soon as its files are, whatever runs meanwhile, and
             // a county's stage (50 MB of tables and chart) is not read again on this thread.
+            // It takes the outcome along and gives it back with the files written.
             let writing = ran.behind.take().map(|behind| {
-                let outcome = ran.outcome.clone();
+                let outcome = ran.outcome.take();
                 let (dir, unit) = (dir.as_path(), unit);
                 scope.spawn(move || {
                     let t0 = Instant::now();
@@ -239,7 +240,7 @@ pub fn run(
                         let outcome = outcome.ok_or_else(|| {
                             Error::internal("a unit written behind without its outcome")
                         })?;
-                        write_manifest(dir, unit, &outcome)
+                        write_manifest(dir, unit, &outcome).map(|()| outcome)
                     });
                     (written, t0.elapsed().as_secs_f64())
                 })
@@ -345,8 +346,8 @@ const WRITERS: usize = 2;
 struct Pending<'scope> {
     unit: usize,
     ran: Ran,
-    /// Writes its files, then its manifest; gives the seconds spent.
-    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<()>, f64)>>,
+    /// Writes its files, then its manifest; gives its outcome back and the seconds spent.
+    writing: Option<std::thread::ScopedJoinHandle<'scope, (Result<Outcome>, f64)>>,
 }
 
 impl Pending<'_> {
@@ -365,20 +366,13 @@ impl Pending<'_> {
             let e = Error::internal("the thread writing a unit's files stopped");
             (Err(e), 0.0)
         });
-        let Ran {
-            report,
-            outcome,
-            note,
-            ..
-        } = self.ran;
+        let Ran { report, note, .. } = self.ran;
         let seconds = report.seconds + writing;
         let base = UnitReport {
             outputs: Vec::new(),
             ..report
         };
-        let outcome =
-            outcome.ok_or_else(|| Error::internal("a unit written behind without its outcome"));
-        let ran = end_of(dir, base, seconds, written.and(outcome));
+        let ran = end_of(dir, base, seconds, written);
         Ran { note, ..ran }
     }
 }
