@@ -407,6 +407,11 @@ impl Observed {
     }
 }
 
+/// Each observation's weight in the fits: its share of valid pixels, within 0–1.
+fn weights_of(vi: &PlotSeries) -> Vec<f64> {
+    vi.valid_share.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+}
+
 /// The first half of [`analyse`]: the observations up to `s.at` smoothed, the season, the
 /// onset of flooding and the top of the observations.
 pub fn observe(
@@ -429,7 +434,7 @@ pub fn observe(
         .copied()
         .zip(vi.values.iter().copied())
         .collect();
-    let weights: Vec<f64> = vi.valid_share.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    let weights = weights_of(vi);
     let (curve, residual) = smoothed(vi, &weights, s.smoother, at);
     let (mut season, mut no_season, green_up) =
         season_by(&curve, points.len(), from, at, s.fraction);
@@ -526,7 +531,7 @@ fn transplanted_unseen(
             .copied()
             .find(|&d| d > start)
             .map_or(day, |d| d - lag);
-    let weights: Vec<f64> = o.vi.valid_share.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    let weights = weights_of(&o.vi);
     let observed_heading = o
         .unseen_season
         .and_then(|x| top_of(&o.vi, &weights, &x, at))
