@@ -294,7 +294,7 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Done> {
         let (written, chart) = crate::raster::engine::join(
             threads,
             || stage::output::write_all(&result, &tables, threads),
-            || write_chart(&result, &png),
+            || stage::write_chart(&result, &png),
         )?;
         written.and(chart)
     });
@@ -302,29 +302,6 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Done> {
         outcome,
         behind: Some(behind),
     })
-}
-
-/// Plots a run's stage chart shows at most: one panel each, so a county's 20 000 plots would
-/// make a 43 000 × 28 000 pixel PNG (3.6 GB in memory) that nobody can open.
-const CHART_PLOTS: usize = 400;
-
-/// The stage chart of the first [`CHART_PLOTS`] plots (the table and GeoJSON have them all).
-fn write_chart(result: &stage::StageResult, png: &Path) -> Result<()> {
-    if result.plots.len() <= CHART_PLOTS {
-        return stage::write_chart(result, png);
-    }
-    let first = stage::StageResult {
-        dates: result.dates.clone(),
-        at: result.at,
-        id_column: result.id_column.clone(),
-        fields: result.fields.clone(),
-        attributes: Vec::new(),
-        plots: result.plots[..CHART_PLOTS].to_vec(),
-        lonlat: Vec::new(),
-        warnings: Vec::new(),
-        index_name: result.index_name.clone(),
-    };
-    stage::write_chart(&first, png)
 }
 
 /// A plot file's prescription from the flight (an index unit, with its date) and the one before

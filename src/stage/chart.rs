@@ -70,20 +70,31 @@ fn month_name(m: u32) -> String {
 /// over all panels, padded) and the same y range (given, e.g. -0.2..1.0 for NDVI, or computed
 /// from the data when None or not a valid range).
 pub fn render(panels: &[Panel], y_range: Option<(f64, f64)>, index_name: &str) -> RgbImage {
-    render_grid(panels, y_range, index_name, 0)
+    let header = Header {
+        index_name,
+        plots: panels.len(),
+    };
+    render_grid(panels, y_range, &header, 0)
+}
+
+/// What a chart's header names: the index, and the plots of the table (more than the panels
+/// when the chart shows only those to check first).
+pub struct Header<'a> {
+    pub index_name: &'a str,
+    pub plots: usize,
 }
 
 /// [`render`] with a given number of columns (0: ceil(sqrt(n))).
 pub fn render_grid(
     panels: &[Panel],
     y_range: Option<(f64, f64)>,
-    index_name: &str,
+    header: &Header,
     columns: usize,
 ) -> RgbImage {
-    let name = if index_name.trim().is_empty() {
+    let name = if header.index_name.trim().is_empty() {
         "index"
     } else {
-        index_name
+        header.index_name
     };
     if panels.is_empty() {
         let mut img = RgbImage::from_pixel(240, 50, Rgb(WHITE));
@@ -103,7 +114,13 @@ pub fn render_grid(
 
     let mut cv = Canvas::new(&mut img, None);
     let w = cv.text(MARGIN, MARGIN, &fit(name, 2, width / 2), TEXT, 2);
-    let mut info = tf("chart.per_plot", &[("n", &panels.len().to_string())]);
+    let n = panels.len().to_string();
+    let mut info = if header.plots > panels.len() {
+        let total = header.plots.to_string();
+        tf("chart.check_first", &[("n", &n), ("total", &total)])
+    } else {
+        tf("chart.per_plot", &[("n", &n)])
+    };
     if let Some((first, last)) = axes.data_days {
         info += &tf(
             "chart.span",
@@ -125,10 +142,10 @@ pub fn render_grid(
 pub fn write_png(
     panels: &[Panel],
     y_range: Option<(f64, f64)>,
-    index_name: &str,
+    header: &Header,
     path: &Path,
 ) -> Result<()> {
-    draw::write_png(&render(panels, y_range, index_name), path)
+    draw::write_png(&render_grid(panels, y_range, header, 0), path)
 }
 
 fn grid_shape(n: usize, columns: usize) -> (usize, usize) {
@@ -591,6 +608,11 @@ mod tests {
     /// Day 0 of the synthetic season: 2024-04-01.
     const START: f64 = 19_814.0;
 
+    const NDVI_HEADER: Header = Header {
+        index_name: "NDVI",
+        plots: 0,
+    };
+
     /// A double-logistic rice season: flooded soil, green-up, heading at the top, senescence.
     fn season(day: f64, shift: f64) -> f64 {
         let t = day - START - shift;
@@ -765,7 +787,11 @@ mod tests {
                 let long = "a-very-long-plot-identifier-that-does-not-fit";
                 let img = render(&[panel("P1"), panel(long)], range, "");
                 assert!(img.width() > 0 && img.height() > 0);
-                let img = render_grid(&[panel("P1")], range, "EVI", 5);
+                let header = Header {
+                    index_name: "EVI",
+                    plots: 1,
+                };
+                let img = render_grid(&[panel("P1")], range, &header, 5);
                 assert_eq!(img.width() as i32, 2 * MARGIN + PANEL_W);
             }
         }
@@ -796,11 +822,11 @@ mod tests {
     fn writes_a_png() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stage.png");
-        write_png(&[], None, "NDVI", &path).unwrap();
+        write_png(&[], None, &NDVI_HEADER, &path).unwrap();
         let back = image::open(&path).unwrap();
         assert_eq!(back.width(), render(&[], None, "NDVI").width());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let missing = dir.path().join("no/such/folder/stage.png");
-        assert!(write_png(&[], None, "NDVI", &missing).is_err());
+        assert!(write_png(&[], None, &NDVI_HEADER, &missing).is_err());
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
-use crate::phenology::stage::StageTable;
+use crate::phenology::stage::{Agreement, StageTable};
 use crate::plots::{Kind, Parts, Value};
 
 pub use analyse::{PlotStage, Smoother, SmootherKind};
@@ -332,15 +332,45 @@ fn analyse_plots<'a>(
     Ok(plots)
 }
 
-/// Write the small-multiples chart of every plot: observations, smoothed curve, dropped dates,
-/// and the events (T transplanting, H heading, M maturity, now = the date of the stage).
+/// Plots the stage chart shows at most, one panel each: a county's 20 000 plots would make a
+/// PNG of 43 000 × 28 000 pixels (240 MB, 4 GB in memory while drawn) that nobody can open.
+pub const CHART_PLOTS: usize = 400;
+
+/// Which plots the chart shows, in the order shown, from each plot's agreement and confidence:
+/// all of them, in the table's order, when they fit in `limit`; else the `limit` to check
+/// first: those whose days after transplanting and curve disagree, then the least confident,
+/// ties in the table's order.
+fn check_first(calls: &[(Agreement, f64)], limit: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    if calls.len() > limit {
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| (calls[i].0 != Agreement::Disagree, calls[i].1);
+            let ((da, ca), (db, cb)) = (key(a), key(b));
+            da.cmp(&db).then(ca.total_cmp(&cb))
+        });
+        order.truncate(limit);
+    }
+    order
+}
+
+/// Write the small-multiples chart of the plots ([`check_first`], at most [`CHART_PLOTS`]):
+/// observations, smoothed curve, dropped dates, and the events (T transplanting, H heading,
+/// M maturity, now = the date of the stage).
 pub fn write_chart(result: &StageResult, path: &std::path::Path) -> Result<()> {
     use chart::{Event, Panel, HEADING_COLOUR, MATURITY_COLOUR, NOW_COLOUR, TRANSPLANTING_COLOUR};
     let day = |d: Date| f64::from(d.days_since_epoch());
+    let calls: Vec<(Agreement, f64)> = result
+        .plots
+        .iter()
+        .map(|p| (p.call.agreement, p.confidence))
+        .collect();
+    let shown: Vec<&PlotStage> = check_first(&calls, CHART_PLOTS)
+        .into_iter()
+        .map(|i| &result.plots[i])
+        .collect();
     // Per plot: the curve as (day, value), the dropped days and the events.
     type PanelData<'e> = (Vec<(f64, f64)>, Vec<f64>, Vec<Event<'e>>);
-    let data: Vec<PanelData> = result
-        .plots
+    let data: Vec<PanelData> = shown
         .iter()
         .map(|p| {
             let curve: Vec<(f64, f64)> =
@@ -376,13 +406,11 @@ pub fn write_chart(result: &StageResult, path: &std::path::Path) -> Result<()> {
             (curve, dropped, events)
         })
         .collect();
-    let stages: Vec<String> = result
-        .plots
+    let stages: Vec<String> = shown
         .iter()
         .map(|p| crate::i18n::stage(p.call.stage))
         .collect();
-    let panels: Vec<Panel> = result
-        .plots
+    let panels: Vec<Panel> = shown
         .iter()
         .zip(&data)
         .zip(&stages)
@@ -395,5 +423,35 @@ pub fn write_chart(result: &StageResult, path: &std::path::Path) -> Result<()> {
             events,
         })
         .collect();
-    chart::write_png(&panels, Some((-0.2, 1.0)), &result.index_name, path)
+    let header = chart::Header {
+        index_name: &result.index_name,
+        plots: result.plots.len(),
+    };
+    chart::write_png(&panels, Some((-0.2, 1.0)), &header, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chart_too_large_shows_the_plots_to_check_first() {
+        use Agreement::{Agree, CurveOnly, DatOnly, Disagree};
+        let calls = [
+            (Agree, 1.0),
+            (Disagree, 0.9),
+            (DatOnly, 0.4),
+            (Agree, 0.3),
+            (Disagree, 0.5),
+            (CurveOnly, 0.4),
+            (Agreement::None, 0.0),
+        ];
+        // All of them, in the table's order, when they fit.
+        assert_eq!(check_first(&calls, 7), (0..7).collect::<Vec<_>>());
+        // Else disagreements first (least confident first), then the least confident, ties in
+        // the table's order.
+        assert_eq!(check_first(&calls, 6), [4, 1, 6, 3, 2, 5]);
+        assert_eq!(check_first(&calls, 3), [4, 1, 6]);
+        assert_eq!(check_first(&calls, 0), Vec::<usize>::new());
+    }
 }
