@@ -228,7 +228,8 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     // The table now (the stage reads it), the map behind the next units. The table keeps every
     // plot (the same rows each date, for joins); the map shows the plots the tile sees, so a
     // flight's map over a county's plot file is the flight's plots.
-    zonal::output::write(&table, &paths[0])?;
+    let threads = cfg.machine.threads;
+    zonal::output::write(&table, &paths[0], threads)?;
     if let Some(kept) = reuse::kept_path(ctx.dir, &paths[0]) {
         reuse::keep(&kept, &table)?;
     }
@@ -240,7 +241,7 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     }
     let map = paths[1].clone();
     let behind: Behind =
-        Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map));
+        Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map, threads));
     Ok(Done {
         outcome,
         behind: Some(behind),
@@ -360,14 +361,14 @@ fn prescribe(
     let at = flight_date.to_string();
     let result = stage_at(ctx, plots, series, Some(&at), Some(&keep))?;
     let stages = out.join("stage_at_flight.csv");
-    stage::output::write(&result, &stages)?;
+    stage::output::write(&result, &stages, cfg.machine.threads)?;
     // The stage reaches the prescription in memory; stage_at_flight.csv is for people.
     request.stages = Some(rx::run::Stages::from_stage_result(
         &result,
         "stage_at_flight.csv",
     ));
     let prescription = rx::run::run_in_flight(&plot_set, &request, Some(in_flight))?;
-    let written = rx::output::write(&prescription, &run.rx, &out, &[])?;
+    let written = rx::output::write(&prescription, &run.rx, &out, &[], cfg.machine.threads)?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
     outputs.extend(
         written

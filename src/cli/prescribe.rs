@@ -247,7 +247,7 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
     .flatten()
     .cloned()
     .collect();
-    let written = output::write(&rx, &request.config, &args.out, &inputs)
+    let written = output::write(&rx, &request.config, &args.out, &inputs, args.threads)
         .map_err(|e| crate::io::explain_full_disk(&args.out, e))?;
     if args.json {
         // The report in memory, formatted as rx_report.json is (not read back from it).

@@ -284,7 +284,7 @@ pub fn run(args: StageArgs) -> Result<()> {
         let _ = std::io::stdout().write_all(&stage::output::csv_bytes(&result)?);
     }
     for path in &args.out {
-        stage::output::write(&result, path)?;
+        stage::output::write(&result, path, args.threads)?;
     }
     if let Some(png) = &args.chart {
         stage::write_chart(&result, png)?;

@@ -157,7 +157,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
         return Ok(());
     }
     for path in &args.out {
-        output::write(&table, path)?;
+        output::write(&table, path, args.threads)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let count = |status: &str| {

@@ -119,12 +119,13 @@ impl Table {
     /// beside it and its files are then renamed into place, the side files first and the `.shp`
     /// last (each file is replaced whole, the set not at once; stale spatial indexes `.qix`,
     /// `.sbn`, `.sbx` of the old file are removed).
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// A GeoJSON of many rows is written on up to `threads` threads (None: all cores).
+    pub fn write(&self, path: &Path, threads: Option<usize>) -> Result<()> {
         self.check_unique_columns()?;
         match Format::for_path(path)? {
             Format::Csv => super::write_atomic(path, &self.csv_bytes()?),
             Format::GeoJson => {
-                super::write_atomically(path, |temp| self.write_geojson(temp, path, 7))
+                super::write_atomically(path, |temp| self.write_geojson(temp, path, 7, threads))
             }
             Format::Shapefile { zipped: true } => self.write_shapefile_zip(path),
             Format::Shapefile { zipped: false } => self.write_shapefile_set(path),
@@ -265,11 +266,24 @@ impl Table {
     /// A GeoJSON file as [`Table::write`] writes it, with `decimals` decimals of a degree
     /// instead of 7 (~1 cm): layers whose polygons tile each other exactly need more, or the
     /// rounding makes a ring cross itself or its neighbour.
-    pub fn write_geojson_with_decimals(&self, path: &Path, decimals: u8) -> Result<()> {
-        super::write_atomically(path, |temp| self.write_geojson(temp, path, decimals))
+    pub fn write_geojson_with_decimals(
+        &self,
+        path: &Path,
+        decimals: u8,
+        threads: Option<usize>,
+    ) -> Result<()> {
+        super::write_atomically(path, |temp| {
+            self.write_geojson(temp, path, decimals, threads)
+        })
     }
 
-    fn write_geojson(&self, temp: &Path, final_path: &Path, decimals: u8) -> Result<()> {
+    fn write_geojson(
+        &self,
+        temp: &Path,
+        final_path: &Path,
+        decimals: u8,
+        threads: Option<usize>,
+    ) -> Result<()> {
         if !self.lonlat.is_empty() && self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: GeoJSON needs plots with a known CRS (they are written in WGS84 lon/lat)",
@@ -277,7 +291,8 @@ impl Table {
             )));
         }
         let split = self.lonlat.iter().flatten().any(crosses_antimeridian);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores =
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let parts = if split {
             1
         } else {
@@ -737,7 +752,7 @@ mod tests {
         }
         for table in [table(), t] {
             let path = dir.path().join("plots.geojson");
-            table.write(&path).expect("written");
+            table.write(&path, None).expect("written");
             let polygons = polygons_in(&path);
             assert_eq!(polygons.len(), 2);
             for polygon in &polygons {
@@ -772,7 +787,7 @@ mod tests {
             ..table()
         };
         let path = dir.path().join("across.geojson");
-        split.write(&path).expect("written");
+        split.write(&path, None).expect("written");
         let parts = polygons_in(&path);
         assert_eq!(parts.len(), 2, "two parts, one each side: {parts:?}");
         for part in &parts {
@@ -794,7 +809,7 @@ mod tests {
         };
         for name in ["none.geojson", "none.shp.zip"] {
             let path = dir.path().join(name);
-            empty.write(&path).expect("an empty map");
+            empty.write(&path, None).expect("an empty map");
             let ds = Dataset::open(&path).expect("OGR opens it");
             assert_eq!(ds.layer(0).expect("a layer").feature_count(), 0, "{name}");
         }
@@ -803,7 +818,7 @@ mod tests {
             ..table()
         };
         let e = no_crs
-            .write(&dir.path().join("x.geojson"))
+            .write(&dir.path().join("x.geojson"), None)
             .expect_err("no lon/lat")
             .to_string();
         assert!(e.contains("known CRS"), "{e}");
@@ -900,7 +915,7 @@ mod tests {
         crate::io::init();
         let tmp = tempfile::tempdir().expect("temp dir");
         let path = tmp.path().join("plots.shp.zip");
-        table().write(&path).expect("written");
+        table().write(&path, None).expect("written");
         assert_eq!(names_in(tmp.path()), ["plots.shp.zip"]);
         check_read_back(&path);
     }
@@ -911,8 +926,10 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let path = tmp.path().join("plots.shp");
         std::fs::write(tmp.path().join("plots.qix"), b"stale").expect("stale index");
-        table().write(&path).expect("written");
-        table().write(&path).expect("written again over the first");
+        table().write(&path, None).expect("written");
+        table()
+            .write(&path, None)
+            .expect("written again over the first");
         assert_eq!(
             names_in(tmp.path()),
             [
@@ -933,18 +950,18 @@ mod tests {
         let path = tmp.path().join("plots.shp.zip");
         let mut long = table();
         long.columns[1].0 = "rate_kg_per_ha".into();
-        let message = long.write(&path).expect_err("refused").to_string();
+        let message = long.write(&path, None).expect_err("refused").to_string();
         assert!(message.contains("'rate_kg_per_ha'"), "{message}");
         assert!(message.contains("at most 10"), "{message}");
         let mut wordy = table();
         wordy.rows[1][0] = Value::Text("x".repeat(300));
-        let message = wordy.write(&path).expect_err("refused").to_string();
+        let message = wordy.write(&path, None).expect_err("refused").to_string();
         assert!(message.contains("'plot_id'"), "{message}");
         assert!(names_in(tmp.path()).is_empty());
         // A list column may have a long name: it is not written.
         let mut series = table();
         series.columns[3].0 = "smoothed_ndvi_series".into();
-        series.write(&path).expect("written");
+        series.write(&path, None).expect("written");
     }
 
     #[test]

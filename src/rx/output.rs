@@ -274,12 +274,13 @@ pub struct Written {
     pub report: RxReport,
 }
 
-/// Write every output of `rx` into `dir`.
+/// Write every output of `rx` into `dir`, on `threads` workers (None: all cores).
 pub fn write(
     rx: &Prescription,
     config: &RxConfig,
     dir: &Path,
     inputs: &[PathBuf],
+    threads: Option<usize>,
 ) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
@@ -313,9 +314,11 @@ pub fn write(
         });
     }
     // The products' maps side by side (two at most: each writes its own files), listed in order.
-    let written = crate::raster::engine::map(&maps, None, |_, map| {
+    let written = crate::raster::engine::map(&maps, threads, |_, map| {
         let mut files = Vec::new();
-        write_map(rx, map, dir, &mut files).map(|()| files)
+        // Each map's tables on its share of the workers.
+        let threads = threads.map(|t| (t / maps.len()).max(1));
+        write_map(rx, map, dir, threads, &mut files).map(|()| files)
     })?;
     for map_files in written {
         files.extend(map_files?);
@@ -329,7 +332,7 @@ pub fn write(
     let total_n_kg = total_n_product_kg * n.n_fraction;
     let rows = summary_rows(rx);
     let summary = dir.join("rx_summary.csv");
-    summary_table(rx, &rows).write(&summary)?;
+    summary_table(rx, &rows).write(&summary, threads)?;
     files.push((OutputKind::Summary, summary));
     let path = dir.join("rx_report.json");
     files.push((OutputKind::Report, path.clone()));
@@ -407,6 +410,7 @@ fn write_map(
     rx: &Prescription,
     map: &Map,
     dir: &Path,
+    threads: Option<usize>,
     files: &mut Vec<(OutputKind, PathBuf)>,
 ) -> Result<()> {
     let pass = map.pass;
@@ -468,10 +472,10 @@ fn write_map(
     // could cross their neighbours or themselves.
     let zones = machine_table(rx, map)?;
     let path = dir.join(format!("rx_{}_zones.geojson", map.name));
-    zones.write_geojson_with_decimals(&path, 9)?;
+    zones.write_geojson_with_decimals(&path, 9, threads)?;
     files.push((zones_kind, path));
     let path = dir.join(format!("rx_{}_zones.shp.zip", map.name));
-    zones.write(&path)?;
+    zones.write(&path, threads)?;
     files.push((zones_kind, path));
     let vstyle = dir.join(format!("rx_{}_zones.qml", map.name));
     let label = format!(
@@ -486,7 +490,7 @@ fn write_map(
 
     // The layer for people.
     let people = dir.join(format!("rx_{}_plots.geojson", map.name));
-    plots_table(rx, map)?.write(&people)?;
+    plots_table(rx, map)?.write(&people, threads)?;
     files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
     let label = format!(

@@ -234,7 +234,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stage.csv");
-        crate::stage::output::write(&result, &path).unwrap();
+        crate::stage::output::write(&result, &path, None).unwrap();
         let from_file = Stages::read_csv(&path, "plot_id").unwrap();
         let in_memory = Stages::from_stage_result(&result, "stage.csv");
         assert_eq!(in_memory.by_id, from_file.by_id);

@@ -137,10 +137,11 @@ pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
     table(result).csv_bytes()
 }
 
-/// Write the stages to `path` (.csv or .geojson), and beside a vector its QGIS style
-/// (categorised by stage, [`crate::export::styles::stage_plots`]).
-pub fn write(result: &StageResult, path: &Path) -> Result<()> {
-    write_table(&table(result), &result.id_column, path)
+/// Write the stages to `path` (.csv or .geojson; a large GeoJSON on `threads` threads, None:
+/// all cores), and beside a vector its QGIS style (categorised by stage,
+/// [`crate::export::styles::stage_plots`]).
+pub fn write(result: &StageResult, path: &Path, threads: Option<usize>) -> Result<()> {
+    write_table(&table(result), &result.id_column, path, threads)
 }
 
 /// [`write`] to each of `paths`, the table made once and the files written side by side on
@@ -148,14 +149,14 @@ pub fn write(result: &StageResult, path: &Path) -> Result<()> {
 pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>) -> Result<()> {
     let table = table(result);
     crate::raster::engine::map(paths, threads, |_, path| {
-        write_table(&table, &result.id_column, path)
+        write_table(&table, &result.id_column, path, threads)
     })?
     .into_iter()
     .collect()
 }
 
-fn write_table(table: &Table, id_column: &str, path: &Path) -> Result<()> {
-    table.write(path)?;
+fn write_table(table: &Table, id_column: &str, path: &Path, threads: Option<usize>) -> Result<()> {
+    table.write(path, threads)?;
     if let Some(style) = crate::export::styles::sidecar(path) {
         let qml = crate::export::styles::stage_plots(id_column);
         crate::io::write_atomic(&style, qml.as_bytes())?;

@@ -63,10 +63,11 @@ pub fn csv_bytes(st: &StatsTable) -> Result<Vec<u8>> {
     table(st).csv_bytes()
 }
 
-/// Write the statistics to `path` (.csv or .geojson), and beside a vector its QGIS style
-/// (graduated on the main index's mean, [`crate::export::styles::stats_plots`]).
-pub fn write(st: &StatsTable, path: &Path) -> Result<()> {
-    table(st).write(path)?;
+/// Write the statistics to `path` (.csv or .geojson; a large GeoJSON on `threads` threads,
+/// None: all cores), and beside a vector its QGIS style (graduated on the main index's mean,
+/// [`crate::export::styles::stats_plots`]).
+pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
+    table(st).write(path, threads)?;
     let prefixes: Vec<String> = st.columns.iter().map(|c| c.prefix.clone()).collect();
     let style = crate::export::styles::sidecar(path)
         .zip(crate::export::styles::stats_plots(&st.id_column, &prefixes));
