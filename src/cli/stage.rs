@@ -151,7 +151,9 @@ pub struct StageArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Vec<PathBuf>,
 
-    /// A PNG of every plot's series: raw points, smoothed curve, events.
+    /// A PNG of the plots' series: raw points, smoothed curve, events. At most 400 plots: past
+    /// that, the 400 to check first (days after transplanting and curve disagreeing, then the
+    /// least confident); the tables have them all.
     #[arg(long, value_name = "PNG")]
     chart: Option<PathBuf>,
 
