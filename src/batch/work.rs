@@ -228,8 +228,9 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     // The table now (the stage reads it), the map behind the next units. The table keeps every
     // plot (the same rows each date, for joins); the map shows the plots the tile sees, so a
     // flight's map over a county's plot file is the flight's plots.
-    let threads = cfg.machine.threads;
-    zonal::output::write(&table, &paths[0], threads)?;
+    // Each table by one writer: the next units keep the cores busy meanwhile (in parts, the
+    // county's first run took more memory and no less time).
+    zonal::output::write(&table, &paths[0], Some(1))?;
     if let Some(kept) = reuse::kept_path(ctx.dir, &paths[0]) {
         reuse::keep(&kept, &table)?;
     }
@@ -241,7 +242,7 @@ fn stats(ctx: &Ctx, unit: &Unit, index: usize, plots: usize) -> Result<Done> {
     }
     let map = paths[1].clone();
     let behind: Behind =
-        Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map, threads));
+        Box::new(move || zonal::output::write(&table.filter(|r| !r.outside), &map, Some(1)));
     Ok(Done {
         outcome,
         behind: Some(behind),

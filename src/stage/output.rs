@@ -145,11 +145,11 @@ pub fn write(result: &StageResult, path: &Path, threads: Option<usize>) -> Resul
 }
 
 /// [`write`] to each of `paths`, the table made once and the files written side by side on
-/// `threads` workers.
+/// `threads` workers, each by one writer.
 pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>) -> Result<()> {
     let table = table(result);
     crate::raster::engine::map(paths, threads, |_, path| {
-        write_table(&table, &result.id_column, path, threads)
+        write_table(&table, &result.id_column, path, Some(1))
     })?
     .into_iter()
     .collect()
