@@ -293,28 +293,25 @@ impl Table {
         let split = self.lonlat.iter().flatten().any(crosses_antimeridian);
         let cores =
             threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        let parts = if split {
-            1
-        } else {
-            cores.min(self.rows.len() / ROWS_PER_PART).max(1)
-        };
-        self.write_geojson_parts(temp, final_path, decimals, parts)
+        let parts = cores.min(self.rows.len() / ROWS_PER_PART).max(1);
+        self.write_geojson_parts(temp, final_path, decimals, parts, split)
     }
 
     /// [`Table::write_geojson`] with the rows cut into `parts` runs, each written by OGR on a
     /// thread of its own and the files then joined into one ([`join_collections`]): the same
-    /// bytes as one OGR writer makes, in a fraction of the time on several cores. Only where no
-    /// plot crosses the antimeridian (OGR's RFC 7946 mode is then used as a whole).
+    /// bytes as one OGR writer makes, in a fraction of the time on several cores. `split`: a
+    /// plot crosses the antimeridian, and OGR's RFC 7946 mode is used, by one writer.
     fn write_geojson_parts(
         &self,
         temp: &Path,
         final_path: &Path,
         decimals: u8,
         parts: usize,
+        split: bool,
     ) -> Result<()> {
         let n = self.rows.len();
-        if parts <= 1 || n < parts {
-            return self.write_geojson_rows(temp, final_path, decimals, 0..n);
+        if parts <= 1 || n < parts || split {
+            return self.write_geojson_rows(temp, final_path, decimals, 0..n, split);
         }
         let files: Vec<super::TempPath> = (0..parts)
             .map(|i| super::TempPath::at(PathBuf::from(format!("{}.{i}", temp.display()))))
@@ -329,12 +326,13 @@ impl Table {
                 .skip(1)
                 .map(|(file, rows)| {
                     s.spawn(|| {
-                        self.write_geojson_rows(file.path(), final_path, decimals, rows.clone())
+                        let rows = rows.clone();
+                        self.write_geojson_rows(file.path(), final_path, decimals, rows, split)
                     })
                 })
                 .collect();
-            let first =
-                self.write_geojson_rows(files[0].path(), final_path, decimals, ranges[0].clone());
+            let rows = ranges[0].clone();
+            let first = self.write_geojson_rows(files[0].path(), final_path, decimals, rows, split);
             handles
                 .into_iter()
                 .map(|h| {
@@ -351,18 +349,20 @@ impl Table {
         match join_collections(&paths) {
             Ok(true) => std::fs::rename(paths[0], temp).map_err(io_error(final_path)),
             // Not laid out as OGR writes today: one writer, as before.
-            Ok(false) => self.write_geojson_rows(temp, final_path, decimals, 0..n),
+            Ok(false) => self.write_geojson_rows(temp, final_path, decimals, 0..n, split),
             Err(e) => Err(io_error(final_path)(e)),
         }
     }
 
-    /// Rows `rows` of the table as a GeoJSON FeatureCollection at `temp`, written by OGR.
+    /// Rows `rows` of the table as a GeoJSON FeatureCollection at `temp`, written by OGR (in
+    /// its RFC 7946 mode when `split`).
     fn write_geojson_rows(
         &self,
         temp: &Path,
         final_path: &Path,
         decimals: u8,
         rows: std::ops::Range<usize>,
+        split: bool,
     ) -> Result<()> {
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
@@ -383,7 +383,6 @@ impl Table {
         // writing 20 000 plots' statistics). Reals with 9 significant figures: every Float32
         // value exactly, and no 17-digit tails (0.73631967846907209 ha) that OGR prints twice
         // to check (~17 % of the writing, 11 % of the file).
-        let split = self.lonlat.iter().flatten().any(crosses_antimeridian);
         let precision = format!("COORDINATE_PRECISION={decimals}");
         let mut options = vec!["WRITE_NAME=NO", &precision, "SIGNIFICANT_FIGURES=9"];
         if split {
@@ -844,11 +843,11 @@ mod tests {
             big.lonlat.push(two.lonlat[k].clone());
         }
         let whole = dir.path().join("whole.geojson");
-        big.write_geojson_parts(&whole, &whole, 7, 1)
+        big.write_geojson_parts(&whole, &whole, 7, 1, false)
             .expect("at once");
         for parts in [2, 3, 11] {
             let cut = dir.path().join(format!("cut{parts}.geojson"));
-            big.write_geojson_parts(&cut, &cut, 7, parts)
+            big.write_geojson_parts(&cut, &cut, 7, parts, false)
                 .expect("in parts");
             assert_eq!(
                 std::fs::read(&cut).expect("read"),
