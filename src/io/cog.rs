@@ -5,7 +5,8 @@
 //! every tile (measured: a ZSTD GeoTIFF copied into an identical one costs as much CPU as
 //! compressing it). Instead, the full-resolution image and each overview level are written by
 //! GDAL as compressed tiled GeoTIFFs while the windows stream, with the same codec options; this
-//! module then lays their tiles out as a COG, byte for byte as GDAL compressed them: the ghost
+//! module then lays their tiles out as a COG, byte for byte as GDAL compressed them, in the full
+//! resolution's own file (its tiles moved back to make room in front; see [`assemble`]): the ghost
 //! header GDAL writes, every IFD before any pixel, the smallest overview's tiles first and the
 //! full resolution last, each level's tiles in row-major order, each tile with GDAL's leader
 //! (its size, 4 bytes) and trailer (its last 4 bytes repeated). The full-resolution IFD keeps all
@@ -13,7 +14,7 @@
 //! its pixels' layout and encoding, marked as a reduced-resolution image.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -163,15 +164,17 @@ impl Image {
     }
 }
 
-/// An IFD to write: its entries (without tile offsets and byte counts) and its tiles' source.
+/// An IFD to write: its entries (without tile offsets and byte counts), its tiles' source image
+/// and, once laid out, where each of its tiles goes in the COG (0: an empty tile).
 struct Out<'a> {
     entries: Vec<Entry>,
     image: &'a Image,
-    file: &'a File,
+    at: Vec<u64>,
 }
 
-/// The COG's byte layout: header and IFDs (with every tile offset filled in) and the data size.
-fn layout(ifds: &mut [Out], bigtiff: bool) -> Vec<u8> {
+/// The COG's byte layout: header and IFDs (with every tile offset filled in, and each `Out`'s
+/// `at`), and the COG's length.
+fn layout(ifds: &mut [Out], bigtiff: bool) -> (Vec<u8>, u64) {
     let (inline, count_len, entry_len, next_len) = if bigtiff {
         (8u64, 8u64, 20u64, 8u64)
     } else {
@@ -236,7 +239,9 @@ fn layout(ifds: &mut [Out], bigtiff: bool) -> Vec<u8> {
                 _ => {}
             }
         }
+        out.at = offsets;
     }
+    let end = at;
     let mut b = Vec::with_capacity(data_start as usize);
     b.extend_from_slice(b"II");
     if bigtiff {
@@ -290,7 +295,7 @@ fn layout(ifds: &mut [Out], bigtiff: bool) -> Vec<u8> {
         word(&mut b, next, bigtiff);
         b.extend_from_slice(&values);
     }
-    b
+    (b, end)
 }
 
 /// Bytes of GDAL's trailer after a tile of `count` bytes: its last 4 bytes, repeated.
@@ -320,21 +325,72 @@ fn overview_entries(level: &Image, main: &Image) -> Vec<Entry> {
     entries
 }
 
-/// Write a COG at `dest` from the tiled GeoTIFFs `full` (the full resolution, whose tags it
-/// keeps) and `levels` (its overviews, largest first), all compressed with the same options.
-pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<()> {
+/// Where [`assemble`] left the COG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Assembled {
+    /// In the full resolution's own file: its tiles moved back, the header, IFDs and overviews
+    /// written in front of them.
+    InPlace,
+    /// In `dest`, the full resolution's file left as it was.
+    Copied,
+}
+
+/// One tile to place: from `file` (an index into the sources) at `from`, `count` bytes, to the
+/// COG's `to`, with GDAL's leader before it and trailer after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tile {
+    file: usize,
+    from: u64,
+    count: u64,
+    to: u64,
+}
+
+/// Whether the full resolution's tiles can be moved within their own file, last first, without
+/// any tile, leader or trailer landing on a tile not moved yet: true when each lies behind every
+/// source that comes before its own. GDAL writes a tiled file's tiles in order behind its IFD,
+/// and the COG puts its header, IFDs and overviews in front of them, so they all move back.
+fn movable(tiles: &[Tile]) -> bool {
+    let mut sorted: Vec<&Tile> = tiles.iter().collect();
+    sorted.sort_by_key(|t| t.from);
+    let mut end_before = 0;
+    sorted.iter().all(|t| {
+        let ok = t.to >= end_before + 4;
+        end_before = end_before.max(t.from + t.count);
+        ok
+    })
+}
+
+/// Write a COG from the tiled GeoTIFFs `full` (the full resolution, whose tags it keeps) and
+/// `levels` (its overviews, largest first), all compressed with the same options: in `full`
+/// itself when its tiles can move back within it (as GDAL lays them out), else in `dest`.
+///
+/// In place, the file's 400 MB of a Sentinel-2 tile's NDVI are moved within pages the kernel
+/// already holds instead of being copied into new ones, and no staging file is removed after.
+pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<Assembled> {
+    assemble_with(full, levels, dest, true)
+}
+
+fn assemble_with(full: &Path, levels: &[&Path], dest: &Path, in_place: bool) -> Result<Assembled> {
     let fail = |path: &Path, message: String| Error::Write {
         path: path.to_path_buf(),
         message: format!("assembling the COG: {message}"),
     };
-    let open = |p: &Path| File::open(p).map_err(|e| fail(p, e.to_string()));
-    let files: Vec<File> = std::iter::once(full)
+    let paths: Vec<&Path> = std::iter::once(full)
         .chain(levels.iter().copied())
-        .map(open)
+        .collect();
+    let files: Vec<File> = paths
+        .iter()
+        .map(|p| {
+            File::options()
+                .read(true)
+                .write(in_place && *p == full)
+                .open(p)
+                .map_err(|e| fail(p, e.to_string()))
+        })
         .collect::<Result<_>>()?;
     let images: Vec<Image> = files
         .iter()
-        .zip(std::iter::once(full).chain(levels.iter().copied()))
+        .zip(&paths)
         .map(|(f, p)| Image::read(f).map_err(|m| fail(p, m)))
         .collect::<Result<_>>()?;
     let main = &images[0];
@@ -350,44 +406,170 @@ pub(crate) fn assemble(full: &Path, levels: &[&Path], dest: &Path) -> Result<()>
             .cloned()
             .collect(),
         image: main,
-        file: &files[0],
+        at: Vec::new(),
     });
-    for (image, file) in images.iter().zip(&files).skip(1) {
+    for image in &images[1..] {
         ifds.push(Out {
             entries: overview_entries(image, main),
             image,
-            file,
+            at: Vec::new(),
         });
     }
-    let head = layout(&mut ifds, bigtiff);
-    let out = File::create(dest).map_err(|e| fail(dest, e.to_string()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, out);
-    let write_err = |e: std::io::Error| fail(dest, e.to_string());
-    w.write_all(&head).map_err(write_err)?;
-    for out in ifds.iter().rev() {
-        for (&offset, &count) in out.image.offsets.iter().zip(&out.image.counts) {
-            if count == 0 {
-                continue;
+    let (head, end) = layout(&mut ifds, bigtiff);
+    // The full resolution's tiles, the last in its file first, then the overviews'.
+    let mut tiles: Vec<Tile> = ifds
+        .iter()
+        .enumerate()
+        .flat_map(|(file, out)| {
+            let image = out.image;
+            (0..image.counts.len()).rev().map(move |k| Tile {
+                file,
+                from: image.offsets[k],
+                count: image.counts[k],
+                to: out.at[k],
+            })
+        })
+        .filter(|t| t.count > 0)
+        .collect();
+    let main_tiles = tiles.iter().filter(|t| t.file == 0).count();
+    tiles[..main_tiles].sort_by_key(|t| std::cmp::Reverse(t.from));
+    let (target, how) = if in_place && movable(&tiles[..main_tiles]) {
+        let second = File::options().write(true).open(full);
+        (
+            second.map_err(|e| fail(full, e.to_string()))?,
+            Assembled::InPlace,
+        )
+    } else {
+        let created = File::create(dest).map_err(|e| fail(dest, e.to_string()))?;
+        (created, Assembled::Copied)
+    };
+    let target_path = if how == Assembled::InPlace {
+        full
+    } else {
+        dest
+    };
+    let write_err = |e: std::io::Error| fail(target_path, e.to_string());
+    for t in &tiles {
+        let (path, file) = (paths[t.file], &files[t.file]);
+        let read_err = |e: std::io::Error| fail(path, format!("reading a tile: {e}"));
+        let mut last = [0u8; 4];
+        if t.count >= 4 {
+            file.read_exact_at(&mut last, t.from + t.count - 4)
+                .map_err(read_err)?;
+        }
+        if t.to >= t.from + t.count || t.to + t.count <= t.from || how == Assembled::Copied {
+            // Apart: the kernel copies (copy_file_range), no pass through this process.
+            let (mut source, mut sink) = (file, &target);
+            source.seek(SeekFrom::Start(t.from)).map_err(read_err)?;
+            sink.seek(SeekFrom::Start(t.to)).map_err(write_err)?;
+            let copied = std::io::copy(&mut source.take(t.count), &mut sink).map_err(write_err)?;
+            if copied != t.count {
+                let message = format!("a tile of {} bytes read {copied}", t.count);
+                return Err(fail(path, message));
             }
-            let read_err = |e: std::io::Error| fail(full, format!("reading a tile: {e}"));
-            w.write_all(&(count as u32).to_le_bytes())
+        } else {
+            // A tile moved by less than its length: through memory.
+            let mut bytes = vec![0u8; t.count as usize];
+            file.read_exact_at(&mut bytes, t.from).map_err(read_err)?;
+            target.write_all_at(&bytes, t.to).map_err(write_err)?;
+        }
+        target
+            .write_all_at(&(t.count as u32).to_le_bytes(), t.to - 4)
+            .map_err(write_err)?;
+        if t.count >= 4 {
+            target
+                .write_all_at(&last, t.to + t.count)
                 .map_err(write_err)?;
-            // File to file: the kernel copies (copy_file_range), no pass through this process.
-            let mut source = out.file;
-            source.seek(SeekFrom::Start(offset)).map_err(read_err)?;
-            let copied = std::io::copy(&mut source.take(count), &mut w).map_err(write_err)?;
-            if copied != count {
-                return Err(fail(full, format!("a tile of {count} bytes read {copied}")));
-            }
-            if count >= 4 {
-                let mut last = [0u8; 4];
-                out.file
-                    .read_exact_at(&mut last, offset + count - 4)
-                    .map_err(read_err)?;
-                w.write_all(&last).map_err(write_err)?;
-            }
         }
     }
-    w.flush().map_err(write_err)?;
-    Ok(())
+    target.write_all_at(&head, 0).map_err(write_err)?;
+    target.set_len(end).map_err(write_err)?;
+    Ok(how)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    use gdal::raster::{Buffer, RasterCreationOptions};
+    use gdal::{DriverManager, Metadata};
+
+    /// A compressed tiled Float32 GeoTIFF of `size`² pixels with 16² tiles, values from `seed`.
+    fn tiled(path: &Path, size: usize, seed: u32) {
+        let driver = DriverManager::get_driver_by_name("GTiff").expect("GTiff");
+        let options = RasterCreationOptions::from_iter([
+            "TILED=YES",
+            "BLOCKXSIZE=16",
+            "BLOCKYSIZE=16",
+            "COMPRESS=ZSTD",
+            "PREDICTOR=2",
+        ]);
+        let ds = driver
+            .create_with_band_type_with_options::<f32, _>(path, size, size, 1, &options)
+            .expect("create");
+        let values: Vec<f32> = (0..size * size)
+            .map(|i| ((i as u32).wrapping_mul(2654435761) ^ seed) as f32 / u32::MAX as f32)
+            .collect();
+        let mut buffer = Buffer::new((size, size), values);
+        let mut band = ds.rasterband(1).expect("band");
+        band.set_no_data_value(Some(-9999.0)).expect("nodata");
+        band.write((0, 0), (size, size), &mut buffer)
+            .expect("write");
+        ds.close().expect("close");
+    }
+
+    /// Moved within its own file or copied into another, the COG is the same bytes, and GDAL
+    /// reads it as a COG with its overviews.
+    #[test]
+    fn a_cog_assembled_in_place_is_the_one_copied() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let p = |name: &str| tmp.path().join(name);
+        tiled(&p("full.tif"), 100, 1);
+        tiled(&p("o1.tif"), 25, 2);
+        tiled(&p("o2.tif"), 13, 3);
+        std::fs::copy(p("full.tif"), p("moved.tif")).expect("copy");
+        let levels = [p("o1.tif"), p("o2.tif")];
+        let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
+        let copied = assemble_with(&p("full.tif"), &levels, &p("copied.tif"), false);
+        assert_eq!(copied.expect("copied"), Assembled::Copied);
+        let moved = assemble(&p("moved.tif"), &levels, &p("unused.tif"));
+        assert_eq!(moved.expect("in place"), Assembled::InPlace);
+        assert!(!p("unused.tif").exists());
+        let bytes = |name: &str| std::fs::read(p(name)).expect("read");
+        assert_eq!(bytes("moved.tif"), bytes("copied.tif"));
+        let ds = gdal::Dataset::open(p("moved.tif")).expect("open");
+        let layout = ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE");
+        assert_eq!(layout.as_deref(), Some("COG"));
+        let band = ds.rasterband(1).expect("band");
+        assert_eq!(band.overview_count().expect("overviews"), 2);
+        let original = gdal::Dataset::open(p("full.tif")).expect("open");
+        let read = |ds: &gdal::Dataset| {
+            let b = ds.rasterband(1).expect("band");
+            b.read_as::<f32>((0, 0), (100, 100), (100, 100), None)
+                .expect("read")
+                .data()
+                .to_vec()
+        };
+        assert_eq!(read(&ds), read(&original));
+    }
+
+    /// Tiles are moved last first: each must land behind every source still to move.
+    #[test]
+    fn tiles_move_in_place_only_behind_the_sources_still_to_move() {
+        let tile = |from, to| Tile {
+            file: 0,
+            from,
+            count: 100,
+            to,
+        };
+        // GDAL's order, all moved back by a header: fine, even by less than a tile.
+        assert!(movable(&[tile(200, 1004), tile(100, 804), tile(0, 604)]));
+        assert!(movable(&[tile(200, 220), tile(100, 112), tile(0, 4)]));
+        // The last tile's leader would land on the first's bytes before they moved.
+        assert!(!movable(&[tile(100, 102), tile(0, 210)]));
+        assert!(movable(&[tile(100, 104), tile(0, 212)]));
+        // Sources out of the COG's order: the later tile would overwrite the earlier one.
+        assert!(!movable(&[tile(0, 1004), tile(100, 4)]));
+    }
 }

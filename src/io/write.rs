@@ -1,7 +1,9 @@
-//! Writing index rasters: windows stream into an uncompressed tiled staging GeoTIFF beside the
-//! output (Float32 ones with their average overviews, built window by window), then GDAL's COG
-//! driver compresses it (building the overviews itself only when they are not there yet) into a
-//! temporary name, and a rename publishes it. A failed run leaves nothing under a final name.
+//! Writing index rasters: windows stream into a tiled GeoTIFF beside the output. A Float32 COG
+//! is written compressed as it streams, with its average overviews built window by window, and
+//! assembled from their tiles in the same file ([`super::cog`]); other COGs are staged
+//! uncompressed and compressed by GDAL's COG driver into a temporary name (which builds the
+//! overviews when they are not there yet). A rename publishes the file; a failed run leaves
+//! nothing under a final name.
 
 use std::path::{Path, PathBuf};
 
@@ -334,7 +336,8 @@ impl CogOptions {
 /// * A COG of Float32 values written in windows that each hold whole overview cells (the usual
 ///   case): the full resolution compressed as it is written, each average overview level built
 ///   from the windows into its own compressed file, and the COG assembled from their tiles as
-///   they are ([`super::cog`]): one compression pass, no uncompressed copy.
+///   they are ([`super::cog`]), in the full resolution's own file: one compression pass, no
+///   uncompressed copy, no second file.
 /// * Any other COG (class codes, integer rasters, windows that split overview cells): staged
 ///   uncompressed and copied compressed by GDAL's COG driver.
 pub struct IndexWriter<T: GdalType + Copy = f32> {
@@ -632,21 +635,31 @@ impl<T: GdalType + Copy + 'static> IndexWriter<T> {
             }
             levels.push(path.path().to_path_buf());
         }
-        if self.route == Route::Tiled {
-            self.check_reads_back(self.stage.path())?;
-            let stage = std::mem::replace(&mut self.stage, TempPath::at(PathBuf::new()));
-            return Ok((stage, self.final_path.clone()));
-        }
-        let part = TempPath::beside(&self.final_path, PART);
+        // The finished file is the staging file itself (tiled, or a COG assembled in place) or
+        // a copy of it beside.
         let complete = self.pyramid.as_ref().is_some_and(|p| p.complete);
-        if self.route == Route::Assembled && complete {
-            let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
-            super::cog::assemble(self.stage.path(), &levels, part.path())?;
-        } else {
-            self.copy_with_cog_driver(part.path())?;
-        }
-        self.check_reads_back(part.path())?;
-        Ok((part, self.final_path.clone()))
+        let copy = match self.route {
+            Route::Tiled => None,
+            Route::Assembled if complete => {
+                let part = TempPath::beside(&self.final_path, PART);
+                let levels: Vec<&Path> = levels.iter().map(PathBuf::as_path).collect();
+                match super::cog::assemble(self.stage.path(), &levels, part.path())? {
+                    super::cog::Assembled::InPlace => None,
+                    super::cog::Assembled::Copied => Some(part),
+                }
+            }
+            _ => {
+                let part = TempPath::beside(&self.final_path, PART);
+                self.copy_with_cog_driver(part.path())?;
+                Some(part)
+            }
+        };
+        let file = match copy {
+            Some(part) => part,
+            None => std::mem::replace(&mut self.stage, TempPath::at(PathBuf::new())),
+        };
+        self.check_reads_back(file.path())?;
+        Ok((file, self.final_path.clone()))
     }
 
     /// GDAL's COG driver copies the staging file (or, when an assembled COG's windows split
