@@ -380,13 +380,7 @@ fn assemble_with(full: &Path, levels: &[&Path], dest: &Path, in_place: bool) -> 
         .collect();
     let files: Vec<File> = paths
         .iter()
-        .map(|p| {
-            File::options()
-                .read(true)
-                .write(in_place && *p == full)
-                .open(p)
-                .map_err(|e| fail(p, e.to_string()))
-        })
+        .map(|p| File::open(p).map_err(|e| fail(p, e.to_string())))
         .collect::<Result<_>>()?;
     let images: Vec<Image> = files
         .iter()
@@ -422,7 +416,7 @@ fn assemble_with(full: &Path, levels: &[&Path], dest: &Path, in_place: bool) -> 
         .enumerate()
         .flat_map(|(file, out)| {
             let image = out.image;
-            (0..image.counts.len()).rev().map(move |k| Tile {
+            (0..image.counts.len()).map(move |k| Tile {
                 file,
                 from: image.offsets[k],
                 count: image.counts[k],
@@ -433,21 +427,17 @@ fn assemble_with(full: &Path, levels: &[&Path], dest: &Path, in_place: bool) -> 
         .collect();
     let main_tiles = tiles.iter().filter(|t| t.file == 0).count();
     tiles[..main_tiles].sort_by_key(|t| std::cmp::Reverse(t.from));
-    let (target, how) = if in_place && movable(&tiles[..main_tiles]) {
-        let second = File::options().write(true).open(full);
-        (
-            second.map_err(|e| fail(full, e.to_string()))?,
-            Assembled::InPlace,
-        )
+    let (how, target_path) = if in_place && movable(&tiles[..main_tiles]) {
+        (Assembled::InPlace, full)
     } else {
-        let created = File::create(dest).map_err(|e| fail(dest, e.to_string()))?;
-        (created, Assembled::Copied)
+        (Assembled::Copied, dest)
     };
-    let target_path = if how == Assembled::InPlace {
-        full
-    } else {
-        dest
-    };
+    // In place, a second handle on `full`: its own position to write at while reading.
+    let target = match how {
+        Assembled::InPlace => File::options().write(true).open(full),
+        Assembled::Copied => File::create(dest),
+    }
+    .map_err(|e| fail(target_path, e.to_string()))?;
     let write_err = |e: std::io::Error| fail(target_path, e.to_string());
     for t in &tiles {
         let (path, file) = (paths[t.file], &files[t.file]);
@@ -457,7 +447,8 @@ fn assemble_with(full: &Path, levels: &[&Path], dest: &Path, in_place: bool) -> 
             file.read_exact_at(&mut last, t.from + t.count - 4)
                 .map_err(read_err)?;
         }
-        if t.to >= t.from + t.count || t.to + t.count <= t.from || how == Assembled::Copied {
+        let same_file = how == Assembled::InPlace && t.file == 0;
+        if !same_file || t.to >= t.from + t.count || t.to + t.count <= t.from {
             // Apart: the kernel copies (copy_file_range), no pass through this process.
             let (mut source, mut sink) = (file, &target);
             source.seek(SeekFrom::Start(t.from)).map_err(read_err)?;
