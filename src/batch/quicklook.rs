@@ -66,7 +66,7 @@ fn overlay(preview: &Preview, plots: &[&Plots]) -> Result<quicklook::Overlay> {
     let step = preview.cell_size.unwrap_or(1.0).max(f64::MIN_POSITIVE);
     let mut placed = Vec::new();
     for set in plots {
-        let parts = crate::io::vector::to_crs(set, preview.crs_wkt.as_deref(), step)?;
+        let parts = crate::io::vector::to_crs(set, preview.crs_wkt.as_deref(), step, Some(1))?;
         for (plot, parts) in set.plots.iter().zip(parts) {
             if let Some(parts) = parts {
                 placed.push((plot.id.clone(), crate::zonal::to_pixel(&gt, &parts)));

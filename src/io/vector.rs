@@ -328,11 +328,13 @@ fn read_features(
 
 /// Every plot's parts in the CRS `target_wkt`, edges densified to at most `max_segment`
 /// target units before reprojecting so that straight edges stay true to the source.
-/// Plots with no usable geometry give None.
+/// Plots with no usable geometry give None. Many plots are cut into runs reprojected side by
+/// side on `threads` workers (None: all cores), each with its own PROJ transformation.
 pub fn to_crs(
     plots: &Plots,
     target_wkt: Option<&str>,
     max_segment: f64,
+    threads: Option<usize>,
 ) -> Result<Vec<Option<Parts>>> {
     let (Some(src), Some(dst)) = (plots.crs_wkt.as_deref(), target_wkt) else {
         return Ok(plots.plots.iter().map(|p| p.parts().cloned()).collect());
@@ -344,30 +346,52 @@ pub fn to_crs(
     // Source units per target unit near the plots, to densify in source units.
     let scale = local_scale(plots, &transform).unwrap_or(1.0);
     let step = max_segment * scale;
-    plots
-        .plots
-        .iter()
-        .map(|p| {
-            p.parts()
-                .map(|parts| reproject(parts, &transform, step, &plots.path, &p.id))
-                .transpose()
-        })
-        .collect()
+    let run = |plots_run: &[Plot], transform: &CoordTransform| {
+        plots_run
+            .iter()
+            .map(|p| {
+                p.parts()
+                    .map(|parts| reproject(parts, transform, step, &plots.path, &p.id))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let runs: Vec<&[Plot]> = plots.plots.chunks(PLOTS_PER_RUN).collect();
+    if runs.len() < 2 {
+        return run(&plots.plots, &transform);
+    }
+    let done = crate::raster::engine::map(&runs, threads, |_, plots_run| {
+        run(plots_run, &transform_to(&plots.path, src, dst)?)
+    })?;
+    let mut out = Vec::with_capacity(plots.plots.len());
+    for part in done {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
+/// Plots per run of [`to_crs`] (a county's 20 000 plots took 0.19 s on one core to WGS84).
+const PLOTS_PER_RUN: usize = 2048;
+
 /// Every plot's parts in WGS84 longitude/latitude (not densified: vertices only).
-pub fn wgs84(plots: &Plots) -> Result<Vec<Option<Parts>>> {
+pub fn wgs84(plots: &Plots, threads: Option<usize>) -> Result<Vec<Option<Parts>>> {
     let target = wgs84_srs()?.to_wkt().unwrap_or_default();
-    to_crs(plots, Some(&target), f64::INFINITY)
+    to_crs(plots, Some(&target), f64::INFINITY, threads)
 }
 
 /// [`wgs84`] and the plots' geodesic areas, made once per plot set and kept in it.
-pub fn wgs84_once(plots: &Plots) -> Result<&crate::plots::Wgs84> {
+pub fn wgs84_once(plots: &Plots, threads: Option<usize>) -> Result<&crate::plots::Wgs84> {
     if let Some(made) = plots.wgs84.get() {
         return Ok(made);
     }
-    let parts = wgs84(plots)?;
-    let areas = crate::plots::geodesic_areas(&parts);
+    let parts = wgs84(plots, threads)?;
+    let areas = if parts.len() < 2 * PLOTS_PER_RUN {
+        crate::plots::geodesic_areas(&parts)
+    } else {
+        let runs: Vec<&[Option<Parts>]> = parts.chunks(PLOTS_PER_RUN).collect();
+        crate::raster::engine::map(&runs, threads, |_, run| crate::plots::geodesic_areas(run))?
+            .concat()
+    };
     Ok(plots
         .wgs84
         .get_or_init(|| crate::plots::Wgs84 { parts, areas }))
@@ -581,8 +605,8 @@ mod tests {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_tiles/plots.geojson");
         let plots = read_plots(&sample, None, Some("plot_id")).unwrap();
         assert!(plots.wgs84.get().is_none());
-        let made = wgs84_once(&plots).unwrap();
-        let fresh = wgs84(&plots).unwrap();
+        let made = wgs84_once(&plots, None).unwrap();
+        let fresh = wgs84(&plots, None).unwrap();
         assert_eq!(made.parts, fresh);
         assert_eq!(made.areas, crate::plots::geodesic_areas(&fresh));
         // The sample's plots are of 0.4–0.9 ha.
@@ -592,7 +616,60 @@ mod tests {
             made.areas
         );
         // Kept: the second call returns the very same data.
-        assert!(std::ptr::eq(wgs84_once(&plots).unwrap(), made));
+        assert!(std::ptr::eq(wgs84_once(&plots, None).unwrap(), made));
+    }
+
+    /// Plots enough for several runs reprojected side by side come back in their order, each
+    /// as a transformation of its own (a fresh PROJ object per plot) gives it, skipped plots
+    /// as None in their place.
+    #[test]
+    fn many_plots_reprojected_side_by_side_equal_one_by_one() {
+        super::super::init();
+        let utm = SpatialRef::from_epsg(32648).unwrap().to_wkt().unwrap();
+        let n = 2 * PLOTS_PER_RUN + 77;
+        let plots = Plots {
+            path: std::path::PathBuf::from("many.gpkg"),
+            layer: "many".into(),
+            id_column: "plot_id".into(),
+            fields: Vec::new(),
+            plots: (0..n)
+                .map(|i| {
+                    let (x, y) = (
+                        500_000.0 + 150.0 * (i % 90) as f64,
+                        1_500_000.0 + 150.0 * (i / 90) as f64,
+                    );
+                    let ring = vec![(x, y), (x + 100.0, y), (x + 100.0, y + 80.0), (x, y)];
+                    Plot {
+                        id: format!("P{i}"),
+                        attributes: Vec::new(),
+                        geom: if i == PLOTS_PER_RUN + 3 {
+                            Geom::Skipped("empty geometry".into())
+                        } else {
+                            Geom::Ok(vec![vec![ring]])
+                        },
+                    }
+                })
+                .collect(),
+            crs_wkt: Some(utm.clone()),
+            warnings: Vec::new(),
+            wgs84: Default::default(),
+        };
+        let target = wgs84_srs().unwrap().to_wkt().unwrap();
+        for threads in [Some(1), Some(3), None] {
+            let together = to_crs(&plots, Some(&target), f64::INFINITY, threads).unwrap();
+            assert_eq!(together.len(), n);
+            for (plot, got) in plots.plots.iter().zip(&together) {
+                let want = plot.parts().map(|parts| {
+                    let t = transform_to(&plots.path, &utm, &target).unwrap();
+                    reproject(parts, &t, f64::INFINITY, &plots.path, &plot.id).unwrap()
+                });
+                assert_eq!(got, &want, "plot {}", plot.id);
+            }
+        }
+        // In place: west to east with the plots' x, about 105° E (UTM zone 48's meridian).
+        let all = to_crs(&plots, Some(&target), f64::INFINITY, Some(2)).unwrap();
+        let lon = |i: usize| all[i].as_ref().unwrap()[0][0][0].0;
+        assert!(lon(0) < lon(1) && (104.0..106.0).contains(&lon(0)));
     }
 
     /// A wrong or missing layer or id field is told with the file, the layers or fields there

@@ -722,7 +722,8 @@ fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<
         warnings: Vec::new(),
         wgs84: Default::default(),
     };
-    crate::io::vector::wgs84(&plots)
+    // Written inside the maps' workers: one thread each.
+    crate::io::vector::wgs84(&plots, Some(1))
 }
 
 /// The columns both vector layers start with.

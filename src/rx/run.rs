@@ -153,7 +153,12 @@ fn is_reference(cfg: &NitrogenConfig, value: &Value) -> bool {
 }
 
 /// The plots' parts in the raster's CRS, refusing geographic rasters.
-fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Option<Parts>>> {
+fn plots_in_crs(
+    info: &RasterInfo,
+    plots: &Plots,
+    densify: f64,
+    threads: Option<usize>,
+) -> Result<Vec<Option<Parts>>> {
     let Some(wkt) = info.grid.crs_wkt.as_deref() else {
         return Err(Error::Input {
             path: info.path.clone(),
@@ -167,7 +172,7 @@ fn plots_in_crs(info: &RasterInfo, plots: &Plots, densify: f64) -> Result<Vec<Op
             message: "the raster is in geographic coordinates (degrees): reproject it to a projected CRS in metres (e.g. its UTM zone with gdalwarp -t_srs EPSG:326xx) for a prescription grid".into(),
         });
     }
-    crate::io::vector::to_crs(plots, Some(wkt), densify)
+    crate::io::vector::to_crs(plots, Some(wkt), densify, threads)
 }
 
 /// The name of an index raster's index: its band description (paddy index writes the short
@@ -226,7 +231,7 @@ pub fn run_in_flight(
     let n_cell = req.config.grid.cell_size;
     let parts = match in_flight.and_then(|f| f.parts) {
         Some(parts) if parts.len() == plots.plots.len() => parts,
-        _ => plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0))?,
+        _ => plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0), req.threads)?,
     };
     let (n_flight, spray_flight) = flights(req, &info, &parts)?;
     let mut rows = plot_rows(req, plots, from_stages, &parts)?;
@@ -344,7 +349,7 @@ impl Flight {
             warnings: Vec::new(),
             wgs84: Default::default(),
         };
-        let outline = crate::io::vector::to_crs(&outline, wkt, (side / 64.0).max(1e-9))?;
+        let outline = crate::io::vector::to_crs(&outline, wkt, (side / 64.0).max(1e-9), Some(1))?;
         let footprint = bbox(outline.iter().flatten());
         let sees = parts
             .iter()
@@ -431,7 +436,12 @@ pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<InFlight
         });
     };
     let info = RasterInfo::read(first)?;
-    let parts = plots_in_crs(&info, plots, (req.config.grid.cell_size / 2.0).min(1.0))?;
+    let parts = plots_in_crs(
+        &info,
+        plots,
+        (req.config.grid.cell_size / 2.0).min(1.0),
+        req.threads,
+    )?;
     let (n, spray) = flights(req, &info, &parts)?;
     Ok(InFlight {
         seen: seen_by_any(&[&n, &spray], parts.len()),
@@ -528,7 +538,7 @@ fn plot_rows(
                 .join(", ")
         )));
     }
-    let areas = &crate::io::vector::wgs84_once(plots)?.areas;
+    let areas = &crate::io::vector::wgs84_once(plots, req.threads)?.areas;
     Ok((0..plots.plots.len())
         .map(|k| {
             let plot = &plots.plots[k];

@@ -149,7 +149,7 @@ pub fn write(result: &StageResult, path: &Path, threads: Option<usize>) -> Resul
 pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>) -> Result<()> {
     let table = table(result);
     crate::raster::engine::map(paths, threads, |_, path| {
-        write_table(&table, &result.id_column, path, Some(1))
+        write_table(&table, &result.id_column, path, threads)
     })?
     .into_iter()
     .collect()

@@ -264,7 +264,7 @@ pub fn run(
     let (lonlat, areas) = if req.assume_same_crs || plots.crs_wkt.is_none() {
         (vec![None; n], vec![f64::NAN; n])
     } else {
-        let made = crate::io::vector::wgs84_once(plots)?;
+        let made = crate::io::vector::wgs84_once(plots, req.threads)?;
         (made.parts.clone(), made.areas.clone())
     };
     let mut stats: Vec<Vec<Stats>> = vec![Vec::new(); n];
@@ -415,7 +415,7 @@ impl Pass {
             grid.crs_wkt.as_deref()
         };
         let pixel = gt[1].hypot(gt[4]).min(gt[2].hypot(gt[5]));
-        let parts = crate::io::vector::to_crs(plots, target, pixel)?;
+        let parts = crate::io::vector::to_crs(plots, target, pixel, req.threads)?;
         let polygons: Vec<Option<PixelPolygon>> = parts
             .iter()
             .map(|p| {

@@ -1367,7 +1367,7 @@ fn mutated_plot_files_read_or_fail_with_a_message() {
     let (read, refused) = fuzz_file(&path, &seed, &tokens, 0x9e0_0001, |p| {
         paddy::io::vector::read_plots(p, None, Some("plot_id")).and_then(|plots| {
             // And on to the plots' geodesic areas, as stats and prescribe use them.
-            paddy::io::vector::wgs84(&plots).map(|parts| {
+            paddy::io::vector::wgs84(&plots, None).map(|parts| {
                 paddy::plots::geodesic_areas(&parts);
             })
         })
