@@ -13,6 +13,7 @@ mod exactextract;
 mod formats;
 mod hostile;
 mod hostile_run;
+mod huge_pages;
 mod indices_cli;
 mod nightly;
 mod prescribe;
