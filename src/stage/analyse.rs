@@ -577,6 +577,25 @@ pub fn conclude(
     let dat = transplanting.map(|(t, _)| at - t.day);
     let fitted = o.observed_heading.filter(Peak::fitted);
     let (heading, heading_source) = heading_of(o.observed_heading, transplanting, starts);
+    let overdue = heading
+        .filter(|_| heading_source.ends_with("+ table"))
+        .and_then(|h| {
+            overdue(
+                h,
+                &o.vi,
+                transplanting.map_or(f64::NEG_INFINITY, |(t, _)| t.earliest),
+            )
+        });
+    let heading = overdue.map(|o| o.heading).or(heading);
+    let moved;
+    let table = match (overdue, starts) {
+        (Some(o), Some(st)) => {
+            moved = s.table.with_class(class, st.with_heading_moved(o.days));
+            &moved
+        }
+        _ => s.table,
+    };
+    let starts = table.get(class);
     let days_to_heading = heading.map(|h| h.day - at);
     let maturity = o
         .season
@@ -592,7 +611,7 @@ pub fn conclude(
         at,
     );
     let mut call = explained(
-        reconcile(s.table, class, dat, &cues),
+        reconcile(table, class, dat, &cues),
         s.at,
         o.points.is_empty(),
         o.unflooded,
@@ -626,6 +645,15 @@ pub fn conclude(
             h.plots,
             h.table,
             h.days - h.table
+        ));
+    }
+    if let Some(o) = overdue {
+        let date = day_to_date(o.unseen_by).map_or_else(String::new, |d| d.to_string());
+        call.reason.push_str(&format!(
+            "; the observations' top is still to come or not confirmed (two clear \
+             observations after it), so heading came after {date}: the class's heading day \
+             moves {:.0} days later",
+            o.days
         ));
     }
     let recent = o.vi.days.iter().any(|&d| d > at - RECENT_DAYS);
@@ -665,6 +693,55 @@ pub fn conclude(
         points: o.points.clone(),
         curve: o.curve.clone(),
     }
+}
+
+/// A heading from the table that the observations should have confirmed by now if it had
+/// come as early as the table allows ([`overdue`]).
+#[derive(Debug, Clone, Copy)]
+struct Overdue {
+    /// The heading moved later.
+    heading: Dated,
+    /// By how many days.
+    days: f64,
+    /// The day before which heading would have been confirmed.
+    unseen_by: f64,
+}
+
+/// Heading not seen yet is itself a clue. A top of the observations is confirmed by
+/// [`peak::MIN_EACH_SIDE`] clear observations after it: while the highest clear observation
+/// since transplanting (`from`) is among the last ones, the top is still to come or just
+/// seen, so heading came after the observation before it. The table's heading day is the
+/// class's; the variety's own lies within ±[`VARIETY_SPREAD`] of it. Cut at that day, the
+/// middle of that interval moves by half the cut, at most to its end. (The whole bracket,
+/// transplanting's uncertainty included, moved plots dated by the flooding onset too far:
+/// their estimate is better than its bracket; `scripts/season-sweep`, BENCHMARKS.md.) Without
+/// this a variety later than its class is called heading, then grain filling, days early
+/// while its top waits for the observations that confirm it. A plot whose highest observation
+/// has its confirming observations and still no top (a fit that failed) says nothing here.
+fn overdue(table: Dated, vi: &PlotSeries, from: f64) -> Option<Overdue> {
+    let clear: Vec<(f64, f64)> = vi
+        .days
+        .iter()
+        .zip(&vi.values)
+        .zip(&vi.valid_share)
+        .filter(|((d, v), w)| **d >= from && v.is_finite() && w.is_finite() && **w > 0.0)
+        .map(|((d, v), _)| (*d, *v))
+        .collect();
+    let top = (0..clear.len()).max_by(|&a, &b| clear[a].1.total_cmp(&clear[b].1))?;
+    if clear.len() - 1 - top >= peak::MIN_EACH_SIDE {
+        return None;
+    }
+    let unseen_by = clear[top.checked_sub(1)?].0;
+    let days = ((unseen_by - (table.day - VARIETY_SPREAD)) / 2.0).clamp(0.0, VARIETY_SPREAD);
+    (days > 0.0).then_some(Overdue {
+        heading: Dated {
+            day: table.day + days,
+            earliest: unseen_by.min(table.latest),
+            latest: table.latest,
+        },
+        days,
+        unseen_by,
+    })
 }
 
 /// Heading seen by `at`: the top of the observations near the season's maximum, once confirmed
@@ -922,4 +999,106 @@ fn share_of_same_stage(st: &StageStarts, stage: Stage, timing: &Timing) -> f64 {
         }
     }
     same as f64 / all as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phenology::stage::StageTable;
+
+    /// Day 0 of the tests' paddy: transplanted then (a recorded date).
+    const T: f64 = 20_000.0;
+
+    /// A paddy transplanted on [`T`] whose variety heads `heading` days later: NDVI rises from
+    /// water (0.1) to 0.85 at heading and falls after it, seen every 5 days from 10 days
+    /// before transplanting.
+    fn rice(heading: f64) -> PlotSeries {
+        let days: Vec<f64> = (0..40).map(|k| T - 10.0 + 5.0 * f64::from(k)).collect();
+        let values = days
+            .iter()
+            .map(|&d| {
+                let u = (d - T) / heading;
+                if u < 0.0 {
+                    0.25
+                } else if u <= 1.0 {
+                    0.1 + 0.75 * u * u * (3.0 - 2.0 * u)
+                } else {
+                    0.85 - 0.5 * ((d - T - heading) / 45.0).min(1.0)
+                }
+            })
+            .collect();
+        PlotSeries {
+            valid_share: vec![1.0; days.len()],
+            days,
+            values,
+            dropped: Vec::new(),
+        }
+    }
+
+    fn stage_on(vi: &PlotSeries, at: f64) -> PlotStage {
+        let table = StageTable::builtin();
+        let s = Settings {
+            smoother: Smoother::Whittaker { lambda: 10.0 },
+            fraction: 0.2,
+            table: &table,
+            at: Date::from_days_since_epoch(at as i32),
+            from: None,
+            calibration: None,
+        };
+        let planted = Some(Date::from_days_since_epoch(T as i32));
+        analyse("P", "short", planted, vi, None, &s)
+    }
+
+    #[test]
+    fn a_top_not_confirmed_yet_moves_the_tables_heading_later() {
+        // The short class heads 62 days after transplanting; this variety at 70. On day 72
+        // its top (day 70) is the latest observation: heading came after day 65. The variety's
+        // interval (days 57–67) cut there has its middle 4 days later, and the plot is heading
+        // (the table alone says grain filling from day 70). The bracket keeps the recorded
+        // date's day either side.
+        let p = stage_on(&rice(70.0), T + 72.0);
+        assert_eq!(p.heading_source, "recorded transplanting + table");
+        let h = p.heading_range.unwrap();
+        assert_eq!(
+            (h.day, h.earliest, h.latest),
+            (T + 66.0, T + 65.0, T + 68.0)
+        );
+        assert_eq!(p.call.stage, Stage::Heading, "{}", p.call.reason);
+        assert!(
+            p.call.reason.contains("heading came after"),
+            "{}",
+            p.call.reason
+        );
+
+        // A variety heading on day 56 has two observations after its top by day 72: the top
+        // is fitted, nothing is moved.
+        let early = stage_on(&rice(56.0), T + 72.0);
+        assert_eq!(early.heading_source, "observations");
+        assert!(!early.call.reason.contains("heading came after"));
+
+        // Before the table's heading interval the top of a rising curve says nothing new.
+        let rising = stage_on(&rice(70.0), T + 45.0);
+        assert_eq!(rising.heading_range.unwrap().day, T + 62.0);
+    }
+
+    #[test]
+    fn overdue_needs_the_top_among_the_last_observations() {
+        let table = Dated {
+            day: T + 62.0,
+            earliest: T + 50.0,
+            latest: T + 74.0,
+        };
+        let seen = observed_by(&rice(70.0), T + 72.0);
+        let o = overdue(table, &seen, T).unwrap();
+        assert_eq!((o.unseen_by, o.days), (T + 65.0, 4.0));
+        // The table's day ± the variety's 5 days (57–67), whatever transplanting's bracket
+        // (50–74 here); cut beyond it: at most its end.
+        let late = observed_by(&rice(90.0), T + 92.0);
+        assert_eq!(overdue(table, &late, T).unwrap().days, 5.0);
+        // The top with two observations after it (a fit that failed) says nothing.
+        let past = observed_by(&rice(70.0), T + 80.0);
+        assert!(overdue(table, &past, T).is_none());
+        // Nothing clear since transplanting: nothing to say.
+        assert!(overdue(table, &seen, T + 100.0).is_none());
+    }
 }
