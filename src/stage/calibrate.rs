@@ -252,10 +252,11 @@ pub fn heading_lags(
         if seen <= 0.0 {
             continue;
         }
+        // The top as fitted, not weighed with the table this measures.
         let observed = p
-            .heading_range
+            .heading_curve
             .filter(|_| p.heading_source == "observations")
-            .map(|h| h.day - t)
+            .map(|h| f64::from(h.days_since_epoch()) - t)
             .filter(|&d| d <= seen);
         match observed {
             Some(d) => samples.push((p.class.as_str(), d, true)),
