@@ -724,7 +724,7 @@ struct Overdue {
 /// class's; the variety's own lies within ±[`VARIETY_SPREAD`] of it. Cut at that day, the
 /// middle of that interval moves by half the cut, at most to its end. (The whole bracket,
 /// transplanting's uncertainty included, moved plots dated by the flooding onset too far:
-/// their estimate is better than its bracket; `scripts/season-sweep`, BENCHMARKS.md.) Without
+/// their estimate is better than its bracket; `scripts/season-sweep`, README.md.) Without
 /// this a variety later than its class is called heading, then grain filling, days early
 /// while its top waits for the observations that confirm it. A plot whose highest observation
 /// has its confirming observations and still no top (a fit that failed) says nothing here.
@@ -805,10 +805,11 @@ fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
 /// profile interval is about ±2 standard deviations ([`peak::PROFILE_SIGMAS`]), the table's
 /// interval (transplanting's bracket and the variety's spread) is taken as uniform. A tight
 /// fit, the most common, stays within a day of where it is; a loose one (a flat top, or clouds
-/// around it) leans on the table. In `scripts/season-sweep` (seeds 41–60, the season's end)
-/// fits with an interval of 15 days and more came 2.7 days early on average (MAE 3.0 days,
-/// the table's 2.5), and weighing took the heading MAE of all fitted plots from 1.67 to 1.39
-/// days (bias −1.27 to −0.98). The result's interval is the weighted one's ±2 deviations.
+/// around it) leans on the table. In `scripts/season-sweep` (the season's end) fits with an
+/// interval of 15 days and more came 2.7 days early on average (MAE 3.0 days, the table's 2.5;
+/// seeds 41–60), and weighing took the heading MAE of all fitted plots from 1.73 to 1.44 days
+/// (bias −1.31 to −1.09; seeds 41–80, README.md). The result's interval is the weighed one's
+/// ±2 deviations.
 fn weighed(fit: Dated, table: Dated) -> Dated {
     let sd_fit = ((fit.latest - fit.earliest) / (2.0 * peak::PROFILE_SIGMAS)).max(peak::STEP_DAYS);
     let var_fit = sd_fit * sd_fit;
@@ -826,9 +827,9 @@ fn weighed(fit: Dated, table: Dated) -> Dated {
     }
 }
 
-/// Heading: the fitted top (weighed with the table's day, [`weighed`]); else a recorded date plus the table; else the highest observation
-/// (or the smoothed maximum) of a sparse series; else an estimated date plus the table. With
-/// its source's name.
+/// Heading: the fitted top (weighed with the table's day, [`weighed`]); else a recorded date
+/// plus the table; else the highest observation (or the smoothed maximum) of a sparse series;
+/// else an estimated date plus the table. With its source's name.
 fn heading_of(
     observed: Option<Peak>,
     transplanting: Option<(Dated, &'static str)>,
