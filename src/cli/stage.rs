@@ -20,9 +20,10 @@ use crate::stage::{self, DateList, SmootherKind, StageRequest};
 ///   flooding — the first clear observation with LSWI + 0.05 ≥ VI (Xiao et al. 2005) after the
 ///   last dry one, plus 3 days of puddling — known from that observation on, with its bracket;
 ///   else the observed heading less the class's heading day; else the season start;
-/// - heading: the top of the observations around the maximum (an asymmetric parabola, which the
-///   smoother's early bias does not touch), once observations after it confirm it, with its
-///   interval; else transplanting plus the class's heading day;
+/// - heading: the top of the observations around the maximum (an asymmetric curve, flat before
+///   the top and falling after it, which the smoother's early bias does not touch), once
+///   observations after it confirm it, with its interval; else transplanting plus the class's
+///   heading day;
 /// - the stage at the last date (or --at): seedling, tillering, panicle_initiation, booting,
 ///   heading, grain_filling, maturity, fallow — days after transplanting through the variety's
 ///   duration class (short, medium, long; --print-table shows the table, --stage-table edits

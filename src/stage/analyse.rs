@@ -808,8 +808,9 @@ fn smoothed_peak(season: &Season, days: &[f64]) -> Peak {
 /// around it) leans on the table. In `scripts/season-sweep` (the season's end) fits with an
 /// interval of 15 days and more came 2.7 days early on average (MAE 3.0 days, the table's 2.5;
 /// seeds 41–60), and weighing took the heading MAE of all fitted plots from 1.73 to 1.44 days
-/// (bias −1.31 to −1.09; seeds 41–80, README.md). The result's interval is the weighed one's
-/// ±2 deviations.
+/// (bias −1.31 to −1.09; seeds 41–80, README.md); with the cube on the rising side
+/// ([`peak::RISE_EXPONENT`]) from 1.42 to 1.21 days (bias −0.14 to −0.22). The result's
+/// interval is the weighed one's ±2 deviations.
 fn weighed(fit: Dated, table: Dated) -> Dated {
     let sd_fit = ((fit.latest - fit.earliest) / (2.0 * peak::PROFILE_SIGMAS)).max(peak::STEP_DAYS);
     let var_fit = sd_fit * sd_fit;
