@@ -138,7 +138,18 @@ fn sigterm_stops_paddy_run_and_a_second_run_is_refused_meanwhile() {
     let Some(tile) = big_tile(tmp.path()) else {
         return;
     };
+    // Three flights, three index units: a signal late for the first still stops the run
+    // midway on a loaded machine.
+    for day in ["20260719", "20260720"] {
+        std::fs::copy(&tile, tmp.path().join(format!("drone_{day}.tif"))).unwrap();
+    }
     let run = big_run(tmp.path(), &tile);
+    let text = std::fs::read_to_string(&run).unwrap();
+    std::fs::write(
+        &run,
+        text.replace("drone_20260718.tif", "drone_202607??.tif"),
+    )
+    .unwrap();
     let r = run.to_str().unwrap();
     let run_dir = tmp.path().join("out").join(DATE);
     let mut child = spawn(tmp.path(), &["run", r, "--run-date", DATE, "-q"]);
@@ -160,8 +171,25 @@ fn sigterm_stops_paddy_run_and_a_second_run_is_refused_meanwhile() {
     assert!(stderr.contains("paddy: stopped by SIGTERM"), "{stderr}");
     let left = all_files(&run_dir);
     assert!(!left.iter().any(|f| is_temporary(f)), "{left:?}");
-    assert!(!left.iter().any(|f| f.ends_with(".tif")), "{left:?}");
     assert!(!left.iter().any(|f| f.starts_with("report.")), "{left:?}");
+    // What is left is whole: only the index units that finished (their manifests) left
+    // rasters, and the run stopped before the last one.
+    let finished: Vec<&String> = left
+        .iter()
+        .filter(|f| f.starts_with(".paddy/units/index_"))
+        .collect();
+    assert!(finished.len() < 3, "{left:?}");
+    for tif in left.iter().filter(|f| f.ends_with(".tif")) {
+        let stem = tif
+            .trim_start_matches("index/drone/")
+            .rsplit_once('_')
+            .map_or("", |(stem, _)| stem);
+        let manifest = format!(".paddy/units/index_drone_{stem}.json");
+        assert!(
+            left.contains(&manifest),
+            "{tif} without {manifest}: {left:?}"
+        );
+    }
 }
 
 #[test]
