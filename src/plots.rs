@@ -212,7 +212,17 @@ pub fn attribute_columns(
 /// Geodesic area (m², on the WGS84 ellipsoid) of each plot given its lon/lat parts; NaN for a
 /// plot without parts.
 pub fn geodesic_areas(lonlat: &[Option<Parts>]) -> Vec<f64> {
-    lonlat
+    areas_by(lonlat, |p| p.geodesic_area_signed().abs())
+}
+
+/// Planar area (the CRS's units squared) of each plot given its parts; NaN for a plot without
+/// parts.
+pub fn planar_areas(parts: &[Option<Parts>]) -> Vec<f64> {
+    areas_by(parts, geo::Area::unsigned_area)
+}
+
+fn areas_by(parts: &[Option<Parts>], area: impl Fn(&geo::Polygon) -> f64) -> Vec<f64> {
+    parts
         .iter()
         .map(|parts| {
             parts.as_ref().map_or(f64::NAN, |parts| {
@@ -220,7 +230,7 @@ pub fn geodesic_areas(lonlat: &[Option<Parts>]) -> Vec<f64> {
                     .iter()
                     // Wound as RFC 7946 has it: otherwise the geodesic area is that of the
                     // rest of the globe.
-                    .map(|rings| oriented(rings).map_or(0.0, |p| p.geodesic_area_signed().abs()))
+                    .map(|rings| oriented(rings).map_or(0.0, |p| area(&p)))
                     .sum()
             })
         })

@@ -364,6 +364,8 @@ fn rates(p: &PlotLine) -> (String, String) {
     let not_observed = |status: &str, value: String| match status {
         "not observed" => t("report.not_observed"),
         "not observed (default rate)" => tf("report.not_observed_default", &[("value", &value)]),
+        "stage unknown" => t("report.stage_unknown"),
+        "stage unknown (default rate)" => tf("report.stage_unknown_default", &[("value", &value)]),
         _ => value,
     };
     let area = p

@@ -335,6 +335,7 @@ mod tests {
                     index: "NDRE".into(),
                     n_kg: 55.2,
                     not_observed: vec!["P02".into()],
+                    stage_unknown: Vec::new(),
                     not_observed_m2: 0.0,
                     product: "urea".into(),
                     product_kg: 120.0,
@@ -346,6 +347,7 @@ mod tests {
                 spray: Some(SprayTotals {
                     grid: grid(),
                     not_observed: vec![],
+                    stage_unknown: Vec::new(),
                     not_observed_m2: 0.0,
                     product: "fungicide".into(),
                     product_l: 1.5,

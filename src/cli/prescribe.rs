@@ -70,7 +70,8 @@ pub struct PrescribeArgs {
     #[arg(long, value_name = "FIELD")]
     id_field: Option<String>,
 
-    /// Index raster for nitrogen (NDRE / NDVI at panicle initiation), in a projected CRS.
+    /// Index raster for nitrogen (NDRE / NDVI at panicle initiation); grids go in its CRS when
+    /// it is projected and true to scale at the plots, else in their UTM zone.
     #[arg(long, value_name = "RASTER")]
     n_index: Option<PathBuf>,
 

@@ -482,7 +482,7 @@ impl StageWindow {
         class: &str,
         stage: Option<Stage>,
         dat: Option<f64>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), NotAdmitted> {
         let names = || {
             self.stages
                 .iter()
@@ -502,22 +502,42 @@ impl StageWindow {
                 return if (from..to).contains(&dat) {
                     Ok(())
                 } else {
-                    Err(format!(
+                    Err(NotAdmitted::Outside(format!(
                         "{dat:.0} days after transplanting is outside the window ({} ± {:.0} days = {from:.0}–{to:.0} days for {class})",
                         names(),
                         self.margin_days
-                    ))
+                    )))
                 };
             }
         }
         match stage {
             Some(s) if self.stages.contains(&s) => Ok(()),
-            Some(Stage::Unknown) | None => Err("growth stage unknown".into()),
-            Some(s) => Err(format!(
+            Some(Stage::Unknown) | None => Err(NotAdmitted::UnknownStage),
+            Some(s) => Err(NotAdmitted::Outside(format!(
                 "stage {} is outside the window ({})",
                 s.name(),
                 names()
-            )),
+            ))),
+        }
+    }
+}
+
+/// Why a stage window leaves a plot out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotAdmitted {
+    /// Neither a known stage nor days after transplanting of a class the table has: nothing
+    /// to decide by. Such a plot is treated as not observed (the default rate, or none), never
+    /// as outside the window (0).
+    UnknownStage,
+    /// Outside the window; why, in words.
+    Outside(String),
+}
+
+impl std::fmt::Display for NotAdmitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAdmitted::UnknownStage => f.write_str("growth stage unknown"),
+            NotAdmitted::Outside(why) => f.write_str(why),
         }
     }
 }
@@ -579,7 +599,7 @@ mod tests {
         assert!(w.admits(&table, "medium", None, Some(35.0)).is_ok());
         assert!(w.admits(&table, "medium", None, Some(62.9)).is_ok());
         let e = w.admits(&table, "medium", None, Some(34.0)).unwrap_err();
-        assert!(e.contains("35–63"), "{e}");
+        assert!(e.to_string().contains("35–63"), "{e}");
         assert!(w.admits(&table, "medium", None, Some(63.0)).is_err());
         // No DAT: the stage decides.
         assert!(w
@@ -588,10 +608,15 @@ mod tests {
         assert!(w
             .admits(&table, "medium", Some(Stage::Heading), None)
             .unwrap_err()
+            .to_string()
             .contains("heading"));
-        assert!(w
-            .admits(&table, "medium", Some(Stage::Unknown), None)
-            .unwrap_err()
-            .contains("unknown"));
+        assert_eq!(
+            w.admits(&table, "medium", Some(Stage::Unknown), None),
+            Err(NotAdmitted::UnknownStage)
+        );
+        assert_eq!(
+            w.admits(&table, "no such class", None, Some(40.0)),
+            Err(NotAdmitted::UnknownStage)
+        );
     }
 }

@@ -61,10 +61,11 @@ impl Map<'_> {
 
     /// A plot's rate for people (None: no rate), status, reason and machine total.
     fn plot(&self, p: &PlotRx) -> (Option<f64>, PlotStatus, String, f64) {
-        let (rate, observed, reason, total) = if self.nitrogen() {
+        let (rate, observed, staged, reason, total) = if self.nitrogen() {
             (
                 p.nitrogen.product,
                 p.n_observed,
+                p.n_staged,
                 &p.nitrogen.reason,
                 p.n_product_kg,
             )
@@ -72,13 +73,14 @@ impl Map<'_> {
             (
                 p.spray_rate_outside,
                 p.spray_observed,
+                p.spray_staged,
                 &p.spray_reason,
                 p.spray_product_l,
             )
         };
         (
             rate.is_finite().then_some(rate),
-            PlotStatus::of(observed, rate),
+            PlotStatus::of(observed, staged, rate),
             reason.clone(),
             total,
         )
@@ -114,14 +116,25 @@ pub enum PlotStatus {
     /// Not observed, and no rate.
     #[serde(rename = "not observed")]
     NotObserved,
+    /// Observed, but its growth stage is unknown (no transplanting date, say), so whether it is
+    /// in the window is too; the configured default rate applies.
+    #[serde(rename = "stage unknown (default rate)")]
+    StageUnknownDefault,
+    /// Observed, stage unknown, and no rate.
+    #[serde(rename = "stage unknown")]
+    StageUnknown,
 }
 
 impl PlotStatus {
-    fn of(observed: bool, rate: f64) -> Self {
-        match (observed, rate.is_finite()) {
-            (true, _) => PlotStatus::Prescribed,
-            (false, true) => PlotStatus::DefaultRate,
-            (false, false) => PlotStatus::NotObserved,
+    /// Observed (well enough to judge), with a known stage (when the pass needs one), and the
+    /// rate given.
+    pub fn of(observed: bool, staged: bool, rate: f64) -> Self {
+        match (observed, staged, rate.is_finite()) {
+            (true, true, _) => PlotStatus::Prescribed,
+            (true, false, true) => PlotStatus::StageUnknownDefault,
+            (true, false, false) => PlotStatus::StageUnknown,
+            (false, _, true) => PlotStatus::DefaultRate,
+            (false, _, false) => PlotStatus::NotObserved,
         }
     }
 
@@ -131,6 +144,8 @@ impl PlotStatus {
             PlotStatus::Prescribed => "prescribed",
             PlotStatus::DefaultRate => "not observed (default rate)",
             PlotStatus::NotObserved => "not observed",
+            PlotStatus::StageUnknownDefault => "stage unknown (default rate)",
+            PlotStatus::StageUnknown => "stage unknown",
         }
     }
 }
@@ -234,6 +249,9 @@ pub struct NitrogenTotals {
     pub product_kg: f64,
     /// How the reference was found, in words.
     pub reference: String,
+    /// Plots observed but of unknown growth stage (the default rate, or none).
+    #[serde(default)]
+    pub stage_unknown: Vec<String>,
     #[serde(deserialize_with = "nan_if_null")]
     pub sufficiency_threshold: f64,
     pub zones: usize,
@@ -252,6 +270,9 @@ pub struct SprayTotals {
     pub product_l: f64,
     #[serde(deserialize_with = "nan_if_null")]
     pub sprayed_area_m2: f64,
+    /// Plots observed but of unknown growth stage (the default rate, or none).
+    #[serde(default)]
+    pub stage_unknown: Vec<String>,
     pub zones: usize,
 }
 
@@ -366,6 +387,7 @@ pub fn write(
             n_kg: round2(total_n_kg),
             zones: pass.pieces.len(),
             not_observed: ids(&|p| !p.n_observed),
+            stage_unknown: ids(&|p| p.n_observed && !p.n_staged),
             not_observed_m2: round2(rx.plots.iter().map(|p| p.n_unobserved_m2).sum()),
         }),
         spray: rx.spray.as_ref().map(|pass| SprayTotals {
@@ -375,6 +397,7 @@ pub fn write(
             sprayed_area_m2: round2(total_spray_area_m2),
             product_l: round2(total_spray_l),
             not_observed: ids(&|p| !p.spray_observed),
+            stage_unknown: ids(&|p| p.spray_observed && !p.spray_staged),
             not_observed_m2: round2(rx.plots.iter().map(|p| p.spray_unobserved_m2).sum()),
         }),
         warnings: rx.warnings.clone(),
@@ -545,11 +568,14 @@ fn write_quicklook(
         .iter()
         .map(|p| p.rate * p.area_m2 / 10_000.0)
         .sum();
-    let unseen = rx
-        .plots
-        .iter()
-        .filter(|p| map.plot(p).1 != PlotStatus::Prescribed)
-        .count();
+    let count = |of: &[PlotStatus]| {
+        rx.plots
+            .iter()
+            .filter(|p| of.contains(&map.plot(p).1))
+            .count()
+    };
+    let unseen = count(&[PlotStatus::NotObserved, PlotStatus::DefaultRate]);
+    let unstaged = count(&[PlotStatus::StageUnknown, PlotStatus::StageUnknownDefault]);
     let unit = if map.quantity == isoxml::Quantity::MassPerArea {
         "kg"
     } else {
@@ -570,6 +596,12 @@ fn write_quicklook(
         notes.push(crate::i18n::tf(
             "rx.not_observed_plots",
             &[("n", &unseen.to_string())],
+        ));
+    }
+    if unstaged > 0 {
+        notes.push(crate::i18n::tf(
+            "rx.stage_unknown_plots",
+            &[("n", &unstaged.to_string())],
         ));
     }
     quicklook::write_png(
@@ -856,19 +888,20 @@ pub fn summary_rows(rx: &Prescription) -> Vec<SummaryRow> {
             n_index: num(p.n_index),
             n_index_coverage: num(p.n_coverage),
             si: p.nitrogen.si.and_then(num),
+            // No rate, no total: an empty cell, not 0 kg.
             nitrogen: rx.nitrogen.as_ref().map(|_| NitrogenRow {
-                status: PlotStatus::of(p.n_observed, p.nitrogen.product),
+                status: PlotStatus::of(p.n_observed, p.n_staged, p.nitrogen.product),
                 n_rate_kg_ha: rate(p.nitrogen.n),
                 product_rate_kg_ha: rate(p.nitrogen.product),
-                product_kg: num(round2(p.n_product_kg)),
+                product_kg: rate(p.nitrogen.product).and(num(round2(p.n_product_kg))),
                 not_observed_m2: num(round2(p.n_unobserved_m2)),
                 reason: p.nitrogen.reason.clone(),
             }),
             spray: rx.spray.as_ref().map(|_| SprayRow {
-                status: PlotStatus::of(p.spray_observed, p.spray_rate_outside),
+                status: PlotStatus::of(p.spray_observed, p.spray_staged, p.spray_rate_outside),
                 rate_outside_l_ha: rate(p.spray_rate_outside),
                 area_m2: num(round2(p.spray_area_m2)),
-                product_l: num(round2(p.spray_product_l)),
+                product_l: rate(p.spray_rate_outside).and(num(round2(p.spray_product_l))),
                 not_observed_m2: num(round2(p.spray_unobserved_m2)),
                 reason: p.spray_reason.clone(),
             }),
@@ -996,6 +1029,7 @@ mod tests {
                 index: "NDRE".into(),
                 n_kg: 12.5,
                 not_observed: vec!["P03".into()],
+                stage_unknown: Vec::new(),
                 not_observed_m2: 0.0,
                 product: "urea".into(),
                 product_kg: 27.17,
@@ -1007,6 +1041,7 @@ mod tests {
             spray: Some(SprayTotals {
                 grid: grid(),
                 not_observed: vec![],
+                stage_unknown: Vec::new(),
                 not_observed_m2: 1.25,
                 product: "fungicide".into(),
                 product_l: 3.0,
@@ -1041,13 +1076,26 @@ mod tests {
 
     #[test]
     fn statuses_are_written_as_before() {
-        assert_eq!(PlotStatus::of(true, f64::NAN), PlotStatus::Prescribed);
-        assert_eq!(PlotStatus::of(false, 20.0), PlotStatus::DefaultRate);
-        assert_eq!(PlotStatus::of(false, f64::NAN), PlotStatus::NotObserved);
+        assert_eq!(PlotStatus::of(true, true, f64::NAN), PlotStatus::Prescribed);
+        assert_eq!(PlotStatus::of(false, true, 20.0), PlotStatus::DefaultRate);
+        assert_eq!(
+            PlotStatus::of(false, false, f64::NAN),
+            PlotStatus::NotObserved
+        );
+        assert_eq!(
+            PlotStatus::of(true, false, 20.0),
+            PlotStatus::StageUnknownDefault
+        );
+        assert_eq!(
+            PlotStatus::of(true, false, f64::NAN),
+            PlotStatus::StageUnknown
+        );
         for s in [
             PlotStatus::Prescribed,
             PlotStatus::DefaultRate,
             PlotStatus::NotObserved,
+            PlotStatus::StageUnknownDefault,
+            PlotStatus::StageUnknown,
         ] {
             assert_eq!(
                 serde_json::to_string(&s).unwrap(),

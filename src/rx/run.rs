@@ -1,8 +1,9 @@
 //! `paddy prescribe`: index rasters, plots and their growth stage in; per-plot and per-cell
 //! nitrogen rates and spray zones out (written by [`super::output`]).
 //!
-//! Each rate grid ([`super::layout`]) is laid in the first index raster's projected CRS over
-//! the extent of the plots that get a rate from it: those whose bounding box meets the index
+//! Each rate grid ([`super::layout`]) is laid in the first index raster's CRS when it is
+//! projected and true to the ground's areas at the plots, else in the plots' UTM zone
+//! ([`place`]), over the extent of the plots that get a rate from it: those whose bounding box meets the index
 //! raster's footprint (the flight), and every plot when that product has a `default_rate`.
 //! A plot outside the flight is still listed (summary, report), "not observed: outside the
 //! flight", with no rate or the default; it costs no grid cells and, without a default, is not
@@ -28,7 +29,7 @@ use crate::plots::{Geom, Parts, Plot, Plots, Value};
 use crate::raster::Grid;
 use crate::zonal::{self, CoverageMode, StatsRequest};
 
-use super::config::{CombineConfig, NitrogenConfig, RxConfig, StageWindow};
+use super::config::{CombineConfig, NitrogenConfig, NotAdmitted, RxConfig, StageWindow};
 use super::layout::{bbox, cell_rates, layout, tile, totals};
 pub use super::layout::{Layout, RatePass};
 use super::nitrogen::{self, Rate};
@@ -82,6 +83,10 @@ pub struct PlotRx {
     /// The plot rate (for people) and whether the plot was observed well enough to have one.
     pub nitrogen: Rate,
     pub n_observed: bool,
+    /// Whether the nitrogen stage window could be judged (a known stage, or days after
+    /// transplanting of a class the table has): without it the plot is not rated as 0 but
+    /// gets the default rate, or none.
+    pub n_staged: bool,
     /// Whether cells of the plot get their own rate (inside the window, index present).
     pub n_variable: bool,
     /// Geodesic area.
@@ -91,6 +96,8 @@ pub struct PlotRx {
     /// Area of the plot with no nitrogen rate (not observed, no default rate), m².
     pub n_unobserved_m2: f64,
     pub spray_observed: bool,
+    /// As `n_staged`, for the spray window.
+    pub spray_staged: bool,
     pub spray_rate_outside: f64,
     pub spray_reason: String,
     /// Area of the plot's spray pieces with a rate above 0, and the product on them.
@@ -152,27 +159,129 @@ fn is_reference(cfg: &NitrogenConfig, value: &Value) -> bool {
     }
 }
 
-/// The plots' parts in the raster's CRS, refusing geographic rasters.
-fn plots_in_crs(
-    info: &RasterInfo,
-    plots: &Plots,
-    densify: f64,
-    threads: Option<usize>,
-) -> Result<Vec<Option<Parts>>> {
+/// How far (as a share) the planar areas of the flight's CRS may stray from the ground's at the
+/// plots before the grids are laid in the plots' UTM zone instead: 1 %. A UTM zone strays
+/// by 0.1 % at most (−0.08 % at its central meridian, about +0.1 % at its edges); Web Mercator
+/// by 26 % at 27° N, the latitude of the county paddy is made for.
+const AREA_TOLERANCE: f64 = 0.01;
+
+/// The CRS the prescription's grids are laid in, and the plots in it.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// The grids' CRS (WKT): the flight's own when it is projected and measures areas truly at
+    /// the plots, else the plots' UTM zone.
+    wkt: String,
+    /// The plots' parts in it.
+    parts: Vec<Option<Parts>>,
+    /// Each plot's planar area in the flight's own CRS (its units²; NaN without a polygon):
+    /// the share of a plot its valid pixels cover is measured in the flight's units.
+    flight_areas: Vec<f64>,
+    /// Units² of the flight's own CRS per m² on the ground at the plots (1 for a UTM flight,
+    /// 1.26 for Web Mercator at 27° N, ~10⁻¹⁰ degrees² for a geographic one): the ground area
+    /// of the flight's pixels.
+    flight_units_per_m2: f64,
+    /// Why the grids are not in the flight's CRS, for the warnings.
+    note: Option<String>,
+}
+
+/// Where the prescription's grids go for a flight `info`: in its own CRS when it is projected
+/// and its planar areas at the plots are within [`AREA_TOLERANCE`] of their geodesic areas
+/// (so a cell of 5 m is 25 m² of paddy, and kg/ha × ha is what the plots take); else (a
+/// geographic flight, Web Mercator, which drone software often exports) in the UTM zone of the
+/// plots' centre, with a warning saying so. The index is resampled onto the grids by GDAL
+/// either way.
+fn place(info: &RasterInfo, plots: &Plots, densify: f64, threads: Option<usize>) -> Result<Placed> {
     let Some(wkt) = info.grid.crs_wkt.as_deref() else {
         return Err(Error::Input {
             path: info.path.clone(),
-            message: "the raster has no CRS: a prescription grid needs a projected CRS in metres"
+            message: "the raster has no CRS: a prescription grid needs to know where its cells are on the ground"
                 .into(),
         });
     };
-    if crate::io::vector::is_geographic(wkt) {
-        return Err(Error::Input {
-            path: info.path.clone(),
-            message: "the raster is in geographic coordinates (degrees): reproject it to a projected CRS in metres (e.g. its UTM zone with gdalwarp -t_srs EPSG:326xx) for a prescription grid".into(),
+    let own = crate::io::vector::to_crs(plots, Some(wkt), densify, threads)?;
+    let wgs84 = crate::io::vector::wgs84_once(plots, threads)?;
+    let flight_areas = crate::plots::planar_areas(&own);
+    let (planar, ground) = flight_areas
+        .iter()
+        .copied()
+        .zip(&wgs84.areas)
+        .filter(|(a, g)| a.is_finite() && g.is_finite() && *a > 0.0 && **g > 0.0)
+        .fold((0.0, 0.0), |(a, g), (p, q)| (a + p, g + q));
+    let per_m2 = planar / ground;
+    let geographic = crate::io::vector::is_geographic(wkt);
+    if !per_m2.is_finite() {
+        // No plot with a known area on the ground (plots without a CRS): the flight's CRS,
+        // taken to be the plots' too, if it is in metres at all.
+        if geographic {
+            return Err(Error::Input {
+                path: info.path.clone(),
+                message: "the raster is in geographic coordinates (degrees) and the plots have no CRS to find their UTM zone from: give the plots a CRS, or reproject the raster to a projected CRS in metres (e.g. its UTM zone with gdalwarp -t_srs EPSG:326xx)".into(),
+            });
+        }
+        return Ok(Placed {
+            wkt: wkt.to_string(),
+            parts: own,
+            flight_areas,
+            flight_units_per_m2: 1.0,
+            note: None,
         });
     }
-    crate::io::vector::to_crs(plots, Some(wkt), densify, threads)
+    if !geographic && (per_m2 - 1.0).abs() <= AREA_TOLERANCE {
+        return Ok(Placed {
+            wkt: wkt.to_string(),
+            parts: own,
+            flight_areas,
+            flight_units_per_m2: per_m2,
+            note: None,
+        });
+    }
+    let code = utm_zone(&wgs84.parts).ok_or_else(|| Error::Input {
+        path: plots.path.clone(),
+        message: "no plot has a position in longitude and latitude to choose a UTM zone for the prescription grids".into(),
+    })?;
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(code);
+    let utm_wkt = srs.and_then(|s| s.to_wkt()).map_err(|e| {
+        Error::usage(format!(
+            "PROJ cannot build EPSG:{code} (UTM) for the prescription grids: {e}"
+        ))
+    })?;
+    let name = gdal::spatial_ref::SpatialRef::from_wkt(wkt)
+        .ok()
+        .and_then(|s| s.name())
+        .unwrap_or_else(|| "its CRS".into());
+    let file = crate::io::file_name(&info.path);
+    let why = if geographic {
+        format!("is in geographic coordinates ({name})")
+    } else {
+        format!("is in {name}, whose areas are {per_m2:.3}× the ground's at the plots")
+    };
+    Ok(Placed {
+        wkt: utm_wkt.clone(),
+        parts: crate::io::vector::to_crs(plots, Some(&utm_wkt), densify, threads)?,
+        flight_areas,
+        flight_units_per_m2: per_m2,
+        note: Some(format!(
+            "{file} {why}: the prescription grids are laid in UTM zone {}{} (EPSG:{code}) instead, so that cells, areas and totals are true on the ground",
+            code % 100,
+            if code / 100 == 326 { "N" } else { "S" }
+        )),
+    })
+}
+
+/// The EPSG code (WGS 84 / UTM, 326zz north, 327zz south) of the UTM zone of the centre of the
+/// plots' lon/lat bounding box, and None without any.
+fn utm_zone(lonlat: &[Option<Parts>]) -> Option<u32> {
+    let b = bbox(lonlat.iter().flatten());
+    if !(b[0].is_finite() && b[1].is_finite() && b[2].is_finite() && b[3].is_finite()) {
+        return None;
+    }
+    let (lon, lat) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let zone = (((lon + 180.0) / 6.0).floor() as i64).rem_euclid(60) as u32 + 1;
+    Some(if lat >= 0.0 {
+        32600 + zone
+    } else {
+        32700 + zone
+    })
 }
 
 /// The name of an index raster's index: its band description (paddy index writes the short
@@ -192,8 +301,26 @@ fn index_name(info: &RasterInfo) -> String {
 
 /// Compute the prescription for `plots` (read once by [`crate::io::vector::read_plots`]; their
 /// parts in the grids' CRS and their areas are computed here, once).
+/// Refuses a flight that covers none of the plots (a wrong file or CRS, most likely) before
+/// anything is computed.
 pub fn run(plots: &Plots, req: &PrescribeRequest) -> Result<Prescription> {
-    run_in_flight(plots, req, None)
+    let in_flight = plots_in_flight(plots, req)?;
+    if in_flight.placed.is_some() && !in_flight.seen.iter().any(|&s| s) {
+        let flights: Vec<String> = [&req.n_index, &req.spray_index]
+            .into_iter()
+            .flatten()
+            .map(|p| crate::io::file_name(p))
+            .collect();
+        return Err(Error::Input {
+            path: plots.path.clone(),
+            message: format!(
+                "none of its {} plots is under {}: check that the flight and the plots are of the same place (and their CRS)",
+                plots.plots.len(),
+                flights.join(" or ")
+            ),
+        });
+    }
+    run_in_flight(plots, req, Some(in_flight))
 }
 
 /// [`run`], with the plots in the grids' CRS as [`plots_in_flight`] found them for the same
@@ -228,13 +355,18 @@ pub fn run_in_flight(
         }
     }
     let from_stages = req.stages.as_ref().map(|s| &s.by_id);
+    if let Some(stages) = &req.stages {
+        refuse_shared_ids(plots, &stages.source)?;
+    }
     let n_cell = req.config.grid.cell_size;
-    let parts = match in_flight.and_then(|f| f.parts) {
-        Some(parts) if parts.len() == plots.plots.len() => parts,
-        _ => plots_in_crs(&info, plots, (n_cell / 2.0).min(1.0), req.threads)?,
+    let placed = match in_flight.and_then(|f| f.placed) {
+        Some(placed) if placed.parts.len() == plots.plots.len() => placed,
+        _ => place(&info, plots, (n_cell / 2.0).min(1.0), req.threads)?,
     };
-    let (n_flight, spray_flight) = flights(req, &info, &parts)?;
-    let mut rows = plot_rows(req, plots, from_stages, &parts)?;
+    warnings.extend(placed.note.clone());
+    let parts = &placed.parts;
+    let (n_flight, spray_flight) = flights(req, &info, &placed)?;
+    let mut rows = plot_rows(req, plots, from_stages, parts)?;
     let seen = seen_by_any(&[&n_flight, &spray_flight], rows.len());
     warnings.extend(stage_warnings(req, &rows, from_stages, &seen));
     warnings.extend(super::output::summary_attribute_columns(&plots.id_column, &plots.fields).1);
@@ -251,12 +383,12 @@ pub fn run_in_flight(
         flight_date: flight,
         warnings: Vec::new(),
     };
-    let wkt = info.grid.crs_wkt.as_deref();
+    let wkt = Some(placed.wkt.as_str());
     // Kept for the spray pass when it reads the same file onto the same grid.
     let mut n_resampled: Option<(Grid, Vec<f32>)> = None;
     if let (Some(path), Some(flight)) = (&req.n_index, &n_flight) {
         let on_grid = flight.on_grid(req.config.nitrogen.default_rate);
-        let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, n_cell)?;
+        let layout = layout(wkt, &plots.path, parts, &on_grid, flight.footprint, n_cell)?;
         let values = crate::io::warp::resample(path, 1, &layout.grid, "average")?;
         if req
             .spray_index
@@ -267,7 +399,7 @@ pub fn run_in_flight(
         }
         rx.n_index_name = index_name(&info);
         rx.threshold = req.config.nitrogen.threshold_for(&rx.n_index_name);
-        plot_means(plots, &info, req.threads, &mut rows)?;
+        plot_means(plots, &info, &placed.flight_areas, req.threads, &mut rows)?;
         let pass = nitrogen_pass(
             req,
             values,
@@ -281,23 +413,46 @@ pub fn run_in_flight(
     }
     if let (Some(path), Some(flight)) = (&req.spray_index, &spray_flight) {
         let spray_info = RasterInfo::read(path)?;
+        // The flight's pixel on the ground (its CRS's units are not metres everywhere).
+        let per_m = if placed.note.is_some()
+            && crate::io::same_crs(
+                spray_info.grid.crs_wkt.as_deref(),
+                info.grid.crs_wkt.as_deref(),
+            ) {
+            placed.flight_units_per_m2.sqrt()
+        } else {
+            1.0
+        };
         let pixel = spray_info
             .grid
             .geo_transform
-            .map_or(n_cell, |g| g[1].abs().max(g[5].abs()));
+            .map_or(n_cell, |g| g[1].abs().max(g[5].abs()) / per_m);
         let cell = req
             .config
             .spray
             .cell_size
             .unwrap_or_else(|| pixel.max(SPRAY_MIN_CELL).min(n_cell));
         let on_grid = flight.on_grid(req.config.spray.default_rate);
-        let layout = layout(wkt, &plots.path, &parts, &on_grid, flight.footprint, cell)?;
+        let layout = layout(wkt, &plots.path, parts, &on_grid, flight.footprint, cell)?;
         let values = match n_resampled {
             Some((grid, values)) if grid == layout.grid => values,
             _ => crate::io::warp::resample(path, 1, &layout.grid, "average")?,
         };
         let pass = spray_pass(req, values, layout, flight, &mut rx, &mut rows)?;
         rx.spray = Some(pass);
+    }
+    let unstaged: Vec<&str> = rows
+        .iter()
+        .filter(|r| (r.n_observed && !r.n_staged) || (r.spray_observed && !r.spray_staged))
+        .map(|r| r.id.as_str())
+        .collect();
+    if !unstaged.is_empty() {
+        warnings.push(format!(
+            "{} plot(s) under the flight have no known growth stage ({}{}): they get the default rate, or none, never 0; give them a transplanted date, or their stage from paddy stage",
+            unstaged.len(),
+            unstaged[..unstaged.len().min(5)].join(", "),
+            if unstaged.len() > 5 { ", …" } else { "" }
+        ));
     }
     rx.plots = rows;
     rx.warnings = warnings;
@@ -386,14 +541,14 @@ impl Flight {
     }
 }
 
-/// The flights of the nitrogen and spray indices (the first index raster is `info`; `parts` are
-/// in its CRS).
+/// The flights of the nitrogen and spray indices (the first index raster is `info`), in the
+/// grids' CRS.
 fn flights(
     req: &PrescribeRequest,
     info: &RasterInfo,
-    parts: &[Option<Parts>],
+    placed: &Placed,
 ) -> Result<(Option<Flight>, Option<Flight>)> {
-    let wkt = info.grid.crs_wkt.as_deref();
+    let (wkt, parts) = (Some(placed.wkt.as_str()), &placed.parts);
     let n = match &req.n_index {
         Some(_) => Some(Flight::new(info, wkt, parts)?),
         None => None,
@@ -421,8 +576,8 @@ fn seen_by_any(flights: &[&Option<Flight>], n_plots: usize) -> Vec<bool> {
 pub struct InFlight {
     /// Per plot: a flight of the request sees it.
     pub seen: Vec<bool>,
-    /// The plots in the first index raster's CRS (None without an index raster).
-    parts: Option<Vec<Option<Parts>>>,
+    /// The grids' CRS and the plots in it (None without an index raster).
+    placed: Option<Placed>,
 }
 
 /// Which of `plots` a flight of `req` sees: the only plots whose growth stage the prescription
@@ -432,20 +587,16 @@ pub fn plots_in_flight(plots: &Plots, req: &PrescribeRequest) -> Result<InFlight
     let Some(first) = req.n_index.as_ref().or(req.spray_index.as_ref()) else {
         return Ok(InFlight {
             seen: vec![false; plots.plots.len()],
-            parts: None,
+            placed: None,
         });
     };
     let info = RasterInfo::read(first)?;
-    let parts = plots_in_crs(
-        &info,
-        plots,
-        (req.config.grid.cell_size / 2.0).min(1.0),
-        req.threads,
-    )?;
-    let (n, spray) = flights(req, &info, &parts)?;
+    let densify = (req.config.grid.cell_size / 2.0).min(1.0);
+    let placed = place(&info, plots, densify, req.threads)?;
+    let (n, spray) = flights(req, &info, &placed)?;
     Ok(InFlight {
-        seen: seen_by_any(&[&n, &spray], parts.len()),
-        parts: Some(parts),
+        seen: seen_by_any(&[&n, &spray], placed.parts.len()),
+        placed: Some(placed),
     })
 }
 
@@ -483,6 +634,40 @@ fn stage_warnings(
         }
     }
     warnings
+}
+
+/// Stages join the plots by id, so two plots of one id would take one stage (the other
+/// plot's: a booting plot outside the window, say, when it is at panicle initiation): refused,
+/// naming the ids and where they are.
+fn refuse_shared_ids(plots: &Plots, stages: &str) -> Result<()> {
+    let mut features: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, p) in plots.plots.iter().enumerate() {
+        features.entry(p.id.as_str()).or_default().push(k + 1);
+    }
+    let mut shared: Vec<(&str, Vec<usize>)> =
+        features.into_iter().filter(|(_, f)| f.len() > 1).collect();
+    if shared.is_empty() {
+        return Ok(());
+    }
+    shared.sort_by_key(|(_, f)| f[0]);
+    let named: Vec<String> = shared
+        .iter()
+        .take(5)
+        .map(|(id, f)| {
+            let at: Vec<String> = f.iter().map(usize::to_string).collect();
+            format!("'{id}' (features {})", at.join(", "))
+        })
+        .collect();
+    Err(Error::Input {
+        path: plots.path.clone(),
+        message: format!(
+            "{} plot id(s) belong to more than one plot: {}{}; the stages ({stages}) are joined to the plots by '{}', so each plot needs an id of its own for a prescription",
+            shared.len(),
+            named.join(", "),
+            if shared.len() > 5 { ", …" } else { "" },
+            plots.id_column
+        ),
+    })
 }
 
 /// Each plot's row before the passes: id, attributes, stage, reference flag, geodesic area.
@@ -551,11 +736,13 @@ fn plot_rows(
                 n_coverage: 0.0,
                 nitrogen: Rate::zero(""),
                 n_observed: false,
+                n_staged: true,
                 n_variable: false,
                 area_ha: areas.get(k).copied().unwrap_or(f64::NAN) / 10_000.0,
                 n_product_kg: 0.0,
                 n_unobserved_m2: 0.0,
                 spray_observed: false,
+                spray_staged: true,
                 spray_rate_outside: 0.0,
                 spray_reason: String::new(),
                 spray_area_m2: 0.0,
@@ -656,6 +843,22 @@ fn default_value(default: Option<f64>, to_rate: impl Fn(f64) -> f64) -> f32 {
     default.map_or(f32::NAN, |d| to_rate(d) as f32)
 }
 
+/// "growth stage unknown: …" and what it gets: a plot the flight saw whose window cannot be
+/// judged gets what a plot not observed gets, never 0 as if it were outside the window.
+fn stage_unknown(stage: &PlotStage, default: f32, unit: &str) -> String {
+    let why = if stage.dat.is_none() {
+        "no transplanting date or stage for this plot"
+    } else {
+        "its duration class is not in the stage table"
+    };
+    let gets = if default.is_nan() {
+        "no rate (no default_rate)".to_string()
+    } else {
+        format!("default_rate {default} {unit}")
+    };
+    format!("growth stage unknown ({why}): {gets}")
+}
+
 /// "not observed: …" and what it gets.
 fn not_observed(why: String, default: f32, unit: &str) -> String {
     if default.is_nan() {
@@ -666,11 +869,12 @@ fn not_observed(why: String, default: f32, unit: &str) -> String {
 }
 
 /// Each plot's mean of the N index (exact coverage) over the raster `info`, and the share of
-/// the plot's area with a valid index: valid pixels (by coverage) × pixel area ÷ plot area, so
-/// parts of a plot outside the raster count as missing.
+/// the plot's area with a valid index: valid pixels (by coverage) × pixel area ÷ plot area, both
+/// in the raster's own CRS (`areas`), so parts of a plot outside the raster count as missing.
 fn plot_means(
     plots: &Plots,
     info: &RasterInfo,
+    areas: &[f64],
     threads: Option<usize>,
     rows: &mut [PlotRx],
 ) -> Result<()> {
@@ -693,14 +897,14 @@ fn plot_means(
             rows.len()
         )));
     }
-    let pixel_m2 = info
+    let pixel = info
         .grid
         .geo_transform
         .map_or(f64::NAN, |g| (g[1] * g[5] - g[2] * g[4]).abs());
-    for (row, s) in rows.iter_mut().zip(&stats.rows) {
+    for ((row, s), area) in rows.iter_mut().zip(&stats.rows).zip(areas) {
         if let Some(st) = s.stats.first() {
             row.n_index = st.mean;
-            let share = st.count * pixel_m2 / s.area_m2;
+            let share = st.count * pixel / area;
             row.n_coverage = if share.is_finite() {
                 share.clamp(0.0, 1.0)
             } else {
@@ -789,8 +993,14 @@ fn plot_rates(
                 si: Some(row.n_index / reference_of[k]).filter(|s| s.is_finite()),
                 ..Rate::zero("N-rich reference: never topdressed by the prescription")
             }
-        } else if let Err(why) = admitted {
+        } else if let Err(NotAdmitted::Outside(why)) = admitted {
             Rate::zero(why)
+        } else if admitted.is_err() {
+            row.n_staged = false;
+            let mut r = Rate::zero(stage_unknown(&row.stage, default, &unit));
+            r.product = f64::from(default);
+            r.n = r.product * cfg.n_fraction;
+            r
         } else {
             row.n_variable = true;
             nitrogen::rate(
@@ -852,7 +1062,7 @@ fn spray_pass(
     let default = default_value(cfg.default_rate, |d| d);
     let admitted = spray_plots(req, rows, (&judged, &valid), &layout, flight, default);
     let rates = cell_rates(&layout, |k, i| {
-        if !judged[k] {
+        if !judged[k] || !rows[k].spray_staged {
             default
         } else if !admitted[k] {
             0.0
@@ -941,10 +1151,11 @@ fn spray_plots(
             let admits =
                 window.admits(&req.table, &row.stage.class, row.stage.stage, row.stage.dat);
             let in_window = admits.is_ok();
+            row.spray_staged = admits != Err(NotAdmitted::UnknownStage);
             row.spray_rate_outside = match (judged[k], in_window) {
                 (true, true) => cfg.preventive_rate,
-                (true, false) => 0.0,
-                (false, _) => f64::from(default),
+                (true, false) if row.spray_staged => 0.0,
+                _ => f64::from(default),
             };
             row.spray_reason = match (judged[k], admits) {
                 (false, _) => not_observed(
@@ -960,7 +1171,8 @@ fn spray_plots(
                     "in the spray window: {} L/ha in stress zones, {} L/ha elsewhere",
                     cfg.rate, cfg.preventive_rate
                 ),
-                (true, Err(why)) => why,
+                (true, Err(NotAdmitted::UnknownStage)) => stage_unknown(&row.stage, default, "L/ha"),
+                (true, Err(NotAdmitted::Outside(why))) => why,
             };
             judged[k] && in_window
         })

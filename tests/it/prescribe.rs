@@ -305,7 +305,7 @@ fn bad_settings_and_inputs_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stages"));
-    // A raster in degrees cannot hold a metric grid.
+    // A raster in degrees: the grids are laid in the plots' UTM zone instead, and said so.
     let geo = dir.path().join("geo.tif");
     let status = std::process::Command::new("gdalwarp")
         .args(["-q", "-t_srs", "EPSG:4326", &index, geo.to_str().unwrap()])
@@ -321,10 +321,19 @@ fn bad_settings_and_inputs_are_clear_errors() {
                 geo.to_str().unwrap(),
                 "--at",
                 "2026-07-18",
+                "--out",
+                "geo_rx",
             ],
         );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("projected CRS"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("geographic") && stderr.contains("UTM zone"),
+            "{stderr}"
+        );
+        let grid = gdal::Dataset::open(dir.path().join("geo_rx").join("rx_nitrogen.tif")).unwrap();
+        let srs = grid.spatial_ref().unwrap();
+        assert_eq!(srs.auth_code().unwrap() / 100, 326, "{:?}", srs.name());
     }
     // The defaults print and parse.
     let text = paddy_ok(dir.path(), &["prescribe", "--print-config"]);
@@ -871,4 +880,238 @@ fn every_output_opens_and_validates() {
             "leftover {name}"
         );
     }
+}
+
+/// `paddy prescribe` on the hand-built field with `args` (and `-q`): its exit code, stderr, and
+/// the summary's rows by id when it wrote one.
+fn prescribe_field(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    Option<i32>,
+    String,
+    HashMap<String, HashMap<String, String>>,
+) {
+    let mut all = vec!["prescribe"];
+    all.extend_from_slice(args);
+    let out = paddy(dir, &all);
+    let summary = args
+        .iter()
+        .position(|a| *a == "--out")
+        .map(|i| dir.join(args[i + 1]).join("rx_summary.csv"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map_or_else(HashMap::new, |t| by_id(&rows(&t)));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        summary,
+    )
+}
+
+/// The features' attributes of a vector file, as text.
+fn properties(path: &Path) -> Vec<HashMap<String, String>> {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    layer
+        .features()
+        .map(|f| {
+            (0..names.len())
+                .map(|i| {
+                    (
+                        names[i].clone(),
+                        f.field_as_string(i).unwrap().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn web_mercator_flights_are_gridded_in_utm_so_areas_and_totals_are_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, plots) = hand_built(dir.path());
+    // The field at 9.9° N: Web Mercator's areas are 1.03 × the ground's there. Resampled
+    // without mixing the 10 m blocks (nearest, 2 m), as a drone tool exports a mosaic.
+    let mercator = dir.path().join("mercator.tif");
+    let status = std::process::Command::new("gdalwarp")
+        .args(["-q", "-t_srs", "EPSG:3857", "-r", "near", "-tr", "2", "2"])
+        .args([&index, mercator.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mercator = mercator.display().to_string();
+    let run = |raster: &str, out: &str| {
+        prescribe_field(
+            dir.path(),
+            &[
+                "--plots",
+                &plots,
+                "--n-index",
+                raster,
+                "--at",
+                "2026-07-18",
+                "--out",
+                out,
+            ],
+        )
+    };
+    let (code, _, utm) = run(&index, "utm");
+    assert_eq!(code, Some(0));
+    let (code, stderr, web) = run(&mercator, "web");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Pseudo-Mercator") && stderr.contains("UTM zone 48N (EPSG:32648)"),
+        "{stderr}"
+    );
+    let grid = gdal::Dataset::open(dir.path().join("web/rx_nitrogen.tif")).unwrap();
+    assert_eq!(grid.spatial_ref().unwrap().auth_code().unwrap(), 32648);
+    // Every plot: the same rate; the machine layer covers the plot's ground area, so its
+    // product is rate × area (in Mercator's own metres both were 3 % too large).
+    let zones = properties(&dir.path().join("web/rx_nitrogen_zones.shp.zip"));
+    for (id, row) in &web {
+        assert_eq!(
+            row["product_rate_kg_ha"], utm[id]["product_rate_kg_ha"],
+            "{id}"
+        );
+        assert_eq!(row["n_status"], "prescribed", "{id}");
+        let covered: f64 = zones
+            .iter()
+            .filter(|p| p["plot_id"] == *id)
+            .map(|p| p["area_ha"].parse::<f64>().unwrap())
+            .sum();
+        let area = num(row, "area_ha");
+        assert!(
+            (covered / area - 1.0).abs() < 0.002,
+            "{id}: {covered} ha of {area}"
+        );
+        eprintln!(
+            "{id}: {} kg (UTM flight: {} kg)",
+            row["product_kg"], utm[id]["product_kg"]
+        );
+    }
+    let total = |t: &HashMap<String, HashMap<String, String>>| -> f64 {
+        t.values()
+            .filter_map(|r| r["product_kg"].parse::<f64>().ok())
+            .sum()
+    };
+    let (web, utm) = (total(&web), total(&utm));
+    // The mosaic resampled twice (to Mercator, onto the grid) moves a few edge cells of the
+    // variable-rate plots: the totals agree to a few per cent, the areas above exactly.
+    assert!((web / utm - 1.0).abs() < 0.05, "{web} kg against {utm} kg");
+}
+
+#[test]
+fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, plots) = hand_built(dir.path());
+    // The same flight 50 km east: no plot under it.
+    let far = dir.path().join("far.tif");
+    let status = std::process::Command::new("gdal_translate")
+        .args(["-q", "-a_ullr", "550000", "1100000", "550200", "1099900"])
+        .args([&index, far.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let far = far.display().to_string();
+    let (code, stderr, _) = prescribe_field(
+        dir.path(),
+        &[
+            "--plots",
+            &plots,
+            "--n-index",
+            &far,
+            "--at",
+            "2026-07-18",
+            "--out",
+            "far",
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("none of its 6 plots is under far.tif"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("far").exists());
+    // Two plots of one id would share one stage from a stages table: refused.
+    let mut field: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plots).unwrap()).unwrap();
+    field["features"][5]["properties"]["plot_id"] = "C".into();
+    std::fs::write(dir.path().join("shared.geojson"), field.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("stages.csv"),
+        "plot_id,class,stage,days_after_transplanting,at\n\
+         A,medium,panicle_initiation,46,2026-07-18\nC,medium,panicle_initiation,46,2026-07-18\n",
+    )
+    .unwrap();
+    let (code, stderr, _) = prescribe_field(
+        dir.path(),
+        &[
+            "--plots",
+            "shared.geojson",
+            "--n-index",
+            &index,
+            "--stages",
+            "stages.csv",
+            "--out",
+            "shared",
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("'C' (features 3, 6)"), "{stderr}");
+    assert!(!dir.path().join("shared").exists());
+    // C (N-deficient at panicle initiation) without its transplanting date: its stage is
+    // unknown, so it is not rated 0 as if outside the window: no rate, or the default.
+    let text = std::fs::read_to_string(&plots).unwrap();
+    let mut field: serde_json::Value = serde_json::from_str(&text).unwrap();
+    field["features"][2]["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("transplanted");
+    let undated = dir.path().join("undated.geojson");
+    std::fs::write(&undated, field.to_string()).unwrap();
+    let undated = undated.display().to_string();
+    let args = |out: &'static str, config: Option<&'static str>| {
+        let mut a = vec![
+            "--plots",
+            undated.as_str(),
+            "--n-index",
+            index.as_str(),
+            "--at",
+            "2026-07-18",
+            "--out",
+            out,
+        ];
+        if let Some(c) = config {
+            a.extend(["-c", c]);
+        }
+        a
+    };
+    let (code, stderr, table) = prescribe_field(dir.path(), &args("undated", None));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 plot(s) under the flight have no known growth stage (C)"),
+        "{stderr}"
+    );
+    let c = &table["C"];
+    assert_eq!(c["n_status"], "stage unknown");
+    assert_eq!(
+        (c["n_rate_kg_ha"].as_str(), c["product_kg"].as_str()),
+        ("", "")
+    );
+    assert!(c["n_reason"].starts_with("growth stage unknown"), "{c:?}");
+    assert_eq!(table["D"]["n_status"], "prescribed");
+    std::fs::write(
+        dir.path().join("rx.toml"),
+        "[nitrogen]\ndefault_rate = 30.0\n",
+    )
+    .unwrap();
+    let (code, stderr, table) = prescribe_field(dir.path(), &args("default", Some("rx.toml")));
+    assert_eq!(code, Some(0), "{stderr}");
+    let c = &table["C"];
+    assert_eq!(c["n_status"], "stage unknown (default rate)");
+    // 30 kg N/ha as whole steps of urea: 65 kg urea/ha, 29.9 kg N/ha.
+    assert!((num(c, "n_rate_kg_ha") - 30.0).abs() < 1.0, "{c:?}");
+    assert!(num(c, "product_kg") > 0.0);
 }

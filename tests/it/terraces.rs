@@ -466,8 +466,13 @@ fn terraced_paddies_are_tiled_exactly_and_unseen_ones_get_no_rate() {
     // Totals agree: report = Σ summary = Σ zone totals (the shapefile's total column).
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rx.join("rx_report.json")).unwrap()).unwrap();
+    // No rate, no total: an empty cell, never 0 kg.
+    for p in &unseen {
+        assert_eq!(table[&p.id]["product_kg"], "", "{}", p.id);
+    }
     let from_summary: f64 = table
         .values()
+        .filter(|r| !r["product_kg"].is_empty())
         .map(|r| r["product_kg"].parse::<f64>().unwrap())
         .sum();
     let from_zones: f64 = features(&rx.join("rx_nitrogen_zones.shp.zip"))
