@@ -497,6 +497,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             stencil,
         })
     });
+    check_one_acquisition(&roles, mask.as_ref(), &infos)?;
     if profile.raw_counts && request.scale.is_none() {
         warnings.push(format!(
             "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
@@ -540,6 +541,43 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         threads: request.threads,
         warnings,
     })
+}
+
+/// Refuse files read together whose metadata dates their acquisitions more than a day apart (an
+/// image with the quality mask of another date would drop the wrong pixels and keep clouds,
+/// silently). A date from `TIFFTAG_DATETIME` does not count: it says when the file was written.
+fn check_one_acquisition(
+    roles: &BTreeMap<Role, BandSpec>,
+    mask: Option<&MaskSpec>,
+    infos: &[RasterInfo],
+) -> Result<()> {
+    let paths = roles.values().map(|s| &s.path).chain(mask.map(|m| &m.path));
+    let mut first: Option<(&Path, crate::phenology::dates::Date, &str)> = None;
+    for path in paths {
+        let dated = infos
+            .iter()
+            .find(|i| i.path == *path)
+            .and_then(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+            .filter(|(_, key)| *key != "TIFFTAG_DATETIME");
+        let Some((date, key)) = dated else {
+            continue;
+        };
+        match first {
+            None => first = Some((path, date, key)),
+            Some((a, a_date, a_key)) if (date - a_date).abs() > 1 => {
+                return Err(Error::Input {
+                    path: a.to_path_buf(),
+                    message: format!(
+                        "acquired {a_date} ({a_key}), but {}, read with it, was acquired {date} ({key}), {} days apart: an image and its quality mask (and its band files) must come from one acquisition; give the files of one date",
+                        path.display(),
+                        (date - a_date).abs()
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Which file and band plays each role, and why: explicit --band first, then the profile's

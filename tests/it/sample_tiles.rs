@@ -261,3 +261,53 @@ id_field = "plot_id"
     let index0 = read_band(&dir.join("out0/s2_20260627_ndvi.tif"), 1);
     assert_eq!(run.data, index0.data);
 }
+
+/// An image with the scene classification of another date (both carry PRODUCT_START_TIME) is
+/// refused naming both files and both dates: the mask would keep that day's clouds and drop
+/// clear pixels, silently.
+#[test]
+fn a_mask_of_another_date_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiles = root().join("sample_tiles");
+    let tile = tiles.join("s2_20260717.tif");
+    let scl = tiles.join("s2_20260627_scl.tif");
+    let out = paddy(
+        tmp.path(),
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            scl.to_str().unwrap(),
+            "--index",
+            "ndvi",
+            "--out",
+            "mix",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "s2_20260717.tif",
+        "s2_20260627_scl.tif",
+        "2026-07-17",
+        "2026-06-27",
+        "20 days apart",
+    ] {
+        assert!(err.contains(part), "{part} in: {err}");
+    }
+    assert!(files_in(tmp.path()).is_empty(), "nothing written");
+    // The mask of the same date is used as before.
+    let same = tiles.join("s2_20260717_scl.tif");
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            same.to_str().unwrap(),
+            "--index",
+            "ndvi",
+            "--out",
+            "ok",
+            "-q",
+        ],
+    );
+}
