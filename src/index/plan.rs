@@ -471,6 +471,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         chosen.contains_key(&r)
     })?;
     check_constants_used(request, catalogue, &outputs, &mut warnings)?;
+    warnings.extend(nodata_in_range(request.out_nodata, &outputs));
 
     // Reflectance conversion for the roles the kernels read.
     let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
@@ -803,6 +804,24 @@ fn check_constants_used(
         )));
     }
     Ok(())
+}
+
+/// A warning for each index whose known range holds the output nodata value: its pixels that
+/// compute to that value would read as nodata (the run counts them).
+fn nodata_in_range(nodata: f64, outputs: &[PlannedIndex]) -> Vec<String> {
+    let is_band = |s: &str| Role::parse_symbol(s).is_some();
+    outputs
+        .iter()
+        .filter_map(|o| {
+            let (lo, hi) = Expr::parse(&o.def.formula).ok()?.value_range(&is_band)?;
+            (lo..=hi).contains(&nodata).then(|| {
+                format!(
+                    "{}: the output nodata value {nodata} lies inside the index's range [{lo}, {hi}], so pixels that compute to {nodata} will read as nodata; choose a value outside it (the default {DEFAULT_OUT_NODATA} is)",
+                    o.def.short_name
+                )
+            })
+        })
+        .collect()
 }
 
 impl IndexRequest {
