@@ -799,6 +799,44 @@ fn landsat8_c2l2_montana_separate_files_ndvi_lswi() {
     );
 }
 
+/// The profile finds the roles from file names where a date follows the band
+/// (`sr_b5_20200829.tif`), with no --band: the same numbers as the explicit mapping, under the
+/// files' common stem.
+#[test]
+fn landsat8_c2l2_montana_roles_from_dated_file_names() {
+    let Some(data) = shared_data() else { return };
+    let [b4, b5, b6] = landsat8_files(&data);
+    let tmp = tempfile::tempdir().unwrap();
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            s(&b4),
+            s(&b5),
+            s(&b6),
+            "--sensor",
+            "landsat-c2-l2",
+            "--index",
+            "ndvi,lswi",
+            "--out",
+            "out",
+            "-q",
+        ],
+    );
+    let mut roles = Roles::new();
+    roles.insert("R", landsat_c2_reflectance(&b4));
+    roles.insert("N", landsat_c2_reflectance(&b5));
+    roles.insert("S1", landsat_c2_reflectance(&b6));
+    check_run(
+        &data,
+        &tmp.path().join("out"),
+        "sr",
+        &["ndvi", "lswi"],
+        &b4,
+        &roles,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Haiti RGBN Byte: no declared nodata on the full image, nodata 0 on the sub-clip
 // ---------------------------------------------------------------------------------------------
