@@ -96,6 +96,25 @@ impl Expr {
         }
     }
 
+    /// The values the formula can take where that is plain from its form: `[-1, 1]` for a
+    /// normalised difference `(a - b) / (a + b)` of two bands (`is_band` tells bands from
+    /// constants) of non-negative reflectance (NDVI, NDRE, LSWI, …). None: not known.
+    pub fn value_range(&self, is_band: &dyn Fn(&str) -> bool) -> Option<(f64, f64)> {
+        let Expr::Bin(Op::Div, top, bottom) = self else {
+            return None;
+        };
+        let (Expr::Bin(Op::Sub, a, b), Expr::Bin(Op::Add, c, d)) = (&**top, &**bottom) else {
+            return None;
+        };
+        let band = |e: &Expr| match e {
+            Expr::Sym(s) if is_band(s) => Some(s.clone()),
+            _ => None,
+        };
+        let (a, b, c, d) = (band(a)?, band(b)?, band(c)?, band(d)?);
+        let same = (a == c && b == d) || (a == d && b == c);
+        (same && a != b).then_some((-1.0, 1.0))
+    }
+
     /// Evaluate in float64; `lookup` gives each symbol's value (None: unknown symbol).
     pub fn eval(&self, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, String> {
         Ok(match self {
@@ -311,6 +330,26 @@ mod tests {
         let e = Expr::parse(text).unwrap();
         e.eval(&|s| vars.iter().find(|(k, _)| *k == s).map(|(_, v)| *v))
             .unwrap()
+    }
+
+    #[test]
+    fn normalised_differences_have_a_known_range() {
+        let band = |s: &str| matches!(s, "N" | "R" | "RE1" | "G");
+        let range = |text: &str| Expr::parse(text).unwrap().value_range(&band);
+        assert_eq!(range("(N - R)/(N + R)"), Some((-1.0, 1.0)));
+        assert_eq!(range("(N - RE1) / (RE1 + N)"), Some((-1.0, 1.0)));
+        assert_eq!(range("(G-N)/(G+N)"), Some((-1.0, 1.0)));
+        // Not a normalised difference of two bands: range unknown.
+        for text in [
+            "(N - R)/(N + R + L)",
+            "(N - L)/(N + L)",
+            "(N - R)/(N + G)",
+            "(N - N)/(N + N)",
+            "N / R - 1",
+            "g * (N - R) / (N + R)",
+        ] {
+            assert_eq!(range(text), None, "{text}");
+        }
     }
 
     #[test]

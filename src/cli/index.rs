@@ -317,7 +317,8 @@ pub fn run(args: IndexArgs) -> Result<()> {
             args.quiet,
             "indices",
             |progress| index::run(plan, progress),
-            |_| &[],
+            // The plan's warnings were said above; only the run's own follow.
+            |r| r.warnings.get(plan.warnings.len()..).unwrap_or(&[]),
         )
         .map_err(|e| crate::io::explain_full_disk(&request.out_dir, e))?;
         if !args.json && !args.quiet {

@@ -25,7 +25,15 @@ use crate::zonal::{self, output, CoverageMode, StatsRequest};
 /// Output: one row per plot, the id first, then the plot's attributes, `status` (ok, repaired,
 /// partly outside raster, outside raster, skipped: why), `area_m2`, `pixels` and the statistics.
 /// `.csv` or `.geojson` (RFC 7946, WGS84 lon/lat, plot geometry with the statistics as
-/// properties) by the --out extension; CSV on stdout without --out.
+/// properties), or a shapefile (`.shp.zip`, `.shp`), by the --out extension; CSV on stdout
+/// without --out.
+///
+/// Shapefile column names have at most 10 bytes, so there the statistics are `<group>_<stat>`:
+/// the group is the index at the end of the raster's name (`ndvi` for s2_20260717_ndvi.tif)
+/// when each raster's is at most 5 bytes and they differ, else r1, r2, … in the order given;
+/// the statistics are cnt, mean, std, min, max, med, p10, p90 and nodf (count, mean, stdev,
+/// min, max, median, p10, p90, nodata_fraction). An id or attribute name past 10 bytes is cut
+/// to 10 (then numbered, `_1`, if that is taken). A warning lists the names used.
 ///
 /// Examples:
 ///
@@ -146,6 +154,13 @@ pub fn run(args: StatsArgs) -> Result<()> {
             let mut table = zonal::run(&plots, &rasters, &request, progress)?;
             let renamed = output::attribute_columns(&table).1;
             table.warnings.extend(renamed);
+            for path in &args.out {
+                if let output::Format::Shapefile { .. } = output::Format::for_path(path)? {
+                    if let Some(note) = output::shapefile_note(&table) {
+                        table.warnings.push(format!("{}: {note}", path.display()));
+                    }
+                }
+            }
             Ok(table)
         },
         |t| &t.warnings,

@@ -155,17 +155,18 @@ pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
         .collect()
 }
 
-/// The statistics' polygons, given the table's id column and the prefixes of its statistics
-/// columns (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`): graduated on the mean of the
-/// first NDVI column (else the first column), in its index's colours; None without columns.
-pub fn stats_plots(id_column: &str, prefixes: &[String]) -> Option<String> {
+/// The statistics' polygons, given the table's id column and, per raster band, the prefix of
+/// its statistics columns (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`) and the name of its
+/// mean column (in a shapefile a short one, `ndvi_mean`): graduated on the mean of the first
+/// NDVI column (else the first column), in its index's colours; None without columns.
+pub fn stats_plots(id_column: &str, groups: &[(String, String)]) -> Option<String> {
     let index_of = |p: &str| p.rsplit('_').next().unwrap_or(p).to_string();
-    let main = prefixes
+    let (main, mean) = groups
         .iter()
-        .find(|p| index_of(p).eq_ignore_ascii_case("ndvi"))
-        .or_else(|| prefixes.first())?;
+        .find(|(p, _)| index_of(p).eq_ignore_ascii_case("ndvi"))
+        .or_else(|| groups.first())?;
     let index = index_of(main);
-    let mean = format!("{main}_mean");
+    let mean = mean.clone();
     let classes = ramp_classes(&index_ramp(&index));
     let expression = format!(
         "{} || char(10) || coalesce(format_number({}, 2), '')",

@@ -471,6 +471,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         chosen.contains_key(&r)
     })?;
     check_constants_used(request, catalogue, &outputs, &mut warnings)?;
+    warnings.extend(nodata_in_range(request.out_nodata, &outputs));
 
     // Reflectance conversion for the roles the kernels read.
     let mut needed: Vec<Role> = outputs.iter().flat_map(|o| o.formula.roles()).collect();
@@ -497,6 +498,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
             stencil,
         })
     });
+    check_one_acquisition(&roles, mask.as_ref(), &infos)?;
     if profile.raw_counts && request.scale.is_none() {
         warnings.push(format!(
             "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
@@ -540,6 +542,43 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         threads: request.threads,
         warnings,
     })
+}
+
+/// Refuse files read together whose metadata dates their acquisitions more than a day apart (an
+/// image with the quality mask of another date would drop the wrong pixels and keep clouds,
+/// silently). A date from `TIFFTAG_DATETIME` does not count: it says when the file was written.
+fn check_one_acquisition(
+    roles: &BTreeMap<Role, BandSpec>,
+    mask: Option<&MaskSpec>,
+    infos: &[RasterInfo],
+) -> Result<()> {
+    let paths = roles.values().map(|s| &s.path).chain(mask.map(|m| &m.path));
+    let mut first: Option<(&Path, crate::phenology::dates::Date, &str)> = None;
+    for path in paths {
+        let dated = infos
+            .iter()
+            .find(|i| i.path == *path)
+            .and_then(|i| crate::phenology::dates::date_from_metadata(&i.metadata))
+            .filter(|(_, key)| *key != "TIFFTAG_DATETIME");
+        let Some((date, key)) = dated else {
+            continue;
+        };
+        match first {
+            None => first = Some((path, date, key)),
+            Some((a, a_date, a_key)) if (date - a_date).abs() > 1 => {
+                return Err(Error::Input {
+                    path: a.to_path_buf(),
+                    message: format!(
+                        "acquired {a_date} ({a_key}), but {}, read with it, was acquired {date} ({key}), {} days apart: an image and its quality mask (and its band files) must come from one acquisition; give the files of one date",
+                        path.display(),
+                        (date - a_date).abs()
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Which file and band plays each role, and why: explicit --band first, then the profile's
@@ -765,6 +804,24 @@ fn check_constants_used(
         )));
     }
     Ok(())
+}
+
+/// A warning for each index whose known range holds the output nodata value: its pixels that
+/// compute to that value would read as nodata (the run counts them).
+fn nodata_in_range(nodata: f64, outputs: &[PlannedIndex]) -> Vec<String> {
+    let is_band = |s: &str| Role::parse_symbol(s).is_some();
+    outputs
+        .iter()
+        .filter_map(|o| {
+            let (lo, hi) = Expr::parse(&o.def.formula).ok()?.value_range(&is_band)?;
+            (lo..=hi).contains(&nodata).then(|| {
+                format!(
+                    "{}: the output nodata value {nodata} lies inside the index's range [{lo}, {hi}], so pixels that compute to {nodata} will read as nodata; choose a value outside it (the default {DEFAULT_OUT_NODATA} is)",
+                    o.def.short_name
+                )
+            })
+        })
+        .collect()
 }
 
 impl IndexRequest {

@@ -26,6 +26,9 @@ pub struct OutputReport {
     pub style: PathBuf,
     pub valid_pixels: u64,
     pub nodata_pixels: u64,
+    /// Valid pixels (counted in `valid_pixels`) whose computed value equals the output nodata
+    /// value, so that they read as nodata: 0 unless the nodata lies in the index's range.
+    pub nodata_collisions: u64,
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub mean: Option<f64>,
@@ -48,6 +51,8 @@ pub struct IndexReport {
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
     valid: u64,
+    /// Valid pixels whose value equals the output nodata.
+    collided: u64,
     sum: f64,
     min: f64,
     max: f64,
@@ -63,25 +68,28 @@ impl Tally {
             return;
         }
         self.valid += other.valid;
+        self.collided += other.collided;
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
 }
 
-/// Keep `v` where the pixel is valid and finite; elsewhere write `nodata`. Returns the tally.
+/// Keep `v` where the pixel is valid and finite; elsewhere write `nodata`. Returns the tally,
+/// which also counts the valid values equal to `nodata` (they will read as nodata).
 ///
 /// Branch-free over eight lanes so that it vectorises: a per-pixel `if` with `f64::min` made
 /// this loop 7 % of a whole ZSTD run's CPU time in `perf`. Min and max stay in f32 (exact for
 /// f32 values); the sum is f64 per lane, so the mean matches a float64 re-computation.
 fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
     const L: usize = 8;
-    let (mut count, mut sum) = ([0u64; L], [0f64; L]);
+    let (mut count, mut collided, mut sum) = ([0u64; L], [0u64; L], [0f64; L]);
     let (mut lo, mut hi) = ([f32::INFINITY; L], [f32::NEG_INFINITY; L]);
     let mut lane = |i: usize, v: &mut f32, ok: bool| {
         let keep = ok && v.is_finite();
         let x = if keep { *v } else { 0.0 };
         count[i] += keep as u64;
+        collided[i] += (keep && x == nodata) as u64;
         sum[i] += x as f64;
         let (l, h) = if keep {
             (x, x)
@@ -105,6 +113,7 @@ fn finalize(out: &mut [f32], valid: &[bool], nodata: f32) -> Tally {
     let valid: u64 = count.iter().sum();
     Tally {
         valid,
+        collided: collided.iter().sum(),
         sum: sum.iter().sum(),
         min: lo.iter().copied().fold(f32::INFINITY, f32::min) as f64,
         max: hi.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64,
@@ -326,6 +335,19 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
 
     let total = (plan.grid.width * plan.grid.height) as u64;
     let outputs = publish(plan, writers, &tallies, total)?;
+    let mut warnings = plan.warnings.clone();
+    warnings.extend(outputs.iter().filter(|o| o.nodata_collisions > 0).map(|o| {
+        format!(
+            "{}: {} computed pixel{} equal{} the output nodata value {} and read{} as nodata in {}; choose a nodata value outside the index's values",
+            o.index,
+            o.nodata_collisions,
+            if o.nodata_collisions == 1 { "" } else { "s" },
+            if o.nodata_collisions == 1 { "s" } else { "" },
+            plan.out_nodata,
+            if o.nodata_collisions == 1 { "s" } else { "" },
+            o.path.display()
+        )
+    }));
     let seconds = started.elapsed().as_secs_f64();
     Ok(IndexReport {
         sensor: plan.profile.name.clone(),
@@ -335,7 +357,7 @@ pub fn run(plan: &IndexPlan, progress: &dyn Fn(usize, usize)) -> Result<IndexRep
         seconds,
         megapixels_per_second: total as f64 / 1e6 / seconds.max(1e-9),
         outputs,
-        warnings: plan.warnings.clone(),
+        warnings,
     })
 }
 
@@ -415,6 +437,7 @@ fn publish(
             path,
             valid_pixels: tally.valid,
             nodata_pixels: total - tally.valid,
+            nodata_collisions: tally.collided,
             min: has.then_some(tally.min),
             max: has.then_some(tally.max),
             mean: has.then(|| tally.sum / tally.valid as f64),
@@ -452,6 +475,8 @@ mod tests {
                 .map(|i| match i % 11 {
                     3 => f32::NAN,
                     5 => f32::INFINITY,
+                    // Equal to a nodata value the test chooses.
+                    4 => 1.0,
                     _ => ((i * 37 % 101) as f32 - 50.0) / 17.0,
                 })
                 .collect();
@@ -472,9 +497,14 @@ mod tests {
                 .zip(&keep)
                 .map(|(&x, &k)| if k { x } else { -9999.0 })
                 .collect();
+            let collisions = kept.iter().filter(|&&x| x == 1.0).count() as u64;
+            assert!(n < 100 || collisions > 0);
+            let t = finalize(&mut v.clone(), &ok, 1.0);
+            assert_eq!(t.collided, collisions, "n = {n}");
             let t = finalize(&mut v, &ok, -9999.0);
             assert_eq!(v, expected, "n = {n}");
             assert_eq!(t.valid, kept.len() as u64);
+            assert_eq!(t.collided, 0);
             let sum: f64 = kept.iter().sum();
             assert!((t.sum - sum).abs() <= 1e-9 * sum.abs().max(1.0), "n = {n}");
             if !kept.is_empty() {

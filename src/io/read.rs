@@ -253,7 +253,8 @@ impl Readers {
         Ok(())
     }
 
-    /// Clear `valid` where the quality band marks the pixel (cloud, shadow, fill, …).
+    /// Clear `valid` where the quality band marks the pixel (cloud, shadow, fill, …) or has no
+    /// pixel of its own (outside its extent, or masked by its mask or alpha band).
     pub fn apply_quality_mask(
         &mut self,
         spec: &MaskSpec,
@@ -277,8 +278,10 @@ impl Readers {
                 &mut readable,
             );
             for ((ok, v), r) in valid[..n].iter_mut().zip(&values).zip(&readable) {
-                // Where the quality band has no pixel, it marks nothing.
-                *ok &= !*r || !spec.rule.is_invalid(*v as u32);
+                // Where the quality band has no pixel (outside its extent, or masked by its own
+                // mask band) nothing says the pixel is clear: it is nodata, as where a
+                // reflectance band has no pixel.
+                *ok &= *r && !spec.rule.is_invalid(*v as u32);
             }
             self.resampled = values;
             self.mask_valid = readable;
@@ -300,7 +303,9 @@ impl Readers {
         for (q, ok) in quality.iter().zip(valid[..n].iter_mut()) {
             *ok &= !spec.rule.is_invalid(*q);
         }
-        Ok(())
+        // A warped read marks where the target has no source with an alpha band.
+        apply_mask_band(&band, window, &mut self.bytes, &mut valid[..n])
+            .map_err(|e| read_error(&spec.path, spec.band, &e))
     }
 }
 

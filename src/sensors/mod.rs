@@ -287,6 +287,33 @@ mod tests {
         assert!(!p.mask.as_ref().unwrap().1.is_invalid(1 << 6));
     }
 
+    /// A band name ends at anything but a letter or digit: `_` and a date may follow
+    /// (`sr_b5_20200829.tif`), another digit may not (`SR_B1` is not `SR_B10`).
+    #[test]
+    fn landsat_band_names_end_at_a_separator() {
+        let p = Profile::find("landsat-c2-l2").unwrap();
+        assert_eq!(p.role_for("sr_b4_20200829.tif"), Some(Role::R));
+        assert_eq!(p.role_for("sr_b5_20200829.tif"), Some(Role::N));
+        assert_eq!(p.role_for("SR_B6-2020.tif"), Some(Role::S1));
+        assert_eq!(p.role_for("LC08_X_SR_B5.TIF"), Some(Role::N));
+        assert_eq!(p.role_for("SR_B7"), Some(Role::S2));
+        assert_eq!(p.role_for("qa_pixel_20200829.tif"), Some(Role::QaPixel));
+        assert_eq!(
+            p.role_for("LE07_L2SP_040027_20200829_20200906_02_T1_SR_B4_clip.tif"),
+            Some(Role::N)
+        );
+        for name in [
+            "LC08_X_SR_B10.TIF",
+            "sr_b10_20200829.tif",
+            "SR_B1A.tif",
+            "xsr_b5.tif",
+            "LC08_X_ST_B10.TIF",
+            "qa_pixels.tif",
+        ] {
+            assert_eq!(p.role_for(name), None, "{name}");
+        }
+    }
+
     #[test]
     fn generic_names_drone_bands() {
         let p = Profile::find("generic").unwrap();

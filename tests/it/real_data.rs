@@ -799,6 +799,44 @@ fn landsat8_c2l2_montana_separate_files_ndvi_lswi() {
     );
 }
 
+/// The profile finds the roles from file names where a date follows the band
+/// (`sr_b5_20200829.tif`), with no --band: the same numbers as the explicit mapping, under the
+/// files' common stem.
+#[test]
+fn landsat8_c2l2_montana_roles_from_dated_file_names() {
+    let Some(data) = shared_data() else { return };
+    let [b4, b5, b6] = landsat8_files(&data);
+    let tmp = tempfile::tempdir().unwrap();
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            s(&b4),
+            s(&b5),
+            s(&b6),
+            "--sensor",
+            "landsat-c2-l2",
+            "--index",
+            "ndvi,lswi",
+            "--out",
+            "out",
+            "-q",
+        ],
+    );
+    let mut roles = Roles::new();
+    roles.insert("R", landsat_c2_reflectance(&b4));
+    roles.insert("N", landsat_c2_reflectance(&b5));
+    roles.insert("S1", landsat_c2_reflectance(&b6));
+    check_run(
+        &data,
+        &tmp.path().join("out"),
+        "sr",
+        &["ndvi", "lswi"],
+        &b4,
+        &roles,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Haiti RGBN Byte: no declared nodata on the full image, nodata 0 on the sub-clip
 // ---------------------------------------------------------------------------------------------
@@ -1222,4 +1260,61 @@ fn json_summary_counts_the_valid_pixels_written() {
         assert_eq!(o["min"].as_f64().map(|v| v as f32), Some(min as f32), "{o}");
         assert_eq!(o["max"].as_f64().map(|v| v as f32), Some(max as f32), "{o}");
     }
+}
+
+/// An output nodata inside NDVI's range [-1, 1] is warned about before the run, and the pixels
+/// that compute to it (NIR = red: NDVI 0, which then reads as nodata) are counted, in the
+/// warning and in the report; the default nodata collides with nothing.
+#[test]
+fn haiti_rgbn_out_nodata_inside_the_range_is_warned_and_counted() {
+    let Some(data) = shared_data() else { return };
+    let input = data.join("haiti_rgbn/rgbn.tif");
+    let (red, nir) = (read_band(&input, 1), read_band(&input, 4));
+    let zeros = red
+        .data
+        .iter()
+        .zip(&nir.data)
+        .filter(|(r, n)| r == n && **r + **n != 0.0)
+        .count() as u64;
+    assert!(zeros > 1000, "the file must hold NDVI = 0 pixels ({zeros})");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            s(&input),
+            "--band",
+            "R=1",
+            "--band",
+            "N=4",
+            "--index",
+            "ndvi",
+            "--json",
+        ];
+        args.extend(extra);
+        let out = paddy(tmp.path(), &args);
+        assert!(out.status.success(), "{args:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let collisions = report["outputs"][0]["nodata_collisions"].as_u64().unwrap();
+        (
+            collisions,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (collisions, err) = run(&["--out-nodata", "0", "--out", "zero"]);
+    assert_eq!(collisions, zeros);
+    assert!(
+        err.contains("nodata value 0 lies inside the index's range [-1, 1]"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{zeros} computed pixels equal the output nodata value 0"
+        )),
+        "{err}"
+    );
+    let written = read_band(&tmp.path().join("zero/rgbn_ndvi.tif"), 1);
+    assert_eq!(written.nodata, Some(0.0));
+    let (collisions, err) = run(&["--out", "default"]);
+    assert_eq!(collisions, 0);
+    assert!(!err.contains("nodata"), "{err}");
 }

@@ -2,6 +2,7 @@
 //! SCL files, drone flights with band names, computed without any --band.
 
 use crate::common::*;
+use std::path::Path;
 
 /// Sentinel-2 L2A reflectance from a DN with BOA_ADD_OFFSET = -1000 (baseline >= 04.00).
 fn s2_reflectance(dn: f64) -> f64 {
@@ -146,5 +147,167 @@ fn outputs_are_cogs_on_the_input_grid() {
     assert_eq!(
         band.metadata_item("FORMULA", "").as_deref(),
         Some("g * (N - R) / (N + C1 * R - C2 * B + L)")
+    );
+}
+
+/// A scene classification covering only part of the image (a clip, a tile edge): where it has
+/// no pixel nothing says the pixel is clear, so the output is nodata there, as where a
+/// reflectance band has no pixel; inside it the numbers are those of the whole mask. The same in
+/// `paddy index` and `paddy run`.
+#[test]
+fn a_mask_smaller_than_the_image_leaves_nodata_outside_its_extent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tiles = root().join("sample_tiles");
+    let tile = tiles.join("s2_20260627.tif");
+    let scl = tiles.join("s2_20260627_scl.tif");
+    let index = |scl: &Path, out: &str| {
+        paddy_ok(
+            dir,
+            &[
+                "index",
+                tile.to_str().unwrap(),
+                scl.to_str().unwrap(),
+                "--index",
+                "ndvi",
+                "--out",
+                out,
+                "-q",
+            ],
+        );
+        read_band(&dir.join(out).join("s2_20260627_ndvi.tif"), 1)
+    };
+    let whole = index(&scl, "whole");
+    // The top-left corner, and a window off the origin that holds part of the cloud.
+    for (k, (x0, y0, w, h)) in [(0usize, 0usize, 20usize, 15usize), (10, 5, 25, 20)]
+        .into_iter()
+        .enumerate()
+    {
+        let clip_dir = dir.join(format!("clip{k}"));
+        std::fs::create_dir(&clip_dir).unwrap();
+        let clip = clip_dir.join("s2_20260627_scl.tif");
+        let window = [x0, y0, w, h].map(|v| v.to_string());
+        crate::resolutions::gdal_cli(
+            dir,
+            "gdal_translate",
+            &[
+                "-q",
+                "-srcwin",
+                &window[0],
+                &window[1],
+                &window[2],
+                &window[3],
+                scl.to_str().unwrap(),
+                clip.to_str().unwrap(),
+            ],
+        );
+        let got = index(&clip, &format!("out{k}"));
+        let (mut outside_valid, mut inside_valid) = (0, 0);
+        for (i, (&g, &full)) in got.data.iter().zip(&whole.data).enumerate() {
+            let (x, y) = (i % whole.width, i / whole.width);
+            let inside = (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y);
+            if inside {
+                assert_eq!(g, full, "clip {k} pixel ({x}, {y}) inside the mask");
+                inside_valid += (full != -9999.0) as usize;
+            } else {
+                assert_eq!(g, -9999.0, "clip {k} pixel ({x}, {y}) has no mask value");
+                outside_valid += (full != -9999.0) as usize;
+            }
+        }
+        // The whole mask leaves most pixels outside the clip valid: those are what changed.
+        assert!(outside_valid > 500 && inside_valid > 250, "clip {k}");
+    }
+
+    // `paddy run` reads tiles and masks the same way.
+    let run_dir = dir.join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::copy(&tile, run_dir.join("s2_20260627.tif")).unwrap();
+    std::fs::copy(
+        dir.join("clip0/s2_20260627_scl.tif"),
+        run_dir.join("s2_20260627_scl.tif"),
+    )
+    .unwrap();
+    std::fs::copy(tiles.join("plots.geojson"), run_dir.join("plots.geojson")).unwrap();
+    std::fs::write(
+        run_dir.join("run.toml"),
+        r#"output = "out"
+[[sources]]
+name = "s2"
+tiles = ["s2_20260627.tif"]
+mask = "{stem}_scl.tif"
+sensor = "sentinel2-l2a"
+date_pattern = "{yyyy}{mm}{dd}"
+indices = ["ndvi"]
+[plots]
+files = ["plots.geojson"]
+id_field = "plot_id"
+"#,
+    )
+    .unwrap();
+    paddy_ok(
+        dir,
+        &[
+            "run",
+            run_dir.join("run.toml").to_str().unwrap(),
+            "--run-date",
+            "2026-06-28",
+            "-q",
+        ],
+    );
+    let run = read_band(
+        &run_dir.join("out/2026-06-28/index/s2/s2_20260627_ndvi.tif"),
+        1,
+    );
+    let index0 = read_band(&dir.join("out0/s2_20260627_ndvi.tif"), 1);
+    assert_eq!(run.data, index0.data);
+}
+
+/// An image with the scene classification of another date (both carry PRODUCT_START_TIME) is
+/// refused naming both files and both dates: the mask would keep that day's clouds and drop
+/// clear pixels, silently.
+#[test]
+fn a_mask_of_another_date_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiles = root().join("sample_tiles");
+    let tile = tiles.join("s2_20260717.tif");
+    let scl = tiles.join("s2_20260627_scl.tif");
+    let out = paddy(
+        tmp.path(),
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            scl.to_str().unwrap(),
+            "--index",
+            "ndvi",
+            "--out",
+            "mix",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "s2_20260717.tif",
+        "s2_20260627_scl.tif",
+        "2026-07-17",
+        "2026-06-27",
+        "20 days apart",
+    ] {
+        assert!(err.contains(part), "{part} in: {err}");
+    }
+    assert!(files_in(tmp.path()).is_empty(), "nothing written");
+    // The mask of the same date is used as before.
+    let same = tiles.join("s2_20260717_scl.tif");
+    paddy_ok(
+        tmp.path(),
+        &[
+            "index",
+            tile.to_str().unwrap(),
+            same.to_str().unwrap(),
+            "--index",
+            "ndvi",
+            "--out",
+            "ok",
+            "-q",
+        ],
     );
 }

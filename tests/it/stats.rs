@@ -928,3 +928,108 @@ fn a_mask_band_hides_pixels_and_gets_no_columns() {
     assert!((num(row, "cloudy_mean") - mean).abs() < 1e-9 * mean);
     assert!((num(row, "cloudy_nodata_fraction") - (all - count) / all).abs() < 1e-12);
 }
+
+/// Shapefiles of the statistics: column names of at most 10 bytes, none alike, in the order of
+/// the CSV's columns and with its values (to the DBF's 15 decimals). The groups are the band
+/// suffixes of one stack (`b1_mean`), and r1, r2, … where two stacks' would clash; long plot
+/// attributes are cut (`duration_c`), and a warning gives every name used.
+#[test]
+fn statistics_shapefiles_take_short_unique_column_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = root().join("sample_tiles");
+    let stats = [
+        "cnt", "mean", "std", "min", "max", "med", "p10", "p90", "nodf",
+    ];
+    let one: Vec<String> = (1..=6).map(|b| format!("b{b}")).collect();
+    let two: Vec<String> = (1..=12).map(|k| format!("r{k}")).collect();
+    for (k, (rasters, groups)) in [
+        (vec!["s2_20260717.tif"], one),
+        (vec!["s2_20260627.tif", "s2_20260717.tif"], two),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut args: Vec<String> = vec!["stats".into()];
+        args.extend(rasters.iter().map(|r| tiles.join(r).display().to_string()));
+        args.extend([
+            "--plots".into(),
+            tiles.join("plots.geojson").display().to_string(),
+        ]);
+        let outs = [
+            format!("{k}.csv"),
+            format!("{k}.shp"),
+            format!("{k}.shp.zip"),
+        ];
+        for out in &outs {
+            args.extend(["--out".to_string(), out.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = paddy(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "{k}.shp: shapefile column names have at most 10 bytes"
+            )) && err.contains("duration_class as duration_c")
+                && err.contains("nodata_fraction as nodf"),
+            "{err}"
+        );
+        let csv_text = std::fs::read_to_string(dir.path().join(&outs[0])).unwrap();
+        let header: Vec<String> = csv_text
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect();
+        let rows = read_csv(&csv_text);
+        let mut want: Vec<String> = [
+            "plot_id",
+            "variety",
+            "duration_c",
+            "transplant",
+            "n_rich",
+            "area_ha",
+            "status",
+            "area_m2",
+            "pixels",
+        ]
+        .map(String::from)
+        .to_vec();
+        for g in &groups {
+            want.extend(stats.iter().map(|s| format!("{g}_{s}")));
+        }
+        for shp in &outs[1..] {
+            let ds = gdal::Dataset::open(dir.path().join(shp)).unwrap();
+            let mut layer = ds.layer(0).unwrap();
+            let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+            assert_eq!(names, want, "{shp}");
+            assert_eq!(names.len(), header.len());
+            let mut ids = Vec::new();
+            for f in layer.features() {
+                let id = f.field_as_string(0).unwrap().unwrap();
+                let row = rows.iter().find(|r| r["plot_id"] == id).unwrap();
+                for (i, column) in header.iter().enumerate() {
+                    let got = f.field_as_string(i).unwrap().unwrap_or_default();
+                    let text = &row[column];
+                    match (text.parse::<f64>(), got.parse::<f64>()) {
+                        (Ok(a), Ok(b)) => assert!(
+                            (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                            "{shp} {id} {column} as {}: {a} vs {b}",
+                            names[i]
+                        ),
+                        _ => assert_eq!(&got, text, "{shp} {id} {column} as {}", names[i]),
+                    }
+                }
+                ids.push(id);
+            }
+            assert_eq!(ids.len(), 12, "{shp}");
+        }
+        // The QGIS style beside the shapefile graduates a column the shapefile has.
+        let qml = std::fs::read_to_string(dir.path().join(format!("{k}.qml"))).unwrap();
+        assert!(
+            qml.contains(&format!("attr=\"{}_mean\"", groups[0])),
+            "{k}.qml"
+        );
+    }
+}
