@@ -737,6 +737,16 @@ fn msavi2_on_unscaled_dns_is_within_1e5() {
 // 2. Landsat 8 C2 L2, Montana: one file a band, --sensor landsat-c2-l2, explicit roles
 // ---------------------------------------------------------------------------------------------
 
+/// NDVI and LSWI of the Montana scene in `out` under `stem`, against the float64 reference of
+/// its bands 4, 5 and 6.
+fn check_landsat8(data: &Path, out: &Path, stem: &str, [b4, b5, b6]: [&Path; 3]) {
+    let mut roles = Roles::new();
+    roles.insert("R", landsat_c2_reflectance(b4));
+    roles.insert("N", landsat_c2_reflectance(b5));
+    roles.insert("S1", landsat_c2_reflectance(b6));
+    check_run(data, out, stem, &["ndvi", "lswi"], b4, &roles);
+}
+
 fn landsat8_files(data: &Path) -> [PathBuf; 3] {
     let dir = data.join("landsat8_c2l2_montana");
     [
@@ -785,18 +795,7 @@ fn landsat8_c2l2_montana_separate_files_ndvi_lswi() {
             "-q",
         ],
     );
-    let mut roles = Roles::new();
-    roles.insert("R", landsat_c2_reflectance(&b4));
-    roles.insert("N", landsat_c2_reflectance(&b5));
-    roles.insert("S1", landsat_c2_reflectance(&b6));
-    check_run(
-        &data,
-        &tmp.path().join("out"),
-        "l8",
-        &["ndvi", "lswi"],
-        &b4,
-        &roles,
-    );
+    check_landsat8(&data, &tmp.path().join("out"), "l8", [&b4, &b5, &b6]);
 }
 
 /// The profile finds the roles from file names where a date follows the band
@@ -823,18 +822,7 @@ fn landsat8_c2l2_montana_roles_from_dated_file_names() {
             "-q",
         ],
     );
-    let mut roles = Roles::new();
-    roles.insert("R", landsat_c2_reflectance(&b4));
-    roles.insert("N", landsat_c2_reflectance(&b5));
-    roles.insert("S1", landsat_c2_reflectance(&b6));
-    check_run(
-        &data,
-        &tmp.path().join("out"),
-        "sr",
-        &["ndvi", "lswi"],
-        &b4,
-        &roles,
-    );
+    check_landsat8(&data, &tmp.path().join("out"), "sr", [&b4, &b5, &b6]);
 }
 
 // ---------------------------------------------------------------------------------------------
