@@ -193,7 +193,7 @@ fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
 
 pub fn run(args: StageArgs) -> Result<()> {
     if args.print_table {
-        print!("{}", crate::phenology::stage::DEFAULT_TABLE);
+        print!("{}", crate::phenology::stage::printed_table());
         return Ok(());
     }
     let at = args

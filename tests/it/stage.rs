@@ -527,4 +527,17 @@ fn the_printed_table_stands_alone_and_reads_back() {
         assert_eq!(at("heading") - at("panicle_initiation"), 30, "{class}");
         assert_eq!(at("maturity") - at("heading"), 30, "{class}");
     }
+    // Its comments give the table's own days.
+    let days = |key: &str| {
+        ["short", "medium", "long"]
+            .map(|c| classes[c][key].as_integer().unwrap().to_string())
+            .join(" / ")
+    };
+    for said in [
+        format!("-> heading = {}", days("heading")),
+        format!("({}; medium at", days("panicle_initiation")),
+    ] {
+        assert!(text.contains(&said), "'{said}' not in:\n{text}");
+    }
+    assert!(!text.contains('{'), "{text}");
 }
