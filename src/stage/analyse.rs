@@ -135,15 +135,26 @@ fn onset_note(
     }
     if let Some(l) = c.lag(class).filter(|_| t.day != onset) {
         note.push_str(&format!(
-            "; {:+.0} days by the end of its water signal, which {} well-dated plots show \
+            "; {} days by the end of its water signal, which {} well-dated plots show \
              {:.0} ± {:.0} days after transplanting",
-            t.day - onset,
+            signed_days(t.day - onset),
             l.plots,
             l.days,
             l.spread
         ));
     }
     (!note.is_empty()).then_some(note)
+}
+
+/// Whole days with their sign for a reason (`+3`, `-2`), and `0` for what rounds to none
+/// (never `-0`).
+fn signed_days(days: f64) -> String {
+    let days = days.round();
+    if days == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{days:+.0}")
+    }
 }
 
 /// The onset's estimate with the scene's own puddling lead, where its recorded plots measured
@@ -650,11 +661,11 @@ pub fn conclude(
         call.reason.push_str(&format!(
             "; this scene's '{class}' plots head {:.0} days after transplanting ({} well-dated \
              plots; the stage table says {:.0}), so its stages from panicle initiation on are \
-             counted {:+.0} days later",
+             counted {} days later",
             h.days,
             h.plots,
             h.table,
-            h.days - h.table
+            signed_days(h.days - h.table)
         ));
     }
     if let Some(o) = overdue {
@@ -1043,6 +1054,14 @@ fn share_of_same_stage(st: &StageStarts, stage: Stage, timing: &Timing) -> f64 {
 mod tests {
     use super::*;
     use crate::phenology::stage::StageTable;
+
+    #[test]
+    fn days_moved_read_without_a_negative_zero() {
+        assert_eq!(signed_days(-0.3), "0");
+        assert_eq!(signed_days(0.4), "0");
+        assert_eq!(signed_days(-0.6), "-1");
+        assert_eq!(signed_days(2.5), "+3");
+    }
 
     /// Day 0 of the tests' paddy: transplanted then (a recorded date).
     const T: f64 = 20_000.0;
