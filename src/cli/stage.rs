@@ -51,7 +51,8 @@ pub struct StageArgs {
     #[arg(value_name = "RASTER", required_unless_present = "print_table")]
     rasters: Vec<PathBuf>,
 
-    /// LSWI rasters of the same dates, for the flooding (transplanting) signal.
+    /// LSWI rasters of the same dates, one per index raster, for the flooding (transplanting)
+    /// signal; a date without its partner is refused.
     #[arg(long, value_name = "RASTER", num_args = 1..)]
     lswi: Vec<PathBuf>,
 
@@ -248,8 +249,10 @@ pub fn run(args: StageArgs) -> Result<()> {
     for path in &args.out {
         stage::output::Format::for_path(path)?;
     }
+    // The rasters dated and paired before any work.
+    let prepared = stage::prepare(&request)?;
+    stage::series::check_series(&prepared.vi, &prepared.lswi)?;
     if let Some(dir) = &args.per_pixel {
-        let prepared = stage::prepare(&request)?;
         let report = super::with_progress(
             args.quiet,
             "stage per pixel",
@@ -279,7 +282,7 @@ pub fn run(args: StageArgs) -> Result<()> {
     let result = super::with_progress(
         args.quiet,
         "stage",
-        |progress| stage::run(&request, progress),
+        |progress| stage::run_prepared(&request, prepared, progress),
         |r| &r.warnings,
     )?;
     if args.out.is_empty() {

@@ -121,6 +121,16 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
     run_with_table(req, progress, None)
 }
 
+/// [`run`] on rasters already dated by [`prepare`] (and checked, e.g. by
+/// [`series::check_series`]), so they are not dated again.
+pub fn run_prepared(
+    req: &StageRequest,
+    prepared: Prepared,
+    progress: &dyn Fn(usize, usize),
+) -> Result<StageResult> {
+    run_on(req, prepared, progress, None)
+}
+
 /// [`run`], with the per-plot statistics of the rasters already at hand when `table` is given:
 /// its columns are the index rasters then the LSWI rasters, each list in date order, with each
 /// plot's count, mean and nodata fraction (what `paddy stats` computes with exact coverage).
@@ -129,17 +139,35 @@ pub fn run_with_table(
     progress: &dyn Fn(usize, usize),
     table: Option<&crate::zonal::StatsTable>,
 ) -> Result<StageResult> {
+    if req.plots.is_none() {
+        return Err(no_plots());
+    }
+    let prepared = prepare(req)?;
+    run_on(req, prepared, progress, table)
+}
+
+fn no_plots() -> Error {
+    Error::usage(
+        "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
+    )
+}
+
+/// [`run_with_table`] on the dated rasters.
+fn run_on(
+    req: &StageRequest,
+    prepared: Prepared,
+    progress: &dyn Fn(usize, usize),
+    table: Option<&crate::zonal::StatsTable>,
+) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
-        return Err(Error::usage(
-            "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
-        ));
+        return Err(no_plots());
     };
     let Prepared {
         vi,
         lswi,
         dates,
         at,
-    } = prepare(req)?;
+    } = prepared;
     let mut groups: Vec<&[series::Dated]> = vec![&vi];
     if !lswi.is_empty() {
         groups.push(&lswi);

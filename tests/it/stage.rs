@@ -541,3 +541,69 @@ fn the_printed_table_stands_alone_and_reads_back() {
     }
     assert!(!text.contains('{'), "{text}");
 }
+
+/// Run `paddy` expecting usage error 2 with one `paddy: error:` line; returns it.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = paddy(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "paddy {args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, got:\n{stderr}"
+    );
+    assert!(stderr.starts_with("paddy: error: "), "{stderr}");
+    stderr
+}
+
+/// A series the stage cannot pair or count is refused before any work, naming the dates and
+/// files concerned, and nothing is written.
+#[test]
+fn bad_series_and_options_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let plots = plots.to_str().unwrap();
+    let out = dir.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    let nothing_written = || assert_eq!(crate::common::files_in(&out), Vec::<String>::new());
+
+    // An LSWI raster short: the date without one is named, with its index raster.
+    let err = refused(&out, &stage_args(&ndvi, &lswi[..4], plots, &[]));
+    assert!(
+        err.contains("no LSWI raster of 2026-09-05") && err.contains(&ndvi[4]),
+        "{err}"
+    );
+    // As many LSWI rasters, one of another date: both sides named.
+    let odd = dir.path().join("s2_20260608_lswi.tif");
+    std::fs::copy(&lswi[0], &odd).unwrap();
+    let mut shifted = lswi.clone();
+    shifted[0] = odd.display().to_string();
+    let err = refused(&out, &stage_args(&ndvi, &shifted, plots, &[]));
+    assert!(
+        err.contains(&format!("no LSWI raster of 2026-06-07 ({})", ndvi[0]))
+            && err.contains(&format!("no index raster of 2026-06-08 ({})", shifted[0])),
+        "{err}"
+    );
+    // The per-pixel run pairs them too.
+    let px = out.join("px");
+    let mut args = stage_args(&ndvi, &lswi[1..], plots, &[]);
+    args.retain(|a| *a != "--plots" && *a != plots);
+    args.extend(["--per-pixel", px.to_str().unwrap()]);
+    refused(&out, &args);
+
+    // Two rasters of one date (a copy under another name): both named.
+    let copy = dir.path().join("copy_20260717_ndvi.tif");
+    std::fs::copy(&ndvi[2], &copy).unwrap();
+    let mut twice = ndvi.clone();
+    twice.push(copy.display().to_string());
+    let mut args = stage_args(&twice, &lswi, plots, &[]);
+    args.retain(|a| *a != "--lswi" && !lswi.iter().any(|l| l == a));
+    let err = refused(&out, &args);
+    assert!(
+        err.contains(&ndvi[2]) && err.contains(&twice[5]) && err.contains("2026-07-17"),
+        "{err}"
+    );
+
+    nothing_written();
+}
