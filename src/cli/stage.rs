@@ -91,7 +91,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "CLASS", default_value = "medium")]
     default_class: String,
 
-    /// Field holding a known transplanting date (YYYY-MM-DD); used before any estimate.
+    /// Field holding a known transplanting date (YYYY-MM-DD); used before any estimate. A value
+    /// that is not a date is not used, with a warning.
     #[arg(long, value_name = "FIELD", default_value = "transplanted")]
     transplanted_field: String,
 

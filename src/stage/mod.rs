@@ -235,7 +235,7 @@ fn run_on(
             (row.id.as_str(), class, transplanted)
         })
         .collect();
-    let plots = analyse_plots(
+    let mut plots = analyse_plots(
         &inputs,
         &vi_series,
         lswi_series.as_deref(),
@@ -243,6 +243,9 @@ fn run_on(
         &settings,
         req.threads,
     )?;
+    if let Some(k) = transplanted_at {
+        say_unreadable_dates(&mut plots, table, k, &mut warnings);
+    }
     for p in &plots {
         if p.unknown_class {
             warnings.push(format!(
@@ -284,6 +287,49 @@ fn run_on(
         warnings,
         index_name,
     })
+}
+
+/// A transplanting date a plot gives (in `table`'s field `k`) that is not a date: the plot was
+/// dated as if it gave none, and a warning and its reason say so, naming the value and what
+/// dated it instead.
+fn say_unreadable_dates(
+    plots: &mut [PlotStage],
+    table: &crate::zonal::StatsTable,
+    k: usize,
+    warnings: &mut Vec<String>,
+) {
+    let field = &table.fields[k].0;
+    for (p, row) in plots.iter_mut().zip(&table.rows) {
+        let Some(why) = unreadable_date(&row.attributes[k]) else {
+            continue;
+        };
+        let instead = match p.transplanting_source {
+            "" => "no transplanting date".to_string(),
+            source => format!("transplanting from the {source}"),
+        };
+        warnings.push(format!(
+            "plot {}: its '{field}' value {why}: {instead} instead",
+            p.id
+        ));
+        p.call
+            .reason
+            .push_str(&format!("; its '{field}' value {why}, so it is not used"));
+    }
+}
+
+/// Why a plot's transplanting date `value` cannot be read, for a value that is there but is
+/// not a date (empty text and no value are no date, not a wrong one).
+fn unreadable_date(value: &Value) -> Option<String> {
+    match value {
+        Value::Text(t) if t.trim().is_empty() => None,
+        Value::Text(t) => t.parse::<Date>().err().map(|e| e.to_string()),
+        Value::Real(r) if r.is_nan() => None,
+        Value::Int(_) | Value::Real(_) | Value::Reals(_) => Some(format!(
+            "{} is a number, not a date (YYYY-MM-DD)",
+            value.text()
+        )),
+        Value::Null => None,
+    }
 }
 
 /// Every plot observed ([`analyse::observe`]) and concluded ([`analyse::conclude`]); then, once

@@ -607,3 +607,54 @@ fn bad_series_and_options_are_refused_before_any_work() {
 
     nothing_written();
 }
+
+/// A recorded transplanting date that is not a date is not used, and the warning and the
+/// plot's reason say so, naming the value.
+#[test]
+fn unreadable_dates_and_a_late_date_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("sample_tiles/plots.geojson")).unwrap())
+            .unwrap();
+    let features = json["features"].as_array_mut().unwrap();
+    let bad = [("2025-13-45", 0), ("15/06/2026", 1)];
+    let mut ids = Vec::new();
+    for (value, k) in bad {
+        let props = &mut features[k]["properties"];
+        props["transplanted"] = serde_json::Value::from(value);
+        ids.push(props["plot_id"].as_str().unwrap().to_string());
+    }
+    let plots = dir.path().join("bad_dates.geojson");
+    std::fs::write(&plots, serde_json::to_string(&json).unwrap()).unwrap();
+    let mut args = stage_args(&ndvi, &lswi, plots.to_str().unwrap(), &[]);
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let table = rows(&String::from_utf8_lossy(&out.stdout));
+    for ((value, _), id) in bad.iter().zip(&ids) {
+        let warning = stderr
+            .lines()
+            .find(|l| l.contains(&format!("plot {id}:")))
+            .unwrap_or_else(|| panic!("no warning for {id}: {stderr}"));
+        assert!(
+            warning.contains(&format!("'{value}' is not a date"))
+                && warning.contains("transplanting from the flooding onset instead"),
+            "{warning}"
+        );
+        let r = table.iter().find(|r| &r["plot_id"] == id).unwrap();
+        assert_eq!(r["transplanting_source"], "flooding onset", "{id}");
+        assert!(
+            r["reason"].contains(&format!("'{value}' is not a date")),
+            "{}",
+            r["reason"]
+        );
+    }
+    // The other plots' dates are used, without a warning.
+    assert_eq!(stderr.matches("is not a date").count(), 2, "{stderr}");
+    assert!(table
+        .iter()
+        .filter(|r| !ids.contains(&r["plot_id"]))
+        .all(|r| r["transplanting_source"] == "attribute"));
+}
