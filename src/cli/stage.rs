@@ -126,7 +126,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
     fraction: f64,
 
-    /// The date to give the stage at (default: the last date of the series).
+    /// The date to give the stage at (default: the last date of the series); more than 30 days
+    /// after the last raster is warned about.
     #[arg(long, value_name = "DATE")]
     at: Option<String>,
 
@@ -254,6 +255,14 @@ pub fn run(args: StageArgs) -> Result<()> {
     let prepared = stage::prepare(&request)?;
     stage::series::check_series(&prepared.vi, &prepared.lswi)?;
     if let Some(dir) = &args.per_pixel {
+        // The per-plot run's warnings say it when there are plots.
+        if let (false, None, Some(late)) = (
+            args.quiet,
+            &request.plots,
+            stage::late_date(&prepared, request.from),
+        ) {
+            eprintln!("paddy: warning: {late}");
+        }
         let report = super::with_progress(
             args.quiet,
             "stage per pixel",

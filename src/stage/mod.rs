@@ -131,6 +131,41 @@ pub fn run_prepared(
     run_on(req, prepared, progress, None)
 }
 
+/// Days after the last raster past which the date of the stage is said to lie well after the
+/// series ([`late_date`]): more than a revisit of the slowest series `paddy stage` is made for
+/// (monthly composites), so every stage is read off observations a month old or older.
+pub const LATE_DAYS: i32 = 30;
+
+/// A warning when the date of the stage lies more than [`LATE_DAYS`] after the last raster:
+/// the stages are then extrapolated from observations that old, or, where no raster lies in
+/// the window the season is looked for in (from `from`, default [`analyse::SEASON_SPAN`] days
+/// before the date), not read off the rasters at all.
+pub fn late_date(prepared: &Prepared, from: Option<Date>) -> Option<String> {
+    let last = *prepared.dates.last()?;
+    let at = prepared.at;
+    let days = at.days_since_epoch() - last.days_since_epoch();
+    if days <= LATE_DAYS {
+        return None;
+    }
+    let start = analyse::window_start(at, from);
+    let first = prepared
+        .dates
+        .iter()
+        .find(|d| d.days_since_epoch() >= start.days_since_epoch() && **d <= at);
+    let consequence = match first {
+        Some(_) => {
+            format!("every stage is extrapolated from observations {days} days old or older")
+        }
+        None => format!(
+            "no raster lies in the window the season is looked for in ({start} to {at}), so no \
+             plot's season is seen there"
+        ),
+    };
+    Some(format!(
+        "the stage is given at {at}, {days} days after the last raster ({last}): {consequence}"
+    ))
+}
+
 /// [`run`], with the per-plot statistics of the rasters already at hand when `table` is given:
 /// its columns are the index rasters then the LSWI rasters, each list in date order, with each
 /// plot's count, mean and nodata fraction (what `paddy stats` computes with exact coverage).
@@ -162,6 +197,7 @@ fn run_on(
     let Some(plots) = &req.plots else {
         return Err(no_plots());
     };
+    let late = late_date(&prepared, req.from);
     let Prepared {
         vi,
         lswi,
@@ -206,6 +242,7 @@ fn run_on(
     let class_at = field(&req.class_field);
     let transplanted_at = field(&req.transplanted_field);
     let mut warnings = table.warnings.clone();
+    warnings.extend(late);
     if class_at.is_none() {
         warnings.push(format!(
             "the plots have no '{}' field: every plot is taken as '{}' duration",

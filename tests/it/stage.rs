@@ -609,7 +609,8 @@ fn bad_series_and_options_are_refused_before_any_work() {
 }
 
 /// A recorded transplanting date that is not a date is not used, and the warning and the
-/// plot's reason say so, naming the value.
+/// plot's reason say so, naming the value; a stage asked for long after the last raster is
+/// warned about, and the reasons name the window that holds no observation.
 #[test]
 fn unreadable_dates_and_a_late_date_are_said() {
     let dir = tempfile::tempdir().unwrap();
@@ -657,4 +658,62 @@ fn unreadable_dates_and_a_late_date_are_said() {
         .iter()
         .filter(|r| !ids.contains(&r["plot_id"]))
         .all(|r| r["transplanting_source"] == "attribute"));
+    // Long after the last raster (2026-09-05): the window of 200 days before 2027-06-01 holds
+    // no raster; each reason says so rather than blaming clouds.
+    let plots = root().join("sample_tiles/plots.geojson");
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2027-06-01"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("269 days after the last raster (2026-09-05)")
+            && stderr.contains("no raster lies in the window"),
+        "{stderr}"
+    );
+    for r in rows(&String::from_utf8_lossy(&out.stdout)) {
+        assert!(
+            r["reason"].contains("no observation from 2026-11-13 to 2027-06-01")
+                && !r["reason"].contains("cloudy"),
+            "{}",
+            r["reason"]
+        );
+    }
+    // A month and a half after it: still warned about, the reasons as they were.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2026-10-20"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("45 days after the last raster") && stderr.contains("extrapolated"),
+        "{stderr}"
+    );
+    for r in rows(&String::from_utf8_lossy(&out.stdout)) {
+        assert!(
+            !r["reason"].contains("no observation from"),
+            "{}",
+            r["reason"]
+        );
+    }
+    // Within a revisit of it: no warning.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2026-09-20"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("after the last raster"));
 }
