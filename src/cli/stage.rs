@@ -1,6 +1,6 @@
 //! `paddy stage`: flags → `StageRequest` → run → CSV / GeoJSON / chart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -87,7 +87,7 @@ pub struct StageArgs {
     #[arg(long, value_name = "FIELD", default_value = "duration_class")]
     class_field: String,
 
-    /// Duration class for plots that do not say.
+    /// Duration class for plots that do not say (a class of the stage table).
     #[arg(long, value_name = "CLASS", default_value = "medium")]
     default_class: String,
 
@@ -194,6 +194,54 @@ fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Every output checked before any work, so that a mistake in the last one leaves nothing
+/// written: each table's format (by its extension), the chart's `.png`, each file's folder, and
+/// the per-pixel folder not a file. Messages name the path as given.
+fn check_outputs(out: &[PathBuf], chart: Option<&Path>, per_pixel: Option<&Path>) -> Result<()> {
+    for path in out {
+        stage::output::Format::for_path(path)?;
+    }
+    if let Some(png) = chart {
+        let ext = png
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if ext.as_deref() != Some("png") {
+            return Err(Error::usage(format!(
+                "--chart {}: the chart is a PNG: name it .png",
+                png.display()
+            )));
+        }
+    }
+    for path in out.iter().map(PathBuf::as_path).chain(chart) {
+        if path.is_dir() {
+            return Err(Error::usage(format!(
+                "{}: is a folder, not a file to write",
+                path.display()
+            )));
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(Error::usage(format!(
+                "{}: cannot write there: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            )));
+        }
+    }
+    if let Some(dir) = per_pixel {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::usage(format!(
+                "--per-pixel {}: is a file, not a folder to write the rasters into",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: StageArgs) -> Result<()> {
     if args.print_table {
         print!("{}", crate::phenology::stage::printed_table());
@@ -227,6 +275,17 @@ pub fn run(args: StageArgs) -> Result<()> {
         }
         None => crate::phenology::stage::StageTable::builtin(),
     };
+    // Every pixel, and every plot that does not say, takes the default class: one the table
+    // does not have would leave them all without a stage table.
+    if table.get(&args.default_class).is_none() {
+        return Err(Error::usage(format!(
+            "--default-class {}: not a duration class of the stage table ({}; --stage-table adds \
+             classes)",
+            args.default_class,
+            table.class_names().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    check_outputs(&args.out, args.chart.as_deref(), args.per_pixel.as_deref())?;
     let request = StageRequest {
         rasters: args.rasters,
         lswi: args.lswi,
@@ -248,9 +307,6 @@ pub fn run(args: StageArgs) -> Result<()> {
         table,
         threads: args.threads,
     };
-    for path in &args.out {
-        stage::output::Format::for_path(path)?;
-    }
     // The rasters dated and paired before any work.
     let prepared = stage::prepare(&request)?;
     stage::series::check_series(&prepared.vi, &prepared.lswi)?;

@@ -556,8 +556,8 @@ fn refused(dir: &Path, args: &[&str]) -> String {
     stderr
 }
 
-/// A series the stage cannot pair or count is refused before any work, naming the dates and
-/// files concerned, and nothing is written.
+/// A series the stage cannot pair or count, and options it cannot use, are refused before any
+/// work, naming the dates, files, classes or paths concerned, and nothing is written.
 #[test]
 fn bad_series_and_options_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
@@ -605,6 +605,59 @@ fn bad_series_and_options_are_refused_before_any_work() {
         "{err}"
     );
 
+    // A default class the table does not have, with plots and per pixel.
+    for extra in [
+        vec!["--default-class", "bogus"],
+        vec![
+            "--default-class",
+            "bogus",
+            "--per-pixel",
+            px.to_str().unwrap(),
+        ],
+    ] {
+        let err = refused(&out, &stage_args(&ndvi, &lswi, plots, &extra));
+        assert!(
+            err.contains("bogus") && err.contains("long, medium, short"),
+            "{err}"
+        );
+    }
+
+    // An output that cannot be written, after one that can: nothing written, the path as
+    // given named, never a temporary name.
+    for (extra, named) in [
+        (
+            vec![
+                "--out",
+                "a.csv",
+                "--out",
+                "/nonexistent/x.geojson",
+                "--chart",
+                "c.png",
+            ],
+            "/nonexistent/x.geojson",
+        ),
+        (
+            vec!["--out", "a.csv", "--chart", "no/such/folder/c.png"],
+            "no/such/folder/c.png",
+        ),
+        (vec!["--out", "a.csv", "--chart", "c.jpg"], "c.jpg"),
+        (vec!["--out", "a.csv", "--out", "b.txt"], "b.txt"),
+    ] {
+        let err = refused(&out, &stage_args(&ndvi, &lswi, plots, &extra));
+        assert!(err.contains(named) && !err.contains(".part"), "{err}");
+    }
+    std::fs::write(dir.path().join("a_file"), "").unwrap();
+    let a_file = dir.path().join("a_file");
+    let err = refused(
+        &out,
+        &stage_args(
+            &ndvi,
+            &lswi,
+            plots,
+            &["--per-pixel", a_file.to_str().unwrap()],
+        ),
+    );
+    assert!(err.contains("a_file"), "{err}");
     nothing_written();
 }
 
@@ -658,6 +711,7 @@ fn unreadable_dates_and_a_late_date_are_said() {
         .iter()
         .filter(|r| !ids.contains(&r["plot_id"]))
         .all(|r| r["transplanting_source"] == "attribute"));
+
     // Long after the last raster (2026-09-05): the window of 200 days before 2027-06-01 holds
     // no raster; each reason says so rather than blaming clouds.
     let plots = root().join("sample_tiles/plots.geojson");
