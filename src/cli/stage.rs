@@ -1,6 +1,6 @@
 //! `paddy stage`: flags → `StageRequest` → run → CSV / GeoJSON / chart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -51,7 +51,8 @@ pub struct StageArgs {
     #[arg(value_name = "RASTER", required_unless_present = "print_table")]
     rasters: Vec<PathBuf>,
 
-    /// LSWI rasters of the same dates, for the flooding (transplanting) signal.
+    /// LSWI rasters of the same dates, one per index raster, for the flooding (transplanting)
+    /// signal; a date without its partner is refused.
     #[arg(long, value_name = "RASTER", num_args = 1..)]
     lswi: Vec<PathBuf>,
 
@@ -86,11 +87,12 @@ pub struct StageArgs {
     #[arg(long, value_name = "FIELD", default_value = "duration_class")]
     class_field: String,
 
-    /// Duration class for plots that do not say.
+    /// Duration class for plots that do not say (a class of the stage table).
     #[arg(long, value_name = "CLASS", default_value = "medium")]
     default_class: String,
 
-    /// Field holding a known transplanting date (YYYY-MM-DD); used before any estimate.
+    /// Field holding a known transplanting date (YYYY-MM-DD); used before any estimate. A value
+    /// that is not a date is not used, with a warning.
     #[arg(long, value_name = "FIELD", default_value = "transplanted")]
     transplanted_field: String,
 
@@ -124,7 +126,8 @@ pub struct StageArgs {
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
     fraction: f64,
 
-    /// The date to give the stage at (default: the last date of the series).
+    /// The date to give the stage at (default: the last date of the series); more than 30 days
+    /// after the last raster is warned about.
     #[arg(long, value_name = "DATE")]
     at: Option<String>,
 
@@ -191,9 +194,57 @@ fn parse_fraction(text: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Every output checked before any work, so that a mistake in the last one leaves nothing
+/// written: each table's format (by its extension), the chart's `.png`, each file's folder, and
+/// the per-pixel folder not a file. Messages name the path as given.
+fn check_outputs(out: &[PathBuf], chart: Option<&Path>, per_pixel: Option<&Path>) -> Result<()> {
+    for path in out {
+        stage::output::Format::for_path(path)?;
+    }
+    if let Some(png) = chart {
+        let ext = png
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if ext.as_deref() != Some("png") {
+            return Err(Error::usage(format!(
+                "--chart {}: the chart is a PNG: name it .png",
+                png.display()
+            )));
+        }
+    }
+    for path in out.iter().map(PathBuf::as_path).chain(chart) {
+        if path.is_dir() {
+            return Err(Error::usage(format!(
+                "{}: is a folder, not a file to write",
+                path.display()
+            )));
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(Error::usage(format!(
+                "{}: cannot write there: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            )));
+        }
+    }
+    if let Some(dir) = per_pixel {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::usage(format!(
+                "--per-pixel {}: is a file, not a folder to write the rasters into",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: StageArgs) -> Result<()> {
     if args.print_table {
-        print!("{}", crate::phenology::stage::DEFAULT_TABLE);
+        print!("{}", crate::phenology::stage::printed_table());
         return Ok(());
     }
     let at = args
@@ -224,6 +275,17 @@ pub fn run(args: StageArgs) -> Result<()> {
         }
         None => crate::phenology::stage::StageTable::builtin(),
     };
+    // Every pixel, and every plot that does not say, takes the default class: one the table
+    // does not have would leave them all without a stage table.
+    if table.get(&args.default_class).is_none() {
+        return Err(Error::usage(format!(
+            "--default-class {}: not a duration class of the stage table ({}; --stage-table adds \
+             classes)",
+            args.default_class,
+            table.class_names().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    check_outputs(&args.out, args.chart.as_deref(), args.per_pixel.as_deref())?;
     let request = StageRequest {
         rasters: args.rasters,
         lswi: args.lswi,
@@ -245,11 +307,18 @@ pub fn run(args: StageArgs) -> Result<()> {
         table,
         threads: args.threads,
     };
-    for path in &args.out {
-        stage::output::Format::for_path(path)?;
-    }
+    // The rasters dated and paired before any work.
+    let prepared = stage::prepare(&request)?;
+    stage::series::check_series(&prepared.vi, &prepared.lswi)?;
     if let Some(dir) = &args.per_pixel {
-        let prepared = stage::prepare(&request)?;
+        // The per-plot run's warnings say it when there are plots.
+        if let (false, None, Some(late)) = (
+            args.quiet,
+            &request.plots,
+            stage::late_date(&prepared, request.from),
+        ) {
+            eprintln!("paddy: warning: {late}");
+        }
         let report = super::with_progress(
             args.quiet,
             "stage per pixel",
@@ -279,7 +348,7 @@ pub fn run(args: StageArgs) -> Result<()> {
     let result = super::with_progress(
         args.quiet,
         "stage",
-        |progress| stage::run(&request, progress),
+        |progress| stage::run_prepared(&request, prepared, progress),
         |r| &r.warnings,
     )?;
     if args.out.is_empty() {

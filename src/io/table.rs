@@ -364,9 +364,13 @@ impl Table {
         rows: std::ops::Range<usize>,
         split: bool,
     ) -> Result<()> {
+        // GDAL's message names the file it was given, the temporary one: say the final name.
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: final_path.to_path_buf(),
-            message: gdal_message(&e),
+            message: gdal_message(&e).replace(
+                &temp.display().to_string(),
+                &final_path.display().to_string(),
+            ),
         };
         let driver = DriverManager::get_driver_by_name("GeoJSON").map_err(fail)?;
         let mut ds = driver.create_vector_only(temp).map_err(fail)?;

@@ -172,23 +172,26 @@ impl FromStr for Stage {
     }
 }
 
-/// The built-in stage table: days after transplanting (DAT) at which each stage starts, per
-/// duration class. Users replace or add classes with their own TOML of the same shape.
-pub const DEFAULT_TABLE: &str = r#"# Days after transplanting (DAT) at which each rice growth stage starts, per variety duration
+/// The comments `paddy stage --print-table` prints above [`DEFAULT_TABLE`]: where its days come
+/// from. The days after each `->` are the table's own, filled in by [`printed_table`] (one
+/// value, or one per class short / medium / long), so the comments cannot drift from the table.
+const TABLE_SOURCES: &str = r#"# Days after transplanting (DAT) at which each rice growth stage starts, per variety duration
 # class. Starting points to tune to variety and region (docs/AGRONOMY.md asks that they be
 # editable). A stage lasts until the next one starts; `fallow` is when the field is taken to be
 # harvested.
 #
-# From docs/AGRONOMY.md, "Growth stages and timing" (typical transplanted rice):
-#   - recovery ~0-10 DAT                                   -> seedling = 0, tillering = 10
-#   - heading ~60-75 DAT depending on variety duration     -> heading = 60 / 70 / 75
-#   - PI ~30-35 days before heading (~40-45 DAT, medium)   -> panicle_initiation = heading - 30
-#                                                             (30 / 40 / 45; medium at 40)
-#   - grain filling ~30 days                               -> maturity = heading + 30
+# From docs/AGRONOMY.md, "Growth stages and timing" (typical transplanted rice), and this
+# table's days (short / medium / long where they differ):
+#   - recovery ~0-10 DAT                                   -> seedling = {seedling}, tillering = {tillering}
+#   - heading ~60-75 DAT depending on variety duration     -> heading = {heading}
+#   - PI ~30-35 days before heading (~40-45 DAT, medium)   -> panicle_initiation = heading - {pi_before}
+#                                                             ({panicle_initiation}; medium at {medium_pi})
+#   - grain filling ~30 days                               -> maturity = heading + {maturity_after}
 # Assumptions of general rice phenology, not in AGRONOMY.md (check against local records):
 #   - booting starts ~12 days before heading (the curve rule in stage.rs uses 5-12 days)
-#   - flowering (anthesis) runs ~1 week after heading starts -> grain_filling = heading + 8
-#   - harvest ~15 days after physiological maturity       -> fallow = maturity + 15
+#                                                          -> booting = heading - {booting_before}
+#   - flowering (anthesis) runs ~1 week after heading starts -> grain_filling = heading + {grain_after}
+#   - harvest ~15 days after physiological maturity       -> fallow = maturity + {fallow_after}
 # Short and long classes differ from medium in the vegetative phase only: recovery (0-10 DAT),
 # the reproductive phase
 # (panicle initiation ~30 days before heading, booting ~12) and ripening (grain filling from
@@ -196,7 +199,12 @@ pub const DEFAULT_TABLE: &str = r#"# Days after transplanting (DAT) at which eac
 # variety, while the days from transplanting to panicle initiation make the difference between
 # a 100-day and a 140-day crop (docs/AGRONOMY.md, "Growth stages and timing").
 
-[classes.short]    # e.g. OM5451: ~95-105 days seed to seed
+"#;
+
+/// The built-in stage table: days after transplanting (DAT) at which each stage starts, per
+/// duration class. Users replace or add classes with their own TOML of the same shape
+/// ([`printed_table`] prints it with its sources).
+pub const DEFAULT_TABLE: &str = r#"[classes.short]    # e.g. OM5451: ~95-105 days seed to seed
 seedling = 0
 tillering = 10
 panicle_initiation = 32
@@ -226,6 +234,45 @@ grain_filling = 88
 maturity = 110
 fallow = 125
 "#;
+
+/// The built-in table as `paddy stage --print-table` prints it: its sources as comments, with
+/// the table's own days ([`TABLE_SOURCES`]), then [`DEFAULT_TABLE`].
+pub fn printed_table() -> String {
+    let table = StageTable::builtin();
+    let classes: Vec<&StageStarts> = ["short", "medium", "long"]
+        .iter()
+        .filter_map(|c| table.get(c))
+        .collect();
+    // One value when every class has it, else each class's.
+    let days = |of: &dyn Fn(&StageStarts) -> f64| {
+        let values: Vec<String> = classes.iter().map(|c| format!("{}", of(c))).collect();
+        if values.windows(2).all(|w| w[0] == w[1]) {
+            values.first().cloned().unwrap_or_default()
+        } else {
+            values.join(" / ")
+        }
+    };
+    let medium_pi = table
+        .get("medium")
+        .map_or_else(String::new, |m| format!("{}", m.panicle_initiation));
+    let fills: [(&str, String); 10] = [
+        ("{seedling}", days(&|c| c.seedling)),
+        ("{tillering}", days(&|c| c.tillering)),
+        ("{heading}", days(&|c| c.heading)),
+        ("{pi_before}", days(&|c| c.heading - c.panicle_initiation)),
+        ("{panicle_initiation}", days(&|c| c.panicle_initiation)),
+        ("{medium_pi}", medium_pi),
+        ("{maturity_after}", days(&|c| c.maturity - c.heading)),
+        ("{booting_before}", days(&|c| c.heading - c.booting)),
+        ("{grain_after}", days(&|c| c.grain_filling - c.heading)),
+        ("{fallow_after}", days(&|c| c.fallow - c.maturity)),
+    ];
+    let mut text = TABLE_SOURCES.to_string();
+    for (key, value) in fills {
+        text = text.replace(key, &value);
+    }
+    text + DEFAULT_TABLE
+}
 
 /// When each stage starts, in days after transplanting, for one duration class.
 /// Stages start in crop order; each lasts until the next one starts.
@@ -979,6 +1026,34 @@ mod tests {
 
     fn table() -> StageTable {
         StageTable::builtin()
+    }
+
+    /// The printed table's comments give the days of the table beneath them, and it reads
+    /// back as the built-in table.
+    #[test]
+    fn the_printed_comments_agree_with_the_table() {
+        let text = printed_table();
+        let read = StageTable::parse(&text, Path::new("printed")).unwrap();
+        assert_eq!(read, table());
+        let t = table();
+        let per_class = |of: fn(&StageStarts) -> f64| {
+            ["short", "medium", "long"]
+                .map(|c| of(t.get(c).unwrap()).to_string())
+                .join(" / ")
+        };
+        for said in [
+            format!("-> heading = {}\n", per_class(|c| c.heading)),
+            format!("({}; medium at 40)", per_class(|c| c.panicle_initiation)),
+            "-> panicle_initiation = heading - 30\n".to_string(),
+            "-> maturity = heading + 30\n".to_string(),
+            "-> booting = heading - 12\n".to_string(),
+            "-> grain_filling = heading + 8\n".to_string(),
+            "-> fallow = maturity + 15\n".to_string(),
+            "-> seedling = 0, tillering = 10\n".to_string(),
+        ] {
+            assert!(text.contains(&said), "'{said}' not in:\n{text}");
+        }
+        assert!(!text.contains('{'), "a placeholder left:\n{text}");
     }
 
     fn cues(peak: Option<f64>, slope: Option<f64>) -> CurveCues {

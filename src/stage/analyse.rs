@@ -135,15 +135,57 @@ fn onset_note(
     }
     if let Some(l) = c.lag(class).filter(|_| t.day != onset) {
         note.push_str(&format!(
-            "; {:+.0} days by the end of its water signal, which {} well-dated plots show \
+            "; {} days by the end of its water signal, which {} well-dated plots show \
              {:.0} ± {:.0} days after transplanting",
-            t.day - onset,
+            signed_days(t.day - onset),
             l.plots,
             l.days,
             l.spread
         ));
     }
     (!note.is_empty()).then_some(note)
+}
+
+/// Whole days with their sign for a reason (`+3`, `-2`), and `0` for what rounds to none
+/// (never `-0`).
+fn signed_days(days: f64) -> String {
+    let days = days.round();
+    if days == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{days:+.0}")
+    }
+}
+
+/// The first day of the window the season is looked for in: `from` when given, else
+/// [`SEASON_SPAN`] days before `at`.
+pub fn window_start(at: Date, from: Option<Date>) -> Date {
+    from.unwrap_or_else(|| Date::from_days_since_epoch(at.days_since_epoch() - SEASON_SPAN as i32))
+}
+
+/// Why nothing is read off a plot's observations when they all lie before the window its
+/// season is looked for in (`from` to `at`, days since the epoch; `given`: `from` was given,
+/// not [`SEASON_SPAN`] days before `at`): the date of the stage lies long after the series.
+/// `None` while an observation lies in the window, or there is none at all.
+fn before_window(points: &[(f64, f64)], from: f64, at: f64, given: bool) -> Option<String> {
+    let last = points.last()?.0;
+    if last >= from {
+        return None;
+    }
+    let date = |d: f64| day_to_date(d).map_or_else(String::new, |d| d.to_string());
+    Some(format!(
+        "no observation from {} to {}, the window its season is looked for in ({}): the last \
+         is of {}, {:.0} days before",
+        date(from),
+        date(at),
+        if given {
+            "from the start given".to_string()
+        } else {
+            format!("the {SEASON_SPAN:.0} days before the date")
+        },
+        date(last),
+        at - last
+    ))
 }
 
 /// The onset's estimate with the scene's own puddling lead, where its recorded plots measured
@@ -438,6 +480,12 @@ pub fn observe(
     let (curve, residual) = smoothed(vi, &weights, s.smoother, at);
     let (mut season, mut no_season, green_up) =
         season_by(&curve, points.len(), from, at, s.fraction);
+    if season.is_none() {
+        // Whatever the curve shows before the window, the cause is the window.
+        if let Some(why) = before_window(&points, from, at, s.from.is_some()) {
+            no_season = Some(why);
+        }
+    }
 
     // The onset of flooding (Xiao et al. 2005), reported whatever the transplanting source.
     let water = lswi.map(|lswi| paired(vi, lswi));
@@ -628,33 +676,27 @@ pub fn conclude(
         o.no_season.as_deref(),
         transplanting,
     );
+    let from = f64::from(window_start(s.at, s.from).days_since_epoch());
+    if let Some(why) = before_window(&o.points, from, at, s.from.is_some()) {
+        if !call.reason.contains(&why) {
+            call.reason.push_str(&format!("; {why}"));
+        }
+    }
     if let Some(note) = onset_note(transplanting, o.flood.as_ref(), s.calibration, class) {
         call.reason.push_str(&note);
     }
-    if let (Some((_, start)), Some(p)) = (&unseen, s.calibration.and_then(|c| c.planted)) {
-        let date = |d: f64| day_to_date(d).map_or_else(String::new, |d| d.to_string());
-        call.reason.push_str(&format!(
-            "; no flooding seen (clouds, or a water signal shorter than the revisit), but its \
-             curve started to rise on {}, while this scene's {} well-dated paddies were \
-             transplanted ({} to {}){}",
-            date(*start),
-            p.plots,
-            date(p.earliest),
-            date(p.latest),
-            p.start_lag.map_or_else(String::new, |lag| format!(
-                "; their curves start {lag:.0} days after transplanting"
-            ))
-        ));
+    if let Some(note) = unseen_note(unseen.as_ref().map(|(_, start)| *start), s.calibration) {
+        call.reason.push_str(&note);
     }
     if let Some(h) = s.calibration.and_then(|c| c.heading(class)) {
         call.reason.push_str(&format!(
             "; this scene's '{class}' plots head {:.0} days after transplanting ({} well-dated \
              plots; the stage table says {:.0}), so its stages from panicle initiation on are \
-             counted {:+.0} days later",
+             counted {} days later",
             h.days,
             h.plots,
             h.table,
-            h.days - h.table
+            signed_days(h.days - h.table)
         ));
     }
     if let Some(o) = overdue {
@@ -703,6 +745,25 @@ pub fn conclude(
         points: o.points.clone(),
         curve: o.curve.clone(),
     }
+}
+
+/// For the reason of a paddy taken as transplanted unseen ([`transplanted_unseen`]), whose
+/// curve started to rise on day `start`: why.
+fn unseen_note(start: Option<f64>, calibration: Option<&Calibration>) -> Option<String> {
+    let (start, p) = (start?, calibration?.planted?);
+    let date = |d: f64| day_to_date(d).map_or_else(String::new, |d| d.to_string());
+    Some(format!(
+        "; no flooding seen (clouds, or a water signal shorter than the revisit), but its \
+         curve started to rise on {}, while this scene's {} well-dated paddies were \
+         transplanted ({} to {}){}",
+        date(start),
+        p.plots,
+        date(p.earliest),
+        date(p.latest),
+        p.start_lag.map_or_else(String::new, |lag| format!(
+            "; their curves start {lag:.0} days after transplanting"
+        ))
+    ))
 }
 
 /// A heading from the table that the observations should have confirmed by now if it had
@@ -1043,6 +1104,39 @@ fn share_of_same_stage(st: &StageStarts, stage: Stage, timing: &Timing) -> f64 {
 mod tests {
     use super::*;
     use crate::phenology::stage::StageTable;
+
+    #[test]
+    fn days_moved_read_without_a_negative_zero() {
+        assert_eq!(signed_days(-0.3), "0");
+        assert_eq!(signed_days(0.4), "0");
+        assert_eq!(signed_days(-0.6), "-1");
+        assert_eq!(signed_days(2.5), "+3");
+    }
+
+    #[test]
+    fn observations_all_before_the_window_are_named_as_the_cause() {
+        let points = [(T, 0.2), (T + 5.0, 0.3)];
+        let why = before_window(&points, T + 100.0, T + 300.0, false).unwrap();
+        let date = |d: f64| day_to_date(d).unwrap().to_string();
+        assert!(
+            why.contains(&format!(
+                "no observation from {} to {}",
+                date(T + 100.0),
+                date(T + 300.0)
+            )) && why.contains("the 200 days before the date")
+                && why.contains(&format!(
+                    "the last is of {}, 295 days before",
+                    date(T + 5.0)
+                )),
+            "{why}"
+        );
+        assert!(before_window(&points, T + 100.0, T + 300.0, true)
+            .unwrap()
+            .contains("from the start given"));
+        // One observation in the window, or none at all: nothing to say.
+        assert_eq!(before_window(&points, T + 5.0, T + 300.0, false), None);
+        assert_eq!(before_window(&[], T, T + 300.0, false), None);
+    }
 
     /// Day 0 of the tests' paddy: transplanted then (a recorded date).
     const T: f64 = 20_000.0;

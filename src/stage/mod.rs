@@ -121,6 +121,51 @@ pub fn run(req: &StageRequest, progress: &dyn Fn(usize, usize)) -> Result<StageR
     run_with_table(req, progress, None)
 }
 
+/// [`run`] on rasters already dated by [`prepare`] (and checked, e.g. by
+/// [`series::check_series`]), so they are not dated again.
+pub fn run_prepared(
+    req: &StageRequest,
+    prepared: Prepared,
+    progress: &dyn Fn(usize, usize),
+) -> Result<StageResult> {
+    run_on(req, prepared, progress, None)
+}
+
+/// Days after the last raster past which the date of the stage is said to lie well after the
+/// series ([`late_date`]): more than a revisit of the slowest series `paddy stage` is made for
+/// (monthly composites), so every stage is read off observations a month old or older.
+pub const LATE_DAYS: i32 = 30;
+
+/// A warning when the date of the stage lies more than [`LATE_DAYS`] after the last raster:
+/// the stages are then extrapolated from observations that old, or, where no raster lies in
+/// the window the season is looked for in (from `from`, default [`analyse::SEASON_SPAN`] days
+/// before the date), not read off the rasters at all.
+pub fn late_date(prepared: &Prepared, from: Option<Date>) -> Option<String> {
+    let last = *prepared.dates.last()?;
+    let at = prepared.at;
+    let days = at.days_since_epoch() - last.days_since_epoch();
+    if days <= LATE_DAYS {
+        return None;
+    }
+    let start = analyse::window_start(at, from);
+    let first = prepared
+        .dates
+        .iter()
+        .find(|d| d.days_since_epoch() >= start.days_since_epoch() && **d <= at);
+    let consequence = match first {
+        Some(_) => {
+            format!("every stage is extrapolated from observations {days} days old or older")
+        }
+        None => format!(
+            "no raster lies in the window the season is looked for in ({start} to {at}), so no \
+             plot's season is seen there"
+        ),
+    };
+    Some(format!(
+        "the stage is given at {at}, {days} days after the last raster ({last}): {consequence}"
+    ))
+}
+
 /// [`run`], with the per-plot statistics of the rasters already at hand when `table` is given:
 /// its columns are the index rasters then the LSWI rasters, each list in date order, with each
 /// plot's count, mean and nodata fraction (what `paddy stats` computes with exact coverage).
@@ -129,17 +174,36 @@ pub fn run_with_table(
     progress: &dyn Fn(usize, usize),
     table: Option<&crate::zonal::StatsTable>,
 ) -> Result<StageResult> {
+    if req.plots.is_none() {
+        return Err(no_plots());
+    }
+    let prepared = prepare(req)?;
+    run_on(req, prepared, progress, table)
+}
+
+fn no_plots() -> Error {
+    Error::usage(
+        "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
+    )
+}
+
+/// [`run_with_table`] on the dated rasters.
+fn run_on(
+    req: &StageRequest,
+    prepared: Prepared,
+    progress: &dyn Fn(usize, usize),
+    table: Option<&crate::zonal::StatsTable>,
+) -> Result<StageResult> {
     let Some(plots) = &req.plots else {
-        return Err(Error::usage(
-            "per-plot stages need the plots (stage rasters without plots come from the per-pixel run)",
-        ));
+        return Err(no_plots());
     };
+    let late = late_date(&prepared, req.from);
     let Prepared {
         vi,
         lswi,
         dates,
         at,
-    } = prepare(req)?;
+    } = prepared;
     let mut groups: Vec<&[series::Dated]> = vec![&vi];
     if !lswi.is_empty() {
         groups.push(&lswi);
@@ -178,6 +242,7 @@ pub fn run_with_table(
     let class_at = field(&req.class_field);
     let transplanted_at = field(&req.transplanted_field);
     let mut warnings = table.warnings.clone();
+    warnings.extend(late);
     if class_at.is_none() {
         warnings.push(format!(
             "the plots have no '{}' field: every plot is taken as '{}' duration",
@@ -207,7 +272,7 @@ pub fn run_with_table(
             (row.id.as_str(), class, transplanted)
         })
         .collect();
-    let plots = analyse_plots(
+    let mut plots = analyse_plots(
         &inputs,
         &vi_series,
         lswi_series.as_deref(),
@@ -215,6 +280,9 @@ pub fn run_with_table(
         &settings,
         req.threads,
     )?;
+    if let Some(k) = transplanted_at {
+        say_unreadable_dates(&mut plots, table, k, &mut warnings);
+    }
     for p in &plots {
         if p.unknown_class {
             warnings.push(format!(
@@ -256,6 +324,49 @@ pub fn run_with_table(
         warnings,
         index_name,
     })
+}
+
+/// A transplanting date a plot gives (in `table`'s field `k`) that is not a date: the plot was
+/// dated as if it gave none, and a warning and its reason say so, naming the value and what
+/// dated it instead.
+fn say_unreadable_dates(
+    plots: &mut [PlotStage],
+    table: &crate::zonal::StatsTable,
+    k: usize,
+    warnings: &mut Vec<String>,
+) {
+    let field = &table.fields[k].0;
+    for (p, row) in plots.iter_mut().zip(&table.rows) {
+        let Some(why) = unreadable_date(&row.attributes[k]) else {
+            continue;
+        };
+        let instead = match p.transplanting_source {
+            "" => "no transplanting date".to_string(),
+            source => format!("transplanting from the {source}"),
+        };
+        warnings.push(format!(
+            "plot {}: its '{field}' value {why}: {instead} instead",
+            p.id
+        ));
+        p.call
+            .reason
+            .push_str(&format!("; its '{field}' value {why}, so it is not used"));
+    }
+}
+
+/// Why a plot's transplanting date `value` cannot be read, for a value that is there but is
+/// not a date (empty text and no value are no date, not a wrong one).
+fn unreadable_date(value: &Value) -> Option<String> {
+    match value {
+        Value::Text(t) if t.trim().is_empty() => None,
+        Value::Text(t) => t.parse::<Date>().err().map(|e| e.to_string()),
+        Value::Real(r) if r.is_nan() => None,
+        Value::Int(_) | Value::Real(_) | Value::Reals(_) => Some(format!(
+            "{} is a number, not a date (YYYY-MM-DD)",
+            value.text()
+        )),
+        Value::Null => None,
+    }
 }
 
 /// Every plot observed ([`analyse::observe`]) and concluded ([`analyse::conclude`]); then, once

@@ -95,6 +95,81 @@ pub fn date_rasters(
     Ok(out)
 }
 
+/// At most this many dates or files are named in one message; the rest are counted.
+const NAMED: usize = 6;
+
+/// `items`, at most [`NAMED`] of them, then how many more.
+fn listed(items: &[String]) -> String {
+    let mut text = items
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > NAMED {
+        text.push_str(&format!(" and {} more", items.len() - NAMED));
+    }
+    text
+}
+
+/// Check a dated index series and its LSWI series (`lswi` empty: none) before any work: no two
+/// rasters of one series share a date (a copy under another name would count that date twice),
+/// and the LSWI rasters are of the index rasters' dates, one each (an LSWI raster without an
+/// index raster of its date gives no flooding signal, and an index raster without one loses
+/// that date's signal: plots left without water read as never flooded). Both series sorted by
+/// date, as [`date_rasters`] returns them. The error (a usage error) names the dates and the
+/// files.
+pub fn check_series(vi: &[Dated], lswi: &[Dated]) -> Result<()> {
+    for (what, series) in [("index", vi), ("LSWI", lswi)] {
+        let twice: Vec<String> = series
+            .windows(2)
+            .filter(|pair| pair[0].date == pair[1].date)
+            .map(|pair| {
+                format!(
+                    "{} and {} are both of {}",
+                    pair[0].path.display(),
+                    pair[1].path.display(),
+                    pair[0].date
+                )
+            })
+            .collect();
+        if !twice.is_empty() {
+            return Err(Error::usage(format!(
+                "two {what} rasters of one date (give one raster per date): {}",
+                listed(&twice)
+            )));
+        }
+    }
+    if lswi.is_empty() {
+        return Ok(());
+    }
+    let without = |series: &[Dated], others: &[Dated]| -> Vec<String> {
+        series
+            .iter()
+            .filter(|d| !others.iter().any(|o| o.date == d.date))
+            .map(|d| format!("{} ({})", d.date, d.path.display()))
+            .collect()
+    };
+    let (no_lswi, no_index) = (without(vi, lswi), without(lswi, vi));
+    if no_lswi.is_empty() && no_index.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !no_lswi.is_empty() {
+        parts.push(format!("no LSWI raster of {}", listed(&no_lswi)));
+    }
+    if !no_index.is_empty() {
+        parts.push(format!("no index raster of {}", listed(&no_index)));
+    }
+    Err(Error::usage(format!(
+        "the LSWI rasters must be of the index rasters' dates, one each ({} index, {} LSWI \
+         rasters): {}",
+        vi.len(),
+        lswi.len(),
+        parts.join("; ")
+    )))
+}
+
 /// One plot's index series: the observations kept (days since 1970-01-01, mean index) and
 /// those dropped (with why).
 #[derive(Debug, Clone, Default)]

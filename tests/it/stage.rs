@@ -527,4 +527,247 @@ fn the_printed_table_stands_alone_and_reads_back() {
         assert_eq!(at("heading") - at("panicle_initiation"), 30, "{class}");
         assert_eq!(at("maturity") - at("heading"), 30, "{class}");
     }
+    // Its comments give the table's own days.
+    let days = |key: &str| {
+        ["short", "medium", "long"]
+            .map(|c| classes[c][key].as_integer().unwrap().to_string())
+            .join(" / ")
+    };
+    for said in [
+        format!("-> heading = {}", days("heading")),
+        format!("({}; medium at", days("panicle_initiation")),
+    ] {
+        assert!(text.contains(&said), "'{said}' not in:\n{text}");
+    }
+    assert!(!text.contains('{'), "{text}");
+}
+
+/// Run `paddy` expecting usage error 2 with one `paddy: error:` line; returns it.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = paddy(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "paddy {args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line of error, got:\n{stderr}"
+    );
+    assert!(stderr.starts_with("paddy: error: "), "{stderr}");
+    stderr
+}
+
+/// A series the stage cannot pair or count, and options it cannot use, are refused before any
+/// work, naming the dates, files, classes or paths concerned, and nothing is written.
+#[test]
+fn bad_series_and_options_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let plots = plots.to_str().unwrap();
+    let out = dir.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    let nothing_written = || assert_eq!(crate::common::files_in(&out), Vec::<String>::new());
+
+    // An LSWI raster short: the date without one is named, with its index raster.
+    let err = refused(&out, &stage_args(&ndvi, &lswi[..4], plots, &[]));
+    assert!(
+        err.contains("no LSWI raster of 2026-09-05") && err.contains(&ndvi[4]),
+        "{err}"
+    );
+    // As many LSWI rasters, one of another date: both sides named.
+    let odd = dir.path().join("s2_20260608_lswi.tif");
+    std::fs::copy(&lswi[0], &odd).unwrap();
+    let mut shifted = lswi.clone();
+    shifted[0] = odd.display().to_string();
+    let err = refused(&out, &stage_args(&ndvi, &shifted, plots, &[]));
+    assert!(
+        err.contains(&format!("no LSWI raster of 2026-06-07 ({})", ndvi[0]))
+            && err.contains(&format!("no index raster of 2026-06-08 ({})", shifted[0])),
+        "{err}"
+    );
+    // The per-pixel run pairs them too.
+    let px = out.join("px");
+    let mut args = stage_args(&ndvi, &lswi[1..], plots, &[]);
+    args.retain(|a| *a != "--plots" && *a != plots);
+    args.extend(["--per-pixel", px.to_str().unwrap()]);
+    refused(&out, &args);
+
+    // Two rasters of one date (a copy under another name): both named.
+    let copy = dir.path().join("copy_20260717_ndvi.tif");
+    std::fs::copy(&ndvi[2], &copy).unwrap();
+    let mut twice = ndvi.clone();
+    twice.push(copy.display().to_string());
+    let mut args = stage_args(&twice, &lswi, plots, &[]);
+    args.retain(|a| *a != "--lswi" && !lswi.iter().any(|l| l == a));
+    let err = refused(&out, &args);
+    assert!(
+        err.contains(&ndvi[2]) && err.contains(&twice[5]) && err.contains("2026-07-17"),
+        "{err}"
+    );
+
+    // A default class the table does not have, with plots and per pixel.
+    for extra in [
+        vec!["--default-class", "bogus"],
+        vec![
+            "--default-class",
+            "bogus",
+            "--per-pixel",
+            px.to_str().unwrap(),
+        ],
+    ] {
+        let err = refused(&out, &stage_args(&ndvi, &lswi, plots, &extra));
+        assert!(
+            err.contains("bogus") && err.contains("long, medium, short"),
+            "{err}"
+        );
+    }
+
+    // An output that cannot be written, after one that can: nothing written, the path as
+    // given named, never a temporary name.
+    for (extra, named) in [
+        (
+            vec![
+                "--out",
+                "a.csv",
+                "--out",
+                "/nonexistent/x.geojson",
+                "--chart",
+                "c.png",
+            ],
+            "/nonexistent/x.geojson",
+        ),
+        (
+            vec!["--out", "a.csv", "--chart", "no/such/folder/c.png"],
+            "no/such/folder/c.png",
+        ),
+        (vec!["--out", "a.csv", "--chart", "c.jpg"], "c.jpg"),
+        (vec!["--out", "a.csv", "--out", "b.txt"], "b.txt"),
+    ] {
+        let err = refused(&out, &stage_args(&ndvi, &lswi, plots, &extra));
+        assert!(err.contains(named) && !err.contains(".part"), "{err}");
+    }
+    std::fs::write(dir.path().join("a_file"), "").unwrap();
+    let a_file = dir.path().join("a_file");
+    let err = refused(
+        &out,
+        &stage_args(
+            &ndvi,
+            &lswi,
+            plots,
+            &["--per-pixel", a_file.to_str().unwrap()],
+        ),
+    );
+    assert!(err.contains("a_file"), "{err}");
+    nothing_written();
+}
+
+/// A recorded transplanting date that is not a date is not used, and the warning and the
+/// plot's reason say so, naming the value; a stage asked for long after the last raster is
+/// warned about, and the reasons name the window that holds no observation.
+#[test]
+fn unreadable_dates_and_a_late_date_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("sample_tiles/plots.geojson")).unwrap())
+            .unwrap();
+    let features = json["features"].as_array_mut().unwrap();
+    let bad = [("2025-13-45", 0), ("15/06/2026", 1)];
+    let mut ids = Vec::new();
+    for (value, k) in bad {
+        let props = &mut features[k]["properties"];
+        props["transplanted"] = serde_json::Value::from(value);
+        ids.push(props["plot_id"].as_str().unwrap().to_string());
+    }
+    let plots = dir.path().join("bad_dates.geojson");
+    std::fs::write(&plots, serde_json::to_string(&json).unwrap()).unwrap();
+    let mut args = stage_args(&ndvi, &lswi, plots.to_str().unwrap(), &[]);
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let table = rows(&String::from_utf8_lossy(&out.stdout));
+    for ((value, _), id) in bad.iter().zip(&ids) {
+        let warning = stderr
+            .lines()
+            .find(|l| l.contains(&format!("plot {id}:")))
+            .unwrap_or_else(|| panic!("no warning for {id}: {stderr}"));
+        assert!(
+            warning.contains(&format!("'{value}' is not a date"))
+                && warning.contains("transplanting from the flooding onset instead"),
+            "{warning}"
+        );
+        let r = table.iter().find(|r| &r["plot_id"] == id).unwrap();
+        assert_eq!(r["transplanting_source"], "flooding onset", "{id}");
+        assert!(
+            r["reason"].contains(&format!("'{value}' is not a date")),
+            "{}",
+            r["reason"]
+        );
+    }
+    // The other plots' dates are used, without a warning.
+    assert_eq!(stderr.matches("is not a date").count(), 2, "{stderr}");
+    assert!(table
+        .iter()
+        .filter(|r| !ids.contains(&r["plot_id"]))
+        .all(|r| r["transplanting_source"] == "attribute"));
+
+    // Long after the last raster (2026-09-05): the window of 200 days before 2027-06-01 holds
+    // no raster; each reason says so rather than blaming clouds.
+    let plots = root().join("sample_tiles/plots.geojson");
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2027-06-01"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("269 days after the last raster (2026-09-05)")
+            && stderr.contains("no raster lies in the window"),
+        "{stderr}"
+    );
+    for r in rows(&String::from_utf8_lossy(&out.stdout)) {
+        assert!(
+            r["reason"].contains("no observation from 2026-11-13 to 2027-06-01")
+                && !r["reason"].contains("cloudy"),
+            "{}",
+            r["reason"]
+        );
+    }
+    // A month and a half after it: still warned about, the reasons as they were.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2026-10-20"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("45 days after the last raster") && stderr.contains("extrapolated"),
+        "{stderr}"
+    );
+    for r in rows(&String::from_utf8_lossy(&out.stdout)) {
+        assert!(
+            !r["reason"].contains("no observation from"),
+            "{}",
+            r["reason"]
+        );
+    }
+    // Within a revisit of it: no warning.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["--at", "2026-09-20"],
+    );
+    args.retain(|a| *a != "-q");
+    let out = paddy(dir.path(), &args);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("after the last raster"));
 }
