@@ -57,6 +57,18 @@ pub fn is_geographic(wkt: &str) -> bool {
     gis_srs(wkt).is_some_and(|s| s.is_geographic())
 }
 
+/// The WKT of the CRS `EPSG:code`.
+pub fn epsg_wkt(code: u32) -> Result<String> {
+    SpatialRef::from_epsg(code)
+        .and_then(|s| s.to_wkt())
+        .map_err(|e| Error::usage(format!("PROJ cannot build EPSG:{code}: {e}")))
+}
+
+/// The name of the CRS `wkt` ("WGS 84 / Pseudo-Mercator"), if it has one.
+pub fn crs_name(wkt: &str) -> Option<String> {
+    SpatialRef::from_wkt(wkt).ok().and_then(|s| s.name())
+}
+
 fn wgs84_srs() -> Result<SpatialRef> {
     let mut srs = SpatialRef::from_epsg(4326)
         .map_err(|e| Error::usage(format!("PROJ cannot build EPSG:4326: {e}")))?;

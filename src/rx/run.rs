@@ -239,16 +239,8 @@ fn place(info: &RasterInfo, plots: &Plots, densify: f64, threads: Option<usize>)
         path: plots.path.clone(),
         message: "no plot has a position in longitude and latitude to choose a UTM zone for the prescription grids".into(),
     })?;
-    let srs = gdal::spatial_ref::SpatialRef::from_epsg(code);
-    let utm_wkt = srs.and_then(|s| s.to_wkt()).map_err(|e| {
-        Error::usage(format!(
-            "PROJ cannot build EPSG:{code} (UTM) for the prescription grids: {e}"
-        ))
-    })?;
-    let name = gdal::spatial_ref::SpatialRef::from_wkt(wkt)
-        .ok()
-        .and_then(|s| s.name())
-        .unwrap_or_else(|| "its CRS".into());
+    let utm_wkt = crate::io::vector::epsg_wkt(code)?;
+    let name = crate::io::vector::crs_name(wkt).unwrap_or_else(|| "its CRS".into());
     let file = crate::io::file_name(&info.path);
     let why = if geographic {
         format!("is in geographic coordinates ({name})")
