@@ -61,6 +61,41 @@ pub fn today() -> String {
     Date::from_days_since_epoch(i32::try_from(days).unwrap_or(0)).to_string()
 }
 
+/// A run date as its folder is named: `YYYY-MM-DD` as it is, `YYYYMMDD` written so. Anything
+/// else (a time, a time zone, other separators, a day not in the calendar) is a usage error:
+/// the folder's name is what a resumed run and the next nights find a run by.
+pub fn run_date(text: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "'{text}' is not a run date ({why}); expected a date as YYYY-MM-DD (or YYYYMMDD), e.g. 2026-07-18"
+        ))
+    };
+    let number = |s: Option<&str>, n: usize| {
+        s.filter(|s| s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string)
+    };
+    let parts = if text.len() == 8 {
+        [text.get(..4), text.get(4..6), text.get(6..)]
+    } else {
+        let mut split = text.splitn(3, '-');
+        [split.next(), split.next(), split.next()]
+    };
+    let [Some(y), Some(m), Some(d)] = [
+        number(parts[0], 4),
+        number(parts[1], 2),
+        number(parts[2], 2),
+    ] else {
+        return Err(bad(
+            "a time, a zone or other separators are not part of one",
+        ));
+    };
+    let date = format!("{y}-{m}-{d}");
+    match date.parse::<Date>() {
+        Ok(parsed) if parsed.to_string() == date => Ok(date),
+        _ => Err(bad("not a day of the calendar")),
+    }
+}
+
 /// RFC 3339 UTC time of now.
 fn now() -> String {
     let secs = std::time::SystemTime::now()
@@ -159,7 +194,10 @@ pub fn run(
     memo: &Memo,
     log: &mut dyn FnMut(Event),
 ) -> Result<Finished> {
-    let date = opts.run_date.clone().unwrap_or_else(today);
+    let date = match &opts.run_date {
+        Some(d) => run_date(d)?,
+        None => today(),
+    };
     let dir = run_dir(run, &date);
     std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
         path: dir.clone(),
@@ -598,6 +636,32 @@ mod tests {
         assert_eq!(caught(|| Ok(5)).unwrap(), 5);
         let e = caught(|| -> Result<()> { Err(Error::usage("bad")) }).unwrap_err();
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_run_date_is_yyyy_mm_dd_or_yyyymmdd_written_so() {
+        assert_eq!(run_date("2025-07-15").unwrap(), "2025-07-15");
+        assert_eq!(run_date("20250715").unwrap(), "2025-07-15");
+        assert_eq!(run_date("20240229").unwrap(), "2024-02-29");
+        for bad in [
+            "2025-07-15T23:30:00+08:00",
+            "2025-07-15 ",
+            " 2025-07-15",
+            "2025/07/15",
+            "2025-7-15",
+            "2025-02-29",
+            "2025-13-01",
+            "2025071",
+            "２０２５０７１５",
+            "",
+        ] {
+            let e = run_date(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(
+                e.to_string().contains("expected a date as YYYY-MM-DD"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

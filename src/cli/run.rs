@@ -46,8 +46,8 @@ pub struct RunArgs {
     #[arg(value_name = "RUN.toml")]
     run_file: PathBuf,
 
-    /// The run's date, the output folder's name (default: today, UTC). A rerun after a crash
-    /// must use the same date to resume.
+    /// The run's date, the output folder's name (default: today, UTC): YYYY-MM-DD, or YYYYMMDD
+    /// (written YYYY-MM-DD). A rerun after a crash must use the same date to resume.
     #[arg(long, value_name = "YYYY-MM-DD")]
     run_date: Option<String>,
 
@@ -117,16 +117,14 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
-fn check_date(date: &Option<String>) -> Result<()> {
-    if let Some(d) = date {
-        d.parse::<crate::phenology::dates::Date>()
-            .map_err(|e| Error::usage(format!("--run-date {d}: {e}")))?;
-    }
-    Ok(())
+/// `--run-date` as the run folder is named (YYYY-MM-DD; YYYYMMDD written so), or exit 2.
+fn check_date(date: Option<&str>) -> Result<Option<String>> {
+    date.map(|d| schedule::run_date(d).map_err(|e| Error::usage(format!("--run-date: {e}"))))
+        .transpose()
 }
 
 pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
-    check_date(&args.run_date)?;
+    let run_date = check_date(args.run_date.as_deref())?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if merge && shard.is_some() {
         return Err(Error::usage("paddy merge takes no --shard"));
@@ -144,7 +142,7 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         return Err(e);
     }
     let opts = schedule::Options {
-        run_date: args.run_date.clone(),
+        run_date,
         force: args.force,
         shard,
     };

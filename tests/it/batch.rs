@@ -750,3 +750,38 @@ fn a_tiles_statistics_map_shows_the_plots_it_sees_and_its_table_every_plot() {
     assert_eq!(map.len(), n);
     assert!(map.contains(&"P99".to_string()));
 }
+
+#[test]
+fn the_run_date_is_a_day_as_yyyy_mm_dd_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = scene(tmp.path());
+    let r = run.to_str().unwrap();
+    // YYYYMMDD names the same folder as YYYY-MM-DD.
+    let dry = paddy_ok(
+        tmp.path(),
+        &["run", r, "--run-date", "20260718", "--dry-run"],
+    );
+    let into = dry.lines().last().unwrap();
+    assert!(into.ends_with("/2026-07-18"), "{into}");
+    for bad in [
+        "2026-07-18T23:30:00+08:00",
+        "2026-07-18 23:30",
+        "2026/07/18",
+        "2026:07:18",
+        "2026-7-18",
+        "2026-02-30",
+        "20261318",
+        "18-07-2026",
+        "",
+    ] {
+        let out = paddy(tmp.path(), &["run", r, "--run-date", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("expected a date as YYYY-MM-DD"),
+            "{bad}: {err}"
+        );
+    }
+    // Nothing was written, for the dry run nor for the refused dates.
+    assert!(!run.parent().unwrap().join("../out").exists());
+}
