@@ -1,5 +1,6 @@
 //! Running a plan: each unit in order, skipped when its manifest says its outputs exist with
-//! the same key, isolated when it fails (its dependants are skipped, the rest go on), its
+//! the same key, brought from another run folder that did it with the same key ([`earlier`]),
+//! isolated when it fails (its dependants are skipped, the rest go on), its
 //! outputs written atomically and its manifest last — so a run killed at any moment and run
 //! again ends with the same files as one never interrupted. The report is built from the units'
 //! outcomes, those of units up to date read from their manifests.
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 
 use super::config::Loaded;
+use super::earlier::{self, Folder};
 use super::integrity::{self, Recorded};
 use super::memo::Memo;
 use super::plan::{shard_of, Plan, Unit, Work};
@@ -36,7 +38,8 @@ pub struct Event<'a> {
     pub done: usize,
     pub total: usize,
     pub unit: &'a UnitReport,
-    /// Why a unit that was up to date ran again: an output gone or changed size.
+    /// Why a unit that was up to date ran again (an output gone or changed size), where a
+    /// reused unit came from, or why one done in an earlier run folder was not reused.
     pub note: Option<&'a str>,
 }
 
@@ -109,20 +112,20 @@ fn now() -> String {
 /// The version of the manifest format. A manifest of another version (or none, as before
 /// outcomes were recorded) does not parse as up to date: its unit runs again. Format 3 added
 /// each output's size and SHA-256.
-const MANIFEST_FORMAT: u32 = 3;
+pub(super) const MANIFEST_FORMAT: u32 = 3;
 
 /// A unit's manifest (`.paddy/units/<id>.json`), written after its outputs.
 #[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
-    format: u32,
-    id: String,
-    key: String,
-    outcome: Outcome,
+pub(super) struct Manifest {
+    pub(super) format: u32,
+    pub(super) id: String,
+    pub(super) key: String,
+    pub(super) outcome: Outcome,
     /// Every output file as written: `paddy verify` rehashes them, a resumed run checks sizes.
-    files: Vec<Recorded>,
+    pub(super) files: Vec<Recorded>,
 }
 
-fn manifest_path(dir: &Path, id: &str) -> PathBuf {
+pub(super) fn manifest_path(dir: &Path, id: &str) -> PathBuf {
     let name: String = id
         .chars()
         .map(|c| {
@@ -158,14 +161,25 @@ fn recorded(dir: &Path, unit: &Unit) -> std::result::Result<Outcome, Option<Stri
     }
 }
 
-/// Record a unit's outcome, after its outputs.
+/// Record a unit's outcome, after its outputs (hashed now).
 fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
+    let files = integrity::record(dir, &outcome.outputs)?;
+    write_manifest_of(dir, unit, outcome, files)
+}
+
+/// Record a unit's outcome and its files as `files` records them, after its outputs.
+pub(super) fn write_manifest_of(
+    dir: &Path,
+    unit: &Unit,
+    outcome: &Outcome,
+    files: Vec<Recorded>,
+) -> Result<()> {
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         id: unit.id.clone(),
         key: unit.key.clone(),
         outcome: outcome.clone(),
-        files: integrity::record(dir, &outcome.outputs)?,
+        files,
     };
     // Compact: a county's stage and prescription manifests hold a row per plot (indented, the
     // prescription's was 19.3 MB instead of 12.2).
@@ -183,6 +197,25 @@ pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
     }
 }
 
+/// The run's date and folder (made), and the other run folders of its output root, where a
+/// unit not up to date here may have been done (none with `--force`).
+fn folders(run: &Loaded, opts: &Options) -> Result<(String, PathBuf, Vec<Folder>)> {
+    let date = match &opts.run_date {
+        Some(d) => run_date(d)?,
+        None => today(),
+    };
+    let dir = run_dir(run, &date);
+    let earlier = match opts.force {
+        true => Vec::new(),
+        false => earlier::folders(&run.resolve(&run.run.output), &date),
+    };
+    std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok((date, dir, earlier))
+}
+
 /// Run the plan into the run folder; `log` hears of every unit as it ends. Returns the report
 /// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard) and
 /// the units that failed from a fault. `memo` holds what the caller read already (the plot
@@ -194,15 +227,7 @@ pub fn run(
     memo: &Memo,
     log: &mut dyn FnMut(Event),
 ) -> Result<Finished> {
-    let date = match &opts.run_date {
-        Some(d) => run_date(d)?,
-        None => today(),
-    };
-    let dir = run_dir(run, &date);
-    std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    let (date, dir, earlier) = folders(run, opts)?;
     if let Some(mib) = run.run.machine.ram_mib {
         std::env::set_var("GDAL_CACHEMAX", format!("{mib}MB"));
     }
@@ -243,6 +268,7 @@ pub fn run(
                     .collect(),
                 outputs: Vec::new(),
                 error: None,
+                reused_from: None,
             };
             if !in_this_run(unit, opts.shard) {
                 book.reports.push(UnitReport {
@@ -259,7 +285,7 @@ pub fn run(
                 done: &book.outcomes,
                 memo,
             };
-            let mut ran = run_unit(&ctx, unit, &book.reports, opts.force, base);
+            let mut ran = run_unit(&ctx, unit, &book.reports, (opts.force, &earlier), base);
             if ran.report.status == Status::Interrupted {
                 return Err(Error::Interrupted);
             }
@@ -369,7 +395,8 @@ struct Ran {
     report: UnitReport,
     outcome: Option<Outcome>,
     fault: bool,
-    /// Why a unit whose manifest was current ran again (an output gone or resized).
+    /// Why a unit whose manifest was current ran again (an output gone or resized), or where
+    /// a reused unit came from, or why it was not reused.
     note: Option<String>,
     /// Its files still to write (its manifest waits for them).
     behind: Option<work::Behind>,
@@ -456,7 +483,15 @@ impl Book<'_> {
 }
 
 /// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
-fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: UnitReport) -> Ran {
+/// Unless `force`, a unit up to date is skipped, and one done in an `earlier` folder with the
+/// same key is brought from there.
+fn run_unit(
+    ctx: &Ctx,
+    unit: &Unit,
+    before: &[UnitReport],
+    (force, earlier): (bool, &[Folder]),
+    base: UnitReport,
+) -> Ran {
     let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
         report,
         outcome,
@@ -496,9 +531,55 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
             }
             Err(change) => note = change.map(|c| format!("run again: {c}")),
         }
+        match earlier::find(earlier, unit) {
+            Ok((from, manifest)) => match reuse(ctx, unit, from, &manifest, base.clone()) {
+                Ok(ran) => return ran,
+                Err(why) => note = Some(why),
+            },
+            Err(why) => note = note.or(why),
+        }
     }
     let ran = execute(ctx, unit, base);
     Ran { note, ..ran }
+}
+
+/// A unit brought from another run folder (`from`, where `manifest` records it) into this one,
+/// reported `reused` with the folder's date; or why it could not be, and it is computed.
+fn reuse(
+    ctx: &Ctx,
+    unit: &Unit,
+    from: &Folder,
+    manifest: &Manifest,
+    base: UnitReport,
+) -> std::result::Result<Ran, String> {
+    let t0 = Instant::now();
+    let (report, outcome) = match caught(|| earlier::bring(from, manifest, ctx.dir, unit)) {
+        Ok(outcome) => {
+            let report = UnitReport {
+                status: Status::Reused,
+                seconds: t0.elapsed().as_secs_f64(),
+                outputs: outcome.outputs.clone(),
+                reused_from: Some(from.date.clone()),
+                ..base
+            };
+            (report, Some(outcome))
+        }
+        Err(Error::Interrupted) => {
+            let report = UnitReport {
+                status: Status::Interrupted,
+                ..base
+            };
+            (report, None)
+        }
+        Err(e) => return Err(format!("not reused from {}: {e}", from.date)),
+    };
+    Ok(Ran {
+        report,
+        outcome,
+        fault: false,
+        note: Some(format!("reused from {}", from.date)),
+        behind: None,
+    })
 }
 
 /// Do a unit's work and record it (its manifest, after its outputs), unless its files are

@@ -13,7 +13,7 @@ use crate::common::{paddy, paddy_ok, root};
 const DATE: &str = "2026-07-18";
 
 /// A copy of sample_tiles (with nightly.toml writing to `out/` beside it) in `dir`.
-fn scene(dir: &Path) -> PathBuf {
+pub(crate) fn scene(dir: &Path) -> PathBuf {
     let tiles = dir.join("tiles");
     std::fs::create_dir_all(&tiles).unwrap();
     for e in std::fs::read_dir(root().join("sample_tiles")).unwrap() {
@@ -37,7 +37,7 @@ fn report_of(run_file: &Path) -> serde_json::Value {
 
 /// Every output file of a run folder (relative path → bytes, or for zipped shapefiles their
 /// features as text: the zip stores write times), without the reports and manifests.
-fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -101,7 +101,7 @@ fn all_complete(dir: &Path) {
     }
 }
 
-fn compare(a: &Path, b: &Path) {
+pub(crate) fn compare(a: &Path, b: &Path) {
     let (x, y) = (outputs(a), outputs(b));
     assert_eq!(
         x.keys().collect::<Vec<_>>(),
