@@ -70,6 +70,7 @@ tbody tr:nth-child(even){background:#f8f9f7}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600}
 .ok{background:#e3f2e4;color:#1b5e20}
 .up-to-date{background:#e6eef7;color:#1d4f86}
+.reused{background:#e6eef7;color:#1d4f86}
 .failed{background:#c62828;color:#fff}
 .skipped{background:#fde9cc;color:#8a4b00}
 .other-shard{background:#ececec;color:#555}
@@ -258,12 +259,18 @@ fn failures(out: &mut String, report: &Report) {
         }
         let computed = with_status(&report.units, Status::Ok).len();
         let current = with_status(&report.units, Status::SkippedUpToDate).len();
+        let reused = with_status(&report.units, Status::Reused).len();
         let line = tf(
-            "report.all_ok",
+            if reused == 0 {
+                "report.all_ok"
+            } else {
+                "report.all_ok_reused"
+            },
             &[
                 ("n", &here.to_string()),
                 ("computed", &computed.to_string()),
                 ("current", &current.to_string()),
+                ("reused", &reused.to_string()),
             ],
         );
         out.push_str(&format!("<p class=\"allok\">{}</p>\n", esc(&line)));
@@ -336,6 +343,9 @@ fn summary(out: &mut String, report: &Report) {
         part(s.skipped_up_to_date, "report.summary_up_to_date"),
         part(s.failed, "report.summary_failed"),
     ];
+    if s.reused > 0 {
+        parts.insert(2, part(s.reused, "report.summary_reused"));
+    }
     if s.skipped_dependency > 0 {
         parts.push(part(s.skipped_dependency, "report.summary_skipped"));
     }
@@ -593,7 +603,7 @@ fn quicklooks(out: &mut String, report: &Report, run_dir: &Path) {
     }
     let (shown, earlier): (Vec<_>, Vec<_>) = maps
         .into_iter()
-        .partition(|(u, _)| u.status != Status::SkippedUpToDate || u.kind == UnitKind::Stage);
+        .partition(|(u, _)| !u.status.earlier() || u.kind == UnitKind::Stage);
     out.push_str(&format!(
         "<section>\n<h2>{}</h2>\n",
         esc(&t("report.quicklooks"))
@@ -780,6 +790,7 @@ fn badge(status: Status) -> (&'static str, String) {
     let (class, key) = match status {
         Status::Ok => ("ok", "report.status_ok"),
         Status::SkippedUpToDate => ("up-to-date", "report.status_up_to_date"),
+        Status::Reused => ("reused", "report.status_reused"),
         Status::Failed => ("failed", "report.status_failed"),
         Status::SkippedDependency => ("skipped", "report.status_skipped"),
         Status::OtherShard => ("other-shard", "report.status_other_shard"),
@@ -949,6 +960,7 @@ mod tests {
                 })
                 .collect(),
             error: None,
+            reused_from: None,
         }
     }
 

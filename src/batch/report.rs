@@ -17,6 +17,9 @@ pub enum Status {
     Ok,
     /// Its outputs were already there with the same key (same inputs and settings).
     SkippedUpToDate,
+    /// Done with the same key in another run folder of the output root (an earlier night):
+    /// its files were brought from there (hard links), not computed again.
+    Reused,
     /// It failed; `error` says why.
     Failed,
     /// Not run because a unit it needs failed.
@@ -25,6 +28,14 @@ pub enum Status {
     OtherShard,
     /// Stopped by Ctrl-C: the run ends there, so no written report holds this status.
     Interrupted,
+}
+
+impl Status {
+    /// Whether the unit's outputs are those of an earlier run: up to date here, or reused
+    /// from another run folder.
+    pub fn earlier(self) -> bool {
+        matches!(self, Status::SkippedUpToDate | Status::Reused)
+    }
 }
 
 /// What a unit does (serialised in lower case).
@@ -74,6 +85,9 @@ pub struct UnitReport {
     pub inputs: Vec<String>,
     pub outputs: Vec<OutputFile>,
     pub error: Option<String>,
+    /// A unit `reused`: the date (folder) of the run its files were brought from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// One plot's line in the run's table (from the stage and prescription units).
@@ -103,6 +117,9 @@ pub struct PlotLine {
 pub struct Summary {
     pub ok: usize,
     pub skipped_up_to_date: usize,
+    /// Units brought from an earlier run folder (status `reused`).
+    #[serde(default)]
+    pub reused: usize,
     pub failed: usize,
     pub skipped_dependency: usize,
     pub outputs: usize,
@@ -141,6 +158,7 @@ impl Report {
             match u.status {
                 Status::Ok => s.ok += 1,
                 Status::SkippedUpToDate => s.skipped_up_to_date += 1,
+                Status::Reused => s.reused += 1,
                 Status::Failed => s.failed += 1,
                 Status::SkippedDependency => s.skipped_dependency += 1,
                 Status::OtherShard | Status::Interrupted => {}

@@ -1,5 +1,6 @@
 //! Running a plan: each unit in order, skipped when its manifest says its outputs exist with
-//! the same key, isolated when it fails (its dependants are skipped, the rest go on), its
+//! the same key, brought from another run folder that did it with the same key ([`earlier`]),
+//! isolated when it fails (its dependants are skipped, the rest go on), its
 //! outputs written atomically and its manifest last — so a run killed at any moment and run
 //! again ends with the same files as one never interrupted. The report is built from the units'
 //! outcomes, those of units up to date read from their manifests.
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::phenology::dates::Date;
 
 use super::config::Loaded;
+use super::earlier::{self, Folder};
 use super::integrity::{self, Recorded};
 use super::memo::Memo;
 use super::plan::{shard_of, Plan, Unit, Work};
@@ -36,7 +38,8 @@ pub struct Event<'a> {
     pub done: usize,
     pub total: usize,
     pub unit: &'a UnitReport,
-    /// Why a unit that was up to date ran again: an output gone or changed size.
+    /// Why a unit that was up to date ran again (an output gone or changed size), where a
+    /// reused unit came from, or why one done in an earlier run folder was not reused.
     pub note: Option<&'a str>,
 }
 
@@ -61,6 +64,41 @@ pub fn today() -> String {
     Date::from_days_since_epoch(i32::try_from(days).unwrap_or(0)).to_string()
 }
 
+/// A run date as its folder is named: `YYYY-MM-DD` as it is, `YYYYMMDD` written so. Anything
+/// else (a time, a time zone, other separators, a day not in the calendar) is a usage error:
+/// the folder's name is what a resumed run and the next nights find a run by.
+pub fn run_date(text: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "'{text}' is not a run date ({why}); expected a date as YYYY-MM-DD (or YYYYMMDD), e.g. 2026-07-18"
+        ))
+    };
+    let number = |s: Option<&str>, n: usize| {
+        s.filter(|s| s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string)
+    };
+    let parts = if text.len() == 8 {
+        [text.get(..4), text.get(4..6), text.get(6..)]
+    } else {
+        let mut split = text.splitn(3, '-');
+        [split.next(), split.next(), split.next()]
+    };
+    let [Some(y), Some(m), Some(d)] = [
+        number(parts[0], 4),
+        number(parts[1], 2),
+        number(parts[2], 2),
+    ] else {
+        return Err(bad(
+            "a time, a zone or other separators are not part of one",
+        ));
+    };
+    let date = format!("{y}-{m}-{d}");
+    match date.parse::<Date>() {
+        Ok(parsed) if parsed.to_string() == date => Ok(date),
+        _ => Err(bad("not a day of the calendar")),
+    }
+}
+
 /// RFC 3339 UTC time of now.
 fn now() -> String {
     let secs = std::time::SystemTime::now()
@@ -74,20 +112,20 @@ fn now() -> String {
 /// The version of the manifest format. A manifest of another version (or none, as before
 /// outcomes were recorded) does not parse as up to date: its unit runs again. Format 3 added
 /// each output's size and SHA-256.
-const MANIFEST_FORMAT: u32 = 3;
+pub(super) const MANIFEST_FORMAT: u32 = 3;
 
 /// A unit's manifest (`.paddy/units/<id>.json`), written after its outputs.
 #[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
-    format: u32,
-    id: String,
-    key: String,
-    outcome: Outcome,
+pub(super) struct Manifest {
+    pub(super) format: u32,
+    pub(super) id: String,
+    pub(super) key: String,
+    pub(super) outcome: Outcome,
     /// Every output file as written: `paddy verify` rehashes them, a resumed run checks sizes.
-    files: Vec<Recorded>,
+    pub(super) files: Vec<Recorded>,
 }
 
-fn manifest_path(dir: &Path, id: &str) -> PathBuf {
+pub(super) fn manifest_path(dir: &Path, id: &str) -> PathBuf {
     let name: String = id
         .chars()
         .map(|c| {
@@ -123,14 +161,25 @@ fn recorded(dir: &Path, unit: &Unit) -> std::result::Result<Outcome, Option<Stri
     }
 }
 
-/// Record a unit's outcome, after its outputs.
+/// Record a unit's outcome, after its outputs (hashed now).
 fn write_manifest(dir: &Path, unit: &Unit, outcome: &Outcome) -> Result<()> {
+    let files = integrity::record(dir, &outcome.outputs)?;
+    write_manifest_of(dir, unit, outcome, files)
+}
+
+/// Record a unit's outcome and its files as `files` records them, after its outputs.
+pub(super) fn write_manifest_of(
+    dir: &Path,
+    unit: &Unit,
+    outcome: &Outcome,
+    files: Vec<Recorded>,
+) -> Result<()> {
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         id: unit.id.clone(),
         key: unit.key.clone(),
         outcome: outcome.clone(),
-        files: integrity::record(dir, &outcome.outputs)?,
+        files,
     };
     // Compact: a county's stage and prescription manifests hold a row per plot (indented, the
     // prescription's was 19.3 MB instead of 12.2).
@@ -148,6 +197,25 @@ pub fn in_this_run(unit: &Unit, shard: Option<(usize, usize)>) -> bool {
     }
 }
 
+/// The run's date and folder (made), and the other run folders of its output root, where a
+/// unit not up to date here may have been done (none with `--force`).
+fn folders(run: &Loaded, opts: &Options) -> Result<(String, PathBuf, Vec<Folder>)> {
+    let date = match &opts.run_date {
+        Some(d) => run_date(d)?,
+        None => today(),
+    };
+    let dir = run_dir(run, &date);
+    let earlier = match opts.force {
+        true => Vec::new(),
+        false => earlier::folders(&run.resolve(&run.run.output), &date),
+    };
+    std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok((date, dir, earlier))
+}
+
 /// Run the plan into the run folder; `log` hears of every unit as it ends. Returns the report
 /// (also written as report.json / report.html, or report.shard-I-of-N.json for a shard) and
 /// the units that failed from a fault. `memo` holds what the caller read already (the plot
@@ -159,12 +227,7 @@ pub fn run(
     memo: &Memo,
     log: &mut dyn FnMut(Event),
 ) -> Result<Finished> {
-    let date = opts.run_date.clone().unwrap_or_else(today);
-    let dir = run_dir(run, &date);
-    std::fs::create_dir_all(dir.join(".paddy").join("units")).map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    let (date, dir, earlier) = folders(run, opts)?;
     if let Some(mib) = run.run.machine.ram_mib {
         std::env::set_var("GDAL_CACHEMAX", format!("{mib}MB"));
     }
@@ -205,6 +268,7 @@ pub fn run(
                     .collect(),
                 outputs: Vec::new(),
                 error: None,
+                reused_from: None,
             };
             if !in_this_run(unit, opts.shard) {
                 book.reports.push(UnitReport {
@@ -221,7 +285,7 @@ pub fn run(
                 done: &book.outcomes,
                 memo,
             };
-            let mut ran = run_unit(&ctx, unit, &book.reports, opts.force, base);
+            let mut ran = run_unit(&ctx, unit, &book.reports, (opts.force, &earlier), base);
             if ran.report.status == Status::Interrupted {
                 return Err(Error::Interrupted);
             }
@@ -331,7 +395,8 @@ struct Ran {
     report: UnitReport,
     outcome: Option<Outcome>,
     fault: bool,
-    /// Why a unit whose manifest was current ran again (an output gone or resized).
+    /// Why a unit whose manifest was current ran again (an output gone or resized), or where
+    /// a reused unit came from, or why it was not reused.
     note: Option<String>,
     /// Its files still to write (its manifest waits for them).
     behind: Option<work::Behind>,
@@ -418,7 +483,15 @@ impl Book<'_> {
 }
 
 /// Run (or skip) one unit, never failing the run: errors and panics become the unit's status.
-fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: UnitReport) -> Ran {
+/// Unless `force`, a unit up to date is skipped, and one done in an `earlier` folder with the
+/// same key is brought from there.
+fn run_unit(
+    ctx: &Ctx,
+    unit: &Unit,
+    before: &[UnitReport],
+    (force, earlier): (bool, &[Folder]),
+    base: UnitReport,
+) -> Ran {
     let ended = |report: UnitReport, outcome: Option<Outcome>| Ran {
         report,
         outcome,
@@ -458,9 +531,55 @@ fn run_unit(ctx: &Ctx, unit: &Unit, before: &[UnitReport], force: bool, base: Un
             }
             Err(change) => note = change.map(|c| format!("run again: {c}")),
         }
+        match earlier::find(earlier, unit) {
+            Ok((from, manifest)) => match reuse(ctx, unit, from, &manifest, base.clone()) {
+                Ok(ran) => return ran,
+                Err(why) => note = Some(why),
+            },
+            Err(why) => note = note.or(why),
+        }
     }
     let ran = execute(ctx, unit, base);
     Ran { note, ..ran }
+}
+
+/// A unit brought from another run folder (`from`, where `manifest` records it) into this one,
+/// reported `reused` with the folder's date; or why it could not be, and it is computed.
+fn reuse(
+    ctx: &Ctx,
+    unit: &Unit,
+    from: &Folder,
+    manifest: &Manifest,
+    base: UnitReport,
+) -> std::result::Result<Ran, String> {
+    let t0 = Instant::now();
+    let (report, outcome) = match caught(|| earlier::bring(from, manifest, ctx.dir, unit)) {
+        Ok(outcome) => {
+            let report = UnitReport {
+                status: Status::Reused,
+                seconds: t0.elapsed().as_secs_f64(),
+                outputs: outcome.outputs.clone(),
+                reused_from: Some(from.date.clone()),
+                ..base
+            };
+            (report, Some(outcome))
+        }
+        Err(Error::Interrupted) => {
+            let report = UnitReport {
+                status: Status::Interrupted,
+                ..base
+            };
+            (report, None)
+        }
+        Err(e) => return Err(format!("not reused from {}: {e}", from.date)),
+    };
+    Ok(Ran {
+        report,
+        outcome,
+        fault: false,
+        note: Some(format!("reused from {}", from.date)),
+        behind: None,
+    })
 }
 
 /// Do a unit's work and record it (its manifest, after its outputs), unless its files are
@@ -598,6 +717,32 @@ mod tests {
         assert_eq!(caught(|| Ok(5)).unwrap(), 5);
         let e = caught(|| -> Result<()> { Err(Error::usage("bad")) }).unwrap_err();
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_run_date_is_yyyy_mm_dd_or_yyyymmdd_written_so() {
+        assert_eq!(run_date("2025-07-15").unwrap(), "2025-07-15");
+        assert_eq!(run_date("20250715").unwrap(), "2025-07-15");
+        assert_eq!(run_date("20240229").unwrap(), "2024-02-29");
+        for bad in [
+            "2025-07-15T23:30:00+08:00",
+            "2025-07-15 ",
+            " 2025-07-15",
+            "2025/07/15",
+            "2025-7-15",
+            "2025-02-29",
+            "2025-13-01",
+            "2025071",
+            "２０２５０７１５",
+            "",
+        ] {
+            let e = run_date(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(
+                e.to_string().contains("expected a date as YYYY-MM-DD"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::batch::memo::Memo;
 use crate::batch::report::{Report, Status};
-use crate::batch::{config, lock, plan, schedule};
+use crate::batch::{config, earlier, lock, plan, schedule};
 use crate::error::{Error, Result};
 
 /// Run the nightly batch of a run file: indices of every tile, per-plot statistics, growth
@@ -24,6 +24,11 @@ use crate::error::{Error, Result};
 /// or sensor, a dangling tile link or a plot file without its id field computes nothing.
 /// A resumed run also compares each recorded output's size, and runs again (saying why) a
 /// unit whose file is gone or changed size; `paddy verify` rehashes them all.
+///
+/// Each run date is a folder of its own. A unit not up to date in it that another run folder
+/// of the output root did with the same key (the most recent date that has it, its files of
+/// their recorded sizes) is reused: its files are hard-linked from there (copied where linking
+/// fails) and it is reported `reused`, so the next night computes only what changed.
 ///
 /// SIGINT (Ctrl-C), SIGTERM (Slurm, Kubernetes) and SIGHUP stop the run before its next unit
 /// or window: temporaries are removed, nothing partial is left under a final name, and the
@@ -46,16 +51,16 @@ pub struct RunArgs {
     #[arg(value_name = "RUN.toml")]
     run_file: PathBuf,
 
-    /// The run's date, the output folder's name (default: today, UTC). A rerun after a crash
-    /// must use the same date to resume.
+    /// The run's date, the output folder's name (default: today, UTC): YYYY-MM-DD, or YYYYMMDD
+    /// (written YYYY-MM-DD). A rerun after a crash must use the same date to resume.
     #[arg(long, value_name = "YYYY-MM-DD")]
     run_date: Option<String>,
 
-    /// List the units and whether each would run or is up to date; compute nothing.
+    /// List the units and whether each would run, be reused or is up to date; compute nothing.
     #[arg(long)]
     dry_run: bool,
 
-    /// Redo every unit, even those up to date.
+    /// Redo every unit, even those up to date or done in another run folder.
     #[arg(long)]
     force: bool,
 
@@ -117,16 +122,14 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
-fn check_date(date: &Option<String>) -> Result<()> {
-    if let Some(d) = date {
-        d.parse::<crate::phenology::dates::Date>()
-            .map_err(|e| Error::usage(format!("--run-date {d}: {e}")))?;
-    }
-    Ok(())
+/// `--run-date` as the run folder is named (YYYY-MM-DD; YYYYMMDD written so), or exit 2.
+fn check_date(date: Option<&str>) -> Result<Option<String>> {
+    date.map(|d| schedule::run_date(d).map_err(|e| Error::usage(format!("--run-date: {e}"))))
+        .transpose()
 }
 
 pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
-    check_date(&args.run_date)?;
+    let run_date = check_date(args.run_date.as_deref())?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if merge && shard.is_some() {
         return Err(Error::usage("paddy merge takes no --shard"));
@@ -144,22 +147,35 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
         return Err(e);
     }
     let opts = schedule::Options {
-        run_date: args.run_date.clone(),
+        run_date,
         force: args.force,
         shard,
     };
     let date = opts.run_date.clone().unwrap_or_else(schedule::today);
     let dir = schedule::run_dir(&loaded, &date);
     if args.dry_run {
+        let earlier = match args.force {
+            true => Vec::new(),
+            false => earlier::folders(&loaded.resolve(&loaded.run.output), &date),
+        };
         for u in &plan.units {
+            let mut from = None;
             let state = if !schedule::in_this_run(u, shard) {
                 "other shard"
-            } else if !args.force && schedule::up_to_date(&dir, u).is_some() {
+            } else if args.force {
+                "would run"
+            } else if schedule::up_to_date(&dir, u).is_some() {
                 "up to date"
             } else {
-                "would run"
+                from = earlier::source(&earlier, u);
+                if from.is_some() {
+                    "would reuse"
+                } else {
+                    "would run"
+                }
             };
-            println!("{state:<12} {}", u.id);
+            let from = from.map_or(String::new(), |d| format!(" (from {d})"));
+            println!("{state:<12} {}{from}", u.id);
         }
         println!("into {}", dir.display());
         return Ok(());
@@ -262,10 +278,11 @@ fn summary(report: &Report, dir: &std::path::Path, json: bool, quiet: bool) {
     }
     let s = &report.summary;
     println!(
-        "{} units: {} done, {} up to date, {} failed, {} skipped; {} files; {:.1} s",
-        s.ok + s.skipped_up_to_date + s.failed + s.skipped_dependency,
+        "{} units: {} done, {} up to date, {} reused, {} failed, {} skipped; {} files; {:.1} s",
+        s.ok + s.skipped_up_to_date + s.reused + s.failed + s.skipped_dependency,
         s.ok,
         s.skipped_up_to_date,
+        s.reused,
         s.failed,
         s.skipped_dependency,
         s.outputs,

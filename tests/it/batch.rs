@@ -13,7 +13,7 @@ use crate::common::{paddy, paddy_ok, root};
 const DATE: &str = "2026-07-18";
 
 /// A copy of sample_tiles (with nightly.toml writing to `out/` beside it) in `dir`.
-fn scene(dir: &Path) -> PathBuf {
+pub(crate) fn scene(dir: &Path) -> PathBuf {
     let tiles = dir.join("tiles");
     std::fs::create_dir_all(&tiles).unwrap();
     for e in std::fs::read_dir(root().join("sample_tiles")).unwrap() {
@@ -37,7 +37,7 @@ fn report_of(run_file: &Path) -> serde_json::Value {
 
 /// Every output file of a run folder (relative path → bytes, or for zipped shapefiles their
 /// features as text: the zip stores write times), without the reports and manifests.
-fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -101,7 +101,7 @@ fn all_complete(dir: &Path) {
     }
 }
 
-fn compare(a: &Path, b: &Path) {
+pub(crate) fn compare(a: &Path, b: &Path) {
     let (x, y) = (outputs(a), outputs(b));
     assert_eq!(
         x.keys().collect::<Vec<_>>(),
@@ -749,4 +749,39 @@ fn a_tiles_statistics_map_shows_the_plots_it_sees_and_its_table_every_plot() {
     let map = ids_of_map("s2_s2_20260717_plots");
     assert_eq!(map.len(), n);
     assert!(map.contains(&"P99".to_string()));
+}
+
+#[test]
+fn the_run_date_is_a_day_as_yyyy_mm_dd_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = scene(tmp.path());
+    let r = run.to_str().unwrap();
+    // YYYYMMDD names the same folder as YYYY-MM-DD.
+    let dry = paddy_ok(
+        tmp.path(),
+        &["run", r, "--run-date", "20260718", "--dry-run"],
+    );
+    let into = dry.lines().last().unwrap();
+    assert!(into.ends_with("/2026-07-18"), "{into}");
+    for bad in [
+        "2026-07-18T23:30:00+08:00",
+        "2026-07-18 23:30",
+        "2026/07/18",
+        "2026:07:18",
+        "2026-7-18",
+        "2026-02-30",
+        "20261318",
+        "18-07-2026",
+        "",
+    ] {
+        let out = paddy(tmp.path(), &["run", r, "--run-date", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("expected a date as YYYY-MM-DD"),
+            "{bad}: {err}"
+        );
+    }
+    // Nothing was written, for the dry run nor for the refused dates.
+    assert!(!run.parent().unwrap().join("../out").exists());
 }

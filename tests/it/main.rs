@@ -16,6 +16,7 @@ mod hostile_run;
 mod huge_pages;
 mod indices_cli;
 mod nightly;
+mod nights;
 mod prescribe;
 mod products;
 mod readme;
