@@ -309,7 +309,11 @@ pub fn run(args: StageArgs) -> Result<()> {
     };
     // The rasters dated and paired before any work.
     let prepared = stage::prepare(&request)?;
-    stage::series::check_series(&prepared.vi, &prepared.lswi)?;
+    for warning in stage::series::check_series(&prepared.vi, &prepared.lswi)? {
+        if !args.quiet {
+            eprintln!("paddy: warning: {warning}");
+        }
+    }
     if let Some(dir) = &args.per_pixel {
         // The per-plot run's warnings say it when there are plots.
         if let (false, None, Some(late)) = (

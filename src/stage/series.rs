@@ -112,14 +112,16 @@ fn listed(items: &[String]) -> String {
     text
 }
 
-/// Check a dated index series and its LSWI series (`lswi` empty: none) before any work: no two
-/// rasters of one series share a date (a copy under another name would count that date twice),
-/// and the LSWI rasters are of the index rasters' dates, one each (an LSWI raster without an
-/// index raster of its date gives no flooding signal, and an index raster without one loses
-/// that date's signal: plots left without water read as never flooded). Both series sorted by
-/// date, as [`date_rasters`] returns them. The error (a usage error) names the dates and the
-/// files.
-pub fn check_series(vi: &[Dated], lswi: &[Dated]) -> Result<()> {
+/// Check a dated index series and its LSWI series (`lswi` empty: none) before any work: the
+/// LSWI rasters are of the index rasters' dates (an LSWI raster without an index raster of its
+/// date gives no flooding signal, and an index raster without one loses that date's signal:
+/// plots left without water read as never flooded). Two rasters of one date are legitimate
+/// (two granules, or two passes, as in the Slovenian S2 series) but also what a copy under
+/// another name looks like, where that date counts twice: the warnings name them. Both series
+/// sorted by date, as [`date_rasters`] returns them. The error (a usage error) names the dates
+/// and the files.
+pub fn check_series(vi: &[Dated], lswi: &[Dated]) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
     for (what, series) in [("index", vi), ("LSWI", lswi)] {
         let twice: Vec<String> = series
             .windows(2)
@@ -134,14 +136,14 @@ pub fn check_series(vi: &[Dated], lswi: &[Dated]) -> Result<()> {
             })
             .collect();
         if !twice.is_empty() {
-            return Err(Error::usage(format!(
-                "two {what} rasters of one date (give one raster per date): {}",
+            warnings.push(format!(
+                "two {what} rasters of one date, both used as observations of it (where both cover a plot, that date counts twice; a copy under another name should go): {}",
                 listed(&twice)
-            )));
+            ));
         }
     }
     if lswi.is_empty() {
-        return Ok(());
+        return Ok(warnings);
     }
     let without = |series: &[Dated], others: &[Dated]| -> Vec<String> {
         series
@@ -152,7 +154,7 @@ pub fn check_series(vi: &[Dated], lswi: &[Dated]) -> Result<()> {
     };
     let (no_lswi, no_index) = (without(vi, lswi), without(lswi, vi));
     if no_lswi.is_empty() && no_index.is_empty() {
-        return Ok(());
+        return Ok(warnings);
     }
     let mut parts = Vec::new();
     if !no_lswi.is_empty() {
