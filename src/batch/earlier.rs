@@ -222,27 +222,22 @@ fn link_or_copy(source: &Path, temp: &Path, recorded: Option<&Recorded>) -> Resu
 
 /// Copy `source` to `dest` (created), returning the size and SHA-256 (hex) of what was copied.
 fn copy_hashing(source: &Path, dest: &Path) -> Result<(u64, String)> {
-    use sha2::{Digest, Sha256};
     let mut from = std::fs::File::open(source).map_err(|e| io_error(source, e))?;
     let mut to = std::fs::File::create(dest).map_err(|e| io_error(dest, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = from.read(&mut buffer).map_err(|e| io_error(source, e))?;
-        let Some(piece) = buffer.get(..n).filter(|p| !p.is_empty()) else {
-            break;
-        };
-        hasher.update(piece);
-        to.write_all(piece).map_err(|e| io_error(dest, e))?;
-        size += n as u64;
+    // A failed write is the copy's error, a failed read the source's.
+    let mut write_error = None;
+    let hashed = super::integrity::hash_stream(&mut from, |piece| {
+        to.write_all(piece).map_err(|e| {
+            let kind = e.kind();
+            write_error = Some(e);
+            std::io::Error::from(kind)
+        })
+    });
+    match (hashed, write_error) {
+        (_, Some(e)) => Err(io_error(dest, e)),
+        (Err(e), None) => Err(io_error(source, e)),
+        (Ok(done), None) => Ok(done),
     }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((size, hex))
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

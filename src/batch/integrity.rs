@@ -23,17 +23,26 @@ pub struct Recorded {
 
 /// Size and SHA-256 (hex) of a file, read in 1 MiB pieces.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    hash_stream(&mut std::fs::File::open(path)?, |_| Ok(()))
+}
+
+/// Size and SHA-256 (hex) of what `from` yields, each piece also handed to `each` (the writer
+/// of a copy, say) as it is read.
+pub fn hash_stream(
+    from: &mut impl Read,
+    mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(u64, String)> {
     use sha2::{Digest, Sha256};
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
+        let n = from.read(&mut buffer)?;
+        let Some(piece) = buffer.get(..n).filter(|p| !p.is_empty()) else {
             break;
-        }
-        hasher.update(&buffer[..n]);
+        };
+        hasher.update(piece);
+        each(piece)?;
         size += n as u64;
     }
     let hex = hasher
