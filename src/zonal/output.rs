@@ -32,11 +32,17 @@ pub fn attribute_columns(st: &StatsTable) -> (Vec<(String, Kind)>, Vec<String>) 
     crate::plots::attribute_columns(&st.id_column, &st.fields, &computed_columns(st))
 }
 
-/// The statistics as a table.
-pub fn table(st: &StatsTable) -> Table {
+/// The table's columns: the id, the attributes, then the computed ones.
+fn columns(st: &StatsTable) -> Vec<(String, Kind)> {
     let mut columns = vec![(st.id_column.clone(), Kind::Text)];
     columns.extend(attribute_columns(st).0);
     columns.extend(computed_columns(st));
+    columns
+}
+
+/// The statistics as a table.
+pub fn table(st: &StatsTable) -> Table {
+    let columns = columns(st);
     let rows = st
         .rows
         .iter()
@@ -101,7 +107,7 @@ pub fn shapefile_groups(st: &StatsTable) -> Vec<String> {
 /// and are free, else cut to 10 bytes, and when that is taken cut shorter and numbered (`_1`,
 /// `_2`, …) as OGR does. No two names are alike, ignoring case.
 pub fn shapefile_names(st: &StatsTable) -> Vec<String> {
-    let full: Vec<String> = table(st).columns.into_iter().map(|(n, _)| n).collect();
+    let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
     let stats = st.columns.len() * Stats::NAMES.len();
     let first_stat = full.len().saturating_sub(stats);
     let fixed = first_stat.saturating_sub(3)..first_stat;
@@ -157,7 +163,7 @@ fn cut(text: &str, max: usize) -> &str {
 /// (None when nothing): the statistics' groups and short names, and each id or attribute
 /// column cut to fit.
 pub fn shapefile_note(st: &StatsTable) -> Option<String> {
-    let full: Vec<String> = table(st).columns.into_iter().map(|(n, _)| n).collect();
+    let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
     let short = shapefile_names(st);
     let first_stat = full
         .len()
