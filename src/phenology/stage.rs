@@ -528,6 +528,10 @@ pub struct CurveCues {
     /// 0–1 scale as `amplitude_fraction` but unsmoothed: a harvest is a step the smoother
     /// spreads over weeks, while one observation of stubble shows it.
     pub last_clear_fraction: Option<f64>,
+    /// That latest clear observation as a share of the season's peak value (NDVI-like indices,
+    /// positive at the peak): unlike `last_clear_fraction` it does not depend on how deep the
+    /// flooded trough before the season was.
+    pub last_clear_of_peak: Option<f64>,
     /// Days from that latest clear observation to the date (0 when it is of the date itself).
     /// `None` (an older caller, or unknown): taken as of the date.
     pub last_clear_age: Option<f64>,
@@ -626,6 +630,20 @@ pub const LOW_FRACTION: f64 = 0.2;
 /// crop 0.3–0.6 (a yellowing canopy keeps much of its near-infrared), small paddies' mixed
 /// pixels included. Between the two, and above TIMESAT-like season-end fractions (0.2).
 pub const HARVESTED_FRACTION: f64 = 0.25;
+
+/// A field whose latest clear observation reads at most this share of its season's peak value
+/// is harvested too. The amplitude share alone misses stubble after a long flooding: the deeper
+/// the flooded trough the amplitude is measured from, the higher stubble sits in it (up to 0.31
+/// with 8–14 days of water before transplanting in `scripts/make-season-truth`), while its share
+/// of the peak does not move: 0.35–0.47 of the peak for stubble there, 0.55–0.66 for a ripe
+/// standing crop, whatever the flooding. A real ripe crop's NDVI (~0.4–0.55 of a ~0.85 peak,
+/// AGRONOMY.md) and stubble's (~0.2–0.35) fall on the same sides of one half.
+pub const HARVESTED_OF_PEAK: f64 = 0.5;
+
+/// A standing crop seen after the day the table expects the harvest keeps the field in maturity
+/// for at most this many days after that observation: harvest follows ripeness by days to
+/// weeks, so with no clear observation since (clouds), the table's fallow stands again.
+pub const STANDING_FOR: f64 = 15.0;
 
 /// The cues conflict on the side of the peak when the curve is at least this many days on the
 /// other side of it (about Sakamoto's lower error bound, 9 days).
@@ -783,11 +801,12 @@ pub fn reconcile(table: &StageTable, class: &str, dat: Option<f64>, cues: &Curve
 /// Harvest is the farmer's day, not the table's: the days counted (after transplanting or
 /// after heading) say when a crop is *ripe*, and only an observation says it is *gone*. A
 /// call of maturity becomes fallow once the latest clear observation shows the field at its
-/// base level (at most [`HARVESTED_FRACTION`] of the season's amplitude). A call of fallow after
-/// the season stays maturity while that observation still shows the crop — but only when it was
-/// taken after the day the table expects the harvest: an observation from before that day shows
-/// a standing crop whether or not the harvest has come since, so it says nothing against the
-/// table.
+/// base level (at most [`HARVESTED_FRACTION`] of the season's amplitude, or at most
+/// [`HARVESTED_OF_PEAK`] of its peak). A call of fallow after the season stays maturity while
+/// that observation still shows the crop — but only when it was taken after the day the table
+/// expects the harvest (an observation from before that day shows a standing crop whether or not
+/// the harvest has come since, so it says nothing against the table), and for at most
+/// [`STANDING_FOR`] days after it.
 fn harvest_as_seen(
     mut call: StageCall,
     starts: Option<&StageStarts>,
@@ -814,20 +833,29 @@ fn harvest_as_seen(
             .or(finite(cues.days_from_peak))
             .is_some_and(|p| p - age > HARVEST_AFTER),
     };
-    let seen = format!("{:.0} %", 100.0 * level);
+    let of_peak = finite(cues.last_clear_of_peak);
+    let harvested = level <= HARVESTED_FRACTION || of_peak.is_some_and(|r| r <= HARVESTED_OF_PEAK);
+    let seen = match of_peak {
+        Some(r) => format!(
+            "{:.0} % of the season's amplitude, {:.0} % of its peak",
+            100.0 * level,
+            100.0 * r
+        ),
+        None => format!("{:.0} % of the season's amplitude", 100.0 * level),
+    };
     match call.stage {
-        Stage::Fallow if level > HARVESTED_FRACTION && seen_after_harvest => {
+        Stage::Fallow if !harvested && seen_after_harvest && age <= STANDING_FOR => {
             call.stage = Stage::Maturity;
             call.reason.push_str(&format!(
-                "; the latest clear observation still shows the crop ({seen} of the season's \
-                 amplitude) after the expected harvest: maturity until one shows it harvested"
+                "; the latest clear observation still shows the crop ({seen}) after the \
+                 expected harvest: maturity until one shows it harvested, or {STANDING_FOR:.0} \
+                 days after it"
             ));
         }
-        Stage::Maturity if level <= HARVESTED_FRACTION => {
+        Stage::Maturity if harvested => {
             call.stage = Stage::Fallow;
             call.reason.push_str(&format!(
-                "; the latest clear observation shows the field harvested ({seen} of the \
-                 season's amplitude): fallow"
+                "; the latest clear observation shows the field harvested ({seen}): fallow"
             ));
         }
         _ => {}
@@ -1062,6 +1090,7 @@ mod tests {
             slope_per_day: slope,
             amplitude_fraction: None,
             last_clear_fraction: None,
+            last_clear_of_peak: None,
             last_clear_age: None,
             peak_fitted: true,
         }
@@ -1467,6 +1496,7 @@ mod tests {
             slope_per_day: Some(-0.001),
             amplitude_fraction: Some(0.1),
             last_clear_fraction: None,
+            last_clear_of_peak: None,
             last_clear_age: None,
             peak_fitted: true,
         };
@@ -1496,6 +1526,7 @@ mod tests {
             slope_per_day: Some(-0.004),
             amplitude_fraction: Some(0.3),
             last_clear_fraction: level,
+            last_clear_of_peak: None,
             last_clear_age: None,
             peak_fitted: true,
         };
@@ -1541,6 +1572,47 @@ mod tests {
             "{}",
             gone.reason
         );
+        // Stubble after a long flooding sits higher in the amplitude than the flooded trough
+        // it is measured from, but well under half the season's peak...
+        let peak_share = |level, of_peak| CurveCues {
+            last_clear_of_peak: Some(of_peak),
+            ..with_level(Some(level))
+        };
+        let stubble = reconcile(&t, "medium", Some(105.0), &peak_share(0.3, 0.4));
+        assert_eq!(stubble.stage, Stage::Fallow);
+        assert!(
+            stubble
+                .reason
+                .contains("(30 % of the season's amplitude, 40 % of its peak)"),
+            "{}",
+            stubble.reason
+        );
+        // ...while a ripe crop at the same amplitude share keeps more than half its peak.
+        assert_eq!(
+            reconcile(&t, "medium", Some(105.0), &peak_share(0.3, 0.6)).stage,
+            Stage::Maturity
+        );
+        // A standing crop seen after the expected harvest holds maturity for STANDING_FOR days
+        // after that observation; with none clear since, the table's fallow stands again.
+        let seen_ago = |age: f64| CurveCues {
+            days_from_peak: Some(46.0 + age),
+            last_clear_age: Some(age),
+            ..late(Some(0.4))
+        };
+        let held = reconcile(
+            &t,
+            "medium",
+            Some(116.0 + STANDING_FOR),
+            &seen_ago(STANDING_FOR),
+        );
+        assert_eq!(held.stage, Stage::Maturity, "{}", held.reason);
+        let lapsed = reconcile(
+            &t,
+            "medium",
+            Some(117.0 + STANDING_FOR),
+            &seen_ago(STANDING_FOR + 1.0),
+        );
+        assert_eq!(lapsed.stage, Stage::Fallow, "{}", lapsed.reason);
         // At the boundary the field counts as harvested.
         let edge = reconcile(
             &t,

@@ -1000,6 +1000,10 @@ fn curve_cues(
         slope_per_day: slope.is_finite().then_some(slope),
         amplitude_fraction: season.map(|x| level(curve.at(at), x)),
         last_clear_fraction: season.zip(last_clear).map(|(x, k)| level(vi.values[k], x)),
+        last_clear_of_peak: season
+            .filter(|x| x.peak_value > 0.0)
+            .zip(last_clear)
+            .map(|(x, k)| vi.values[k] / x.peak_value),
         last_clear_age: last_clear.map(|k| at - vi.days[k]),
     }
 }
