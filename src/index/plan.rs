@@ -499,6 +499,9 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         })
     });
     check_one_acquisition(&roles, mask.as_ref(), &infos)?;
+    if !profile.raw_counts {
+        warnings.extend(counts_as_reflectance(&roles, &outputs, &infos));
+    }
     if profile.raw_counts && request.scale.is_none() {
         warnings.push(format!(
             "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
@@ -804,6 +807,70 @@ fn check_constants_used(
         )));
     }
     Ok(())
+}
+
+/// A warning for each index that is wrong on digital numbers when a band it reads holds
+/// integers taken as reflectance unscaled (no scale in the file, the profile or the request):
+/// a ratio such as NDVI gives the same value on any common scale of its bands, but an index
+/// with constants in reflectance units (EVI's 1 and 6, SAVI's L) does not.
+fn counts_as_reflectance(
+    roles: &BTreeMap<Role, BandSpec>,
+    outputs: &[PlannedIndex],
+    infos: &[RasterInfo],
+) -> Vec<String> {
+    let unscaled: Vec<(Role, &BandSpec)> = roles
+        .iter()
+        .filter(|(_, s)| (s.scale, s.offset) == (1.0, 0.0))
+        .filter(|(_, s)| {
+            infos
+                .iter()
+                .find(|i| i.path == s.path)
+                .and_then(|i| i.band_integer.get(s.band - 1))
+                .copied()
+                .unwrap_or(false)
+        })
+        .map(|(r, s)| (*r, s))
+        .collect();
+    outputs
+        .iter()
+        .filter(|o| !scale_free(o))
+        .filter_map(|o| {
+            let read: Vec<String> = unscaled
+                .iter()
+                .filter(|(r, _)| o.formula.roles().contains(r))
+                .map(|(r, s)| {
+                    format!("{} ({} band {})", r.symbol(), crate::io::file_name(&s.path), s.band)
+                })
+                .collect();
+            (!read.is_empty()).then(|| {
+                format!(
+                    "{}: {} hold integer digital numbers read as reflectance (no scale in the file or the sensor profile): the index's constants assume reflectance 0–1, so its values are wrong; give the --scale and --offset that make them reflectance (--scale 0.0001 for the usual 0–10000 DNs), or choose a ratio index such as NDVI",
+                    o.def.short_name,
+                    read.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Whether the index gives the same value when all its bands are multiplied by one factor:
+/// checked by evaluating it at one set of band values and at those values ×1000.
+fn scale_free(o: &PlannedIndex) -> bool {
+    let Ok(expr) = Expr::parse(&o.def.formula) else {
+        return true;
+    };
+    let at = |k: f64| {
+        expr.eval(&|s: &str| match Role::parse_symbol(s) {
+            Some(r) => Some(k * (0.05 + 0.07 * (r as usize % 11) as f64)),
+            None => o.constants.iter().find(|(c, _)| c == s).map(|(_, v)| *v),
+        })
+    };
+    match (at(1.0), at(1000.0)) {
+        (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => {
+            (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+        }
+        _ => true,
+    }
 }
 
 /// A warning for each index whose known range holds the output nodata value: its pixels that

@@ -181,6 +181,9 @@ pub struct RasterInfo {
     pub band_scale_offset: Vec<Option<(f64, f64)>>,
     /// Per band: the nodata value the file declares.
     pub band_nodata: Vec<Option<f64>>,
+    /// Per band: whether its pixels are integers (digital numbers: reflectance only once
+    /// scaled).
+    pub band_integer: Vec<bool>,
     /// Storage block size of band 1.
     pub block_size: (usize, usize),
 }
@@ -205,6 +208,7 @@ impl RasterInfo {
         let mut band_metadata = Vec::with_capacity(band_count);
         let mut band_scale_offset = Vec::with_capacity(band_count);
         let mut band_nodata = Vec::with_capacity(band_count);
+        let mut band_integer = Vec::with_capacity(band_count);
         let mut block_size = (width, 1);
         for i in 1..=band_count {
             let band = ds.rasterband(i).map_err(|e| Error::Read {
@@ -218,6 +222,7 @@ impl RasterInfo {
             }
             descriptions.push(band.description().unwrap_or_default());
             band_nodata.push(band.no_data_value());
+            band_integer.push(band.band_type().is_integer());
             band_metadata.push(metadata_map(&band));
             let (scale, offset) = (band.scale(), band.offset());
             band_scale_offset.push(match (scale, offset) {
@@ -240,6 +245,7 @@ impl RasterInfo {
             band_metadata,
             band_scale_offset,
             band_nodata,
+            band_integer,
             block_size,
         })
     }

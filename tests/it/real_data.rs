@@ -1306,3 +1306,50 @@ fn haiti_rgbn_out_nodata_inside_the_range_is_warned_and_counted() {
     assert_eq!(collisions, 0);
     assert!(!err.contains("nodata"), "{err}");
 }
+
+#[test]
+fn haiti_rgbn_digital_numbers_warn_for_indices_with_reflectance_constants() {
+    let Some(data) = shared_data() else { return };
+    let input = data.join("haiti_rgbn/rgbn.tif");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            s(&input),
+            "--band",
+            "R=1",
+            "--band",
+            "G=2",
+            "--band",
+            "B=3",
+            "--band",
+            "N=4",
+            "--index",
+            "ndvi,gndvi,evi,savi",
+            "--out",
+            "out",
+        ];
+        args.extend(extra);
+        let out = paddy(tmp.path(), &args);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Byte DNs with no scale anywhere (gdalinfo: Type=Byte, no Scale/Offset): EVI's 1 and 6 and
+    // SAVI's L are in reflectance units, so both are wrong on DNs; the ratios NDVI and GNDVI
+    // are the same on any common scale of their bands.
+    let plain = run(&[]);
+    let said = |name: &str| {
+        plain
+            .lines()
+            .any(|l| l.contains(&format!("warning: {name}: ")) && l.contains("digital numbers"))
+    };
+    assert!(said("EVI") && said("SAVI"), "{plain}");
+    assert!(!said("NDVI") && !said("GNDVI"), "{plain}");
+    assert!(
+        plain.contains("R (rgbn.tif band 1), N (rgbn.tif band 4)"),
+        "{plain}"
+    );
+    // Once scaled, nothing to say.
+    let scaled = run(&["--scale", "0.0039"]);
+    assert!(!scaled.contains("digital numbers"), "{scaled}");
+}
