@@ -319,13 +319,7 @@ fn problems(
             }
         }
         if t.date.is_none() {
-            problems.push(Error::Input {
-                path: t.path.clone(),
-                message: format!(
-                    "no acquisition date (source '{}': give a date_pattern)",
-                    loaded.run.sources[si].name
-                ),
-            });
+            problems.push(plan::undated(loaded, &loaded.run.sources[si], &t.path, ""));
         }
     }
     for k in 0..plan.plots.len() {
