@@ -39,7 +39,19 @@ enum Command {
     Stage(Box<stage::StageArgs>),
     Prescribe(Box<prescribe::PrescribeArgs>),
     Run(Box<run::RunArgs>),
-    /// Finish a sharded run: the stages, prescriptions and report one machine would write.
+    /// Finish a run split over machines with `run --shard`: stages, prescriptions, one report.
+    ///
+    /// Run it once, on one machine, after every `paddy run RUN.toml --shard I/N` has ended,
+    /// with the same run file and --run-date as the shards. The tile units the shards did are
+    /// up to date and skipped; one no shard finished (its shard failed or was stopped) is
+    /// computed here. Then it runs the stages and prescriptions over every shard's tiles and
+    /// writes report.json and report.html: the run folder one `paddy run` would have left.
+    ///
+    /// Exit codes as `paddy run`: 0 all done; 1 a unit failed; 2 a bad run file or --shard
+    /// given; 3 a fault in paddy itself; 130/143/129 stopped.
+    ///
+    /// Example:  paddy merge sample_tiles/nightly.toml --run-date 2026-07-18
+    #[command(verbatim_doc_comment, mut_arg("shard", |a| a.hide(true)))]
     Merge(Box<run::RunArgs>),
     Validate(run::ValidateArgs),
     Verify(verify::VerifyArgs),
