@@ -70,9 +70,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // With JSON logs, every line on stderr is JSON, the final error too.
+    if let Command::Run(args) | Command::Merge(args) = &cli.command {
+        crate::log::set_json(args.json_log());
+    }
     if let Some(lang) = &cli.lang {
         if let Err(e) = crate::i18n::set(lang) {
-            eprintln!("paddy: error: {e}");
+            crate::log::error(&e);
             return e.exit_code();
         }
     }
@@ -99,13 +103,21 @@ pub fn main() -> i32 {
             }
             Err(e) => format!(" ({e})"),
         };
-        eprintln!("paddy: stopped by {signal}{after}");
+        let message = format!("stopped by {signal}{after}");
+        if crate::log::json() {
+            let mut fields = serde_json::Map::new();
+            fields.insert("signal".into(), signal.into());
+            fields.insert("exit_code".into(), code.into());
+            eprintln!("{}", crate::log::line("error", &message, fields));
+        } else {
+            eprintln!("paddy: {message}");
+        }
         return code;
     }
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("paddy: error: {e}");
+            crate::log::error(&e);
             e.exit_code()
         }
     }
@@ -191,7 +203,7 @@ fn with_progress<T>(
     bar.finish_and_clear();
     if !quiet {
         for w in warnings(&out) {
-            eprintln!("paddy: warning: {w}");
+            crate::log::warning(w);
         }
     }
     Ok(out)
@@ -200,10 +212,10 @@ fn with_progress<T>(
 /// Say on stderr (unless quiet) that temporaries a stopped paddy left in `dir` were removed.
 fn say_swept(removed: &[std::path::PathBuf], dir: &std::path::Path, quiet: bool) {
     if !removed.is_empty() && !quiet {
-        eprintln!(
-            "paddy: removed {} temporary file(s) that a stopped paddy left in {}",
+        crate::log::notice(&format!(
+            "removed {} temporary file(s) that a stopped paddy left in {}",
             removed.len(),
             dir.display()
-        );
+        ));
     }
 }
