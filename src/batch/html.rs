@@ -114,7 +114,9 @@ pub fn render(report: &Report, run_dir: &Path) -> String {
     let shown = act(&mut out, report, rx.as_ref(), run_dir);
     failures(&mut out, report);
     notes(&mut out, &report.notes[shown.min(report.notes.len())..]);
-    plots(&mut out, report);
+    // The nitrogen product, for the rates' unit in the language chosen.
+    let product = rx.as_ref().and_then(|rx| rx.nitrogen.as_ref());
+    plots(&mut out, report, product.map(|n| n.product.as_str()));
     quicklooks(&mut out, report, run_dir);
     units(&mut out, &report.units);
     inputs(&mut out, &report.inputs);
@@ -417,15 +419,20 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str(&format!("<p class=\"summary\">{}</p>\n", parts.join(" · ")));
 }
 
-/// A plot's nitrogen rate and sprayed area as the table shows them: not observed in words,
-/// never as a rate of 0.
-fn rates(p: &PlotLine) -> (String, String) {
+/// A plot's nitrogen rate and sprayed area as the table shows them, in the units of the
+/// language chosen (`product`: the nitrogen product, else the line's own unit): not observed
+/// in words, never as a rate of 0.
+fn rates(p: &PlotLine, product: Option<&str>) -> (String, String) {
+    let unit = match product {
+        Some(product) => tf("unit.product_per_ha", &[("product", product)]),
+        None => p.n_unit.trim().to_string(),
+    };
     let n_rate = match p.n_rate.map(|r| decimals_trimmed(r, 1)) {
-        Some(r) if !r.is_empty() => match p.n_unit.trim() {
-            "" => r,
-            unit => format!("{r} {unit}"),
-        },
-        _ => String::new(),
+        Some(r) if !r.is_empty() && !unit.is_empty() => {
+            tf("report.n_rate", &[("rate", &r), ("unit", &unit)])
+        }
+        Some(r) => r,
+        None => String::new(),
     };
     let not_observed = |status: &str, value: String| match status {
         "not observed" => t("report.not_observed"),
@@ -441,7 +448,7 @@ fn rates(p: &PlotLine) -> (String, String) {
             if a.is_empty() {
                 a
             } else {
-                format!("{a} m²")
+                tf("report.area", &[("area", &a), ("unit", &t("unit.m2"))])
             }
         })
         .unwrap_or_default();
@@ -508,8 +515,8 @@ fn stage_counts(plots: &[PlotLine]) -> String {
         .join(" · ")
 }
 
-/// The plot table, after the dates its stages rest on.
-fn plots(out: &mut String, report: &Report) {
+/// The plot table (`product`: the nitrogen product), after the dates its stages rest on.
+fn plots(out: &mut String, report: &Report, product: Option<&str>) {
     let all = &report.plots;
     out.push_str(&format!(
         "<section>\n<h2>{}</h2>\n",
@@ -566,7 +573,7 @@ fn plots(out: &mut String, report: &Report) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for p in plots {
-        let (n_rate, area) = rates(p);
+        let (n_rate, area) = rates(p, product);
         let cells = [
             ("id", esc(&p.plot_id)),
             ("word", esc(&i18n::stage_name(&p.stage))),
@@ -956,13 +963,23 @@ fn duration(seconds: f64) -> String {
         return String::new();
     }
     if seconds < 60.0 {
-        return format!("{seconds:.1} s");
+        return tf("unit.seconds", &[("n", &format!("{seconds:.1}"))]);
     }
     let whole = seconds.round() as u64;
+    let two = |n: u64| format!("{n:02}");
     if whole < 3600 {
-        format!("{} min {:02} s", whole / 60, whole % 60)
+        tf(
+            "unit.minutes",
+            &[("m", &(whole / 60).to_string()), ("s", &two(whole % 60))],
+        )
     } else {
-        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+        tf(
+            "unit.hours",
+            &[
+                ("h", &(whole / 3600).to_string()),
+                ("m", &two(whole % 3600 / 60)),
+            ],
+        )
     }
 }
 

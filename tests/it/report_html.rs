@@ -281,6 +281,15 @@ fn chinese_report_reads_on_a_phone() {
     ] {
         assert!(html.contains(&text), "no {text}");
     }
+    // Units in Chinese throughout: rates per 公顷, areas in 平方米, the run's time in 秒; none
+    // of kg/ha or m² beside them (the reasons stay as paddy wrote them, in English).
+    assert!(
+        html.contains(" 千克urea/公顷</td>"),
+        "no rate in 千克urea/公顷"
+    );
+    assert!(html.contains(" 平方米</td>"));
+    assert!(!html.contains(" kg urea/ha</td>") && !html.contains(" m²</td>"));
+    assert!(!html.contains(" s · "), "the run's time in seconds, not 秒");
     // Machine values stay as they are: plot ids and file names.
     assert!(html.contains(">P01<") && html.contains("rx_nitrogen.png"));
     if !chromium() {
