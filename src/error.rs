@@ -97,6 +97,80 @@ impl Error {
         }
     }
 
+    /// The error's kind and what it names (its file, band, index, role…), as fields of a JSON
+    /// log line: `kind` always, `path` where there is a file, the rest by kind.
+    pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let path = |p: &std::path::Path| json!(p.display().to_string());
+        let (kind, fields) = match self {
+            Error::Usage(_) => ("usage", vec![]),
+            Error::Config { path: p, message } => (
+                "config",
+                vec![("path", path(p)), ("detail", json!(message))],
+            ),
+            Error::MissingRole {
+                index,
+                role,
+                role_name,
+                ..
+            } => (
+                "missing_role",
+                vec![
+                    ("index", json!(index)),
+                    ("role", json!(role)),
+                    ("role_name", json!(role_name)),
+                ],
+            ),
+            Error::BandOutOfRange {
+                path: p,
+                band,
+                count,
+            } => (
+                "band_out_of_range",
+                vec![
+                    ("path", path(p)),
+                    ("band", json!(band)),
+                    ("count", json!(count)),
+                ],
+            ),
+            Error::GridMismatch { a, b, .. } => (
+                "grid_mismatch",
+                vec![("path", path(a)), ("other_path", path(b))],
+            ),
+            Error::Open { path: p, message } => {
+                ("open", vec![("path", path(p)), ("detail", json!(message))])
+            }
+            Error::Input { path: p, message } => {
+                ("input", vec![("path", path(p)), ("detail", json!(message))])
+            }
+            Error::Read {
+                path: p,
+                band,
+                message,
+            } => (
+                "read",
+                vec![
+                    ("path", path(p)),
+                    ("band", json!(band)),
+                    ("detail", json!(message)),
+                ],
+            ),
+            Error::Write { path: p, message } => {
+                ("write", vec![("path", path(p)), ("detail", json!(message))])
+            }
+            Error::Internal(_) => ("internal", vec![]),
+            Error::Interrupted => ("interrupted", vec![]),
+            Error::Io { path: p, source } => (
+                "io",
+                vec![("path", path(p)), ("detail", json!(source.to_string()))],
+            ),
+        };
+        let mut map = serde_json::Map::new();
+        map.insert("kind".into(), json!(kind));
+        map.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+        map
+    }
+
     /// Shorthand for a usage error.
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())

@@ -219,6 +219,60 @@ mod tests {
         }
     }
 
+    /// Whether `text` says `unit` after a number (`{n} kg`, `5 m`) or as a rate (`/ha`).
+    fn says_unit(text: &str, unit: &str) -> bool {
+        let ends_word = |rest: &str| !rest.starts_with(|c: char| c.is_ascii_alphabetic());
+        [format!("}} {unit}"), format!("/{unit}")]
+            .iter()
+            .chain(
+                (0..10)
+                    .map(|d| format!("{d} {unit}"))
+                    .collect::<Vec<_>>()
+                    .iter(),
+            )
+            .any(|before| {
+                text.match_indices(before.as_str())
+                    .any(|(i, m)| ends_word(&text[i + m.len()..]))
+            })
+    }
+
+    /// Chinese texts say their units in Chinese, as a fertiliser bag does (千克, 公顷, 平方米,
+    /// 升, 米, 秒), never kg, ha, m², L beside them: each unit an English text says is in its
+    /// Chinese text, in Chinese.
+    #[test]
+    fn chinese_texts_say_every_unit_in_chinese() {
+        const UNITS: [(&str, &str); 8] = [
+            ("kg", "千克"),
+            ("ha", "公顷"),
+            ("m²", "平方米"),
+            ("L", "升"),
+            ("m", "米"),
+            ("s", "秒"),
+            ("min", "分"),
+            ("h", "小时"),
+        ];
+        let en = &all()[0];
+        let zh = all().iter().find(|l| l.code == "zh-CN").unwrap();
+        let mut checked = 0;
+        for (key, text) in &zh.texts {
+            for (unit, chinese) in UNITS {
+                assert!(!says_unit(text, unit), "zh-CN {key}: '{unit}' in {text:?}");
+                if says_unit(&en.texts[key], unit) {
+                    assert!(
+                        text.contains(chinese),
+                        "zh-CN {key}: no {chinese} in {text:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        // The check sees units: the order's kg, the rates' ha, areas, litres, cells, times.
+        assert!(checked >= 12, "{checked}");
+        assert!(says_unit("{rate} kg {product}/ha", "ha"));
+        assert!(!says_unit("per plot: {n} plot(s)", "s"));
+        assert!(!says_unit("{m} min", "m"));
+    }
+
     #[test]
     fn unknown_language_is_a_usage_error_naming_the_choices() {
         let e = set("xx").unwrap_err().to_string();

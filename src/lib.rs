@@ -7,6 +7,7 @@
 //! Data flows one way, through layers that only call downwards (docs/ARCHITECTURE.md):
 //!
 //! - [`error`]: the one error type; every variant names its file, band, plot or setting.
+//!   [`log`]: how warnings and the final error are said on stderr (plain or JSON lines).
 //! - Pure cores, no GDAL and no files: [`catalogue`] (every Awesome Spectral Indices formula,
 //!   band roles, a float64 evaluator), [`kernels`] (index kernels on slices and the expression
 //!   engine), [`sensors`] (sensor profiles as data), [`raster`] (grids, windows and the
@@ -39,6 +40,7 @@ pub mod index;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod kernels;
+pub mod log;
 pub mod phenology;
 #[cfg(feature = "io")]
 pub mod plots;

@@ -391,12 +391,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
                     "[prescribe] needs a [stage] section (the stage of each plot)".into(),
                 ));
             }
-            let text = p
-                .settings
-                .as_ref()
-                .map(|t| toml::to_string(t).unwrap_or_default())
-                .unwrap_or_default();
-            RxConfig::parse(&text, &format!("{} [prescribe.settings]", path.display()))?
+            prescribe_settings(&text, path)?
         }
         None => RxConfig::default(),
     };
@@ -422,6 +417,36 @@ pub fn load(path: &Path) -> Result<Loaded> {
         rx,
         table,
     })
+}
+
+/// The run file as far as `[prescribe.settings]`: every other key is passed over (the run file
+/// was checked whole already).
+#[derive(Deserialize)]
+struct SettingsOf {
+    #[serde(default)]
+    prescribe: Option<SettingsOnly>,
+}
+
+#[derive(Deserialize)]
+struct SettingsOnly {
+    #[serde(default)]
+    settings: Option<RxConfig>,
+}
+
+/// `[prescribe.settings]` of the run file `text` (at `path`), read from the whole file so that
+/// a mistake's line and column are the run file's, not the table's; then checked as
+/// `paddy prescribe --config` checks its file.
+fn prescribe_settings(text: &str, path: &Path) -> Result<RxConfig> {
+    let settings: SettingsOf = toml::from_str(text).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: format!("[prescribe.settings]: {}", e.to_string().trim_end()),
+    })?;
+    let config = settings
+        .prescribe
+        .and_then(|p| p.settings)
+        .unwrap_or_default();
+    config.check(&format!("{} [prescribe.settings]", path.display()))?;
+    Ok(config)
 }
 
 /// Every index a source or `[stats]` names is in the catalogue (an unknown one is named, with
@@ -654,5 +679,46 @@ lswi = "lswi"
             "{GOOD}[prescribe]\nsource = \"s2\"\nn_index = \"ndvi\"\n[prescribe.settings.nitrogen]\nmax_rat = 3\n"
         ));
         assert!(load(&p).unwrap_err().to_string().contains("max_rat"));
+    }
+
+    /// A mistake inside `[prescribe.settings]` is placed by the run file's lines and columns,
+    /// counted here from the text written, not from the start of the table.
+    #[test]
+    fn a_mistake_in_the_prescription_settings_names_the_run_files_line() {
+        let settings = "[prescribe]\nsource = \"s2\"\nn_index = \"ndvi\"\n\
+                        [prescribe.settings.grid]\nmin_zone_m2 = 25.0\ncell_size = \"five\"\n\
+                        [prescribe.settings.nitrogen]\nmax_rate = 40.0\n";
+        let text = format!("{GOOD}{settings}");
+        let (line, column) = text
+            .lines()
+            .enumerate()
+            .find_map(|(i, l)| l.find("\"five\"").map(|c| (i + 1, c + 1)))
+            .unwrap();
+        // Far from line 2, where it lies in the table alone.
+        assert!(line > 10, "{line}");
+        let (_d, p) = write(&text);
+        let e = load(&p).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let message = e.to_string();
+        assert!(
+            message.contains(&format!("line {line}, column {column}")),
+            "{message}"
+        );
+        assert!(message.contains("run.toml") && message.contains("[prescribe.settings]"));
+        // An unknown key, on its line too.
+        let text = format!("{GOOD}{}", settings.replace("max_rate", "max_rat"));
+        let line = text.lines().position(|l| l.starts_with("max_rat")).unwrap() + 1;
+        let (_d, p) = write(&text.replace("\"five\"", "5.0"));
+        let message = load(&p).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("line {line}, column 1")),
+            "{message}"
+        );
+        assert!(message.contains("max_rat"), "{message}");
+        // Good settings still load, checked.
+        let (_d, p) = write(&format!("{GOOD}{}", settings.replace("\"five\"", "5.0")));
+        let loaded = load(&p).unwrap();
+        assert_eq!(loaded.rx.grid.cell_size, 5.0);
+        assert_eq!(loaded.rx.nitrogen.max_rate, 40.0);
     }
 }

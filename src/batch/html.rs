@@ -13,7 +13,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::report::{OutputKind, PlotLine, Report, Status, UnitKind, UnitReport};
+use super::report::{
+    OutputKind, PlotLine, Report, RxDates, StageDates, Status, UnitKind, UnitReport,
+};
 use crate::error::Result;
 use crate::export::quicklook::LEGEND_TEXT_PX;
 use crate::i18n::{self, t, tf};
@@ -108,10 +110,13 @@ pub fn render(report: &Report, run_dir: &Path) -> String {
     let mut out = String::with_capacity(16 * 1024);
     head(&mut out, report);
     out.push_str("<main>\n");
-    let shown = act(&mut out, report, run_dir);
+    let rx = rx_report(report, run_dir);
+    let shown = act(&mut out, report, rx.as_ref(), run_dir);
     failures(&mut out, report);
     notes(&mut out, &report.notes[shown.min(report.notes.len())..]);
-    plots(&mut out, &report.plots);
+    // The nitrogen product, for the rates' unit in the language chosen.
+    let product = rx.as_ref().and_then(|rx| rx.nitrogen.as_ref());
+    plots(&mut out, report, product.map(|n| n.product.as_str()));
     quicklooks(&mut out, report, run_dir);
     units(&mut out, &report.units);
     inputs(&mut out, &report.inputs);
@@ -179,11 +184,12 @@ fn rx_report(report: &Report, run_dir: &Path) -> Option<RxReport> {
         })
 }
 
-/// What a person acts on: the totals to order and the prescription maps. Returns how many of
-/// the report's notes it showed (the notes start with one line per total: nitrogen, spray).
-fn act(out: &mut String, report: &Report, run_dir: &Path) -> usize {
-    let rx = rx_report(report, run_dir);
+/// What a person acts on: the totals to order, the flights they rest on, and the prescription
+/// maps. Returns how many of the report's notes it showed (the notes start with one line per
+/// total: nitrogen, spray).
+fn act(out: &mut String, report: &Report, rx: Option<&RxReport>, run_dir: &Path) -> usize {
     let maps = looks(report, |k| k == UnitKind::Prescribe);
+    let dates = report.prescription_dates.as_ref();
     if rx.is_none() && maps.is_empty() {
         return 0;
     }
@@ -192,11 +198,11 @@ fn act(out: &mut String, report: &Report, run_dir: &Path) -> usize {
         esc(&t("report.act"))
     ));
     let mut shown = 0;
-    if let Some(rx) = &rx {
+    if let Some(rx) = rx {
         out.push_str("<ul class=\"totals\">\n");
         if let Some(n) = &rx.nitrogen {
             out.push_str(&format!(
-                "<li><strong>{}</strong><br><span class=\"muted\">{}</span></li>\n",
+                "<li><strong>{}</strong><br><span class=\"muted\">{}</span>{}</li>\n",
                 esc(&tf(
                     "report.nitrogen_order",
                     &[
@@ -208,13 +214,14 @@ fn act(out: &mut String, report: &Report, run_dir: &Path) -> usize {
                 esc(&tf(
                     "report.nitrogen_reference",
                     &[("reference", &n.reference)]
-                ))
+                )),
+                dates.map_or(String::new(), |d| flights(d, false, true))
             ));
             shown += 1;
         }
         if let Some(s) = &rx.spray {
             out.push_str(&format!(
-                "<li><strong>{}</strong></li>\n",
+                "<li><strong>{}</strong>{}</li>\n",
                 esc(&tf(
                     "report.spray_order",
                     &[
@@ -223,7 +230,8 @@ fn act(out: &mut String, report: &Report, run_dir: &Path) -> usize {
                         ("litres", &decimals_trimmed(s.product_l, 2)),
                         ("product", &s.product),
                     ]
-                ))
+                )),
+                dates.map_or(String::new(), |d| flights(d, true, shown == 0))
             ));
             shown += 1;
         }
@@ -321,6 +329,56 @@ fn failures(out: &mut String, report: &Report) {
     out.push_str("</section>\n");
 }
 
+/// The flight a prescription's total rests on (with the earlier one its spray zones compare
+/// with, for `spray`) and, `with_stages`, its stages' dates, as a line under the total.
+fn flights(dates: &RxDates, spray: bool, with_stages: bool) -> String {
+    let mut values = vec![
+        ("source", dates.source.clone()),
+        ("date", dates.flight_date.clone()),
+        ("tile", dates.flight.clone()),
+    ];
+    let key = match (&dates.previous_flight_date, &dates.previous_flight, spray) {
+        (Some(date), Some(tile), true) => {
+            values.push(("previous_date", date.clone()));
+            values.push(("previous", tile.clone()));
+            "report.flights_compared"
+        }
+        _ => "report.flight",
+    };
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut line = tf(key, &values);
+    if with_stages {
+        line = format!("{line} {}", stages_line(&dates.stage));
+    }
+    format!("<br><span class=\"muted dates\">{}</span>", esc(&line))
+}
+
+/// The day stages are given for and the last image they read, in a sentence.
+fn stages_line(d: &StageDates) -> String {
+    let from = match d.at_from.as_str() {
+        "stage.at" => t("report.at_from_stage_at"),
+        _ => t("report.at_from_last"),
+    };
+    let index = d.index.to_ascii_uppercase();
+    let flight = d.at_from == "flight date";
+    let key = match (flight, d.last_index_date.is_some()) {
+        (false, true) => "report.stages_at",
+        (false, false) => "report.stages_at_no_image",
+        (true, true) => "report.stages_of_flight",
+        (true, false) => "report.stages_of_flight_no_image",
+    };
+    tf(
+        key,
+        &[
+            ("at", &d.at),
+            ("from", &from),
+            ("source", &d.source),
+            ("index", &index),
+            ("last", d.last_index_date.as_deref().unwrap_or_default()),
+        ],
+    )
+}
+
 fn notes(out: &mut String, notes: &[String]) {
     if notes.is_empty() {
         return;
@@ -361,15 +419,20 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str(&format!("<p class=\"summary\">{}</p>\n", parts.join(" · ")));
 }
 
-/// A plot's nitrogen rate and sprayed area as the table shows them: not observed in words,
-/// never as a rate of 0.
-fn rates(p: &PlotLine) -> (String, String) {
+/// A plot's nitrogen rate and sprayed area as the table shows them, in the units of the
+/// language chosen (`product`: the nitrogen product, else the line's own unit): not observed
+/// in words, never as a rate of 0.
+fn rates(p: &PlotLine, product: Option<&str>) -> (String, String) {
+    let unit = match product {
+        Some(product) => tf("unit.product_per_ha", &[("product", product)]),
+        None => p.n_unit.trim().to_string(),
+    };
     let n_rate = match p.n_rate.map(|r| decimals_trimmed(r, 1)) {
-        Some(r) if !r.is_empty() => match p.n_unit.trim() {
-            "" => r,
-            unit => format!("{r} {unit}"),
-        },
-        _ => String::new(),
+        Some(r) if !r.is_empty() && !unit.is_empty() => {
+            tf("report.n_rate", &[("rate", &r), ("unit", &unit)])
+        }
+        Some(r) => r,
+        None => String::new(),
     };
     let not_observed = |status: &str, value: String| match status {
         "not observed" => t("report.not_observed"),
@@ -385,7 +448,7 @@ fn rates(p: &PlotLine) -> (String, String) {
             if a.is_empty() {
                 a
             } else {
-                format!("{a} m²")
+                tf("report.area", &[("area", &a), ("unit", &t("unit.m2"))])
             }
         })
         .unwrap_or_default();
@@ -452,11 +515,19 @@ fn stage_counts(plots: &[PlotLine]) -> String {
         .join(" · ")
 }
 
-fn plots(out: &mut String, all: &[PlotLine]) {
+/// The plot table (`product`: the nitrogen product), after the dates its stages rest on.
+fn plots(out: &mut String, report: &Report, product: Option<&str>) {
+    let all = &report.plots;
     out.push_str(&format!(
         "<section>\n<h2>{}</h2>\n",
         esc(&tf("report.plots", &[("n", &all.len().to_string())]))
     ));
+    if let Some(d) = &report.stage_dates {
+        out.push_str(&format!(
+            "<p class=\"dates\">{}</p>\n",
+            esc(&stages_line(d))
+        ));
+    }
     if all.is_empty() {
         out.push_str(&format!(
             "<p class=\"muted\">{}</p>\n</section>\n",
@@ -502,7 +573,7 @@ fn plots(out: &mut String, all: &[PlotLine]) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for p in plots {
-        let (n_rate, area) = rates(p);
+        let (n_rate, area) = rates(p, product);
         let cells = [
             ("id", esc(&p.plot_id)),
             ("word", esc(&i18n::stage_name(&p.stage))),
@@ -892,13 +963,23 @@ fn duration(seconds: f64) -> String {
         return String::new();
     }
     if seconds < 60.0 {
-        return format!("{seconds:.1} s");
+        return tf("unit.seconds", &[("n", &format!("{seconds:.1}"))]);
     }
     let whole = seconds.round() as u64;
+    let two = |n: u64| format!("{n:02}");
     if whole < 3600 {
-        format!("{} min {:02} s", whole / 60, whole % 60)
+        tf(
+            "unit.minutes",
+            &[("m", &(whole / 60).to_string()), ("s", &two(whole % 60))],
+        )
     } else {
-        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+        tf(
+            "unit.hours",
+            &[
+                ("h", &(whole / 3600).to_string()),
+                ("m", &two(whole % 3600 / 60)),
+            ],
+        )
     }
 }
 
@@ -1026,6 +1107,8 @@ mod tests {
                 plot("P-02", None, None),
             ],
             notes: vec!["Order 250 kg urea in total".into()],
+            stage_dates: None,
+            prescription_dates: None,
             summary: Summary::default(),
         };
         report.recount();
@@ -1291,6 +1374,67 @@ mod tests {
         let html = render(&report, dir.path());
         assert_eq!(rows(&html), PLOTS_SHOWN);
         assert!(!html.contains("Showing"));
+    }
+
+    fn stage_dates(at: &str, at_from: &str, last: Option<&str>) -> StageDates {
+        StageDates {
+            at: at.into(),
+            at_from: at_from.into(),
+            source: "s2".into(),
+            index: "ndvi".into(),
+            last_index_date: last.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_dates_the_stages_and_rates_rest_on_are_said() {
+        let (dir, _) = run_dir();
+        let mut report = sample();
+        report.stage_dates = Some(stage_dates("2026-07-18", "stage.at", Some("2026-07-17")));
+        let html = render(&report, dir.path());
+        assert!(html.contains(
+            "<p class=\"dates\">Stages for 2026-07-18 (the run file&#39;s [stage] at), read off \
+             s2 NDVI images up to 2026-07-17.</p>"
+        ));
+        // Without [stage] at, the series' last image; none that early, said so.
+        let line = stages_line(&stage_dates(
+            "2026-09-05",
+            "last index date",
+            Some("2026-09-05"),
+        ));
+        assert!(
+            line.contains("2026-09-05 (the last image of the series)"),
+            "{line}"
+        );
+        let line = stages_line(&stage_dates("2026-05-01", "stage.at", None));
+        assert!(
+            line.contains("no s2 NDVI image on or before that day"),
+            "{line}"
+        );
+        // A prescription: its flight, the earlier one for spray, the stages of the flight's day.
+        let mut dates = RxDates {
+            source: "drone".into(),
+            flight_date: "2026-07-18".into(),
+            flight: "drone_20260718".into(),
+            previous_flight_date: Some("2026-06-26".into()),
+            previous_flight: Some("drone_20260626".into()),
+            stage: stage_dates("2026-07-18", "flight date", Some("2026-07-17")),
+        };
+        let nitrogen = flights(&dates, false, true);
+        assert!(nitrogen.contains("From the drone flight of 2026-07-18 (drone_20260718)."));
+        assert!(!nitrogen.contains("2026-06-26"), "{nitrogen}");
+        assert!(nitrogen.contains(
+            "Stages for the flight&#39;s day, read off s2 NDVI images up to 2026-07-17."
+        ));
+        let spray = flights(&dates, true, false);
+        assert!(spray.contains(
+            "From the drone flight of 2026-07-18 (drone_20260718), compared with the flight of \
+             2026-06-26 (drone_20260626)."
+        ));
+        assert!(!spray.contains("Stages"), "{spray}");
+        dates.previous_flight_date = None;
+        dates.previous_flight = None;
+        assert!(!flights(&dates, true, false).contains("compared"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::phenology::dates::{date_from_metadata, Date, DatePattern};
+use crate::phenology::dates::{date_from_metadata, suggest_pattern, Date, DatePattern};
 
 use super::config::{sha256, Loaded, PrescribeConfig, Source, StageConfig, StatsConfig};
 
@@ -317,6 +317,43 @@ fn source_tiles(run: &Loaded, source: &Source) -> Result<Vec<Tile>> {
     Ok(list)
 }
 
+/// A tile of `source` with no date (`needs`: what needs it, in words), as a mistake in the run
+/// file (exit 2): it names the tile and the date pattern it does not match, what that pattern
+/// reads, and a pattern that reads this name's date; or, with no pattern, says to give one.
+pub fn undated(run: &Loaded, source: &Source, tile: &Path, needs: &str) -> Error {
+    let name = crate::io::file_name(tile);
+    let suggestion = suggest_pattern(&name);
+    let would = match &suggestion {
+        Some((p, date)) => format!("for this name, date_pattern = \"{p}\" would read {date}"),
+        None => "its name holds no date written as YYYYMMDD, YYYY-MM-DD or YYYYDDD: rename it, \
+                 or narrow the source's tiles so they leave it out"
+            .to_string(),
+    };
+    let (name, tile) = (&source.name, tile.display());
+    let pattern = source.date_pattern.as_deref().map(DatePattern::new);
+    let message = match (pattern, &suggestion) {
+        (Some(Ok(p)), _) => format!(
+            "source '{name}': tile {tile} does not match date_pattern \"{}\", which reads dates \
+             written as '{}'; {would}{needs}",
+            p.as_str(),
+            p.example()
+        ),
+        (_, Some(_)) => format!(
+            "source '{name}': tile {tile} has no acquisition date in its metadata: give the \
+             source a date_pattern; {would}{needs}"
+        ),
+        (_, None) => format!(
+            "source '{name}': tile {tile} has no acquisition date in its metadata, nor in its \
+             name: give the source a date_pattern of its tiles' names (e.g. date_pattern = \
+             \"{{yyyy}}{{mm}}{{dd}}\" for names like s2_20260718.tif){needs}"
+        ),
+    };
+    Error::Config {
+        path: run.path.clone(),
+        message,
+    }
+}
+
 /// A glob's match as a tile: a file (or a link to one) is; a folder is passed over; a link
 /// whose target is missing is an error naming both, never a tile silently left out.
 fn matched_file(path: &Path) -> std::result::Result<Option<PathBuf>, String> {
@@ -437,13 +474,12 @@ impl Units<'_> {
     /// `series`, every tile dated). Returns the stage units, by plot file.
     fn stage(&mut self, stage: &StageConfig, si: usize, series: &[usize]) -> Result<Vec<usize>> {
         if let Some(t) = self.tiles[si].iter().find(|t| t.date.is_none()) {
-            return Err(Error::Input {
-                path: t.path.clone(),
-                message: format!(
-                    "cannot tell the acquisition date for the stage series: give source '{}' a date_pattern",
-                    self.run.run.sources[si].name
-                ),
-            });
+            return Err(undated(
+                self.run,
+                &self.run.run.sources[si],
+                &t.path,
+                " (the stage series needs the date of every tile)",
+            ));
         }
         let mut stage_units = Vec::new();
         for (pi, p) in self.plots.iter().enumerate() {
@@ -482,7 +518,17 @@ impl Units<'_> {
         stage_units: &[usize],
     ) -> Result<()> {
         let at = stage.at.as_deref().and_then(|a| a.parse::<Date>().ok());
-        let flights: Vec<(usize, Date)> = self.tiles[flights_of.source]
+        // Any flight may be the latest: each needs its date.
+        let tiles = &self.tiles[flights_of.source];
+        if let Some(t) = tiles.iter().find(|t| t.date.is_none()) {
+            return Err(undated(
+                self.run,
+                &self.run.run.sources[flights_of.source],
+                &t.path,
+                " (the prescription takes the latest flight by date)",
+            ));
+        }
+        let flights: Vec<(usize, Date)> = tiles
             .iter()
             .enumerate()
             .filter_map(|(t, tile)| match (tile.date, at) {

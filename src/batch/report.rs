@@ -147,6 +147,12 @@ pub struct Report {
     pub plots: Vec<PlotLine>,
     /// Lines a person should read first (totals to order, warnings).
     pub notes: Vec<String>,
+    /// The dates the plot table's stages rest on (the first stage unit that completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_dates: Option<StageDates>,
+    /// The flights the prescription rests on (the first prescription that completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescription_dates: Option<RxDates>,
     pub summary: Summary,
 }
 
@@ -183,6 +189,68 @@ pub struct Outcome {
     /// Prescribe units: the rows of rx_summary.csv and the contents of rx_report.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prescription: Option<RxOutcome>,
+    /// Stage units: the dates the stages rest on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_dates: Option<StageDates>,
+    /// Prescribe units: the flights and the stage the prescription rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescription_dates: Option<RxDates>,
+}
+
+/// The dates a set of stages rests on: the day they are given for, and the newest index raster
+/// read (the stages read no observation after the day). Dates as YYYY-MM-DD.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageDates {
+    /// The day the stages are given for.
+    pub at: String,
+    /// Where that day comes from: `stage.at` (the run file's `[stage] at`), `last index date`
+    /// (no `at`: the series' last date) or `flight date` (a prescription's stages).
+    pub at_from: String,
+    /// The series: its source and index (as the run file names them).
+    pub source: String,
+    pub index: String,
+    /// The newest date of the series on or before `at`: the last observation the stages read
+    /// (None when no raster of the series is that early).
+    pub last_index_date: Option<String>,
+}
+
+impl StageDates {
+    /// The dates of stages given `at` (from `at_from`) off a series of `dates` (any order).
+    pub fn new(
+        at: crate::phenology::dates::Date,
+        at_from: &str,
+        (source, index): (&str, &str),
+        dates: &[crate::phenology::dates::Date],
+    ) -> Self {
+        StageDates {
+            at: at.to_string(),
+            at_from: at_from.to_string(),
+            source: source.to_string(),
+            index: index.to_string(),
+            last_index_date: dates
+                .iter()
+                .filter(|d| **d <= at)
+                .max()
+                .map(|d| d.to_string()),
+        }
+    }
+}
+
+/// The flights a prescription rests on, and the stages it read (given for the flight's day).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RxDates {
+    /// The flights' source (as the run file names it).
+    pub source: String,
+    /// The flight the rates and zones are read from: its date and its tile's stem.
+    pub flight_date: String,
+    pub flight: String,
+    /// The earlier flight the spray zones compare with, when they compare with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_flight_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_flight: Option<String>,
+    /// The plots' stages on the flight's day.
+    pub stage: StageDates,
 }
 
 /// An index raster an index unit wrote.

@@ -345,6 +345,8 @@ pub fn run(
         units: reports,
         plots: Vec::new(),
         notes: Vec::new(),
+        stage_dates: None,
+        prescription_dates: None,
         summary: Default::default(),
     };
     report.recount();
@@ -356,11 +358,14 @@ pub fn run(
                 .zip(&outcomes)
                 .find_map(|(u, o)| o.as_ref().filter(|_| self::kind(&u.work) == kind))
         };
+        let (stage, rx) = (first(UnitKind::Stage), first(UnitKind::Prescribe));
         (report.plots, report.notes) = report::people(
-            first(UnitKind::Stage).map(|o| o.plots.as_slice()),
-            first(UnitKind::Prescribe).and_then(|o| o.prescription.as_ref()),
+            stage.map(|o| o.plots.as_slice()),
+            rx.and_then(|o| o.prescription.as_ref()),
             &run.rx.nitrogen.product,
         );
+        report.stage_dates = stage.and_then(|o| o.stage_dates.clone());
+        report.prescription_dates = rx.and_then(|o| o.prescription_dates.clone());
     }
     write_report(&report, &dir, opts, run.run.machine.threads)?;
     Ok(Finished { report, faults })

@@ -23,7 +23,9 @@ use crate::zonal::{self, CoverageMode, StatsRequest};
 use super::config::Loaded;
 use super::memo::Memo;
 use super::plan::{Plan, Unit, Work};
-use super::report::{IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxOutcome};
+use super::report::{
+    IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxDates, RxOutcome, StageDates,
+};
 use super::reuse;
 
 /// What a unit's work sees: the run, its plan and folder, and the units before it.
@@ -276,6 +278,11 @@ fn stage(ctx: &Ctx, plots: usize, series: &[usize]) -> Result<Done> {
     outcome
         .outputs
         .push(output(ctx.dir, &png, OutputKind::Quicklook));
+    let at_from = match stage_cfg.at {
+        Some(_) => "stage.at",
+        None => "last index date",
+    };
+    outcome.stage_dates = Some(stage_dates(ctx, &result, at_from));
     // As the table has them: NaN is an empty cell.
     let num = |v: f64| (!v.is_nan()).then_some(v);
     outcome.plots = result
@@ -377,14 +384,45 @@ fn prescribe(
             .iter()
             .map(|(kind, path)| output(ctx.dir, path, *kind)),
     );
+    let tile = |unit: usize| match ctx.plan.units[unit].work {
+        Work::Index { source, tile } => Some(&ctx.plan.tiles[source][tile]),
+        _ => None,
+    };
+    // The earlier flight counts where the spray zones compared with it.
+    let previous = previous
+        .filter(|_| request.previous.is_some())
+        .and_then(tile);
+    let prescription_dates = RxDates {
+        source: rx_cfg.source.clone(),
+        flight_date: flight_date.to_string(),
+        flight: tile(flight).map_or_else(String::new, |t| t.stem.clone()),
+        previous_flight_date: previous.and_then(|t| t.date).map(|d| d.to_string()),
+        previous_flight: previous.map(|t| t.stem.clone()),
+        stage: stage_dates(ctx, &result, "flight date"),
+    };
     Ok(Outcome {
         outputs,
         prescription: Some(RxOutcome {
             rows: written.rows,
             report: written.report,
         }),
+        prescription_dates: Some(prescription_dates),
         ..Outcome::default()
     })
+}
+
+/// The dates stages of the run's series rest on: the day given and the last raster read.
+fn stage_dates(ctx: &Ctx, result: &stage::StageResult, at_from: &str) -> StageDates {
+    let cfg = ctx.run.run.stage.as_ref();
+    StageDates::new(
+        result.at,
+        at_from,
+        (
+            cfg.map_or("", |s| s.source.as_str()),
+            cfg.map_or("", |s| s.index.as_str()),
+        ),
+        &result.dates,
+    )
 }
 
 /// The stage of one plot file from the index units of the series that completed, at `at`

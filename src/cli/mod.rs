@@ -39,7 +39,19 @@ enum Command {
     Stage(Box<stage::StageArgs>),
     Prescribe(Box<prescribe::PrescribeArgs>),
     Run(Box<run::RunArgs>),
-    /// Finish a sharded run: the stages, prescriptions and report one machine would write.
+    /// Finish a run split over machines with `run --shard`: stages, prescriptions, one report.
+    ///
+    /// Run it once, on one machine, after every `paddy run RUN.toml --shard I/N` has ended,
+    /// with the same run file and --run-date as the shards. The tile units the shards did are
+    /// up to date and skipped; one no shard finished (its shard failed or was stopped) is
+    /// computed here. Then it runs the stages and prescriptions over every shard's tiles and
+    /// writes report.json and report.html: the run folder one `paddy run` would have left.
+    ///
+    /// Exit codes as `paddy run`: 0 all done; 1 a unit failed; 2 a bad run file or --shard
+    /// given; 3 a fault in paddy itself; 130/143/129 stopped.
+    ///
+    /// Example:  paddy merge sample_tiles/nightly.toml --run-date 2026-07-18
+    #[command(verbatim_doc_comment, mut_arg("shard", |a| a.hide(true)))]
     Merge(Box<run::RunArgs>),
     Validate(run::ValidateArgs),
     Verify(verify::VerifyArgs),
@@ -58,9 +70,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // With JSON logs, every line on stderr is JSON, the final error too.
+    if let Command::Run(args) | Command::Merge(args) = &cli.command {
+        crate::log::set_json(args.json_log());
+    }
     if let Some(lang) = &cli.lang {
         if let Err(e) = crate::i18n::set(lang) {
-            eprintln!("paddy: error: {e}");
+            crate::log::error(&e);
             return e.exit_code();
         }
     }
@@ -87,13 +103,21 @@ pub fn main() -> i32 {
             }
             Err(e) => format!(" ({e})"),
         };
-        eprintln!("paddy: stopped by {signal}{after}");
+        let message = format!("stopped by {signal}{after}");
+        if crate::log::json() {
+            let mut fields = serde_json::Map::new();
+            fields.insert("signal".into(), signal.into());
+            fields.insert("exit_code".into(), code.into());
+            eprintln!("{}", crate::log::line("error", &message, fields));
+        } else {
+            eprintln!("paddy: {message}");
+        }
         return code;
     }
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("paddy: error: {e}");
+            crate::log::error(&e);
             e.exit_code()
         }
     }
@@ -179,7 +203,7 @@ fn with_progress<T>(
     bar.finish_and_clear();
     if !quiet {
         for w in warnings(&out) {
-            eprintln!("paddy: warning: {w}");
+            crate::log::warning(w);
         }
     }
     Ok(out)
@@ -188,10 +212,10 @@ fn with_progress<T>(
 /// Say on stderr (unless quiet) that temporaries a stopped paddy left in `dir` were removed.
 fn say_swept(removed: &[std::path::PathBuf], dir: &std::path::Path, quiet: bool) {
     if !removed.is_empty() && !quiet {
-        eprintln!(
-            "paddy: removed {} temporary file(s) that a stopped paddy left in {}",
+        crate::log::notice(&format!(
+            "removed {} temporary file(s) that a stopped paddy left in {}",
             removed.len(),
             dir.display()
-        );
+        ));
     }
 }

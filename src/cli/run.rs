@@ -105,6 +105,13 @@ pub struct ValidateArgs {
     run_file: PathBuf,
 }
 
+impl RunArgs {
+    /// Whether the log is JSON lines (`--log-format json`).
+    pub fn json_log(&self) -> bool {
+        self.log_format == "json"
+    }
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let bad = || {
         Error::usage(format!(
@@ -184,10 +191,10 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
     let _lock = match lock::acquire(&root, shard.is_some(), false) {
         Err(Error::Input { .. }) if args.wait => {
             if !args.quiet {
-                eprintln!(
-                    "paddy: another paddy run is writing in {}; waiting for it to end",
+                crate::log::notice(&format!(
+                    "another paddy run is writing in {}; waiting for it to end",
                     root.display()
-                );
+                ));
             }
             lock::acquire(&root, shard.is_some(), true)?
         }
@@ -209,9 +216,14 @@ pub fn run_cmd(args: RunArgs, merge: bool) -> Result<()> {
             return;
         }
         let line = if json {
+            let level = match e.unit.status {
+                Status::Failed => "error",
+                _ => "info",
+            };
             serde_json::json!({
-                "unit": e.unit.id, "status": e.unit.status, "seconds": e.unit.seconds,
-                "done": e.done, "total": e.total, "error": e.unit.error, "note": e.note,
+                "level": level, "unit": e.unit.id, "status": e.unit.status,
+                "seconds": e.unit.seconds, "done": e.done, "total": e.total,
+                "error": e.unit.error, "note": e.note,
             })
             .to_string()
         } else {
@@ -319,13 +331,7 @@ fn problems(
             }
         }
         if t.date.is_none() {
-            problems.push(Error::Input {
-                path: t.path.clone(),
-                message: format!(
-                    "no acquisition date (source '{}': give a date_pattern)",
-                    loaded.run.sources[si].name
-                ),
-            });
+            problems.push(plan::undated(loaded, &loaded.run.sources[si], &t.path, ""));
         }
     }
     for k in 0..plan.plots.len() {

@@ -7,9 +7,10 @@ use clap::Args;
 use crate::batch::integrity::{self, State};
 use crate::error::{Error, Result};
 
-/// Check that a run's outputs are still the files paddy wrote: every output that the units'
-/// manifests record (RUN_DIR/.paddy/units) is hashed again (SHA-256) and compared with its
-/// recorded size and hash.
+/// Check a run's outputs against the SHA-256 hashes recorded when paddy wrote them.
+///
+/// Every output that the units' manifests record (RUN_DIR/.paddy/units) is hashed again and
+/// compared with its recorded size and hash; each file changed, missing or unreadable is named.
 ///
 /// A resumed `paddy run` compares sizes only (cheap) and runs again a unit whose file changed
 /// size or is gone. Damage that keeps the size (a flipped byte in a ZSTD tile, which GDAL may

@@ -349,11 +349,11 @@ fn font_for(ch: char) -> Option<&'static fontdue::Font> {
     if let Ok(mut warned) = WARNED.lock() {
         if !warned.contains(&ch) {
             warned.push(ch);
-            eprintln!(
-                "paddy: warning: no font has a glyph for '{ch}' (U+{:04X}); it is drawn as '?' \
-                 in PNGs: install Debian's fonts-noto-cjk or set PADDY_CJK_FONT to a font file",
+            crate::log::warning(&format!(
+                "no font has a glyph for '{ch}' (U+{:04X}); it is drawn as '?' in PNGs: install \
+                 Debian's fonts-noto-cjk or set PADDY_CJK_FONT to a font file",
                 ch as u32
-            );
+            ));
         }
     }
     None

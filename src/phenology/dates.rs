@@ -365,6 +365,22 @@ impl DatePattern {
         &self.pattern
     }
 
+    /// What this pattern reads, for messages: the pattern with 18 July 2026 filled in
+    /// (`{yyyy}{mm}{dd}` → `20260718`, `_{yyyy}{doy}_` → `_2026199_`).
+    pub fn example(&self) -> String {
+        [
+            ("{yyyy}", "2026"),
+            ("{yy}", "26"),
+            ("{mm}", "07"),
+            ("{dd}", "18"),
+            ("{doy}", "199"),
+        ]
+        .iter()
+        .fold(self.pattern.clone(), |text, (token, value)| {
+            text.replace(token, value)
+        })
+    }
+
     /// The date in `file_name` (pass the file name, not a whole path, or a folder name may
     /// match): `Ok(None)` when the pattern does not match; an [`Error::Input`] naming the file
     /// when the first match is not a real date (month 13, day 32, day 366 of a common year), since
@@ -395,6 +411,32 @@ impl DatePattern {
             ),
         })
     }
+}
+
+/// A date pattern that reads a date from `file_name`, to suggest when the name does not match
+/// the pattern given, with the date it reads: the first date in the name written as YYYYMMDD,
+/// YYYY-MM-DD (or with `_` or `.`) or YYYYDDD (year and day of the year), of a year from 1970
+/// to 2100. None when the name holds no such date.
+pub fn suggest_pattern(file_name: &str) -> Option<(String, Date)> {
+    const CANDIDATES: [&str; 5] = [
+        "{yyyy}{mm}{dd}",
+        "{yyyy}-{mm}-{dd}",
+        "{yyyy}_{mm}_{dd}",
+        "{yyyy}.{mm}.{dd}",
+        "{yyyy}{doy}",
+    ];
+    CANDIDATES
+        .iter()
+        .filter_map(|candidate| {
+            let pattern = DatePattern::new(candidate).ok()?;
+            let start = pattern.regex.captures(file_name)?.get(1)?.start();
+            let date = pattern.date_in(file_name).ok().flatten()?;
+            (1970..=2100)
+                .contains(&date.ymd().0)
+                .then(|| (start, candidate.to_string(), date))
+        })
+        .min_by_key(|(start, _, _)| *start)
+        .map(|(_, pattern, date)| (pattern, date))
 }
 
 /// The acquisition date in `file_name` by `pattern` (see [`DatePattern`]; compile it once with
@@ -717,6 +759,52 @@ mod tests {
         assert_eq!(
             date_from_pattern("land_cover.gpkg", "{yyyy}-{mm}-{dd}").unwrap(),
             None
+        );
+    }
+
+    /// For a name the pattern given does not match, a pattern that reads the date it holds:
+    /// real product names, the dates their formats document.
+    #[test]
+    fn a_pattern_is_suggested_for_a_name_that_holds_a_date() {
+        let cases = [
+            (
+                "TERRA_MODIS_012010_NDVI_2013-09-14.jp2",
+                Some(("{yyyy}-{mm}-{dd}", ymd(2013, 9, 14))),
+            ),
+            (
+                "MOD13Q1.A2013257.h12v10.006.2015256072326.hdf",
+                Some(("{yyyy}{doy}", ymd(2013, 9, 14))),
+            ),
+            (
+                "LC08_L2SP_044034_20200101_20200115_02_T1_SR_B4.TIF",
+                Some(("{yyyy}{mm}{dd}", ymd(2020, 1, 1))),
+            ),
+            (
+                "S2B_MSIL2A_20210617T101559_N0300_R022_T33UVP_20210618T130000.SAFE",
+                Some(("{yyyy}{mm}{dd}", ymd(2021, 6, 17))),
+            ),
+            (
+                "flight_2026.07.18.tif",
+                Some(("{yyyy}.{mm}.{dd}", ymd(2026, 7, 18))),
+            ),
+            ("land_cover.gpkg", None),
+            ("x_2015256072326.hdf", None),
+            // Eight digits that are no day of the calendar.
+            ("plot_12345678.tif", None),
+        ];
+        for (name, want) in cases {
+            let got = suggest_pattern(name);
+            assert_eq!(got.as_ref().map(|(p, d)| (p.as_str(), *d)), want, "{name}");
+            // The pattern suggested reads that date from the name.
+            if let Some((pattern, date)) = got {
+                assert_eq!(date_from_pattern(name, &pattern).unwrap(), Some(date));
+            }
+        }
+        let pattern = DatePattern::new("_{yyyy}{doy}_").unwrap();
+        assert_eq!(pattern.example(), "_2026199_");
+        assert_eq!(
+            date_from_pattern(&pattern.example(), pattern.as_str()).unwrap(),
+            Some(ymd(2026, 7, 18))
         );
     }
 

@@ -46,7 +46,11 @@ struct Map<'a> {
     name: &'static str,
     title: String,
     pass: &'a RatePass,
+    /// The rate's unit in data (raster metadata, the layers' `unit` column): English, as
+    /// every machine reads it (`kg urea/ha`, `L/ha`).
     unit: String,
+    /// The same unit as people read it in the language chosen: legends, labels, styles.
+    label_unit: String,
     product: String,
     palette: Palette,
     quantity: isoxml::Quantity,
@@ -316,6 +320,7 @@ pub fn write(
             title: crate::i18n::tf("rx.nitrogen_title", &[("product", &n.product)]),
             pass,
             unit: format!("kg {}/ha", n.product),
+            label_unit: crate::i18n::tf("unit.product_per_ha", &[("product", &n.product)]),
             product: n.product.clone(),
             palette: Palette::Nitrogen,
             quantity: isoxml::Quantity::MassPerArea,
@@ -328,6 +333,7 @@ pub fn write(
             title: crate::i18n::tf("rx.spray_title", &[("product", &config.spray.product)]),
             pass,
             unit: "L/ha".into(),
+            label_unit: crate::i18n::t("unit.litres_per_ha"),
             product: config.spray.product.clone(),
             palette: Palette::Spray,
             quantity: isoxml::Quantity::VolumePerArea,
@@ -446,7 +452,7 @@ fn write_map(
         .filter(|&&v| v.is_finite() && v > 0.0 && seen.insert(v.to_bits()))
         .map(|&v| f64::from(v))
         .collect();
-    let classes = rate_classes(&rates, &map.unit, map.palette, 7);
+    let classes = rate_classes(&rates, &map.label_unit, map.palette, 7);
     let [grid_kind, zones_kind, plots_kind] = map.kinds();
 
     // The rate grid.
@@ -503,7 +509,7 @@ fn write_map(
     let vstyle = dir.join(format!("rx_{}_zones.qml", map.name));
     let label = format!(
         "format_number(\"rate\", 1) || ' {}'",
-        map.unit.replace('\'', "''")
+        map.label_unit.replace('\'', "''")
     );
     crate::io::write_atomic(
         &vstyle,
@@ -518,7 +524,7 @@ fn write_map(
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
     let label = format!(
         "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', '{}')",
-        map.unit.replace('\'', "''"),
+        map.label_unit.replace('\'', "''"),
         crate::i18n::t("legend.not_observed").replace('\'', "''")
     );
     crate::io::write_atomic(
@@ -577,16 +583,16 @@ fn write_quicklook(
     let unseen = count(&[PlotStatus::NotObserved, PlotStatus::DefaultRate]);
     let unstaged = count(&[PlotStatus::StageUnknown, PlotStatus::StageUnknownDefault]);
     let unit = if map.quantity == isoxml::Quantity::MassPerArea {
-        "kg"
+        crate::i18n::t("unit.kg")
     } else {
-        "L"
+        crate::i18n::t("unit.litres")
     };
     let mut notes = vec![
         crate::i18n::tf(
             "rx.total",
             &[
                 ("amount", &format!("{total:.2}")),
-                ("unit", unit),
+                ("unit", &unit),
                 ("product", &map.product),
             ],
         ),
@@ -614,7 +620,7 @@ fn write_quicklook(
             classes,
             ramp: &[],
             title: &map.title,
-            unit: &map.unit,
+            unit: &map.label_unit,
             notes: &notes,
             outlines: &outlines,
             labels: &labels,

@@ -87,7 +87,9 @@ fn forbidden(module: &str) -> &'static [&'static str] {
         "cli",
     ];
     match module {
-        "error" | "catalogue" | "kernels" | "sensors" | "raster" | "phenology" => ABOVE_PURE,
+        "error" | "log" | "catalogue" | "kernels" | "sensors" | "raster" | "phenology" => {
+            ABOVE_PURE
+        }
         "io" => &[
             "export",
             "index",

@@ -785,3 +785,86 @@ fn the_run_date_is_a_day_as_yyyy_mm_dd_and_nothing_else() {
     // Nothing was written, for the dry run nor for the refused dates.
     assert!(!run.parent().unwrap().join("../out").exists());
 }
+
+/// Every line of stderr as a JSON object (the test fails on the first that is not one).
+fn json_lines(stderr: &[u8]) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(|line| match serde_json::from_str(line) {
+            Ok(serde_json::Value::Object(o)) => o,
+            _ => panic!("not a JSON object: {line:?}"),
+        })
+        .collect()
+}
+
+/// With `--log-format json`, every line paddy writes on stderr is a JSON object, the error it
+/// ends with too (level, message, the file it names, the exit code): for a run whose unit
+/// failed and for a run file with a wrong value.
+#[test]
+fn with_json_logs_every_line_of_stderr_is_json_the_error_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["drone_20260626.tif", "drone_20260718.tif", "plots.geojson"] {
+        std::fs::copy(root().join("sample_tiles").join(f), tmp.path().join(f)).unwrap();
+    }
+    let broken = tmp.path().join("drone_20260718.tif");
+    let bytes = std::fs::read(&broken).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let run = tmp.path().join("run.toml");
+    let text = "output = \"out\"\n[[sources]]\nname = \"drone\"\ntiles = [\"drone_*.tif\"]\n\
+                indices = [\"ndvi\"]\n[plots]\nfiles = [\"plots.geojson\"]\n";
+    std::fs::write(&run, text).unwrap();
+    let r = run.to_str().unwrap();
+    let out = paddy(
+        tmp.path(),
+        &["run", r, "--run-date", DATE, "--log-format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out.stderr);
+    let (last, units) = lines.split_last().unwrap();
+    // A line per unit, the failed one an error naming its tile.
+    assert_eq!(units.len(), 2, "{units:?}");
+    let failed = units
+        .iter()
+        .find(|u| u["unit"] == "index:drone:drone_20260718")
+        .unwrap();
+    assert_eq!(failed["level"], "error");
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"]
+        .as_str()
+        .unwrap()
+        .contains("drone_20260718.tif"));
+    // The end: which units failed, in the run folder it names.
+    assert_eq!(last["level"], "error");
+    assert_eq!(last["exit_code"], 1);
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 unit(s) failed: index:drone:drone_20260718"),
+        "{last:?}"
+    );
+    let folder = Path::new(last["path"].as_str().unwrap());
+    assert!(folder.ends_with(Path::new("out").join(DATE)), "{last:?}");
+    // A wrong value in the run file: one line, the file and its line.
+    std::fs::write(&run, format!("{text}[machine]\nthreads = \"two\"\n")).unwrap();
+    let out = paddy(
+        tmp.path(),
+        &["run", r, "--run-date", DATE, "--log-format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let e = &lines[0];
+    assert_eq!(e["level"], "error");
+    assert_eq!(e["kind"], "config");
+    assert_eq!(e["exit_code"], 2);
+    assert_eq!(e["path"], r);
+    let line = text.lines().count() + 2;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("line {line}")),
+        "{e:?}"
+    );
+}

@@ -352,6 +352,66 @@ fn validate_and_run_refuse_what_a_run_could_not_resolve_before_any_work() {
     }
 }
 
+/// A tile whose name the source's date pattern does not match is a mistake in the run file
+/// (exit 2, nothing computed): the message names the tile and the pattern, shows what the
+/// pattern reads, and gives a pattern that reads the date the name holds (checked here by
+/// reading the name with that pattern through `paddy validate` of a corrected run file).
+#[test]
+fn a_tile_the_date_pattern_does_not_match_is_named_with_a_pattern_that_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = drone_run(
+        tmp.path(),
+        "indices = [\"ndvi\"]",
+        "[stage]\nsource = \"drone\"\nindex = \"ndvi\"",
+    );
+    // A third flight, its date written with dashes.
+    let odd = "drone_2026-08-14.tif";
+    std::fs::copy(
+        root().join("sample_tiles/drone_20260814.tif"),
+        tmp.path().join(odd),
+    )
+    .unwrap();
+    let r = run.to_str().unwrap();
+    for command in [&["validate", r][..], &["run", r, "--run-date", DATE][..]] {
+        let out = paddy(tmp.path(), command);
+        let text = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {text}");
+        for says in [
+            &format!("{}: source 'drone': tile ", run.display())[..],
+            &format!("{odd} does not match date_pattern \"{{yyyy}}{{mm}}{{dd}}\"")[..],
+            "which reads dates written as '20260718'",
+            "for this name, date_pattern = \"{yyyy}-{mm}-{dd}\" would read 2026-08-14",
+        ] {
+            assert!(text.contains(says), "{command:?}: no {says:?} in {text}");
+        }
+        assert!(!text.contains("give a date_pattern"), "{text}");
+        assert!(!tmp.path().join("out").exists(), "{command:?}");
+    }
+    // The pattern suggested reads every tile of the source once they are named alike.
+    for (from, to) in [
+        ("drone_20260626.tif", "drone_2026-06-26.tif"),
+        ("drone_20260718.tif", "drone_2026-07-18.tif"),
+    ] {
+        std::fs::rename(tmp.path().join(from), tmp.path().join(to)).unwrap();
+    }
+    let text = std::fs::read_to_string(&run)
+        .unwrap()
+        .replace("{yyyy}{mm}{dd}", "{yyyy}-{mm}-{dd}");
+    std::fs::write(&run, text).unwrap();
+    let out = paddy(tmp.path(), &["validate", r]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // A name with no date at all: said so, exit 2 as well.
+    std::fs::rename(tmp.path().join(odd), tmp.path().join("drone_latest.tif")).unwrap();
+    let out = paddy(tmp.path(), &["run", r, "--run-date", DATE]);
+    let text = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("drone_latest.tif does not match date_pattern")
+            && text.contains("its name holds no date"),
+        "{text}"
+    );
+}
+
 /// Flip every byte of `path` from `from` for `len` bytes, in place: the size stays.
 fn flip_bytes(path: &Path, from: usize, len: usize) {
     let mut bytes = std::fs::read(path).unwrap();

@@ -191,3 +191,61 @@ fn commands_are_extracted_with_continuations_and_without_comments() {
         ["paddy", "--expr", "A=(N - R)"]
     );
 }
+
+/// `paddy --help` says in one line what `merge` and `verify` do, in the words that teach it
+/// (the shards it finishes, the hashes it checks), and the README's list of commands names every
+/// command the help lists.
+#[test]
+fn the_help_summaries_teach_merge_and_verify_and_the_readme_lists_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let help = paddy_ok(tmp.path(), &["--help"]);
+    // The commands section: "  name   summary", a wrapped summary going on on lines that start
+    // with spaces only.
+    let mut commands: Vec<(String, Vec<String>)> = Vec::new();
+    let section = help
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .unwrap();
+    for line in section.lines() {
+        let text = line.trim();
+        match line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            Some(l) => {
+                let (name, summary) = l.split_once(' ').unwrap();
+                commands.push((name.to_string(), vec![summary.trim().to_string()]));
+            }
+            None => commands.last_mut().unwrap().1.push(text.to_string()),
+        }
+    }
+    let summary = |name: &str| {
+        let (_, lines) = commands.iter().find(|(n, _)| n == name).unwrap();
+        assert_eq!(lines.len(), 1, "{name}'s summary wraps: {lines:?}");
+        lines[0].clone()
+    };
+    let merge = summary("merge");
+    assert!(
+        merge.contains("--shard") && merge.contains("report"),
+        "{merge}"
+    );
+    let verify = summary("verify");
+    assert!(
+        verify.contains("SHA-256") && verify.contains("outputs"),
+        "{verify}"
+    );
+    // merge takes no --shard: its help does not offer one.
+    let merge_help = paddy_ok(tmp.path(), &["merge", "--help"]);
+    assert!(!merge_help.contains("--shard <"), "{merge_help}");
+    assert!(paddy_ok(tmp.path(), &["run", "--help"]).contains("--shard <"));
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let list = readme
+        .split("Commands: ")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .unwrap();
+    for (name, _) in commands.iter().filter(|(n, _)| n != "help") {
+        assert!(
+            list.contains(&format!("`paddy {name}`")),
+            "README's list lacks {name}"
+        );
+    }
+}

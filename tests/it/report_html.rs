@@ -159,6 +159,48 @@ fn links_resolve(html: &str, dir: &Path) {
     assert!(n > 50, "{n} links");
 }
 
+/// What the sample run's decisions rest on, worked out here from the run file and the tiles'
+/// names: the `[stage] at` day, the newest S2 date on or before it, the newest drone flight on
+/// or before it and the flight before that.
+struct Basis {
+    at: String,
+    last_s2: String,
+    flight: String,
+    previous: String,
+}
+
+fn basis() -> Basis {
+    let run =
+        std::fs::read_to_string(crate::common::root().join("sample_tiles/nightly.toml")).unwrap();
+    let at = run
+        .lines()
+        .find_map(|l| l.strip_prefix("at = \""))
+        .map(|l| l.trim_end_matches('"').to_string())
+        .unwrap();
+    // YYYY-MM-DD of `<prefix>YYYYMMDD.tif`, the dates on or before `at`, ascending.
+    let dates = |prefix: &str| {
+        let mut dates: Vec<String> = std::fs::read_dir(crate::common::root().join("sample_tiles"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                let d = name.strip_prefix(prefix)?.strip_suffix(".tif")?.to_string();
+                (d.len() == 8).then(|| format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]))
+            })
+            .filter(|d| *d <= at)
+            .collect();
+        dates.sort();
+        dates
+    };
+    let s2 = dates("s2_");
+    let drone = dates("drone_");
+    Basis {
+        last_s2: s2.last().unwrap().clone(),
+        flight: drone[drone.len() - 1].clone(),
+        previous: drone[drone.len() - 2].clone(),
+        at,
+    }
+}
+
 #[test]
 fn report_reads_on_a_phone_and_a_laptop() {
     let tmp = tempfile::tempdir().unwrap();
@@ -176,6 +218,29 @@ fn report_reads_on_a_phone_and_a_laptop() {
     assert!(act < rx_map && rx_map < plots && plots < index_map);
     assert!(html.contains("Nitrogen to order:"));
     assert!(html.contains("Confidence (0–1) says how sure the stage is"));
+    // The dates the stages and the prescription rest on, in report.json and on the page.
+    let b = basis();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    let stage = &json["stage_dates"];
+    assert_eq!(stage["at"], b.at.as_str());
+    assert_eq!(stage["at_from"], "stage.at");
+    assert_eq!(stage["last_index_date"], b.last_s2.as_str());
+    let rx = &json["prescription_dates"];
+    assert_eq!(rx["flight_date"], b.flight.as_str());
+    assert_eq!(rx["previous_flight_date"], b.previous.as_str());
+    assert_eq!(rx["stage"]["at"], b.flight.as_str());
+    assert_eq!(rx["stage"]["at_from"], "flight date");
+    for text in [
+        format!(
+            "Stages for {} (the run file&#39;s [stage] at), read off s2 NDVI images up to {}.",
+            b.at, b.last_s2
+        ),
+        format!("From the drone flight of {} (drone_", b.flight),
+        format!("compared with the flight of {} (drone_", b.previous),
+    ] {
+        assert!(html.contains(&text), "no {text}");
+    }
     // Stages in words.
     assert!(html.contains(">panicle initiation<") && !html.contains(">panicle_initiation<"));
     if !chromium() {
@@ -204,6 +269,27 @@ fn chinese_report_reads_on_a_phone() {
     for text in ["采购与施用", "需采购氮肥", "幼穗分化", "置信度"] {
         assert!(html.contains(text), "no {text}");
     }
+    // The dates the decisions rest on, in Chinese.
+    let b = basis();
+    for text in [
+        format!(
+            "生育期为 {} 的判断（运行文件 [stage] at 所定），依据 s2 NDVI 截至 {} 的影像。",
+            b.at, b.last_s2
+        ),
+        format!("依据 drone {} 的航拍", b.flight),
+        format!("与 {} 的航拍", b.previous),
+    ] {
+        assert!(html.contains(&text), "no {text}");
+    }
+    // Units in Chinese throughout: rates per 公顷, areas in 平方米, the run's time in 秒; none
+    // of kg/ha or m² beside them (the reasons stay as paddy wrote them, in English).
+    assert!(
+        html.contains(" 千克urea/公顷</td>"),
+        "no rate in 千克urea/公顷"
+    );
+    assert!(html.contains(" 平方米</td>"));
+    assert!(!html.contains(" kg urea/ha</td>") && !html.contains(" m²</td>"));
+    assert!(!html.contains(" s · "), "the run's time in seconds, not 秒");
     // Machine values stay as they are: plot ids and file names.
     assert!(html.contains(">P01<") && html.contains("rx_nitrogen.png"));
     if !chromium() {
