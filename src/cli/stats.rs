@@ -156,7 +156,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
             table.warnings.extend(renamed);
             for path in &args.out {
                 if let output::Format::Shapefile { .. } = output::Format::for_path(path)? {
-                    if let Some(note) = output::shapefile_note(&table) {
+                    if let Some(note) = output::shapefile_note(&table)? {
                         table.warnings.push(format!("{}: {note}", path.display()));
                     }
                 }

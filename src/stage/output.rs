@@ -129,6 +129,7 @@ pub fn table(result: &StageResult) -> Table {
         columns,
         rows,
         lonlat: result.lonlat.clone(),
+        short_names: Vec::new(),
     }
 }
 

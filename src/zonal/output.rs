@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{Stats, StatsTable};
 use crate::error::Result;
-use crate::io::table::{Kind, Table, Value, SHAPEFILE_NAME_MAX};
+use crate::io::table::{Kind, Table, Value};
 
 pub use crate::io::table::Format;
 
@@ -59,6 +59,7 @@ pub fn table(st: &StatsTable) -> Table {
         })
         .collect();
     Table {
+        short_names: preferred_names(st, &columns),
         columns,
         rows,
         lonlat: st.lonlat.clone(),
@@ -101,70 +102,45 @@ pub fn shapefile_groups(st: &StatsTable) -> Vec<String> {
     }
 }
 
-/// The column names a shapefile of the statistics takes, one per column of [`table`]: the
-/// statistics as `<group>_<short>` ([`shapefile_groups`], [`SHAPEFILE_STATS`]); `status`,
-/// `area_m2`, `pixels` as they are; the id and the attributes as they are when they fit 10 bytes
-/// and are free, else cut to 10 bytes, and when that is taken cut shorter and numbered (`_1`,
-/// `_2`, …) as OGR does. No two names are alike, ignoring case.
-pub fn shapefile_names(st: &StatsTable) -> Vec<String> {
-    let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
-    let stats = st.columns.len() * Stats::NAMES.len();
-    let first_stat = full.len().saturating_sub(stats);
-    let fixed = first_stat.saturating_sub(3)..first_stat;
-    let groups = shapefile_groups(st);
-    let stat_names = groups
-        .iter()
-        .flat_map(|g| SHAPEFILE_STATS.iter().map(move |s| format!("{g}_{s}")));
-    let mut names: Vec<Option<String>> = vec![None; full.len()];
+/// The names the statistics table would rather have in a shapefile, one per column of
+/// [`table`]: `status`, `area_m2`, `pixels` as they are and the statistics as
+/// `<group>_<short>` ([`shapefile_groups`], [`SHAPEFILE_STATS`]); None for the id and the
+/// attributes, which take the generic rule ([`crate::io::table::shapefile_names`]).
+fn preferred_names(st: &StatsTable, columns: &[(String, Kind)]) -> Vec<Option<String>> {
+    let first_stat = columns
+        .len()
+        .saturating_sub(st.columns.len() * Stats::NAMES.len());
+    let mut names: Vec<Option<String>> = vec![None; columns.len()];
+    for k in first_stat.saturating_sub(3)..first_stat {
+        names[k] = Some(columns[k].0.clone());
+    }
+    let stat_names = shapefile_groups(st).into_iter().flat_map(|g| {
+        SHAPEFILE_STATS
+            .iter()
+            .map(move |s| Some(format!("{g}_{s}")))
+    });
     for (slot, name) in names[first_stat..].iter_mut().zip(stat_names) {
-        *slot = Some(name);
-    }
-    for k in fixed {
-        names[k] = Some(full[k].clone());
-    }
-    let mut taken: std::collections::HashSet<String> =
-        names.iter().flatten().map(|n| n.to_lowercase()).collect();
-    // The id and attributes that fit keep their names, in order; then the others are cut.
-    for (k, name) in full.iter().enumerate().take(first_stat.saturating_sub(3)) {
-        if name.len() <= SHAPEFILE_NAME_MAX && taken.insert(name.to_lowercase()) {
-            names[k] = Some(name.clone());
-        }
-    }
-    for (k, name) in full.iter().enumerate() {
-        if names[k].is_some() {
-            continue;
-        }
-        let mut short = cut(name, SHAPEFILE_NAME_MAX).to_string();
-        let mut n = 0;
-        while !taken.insert(short.to_lowercase()) {
-            n += 1;
-            let suffix = format!("_{n}");
-            short = format!("{}{suffix}", cut(name, SHAPEFILE_NAME_MAX - suffix.len()));
-        }
-        names[k] = Some(short);
+        *slot = name;
     }
     names
-        .into_iter()
-        .zip(full)
-        .map(|(short, full)| short.unwrap_or(full))
-        .collect()
 }
 
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+/// The column names a shapefile of the statistics takes, one per column of [`table`]: the
+/// statistics as `<group>_<short>`, `status`, `area_m2`, `pixels` as they are, and the id and
+/// the attributes by the generic rule of every table (kept when they fit and are free, else
+/// cut to 10 bytes and numbered `_1`, `_2`, … if that is taken). No two names are alike,
+/// ignoring case.
+pub fn shapefile_names(st: &StatsTable) -> Result<Vec<String>> {
+    let columns = columns(st);
+    crate::io::table::shapefile_names(&columns, &preferred_names(st, &columns))
 }
 
 /// What a shapefile of the statistics names differently from the CSV and GeoJSON, in words
 /// (None when nothing): the statistics' groups and short names, and each id or attribute
 /// column cut to fit.
-pub fn shapefile_note(st: &StatsTable) -> Option<String> {
+pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
     let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
-    let short = shapefile_names(st);
+    let short = shapefile_names(st)?;
     let first_stat = full
         .len()
         .saturating_sub(st.columns.len() * Stats::NAMES.len());
@@ -189,12 +165,7 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
             parts.push(format!("{a} as {b}"));
         }
     }
-    (!parts.is_empty()).then(|| {
-        format!(
-            "shapefile column names have at most {SHAPEFILE_NAME_MAX} bytes, so it has {}",
-            parts.join("; ")
-        )
-    })
+    Ok((!parts.is_empty()).then(|| crate::io::table::shapefile_note_of(&parts)))
 }
 
 /// Write the statistics to `path` (.csv, .geojson, or a shapefile with the names of
@@ -202,19 +173,18 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
 /// vector its QGIS style (graduated on the main index's mean,
 /// [`crate::export::styles::stats_plots`]).
 pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
-    let mut table = table(st);
-    if let Format::Shapefile { .. } = Format::for_path(path)? {
-        for ((name, _), short) in table.columns.iter_mut().zip(shapefile_names(st)) {
-            *name = short;
-        }
-    }
+    let table = table(st);
     table.write(path, threads)?;
-    let first_stat = table
-        .columns
+    // The style names the columns as the file does.
+    let names = match Format::for_path(path)? {
+        Format::Shapefile { .. } => table.shapefile_names()?,
+        _ => table.columns.iter().map(|c| c.0.clone()).collect(),
+    };
+    let first_stat = names
         .len()
         .saturating_sub(st.columns.len() * Stats::NAMES.len());
     let mean = Stats::NAMES.iter().position(|n| *n == "mean").unwrap_or(1);
-    let name = |k: usize| table.columns.get(k).map(|c| c.0.clone());
+    let name = |k: usize| names.get(k).cloned();
     let groups: Vec<(String, String)> = st
         .columns
         .iter()
