@@ -1,6 +1,8 @@
 //! The statistics table as rows for CSV, GeoJSON and shapefiles ([`crate::io::table`] writes
 //! them): id first, the plot's attributes, `status`, `area_m2`, `pixels`, then every statistic
-//! of every raster band. An attribute named like one of these columns is written as
+//! of every raster band. With rasters on several pixel grids, where a plot touches different
+//! cells on each, there is no one `pixels`: each band's group starts with its own
+//! (`<prefix>_pixels`). An attribute named like one of these columns is written as
 //! `attr_<name>` ([`crate::plots::attribute_columns`]). A shapefile's column names have at most
 //! 10 bytes, so there the columns take short names ([`shapefile_names`]).
 
@@ -12,19 +14,50 @@ use crate::io::table::{Kind, Table, Value};
 
 pub use crate::io::table::Format;
 
-/// The columns after the id and the attributes.
-fn computed_columns(st: &StatsTable) -> Vec<(String, Kind)> {
+/// The plot's own columns after the id and the attributes: `status`, `area_m2` and, with
+/// rasters on one pixel grid, `pixels`.
+fn plot_columns(st: &StatsTable) -> Vec<(String, Kind)> {
     let mut columns = vec![
         ("status".to_string(), Kind::Text),
         ("area_m2".into(), Kind::Real),
-        ("pixels".into(), Kind::Int),
     ];
+    if st.grids() == 1 {
+        columns.push(("pixels".into(), Kind::Int));
+    }
+    columns
+}
+
+/// The columns of each band's group, as the `<suffix>` of `<prefix>_<suffix>` with its
+/// shapefile suffix: with rasters on several grids `pixels` (`px`) first, then the statistics
+/// ([`Stats::NAMES`], [`SHAPEFILE_STATS`]).
+fn group_columns(st: &StatsTable) -> Vec<(&'static str, &'static str)> {
+    let pixels = (st.grids() > 1).then_some(("pixels", "px"));
+    pixels
+        .into_iter()
+        .chain(Stats::NAMES.iter().copied().zip(SHAPEFILE_STATS))
+        .collect()
+}
+
+/// The columns after the id and the attributes.
+fn computed_columns(st: &StatsTable) -> Vec<(String, Kind)> {
+    let mut columns = plot_columns(st);
+    let group = group_columns(st);
     for column in &st.columns {
-        for stat in Stats::NAMES {
-            columns.push((format!("{}_{stat}", column.prefix), Kind::Real));
+        for (suffix, _) in &group {
+            let kind = if *suffix == "pixels" {
+                Kind::Int
+            } else {
+                Kind::Real
+            };
+            columns.push((format!("{}_{suffix}", column.prefix), kind));
         }
     }
     columns
+}
+
+/// Where the bands' groups start among `columns` (the table's, [`columns`]).
+fn first_group_column(st: &StatsTable, columns: usize) -> usize {
+    columns.saturating_sub(st.columns.len() * group_columns(st).len())
 }
 
 /// The attributes' columns and a warning for each one renamed.
@@ -43,16 +76,23 @@ fn columns(st: &StatsTable) -> Vec<(String, Kind)> {
 /// The statistics as a table.
 pub fn table(st: &StatsTable) -> Table {
     let columns = columns(st);
+    let one_grid = st.grids() == 1;
     let rows = st
         .rows
         .iter()
         .map(|row| {
+            let pixels = |grid: usize| Value::Int(row.pixels.get(grid).map_or(0, |&n| n as i64));
             let mut values = vec![Value::Text(row.id.clone())];
             values.extend(row.attributes.iter().cloned());
             values.push(Value::Text(row.status.clone()));
             values.push(Value::Real(row.area_m2));
-            values.push(Value::Int(row.pixels as i64));
-            for stats in &row.stats {
+            if one_grid {
+                values.push(pixels(0));
+            }
+            for (column, stats) in st.columns.iter().zip(&row.stats) {
+                if !one_grid {
+                    values.push(pixels(column.grid));
+                }
                 values.extend(stats.values().map(Value::Real));
             }
             values
@@ -103,21 +143,22 @@ pub fn shapefile_groups(st: &StatsTable) -> Vec<String> {
 }
 
 /// The names the statistics table would rather have in a shapefile, one per column of
-/// [`table`]: `status`, `area_m2`, `pixels` as they are and the statistics as
-/// `<group>_<short>` ([`shapefile_groups`], [`SHAPEFILE_STATS`]); None for the id and the
+/// [`table`]: `status`, `area_m2`, `pixels` as they are and the groups' columns as
+/// `<group>_<short>` ([`shapefile_groups`], [`group_columns`]); None for the id and the
 /// attributes, which take the generic rule ([`crate::io::table::shapefile_names`]).
 fn preferred_names(st: &StatsTable, columns: &[(String, Kind)]) -> Vec<Option<String>> {
-    let first_stat = columns
-        .len()
-        .saturating_sub(st.columns.len() * Stats::NAMES.len());
+    let first_stat = first_group_column(st, columns.len());
     let mut names: Vec<Option<String>> = vec![None; columns.len()];
-    for k in first_stat.saturating_sub(3)..first_stat {
+    let fixed = plot_columns(st).len();
+    for k in first_stat.saturating_sub(fixed)..first_stat {
         names[k] = Some(columns[k].0.clone());
     }
+    let group = group_columns(st);
     let stat_names = shapefile_groups(st).into_iter().flat_map(|g| {
-        SHAPEFILE_STATS
+        group
             .iter()
-            .map(move |s| Some(format!("{g}_{s}")))
+            .map(move |(_, s)| Some(format!("{g}_{s}")))
+            .collect::<Vec<_>>()
     });
     for (slot, name) in names[first_stat..].iter_mut().zip(stat_names) {
         *slot = name;
@@ -126,7 +167,7 @@ fn preferred_names(st: &StatsTable, columns: &[(String, Kind)]) -> Vec<Option<St
 }
 
 /// The column names a shapefile of the statistics takes, one per column of [`table`]: the
-/// statistics as `<group>_<short>`, `status`, `area_m2`, `pixels` as they are, and the id and
+/// groups' columns as `<group>_<short>`, `status`, `area_m2`, `pixels` as they are, and the id and
 /// the attributes by the generic rule of every table (kept when they fit and are free, else
 /// cut to 10 bytes and numbered `_1`, `_2`, … if that is taken). No two names are alike,
 /// ignoring case.
@@ -141,9 +182,7 @@ pub fn shapefile_names(st: &StatsTable) -> Result<Vec<String>> {
 pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
     let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
     let short = shapefile_names(st)?;
-    let first_stat = full
-        .len()
-        .saturating_sub(st.columns.len() * Stats::NAMES.len());
+    let first_stat = first_group_column(st, full.len());
     let mut parts = Vec::new();
     if !st.columns.is_empty() {
         let groups: Vec<String> = st
@@ -152,10 +191,9 @@ pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
             .zip(shapefile_groups(st))
             .map(|(c, g)| format!("{}_… as {g}_…", c.prefix))
             .collect();
-        let stats: Vec<String> = Stats::NAMES
-            .iter()
-            .zip(SHAPEFILE_STATS)
-            .filter(|(a, b)| *a != b)
+        let stats: Vec<String> = group_columns(st)
+            .into_iter()
+            .filter(|(a, b)| a != b)
             .map(|(a, b)| format!("{a} as {b}"))
             .collect();
         parts.push(format!("{} ({})", groups.join(", "), stats.join(", ")));
@@ -180,17 +218,16 @@ pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()>
         Format::Shapefile { .. } => table.shapefile_names()?,
         _ => table.columns.iter().map(|c| c.0.clone()).collect(),
     };
-    let first_stat = names
-        .len()
-        .saturating_sub(st.columns.len() * Stats::NAMES.len());
-    let mean = Stats::NAMES.iter().position(|n| *n == "mean").unwrap_or(1);
+    let first_stat = first_group_column(st, names.len());
+    let group = group_columns(st);
+    let mean = group.iter().position(|(n, _)| *n == "mean").unwrap_or(1);
     let name = |k: usize| names.get(k).cloned();
     let groups: Vec<(String, String)> = st
         .columns
         .iter()
         .enumerate()
         .filter_map(|(k, c)| {
-            let mean = name(first_stat + k * Stats::NAMES.len() + mean)?;
+            let mean = name(first_stat + k * group.len() + mean)?;
             Some((c.prefix.clone(), mean))
         })
         .collect();
