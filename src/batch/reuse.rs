@@ -301,6 +301,7 @@ mod tests {
                 nodata: Some(-9999.0),
                 scale_offset: None,
                 mask: None,
+                grid: 0,
             })
             .collect();
         let rows = ids
@@ -311,7 +312,7 @@ mod tests {
                 attributes: Vec::new(),
                 status: "ok".into(),
                 area_m2: 100.0,
-                pixels: 1,
+                pixels: vec![1],
                 stats: (0..prefixes.len())
                     .map(|k| {
                         let x = (i * 10 + k) as f64;

@@ -34,6 +34,12 @@ use crate::stage::{self, DateList, SmootherKind, StageRequest};
 ///
 /// A plot without a usable season or date gets `unknown` and the reason.
 ///
+/// Shapefile column names have at most 10 bytes, so there the long columns are transp,
+/// transp_min, transp_max, transp_src (transplanting and its earliest, latest and source),
+/// days_after, seas_start, head_min, head_max, head_src, head_curve, days_to_hd, n_valid and
+/// n_dropped; a longer attribute name is cut to 10 (then numbered, `_1`, if that is taken).
+/// A warning lists the names used.
+///
 /// Dates come from --dates LIST.csv (file,date), else --date-pattern on the file names, else the
 /// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
 ///
@@ -352,7 +358,12 @@ pub fn run(args: StageArgs) -> Result<()> {
     let result = super::with_progress(
         args.quiet,
         "stage",
-        |progress| stage::run_prepared(&request, prepared, progress),
+        |progress| {
+            let mut result = stage::run_prepared(&request, prepared, progress)?;
+            let notes = stage::output::shapefile_notes(&result, &args.out)?;
+            result.warnings.extend(notes);
+            Ok(result)
+        },
         |r| &r.warnings,
     )?;
     if args.out.is_empty() {
@@ -366,26 +377,29 @@ pub fn run(args: StageArgs) -> Result<()> {
         stage::write_chart(&result, png)?;
     }
     if !args.quiet && !args.out.is_empty() {
-        let unknown = result
-            .plots
-            .iter()
-            .filter(|p| p.call.stage == Stage::Unknown)
-            .count();
-        println!(
-            "{} plots, {} dates ({} … {}): {} staged, {} unknown",
-            result.plots.len(),
-            result.dates.len(),
-            result
-                .dates
-                .first()
-                .map_or(String::new(), |d| d.to_string()),
-            result.dates.last().map_or(String::new(), |d| d.to_string()),
-            result.plots.len() - unknown,
-            unknown
-        );
-        for path in args.out.iter().chain(args.chart.iter()) {
-            println!("  {}", path.display());
-        }
+        print_summary(&result, args.out.iter().chain(args.chart.iter()));
     }
     Ok(())
+}
+
+/// The stage run in one line and the files written, on stdout.
+fn print_summary<'a>(result: &stage::StageResult, paths: impl Iterator<Item = &'a PathBuf>) {
+    let unknown = result
+        .plots
+        .iter()
+        .filter(|p| p.call.stage == Stage::Unknown)
+        .count();
+    let date = |d: Option<&Date>| d.map_or(String::new(), |d| d.to_string());
+    println!(
+        "{} plots, {} dates ({} … {}): {} staged, {} unknown",
+        result.plots.len(),
+        result.dates.len(),
+        date(result.dates.first()),
+        date(result.dates.last()),
+        result.plots.len() - unknown,
+        unknown
+    );
+    for path in paths {
+        println!("  {}", path.display());
+    }
 }

@@ -22,8 +22,13 @@ use crate::zonal::{self, output, CoverageMode, StatsRequest};
 /// raster's CRS. Several rasters give column groups named after each file (`<stem>_mean`, …;
 /// `<stem>_b<N>_mean` for bands of multi-band files).
 ///
-/// Output: one row per plot, the id first, then the plot's attributes, `status` (ok, repaired,
-/// partly outside raster, outside raster, skipped: why), `area_m2`, `pixels` and the statistics.
+/// Output: one row per plot, the id first, then the plot's attributes, `status`, `area_m2`,
+/// `pixels` and the statistics. `status` speaks for every raster: ok, repaired, skipped: why,
+/// outside raster, partly outside raster, no valid pixels (every pixel the plot covers is
+/// nodata or masked) — each of the last three, when it holds for some rasters only, followed
+/// by the column groups it concerns (`outside raster s2_20260816_ndvi`, `no valid pixels in
+/// s2_20260816_ndvi`). Rasters on several pixel grids have no one `pixels`: each group starts
+/// with its own, `<stem>_pixels`.
 /// `.csv` or `.geojson` (RFC 7946, WGS84 lon/lat, plot geometry with the statistics as
 /// properties), or a shapefile (`.shp.zip`, `.shp`), by the --out extension; CSV on stdout
 /// without --out.
@@ -156,7 +161,7 @@ pub fn run(args: StatsArgs) -> Result<()> {
             table.warnings.extend(renamed);
             for path in &args.out {
                 if let output::Format::Shapefile { .. } = output::Format::for_path(path)? {
-                    if let Some(note) = output::shapefile_note(&table) {
+                    if let Some(note) = output::shapefile_note(&table)? {
                         table.warnings.push(format!("{}: {note}", path.display()));
                     }
                 }
@@ -175,20 +180,28 @@ pub fn run(args: StatsArgs) -> Result<()> {
         output::write(&table, path, args.threads)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let count = |status: &str| {
+    // Rows with a status part that `holds` ("outside raster" alone: outside every raster;
+    // "outside raster " and the rasters: outside some).
+    let rows_with = |holds: &dyn Fn(&str) -> bool| {
         table
             .rows
             .iter()
-            .filter(|r| r.status.split("; ").any(|s| s.starts_with(status)))
+            .filter(|r| r.status.split("; ").any(holds))
             .count()
     };
+    let count = |status: &str| rows_with(&|part| part.starts_with(status));
+    let outside = rows_with(&|part| part == "outside raster");
+    let ok = table.rows.iter().filter(|r| r.status == "ok").count();
+    let outside_some = count("outside raster ");
     if args.json {
         let summary = serde_json::json!({
             "plots": table.rows.len(),
-            "ok": table.rows.iter().filter(|r| r.status == "ok").count(),
+            "ok": ok,
             "repaired": count("repaired"),
             "partly_outside": count("partly outside"),
-            "outside": count("outside raster"),
+            "outside": outside,
+            "outside_some": outside_some,
+            "no_valid_pixels": count("no valid pixels"),
             "skipped": count("skipped"),
             "columns": table.columns.iter().map(|c| &c.prefix).collect::<Vec<_>>(),
             "coverage": table.coverage.name(),
@@ -201,17 +214,23 @@ pub fn run(args: StatsArgs) -> Result<()> {
             serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
     } else if !args.quiet {
+        let some = if args.rasters.len() > 1 {
+            format!(", {outside_some} outside some rasters")
+        } else {
+            String::new()
+        };
         println!(
-            "{} plots × {} raster band{} ({} coverage), {:.2} s: {} ok, {} repaired, {} partly outside, {} outside, {} skipped",
+            "{} plots × {} raster band{} ({} coverage), {:.2} s: {} ok, {} repaired, {} partly outside, {} outside{some}, {} with no valid pixels, {} skipped",
             table.rows.len(),
             table.columns.len(),
             if table.columns.len() == 1 { "" } else { "s" },
             table.coverage.name(),
             seconds,
-            table.rows.iter().filter(|r| r.status == "ok").count(),
+            ok,
             count("repaired"),
             count("partly outside"),
-            count("outside raster"),
+            outside,
+            count("no valid pixels"),
             count("skipped"),
         );
         for path in &args.out {

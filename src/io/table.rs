@@ -2,7 +2,9 @@
 //! lon/lat plot geometries with the row as properties, written by OGR) and ESRI shapefiles (the
 //! same, zipped into one `.shp.zip` or as a `.shp` with its side files). Each is written under a
 //! temporary name and renamed. The same table always gives the same CSV and GeoJSON bytes; a
-//! shapefile's DBF header also holds the date it was written. Used by `paddy stats`,
+//! shapefile's DBF header also holds the date it was written. A shapefile's column names have
+//! at most 10 bytes: longer ones are shortened ([`shapefile_names`]), and
+//! [`Table::shapefile_note`] says how for the caller to warn. Used by `paddy stats`,
 //! `paddy stage` and `paddy prescribe`.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,9 @@ use super::gdal_message;
 use crate::error::{Error, Result};
 pub use crate::plots::{map_rings, Kind, Parts, Value};
 
+mod names;
+pub use names::{note_of as shapefile_note_of, shapefile_names, SHAPEFILE_NAME_MAX};
+
 /// Rows of values under named, typed columns, each row with its plot geometry in lon/lat.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -24,6 +29,9 @@ pub struct Table {
     pub rows: Vec<Vec<Value>>,
     /// Per row: the geometry in WGS84 lon/lat, if known.
     pub lonlat: Vec<Option<Parts>>,
+    /// Per column, the name it would rather have in a shapefile (at most 10 bytes) than its
+    /// own cut short; None, or no entry, for the generic rule ([`shapefile_names`]).
+    pub short_names: Vec<Option<String>>,
 }
 
 /// Output formats, chosen by file extension.
@@ -38,8 +46,6 @@ pub enum Format {
     },
 }
 
-/// Longest shapefile (DBF) column name, in bytes.
-pub const SHAPEFILE_NAME_MAX: usize = 10;
 /// Longest shapefile (DBF) text value, in bytes.
 const SHAPEFILE_TEXT_MAX: usize = 254;
 
@@ -70,6 +76,24 @@ impl Format {
 }
 
 impl Table {
+    /// The columns' names in a shapefile, one per column ([`shapefile_names`] with the
+    /// table's [`Table::short_names`]).
+    pub fn shapefile_names(&self) -> Result<Vec<String>> {
+        shapefile_names(&self.columns, &self.short_names)
+    }
+
+    /// The columns a shapefile of the table names otherwise, as (name, shapefile name).
+    pub fn shapefile_renamed(&self) -> Result<Vec<(String, String)>> {
+        Ok(names::renamed(&self.columns, &self.shapefile_names()?))
+    }
+
+    /// What a shapefile of the table names otherwise, in words for a warning: "shapefile column
+    /// names have at most 10 bytes, so it has days_after_transplanting as days_after; …";
+    /// None when it names every column as the CSV does.
+    pub fn shapefile_note(&self) -> Result<Option<String>> {
+        Ok(names::note(&self.shapefile_renamed()?))
+    }
+
     /// Refuse two columns with one name (ignoring case, as OGR matches field names): a reader
     /// would take one column's values for the other's.
     fn check_unique_columns(&self) -> Result<()> {
@@ -113,8 +137,9 @@ impl Table {
     /// Shapefiles: polygons in WGS84 lon/lat (EPSG:4326, with its `.prj`), text in UTF-8 (with a
     /// `.cpg` saying so), integer, real and text columns as such, null and NaN as null. A
     /// shapefile has no list type, so [`Kind::Reals`] columns (short series) are left out: the
-    /// CSV and GeoJSON carry them. A column name longer than 10 bytes, or a text longer than 254
-    /// bytes, is refused with an error naming it (the caller chooses short names). A `.shp.zip`
+    /// CSV and GeoJSON carry them. Column names take at most 10 bytes
+    /// ([`Table::shapefile_names`]; [`Table::shapefile_note`] says which changed); a text longer
+    /// than 254 bytes is refused with an error naming its column. A `.shp.zip`
     /// appears whole under its name or not at all. A `.shp` is written into a hidden directory
     /// beside it and its files are then renamed into place, the side files first and the `.shp`
     /// last (each file is replaced whole, the set not at once; stale spatial indexes `.qix`,
@@ -132,29 +157,23 @@ impl Table {
         }
     }
 
-    /// The columns a shapefile keeps: (index in the row, name, OGR type, text width), after
-    /// checking names and text lengths fit a DBF.
+    /// The columns a shapefile keeps: (index in the row, shapefile name, OGR type, text
+    /// width), after checking text lengths fit a DBF.
     fn shapefile_columns(
         &self,
         final_path: &Path,
-    ) -> Result<Vec<(usize, &str, OGRFieldType::Type, usize)>> {
+    ) -> Result<Vec<(usize, String, OGRFieldType::Type, usize)>> {
         if !self.lonlat.is_empty() && self.lonlat.iter().all(Option::is_none) {
             return Err(Error::usage(format!(
                 "{}: a shapefile needs plots with a known CRS (they are written in WGS84 lon/lat)",
                 final_path.display()
             )));
         }
+        let short = self.shapefile_names()?;
         let mut columns = Vec::new();
-        for (k, (name, kind)) in self.columns.iter().enumerate() {
+        for (k, ((name, kind), short)) in self.columns.iter().zip(short).enumerate() {
             if *kind == Kind::Reals {
                 continue;
-            }
-            if name.len() > SHAPEFILE_NAME_MAX {
-                return Err(Error::usage(format!(
-                    "{}: column '{name}' is {} bytes long; shapefile column names have at most {SHAPEFILE_NAME_MAX}",
-                    final_path.display(),
-                    name.len()
-                )));
             }
             let (ogr_type, width) = match kind {
                 Kind::Int => (OGRFieldType::OFTInteger64, 0),
@@ -178,7 +197,7 @@ impl Table {
                     (OGRFieldType::OFTString, longest.max(1))
                 }
             };
-            columns.push((k, name.as_str(), ogr_type, width));
+            columns.push((k, short, ogr_type, width));
         }
         Ok(columns)
     }
@@ -203,10 +222,10 @@ impl Table {
                 options: Some(&["SHPT=POLYGON", "ENCODING=UTF-8"]),
             })
             .map_err(fail)?;
-        for &(_, name, ogr_type, width) in &columns {
-            let field = FieldDefn::new(name, ogr_type).map_err(fail)?;
-            if width > 0 {
-                field.set_width(width as i32);
+        for (_, name, ogr_type, width) in &columns {
+            let field = FieldDefn::new(name, *ogr_type).map_err(fail)?;
+            if *width > 0 {
+                field.set_width(*width as i32);
             }
             field.add_to_layer(&layer).map_err(fail)?;
         }
@@ -659,6 +678,7 @@ mod tests {
                 Some(vec![vec![square(100.0, 14.0, 0.001)]]),
                 Some(vec![vec![square(100.01, 14.0, 0.001), hole]]),
             ],
+            short_names: Vec::new(),
         }
     }
 
@@ -946,25 +966,63 @@ mod tests {
         check_read_back(&path);
     }
 
+    /// Long column names are shortened (generically, or to the caller's preferred names),
+    /// and OGR reads the columns back under those names with their values; a text too long
+    /// for a DBF is refused before anything is written.
     #[test]
-    fn long_column_names_and_texts_are_refused_before_writing() {
+    fn long_column_names_are_shortened_and_long_texts_refused() {
         crate::io::init();
         let tmp = tempfile::tempdir().expect("temp dir");
         let path = tmp.path().join("plots.shp.zip");
         let mut long = table();
         long.columns[1].0 = "rate_kg_per_ha".into();
-        let message = long.write(&path, None).expect_err("refused").to_string();
-        assert!(message.contains("'rate_kg_per_ha'"), "{message}");
-        assert!(message.contains("at most 10"), "{message}");
+        long.columns[2].0 = "Rate_kg_per_ha_zone".into();
+        long.columns[3].0 = "smoothed_ndvi_series".into();
+        assert_eq!(
+            long.shapefile_names().expect("names"),
+            [
+                "plot_id",
+                "rate_kg_pe",
+                "Rate_kg__1",
+                "smoothed_ndvi_series"
+            ]
+        );
+        let note = long.shapefile_note().expect("names").expect("a note");
+        assert_eq!(
+            note,
+            "shapefile column names have at most 10 bytes, so it has rate_kg_per_ha as \
+             rate_kg_pe; Rate_kg_per_ha_zone as Rate_kg__1"
+        );
+        long.write(&path, None).expect("written");
+        let read_back = |path: &Path| -> Vec<String> {
+            let ds = Dataset::open(path).expect("OGR opens it");
+            let layer = ds.layer(0).expect("a layer");
+            let names = layer.defn().fields().map(|f| f.name()).collect();
+            names
+        };
+        assert_eq!(read_back(&path), ["plot_id", "rate_kg_pe", "Rate_kg__1"]);
+        let ds = Dataset::open(&path).expect("OGR opens it");
+        let mut layer = ds.layer(0).expect("a layer");
+        let first = layer.features().next().expect("a feature");
+        let at = |name: &str| first.field_index(name).expect("a field of that name");
+        assert_eq!(
+            first.field_as_double(at("rate_kg_pe")).expect("read"),
+            Some(42.5)
+        );
+        assert_eq!(
+            first.field_as_integer64(at("Rate_kg__1")).expect("read"),
+            Some(3)
+        );
+        // Preferred names come first.
+        long.short_names = vec![None, Some("rate".into()), Some("zone".into())];
+        long.write(&path, None).expect("written");
+        assert_eq!(read_back(&path), ["plot_id", "rate", "zone"]);
+        std::fs::remove_file(&path).expect("removed");
         let mut wordy = table();
         wordy.rows[1][0] = Value::Text("x".repeat(300));
         let message = wordy.write(&path, None).expect_err("refused").to_string();
         assert!(message.contains("'plot_id'"), "{message}");
         assert!(names_in(tmp.path()).is_empty());
-        // A list column may have a long name: it is not written.
-        let mut series = table();
-        series.columns[3].0 = "smoothed_ndvi_series".into();
-        series.write(&path, None).expect("written");
     }
 
     #[test]

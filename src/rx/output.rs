@@ -1002,7 +1002,7 @@ pub fn summary_table(rx: &Prescription, rows: &[SummaryRow]) -> Table {
     Table {
         columns,
         rows,
-        lonlat: Vec::new(),
+        ..Table::default()
     }
 }
 

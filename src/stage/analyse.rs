@@ -267,6 +267,8 @@ pub struct PlotStage {
     pub flooding: Option<Date>,
     /// The onset of flooding and the end of its water signal, with --lswi.
     pub flood: Option<flooding::Transplanting>,
+    /// Days from transplanting to the date of the stage, to a tenth of a day ([`tenth`]): as
+    /// the stage table shows it and the prescription reads it back.
     pub days_after_transplanting: Option<f64>,
     pub season: Option<Season>,
     /// Why there is no season, when there is none.
@@ -280,6 +282,7 @@ pub struct PlotStage {
     pub heading_source: &'static str,
     /// The top of the observations, once confirmed by observations after it.
     pub heading_curve: Option<Date>,
+    /// Days from the date of the stage to heading (negative once headed), to a tenth of a day.
     pub days_to_heading: Option<f64>,
     pub maturity: Option<Date>,
     /// Root-mean-square difference between the kept observations and the curve.
@@ -288,6 +291,16 @@ pub struct PlotStage {
     pub points: Vec<(f64, f64)>,
     /// The smoothed curve.
     pub curve: Daily,
+}
+
+/// `days` to a tenth of a day, never "-0": what the stage table writes of a count of days.
+/// The estimates behind them are fractions of a day apart at best, and more digits would be
+/// float noise (`40.66830711548755` for a transplanting found by weighing two estimates, tails
+/// that differ between plots estimated alike); rounded once here, the table, its GeoJSON and
+/// shapefile, and a prescription reading the table or the stages in memory all see one value.
+/// The stage itself is called on the unrounded days.
+pub fn tenth(days: f64) -> f64 {
+    (days * 10.0).round() / 10.0 + 0.0
 }
 
 fn day_to_date(day: f64) -> Option<Date> {
@@ -732,14 +745,14 @@ pub fn conclude(
         transplanting_source: transplanting.map_or("", |(_, s)| s),
         flooding: o.flood.and_then(|f| day_to_date(f.first_flooded)),
         flood: o.flood,
-        days_after_transplanting: dat,
+        days_after_transplanting: dat.map(tenth),
         season: o.season,
         no_season: o.no_season.clone(),
         heading: heading.and_then(|h| h.date()),
         heading_range: heading,
         heading_source,
         heading_curve: o.observed_heading.and_then(|h| day_to_date(h.day)),
-        days_to_heading,
+        days_to_heading: days_to_heading.map(tenth),
         maturity,
         residual: o.residual,
         points: o.points.clone(),
@@ -1215,6 +1228,45 @@ mod tests {
         // Before the table's heading interval the top of a rising curve says nothing new.
         let rising = stage_on(&rice(70.0), T + 45.0);
         assert_eq!(rising.heading_range.unwrap().day, T + 62.0);
+    }
+
+    /// A plot dated by its observed heading less the class's heading day has fractional days
+    /// from transplanting and to heading: they are kept to a tenth of a day, and print so.
+    #[test]
+    fn days_after_transplanting_and_to_heading_keep_a_tenth_of_a_day() {
+        let table = StageTable::builtin();
+        let at = T + 72.0;
+        let s = Settings {
+            smoother: Smoother::Whittaker { lambda: 10.0 },
+            fraction: 0.2,
+            table: &table,
+            at: Date::from_days_since_epoch(at as i32),
+            from: None,
+            calibration: None,
+        };
+        let p = analyse("P", "short", None, &rice(56.0), None, &s);
+        let (dat, to_heading) = (
+            p.days_after_transplanting.unwrap(),
+            p.days_to_heading.unwrap(),
+        );
+        let planted = p.transplanting_range.unwrap().day;
+        let headed = p.heading_range.unwrap().day;
+        assert!(
+            planted.fract() != 0.0 && headed.fract() != 0.0,
+            "{planted} {headed}: fractional days, or the test says nothing"
+        );
+        assert!((dat - (at - planted)).abs() <= 0.05 + 1e-12, "{dat}");
+        assert!(
+            (to_heading - (headed - at)).abs() <= 0.05 + 1e-12,
+            "{to_heading}"
+        );
+        for v in [dat, to_heading] {
+            let text = v.to_string();
+            assert!(text.split('.').nth(1).map_or(0, str::len) <= 1, "{text}");
+        }
+        assert_eq!(tenth(41.000_000_000_01), 41.0);
+        assert_eq!(tenth(40.668_307_115_487_55).to_string(), "40.7");
+        assert_eq!(tenth(-0.04).to_string(), "0");
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! The stage table as rows for CSV and GeoJSON ([`crate::io::table`] writes them).
+//! The stage table as rows for CSV, GeoJSON and shapefiles ([`crate::io::table`] writes
+//! them). A shapefile's column names have at most 10 bytes: there the long columns take the
+//! short names of [`SHAPEFILE_NAMES`], and long attribute names are cut
+//! ([`crate::io::table::shapefile_names`]).
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +43,26 @@ const COLUMNS: [(&str, Kind); 27] = [
     ("residual", Kind::Real),
 ];
 
+/// The names [`COLUMNS`] longer than 10 bytes take in a shapefile: readable, and alike where
+/// the columns are (the `transplanting_…` columns as `transp_…`, `heading_…` as `head_…`,
+/// earliest and latest as min and max), where cutting them would number them
+/// (`transpla_1`, `transpla_2`, …).
+pub const SHAPEFILE_NAMES: [(&str, &str); 13] = [
+    ("transplanting", "transp"),
+    ("transplanting_earliest", "transp_min"),
+    ("transplanting_latest", "transp_max"),
+    ("transplanting_source", "transp_src"),
+    ("days_after_transplanting", "days_after"),
+    ("season_start", "seas_start"),
+    ("heading_earliest", "head_min"),
+    ("heading_latest", "head_max"),
+    ("heading_source", "head_src"),
+    ("heading_curve", "head_curve"),
+    ("days_to_heading", "days_to_hd"),
+    ("valid_dates", "n_valid"),
+    ("dropped_dates", "n_dropped"),
+];
+
 fn date_of(day: Option<f64>) -> Value {
     Value::text_or_null(
         day.filter(|d| d.is_finite())
@@ -64,12 +87,59 @@ pub fn attribute_columns(
     crate::plots::attribute_columns(id_column, fields, &computed_columns())
 }
 
-/// The stages as a table: id, attributes, then [`COLUMNS`], then `series`: the smoothed index
-/// on every date of the series (rounded to 0.001; null before or after the plot's curve).
-pub fn table(result: &StageResult) -> Table {
+/// The table's columns: the id, the attributes, then the computed ones.
+fn columns(result: &StageResult) -> Vec<(String, Kind)> {
     let mut columns = vec![(result.id_column.clone(), Kind::Text)];
     columns.extend(attribute_columns(&result.id_column, &result.fields).0);
     columns.extend(computed_columns());
+    columns
+}
+
+/// The shapefile names of `columns` that [`SHAPEFILE_NAMES`] gives (the computed columns
+/// only: an attribute is never named like one, [`attribute_columns`]).
+fn preferred_names(columns: &[(String, Kind)]) -> Vec<Option<String>> {
+    let first_computed = columns.len().saturating_sub(computed_columns().len());
+    columns
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let short = SHAPEFILE_NAMES.iter().find(|(long, _)| long == name);
+            short
+                .filter(|_| k >= first_computed)
+                .map(|(_, s)| s.to_string())
+        })
+        .collect()
+}
+
+/// What a shapefile of the stages names otherwise than the CSV, in words for a warning (None
+/// when nothing).
+pub fn shapefile_note(result: &StageResult) -> Result<Option<String>> {
+    let table = Table {
+        short_names: preferred_names(&columns(result)),
+        columns: columns(result),
+        ..Table::default()
+    };
+    table.shapefile_note()
+}
+
+/// A warning for each shapefile among `paths` that names columns otherwise than the CSV:
+/// `<path>: ` and [`shapefile_note`].
+pub fn shapefile_notes(result: &StageResult, paths: &[PathBuf]) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for path in paths {
+        if let Format::Shapefile { .. } = Format::for_path(path)? {
+            if let Some(note) = shapefile_note(result)? {
+                notes.push(format!("{}: {note}", path.display()));
+            }
+        }
+    }
+    Ok(notes)
+}
+
+/// The stages as a table: id, attributes, then [`COLUMNS`], then `series`: the smoothed index
+/// on every date of the series (rounded to 0.001; null before or after the plot's curve).
+pub fn table(result: &StageResult) -> Table {
+    let columns = columns(result);
     let rows = result
         .plots
         .iter()
@@ -126,6 +196,7 @@ pub fn table(result: &StageResult) -> Table {
         })
         .collect();
     Table {
+        short_names: preferred_names(&columns),
         columns,
         rows,
         lonlat: result.lonlat.clone(),
@@ -137,7 +208,8 @@ pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
     table(result).csv_bytes()
 }
 
-/// Write the stages to `path` (.csv or .geojson; a large GeoJSON on `threads` threads, None:
+/// Write the stages to `path` (.csv, .geojson, or a shapefile with the names of
+/// [`crate::io::table::Table::shapefile_names`]; a large GeoJSON on `threads` threads, None:
 /// all cores), and beside a vector its QGIS style (categorised by stage,
 /// [`crate::export::styles::stage_plots`]).
 pub fn write(result: &StageResult, path: &Path, threads: Option<usize>) -> Result<()> {
@@ -158,7 +230,13 @@ pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>
 fn write_table(table: &Table, id_column: &str, path: &Path, threads: Option<usize>) -> Result<()> {
     table.write(path, threads)?;
     if let Some(style) = crate::export::styles::sidecar(path) {
-        let qml = crate::export::styles::stage_plots(id_column);
+        // The style names the id column as the file does (`stage` fits a shapefile).
+        let id_column = match Format::for_path(path)? {
+            Format::Shapefile { .. } => table.shapefile_names()?.into_iter().next(),
+            _ => None,
+        }
+        .unwrap_or_else(|| id_column.to_string());
+        let qml = crate::export::styles::stage_plots(&id_column);
         crate::io::write_atomic(&style, qml.as_bytes())?;
     }
     Ok(())

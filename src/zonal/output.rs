@@ -1,6 +1,8 @@
 //! The statistics table as rows for CSV, GeoJSON and shapefiles ([`crate::io::table`] writes
 //! them): id first, the plot's attributes, `status`, `area_m2`, `pixels`, then every statistic
-//! of every raster band. An attribute named like one of these columns is written as
+//! of every raster band. With rasters on several pixel grids, where a plot touches different
+//! cells on each, there is no one `pixels`: each band's group starts with its own
+//! (`<prefix>_pixels`). An attribute named like one of these columns is written as
 //! `attr_<name>` ([`crate::plots::attribute_columns`]). A shapefile's column names have at most
 //! 10 bytes, so there the columns take short names ([`shapefile_names`]).
 
@@ -8,23 +10,54 @@ use std::path::Path;
 
 use super::{Stats, StatsTable};
 use crate::error::Result;
-use crate::io::table::{Kind, Table, Value, SHAPEFILE_NAME_MAX};
+use crate::io::table::{Kind, Table, Value};
 
 pub use crate::io::table::Format;
 
-/// The columns after the id and the attributes.
-fn computed_columns(st: &StatsTable) -> Vec<(String, Kind)> {
+/// The plot's own columns after the id and the attributes: `status`, `area_m2` and, with
+/// rasters on one pixel grid, `pixels`.
+fn plot_columns(st: &StatsTable) -> Vec<(String, Kind)> {
     let mut columns = vec![
         ("status".to_string(), Kind::Text),
         ("area_m2".into(), Kind::Real),
-        ("pixels".into(), Kind::Int),
     ];
+    if st.grids() == 1 {
+        columns.push(("pixels".into(), Kind::Int));
+    }
+    columns
+}
+
+/// The columns of each band's group, as the `<suffix>` of `<prefix>_<suffix>` with its
+/// shapefile suffix: with rasters on several grids `pixels` (`px`) first, then the statistics
+/// ([`Stats::NAMES`], [`SHAPEFILE_STATS`]).
+fn group_columns(st: &StatsTable) -> Vec<(&'static str, &'static str)> {
+    let pixels = (st.grids() > 1).then_some(("pixels", "px"));
+    pixels
+        .into_iter()
+        .chain(Stats::NAMES.iter().copied().zip(SHAPEFILE_STATS))
+        .collect()
+}
+
+/// The columns after the id and the attributes.
+fn computed_columns(st: &StatsTable) -> Vec<(String, Kind)> {
+    let mut columns = plot_columns(st);
+    let group = group_columns(st);
     for column in &st.columns {
-        for stat in Stats::NAMES {
-            columns.push((format!("{}_{stat}", column.prefix), Kind::Real));
+        for (suffix, _) in &group {
+            let kind = if *suffix == "pixels" {
+                Kind::Int
+            } else {
+                Kind::Real
+            };
+            columns.push((format!("{}_{suffix}", column.prefix), kind));
         }
     }
     columns
+}
+
+/// Where the bands' groups start among `columns` (the table's, [`columns`]).
+fn first_group_column(st: &StatsTable, columns: usize) -> usize {
+    columns.saturating_sub(st.columns.len() * group_columns(st).len())
 }
 
 /// The attributes' columns and a warning for each one renamed.
@@ -43,22 +76,30 @@ fn columns(st: &StatsTable) -> Vec<(String, Kind)> {
 /// The statistics as a table.
 pub fn table(st: &StatsTable) -> Table {
     let columns = columns(st);
+    let one_grid = st.grids() == 1;
     let rows = st
         .rows
         .iter()
         .map(|row| {
+            let pixels = |grid: usize| Value::Int(row.pixels.get(grid).map_or(0, |&n| n as i64));
             let mut values = vec![Value::Text(row.id.clone())];
             values.extend(row.attributes.iter().cloned());
             values.push(Value::Text(row.status.clone()));
             values.push(Value::Real(row.area_m2));
-            values.push(Value::Int(row.pixels as i64));
-            for stats in &row.stats {
+            if one_grid {
+                values.push(pixels(0));
+            }
+            for (column, stats) in st.columns.iter().zip(&row.stats) {
+                if !one_grid {
+                    values.push(pixels(column.grid));
+                }
                 values.extend(stats.values().map(Value::Real));
             }
             values
         })
         .collect();
     Table {
+        short_names: preferred_names(st, &columns),
         columns,
         rows,
         lonlat: st.lonlat.clone(),
@@ -101,73 +142,47 @@ pub fn shapefile_groups(st: &StatsTable) -> Vec<String> {
     }
 }
 
-/// The column names a shapefile of the statistics takes, one per column of [`table`]: the
-/// statistics as `<group>_<short>` ([`shapefile_groups`], [`SHAPEFILE_STATS`]); `status`,
-/// `area_m2`, `pixels` as they are; the id and the attributes as they are when they fit 10 bytes
-/// and are free, else cut to 10 bytes, and when that is taken cut shorter and numbered (`_1`,
-/// `_2`, …) as OGR does. No two names are alike, ignoring case.
-pub fn shapefile_names(st: &StatsTable) -> Vec<String> {
-    let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
-    let stats = st.columns.len() * Stats::NAMES.len();
-    let first_stat = full.len().saturating_sub(stats);
-    let fixed = first_stat.saturating_sub(3)..first_stat;
-    let groups = shapefile_groups(st);
-    let stat_names = groups
-        .iter()
-        .flat_map(|g| SHAPEFILE_STATS.iter().map(move |s| format!("{g}_{s}")));
-    let mut names: Vec<Option<String>> = vec![None; full.len()];
+/// The names the statistics table would rather have in a shapefile, one per column of
+/// [`table`]: `status`, `area_m2`, `pixels` as they are and the groups' columns as
+/// `<group>_<short>` ([`shapefile_groups`], [`group_columns`]); None for the id and the
+/// attributes, which take the generic rule ([`crate::io::table::shapefile_names`]).
+fn preferred_names(st: &StatsTable, columns: &[(String, Kind)]) -> Vec<Option<String>> {
+    let first_stat = first_group_column(st, columns.len());
+    let mut names: Vec<Option<String>> = vec![None; columns.len()];
+    let fixed = plot_columns(st).len();
+    for k in first_stat.saturating_sub(fixed)..first_stat {
+        names[k] = Some(columns[k].0.clone());
+    }
+    let group = group_columns(st);
+    let stat_names = shapefile_groups(st).into_iter().flat_map(|g| {
+        group
+            .iter()
+            .map(move |(_, s)| Some(format!("{g}_{s}")))
+            .collect::<Vec<_>>()
+    });
     for (slot, name) in names[first_stat..].iter_mut().zip(stat_names) {
-        *slot = Some(name);
-    }
-    for k in fixed {
-        names[k] = Some(full[k].clone());
-    }
-    let mut taken: std::collections::HashSet<String> =
-        names.iter().flatten().map(|n| n.to_lowercase()).collect();
-    // The id and attributes that fit keep their names, in order; then the others are cut.
-    for (k, name) in full.iter().enumerate().take(first_stat.saturating_sub(3)) {
-        if name.len() <= SHAPEFILE_NAME_MAX && taken.insert(name.to_lowercase()) {
-            names[k] = Some(name.clone());
-        }
-    }
-    for (k, name) in full.iter().enumerate() {
-        if names[k].is_some() {
-            continue;
-        }
-        let mut short = cut(name, SHAPEFILE_NAME_MAX).to_string();
-        let mut n = 0;
-        while !taken.insert(short.to_lowercase()) {
-            n += 1;
-            let suffix = format!("_{n}");
-            short = format!("{}{suffix}", cut(name, SHAPEFILE_NAME_MAX - suffix.len()));
-        }
-        names[k] = Some(short);
+        *slot = name;
     }
     names
-        .into_iter()
-        .zip(full)
-        .map(|(short, full)| short.unwrap_or(full))
-        .collect()
 }
 
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+/// The column names a shapefile of the statistics takes, one per column of [`table`]: the
+/// groups' columns as `<group>_<short>`, `status`, `area_m2`, `pixels` as they are, and the id and
+/// the attributes by the generic rule of every table (kept when they fit and are free, else
+/// cut to 10 bytes and numbered `_1`, `_2`, … if that is taken). No two names are alike,
+/// ignoring case.
+pub fn shapefile_names(st: &StatsTable) -> Result<Vec<String>> {
+    let columns = columns(st);
+    crate::io::table::shapefile_names(&columns, &preferred_names(st, &columns))
 }
 
 /// What a shapefile of the statistics names differently from the CSV and GeoJSON, in words
 /// (None when nothing): the statistics' groups and short names, and each id or attribute
 /// column cut to fit.
-pub fn shapefile_note(st: &StatsTable) -> Option<String> {
+pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
     let full: Vec<String> = columns(st).into_iter().map(|(n, _)| n).collect();
-    let short = shapefile_names(st);
-    let first_stat = full
-        .len()
-        .saturating_sub(st.columns.len() * Stats::NAMES.len());
+    let short = shapefile_names(st)?;
+    let first_stat = first_group_column(st, full.len());
     let mut parts = Vec::new();
     if !st.columns.is_empty() {
         let groups: Vec<String> = st
@@ -176,10 +191,9 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
             .zip(shapefile_groups(st))
             .map(|(c, g)| format!("{}_… as {g}_…", c.prefix))
             .collect();
-        let stats: Vec<String> = Stats::NAMES
-            .iter()
-            .zip(SHAPEFILE_STATS)
-            .filter(|(a, b)| *a != b)
+        let stats: Vec<String> = group_columns(st)
+            .into_iter()
+            .filter(|(a, b)| a != b)
             .map(|(a, b)| format!("{a} as {b}"))
             .collect();
         parts.push(format!("{} ({})", groups.join(", "), stats.join(", ")));
@@ -189,12 +203,7 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
             parts.push(format!("{a} as {b}"));
         }
     }
-    (!parts.is_empty()).then(|| {
-        format!(
-            "shapefile column names have at most {SHAPEFILE_NAME_MAX} bytes, so it has {}",
-            parts.join("; ")
-        )
-    })
+    Ok((!parts.is_empty()).then(|| crate::io::table::shapefile_note_of(&parts)))
 }
 
 /// Write the statistics to `path` (.csv, .geojson, or a shapefile with the names of
@@ -202,25 +211,23 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
 /// vector its QGIS style (graduated on the main index's mean,
 /// [`crate::export::styles::stats_plots`]).
 pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
-    let mut table = table(st);
-    if let Format::Shapefile { .. } = Format::for_path(path)? {
-        for ((name, _), short) in table.columns.iter_mut().zip(shapefile_names(st)) {
-            *name = short;
-        }
-    }
+    let table = table(st);
     table.write(path, threads)?;
-    let first_stat = table
-        .columns
-        .len()
-        .saturating_sub(st.columns.len() * Stats::NAMES.len());
-    let mean = Stats::NAMES.iter().position(|n| *n == "mean").unwrap_or(1);
-    let name = |k: usize| table.columns.get(k).map(|c| c.0.clone());
+    // The style names the columns as the file does.
+    let names = match Format::for_path(path)? {
+        Format::Shapefile { .. } => table.shapefile_names()?,
+        _ => table.columns.iter().map(|c| c.0.clone()).collect(),
+    };
+    let first_stat = first_group_column(st, names.len());
+    let group = group_columns(st);
+    let mean = group.iter().position(|(n, _)| *n == "mean").unwrap_or(1);
+    let name = |k: usize| names.get(k).cloned();
     let groups: Vec<(String, String)> = st
         .columns
         .iter()
         .enumerate()
         .filter_map(|(k, c)| {
-            let mean = name(first_stat + k * Stats::NAMES.len() + mean)?;
+            let mean = name(first_stat + k * group.len() + mean)?;
             Some((c.prefix.clone(), mean))
         })
         .collect();

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use gdal::vector::LayerAccess;
+
 use crate::common::{day, ndvi_lswi, paddy, paddy_ok, read_band, root, rows};
 
 const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
@@ -282,6 +284,100 @@ fn index_outputs_carry_their_acquisition_date() {
     let table = rows(&paddy_ok(dir.path(), &args));
     assert_eq!(table[0]["at"], "2026-09-05");
     assert_eq!(table[0]["series"].matches(',').count(), 4);
+}
+
+/// `paddy stage --out x.shp` (and `.shp.zip`): OGR opens the shapefile, its column names have
+/// at most 10 bytes and differ ignoring case, each holds the CSV column of the same place
+/// (the series, a list, is left out) with its values, the warning maps every name the CSV has
+/// and the shapefile not, and the QGIS style beside it names columns the shapefile has.
+#[test]
+fn stage_shapefiles_take_short_column_names_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let mut args = stage_args(&ndvi, &lswi, plots.to_str().unwrap(), &[]);
+    args.retain(|a| *a != "-q");
+    args.extend([
+        "--out",
+        "stage.csv",
+        "--out",
+        "stage.shp",
+        "--out",
+        "stage.shp.zip",
+    ]);
+    let out = paddy(dir.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let csv_text = std::fs::read_to_string(dir.path().join("stage.csv")).unwrap();
+    let header: Vec<String> = csv_text
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .filter(|h| *h != "series")
+        .map(String::from)
+        .collect();
+    let table = rows(&csv_text);
+    assert!(header.iter().any(|h| h == "days_after_transplanting"));
+    for shp in ["stage.shp", "stage.shp.zip"] {
+        // The note of this file: "… so it has <long> as <short>; …".
+        let line = err
+            .lines()
+            .find(|l| {
+                l.contains(&format!(
+                    "{shp}: shapefile column names have at most 10 bytes"
+                ))
+            })
+            .unwrap_or_else(|| panic!("no note for {shp}: {err}"));
+        let note: HashMap<&str, &str> = line
+            .split_once(", so it has ")
+            .unwrap()
+            .1
+            .split("; ")
+            .map(|pair| pair.split_once(" as ").unwrap())
+            .collect();
+        let ds = gdal::Dataset::open(dir.path().join(shp)).unwrap();
+        let mut layer = ds.layer(0).unwrap();
+        let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        assert_eq!(names.len(), header.len(), "{shp}: {names:?}");
+        let mut seen = std::collections::HashSet::new();
+        for (long, short) in header.iter().zip(&names) {
+            assert!(short.len() <= 10, "{shp}: {short}");
+            assert!(seen.insert(short.to_lowercase()), "{shp}: {short} twice");
+            if long.len() > 10 {
+                assert_eq!(
+                    note.get(long.as_str()),
+                    Some(&short.as_str()),
+                    "{shp}: {long}"
+                );
+            } else {
+                assert_eq!(long, short, "{shp}");
+            }
+        }
+        assert_eq!(note["days_after_transplanting"], "days_after");
+        assert_eq!(note.len(), header.iter().filter(|h| h.len() > 10).count());
+        assert_eq!(layer.feature_count(), 12);
+        for f in layer.features() {
+            let id = f.field_as_string(0).unwrap().unwrap();
+            let row = table.iter().find(|r| r["plot_id"] == id).unwrap();
+            for (i, column) in header.iter().enumerate() {
+                let got = f.field_as_string(i).unwrap().unwrap_or_default();
+                let want = &row[column];
+                match (want.parse::<f64>(), got.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{shp} {id} {column}: {a} vs {b}"
+                    ),
+                    _ => assert_eq!(&got, want, "{shp} {id} {column}"),
+                }
+            }
+        }
+    }
+    let qml = std::fs::read_to_string(dir.path().join("stage.qml")).unwrap();
+    assert!(
+        qml.contains("attr=\"stage\""),
+        "the style categorises a column the file has"
+    );
 }
 
 #[test]

@@ -1033,3 +1033,146 @@ fn statistics_shapefiles_take_short_unique_column_names() {
         );
     }
 }
+
+/// Run a GDAL/OGR command-line tool and require success.
+fn tool(name: &str, args: &[&str]) {
+    let status = Command::new(name).args(args).status().unwrap();
+    assert!(status.success(), "{name} {args:?}");
+}
+
+/// Several rasters, one not covering every plot: `status` and `pixels` speak for every raster.
+/// A crop of a tile (another pixel grid) leaves some plots outside it and cuts others, which
+/// OGR's own geometry of the plots against the crop's extent says; each raster's group then
+/// has its own `<prefix>_pixels`, the count of the plot's cells on that raster alone. Nodata
+/// burnt over a plot (the same grid) leaves it no valid pixels there, whichever raster comes
+/// first.
+#[test]
+fn status_and_pixels_follow_every_raster() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tiles = root().join("sample_tiles");
+    let plots = tiles.join("plots.geojson");
+    let plots = plots.to_str().unwrap();
+    // Band 3 (red) of two dates; the second cropped to its left 20 of 40 columns.
+    let (full, crop) = (d.join("s2_0717_red.tif"), d.join("s2_0627_red.tif"));
+    let (full, crop) = (full.to_str().unwrap(), crop.to_str().unwrap());
+    let tile = |date: &str| tiles.join(format!("s2_{date}.tif")).display().to_string();
+    tool(
+        "gdal_translate",
+        &["-q", "-b", "3", &tile("20260717"), full],
+    );
+    let srcwin = ["-srcwin", "0", "0", "20", "30"];
+    let mut args = vec!["-q", "-b", "3"];
+    args.extend(srcwin);
+    let source = tile("20260627");
+    args.extend([source.as_str(), crop]);
+    tool("gdal_translate", &args);
+
+    // Truth from OGR: each plot (in the rasters' UTM) against the crop's extent.
+    let utm = d.join("plots_utm.gpkg");
+    tool(
+        "ogr2ogr",
+        &["-q", "-t_srs", "EPSG:32648", utm.to_str().unwrap(), plots],
+    );
+    let cropped = gdal::Dataset::open(crop).unwrap();
+    let gt = cropped.geo_transform().unwrap();
+    let (w, h) = cropped.raster_size();
+    let (x0, y1) = (gt[0], gt[3]);
+    let (x1, y0) = (x0 + gt[1] * w as f64, y1 + gt[5] * h as f64);
+    let extent = gdal::vector::Geometry::from_wkt(&format!(
+        "POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+    ))
+    .unwrap();
+    let ds = gdal::Dataset::open(&utm).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let truth: HashMap<String, &str> = layer
+        .features()
+        .map(|f| {
+            let id = f.field_as_string(f.field_index("plot_id").unwrap());
+            let id = id.unwrap().unwrap();
+            let g = f.geometry().unwrap();
+            let inside = g.intersection(&extent).map_or(0.0, |i| i.area());
+            let place = if inside <= 0.0 {
+                "outside"
+            } else if inside < g.area() * (1.0 - 1e-6) {
+                "partly"
+            } else {
+                "inside"
+            };
+            (id, place)
+        })
+        .collect();
+    let count = |place: &str| truth.values().filter(|p| **p == place).count();
+    assert!(count("outside") > 0 && count("partly") > 0 && count("inside") > 0);
+
+    // Each raster alone: its own pixels.
+    let alone = |raster: &str| -> HashMap<String, HashMap<String, String>> {
+        read_csv(&paddy_ok(d, &["stats", raster, "--plots", plots, "-q"]))
+            .into_iter()
+            .map(|r| (r["plot_id"].clone(), r))
+            .collect()
+    };
+    let (full_alone, crop_alone) = (alone(full), alone(crop));
+    for (rasters, crop_first) in [([full, crop], false), ([crop, full], true)] {
+        let out = paddy_ok(
+            d,
+            &["stats", rasters[0], rasters[1], "--plots", plots, "-q"],
+        );
+        let rows = read_csv(&out);
+        assert_eq!(rows.len(), 12);
+        assert!(!rows[0].contains_key("pixels"), "two grids, no one pixels");
+        for r in &rows {
+            let id = &r["plot_id"];
+            let want = match truth[id] {
+                "outside" => "outside raster s2_0627_red",
+                "partly" => "partly outside raster s2_0627_red",
+                _ => "ok",
+            };
+            assert_eq!(r["status"], want, "{id} (crop first: {crop_first})");
+            assert_eq!(r["s2_0717_red_pixels"], full_alone[id]["pixels"], "{id}");
+            assert_eq!(r["s2_0627_red_pixels"], crop_alone[id]["pixels"], "{id}");
+            if truth[id] == "outside" {
+                assert_eq!(num(r, "s2_0627_red_count"), 0.0, "{id}");
+                assert_eq!(crop_alone[id]["status"], "outside raster", "{id}");
+            }
+        }
+    }
+
+    // The same grid, P01 burnt to nodata (0, the tile's) in a copy of the full raster: every
+    // cell it touches.
+    let masked = d.join("s2_0717_red_masked.tif");
+    std::fs::copy(full, &masked).unwrap();
+    let masked = masked.to_str().unwrap();
+    tool(
+        "gdal_rasterize",
+        &[
+            "-q",
+            "-at",
+            "-burn",
+            "0",
+            "-where",
+            "plot_id='P01'",
+            plots,
+            masked,
+        ],
+    );
+    for rasters in [[full, masked], [masked, full]] {
+        let out = paddy_ok(
+            d,
+            &["stats", rasters[0], rasters[1], "--plots", plots, "-q"],
+        );
+        for r in read_csv(&out) {
+            let want = if r["plot_id"] == "P01" {
+                "no valid pixels in s2_0717_red_masked"
+            } else {
+                "ok"
+            };
+            assert_eq!(r["status"], want, "{} ({rasters:?})", r["plot_id"]);
+            // One grid: one pixels column, the same for both.
+            assert_eq!(r["pixels"], full_alone[&r["plot_id"]]["pixels"]);
+        }
+    }
+    let masked_alone = alone(masked);
+    assert_eq!(masked_alone["P01"]["status"], "no valid pixels");
+    assert_eq!(num(&masked_alone["P01"], "s2_0717_red_masked_count"), 0.0);
+}
