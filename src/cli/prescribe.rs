@@ -263,20 +263,20 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         }
         if rx.nitrogen.is_some() {
             println!(
-                "nitrogen: {} ({}); order {:.1} kg {} ({:.1} kg N)",
+                "nitrogen: {} ({}); order {} kg {} ({} kg N)",
                 rx.reference,
                 rx.n_index_name,
-                written.total_n_product_kg,
+                output::amount(written.total_n_product_kg),
                 request.config.nitrogen.product,
-                written.total_n_kg
+                output::amount(written.total_n_kg)
             );
         }
         if rx.spray.is_some() {
             println!(
-                "spray: {} zone(s), {:.0} m² sprayed, {:.1} L of {}",
+                "spray: {} zone(s), {:.0} m² sprayed, {} L of {}",
                 rx.zones.len(),
                 written.total_spray_area_m2,
-                written.total_spray_l,
+                output::amount(written.total_spray_l),
                 request.config.spray.product
             );
         }

@@ -50,7 +50,7 @@ struct Map<'a> {
     product: String,
     palette: Palette,
     quantity: isoxml::Quantity,
-    /// kg N per kg product (nitrogen), for the n_rate column.
+    /// kg N per kg product (nitrogen), for the n_kg_ha column.
     n_fraction: Option<f64>,
 }
 
@@ -174,8 +174,8 @@ pub struct SummaryRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NitrogenRow {
     pub status: PlotStatus,
-    pub n_rate_kg_ha: Option<f64>,
-    pub product_rate_kg_ha: Option<f64>,
+    pub n_kg_ha: Option<f64>,
+    pub product_kg_ha: Option<f64>,
     pub product_kg: Option<f64>,
     pub not_observed_m2: Option<f64>,
     pub reason: String,
@@ -424,8 +424,29 @@ pub fn write(
 }
 
 /// Two decimals, and never "-0".
-fn round2(v: f64) -> f64 {
+pub fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0 + 0.0
+}
+
+/// `v` to 12 significant digits: a rate without the noise of binary fractions (40 kg urea/ha ×
+/// 0.46 is 18.4 kg N/ha, not 18.400000000000002), to far below any spreader's precision.
+pub fn clean(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v + 0.0;
+    }
+    format!("{v:.11e}").parse().unwrap_or(v)
+}
+
+/// A total to order (kg, L) for people: two decimals as rx_report.json keeps them, trailing
+/// zeros cut (`0.08`, `32.57`, `15`), as report.html writes them, so the command's summary, the
+/// report and the run's page show one number.
+pub fn amount(v: f64) -> String {
+    let s = format!("{:.2}", round2(v));
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// One rate map: GeoTIFF + style + quicklook, machine and people layers + styles, ISOXML.
@@ -758,7 +779,9 @@ fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<
     crate::io::vector::wgs84(&plots, Some(1))
 }
 
-/// The columns both vector layers start with.
+/// The columns both vector layers start with: `rate` in the product's unit (`unit`: kg urea/ha,
+/// L/ha; the column terminals read), and for nitrogen the same rate as kg N/ha (`n_kg_ha`, the
+/// name rx_summary.csv gives it).
 fn columns(map: &Map) -> Vec<(String, Kind)> {
     let mut columns: Vec<(String, Kind)> = vec![
         ("plot_id".into(), Kind::Text),
@@ -767,7 +790,7 @@ fn columns(map: &Map) -> Vec<(String, Kind)> {
         ("product".into(), Kind::Text),
     ];
     if map.nitrogen() {
-        columns.push(("n_rate".into(), Kind::Real));
+        columns.push(("n_kg_ha".into(), Kind::Real));
     }
     columns
 }
@@ -799,17 +822,17 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
         };
         let mut row = vec![
             Value::Text(plot.id.clone()),
-            Value::Real(piece.rate),
+            Value::Real(clean(piece.rate)),
             Value::Text(map.unit.clone()),
             Value::Text(map.product.clone()),
         ];
         if let Some(f) = map.n_fraction {
-            row.push(Value::Real(piece.rate * f));
+            row.push(Value::Real(clean(piece.rate * f)));
         }
         row.extend([
             Value::Int(i as i64 + 1),
-            Value::Real(piece.area_m2 / 10_000.0),
-            Value::Real(piece.rate * piece.area_m2 / 10_000.0),
+            Value::Real(clean(piece.area_m2 / 10_000.0)),
+            Value::Real(clean(piece.rate * piece.area_m2 / 10_000.0)),
             Value::Text(reason),
         ]);
         table.rows.push(row);
@@ -847,12 +870,12 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         let (rate, status, reason, total) = map.plot(plot);
         let mut row = vec![
             Value::Text(plot.id.clone()),
-            Value::real(rate),
+            Value::real(rate.map(clean)),
             Value::Text(map.unit.clone()),
             Value::Text(map.product.clone()),
         ];
         if let Some(f) = map.n_fraction {
-            row.push(Value::real(rate.map(|r| r * f)));
+            row.push(Value::real(rate.map(|r| clean(r * f))));
         }
         let unseen = if map.nitrogen() {
             plot.n_unobserved_m2
@@ -891,15 +914,15 @@ pub fn summary_rows(rx: &Prescription) -> Vec<SummaryRow> {
             // No rate, no total: an empty cell, not 0 kg.
             nitrogen: rx.nitrogen.as_ref().map(|_| NitrogenRow {
                 status: PlotStatus::of(p.n_observed, p.n_staged, p.nitrogen.product),
-                n_rate_kg_ha: rate(p.nitrogen.n),
-                product_rate_kg_ha: rate(p.nitrogen.product),
+                n_kg_ha: rate(p.nitrogen.n).map(clean),
+                product_kg_ha: rate(p.nitrogen.product).map(clean),
                 product_kg: rate(p.nitrogen.product).and(num(round2(p.n_product_kg))),
                 not_observed_m2: num(round2(p.n_unobserved_m2)),
                 reason: p.nitrogen.reason.clone(),
             }),
             spray: rx.spray.as_ref().map(|_| SprayRow {
                 status: PlotStatus::of(p.spray_observed, p.spray_staged, p.spray_rate_outside),
-                rate_outside_l_ha: rate(p.spray_rate_outside),
+                rate_outside_l_ha: rate(p.spray_rate_outside).map(clean),
                 area_m2: num(round2(p.spray_area_m2)),
                 product_l: rate(p.spray_rate_outside).and(num(round2(p.spray_product_l))),
                 not_observed_m2: num(round2(p.spray_unobserved_m2)),
@@ -919,8 +942,8 @@ const SUMMARY_COLUMNS: [(&str, Kind); 19] = [
     ("n_index_coverage", Kind::Real),
     ("si", Kind::Real),
     ("n_status", Kind::Text),
-    ("n_rate_kg_ha", Kind::Real),
-    ("product_rate_kg_ha", Kind::Real),
+    ("n_kg_ha", Kind::Real),
+    ("product_kg_ha", Kind::Real),
     ("product_kg", Kind::Real),
     ("n_not_observed_m2", Kind::Real),
     ("n_reason", Kind::Text),
@@ -971,8 +994,8 @@ pub fn summary_table(rx: &Prescription, rows: &[SummaryRow]) -> Table {
             match &r.nitrogen {
                 Some(n) => row.extend([
                     text(n.status.as_str()),
-                    Value::real(n.n_rate_kg_ha),
-                    Value::real(n.product_rate_kg_ha),
+                    Value::real(n.n_kg_ha),
+                    Value::real(n.product_kg_ha),
                     Value::real(n.product_kg),
                     Value::real(n.not_observed_m2),
                     text(&n.reason),

@@ -532,7 +532,8 @@ fn a_resumed_run_reports_from_its_manifests_not_from_the_files() {
         );
         assert_eq!(as_csv(&line["confidence"]), s["confidence"]);
         let row = rx.iter().find(|r| r["plot_id"] == id).unwrap();
-        assert_eq!(as_csv(&line["n_rate"]), row["product_rate_kg_ha"], "{id}");
+        assert_eq!(as_csv(&line["product_kg_ha"]), row["product_kg_ha"], "{id}");
+        assert!(line.get("n_rate").is_none(), "{line}");
         assert_eq!(line["n_status"], row["n_status"].as_str());
         assert_eq!(line["n_reason"], row["n_reason"].as_str());
         assert_eq!(as_csv(&line["spray_area_m2"]), row["spray_area_m2"], "{id}");

@@ -136,27 +136,27 @@ fn hand_built_rates_and_zones_are_exact() {
     ));
     // Urea 46 % N, step 5 kg, min 10 / max 40 kg N/ha, SI threshold 0.97 (NDRE), floor 0.80.
     let a = &table["A"];
-    assert_eq!(num(a, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(a, "product_kg_ha"), 0.0);
     assert!(a["n_reason"].contains("N-rich reference"), "{a:?}");
     let b = &table["B"];
     assert!((num(b, "si") - 0.965).abs() < 1e-6);
     // Need (0.97 − 0.965) / 0.17 × 40 = 1.2 kg N → raised to 10 → 21.7 kg urea; the nearest
     // step, 20 kg (9.2 kg N), is below the minimum: 25 kg (11.5 kg N).
-    assert_eq!(num(b, "product_rate_kg_ha"), 25.0);
-    assert!((num(b, "n_rate_kg_ha") - 11.5).abs() < 1e-9);
+    assert_eq!(num(b, "product_kg_ha"), 25.0);
+    assert!((num(b, "n_kg_ha") - 11.5).abs() < 1e-9);
     assert_eq!(b["n_status"], "prescribed");
     let cc = &table["C"];
     assert!((num(cc, "si") - 0.885).abs() < 1e-6);
-    assert_eq!(num(cc, "product_rate_kg_ha"), 45.0);
+    assert_eq!(num(cc, "product_kg_ha"), 45.0);
     let d = &table["D"];
     // 40 kg N = 86.96 kg urea: 85, the step below (90 would exceed 40 kg N).
-    assert_eq!(num(d, "product_rate_kg_ha"), 85.0);
-    assert!(num(d, "n_rate_kg_ha") <= 40.0);
+    assert_eq!(num(d, "product_kg_ha"), 85.0);
+    assert!(num(d, "n_kg_ha") <= 40.0);
     let e = &table["E"];
-    assert_eq!(num(e, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(e, "product_kg_ha"), 0.0);
     assert!(e["n_reason"].contains("outside the window"), "{e:?}");
     let f = &table["F"];
-    assert_eq!(num(f, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(f, "product_kg_ha"), 0.0);
     assert!(f["n_reason"].starts_with("sufficient"), "{f:?}");
     // Totals: the machine layer's, rate × the plot's 0.16 ha (planar, in UTM).
     assert!((num(b, "product_kg") - 0.16 * 25.0).abs() < 0.006);
@@ -248,7 +248,7 @@ fn hand_built_rates_and_zones_are_exact() {
     ));
     assert!((num(&table["C"], "si") - f64::from(0.4425f32) / p95).abs() < 1e-6);
     assert!(
-        num(&table["A"], "product_rate_kg_ha") > 0.0,
+        num(&table["A"], "product_kg_ha") > 0.0,
         "A is no longer the reference"
     );
 }
@@ -451,7 +451,7 @@ fn sample_season_at_panicle_initiation() {
         &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
     ));
     // The N-rich strip gets nothing, everywhere.
-    assert_eq!(num(&table["P06"], "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(&table["P06"], "product_kg_ha"), 0.0);
     // One area_ha column (the plots' own is kept as attr_area_ha).
     let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
@@ -461,7 +461,7 @@ fn sample_season_at_panicle_initiation() {
     let p01 = &table["P01"];
     assert_eq!(p01["n_status"], "not observed");
     assert_eq!(
-        (p01["product_rate_kg_ha"].as_str(), p01["si"].as_str()),
+        (p01["product_kg_ha"].as_str(), p01["si"].as_str()),
         ("", "")
     );
     assert!(p01["n_reason"].contains("covers 2%"), "{p01:?}");
@@ -634,7 +634,7 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
             ("not observed", "not observed"),
             "{r:?}"
         );
-        assert_eq!(r["product_rate_kg_ha"], "", "{r:?}");
+        assert_eq!(r["product_kg_ha"], "", "{r:?}");
         assert_eq!(r["spray_rate_outside_l_ha"], "", "{r:?}");
         assert!(
             r["n_reason"].contains("outside the flight (drone_20260718_ndrei.tif)"),
@@ -703,7 +703,7 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
         "{r:?}"
     );
     assert!(
-        num(r, "product_rate_kg_ha") > 0.0 && num(r, "product_kg") > 0.0,
+        num(r, "product_kg_ha") > 0.0 && num(r, "product_kg") > 0.0,
         "{r:?}"
     );
     assert_eq!(r["spray_status"], "not observed", "{r:?}");
@@ -971,10 +971,7 @@ fn web_mercator_flights_are_gridded_in_utm_so_areas_and_totals_are_true() {
     // product is rate × area (in Mercator's own metres both were 3 % too large).
     let zones = properties(&dir.path().join("web/rx_nitrogen_zones.shp.zip"));
     for (id, row) in &web {
-        assert_eq!(
-            row["product_rate_kg_ha"], utm[id]["product_rate_kg_ha"],
-            "{id}"
-        );
+        assert_eq!(row["product_kg_ha"], utm[id]["product_kg_ha"], "{id}");
         assert_eq!(row["n_status"], "prescribed", "{id}");
         let covered: f64 = zones
             .iter()
@@ -1096,10 +1093,7 @@ fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
     );
     let c = &table["C"];
     assert_eq!(c["n_status"], "stage unknown");
-    assert_eq!(
-        (c["n_rate_kg_ha"].as_str(), c["product_kg"].as_str()),
-        ("", "")
-    );
+    assert_eq!((c["n_kg_ha"].as_str(), c["product_kg"].as_str()), ("", ""));
     assert!(c["n_reason"].starts_with("growth stage unknown"), "{c:?}");
     assert_eq!(table["D"]["n_status"], "prescribed");
     std::fs::write(
@@ -1112,6 +1106,97 @@ fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
     let c = &table["C"];
     assert_eq!(c["n_status"], "stage unknown (default rate)");
     // 30 kg N/ha as whole steps of urea: 65 kg urea/ha, 29.9 kg N/ha.
-    assert!((num(c, "n_rate_kg_ha") - 30.0).abs() < 1.0, "{c:?}");
+    assert!((num(c, "n_kg_ha") - 30.0).abs() < 1.0, "{c:?}");
     assert!(num(c, "product_kg") > 0.0);
+}
+
+fn summary_of(out: &Path) -> HashMap<String, HashMap<String, String>> {
+    by_id(&rows(
+        &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
+    ))
+}
+
+fn report_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn prescribe_rates_say_their_unit_in_every_file_without_float_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_indices(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let out = dir.path().join("rx");
+    let idx = dir.path().join("idx");
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    let stdout = paddy_ok(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &s(plots),
+            "--at",
+            "2026-07-18",
+            "--n-index",
+            &s(idx.join("drone_20260718_ndrei.tif")),
+            "--spray-index",
+            &s(idx.join("drone_20260718_ndvi.tif")),
+            "--previous",
+            &s(idx.join("drone_20260626_ndvi.tif")),
+            "--out",
+            &s(out.clone()),
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(!header.contains("n_rate"), "{header}");
+    let summary = summary_of(&out);
+    // Urea is 46 % N (README, docs/AGRONOMY.md): kg N/ha = kg urea/ha × 0.46, written as the
+    // number it is (18.4, not 18.400000000000002).
+    let mut rated = 0;
+    for (id, r) in &summary {
+        if r["product_kg_ha"].is_empty() {
+            continue;
+        }
+        let n = num(r, "product_kg_ha") * 0.46;
+        assert_eq!(r["n_kg_ha"], format!("{}", (n * 1e9).round() / 1e9), "{id}");
+        rated += usize::from(n > 0.0);
+    }
+    assert!(rated > 0);
+    // The layers give the same numbers the same names; `rate` is in the layer's `unit`.
+    for layer in ["rx_nitrogen_plots.geojson", "rx_nitrogen_zones.geojson"] {
+        let text = std::fs::read_to_string(out.join(layer)).unwrap();
+        assert!(!text.contains("\"n_rate\""), "{layer}");
+        for p in properties(&out.join(layer)) {
+            assert_eq!(p["unit"], "kg urea/ha", "{layer}");
+            if p["rate"].is_empty() {
+                assert_eq!(p["n_kg_ha"], "", "{layer}: not observed, no rate");
+                continue;
+            }
+            let (rate, n) = (p["rate"].parse::<f64>().unwrap(), &p["n_kg_ha"]);
+            assert_eq!(
+                *n,
+                format!("{}", (rate * 0.46 * 1e9).round() / 1e9),
+                "{layer}"
+            );
+            if layer.contains("plots") {
+                assert_eq!(*n, summary[&p["plot_id"]]["n_kg_ha"], "{layer}");
+            }
+        }
+    }
+    // The summary line shows the totals as rx_report.json keeps them (two decimals).
+    let report = report_json(&out);
+    let after = |text: &str, key: &str| -> f64 {
+        let rest = &text[text.find(key).unwrap() + key.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let line = |start: &str| stdout.lines().find(|l| l.starts_with(start)).unwrap();
+    let n_line = line("nitrogen:");
+    assert_eq!(after(n_line, "; order "), report["nitrogen"]["product_kg"]);
+    assert_eq!(after(n_line, " kg urea ("), report["nitrogen"]["n_kg"]);
+    let spray = line("spray:");
+    assert_eq!(
+        after(spray, "sprayed, "),
+        report["spray"]["product_l"],
+        "{spray}"
+    );
 }
