@@ -17,7 +17,12 @@ use crate::rx::{output, run};
 /// Nitrogen (--n-index, e.g. drone NDRE at panicle initiation): each plot's sufficiency index
 /// SI = index ÷ reference, where the reference is the plots marked N-rich (field `n_rich`, or
 /// --reference-field role --reference-value n_rich) or, without one, a high percentile of the
-/// plots (a virtual reference); no N at SI ≥ 0.97 (NDRE) or 0.96 (NDVI), else a rate rising
+/// plots (a virtual reference). Of the N-rich plots of a group (variety), the reference is the
+/// area-weighted mean of those within the sufficiency threshold of the highest (SI ≥ 0.97
+/// against it); one below that is short of N or no N-rich strip: it is left out, rated as a
+/// plot and named in a warning with the values (averaged in, it would hide every plot's
+/// need). 0 kg ordered against a reference in doubt is said loudly. No N at SI ≥ 0.97 (NDRE)
+/// or 0.96 (NDVI), else a rate rising
 /// to the maximum at SI 0.80, clamped, converted to product (urea by default) and rounded to
 /// the nearest spreader step that keeps the minimum and maximum — only for plots inside the
 /// stage window (panicle initiation ± 5 days by default), else 0 with the reason. The
@@ -104,7 +109,9 @@ pub struct PrescribeArgs {
     reference_field: Option<String>,
 
     /// With --reference-field: the text marking a reference plot, e.g. `--reference-field role
-    /// --reference-value n_rich` (default: true / yes / 1 in the field).
+    /// --reference-value n_rich`, or the strip by its id, `--reference-field plot_id
+    /// --reference-value P06` (default: true / yes / 1 in the field). Mark only the N-rich
+    /// strips: a marked plot below the others' sufficiency threshold is left out, with a warning.
     #[arg(long, value_name = "TEXT")]
     reference_value: Option<String>,
 
@@ -262,8 +269,16 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
             eprintln!("paddy: warning: {w}");
         }
         if rx.nitrogen.is_some() {
+            // Nothing ordered against a reference in doubt is not a field that needs nothing.
+            let doubt = if output::round2(written.total_n_product_kg) == 0.0
+                && !rx.reference_doubts.is_empty()
+            {
+                " (NOT TO BE TRUSTED: the reference is in doubt, see the warnings)"
+            } else {
+                ""
+            };
             println!(
-                "nitrogen: {} ({}); order {} kg {} ({} kg N)",
+                "nitrogen: {} ({}); order {} kg {} ({} kg N){doubt}",
                 rx.reference,
                 rx.n_index_name,
                 output::amount(written.total_n_product_kg),

@@ -1110,6 +1110,31 @@ fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
     assert!(num(c, "product_kg") > 0.0);
 }
 
+/// A plot id the sample generator names (scripts/make_sample_tiles.py: `N_RICH_PLOT = "P06"`).
+fn generator_plot(constant: &str) -> String {
+    let text = std::fs::read_to_string(root().join("scripts/make_sample_tiles.py")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{constant} = ")))
+        .unwrap_or_else(|| panic!("no {constant} in make_sample_tiles.py"));
+    line.split('"').nth(1).unwrap().to_string()
+}
+
+/// The sample plots' attributes by id (the id too, as `plot_id`).
+fn sample_attributes() -> HashMap<String, serde_json::Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(root().join("sample_tiles/plots.geojson")).unwrap();
+    let fc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["properties"].as_object().unwrap().clone();
+            (p["plot_id"].as_str().unwrap().to_string(), p)
+        })
+        .collect()
+}
+
 fn summary_of(out: &Path) -> HashMap<String, HashMap<String, String>> {
     by_id(&rows(
         &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
@@ -1118,6 +1143,169 @@ fn summary_of(out: &Path) -> HashMap<String, HashMap<String, String>> {
 
 fn report_json(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap()
+}
+
+/// `paddy prescribe` on the sample's July flight (nitrogen only) with `extra`, not quiet:
+/// (stdout, stderr, the output folder).
+fn prescribe_loud(dir: &Path, name: &str, extra: &[&str]) -> (String, String, std::path::PathBuf) {
+    let out = dir.join(name);
+    let plots = root().join("sample_tiles/plots.geojson");
+    let ndre = dir.join("idx/drone_20260718_ndrei.tif");
+    let mut args = vec![
+        "prescribe",
+        "--plots",
+        plots.to_str().unwrap(),
+        "--n-index",
+        ndre.to_str().unwrap(),
+        "--at",
+        "2026-07-18",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = paddy(dir, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        out,
+    )
+}
+
+#[test]
+fn prescribe_reference_examples_pick_the_n_rich_strip_and_disagreeing_ones_are_left_out() {
+    // Truth: the generator's N-rich strip, and its N-deficient plot (the one holding the
+    // n_deficient patch of anomalies.geojson).
+    let (strip, deficient) = (generator_plot("N_RICH_PLOT"), generator_plot("N_DEF_PLOT"));
+    let patch = anomaly("n_deficient");
+    assert!(plot(&deficient).intersects(&patch) && !plot(&strip).intersects(&patch));
+    let attributes = sample_attributes();
+    let dir = tempfile::tempdir().unwrap();
+    sample_indices(dir.path());
+    let (_, _, truth) = prescribe_loud(dir.path(), "rx", &[]);
+    let t = summary_of(&truth);
+    assert!(
+        num(&t[&deficient], "product_kg_ha") > 0.0,
+        "{:?}",
+        t[&deficient]
+    );
+
+    // The README's example marks exactly the generator's strip, and prescribes what the n_rich
+    // field does.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.contains("--reference-field") && !l.trim_start().starts_with('#'))
+        .expect("a README example with --reference-field");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |flag: &str| words[words.iter().position(|w| *w == flag).unwrap() + 1];
+    let (field, value) = (after("--reference-field"), after("--reference-value"));
+    let marked: Vec<&String> = attributes
+        .iter()
+        .filter(|(_, p)| p.get(field).and_then(|v| v.as_str()) == Some(value))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(marked, [&strip], "the README's {field} = {value}");
+    let (_, _, example) = prescribe_loud(
+        dir.path(),
+        "rx-readme",
+        &["--reference-field", field, "--reference-value", value],
+    );
+    assert_eq!(
+        std::fs::read_to_string(example.join("rx_summary.csv")).unwrap(),
+        std::fs::read_to_string(truth.join("rx_summary.csv")).unwrap()
+    );
+
+    // The strip's variety marks the deficient plot too: it is below the strip's threshold, so it
+    // is left out of the reference (not averaged in), rated, and named in a warning.
+    let variety = attributes[&strip]["variety"].as_str().unwrap();
+    assert_eq!(attributes[&deficient]["variety"].as_str(), Some(variety));
+    let (stdout, stderr, wide) = prescribe_loud(
+        dir.path(),
+        "rx-variety",
+        &["--reference-field", "variety", "--reference-value", variety],
+    );
+    let w = summary_of(&wide);
+    let si = num(&t[&deficient], "n_index") / num(&t[&strip], "n_index");
+    assert!(si < 0.97, "{si}");
+    let warnings = report_json(&wide)["warnings"].to_string();
+    assert!(
+        warnings.contains("disagree")
+            && warnings.contains(&format!("{deficient}'s NDREI"))
+            && warnings.contains(&format!("SI {si:.3} against {strip}'s")),
+        "{warnings}"
+    );
+    assert!(stderr.contains("disagree"), "{stderr}");
+    assert!(
+        stdout.contains(&format!("N-rich reference {strip} = ")),
+        "{stdout}"
+    );
+    assert!(w[&deficient]["n_reason"].contains("left out of the reference"));
+    assert_eq!(
+        w[&deficient]["product_kg_ha"],
+        t[&deficient]["product_kg_ha"]
+    );
+    assert!(w[&strip]["n_reason"].contains("N-rich reference"));
+    assert_eq!(
+        report_json(&wide)["nitrogen"]["product_kg"],
+        report_json(&truth)["nitrogen"]["product_kg"]
+    );
+
+    // With a threshold the two meet (SI ≥ 0.85), both are the reference and no plot is compared
+    // with it: 0 kg, said first and loudly.
+    assert!(si >= 0.85);
+    let config = dir.path().join("t85.toml");
+    std::fs::write(&config, "[nitrogen]\nsufficiency_threshold = 0.85\n").unwrap();
+    let (stdout, stderr, zero) = prescribe_loud(
+        dir.path(),
+        "rx-zero",
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "--reference-field",
+            "variety",
+            "--reference-value",
+            variety,
+        ],
+    );
+    let first = report_json(&zero)["warnings"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        first.starts_with("NOTHING TO ORDER")
+            && first.contains("every plot observed is an N-rich reference"),
+        "{first}"
+    );
+    assert!(stderr.contains("NOTHING TO ORDER"), "{stderr}");
+    assert!(
+        stdout.contains("order 0 kg urea") && stdout.contains("NOT TO BE TRUSTED"),
+        "{stdout}"
+    );
+
+    // The deficient plot taken for the strip: the strip is greener than it by more than strips
+    // differ, and the 0 kg that follows is said loudly too.
+    let (stdout, _, swapped) = prescribe_loud(
+        dir.path(),
+        "rx-swapped",
+        &[
+            "--reference-field",
+            "plot_id",
+            "--reference-value",
+            &deficient,
+        ],
+    );
+    let warnings = report_json(&swapped)["warnings"].to_string();
+    assert!(
+        warnings.contains("greener than their N-rich reference")
+            && warnings.contains(&format!("{strip} SI {:.3}", 1.0 / si)),
+        "{warnings}"
+    );
+    assert!(stdout.contains("NOT TO BE TRUSTED"), "{stdout}");
+    // The truth itself raises no doubt.
+    assert!(!report_json(&truth)["warnings"]
+        .to_string()
+        .contains("NOTHING"));
 }
 
 #[test]
