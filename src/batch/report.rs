@@ -349,7 +349,9 @@ mod tests {
             report: RxReport {
                 files: vec![],
                 flight_date: None,
+                flights: vec![],
                 inputs: vec![],
+                stages: None,
                 nitrogen: Some(NitrogenTotals {
                     grid: grid(),
                     index: "NDRE".into(),

@@ -163,6 +163,58 @@ fn read(path: &PathBuf) -> Result<String> {
     })
 }
 
+/// What the prescription read: the files as given, the flights with their dates, the stages.
+fn inputs(
+    plots: &PathBuf,
+    request: &run::PrescribeRequest,
+    stages_file: Option<&PathBuf>,
+    rx: &run::Prescription,
+) -> Result<output::Inputs> {
+    let shown = |p: &PathBuf| p.display().to_string();
+    let mut flights = vec![output::FlightRead {
+        date: rx.flight_date.as_ref().map(|(d, _)| d.to_string()),
+        date_from: rx.flight_date.as_ref().map(|(_, from)| from.clone()),
+        files: [&request.n_index, &request.spray_index]
+            .into_iter()
+            .flatten()
+            .map(shown)
+            .collect(),
+        role: "flight".into(),
+    }];
+    if let Some(previous) = &request.previous {
+        let date = flight_date(None, &RasterInfo::read(previous)?);
+        flights.push(output::FlightRead {
+            date: date.as_ref().map(|(d, _)| d.to_string()),
+            date_from: date.map(|(_, from)| from),
+            files: vec![shown(previous)],
+            role: "previous".into(),
+        });
+    }
+    let stages = match (stages_file, &request.at) {
+        (Some(path), _) => format!("--stages {}", path.display()),
+        (None, Some((at, _))) => format!(
+            "the plots' {} and {} attributes at --at {at}",
+            request.transplanted_field, request.class_field
+        ),
+        (None, None) => String::new(),
+    };
+    Ok(output::Inputs {
+        files: [
+            Some(plots),
+            request.n_index.as_ref(),
+            request.spray_index.as_ref(),
+            request.previous.as_ref(),
+            stages_file,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect(),
+        flights,
+        stages: (!stages.is_empty()).then_some(stages),
+    })
+}
+
 pub fn run(args: PrescribeArgs) -> Result<()> {
     if args.print_config {
         print!("{DEFAULT_CONFIG}");
@@ -244,17 +296,7 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         threads: args.threads,
     };
     let rx = run::run(&plots, &request)?;
-    let inputs: Vec<PathBuf> = [
-        Some(&plots_path),
-        request.n_index.as_ref(),
-        request.spray_index.as_ref(),
-        request.previous.as_ref(),
-        args.stages.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect();
+    let inputs = inputs(&plots_path, &request, args.stages.as_ref(), &rx)?;
     let written = output::write(&rx, &request.config, &args.out, &inputs, args.threads)
         .map_err(|e| crate::io::explain_full_disk(&args.out, e))?;
     if args.json {

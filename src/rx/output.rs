@@ -199,12 +199,43 @@ pub struct RxReport {
     /// Every file written, paths relative to the report's folder (a moved folder stays whole).
     pub files: Vec<RxFile>,
     pub flight_date: Option<FlightDate>,
+    /// The flights read, each with its date and files: the one rated, and the one before it
+    /// that the spray zones compare with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flights: Vec<FlightRead>,
+    /// Every file read: as given (`paddy prescribe`), or seen from the report's folder as its
+    /// `files` are (`paddy run`: the same bytes wherever the run's folders move together).
     pub inputs: Vec<String>,
     pub nitrogen: Option<NitrogenTotals>,
     /// `paddy 0.1.0`.
     pub software: String,
     pub spray: Option<SprayTotals>,
+    /// Where the plots' growth stages come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<String>,
     pub warnings: Vec<String>,
+}
+
+/// One flight a prescription read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlightRead {
+    /// YYYY-MM-DD, when known, and where it comes from.
+    pub date: Option<String>,
+    pub date_from: Option<String>,
+    /// Its files: in a run, the tile first, then the index rasters computed from it.
+    pub files: Vec<String>,
+    /// `flight` (the rates and zones are read from it) or `previous` (the spray zones compare
+    /// with it).
+    pub role: String,
+}
+
+/// What a prescription read, for `rx_report.json`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Every file read (`inputs`).
+    pub files: Vec<PathBuf>,
+    pub flights: Vec<FlightRead>,
+    pub stages: Option<String>,
 }
 
 /// One file of the prescription.
@@ -300,7 +331,7 @@ pub fn write(
     rx: &Prescription,
     config: &RxConfig,
     dir: &Path,
-    inputs: &[PathBuf],
+    inputs: &Inputs,
     threads: Option<usize>,
 ) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -372,7 +403,13 @@ pub fn write(
     };
     let report = RxReport {
         software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
-        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        inputs: inputs
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        flights: inputs.flights.clone(),
+        stages: inputs.stages.clone(),
         flight_date: rx.flight_date.as_ref().map(|(d, from)| FlightDate {
             date: d.to_string(),
             from: from.clone(),
@@ -1046,7 +1083,14 @@ mod tests {
                 date: "2026-07-18".into(),
                 from: "--at".into(),
             }),
+            flights: vec![FlightRead {
+                date: Some("2026-07-18".into()),
+                date_from: Some("--at".into()),
+                files: vec!["ndre.tif".into()],
+                role: "flight".into(),
+            }],
             inputs: vec!["plots.geojson".into()],
+            stages: Some("stage.csv".into()),
             nitrogen: Some(NitrogenTotals {
                 grid: grid(),
                 index: "NDRE".into(),
