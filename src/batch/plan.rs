@@ -551,11 +551,16 @@ impl Units<'_> {
                 ),
             });
         };
-        let previous = if rx.previous && flights.len() >= 2 {
-            Some(flights_of.units[flights[flights.len() - 2].0])
-        } else {
-            None
-        };
+        let previous_tile =
+            (rx.previous && flights.len() >= 2).then(|| flights[flights.len() - 2].0);
+        let previous = previous_tile.map(|t| flights_of.units[t]);
+        // The unit reads the plots, the flight's tile and the one before it (through their
+        // index units): report.json names them.
+        let tiles = &self.tiles[flights_of.source];
+        let flight_tiles: Vec<PathBuf> = std::iter::once(flight)
+            .chain(previous_tile)
+            .map(|t| tiles[t].path.clone())
+            .collect();
         let flight = flights_of.units[flight];
         for (pi, p) in self.plots.iter().enumerate() {
             let stage_unit = stage_units[pi];
@@ -578,7 +583,9 @@ impl Units<'_> {
                     previous,
                 },
                 deps,
-                inputs: vec![p.clone()],
+                inputs: std::iter::once(p.clone())
+                    .chain(flight_tiles.iter().cloned())
+                    .collect(),
                 key: key(&parts),
                 shard_key: None,
             });

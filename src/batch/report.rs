@@ -97,7 +97,9 @@ pub struct PlotLine {
     pub stage: String,
     pub days_after_transplanting: Option<f64>,
     pub confidence: Option<f64>,
-    /// kg product/ha and its unit text, e.g. "kg urea/ha".
+    /// kg product/ha (`product_kg_ha` in report.json, as in rx_summary.csv) and its unit
+    /// text, e.g. "kg urea/ha".
+    #[serde(rename = "product_kg_ha", alias = "n_rate")]
     pub n_rate: Option<f64>,
     pub n_unit: String,
     pub n_reason: String,
@@ -297,7 +299,7 @@ impl PlotLine {
         let n = row.nitrogen.as_ref();
         let s = row.spray.as_ref();
         PlotLine {
-            n_rate: n.and_then(|n| n.product_rate_kg_ha),
+            n_rate: n.and_then(|n| n.product_kg_ha),
             n_unit: n_unit.to_string(),
             n_reason: n.map(|n| n.reason.clone()).unwrap_or_default(),
             n_status: n.map(|n| n.status.as_str().to_string()).unwrap_or_default(),
@@ -384,8 +386,8 @@ mod tests {
                 } else {
                     PlotStatus::NotObserved
                 },
-                n_rate_kg_ha: rate.map(|r| r * 0.46),
-                product_rate_kg_ha: rate,
+                n_kg_ha: rate.map(|r| r * 0.46),
+                product_kg_ha: rate,
                 product_kg: Some(10.0),
                 not_observed_m2: Some(0.0),
                 reason: "SI 0.93".into(),
@@ -415,7 +417,9 @@ mod tests {
             report: RxReport {
                 files: vec![],
                 flight_date: None,
+                flights: vec![],
                 inputs: vec![],
+                stages: None,
                 nitrogen: Some(NitrogenTotals {
                     grid: grid(),
                     index: "NDRE".into(),

@@ -22,7 +22,7 @@ use crate::zonal::{self, CoverageMode, StatsRequest};
 
 use super::config::Loaded;
 use super::memo::Memo;
-use super::plan::{Plan, Unit, Work};
+use super::plan::{Plan, Tile, Unit, Work};
 use super::report::{
     IndexRaster, Outcome, OutputFile, OutputKind, PlotLine, RxDates, RxOutcome, StageDates,
 };
@@ -343,8 +343,14 @@ fn prescribe(
         spray_index: pick(&rx_cfg.spray_index, &flight_rasters),
         previous: previous.and_then(|p| pick(&rx_cfg.spray_index, &index_rasters(ctx, p))),
         stages: None,
-        // "--at" as before: the report's flight date source is unchanged.
-        at: Some((flight_date, "--at".to_string())),
+        // The rx_report.json's flight date, and where it comes from.
+        at: Some((
+            flight_date,
+            tile_of(ctx, flight).map_or_else(
+                || "the run's flight".to_string(),
+                |t| format!("the date of the run's flight {}", t.stem),
+            ),
+        )),
         stages_tolerance_days: rx_cfg.stages_tolerance_days.unwrap_or(3.0),
         class_field: stage_cfg.class_field.clone(),
         default_class: stage_cfg
@@ -376,7 +382,8 @@ fn prescribe(
         "stage_at_flight.csv",
     ));
     let prescription = rx::run::run_in_flight(&plot_set, &request, Some(in_flight))?;
-    let written = rx::output::write(&prescription, &run.rx, &out, &[], cfg.machine.threads)?;
+    let read = rx_inputs(ctx, plots, &request, (flight, previous), &stages);
+    let written = rx::output::write(&prescription, &run.rx, &out, &read, cfg.machine.threads)?;
     let mut outputs = vec![output(ctx.dir, &stages, OutputKind::Stage)];
     outputs.extend(
         written
@@ -423,6 +430,112 @@ fn stage_dates(ctx: &Ctx, result: &stage::StageResult, at_from: &str) -> StageDa
         ),
         &result.dates,
     )
+}
+
+/// The tile an index unit computes.
+fn tile_of<'a>(ctx: &Ctx<'a>, unit: usize) -> Option<&'a Tile> {
+    match ctx.plan.units.get(unit)?.work {
+        Work::Index { source, tile } => ctx.plan.tiles.get(source)?.get(tile),
+        _ => None,
+    }
+}
+
+/// What a run's prescription of plot file `plots` read, for its `rx_report.json`: the plot
+/// file, each flight (the one rated, and the one before it when the spray zones compare with
+/// it) with its date, tile and index rasters, and the stage table on the flight's day (files of
+/// the run folder relative to it, as the report's outputs).
+fn rx_inputs(
+    ctx: &Ctx,
+    plots: usize,
+    request: &rx::run::PrescribeRequest,
+    (flight, previous): (usize, Option<usize>),
+    stages: &Path,
+) -> rx::output::Inputs {
+    // Seen from the rx folder, as rx_report.json names its own files: the same bytes wherever
+    // the run file and its folders are moved together.
+    let here = stages.parent().unwrap_or(ctx.dir);
+    let shown = |p: &Path| relative_to(here, p).display().to_string();
+    let rx_cfg = ctx.run.run.prescribe.as_ref();
+    let source = rx_cfg.map_or("", |r| r.source.as_str());
+    let at = ctx.run.run.stage.as_ref().and_then(|s| s.at.as_deref());
+    let read = |unit: usize, role: &str, rasters: Vec<&PathBuf>| {
+        let tile = tile_of(ctx, unit);
+        let date_from = tile.map(|t| match (role, at) {
+            ("flight", Some(at)) => format!(
+                "{}: the latest flight of source '{source}' on or before [stage] at {at}",
+                t.stem
+            ),
+            ("flight", None) => format!("{}: the latest flight of source '{source}'", t.stem),
+            _ => format!("{}: the flight of source '{source}' before it", t.stem),
+        });
+        let mut files: Vec<String> = tile.map(|t| shown(&t.path)).into_iter().collect();
+        files.extend(rasters.into_iter().map(|p| shown(p)));
+        rx::output::FlightRead {
+            date: tile.and_then(|t| t.date).map(|d| d.to_string()),
+            date_from,
+            files,
+            role: role.to_string(),
+        }
+    };
+    let mut flights = vec![read(
+        flight,
+        "flight",
+        [&request.n_index, &request.spray_index]
+            .into_iter()
+            .flatten()
+            .collect(),
+    )];
+    if let (Some(p), Some(raster)) = (previous, &request.previous) {
+        flights.push(read(p, "previous", vec![raster]));
+    }
+    let mut files = vec![PathBuf::from(shown(&ctx.plan.plots[plots]))];
+    for f in &flights {
+        files.extend(f.files.iter().map(PathBuf::from));
+    }
+    files.push(PathBuf::from(shown(stages)));
+    let series = ctx.run.run.stage.as_ref().map_or(String::new(), |s| {
+        format!(" from the '{}' {} series", s.source, s.index)
+    });
+    rx::output::Inputs {
+        files,
+        flights,
+        stages: Some(format!(
+            "{}: the plots' growth stages on the flight's day{series}",
+            shown(stages)
+        )),
+    }
+}
+
+/// `path` as seen from folder `from`, climbing with `..` where it is not inside it; both taken
+/// lexically (`a/b/../c` is `a/c`). Returned as it is unless both are absolute.
+fn relative_to(from: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    fn lexical(p: &Path) -> Vec<Component<'_>> {
+        let mut out: Vec<Component> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    if !(from.is_absolute() && path.is_absolute()) {
+        return path.to_path_buf();
+    }
+    let (a, b) = (lexical(from), lexical(path));
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c.as_os_str());
+    }
+    out
 }
 
 /// The stage of one plot file from the index units of the series that completed, at `at`
@@ -515,4 +628,30 @@ fn stage_at(
         threads: run.run.machine.threads,
     };
     stage::run_with_table(&request, &|_, _| {}, kept.as_ref().or(table.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_relative_to_a_folder_climb_out_of_it() {
+        let rx = Path::new("/data/tiles/../out/2026-07-18/rx/plots");
+        assert_eq!(
+            relative_to(rx, Path::new("/data/tiles/drone_20260718.tif")),
+            Path::new("../../../../tiles/drone_20260718.tif")
+        );
+        assert_eq!(
+            relative_to(
+                rx,
+                Path::new("/data/out/2026-07-18/rx/plots/stage_at_flight.csv")
+            ),
+            Path::new("stage_at_flight.csv")
+        );
+        assert_eq!(
+            relative_to(rx, Path::new("/data/out/2026-07-18/./index/drone/x.tif")),
+            Path::new("../../index/drone/x.tif")
+        );
+        assert_eq!(relative_to(rx, Path::new("x.tif")), Path::new("x.tif"));
+    }
 }

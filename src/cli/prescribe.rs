@@ -17,7 +17,12 @@ use crate::rx::{output, run};
 /// Nitrogen (--n-index, e.g. drone NDRE at panicle initiation): each plot's sufficiency index
 /// SI = index ÷ reference, where the reference is the plots marked N-rich (field `n_rich`, or
 /// --reference-field role --reference-value n_rich) or, without one, a high percentile of the
-/// plots (a virtual reference); no N at SI ≥ 0.97 (NDRE) or 0.96 (NDVI), else a rate rising
+/// plots (a virtual reference). Of the N-rich plots of a group (variety), the reference is the
+/// area-weighted mean of those within the sufficiency threshold of the highest (SI ≥ 0.97
+/// against it); one below that is short of N or no N-rich strip: it is left out, rated as a
+/// plot and named in a warning with the values (averaged in, it would hide every plot's
+/// need). 0 kg ordered against a reference in doubt is said loudly. No N at SI ≥ 0.97 (NDRE)
+/// or 0.96 (NDVI), else a rate rising
 /// to the maximum at SI 0.80, clamped, converted to product (urea by default) and rounded to
 /// the nearest spreader step that keeps the minimum and maximum — only for plots inside the
 /// stage window (panicle initiation ± 5 days by default), else 0 with the reason. The
@@ -104,7 +109,9 @@ pub struct PrescribeArgs {
     reference_field: Option<String>,
 
     /// With --reference-field: the text marking a reference plot, e.g. `--reference-field role
-    /// --reference-value n_rich` (default: true / yes / 1 in the field).
+    /// --reference-value n_rich`, or the strip by its id, `--reference-field plot_id
+    /// --reference-value P06` (default: true / yes / 1 in the field). Mark only the N-rich
+    /// strips: a marked plot below the others' sufficiency threshold is left out, with a warning.
     #[arg(long, value_name = "TEXT")]
     reference_value: Option<String>,
 
@@ -153,6 +160,58 @@ fn read(path: &PathBuf) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.clone(),
         source,
+    })
+}
+
+/// What the prescription read: the files as given, the flights with their dates, the stages.
+fn inputs(
+    plots: &PathBuf,
+    request: &run::PrescribeRequest,
+    stages_file: Option<&PathBuf>,
+    rx: &run::Prescription,
+) -> Result<output::Inputs> {
+    let shown = |p: &PathBuf| p.display().to_string();
+    let mut flights = vec![output::FlightRead {
+        date: rx.flight_date.as_ref().map(|(d, _)| d.to_string()),
+        date_from: rx.flight_date.as_ref().map(|(_, from)| from.clone()),
+        files: [&request.n_index, &request.spray_index]
+            .into_iter()
+            .flatten()
+            .map(shown)
+            .collect(),
+        role: "flight".into(),
+    }];
+    if let Some(previous) = &request.previous {
+        let date = flight_date(None, &RasterInfo::read(previous)?);
+        flights.push(output::FlightRead {
+            date: date.as_ref().map(|(d, _)| d.to_string()),
+            date_from: date.map(|(_, from)| from),
+            files: vec![shown(previous)],
+            role: "previous".into(),
+        });
+    }
+    let stages = match (stages_file, &request.at) {
+        (Some(path), _) => format!("--stages {}", path.display()),
+        (None, Some((at, _))) => format!(
+            "the plots' {} and {} attributes at --at {at}",
+            request.transplanted_field, request.class_field
+        ),
+        (None, None) => String::new(),
+    };
+    Ok(output::Inputs {
+        files: [
+            Some(plots),
+            request.n_index.as_ref(),
+            request.spray_index.as_ref(),
+            request.previous.as_ref(),
+            stages_file,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect(),
+        flights,
+        stages: (!stages.is_empty()).then_some(stages),
     })
 }
 
@@ -237,17 +296,7 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
         threads: args.threads,
     };
     let rx = run::run(&plots, &request)?;
-    let inputs: Vec<PathBuf> = [
-        Some(&plots_path),
-        request.n_index.as_ref(),
-        request.spray_index.as_ref(),
-        request.previous.as_ref(),
-        args.stages.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect();
+    let inputs = inputs(&plots_path, &request, args.stages.as_ref(), &rx)?;
     let written = output::write(&rx, &request.config, &args.out, &inputs, args.threads)
         .map_err(|e| crate::io::explain_full_disk(&args.out, e))?;
     if args.json {
@@ -262,21 +311,29 @@ pub fn run(args: PrescribeArgs) -> Result<()> {
             eprintln!("paddy: warning: {w}");
         }
         if rx.nitrogen.is_some() {
+            // Nothing ordered against a reference in doubt is not a field that needs nothing.
+            let doubt = if output::round2(written.total_n_product_kg) == 0.0
+                && !rx.reference_doubts.is_empty()
+            {
+                " (NOT TO BE TRUSTED: the reference is in doubt, see the warnings)"
+            } else {
+                ""
+            };
             println!(
-                "nitrogen: {} ({}); order {:.1} kg {} ({:.1} kg N)",
+                "nitrogen: {} ({}); order {} kg {} ({} kg N){doubt}",
                 rx.reference,
                 rx.n_index_name,
-                written.total_n_product_kg,
+                output::amount(written.total_n_product_kg),
                 request.config.nitrogen.product,
-                written.total_n_kg
+                output::amount(written.total_n_kg)
             );
         }
         if rx.spray.is_some() {
             println!(
-                "spray: {} zone(s), {:.0} m² sprayed, {:.1} L of {}",
+                "spray: {} zone(s), {:.0} m² sprayed, {} L of {}",
                 rx.zones.len(),
                 written.total_spray_area_m2,
-                written.total_spray_l,
+                output::amount(written.total_spray_l),
                 request.config.spray.product
             );
         }

@@ -24,7 +24,10 @@ algorithm = "sufficiency"
 # Plots whose field `reference_field` is true / 1 / yes (or, with reference_value, equals that
 # text, e.g. reference_field = "role", reference_value = "n_rich") are the N-rich reference;
 # without any, the `virtual_percentile` percentile of the index over all plots is the
-# (virtual) reference.
+# (virtual) reference. Of a group's N-rich plots, those within the sufficiency threshold of the
+# highest (SI >= threshold against it) make the reference (area-weighted mean); one below is
+# short of N or no N-rich strip: left out, rated as a plot, warned about. The plots' id field
+# can be the reference_field too (reference_value = "P06").
 reference_field = "n_rich"
 # reference_value = "n_rich"
 virtual_percentile = 95.0

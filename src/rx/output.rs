@@ -54,7 +54,7 @@ struct Map<'a> {
     product: String,
     palette: Palette,
     quantity: isoxml::Quantity,
-    /// kg N per kg product (nitrogen), for the n_rate column.
+    /// kg N per kg product (nitrogen), for the n_kg_ha column.
     n_fraction: Option<f64>,
 }
 
@@ -178,8 +178,8 @@ pub struct SummaryRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NitrogenRow {
     pub status: PlotStatus,
-    pub n_rate_kg_ha: Option<f64>,
-    pub product_rate_kg_ha: Option<f64>,
+    pub n_kg_ha: Option<f64>,
+    pub product_kg_ha: Option<f64>,
     pub product_kg: Option<f64>,
     pub not_observed_m2: Option<f64>,
     pub reason: String,
@@ -203,12 +203,43 @@ pub struct RxReport {
     /// Every file written, paths relative to the report's folder (a moved folder stays whole).
     pub files: Vec<RxFile>,
     pub flight_date: Option<FlightDate>,
+    /// The flights read, each with its date and files: the one rated, and the one before it
+    /// that the spray zones compare with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flights: Vec<FlightRead>,
+    /// Every file read: as given (`paddy prescribe`), or seen from the report's folder as its
+    /// `files` are (`paddy run`: the same bytes wherever the run's folders move together).
     pub inputs: Vec<String>,
     pub nitrogen: Option<NitrogenTotals>,
     /// `paddy 0.1.0`.
     pub software: String,
     pub spray: Option<SprayTotals>,
+    /// Where the plots' growth stages come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<String>,
     pub warnings: Vec<String>,
+}
+
+/// One flight a prescription read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlightRead {
+    /// YYYY-MM-DD, when known, and where it comes from.
+    pub date: Option<String>,
+    pub date_from: Option<String>,
+    /// Its files: in a run, the tile first, then the index rasters computed from it.
+    pub files: Vec<String>,
+    /// `flight` (the rates and zones are read from it) or `previous` (the spray zones compare
+    /// with it).
+    pub role: String,
+}
+
+/// What a prescription read, for `rx_report.json`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Every file read (`inputs`).
+    pub files: Vec<PathBuf>,
+    pub flights: Vec<FlightRead>,
+    pub stages: Option<String>,
 }
 
 /// One file of the prescription.
@@ -304,7 +335,7 @@ pub fn write(
     rx: &Prescription,
     config: &RxConfig,
     dir: &Path,
-    inputs: &[PathBuf],
+    inputs: &Inputs,
     threads: Option<usize>,
 ) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -378,7 +409,13 @@ pub fn write(
     };
     let report = RxReport {
         software: format!("paddy {}", env!("CARGO_PKG_VERSION")),
-        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        inputs: inputs
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        flights: inputs.flights.clone(),
+        stages: inputs.stages.clone(),
         flight_date: rx.flight_date.as_ref().map(|(d, from)| FlightDate {
             date: d.to_string(),
             from: from.clone(),
@@ -430,8 +467,29 @@ pub fn write(
 }
 
 /// Two decimals, and never "-0".
-fn round2(v: f64) -> f64 {
+pub fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0 + 0.0
+}
+
+/// `v` to 12 significant digits: a rate without the noise of binary fractions (40 kg urea/ha ×
+/// 0.46 is 18.4 kg N/ha, not 18.400000000000002), to far below any spreader's precision.
+pub fn clean(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v + 0.0;
+    }
+    format!("{v:.11e}").parse().unwrap_or(v)
+}
+
+/// A total to order (kg, L) for people: two decimals as rx_report.json keeps them, trailing
+/// zeros cut (`0.08`, `32.57`, `15`), as report.html writes them, so the command's summary, the
+/// report and the run's page show one number.
+pub fn amount(v: f64) -> String {
+    let s = format!("{:.2}", round2(v));
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// One rate map: GeoTIFF + style + quicklook, machine and people layers + styles, ISOXML.
@@ -764,7 +822,9 @@ fn to_lonlat(rx: &Prescription, parts: Vec<Option<Parts>>) -> Result<Vec<Option<
     crate::io::vector::wgs84(&plots, Some(1))
 }
 
-/// The columns both vector layers start with.
+/// The columns both vector layers start with: `rate` in the product's unit (`unit`: kg urea/ha,
+/// L/ha; the column terminals read), and for nitrogen the same rate as kg N/ha (`n_kg_ha`, the
+/// name rx_summary.csv gives it).
 fn columns(map: &Map) -> Vec<(String, Kind)> {
     let mut columns: Vec<(String, Kind)> = vec![
         ("plot_id".into(), Kind::Text),
@@ -773,7 +833,7 @@ fn columns(map: &Map) -> Vec<(String, Kind)> {
         ("product".into(), Kind::Text),
     ];
     if map.nitrogen() {
-        columns.push(("n_rate".into(), Kind::Real));
+        columns.push(("n_kg_ha".into(), Kind::Real));
     }
     columns
 }
@@ -805,17 +865,17 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
         };
         let mut row = vec![
             Value::Text(plot.id.clone()),
-            Value::Real(piece.rate),
+            Value::Real(clean(piece.rate)),
             Value::Text(map.unit.clone()),
             Value::Text(map.product.clone()),
         ];
         if let Some(f) = map.n_fraction {
-            row.push(Value::Real(piece.rate * f));
+            row.push(Value::Real(clean(piece.rate * f)));
         }
         row.extend([
             Value::Int(i as i64 + 1),
-            Value::Real(piece.area_m2 / 10_000.0),
-            Value::Real(piece.rate * piece.area_m2 / 10_000.0),
+            Value::Real(clean(piece.area_m2 / 10_000.0)),
+            Value::Real(clean(piece.rate * piece.area_m2 / 10_000.0)),
             Value::Text(reason),
         ]);
         table.rows.push(row);
@@ -853,12 +913,12 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         let (rate, status, reason, total) = map.plot(plot);
         let mut row = vec![
             Value::Text(plot.id.clone()),
-            Value::real(rate),
+            Value::real(rate.map(clean)),
             Value::Text(map.unit.clone()),
             Value::Text(map.product.clone()),
         ];
         if let Some(f) = map.n_fraction {
-            row.push(Value::real(rate.map(|r| r * f)));
+            row.push(Value::real(rate.map(|r| clean(r * f))));
         }
         let unseen = if map.nitrogen() {
             plot.n_unobserved_m2
@@ -897,15 +957,15 @@ pub fn summary_rows(rx: &Prescription) -> Vec<SummaryRow> {
             // No rate, no total: an empty cell, not 0 kg.
             nitrogen: rx.nitrogen.as_ref().map(|_| NitrogenRow {
                 status: PlotStatus::of(p.n_observed, p.n_staged, p.nitrogen.product),
-                n_rate_kg_ha: rate(p.nitrogen.n),
-                product_rate_kg_ha: rate(p.nitrogen.product),
+                n_kg_ha: rate(p.nitrogen.n).map(clean),
+                product_kg_ha: rate(p.nitrogen.product).map(clean),
                 product_kg: rate(p.nitrogen.product).and(num(round2(p.n_product_kg))),
                 not_observed_m2: num(round2(p.n_unobserved_m2)),
                 reason: p.nitrogen.reason.clone(),
             }),
             spray: rx.spray.as_ref().map(|_| SprayRow {
                 status: PlotStatus::of(p.spray_observed, p.spray_staged, p.spray_rate_outside),
-                rate_outside_l_ha: rate(p.spray_rate_outside),
+                rate_outside_l_ha: rate(p.spray_rate_outside).map(clean),
                 area_m2: num(round2(p.spray_area_m2)),
                 product_l: rate(p.spray_rate_outside).and(num(round2(p.spray_product_l))),
                 not_observed_m2: num(round2(p.spray_unobserved_m2)),
@@ -925,8 +985,8 @@ const SUMMARY_COLUMNS: [(&str, Kind); 19] = [
     ("n_index_coverage", Kind::Real),
     ("si", Kind::Real),
     ("n_status", Kind::Text),
-    ("n_rate_kg_ha", Kind::Real),
-    ("product_rate_kg_ha", Kind::Real),
+    ("n_kg_ha", Kind::Real),
+    ("product_kg_ha", Kind::Real),
     ("product_kg", Kind::Real),
     ("n_not_observed_m2", Kind::Real),
     ("n_reason", Kind::Text),
@@ -977,8 +1037,8 @@ pub fn summary_table(rx: &Prescription, rows: &[SummaryRow]) -> Table {
             match &r.nitrogen {
                 Some(n) => row.extend([
                     text(n.status.as_str()),
-                    Value::real(n.n_rate_kg_ha),
-                    Value::real(n.product_rate_kg_ha),
+                    Value::real(n.n_kg_ha),
+                    Value::real(n.product_kg_ha),
                     Value::real(n.product_kg),
                     Value::real(n.not_observed_m2),
                     text(&n.reason),
@@ -1029,7 +1089,14 @@ mod tests {
                 date: "2026-07-18".into(),
                 from: "--at".into(),
             }),
+            flights: vec![FlightRead {
+                date: Some("2026-07-18".into()),
+                date_from: Some("--at".into()),
+                files: vec!["ndre.tif".into()],
+                role: "flight".into(),
+            }],
             inputs: vec!["plots.geojson".into()],
+            stages: Some("stage.csv".into()),
             nitrogen: Some(NitrogenTotals {
                 grid: grid(),
                 index: "NDRE".into(),

@@ -33,6 +33,7 @@ use super::config::{CombineConfig, NitrogenConfig, NotAdmitted, RxConfig, StageW
 use super::layout::{bbox, cell_rates, layout, tile, totals};
 pub use super::layout::{Layout, RatePass};
 use super::nitrogen::{self, Rate};
+use super::reference::{self, Strip};
 use super::stages::{check_stage_dates, flight_date};
 pub use super::stages::{PlotStage, Stages};
 use super::zones::{self, Combine, ZoneParams};
@@ -76,7 +77,11 @@ pub struct PlotRx {
     pub id: String,
     pub attributes: Vec<Value>,
     pub stage: PlotStage,
+    /// An N-rich reference plot of its group (marked so, and not left out).
     pub reference: bool,
+    /// Marked N-rich but left out of its group's reference, being below the sufficiency
+    /// threshold of the highest N-rich plot ([`super::reference`]): rated as a plot.
+    pub left_out_of_reference: bool,
     /// Plot mean of the N index, and the share of the plot it covers.
     pub n_index: f64,
     pub n_coverage: f64,
@@ -129,6 +134,9 @@ pub struct Prescription {
     pub n_index_name: String,
     /// How the reference was found, in words.
     pub reference: String,
+    /// Why the reference may not be N-rich (its plots disagree, plots greener than it, no plot
+    /// compared with it): warned about, and said loudly when nothing is ordered.
+    pub reference_doubts: Vec<String>,
     pub threshold: f64,
     pub spray: Option<RatePass>,
     pub zones: Vec<SprayZone>,
@@ -369,6 +377,7 @@ pub fn run_in_flight(
         nitrogen: None,
         n_index_name: String::new(),
         reference: String::new(),
+        reference_doubts: Vec::new(),
         threshold: f64::NAN,
         spray: None,
         zones: Vec::new(),
@@ -701,16 +710,21 @@ fn plot_rows(
     };
     let n = &req.config.nitrogen;
     let ref_field = field(&n.reference_field);
-    if ref_field.is_none() && n.reference_value.is_some() {
+    // The plots' id column is not among their fields: `--reference-field plot_id
+    // --reference-value P06` names the strip by its id.
+    let by_id = ref_field.is_none()
+        && n.reference_value.is_some()
+        && !plots.id_column.is_empty()
+        && n.reference_field.eq_ignore_ascii_case(&plots.id_column);
+    if ref_field.is_none() && n.reference_value.is_some() && !by_id {
         return Err(Error::usage(format!(
             "reference field '{}' (for reference value '{}') is not a field of {} (fields: {})",
             n.reference_field,
             n.reference_value.as_deref().unwrap_or(""),
             plots.path.display(),
-            plots
-                .fields
-                .iter()
-                .map(|f| f.0.as_str())
+            std::iter::once(plots.id_column.as_str())
+                .filter(|c| !c.is_empty())
+                .chain(plots.fields.iter().map(|f| f.0.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
@@ -723,7 +737,11 @@ fn plot_rows(
                 id: plot.id.clone(),
                 attributes: plot.attributes.clone(),
                 stage: stage_of(k),
-                reference: ref_field.is_some_and(|i| is_reference(n, &plot.attributes[i])),
+                reference: match ref_field {
+                    Some(i) => is_reference(n, &plot.attributes[i]),
+                    None => by_id && is_reference(n, &Value::Text(plot.id.clone())),
+                },
+                left_out_of_reference: false,
                 n_index: f64::NAN,
                 n_coverage: 0.0,
                 nitrogen: Rate::zero(""),
@@ -746,9 +764,33 @@ fn plot_rows(
         .collect())
 }
 
-/// The reference per group of like plots (same variety, say): the group's N-rich plots
-/// (area-weighted), else a high percentile of the group's cells (a virtual reference). Returns
-/// each plot's reference and the references in words.
+/// Each plot's reference ([`references`]) and what was found about it.
+struct References {
+    /// Per plot: its group's reference value (NaN: none).
+    of: Vec<f64>,
+    /// Per plot: its group's reference is N-rich plots (not a virtual one).
+    real: Vec<bool>,
+    /// The references in words, group by group.
+    said: String,
+    /// Plots marked N-rich left out of their group's reference.
+    left_out: Vec<usize>,
+    /// Why a reference may not be N-rich: warned about (the plots disagree) or kept for the
+    /// loud line when nothing is ordered (no plot compared with a reference).
+    doubts: Vec<String>,
+}
+
+/// How the N-rich plots are marked, in the settings' words.
+fn marked_by(cfg: &NitrogenConfig) -> String {
+    match &cfg.reference_value {
+        Some(v) => format!("{} = '{v}'", cfg.reference_field),
+        None => format!("a true '{}'", cfg.reference_field),
+    }
+}
+
+/// The reference per group of like plots (same variety, say): the group's N-rich plots within
+/// the sufficiency threshold of the highest one (area-weighted; one below it is left out, with
+/// a warning naming both: [`super::reference`]), else a high percentile of the group's cells
+/// (a virtual reference).
 fn references(
     cfg: &NitrogenConfig,
     rx: &Prescription,
@@ -756,7 +798,7 @@ fn references(
     values: &[f32],
     labels: &[u32],
     warnings: &mut Vec<String>,
-) -> (Vec<f64>, String) {
+) -> References {
     let group_at = rx
         .fields
         .iter()
@@ -778,7 +820,15 @@ fn references(
             cells_of[g].push(f64::from(v));
         }
     }
-    let mut by_group = vec![f64::NAN; groups.len()];
+    let observed = |r: &PlotRx| r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage;
+    let mut by_group = vec![(f64::NAN, false); groups.len()];
+    let mut found = References {
+        of: Vec::new(),
+        real: Vec::new(),
+        said: String::new(),
+        left_out: Vec::new(),
+        doubts: Vec::new(),
+    };
     let mut said = Vec::new();
     for (g, group) in groups.iter().enumerate() {
         let members: Vec<usize> = (0..rows.len()).filter(|&k| group_index[k] == g).collect();
@@ -787,12 +837,20 @@ fn references(
         } else {
             String::new()
         };
-        let refs: Vec<&PlotRx> = members
+        let refs: Vec<usize> = members
             .iter()
-            .map(|&k| &rows[k])
-            .filter(|r| r.reference && r.n_index.is_finite() && r.n_coverage >= cfg.min_coverage)
+            .copied()
+            .filter(|&k| rows[k].reference && observed(&rows[k]))
             .collect();
-        by_group[g] = if refs.is_empty() {
+        let strips: Vec<Strip> = refs
+            .iter()
+            .map(|&k| Strip {
+                id: &rows[k].id,
+                index: rows[k].n_index,
+                weight: rows[k].area_ha * rows[k].n_coverage,
+            })
+            .collect();
+        let Some(r) = reference::from_strips(&strips, rx.threshold) else {
             if members.iter().any(|&k| rows[k].reference) {
                 warnings.push(format!(
                     "{name}the N-rich reference plot(s) lack a valid index: using a virtual reference"
@@ -806,28 +864,110 @@ fn references(
                 ),
                 None => format!("{name}no reference (no valid index)"),
             });
-            p.unwrap_or(f64::NAN)
-        } else {
-            let w: f64 = refs.iter().map(|r| r.area_ha * r.n_coverage).sum();
-            let v = refs
-                .iter()
-                .map(|r| r.n_index * r.area_ha * r.n_coverage)
-                .sum::<f64>()
-                / w;
-            said.push(format!(
-                "{name}N-rich reference {} = {v:.4}",
-                refs.iter()
-                    .map(|r| r.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            v
+            by_group[g] = (p.unwrap_or(f64::NAN), false);
+            continue;
         };
+        by_group[g] = (r.value, true);
+        let ids = |of: &mut dyn Iterator<Item = usize>| -> String {
+            of.map(|i| rows[refs[i]].id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let kept = ids(&mut r.kept.iter().copied());
+        let mean = if r.kept.len() > 1 {
+            " (area-weighted mean)"
+        } else {
+            ""
+        };
+        let out: Vec<String> = r
+            .left_out
+            .iter()
+            .map(|&(i, si)| format!("{} {:.4}, SI {si:.3}", rows[refs[i]].id, strips[i].index))
+            .collect();
+        said.push(if out.is_empty() {
+            format!("{name}N-rich reference {kept}{mean} = {:.4}", r.value)
+        } else {
+            format!(
+                "{name}N-rich reference {kept}{mean} = {:.4} (left out: {})",
+                r.value,
+                out.join("; ")
+            )
+        });
+        if !r.left_out.is_empty() {
+            let top = &rows[refs[r.highest]];
+            let below: Vec<String> = r
+                .left_out
+                .iter()
+                .map(|&(i, si)| {
+                    format!(
+                        "{}'s {} {:.4} is SI {si:.3} against {}'s {:.4}",
+                        rows[refs[i]].id, rx.n_index_name, strips[i].index, top.id, top.n_index
+                    )
+                })
+                .collect();
+            let doubt = format!(
+                "{name}the N-rich reference plots disagree: {}, below the sufficiency threshold {}; a plot with all the nitrogen it can use does not fall that far below another, so {} is short of nitrogen or not an N-rich strip (check that {} marks only the N-rich strips): left out of the reference and rated as a plot; the reference is {kept}{mean} = {:.4}",
+                below.join("; "),
+                rx.threshold,
+                ids(&mut r.left_out.iter().map(|&(i, _)| i)),
+                marked_by(cfg),
+                r.value
+            );
+            warnings.push(doubt.clone());
+            found.doubts.push(doubt);
+        }
+        let left_out: Vec<usize> = r.left_out.iter().map(|&(i, _)| refs[i]).collect();
+        found.left_out.extend(&left_out);
+        let compared = members
+            .iter()
+            .any(|&k| observed(&rows[k]) && (!rows[k].reference || left_out.contains(&k)));
+        if !compared {
+            found.doubts.push(format!(
+                "{name}every plot observed is an N-rich reference ({kept}): none is compared with it"
+            ));
+        }
     }
-    (
-        group_index.iter().map(|&g| by_group[g]).collect(),
-        said.join("; "),
-    )
+    found.of = group_index.iter().map(|&g| by_group[g].0).collect();
+    found.real = group_index.iter().map(|&g| by_group[g].1).collect();
+    found.said = said.join("; ");
+    found
+}
+
+/// Plots greener than their N-rich reference by more than N-rich strips may differ (SI above
+/// 1 / threshold): a reference that is not N-rich (the deficient plot taken for the strip, say)
+/// hides the need of every plot compared with it. One warning naming them, or None.
+fn greener_than_reference(
+    cfg: &NitrogenConfig,
+    rx: &Prescription,
+    rows: &[PlotRx],
+    refs: &References,
+) -> Option<String> {
+    let greener: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|&(k, r)| refs.real[k] && r.n_observed && !r.reference)
+        .filter_map(|(k, r)| {
+            let si = r.nitrogen.si?;
+            reference::greener_than_reference(si, rx.threshold).then(|| {
+                format!(
+                    "{} SI {si:.3} ({} {:.4} against {:.4})",
+                    r.id, rx.n_index_name, r.n_index, refs.of[k]
+                )
+            })
+        })
+        .collect();
+    if greener.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} plot(s) are greener than their N-rich reference by more than N-rich strips differ (SI above 1/{} = {:.3}): {}{}; a reference that is not N-rich hides every plot's need (check that {} marks the N-rich strips)",
+        greener.len(),
+        rx.threshold,
+        1.0 / rx.threshold,
+        greener[..greener.len().min(5)].join(", "),
+        if greener.len() > 5 { ", …" } else { "" },
+        marked_by(cfg)
+    ))
 }
 
 /// The rate where nothing was observed: `default` through `to_rate`, or NaN (no rate).
@@ -918,10 +1058,20 @@ fn nitrogen_pass(
     warnings: &mut Vec<String>,
 ) -> Result<RatePass> {
     let cfg = &req.config.nitrogen;
-    let (reference_of, said) = references(cfg, rx, rows, &values, &layout.labels, warnings);
-    rx.reference = said;
+    let refs = references(cfg, rx, rows, &values, &layout.labels, warnings);
+    for &k in &refs.left_out {
+        rows[k].reference = false;
+        rows[k].left_out_of_reference = true;
+    }
+    rx.reference = refs.said.clone();
+    rx.reference_doubts = refs.doubts.clone();
+    let reference_of = &refs.of;
     let default = default_value(cfg.default_rate, |d| nitrogen::rails(cfg, d).1);
-    plot_rates(req, rx, rows, &reference_of, flight, default);
+    plot_rates(req, rx, rows, reference_of, flight, default);
+    if let Some(greener) = greener_than_reference(cfg, rx, rows, &refs) {
+        warnings.push(greener.clone());
+        rx.reference_doubts.push(greener);
+    }
     // Each plot's cells: its own rate in cells wholly inside it with a valid index (when the
     // plot is rated cell by cell), the plot rate in edge cells (mixed with the bund or a
     // channel), the default where the index is missing.
@@ -948,7 +1098,30 @@ fn nitrogen_pass(
         row.n_product_kg = kg;
         row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
     }
+    if let Some(loud) = nothing_ordered(cfg, rx, rows) {
+        warnings.insert(0, loud);
+    }
     Ok(pass)
+}
+
+/// The loud line when the prescription orders nothing although plots were compared with a
+/// reference that is in doubt ([`Prescription::reference_doubts`]): an all-zero prescription
+/// from a wrong reference looks like a field with all the nitrogen it needs.
+fn nothing_ordered(cfg: &NitrogenConfig, rx: &Prescription, rows: &[PlotRx]) -> Option<String> {
+    let ordered: f64 = rows.iter().map(|r| r.n_product_kg).sum();
+    let compared = rows
+        .iter()
+        .filter(|r| r.n_observed && r.nitrogen.si.is_some())
+        .count();
+    if ordered > 0.0 || compared == 0 || rx.reference_doubts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "NOTHING TO ORDER, AND THE REFERENCE IS IN DOUBT: 0 kg {} for {compared} observed plot(s) with a sufficiency index; {}. Do not take the zero for a field with all the nitrogen it needs: check that {} marks the N-rich strips",
+        cfg.product,
+        rx.reference_doubts.join("; "),
+        marked_by(cfg)
+    ))
 }
 
 /// Each plot's nitrogen rate: the default when not observed, none for the N-rich references,
@@ -1003,6 +1176,12 @@ fn plot_rates(
                 row.stage.dat,
             )
         };
+        if row.left_out_of_reference {
+            row.nitrogen.reason = format!(
+                "marked N-rich, but below the other N-rich plots by more than the threshold: left out of the reference and rated as a plot: {}",
+                row.nitrogen.reason
+            );
+        }
     }
 }
 

@@ -532,7 +532,8 @@ fn a_resumed_run_reports_from_its_manifests_not_from_the_files() {
         );
         assert_eq!(as_csv(&line["confidence"]), s["confidence"]);
         let row = rx.iter().find(|r| r["plot_id"] == id).unwrap();
-        assert_eq!(as_csv(&line["n_rate"]), row["product_rate_kg_ha"], "{id}");
+        assert_eq!(as_csv(&line["product_kg_ha"]), row["product_kg_ha"], "{id}");
+        assert!(line.get("n_rate").is_none(), "{line}");
         assert_eq!(line["n_status"], row["n_status"].as_str());
         assert_eq!(line["n_reason"], row["n_reason"].as_str());
         assert_eq!(as_csv(&line["spray_area_m2"]), row["spray_area_m2"], "{id}");
@@ -867,4 +868,114 @@ fn with_json_logs_every_line_of_stderr_is_json_the_error_too() {
             .contains(&format!("line {line}")),
         "{e:?}"
     );
+}
+
+#[test]
+fn a_runs_prescription_names_its_flights_with_their_dates_and_its_stages() {
+    // A night after a later flight: [stage] at still picks the flight the stages are for.
+    let dir = tempfile::tempdir().unwrap();
+    let run = scene(dir.path());
+    let r = run.display().to_string();
+    let night = "2026-08-20";
+    paddy_ok(dir.path(), &["run", &r, "--run-date", night, "-q"]);
+    let rd = run.parent().unwrap().join("../out").join(night);
+    // What the run file and the tiles say: the drone flights by the dates in their names, and
+    // the stage date of [stage] at.
+    let toml = std::fs::read_to_string(&run).unwrap();
+    let at = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("at = \""))
+        .map(|l| l.trim_end_matches('"').to_string())
+        .unwrap();
+    let mut drone: Vec<(String, String)> = std::fs::read_dir(run.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let d = name
+                .strip_prefix("drone_")?
+                .strip_suffix(".tif")?
+                .to_string();
+            Some((format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]), name))
+        })
+        .collect();
+    drone.sort();
+    assert!(
+        drone.iter().any(|(d, _)| *d > at),
+        "a flight after {at}: {drone:?}"
+    );
+    assert!(drone.iter().any(|(d, _)| d.as_str() <= night && *d > at));
+    let before: Vec<&(String, String)> = drone.iter().filter(|(d, _)| *d <= at).collect();
+    let (flight, previous) = (before[before.len() - 1], before[before.len() - 2]);
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rd.join("report.json")).unwrap()).unwrap();
+    let unit = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "prescribe:plots")
+        .unwrap();
+    let inputs: Vec<&str> = unit["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(inputs[0].ends_with("plots.geojson"), "{inputs:?}");
+    for (_, name) in [flight, previous] {
+        assert!(
+            inputs.iter().any(|i| i.ends_with(name.as_str())),
+            "{name}: {inputs:?}"
+        );
+    }
+    for (d, name) in &drone {
+        if *d > at {
+            assert!(
+                !inputs.iter().any(|i| i.ends_with(name.as_str())),
+                "{inputs:?}"
+            );
+        }
+    }
+
+    let rx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rd.join("rx/plots/rx_report.json")).unwrap())
+            .unwrap();
+    let listed: Vec<&str> = rx["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(listed.len() >= 5, "{listed:?}");
+    // Named from the report's folder, as its own files (the same bytes wherever the run file
+    // and its folders move together), and there.
+    for f in &listed {
+        assert!(Path::new(f).is_relative(), "{f}");
+        assert!(rd.join("rx/plots").join(f).exists(), "{f}");
+    }
+    assert!(listed.contains(&"stage_at_flight.csv"), "{listed:?}");
+    let flights = rx["flights"].as_array().unwrap();
+    assert_eq!(flights.len(), 2, "{flights:?}");
+    for (read, (role, (date, name))) in flights
+        .iter()
+        .zip([("flight", flight), ("previous", previous)])
+    {
+        assert_eq!(read["role"], role);
+        assert_eq!(read["date"], date.as_str());
+        assert!(
+            read["files"][0].as_str().unwrap().ends_with(name.as_str()),
+            "{read}"
+        );
+        let stem = name.trim_end_matches(".tif");
+        assert!(read["files"][1].as_str().unwrap().contains(stem), "{read}");
+    }
+    assert_eq!(rx["flight_date"]["date"], flight.0.as_str());
+    assert!(rx["flight_date"]["from"]
+        .as_str()
+        .unwrap()
+        .contains(flight.1.trim_end_matches(".tif")));
+    assert!(rx["stages"]
+        .as_str()
+        .unwrap()
+        .contains("stage_at_flight.csv"));
 }

@@ -136,7 +136,7 @@ fn n_deficient_paddies_at_panicle_initiation_get_their_nitrogen() {
                 rows(&std::fs::read_to_string(dir.join(&out).join("rx_summary.csv")).unwrap())
                     .into_iter()
                     .map(|r| {
-                        let rate = r["n_rate_kg_ha"].parse::<f64>().unwrap_or(0.0);
+                        let rate = r["n_kg_ha"].parse::<f64>().unwrap_or(0.0);
                         (r["plot_id"].clone(), rate)
                     })
                     .collect();

@@ -136,27 +136,27 @@ fn hand_built_rates_and_zones_are_exact() {
     ));
     // Urea 46 % N, step 5 kg, min 10 / max 40 kg N/ha, SI threshold 0.97 (NDRE), floor 0.80.
     let a = &table["A"];
-    assert_eq!(num(a, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(a, "product_kg_ha"), 0.0);
     assert!(a["n_reason"].contains("N-rich reference"), "{a:?}");
     let b = &table["B"];
     assert!((num(b, "si") - 0.965).abs() < 1e-6);
     // Need (0.97 − 0.965) / 0.17 × 40 = 1.2 kg N → raised to 10 → 21.7 kg urea; the nearest
     // step, 20 kg (9.2 kg N), is below the minimum: 25 kg (11.5 kg N).
-    assert_eq!(num(b, "product_rate_kg_ha"), 25.0);
-    assert!((num(b, "n_rate_kg_ha") - 11.5).abs() < 1e-9);
+    assert_eq!(num(b, "product_kg_ha"), 25.0);
+    assert!((num(b, "n_kg_ha") - 11.5).abs() < 1e-9);
     assert_eq!(b["n_status"], "prescribed");
     let cc = &table["C"];
     assert!((num(cc, "si") - 0.885).abs() < 1e-6);
-    assert_eq!(num(cc, "product_rate_kg_ha"), 45.0);
+    assert_eq!(num(cc, "product_kg_ha"), 45.0);
     let d = &table["D"];
     // 40 kg N = 86.96 kg urea: 85, the step below (90 would exceed 40 kg N).
-    assert_eq!(num(d, "product_rate_kg_ha"), 85.0);
-    assert!(num(d, "n_rate_kg_ha") <= 40.0);
+    assert_eq!(num(d, "product_kg_ha"), 85.0);
+    assert!(num(d, "n_kg_ha") <= 40.0);
     let e = &table["E"];
-    assert_eq!(num(e, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(e, "product_kg_ha"), 0.0);
     assert!(e["n_reason"].contains("outside the window"), "{e:?}");
     let f = &table["F"];
-    assert_eq!(num(f, "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(f, "product_kg_ha"), 0.0);
     assert!(f["n_reason"].starts_with("sufficient"), "{f:?}");
     // Totals: the machine layer's, rate × the plot's 0.16 ha (planar, in UTM).
     assert!((num(b, "product_kg") - 0.16 * 25.0).abs() < 0.006);
@@ -248,7 +248,7 @@ fn hand_built_rates_and_zones_are_exact() {
     ));
     assert!((num(&table["C"], "si") - f64::from(0.4425f32) / p95).abs() < 1e-6);
     assert!(
-        num(&table["A"], "product_rate_kg_ha") > 0.0,
+        num(&table["A"], "product_kg_ha") > 0.0,
         "A is no longer the reference"
     );
 }
@@ -451,7 +451,7 @@ fn sample_season_at_panicle_initiation() {
         &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
     ));
     // The N-rich strip gets nothing, everywhere.
-    assert_eq!(num(&table["P06"], "product_rate_kg_ha"), 0.0);
+    assert_eq!(num(&table["P06"], "product_kg_ha"), 0.0);
     // One area_ha column (the plots' own is kept as attr_area_ha).
     let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
@@ -461,7 +461,7 @@ fn sample_season_at_panicle_initiation() {
     let p01 = &table["P01"];
     assert_eq!(p01["n_status"], "not observed");
     assert_eq!(
-        (p01["product_rate_kg_ha"].as_str(), p01["si"].as_str()),
+        (p01["product_kg_ha"].as_str(), p01["si"].as_str()),
         ("", "")
     );
     assert!(p01["n_reason"].contains("covers 2%"), "{p01:?}");
@@ -634,7 +634,7 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
             ("not observed", "not observed"),
             "{r:?}"
         );
-        assert_eq!(r["product_rate_kg_ha"], "", "{r:?}");
+        assert_eq!(r["product_kg_ha"], "", "{r:?}");
         assert_eq!(r["spray_rate_outside_l_ha"], "", "{r:?}");
         assert!(
             r["n_reason"].contains("outside the flight (drone_20260718_ndrei.tif)"),
@@ -703,7 +703,7 @@ fn plots_outside_the_flight_are_listed_but_not_gridded() {
         "{r:?}"
     );
     assert!(
-        num(r, "product_rate_kg_ha") > 0.0 && num(r, "product_kg") > 0.0,
+        num(r, "product_kg_ha") > 0.0 && num(r, "product_kg") > 0.0,
         "{r:?}"
     );
     assert_eq!(r["spray_status"], "not observed", "{r:?}");
@@ -971,10 +971,7 @@ fn web_mercator_flights_are_gridded_in_utm_so_areas_and_totals_are_true() {
     // product is rate × area (in Mercator's own metres both were 3 % too large).
     let zones = properties(&dir.path().join("web/rx_nitrogen_zones.shp.zip"));
     for (id, row) in &web {
-        assert_eq!(
-            row["product_rate_kg_ha"], utm[id]["product_rate_kg_ha"],
-            "{id}"
-        );
+        assert_eq!(row["product_kg_ha"], utm[id]["product_kg_ha"], "{id}");
         assert_eq!(row["n_status"], "prescribed", "{id}");
         let covered: f64 = zones
             .iter()
@@ -1096,10 +1093,7 @@ fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
     );
     let c = &table["C"];
     assert_eq!(c["n_status"], "stage unknown");
-    assert_eq!(
-        (c["n_rate_kg_ha"].as_str(), c["product_kg"].as_str()),
-        ("", "")
-    );
+    assert_eq!((c["n_kg_ha"].as_str(), c["product_kg"].as_str()), ("", ""));
     assert!(c["n_reason"].starts_with("growth stage unknown"), "{c:?}");
     assert_eq!(table["D"]["n_status"], "prescribed");
     std::fs::write(
@@ -1112,6 +1106,285 @@ fn a_flight_of_no_plot_is_refused_and_unknown_stages_are_not_zero() {
     let c = &table["C"];
     assert_eq!(c["n_status"], "stage unknown (default rate)");
     // 30 kg N/ha as whole steps of urea: 65 kg urea/ha, 29.9 kg N/ha.
-    assert!((num(c, "n_rate_kg_ha") - 30.0).abs() < 1.0, "{c:?}");
+    assert!((num(c, "n_kg_ha") - 30.0).abs() < 1.0, "{c:?}");
     assert!(num(c, "product_kg") > 0.0);
+}
+
+/// A plot id the sample generator names (scripts/make_sample_tiles.py: `N_RICH_PLOT = "P06"`).
+fn generator_plot(constant: &str) -> String {
+    let text = std::fs::read_to_string(root().join("scripts/make_sample_tiles.py")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{constant} = ")))
+        .unwrap_or_else(|| panic!("no {constant} in make_sample_tiles.py"));
+    line.split('"').nth(1).unwrap().to_string()
+}
+
+/// The sample plots' attributes by id (the id too, as `plot_id`).
+fn sample_attributes() -> HashMap<String, serde_json::Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(root().join("sample_tiles/plots.geojson")).unwrap();
+    let fc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["properties"].as_object().unwrap().clone();
+            (p["plot_id"].as_str().unwrap().to_string(), p)
+        })
+        .collect()
+}
+
+fn summary_of(out: &Path) -> HashMap<String, HashMap<String, String>> {
+    by_id(&rows(
+        &std::fs::read_to_string(out.join("rx_summary.csv")).unwrap(),
+    ))
+}
+
+fn report_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("rx_report.json")).unwrap()).unwrap()
+}
+
+/// `paddy prescribe` on the sample's July flight (nitrogen only) with `extra`, not quiet:
+/// (stdout, stderr, the output folder).
+fn prescribe_loud(dir: &Path, name: &str, extra: &[&str]) -> (String, String, std::path::PathBuf) {
+    let out = dir.join(name);
+    let plots = root().join("sample_tiles/plots.geojson");
+    let ndre = dir.join("idx/drone_20260718_ndrei.tif");
+    let mut args = vec![
+        "prescribe",
+        "--plots",
+        plots.to_str().unwrap(),
+        "--n-index",
+        ndre.to_str().unwrap(),
+        "--at",
+        "2026-07-18",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = paddy(dir, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        out,
+    )
+}
+
+#[test]
+fn prescribe_reference_examples_pick_the_n_rich_strip_and_disagreeing_ones_are_left_out() {
+    // Truth: the generator's N-rich strip, and its N-deficient plot (the one holding the
+    // n_deficient patch of anomalies.geojson).
+    let (strip, deficient) = (generator_plot("N_RICH_PLOT"), generator_plot("N_DEF_PLOT"));
+    let patch = anomaly("n_deficient");
+    assert!(plot(&deficient).intersects(&patch) && !plot(&strip).intersects(&patch));
+    let attributes = sample_attributes();
+    let dir = tempfile::tempdir().unwrap();
+    sample_indices(dir.path());
+    let (_, _, truth) = prescribe_loud(dir.path(), "rx", &[]);
+    let t = summary_of(&truth);
+    assert!(
+        num(&t[&deficient], "product_kg_ha") > 0.0,
+        "{:?}",
+        t[&deficient]
+    );
+
+    // The README's example marks exactly the generator's strip, and prescribes what the n_rich
+    // field does.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.contains("--reference-field") && !l.trim_start().starts_with('#'))
+        .expect("a README example with --reference-field");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |flag: &str| words[words.iter().position(|w| *w == flag).unwrap() + 1];
+    let (field, value) = (after("--reference-field"), after("--reference-value"));
+    let marked: Vec<&String> = attributes
+        .iter()
+        .filter(|(_, p)| p.get(field).and_then(|v| v.as_str()) == Some(value))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(marked, [&strip], "the README's {field} = {value}");
+    let (_, _, example) = prescribe_loud(
+        dir.path(),
+        "rx-readme",
+        &["--reference-field", field, "--reference-value", value],
+    );
+    assert_eq!(
+        std::fs::read_to_string(example.join("rx_summary.csv")).unwrap(),
+        std::fs::read_to_string(truth.join("rx_summary.csv")).unwrap()
+    );
+
+    // The strip's variety marks the deficient plot too: it is below the strip's threshold, so it
+    // is left out of the reference (not averaged in), rated, and named in a warning.
+    let variety = attributes[&strip]["variety"].as_str().unwrap();
+    assert_eq!(attributes[&deficient]["variety"].as_str(), Some(variety));
+    let (stdout, stderr, wide) = prescribe_loud(
+        dir.path(),
+        "rx-variety",
+        &["--reference-field", "variety", "--reference-value", variety],
+    );
+    let w = summary_of(&wide);
+    let si = num(&t[&deficient], "n_index") / num(&t[&strip], "n_index");
+    assert!(si < 0.97, "{si}");
+    let warnings = report_json(&wide)["warnings"].to_string();
+    assert!(
+        warnings.contains("disagree")
+            && warnings.contains(&format!("{deficient}'s NDREI"))
+            && warnings.contains(&format!("SI {si:.3} against {strip}'s")),
+        "{warnings}"
+    );
+    assert!(stderr.contains("disagree"), "{stderr}");
+    assert!(
+        stdout.contains(&format!("N-rich reference {strip} = ")),
+        "{stdout}"
+    );
+    assert!(w[&deficient]["n_reason"].contains("left out of the reference"));
+    assert_eq!(
+        w[&deficient]["product_kg_ha"],
+        t[&deficient]["product_kg_ha"]
+    );
+    assert!(w[&strip]["n_reason"].contains("N-rich reference"));
+    assert_eq!(
+        report_json(&wide)["nitrogen"]["product_kg"],
+        report_json(&truth)["nitrogen"]["product_kg"]
+    );
+
+    // With a threshold the two meet (SI ≥ 0.85), both are the reference and no plot is compared
+    // with it: 0 kg, said first and loudly.
+    assert!(si >= 0.85);
+    let config = dir.path().join("t85.toml");
+    std::fs::write(&config, "[nitrogen]\nsufficiency_threshold = 0.85\n").unwrap();
+    let (stdout, stderr, zero) = prescribe_loud(
+        dir.path(),
+        "rx-zero",
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "--reference-field",
+            "variety",
+            "--reference-value",
+            variety,
+        ],
+    );
+    let first = report_json(&zero)["warnings"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        first.starts_with("NOTHING TO ORDER")
+            && first.contains("every plot observed is an N-rich reference"),
+        "{first}"
+    );
+    assert!(stderr.contains("NOTHING TO ORDER"), "{stderr}");
+    assert!(
+        stdout.contains("order 0 kg urea") && stdout.contains("NOT TO BE TRUSTED"),
+        "{stdout}"
+    );
+
+    // The deficient plot taken for the strip: the strip is greener than it by more than strips
+    // differ, and the 0 kg that follows is said loudly too.
+    let (stdout, _, swapped) = prescribe_loud(
+        dir.path(),
+        "rx-swapped",
+        &[
+            "--reference-field",
+            "plot_id",
+            "--reference-value",
+            &deficient,
+        ],
+    );
+    let warnings = report_json(&swapped)["warnings"].to_string();
+    assert!(
+        warnings.contains("greener than their N-rich reference")
+            && warnings.contains(&format!("{strip} SI {:.3}", 1.0 / si)),
+        "{warnings}"
+    );
+    assert!(stdout.contains("NOT TO BE TRUSTED"), "{stdout}");
+    // The truth itself raises no doubt.
+    assert!(!report_json(&truth)["warnings"]
+        .to_string()
+        .contains("NOTHING"));
+}
+
+#[test]
+fn prescribe_rates_say_their_unit_in_every_file_without_float_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_indices(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let out = dir.path().join("rx");
+    let idx = dir.path().join("idx");
+    let s = |p: std::path::PathBuf| p.display().to_string();
+    let stdout = paddy_ok(
+        dir.path(),
+        &[
+            "prescribe",
+            "--plots",
+            &s(plots),
+            "--at",
+            "2026-07-18",
+            "--n-index",
+            &s(idx.join("drone_20260718_ndrei.tif")),
+            "--spray-index",
+            &s(idx.join("drone_20260718_ndvi.tif")),
+            "--previous",
+            &s(idx.join("drone_20260626_ndvi.tif")),
+            "--out",
+            &s(out.clone()),
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("rx_summary.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(!header.contains("n_rate"), "{header}");
+    let summary = summary_of(&out);
+    // Urea is 46 % N (README, docs/AGRONOMY.md): kg N/ha = kg urea/ha × 0.46, written as the
+    // number it is (18.4, not 18.400000000000002).
+    let mut rated = 0;
+    for (id, r) in &summary {
+        if r["product_kg_ha"].is_empty() {
+            continue;
+        }
+        let n = num(r, "product_kg_ha") * 0.46;
+        assert_eq!(r["n_kg_ha"], format!("{}", (n * 1e9).round() / 1e9), "{id}");
+        rated += usize::from(n > 0.0);
+    }
+    assert!(rated > 0);
+    // The layers give the same numbers the same names; `rate` is in the layer's `unit`.
+    for layer in ["rx_nitrogen_plots.geojson", "rx_nitrogen_zones.geojson"] {
+        let text = std::fs::read_to_string(out.join(layer)).unwrap();
+        assert!(!text.contains("\"n_rate\""), "{layer}");
+        for p in properties(&out.join(layer)) {
+            assert_eq!(p["unit"], "kg urea/ha", "{layer}");
+            if p["rate"].is_empty() {
+                assert_eq!(p["n_kg_ha"], "", "{layer}: not observed, no rate");
+                continue;
+            }
+            let (rate, n) = (p["rate"].parse::<f64>().unwrap(), &p["n_kg_ha"]);
+            assert_eq!(
+                *n,
+                format!("{}", (rate * 0.46 * 1e9).round() / 1e9),
+                "{layer}"
+            );
+            if layer.contains("plots") {
+                assert_eq!(*n, summary[&p["plot_id"]]["n_kg_ha"], "{layer}");
+            }
+        }
+    }
+    // The summary line shows the totals as rx_report.json keeps them (two decimals).
+    let report = report_json(&out);
+    let after = |text: &str, key: &str| -> f64 {
+        let rest = &text[text.find(key).unwrap() + key.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let line = |start: &str| stdout.lines().find(|l| l.starts_with(start)).unwrap();
+    let n_line = line("nitrogen:");
+    assert_eq!(after(n_line, "; order "), report["nitrogen"]["product_kg"]);
+    assert_eq!(after(n_line, " kg urea ("), report["nitrogen"]["n_kg"]);
+    let spray = line("spray:");
+    assert_eq!(
+        after(spray, "sprayed, "),
+        report["spray"]["product_l"],
+        "{spray}"
+    );
 }

@@ -448,18 +448,18 @@ fn terraced_paddies_are_tiled_exactly_and_unseen_ones_get_no_rate() {
     // means take in a little of the bunds): 27–30 kg N → 60 or 65 kg urea; the tiny need the
     // minimum after rounding (25 kg urea = 11.5 kg N).
     let num = |id: &str, k: &str| -> f64 { table[id][k].parse().unwrap() };
-    assert_eq!(num("T12", "product_rate_kg_ha"), 0.0);
+    assert_eq!(num("T12", "product_kg_ha"), 0.0);
     assert!(table["T12"]["n_reason"].contains("reference"));
     for id in ["T21", "T41"] {
-        let rate = num(id, "product_rate_kg_ha");
+        let rate = num(id, "product_kg_ha");
         assert!(rate == 60.0 || rate == 65.0, "{id}: {rate}");
     }
-    assert_eq!(num("T23", "product_rate_kg_ha"), 25.0);
-    assert!(num("T23", "n_rate_kg_ha") >= 10.0);
-    assert_eq!(num("T11", "product_rate_kg_ha"), 0.0);
+    assert_eq!(num("T23", "product_kg_ha"), 25.0);
+    assert!(num("T23", "n_kg_ha") >= 10.0);
+    assert_eq!(num("T11", "product_kg_ha"), 0.0);
     assert!(table["T11"]["n_reason"].starts_with("sufficient"));
     for p in &unseen {
-        assert_eq!(table[&p.id]["product_rate_kg_ha"], "", "{}", p.id);
+        assert_eq!(table[&p.id]["product_kg_ha"], "", "{}", p.id);
         assert!(table[&p.id]["n_reason"].starts_with("not observed"));
     }
 
