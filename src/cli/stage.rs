@@ -41,7 +41,9 @@ use crate::stage::{self, DateList, SmootherKind, StageRequest};
 /// A warning lists the names used.
 ///
 /// Dates come from --dates LIST.csv (file,date), else --date-pattern on the file names, else the
-/// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
+/// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …). A raster none
+/// of them dates is a usage error (exit 2) naming it, with a --date-pattern that reads its name
+/// where the name holds a date.
 ///
 /// Examples:
 ///
