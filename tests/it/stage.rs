@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use gdal::vector::LayerAccess;
 
-use crate::common::{day, ndvi_lswi, paddy, paddy_ok, read_band, root, rows};
+use crate::common::{
+    check_shapefile_aliases, day, ndvi_lswi, paddy, paddy_ok, qml_aliases, read_band, root, rows,
+};
 
 const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
 
@@ -378,6 +380,24 @@ fn stage_shapefiles_take_short_column_names_and_say_which() {
         qml.contains("attr=\"stage\""),
         "the style categorises a column the file has"
     );
+    // The style (one beside both) gives every shortened field its long name as its alias,
+    // so QGIS shows days_after as days_after_transplanting.
+    for shp in ["stage.shp", "stage.shp.zip"] {
+        let shp = dir.path().join(shp);
+        check_shapefile_aliases(&shp, &dir.path().join("stage.qml"), &header);
+    }
+    let aliases = qml_aliases(&dir.path().join("stage.qml"));
+    assert_eq!(aliases["days_after"].1, "days_after_transplanting");
+    // A GeoJSON keeps the long names: its style has no aliases.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["-o", "stage.geojson"],
+    );
+    args.retain(|a| *a != "-q");
+    paddy_ok(dir.path(), &args);
+    assert!(qml_aliases(&dir.path().join("stage.qml")).is_empty());
 }
 
 #[test]
