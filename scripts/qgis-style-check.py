@@ -7,7 +7,8 @@ Usage:
 Each LAYER is a raster (GeoTIFF) or a vector (GeoPackage, GeoJSON, shapefile, .shp.zip). Its
 style is the file QGIS applies when a user adds the layer (name.qml beside it; the script prints
 which path that is), or STYLE from --style. For each layer the script prints the renderer, its
-classes (value bounds, colour, label) and, for vectors, the labelling.
+classes (value bounds, colour, label) and, for vectors, the labelling and the fields' aliases
+(a shapefile's short column names with the long names QGIS shows).
 
 Options:
   --style STYLE.qml     load this style instead of the layer's default one (all layers)
@@ -141,6 +142,10 @@ def check(path, args):
         print(f"    {bounds}: {colour} {label!r}")
     if labels:
         print(f"  {labels}")
+    if kind == "vector":
+        fields = layer.fields()
+        aliases = [f"{f.name()} as {f.alias()!r}" for f in fields if f.alias()]
+        print(f"  field aliases: {', '.join(aliases) if aliases else 'none'}")
     renderer_type = layer.renderer().type()
     if args.renderer and renderer_type != args.renderer:
         failures.append(f"{path}: renderer {renderer_type}, expected {args.renderer}")

@@ -38,10 +38,13 @@ use crate::stage::{self, DateList, SmootherKind, StageRequest};
 /// transp_min, transp_max, transp_src (transplanting and its earliest, latest and source),
 /// days_after, seas_start, head_min, head_max, head_src, head_curve, days_to_hd, n_valid and
 /// n_dropped; a longer attribute name is cut to 10 (then numbered, `_1`, if that is taken).
-/// A warning lists the names used.
+/// A warning lists the names used, and the QGIS style beside the file gives each short field
+/// its long name as its alias.
 ///
 /// Dates come from --dates LIST.csv (file,date), else --date-pattern on the file names, else the
-/// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
+/// files' metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …). A raster none
+/// of them dates is a usage error (exit 2) naming it, with a --date-pattern that reads its name
+/// where the name holds a date.
 ///
 /// Examples:
 ///

@@ -38,7 +38,8 @@ use crate::zonal::{self, output, CoverageMode, StatsRequest};
 /// when each raster's is at most 5 bytes and they differ, else r1, r2, … in the order given;
 /// the statistics are cnt, mean, std, min, max, med, p10, p90 and nodf (count, mean, stdev,
 /// min, max, median, p10, p90, nodata_fraction). An id or attribute name past 10 bytes is cut
-/// to 10 (then numbered, `_1`, if that is taken). A warning lists the names used.
+/// to 10 (then numbered, `_1`, if that is taken). A warning lists the names used, and the QGIS
+/// style beside the file gives each short field its long name as its alias.
 ///
 /// Examples:
 ///

@@ -501,6 +501,34 @@ fn styled_fill_symbol(index: usize, colour: [u8; 3], style: &str) -> String {
     )
 }
 
+/// `style`, a vector style of this module, with QGIS field aliases: an `<aliases>` element of
+/// one `<alias field="…" index="…" name="…"/>` per (index of the field in the layer, the
+/// field's name, its alias), as QGIS 3 writes them in a style, so that its attribute table,
+/// identify results and forms show the alias for the field (a shapefile's `days_after` as
+/// `days_after_transplanting`). QGIS finds the field by its name (the index when the name is
+/// missing). No aliases: the style as it is.
+pub fn with_aliases(style: &str, aliases: &[(usize, String, String)]) -> String {
+    let end = match style.rfind("</qgis>") {
+        Some(end) if !aliases.is_empty() => end,
+        _ => return style.to_string(),
+    };
+    let items: String = aliases
+        .iter()
+        .map(|(index, field, alias)| {
+            format!(
+                "    <alias field=\"{}\" index=\"{index}\" name=\"{}\"/>\n",
+                xml_attr(field),
+                xml_attr(alias)
+            )
+        })
+        .collect();
+    format!(
+        "{}  <aliases>\n{items}  </aliases>\n{}",
+        &style[..end],
+        &style[end..]
+    )
+}
+
 /// Text for a comment: XML forbids `--` inside one (and a `-` just before its end).
 fn xml_comment(text: &str) -> String {
     let mut text = xml_text(text).replace("--", "- -");
@@ -730,6 +758,39 @@ mod tests {
         );
         let comment = format!("<r><!-- {} --></r>", xml_comment("x -- y -"));
         assert!(roxmltree::Document::parse(&comment).is_ok());
+    }
+
+    #[test]
+    fn aliases_go_into_the_style_as_qgis_reads_them() {
+        let style = vector_categorised("stage", &[], "\"plot_id\"", "t");
+        assert_eq!(with_aliases(&style, &[]), style);
+        let aliases = [
+            (
+                3,
+                "days_after".to_string(),
+                "days_after_transplanting".to_string(),
+            ),
+            (7, "a&b".to_string(), "\"a\" & <b>".to_string()),
+        ];
+        let qml = with_aliases(&style, &aliases);
+        let doc = parse(&qml);
+        // QGIS looks for <aliases> among the children of <qgis>.
+        let element = children(doc.root_element(), "aliases");
+        assert_eq!(element.len(), 1);
+        let read: Vec<(usize, String, String)> = children(element[0], "alias")
+            .iter()
+            .map(|a| {
+                let get = |k: &str| a.attribute(k).expect("attribute").to_string();
+                (
+                    get("index").parse().expect("index"),
+                    get("field"),
+                    get("name"),
+                )
+            })
+            .collect();
+        assert_eq!(read, aliases);
+        // The rest of the style is unchanged.
+        assert_eq!(find(&doc, "renderer-v2").attribute("attr"), Some("stage"));
     }
 
     #[test]

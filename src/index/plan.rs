@@ -499,15 +499,7 @@ pub fn plan(request: &IndexRequest, catalogue: &Catalogue) -> Result<IndexPlan> 
         })
     });
     check_one_acquisition(&roles, mask.as_ref(), &infos)?;
-    if !profile.raw_counts {
-        warnings.extend(counts_as_reflectance(&roles, &outputs, &infos));
-    }
-    if profile.raw_counts && request.scale.is_none() {
-        warnings.push(format!(
-            "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
-            profile.name
-        ));
-    }
+    warnings.extend(scale_warnings(request, &profile, &roles, &outputs, &infos));
     let (used_files, warps) = files_to_open(&roles, mask.as_ref());
     let resampled_cache_bytes = roles
         .values()
@@ -807,6 +799,27 @@ fn check_constants_used(
         )));
     }
     Ok(())
+}
+
+/// The warnings on the scale of the bands read: a profile of raw sensor counts without a
+/// scale, else [`counts_as_reflectance`].
+fn scale_warnings(
+    request: &IndexRequest,
+    profile: &Profile,
+    roles: &BTreeMap<Role, BandSpec>,
+    outputs: &[PlannedIndex],
+    infos: &[RasterInfo],
+) -> Vec<String> {
+    if !profile.raw_counts {
+        return counts_as_reflectance(roles, outputs, infos);
+    }
+    if request.scale.is_some() {
+        return Vec::new();
+    }
+    vec![format!(
+        "{}: raw sensor counts, not reflectance: ratio indices (NDVI, NDRE) are comparable only within one capture; EVI/SAVI-type indices need calibrated reflectance",
+        profile.name
+    )]
 }
 
 /// A warning for each index that is wrong on digital numbers when a band it reads holds

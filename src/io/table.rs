@@ -87,6 +87,12 @@ impl Table {
         Ok(names::renamed(&self.columns, &self.shapefile_names()?))
     }
 
+    /// The fields a shapefile of the table names otherwise, as (index in the layer, shapefile
+    /// name, column name): the aliases a QGIS style gives them, so QGIS shows the long names.
+    pub fn shapefile_aliases(&self) -> Result<Vec<(usize, String, String)>> {
+        Ok(names::aliases(&self.columns, &self.shapefile_names()?))
+    }
+
     /// What a shapefile of the table names otherwise, in words for a warning: "shapefile column
     /// names have at most 10 bytes, so it has days_after_transplanting as days_after; …";
     /// None when it names every column as the CSV does.

@@ -211,7 +211,8 @@ pub fn csv_bytes(result: &StageResult) -> Result<Vec<u8>> {
 /// Write the stages to `path` (.csv, .geojson, or a shapefile with the names of
 /// [`crate::io::table::Table::shapefile_names`]; a large GeoJSON on `threads` threads, None:
 /// all cores), and beside a vector its QGIS style (categorised by stage,
-/// [`crate::export::styles::stage_plots`]).
+/// [`crate::export::styles::stage_plots`]; beside a shapefile with the columns' names as the
+/// aliases of the fields it names otherwise).
 pub fn write(result: &StageResult, path: &Path, threads: Option<usize>) -> Result<()> {
     write_table(&table(result), &result.id_column, path, threads)
 }
@@ -230,13 +231,20 @@ pub fn write_all(result: &StageResult, paths: &[PathBuf], threads: Option<usize>
 fn write_table(table: &Table, id_column: &str, path: &Path, threads: Option<usize>) -> Result<()> {
     table.write(path, threads)?;
     if let Some(style) = crate::export::styles::sidecar(path) {
-        // The style names the id column as the file does (`stage` fits a shapefile).
-        let id_column = match Format::for_path(path)? {
-            Format::Shapefile { .. } => table.shapefile_names()?.into_iter().next(),
-            _ => None,
-        }
-        .unwrap_or_else(|| id_column.to_string());
-        let qml = crate::export::styles::stage_plots(&id_column);
+        // The style names the id column as the file does (`stage` fits a shapefile), and
+        // gives the fields a shapefile names otherwise their names as aliases.
+        let (short_id, aliases) = match Format::for_path(path)? {
+            Format::Shapefile { .. } => (
+                table.shapefile_names()?.into_iter().next(),
+                table.shapefile_aliases()?,
+            ),
+            _ => (None, Vec::new()),
+        };
+        let id_column = short_id.unwrap_or_else(|| id_column.to_string());
+        let qml = crate::export::qml::with_aliases(
+            &crate::export::styles::stage_plots(&id_column),
+            &aliases,
+        );
         crate::io::write_atomic(&style, qml.as_bytes())?;
     }
     Ok(())

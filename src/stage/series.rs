@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::io::RasterInfo;
-use crate::phenology::dates::{date_from_metadata, read_date_list, Date, DatePattern};
+use crate::phenology::dates::{
+    date_from_metadata, read_date_list, suggest_pattern, Date, DatePattern,
+};
 use crate::zonal::{self, CoverageMode, StatsRequest, StatsTable};
 
 /// A raster and its acquisition date, with where the date came from.
@@ -53,7 +55,8 @@ impl DateList {
 
 /// Date every raster: from the `list` when given, else from the file name by `pattern` when
 /// given, else from GDAL metadata (ACQUISITION_DATETIME, PRODUCT_START_TIME, DATE_ACQUIRED, …).
-/// Returns them sorted by date; an undated file is an error naming it and saying how to date it.
+/// Returns them sorted by date; an undated file is a usage error (exit 2, as in `paddy run`)
+/// naming it and saying how to date it, with a pattern that reads its name where one would.
 pub fn date_rasters(
     paths: &[PathBuf],
     pattern: Option<&str>,
@@ -75,15 +78,7 @@ pub fn date_rasters(
             date_from_metadata(&info.metadata).map(|(d, key)| (d, key.to_string()))
         };
         let Some((date, source)) = dated else {
-            let how = match (&pattern, list) {
-                (_, Some(list)) => format!("it is not in {}", list.origin),
-                (Some(p), None) => format!("its name does not match the date pattern '{}'", p.as_str()),
-                (None, None) => "its metadata has no acquisition date: give a date pattern of the file names (e.g. '{yyyy}{mm}{dd}') or a list of dates".to_string(),
-            };
-            return Err(Error::Input {
-                path: path.clone(),
-                message: format!("cannot tell the acquisition date: {how}"),
-            });
+            return Err(undated(path, pattern.as_ref(), list));
         };
         out.push(Dated {
             path: path.clone(),
@@ -93,6 +88,44 @@ pub fn date_rasters(
     }
     out.sort_by_key(|d| d.date);
     Ok(out)
+}
+
+/// A raster `date_rasters` cannot date, as a mistake on the command line (exit 2), as `paddy
+/// run` reports an undated tile: it names the file and, when `pattern` does not match its name,
+/// the pattern and what it reads; where the name holds a date as YYYYMMDD, YYYY-MM-DD or
+/// YYYYDDD, the `--date-pattern` that reads it (by [`suggest_pattern`], as `paddy run`).
+fn undated(path: &Path, pattern: Option<&DatePattern>, list: Option<&DateList>) -> Error {
+    let name = crate::io::file_name(path);
+    let suggestion = suggest_pattern(&name);
+    let would = match &suggestion {
+        Some((p, date)) => format!("for this name, --date-pattern '{p}' would read {date}"),
+        None => "its name holds no date written as YYYYMMDD, YYYY-MM-DD or YYYYDDD: rename it, \
+                 or give its date in a --dates list (file,date)"
+            .to_string(),
+    };
+    // Not in the list (when one is given) and not dated otherwise either.
+    let file = match list {
+        Some(list) => format!("{} is not in {}, and", path.display(), list.origin),
+        None => format!("{}:", path.display()),
+    };
+    let message = match (pattern, &suggestion) {
+        (Some(p), _) => format!(
+            "{file} does not match --date-pattern '{}', which reads dates written as '{}'; \
+             {would}",
+            p.as_str(),
+            p.example()
+        ),
+        (None, Some(_)) => format!(
+            "{file} has no acquisition date in its metadata: give a --date-pattern of the file \
+             names; {would}"
+        ),
+        (None, None) => format!(
+            "{file} has no acquisition date in its metadata, nor in its name: give a --dates \
+             list (file,date), or a --date-pattern of names that hold the date (e.g. \
+             --date-pattern '{{yyyy}}{{mm}}{{dd}}' for names like s2_20260718_ndvi.tif)"
+        ),
+    };
+    Error::usage(message)
 }
 
 /// At most this many dates or files are named in one message; the rest are counted.

@@ -209,14 +209,19 @@ pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
 /// Write the statistics to `path` (.csv, .geojson, or a shapefile with the names of
 /// [`shapefile_names`]; a large GeoJSON on `threads` threads, None: all cores), and beside a
 /// vector its QGIS style (graduated on the main index's mean,
-/// [`crate::export::styles::stats_plots`]).
+/// [`crate::export::styles::stats_plots`]; beside a shapefile with the columns' names as the
+/// aliases of the fields it names otherwise).
 pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
     let table = table(st);
     table.write(path, threads)?;
-    // The style names the columns as the file does.
-    let names = match Format::for_path(path)? {
-        Format::Shapefile { .. } => table.shapefile_names()?,
-        _ => table.columns.iter().map(|c| c.0.clone()).collect(),
+    // The style names the columns as the file does, and gives the fields a shapefile names
+    // otherwise their names as aliases.
+    let (names, aliases) = match Format::for_path(path)? {
+        Format::Shapefile { .. } => (table.shapefile_names()?, table.shapefile_aliases()?),
+        _ => (
+            table.columns.iter().map(|c| c.0.clone()).collect(),
+            Vec::new(),
+        ),
     };
     let first_stat = first_group_column(st, names.len());
     let group = group_columns(st);
@@ -235,6 +240,7 @@ pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()>
     let style = crate::export::styles::sidecar(path)
         .zip(crate::export::styles::stats_plots(&id_column, &groups));
     if let Some((style, qml)) = style {
+        let qml = crate::export::qml::with_aliases(&qml, &aliases);
         crate::io::write_atomic(&style, qml.as_bytes())?;
     }
     Ok(())

@@ -154,3 +154,70 @@ pub fn all_files(dir: &Path) -> Vec<String> {
 pub fn is_temporary(rel: &str) -> bool {
     rel.contains(".staging-") || rel.contains(".part-")
 }
+
+/// The field aliases of the QGIS style `qml`, parsed as XML: the `<alias field index name>`
+/// elements of the `<aliases>` child of `<qgis>`, where QGIS reads them, as field → (index,
+/// alias).
+pub fn qml_aliases(qml: &Path) -> HashMap<String, (usize, String)> {
+    let text = std::fs::read_to_string(qml).unwrap_or_else(|e| panic!("{}: {e}", qml.display()));
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&text, options)
+        .unwrap_or_else(|e| panic!("{} is not well-formed XML: {e}", qml.display()));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "qgis", "{}", qml.display());
+    let mut aliases = HashMap::new();
+    for element in root.children().filter(|n| n.has_tag_name("aliases")) {
+        for alias in element.children().filter(|n| n.has_tag_name("alias")) {
+            let get = |k: &str| {
+                alias
+                    .attribute(k)
+                    .unwrap_or_else(|| panic!("alias without {k}"))
+            };
+            let index = get("index").parse().expect("a field index");
+            let before = aliases.insert(get("field").to_string(), (index, get("name").to_string()));
+            assert!(
+                before.is_none(),
+                "{}: two aliases of {}",
+                qml.display(),
+                get("field")
+            );
+        }
+    }
+    aliases
+}
+
+/// The style `qml` beside the shapefile `shp` gives every field the shapefile names otherwise
+/// than `columns` (its columns' names, in the layer's order) the column's name as its alias,
+/// at the field's index, and no other field one: the fields read back with OGR.
+pub fn check_shapefile_aliases(shp: &Path, qml: &Path, columns: &[String]) {
+    use gdal::vector::LayerAccess;
+    let ds = gdal::Dataset::open(shp).unwrap_or_else(|e| panic!("{}: {e}", shp.display()));
+    let layer = ds.layer(0).unwrap();
+    let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    assert_eq!(fields.len(), columns.len(), "{}: {fields:?}", shp.display());
+    let aliases = qml_aliases(qml);
+    let mut renamed = 0;
+    for (index, (field, column)) in fields.iter().zip(columns).enumerate() {
+        if field == column {
+            assert!(
+                !aliases.contains_key(field),
+                "{}: alias of {field}",
+                qml.display()
+            );
+        } else {
+            renamed += 1;
+            assert_eq!(
+                aliases.get(field),
+                Some(&(index, column.clone())),
+                "{}: the alias of {} ({column})",
+                qml.display(),
+                shp.display()
+            );
+        }
+    }
+    assert!(renamed > 0, "{}: no field renamed", shp.display());
+    assert_eq!(aliases.len(), renamed, "{}: {aliases:?}", qml.display());
+}

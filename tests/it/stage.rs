@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use gdal::vector::LayerAccess;
 
-use crate::common::{day, ndvi_lswi, paddy, paddy_ok, read_band, root, rows};
+use crate::common::{
+    check_shapefile_aliases, day, ndvi_lswi, paddy, paddy_ok, qml_aliases, read_band, root, rows,
+};
 
 const DATES: [&str; 5] = ["20260607", "20260627", "20260717", "20260816", "20260905"];
 
@@ -378,6 +380,24 @@ fn stage_shapefiles_take_short_column_names_and_say_which() {
         qml.contains("attr=\"stage\""),
         "the style categorises a column the file has"
     );
+    // The style (one beside both) gives every shortened field its long name as its alias,
+    // so QGIS shows days_after as days_after_transplanting.
+    for shp in ["stage.shp", "stage.shp.zip"] {
+        let shp = dir.path().join(shp);
+        check_shapefile_aliases(&shp, &dir.path().join("stage.qml"), &header);
+    }
+    let aliases = qml_aliases(&dir.path().join("stage.qml"));
+    assert_eq!(aliases["days_after"].1, "days_after_transplanting");
+    // A GeoJSON keeps the long names: its style has no aliases.
+    let mut args = stage_args(
+        &ndvi,
+        &lswi,
+        plots.to_str().unwrap(),
+        &["-o", "stage.geojson"],
+    );
+    args.retain(|a| *a != "-q");
+    paddy_ok(dir.path(), &args);
+    assert!(qml_aliases(&dir.path().join("stage.qml")).is_empty());
 }
 
 #[test]
@@ -761,6 +781,135 @@ fn bad_series_and_options_are_refused_before_any_work() {
     );
     assert!(err.contains("a_file"), "{err}");
     nothing_written();
+}
+
+/// `raster` copied to `dir/name` under a new name: its pixels, grid and CRS, and none of its
+/// metadata (so no acquisition date in it).
+fn copy_without_metadata(raster: &str, dir: &Path, name: &str) -> String {
+    use gdal::raster::Buffer;
+    let src = gdal::Dataset::open(raster).unwrap();
+    let band = read_band(Path::new(raster), 1);
+    let (w, h) = (band.width, band.height);
+    let path = dir.join(name);
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<f64, _>(&path, w, h, 1)
+        .unwrap();
+    ds.set_geo_transform(&src.geo_transform().unwrap()).unwrap();
+    ds.set_spatial_ref(&src.spatial_ref().unwrap()).unwrap();
+    let mut out = ds.rasterband(1).unwrap();
+    out.set_no_data_value(band.nodata).unwrap();
+    out.write((0, 0), (w, h), &mut Buffer::new((w, h), band.data))
+        .unwrap();
+    ds.close().unwrap();
+    path.display().to_string()
+}
+
+/// A raster --date-pattern does not date is a mistake on the command line (exit 2, nothing
+/// written), as a tile is for `paddy run`: the message names the raster and the pattern, shows
+/// what the pattern reads and gives a pattern that reads the date the name holds. That pattern,
+/// given, dates the renamed series as the rasters' own metadata (the tiles' acquisition dates)
+/// does: the same table. A name without a date, and a raster with no date in its metadata and
+/// no pattern, are the same mistake, said so.
+#[test]
+fn a_raster_the_date_pattern_misses_is_named_with_a_pattern_that_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndvi, lswi) = index_series(dir.path());
+    let plots = root().join("sample_tiles/plots.geojson");
+    let plots = plots.to_str().unwrap();
+    let out = dir.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    // Every raster copied under a name with its date written with dashes.
+    let renamed = dir.path().join("renamed");
+    std::fs::create_dir(&renamed).unwrap();
+    let dashed = |files: &[String], index: &str| -> Vec<String> {
+        files
+            .iter()
+            .zip(DATES)
+            .map(|(file, d)| {
+                let name = format!("s2_{}-{}-{}_{index}.tif", &d[..4], &d[4..6], &d[6..]);
+                let to = renamed.join(name);
+                std::fs::copy(file, &to).unwrap();
+                to.display().to_string()
+            })
+            .collect()
+    };
+    let (ndvi_dashed, lswi_dashed) = (dashed(&ndvi, "ndvi"), dashed(&lswi, "lswi"));
+    let written = out.join("stage.csv");
+    let written = written.to_str().unwrap();
+
+    // One index raster, then one LSWI raster, renamed among the others.
+    let mut one_ndvi = ndvi.clone();
+    one_ndvi[2] = ndvi_dashed[2].clone();
+    let mut one_lswi = lswi.clone();
+    one_lswi[4] = lswi_dashed[4].clone();
+    let mut suggested = Vec::new();
+    for (vi, water, odd, date) in [
+        (&one_ndvi, &lswi, &ndvi_dashed[2], "2026-07-17"),
+        (&ndvi, &one_lswi, &lswi_dashed[4], "2026-09-05"),
+    ] {
+        let err = refused(&out, &stage_args(vi, water, plots, &["-o", written]));
+        for says in [
+            &format!("paddy: error: {odd}: does not match --date-pattern '{{yyyy}}{{mm}}{{dd}}'")[..],
+            "which reads dates written as '20260718'",
+            &format!("for this name, --date-pattern '{{yyyy}}-{{mm}}-{{dd}}' would read {date}"),
+        ] {
+            assert!(err.contains(says), "'{says}' not in: {err}");
+        }
+        let pattern = err
+            .split_once("for this name, --date-pattern '")
+            .and_then(|(_, rest)| rest.split_once('\''))
+            .map(|(pattern, _)| pattern.to_string())
+            .unwrap();
+        suggested.push(pattern);
+    }
+    assert_eq!(suggested[0], suggested[1]);
+
+    // The pattern suggested dates the renamed series as the metadata dates the original one.
+    let mut args = stage_args(&ndvi_dashed, &lswi_dashed, plots, &[]);
+    let at = args.iter().position(|a| *a == "{yyyy}{mm}{dd}").unwrap();
+    args[at] = &suggested[0];
+    let by_name = paddy_ok(dir.path(), &args);
+    let mut args = stage_args(&ndvi, &lswi, plots, &[]);
+    args.drain(at - 1..=at);
+    let by_metadata = paddy_ok(dir.path(), &args);
+    assert_eq!(by_name, by_metadata);
+    assert_eq!(rows(&by_name)[0]["at"], "2026-09-05");
+
+    // A name without a date: no pattern to suggest, what to do instead.
+    let undated = renamed.join("field_a_ndvi.tif");
+    std::fs::copy(&ndvi[0], &undated).unwrap();
+    let mut vi = ndvi.clone();
+    vi[0] = undated.display().to_string();
+    let err = refused(&out, &stage_args(&vi, &lswi, plots, &[]));
+    assert!(
+        err.contains(&format!("{}: does not match --date-pattern", vi[0]))
+            && err.contains("its name holds no date written as YYYYMMDD, YYYY-MM-DD or YYYYDDD")
+            && !err.contains("would read"),
+        "{err}"
+    );
+
+    // No pattern, and a raster without a date in its metadata: the pattern that reads its
+    // name, else how to date it.
+    for (name, says) in [
+        (
+            "field_20260607_ndvi.tif",
+            "has no acquisition date in its metadata: give a --date-pattern of the file names; \
+             for this name, --date-pattern '{yyyy}{mm}{dd}' would read 2026-06-07",
+        ),
+        (
+            "field_b_ndvi.tif",
+            "has no acquisition date in its metadata, nor in its name: give a --dates list",
+        ),
+    ] {
+        let mut vi = ndvi.clone();
+        vi[0] = copy_without_metadata(&ndvi[0], &renamed, name);
+        let mut args = stage_args(&vi, &lswi, plots, &["-o", written]);
+        args.drain(at - 1..=at);
+        let err = refused(&out, &args);
+        assert!(err.contains(&format!("{}: {says}", vi[0])), "{err}");
+    }
+    assert_eq!(crate::common::files_in(&out), Vec::<String>::new());
 }
 
 /// A recorded transplanting date that is not a date is not used, and the warning and the

@@ -10,7 +10,7 @@ use gdal::spatial_ref::SpatialRef;
 use gdal::vector::LayerAccess;
 use gdal::DriverManager;
 
-use crate::common::{paddy, paddy_ok, read_band, root};
+use crate::common::{check_shapefile_aliases, paddy, paddy_ok, read_band, root};
 
 /// Origin and pixel size of the synthetic UTM raster.
 const X0: f64 = 500_000.0;
@@ -1031,6 +1031,12 @@ fn statistics_shapefiles_take_short_unique_column_names() {
             qml.contains(&format!("attr=\"{}_mean\"", groups[0])),
             "{k}.qml"
         );
+        // And gives each shortened field its column's name as its alias (b1_mean:
+        // s2_20260717_b1_mean), so QGIS shows the long names.
+        for shp in &outs[1..] {
+            let qml = dir.path().join(format!("{k}.qml"));
+            check_shapefile_aliases(&dir.path().join(shp), &qml, &header);
+        }
     }
 }
 

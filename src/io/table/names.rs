@@ -83,6 +83,21 @@ pub fn renamed(columns: &[(String, Kind)], short: &[String]) -> Vec<(String, Str
         .collect()
 }
 
+/// The fields a shapefile names otherwise, as (the field's index in the shapefile's layer, its
+/// shapefile name, the column's name), in column order: `columns` against their
+/// [`shapefile_names`] `short`, the columns a shapefile leaves out ([`Kind::Reals`]) not counted.
+/// What a QGIS style beside the shapefile gives as the fields' aliases.
+pub fn aliases(columns: &[(String, Kind)], short: &[String]) -> Vec<(usize, String, String)> {
+    columns
+        .iter()
+        .zip(short)
+        .filter(|((_, kind), _)| *kind != Kind::Reals)
+        .enumerate()
+        .filter(|(_, ((name, _), short))| name != *short)
+        .map(|(index, ((name, _), short))| (index, short.clone(), name.clone()))
+        .collect()
+}
+
 /// `renamed` in words for a warning (None when empty): "shapefile column names have at most
 /// 10 bytes, so it has days_after_transplanting as days_after; …".
 pub fn note(renamed: &[(String, String)]) -> Option<String> {
@@ -203,5 +218,21 @@ mod tests {
             let e = shapefile_names(&columns(&["a", "b"]), &wrong);
             assert!(e.is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn aliases_give_the_layer_index_of_each_renamed_field() {
+        let mut cols = columns(&["plot_id", "days_after_transplanting"]);
+        // A list column before a renamed one: not in the shapefile, so not counted.
+        cols.insert(1, ("ndvi_series_of_the_season".into(), Kind::Reals));
+        cols.push(("heading_earliest".into(), Kind::Text));
+        let names = shapefile_names(&cols, &[]).expect("names");
+        assert_eq!(
+            aliases(&cols, &names),
+            [
+                (1, "days_after".into(), "days_after_transplanting".into()),
+                (2, "heading_ea".into(), "heading_earliest".into()),
+            ]
+        );
     }
 }
