@@ -451,8 +451,13 @@ fn write_map(
 
     // The rate grid.
     let tif = dir.join(format!("rx_{}.tif", map.name));
+    // QGIS's legend heads the classes with "Band 1: <description>".
+    let description = crate::i18n::tf(
+        "rx.rate_band",
+        &[("product", &map.product), ("unit", &map.unit)],
+    );
     let meta = OutputMeta {
-        description: map.title.clone(),
+        description,
         band_metadata: vec![
             ("UNIT".into(), map.unit.clone()),
             ("PRODUCT".into(), map.product.clone()),

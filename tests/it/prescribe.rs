@@ -841,7 +841,14 @@ fn every_output_opens_and_validates() {
             let ds = gdal::Dataset::open(path).unwrap();
             assert!(ds.spatial_ref().unwrap().auth_code().unwrap() == 32648);
             let band = ds.rasterband(1).unwrap();
-            assert!(band.metadata_item("UNIT", "").is_some());
+            let unit = band.metadata_item("UNIT", "").unwrap();
+            // QGIS's legend reads "Band 1: <description>": the product's rate and its unit.
+            let product = band.metadata_item("PRODUCT", "").unwrap();
+            let description = band.description().unwrap();
+            assert!(
+                description.contains(&product) && description.ends_with(&unit),
+                "{description}"
+            );
             assert_eq!(band.no_data_value(), Some(-9999.0));
             // A quicklook and a style beside it.
             let png = std::fs::read(path.with_extension("png")).unwrap();
