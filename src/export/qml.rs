@@ -9,7 +9,7 @@
 //! polygons ([`vector_graduated`]), so a rate has the same colour in both and in the quicklook.
 //! `scripts/qgis-style-check.py` loads layers with their styles in QGIS and reports what it read.
 
-use super::classes::Class;
+use super::classes::{float32_safe, Class, FAR};
 
 /// The end of every raster style: the pipe's neutral filters, then the document's close.
 const RASTER_PIPE_END: &str = r#"    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
@@ -265,11 +265,12 @@ fn labeling(label_expression: &str) -> String {
 /// In QGIS a DISCRETE item's value is the upper bound of its class: a pixel takes the colour of
 /// the first item whose value is at least the pixel value, and a pixel above the last item is
 /// not drawn. So the grey "0" class (upper bound 0) catches exactly zero (and anything below),
-/// and each rate class catches the rates up to its upper bound. Items are written in ascending
-/// order, as QGIS's search needs. A rate stored as Float32 can round up past its f64 class bound
-/// (42.7 is stored as 42.70000076…), which would push the pixel into the next class or, for the
-/// largest rate, off the map; each item value is therefore the larger of the bound and the bound
-/// rounded to f32.
+/// and each rate class catches the rates above the class below, up to its upper bound: the
+/// half-open classes of [`super::classes`] (a pixel on an edge is in the lower class). Items are
+/// written in ascending order, as QGIS's search needs. A rate stored as Float32 can round up
+/// past its f64 class bound (42.7 is stored as 42.70000076…), which would push the pixel into
+/// the next class or, for the largest rate, off the map; each item value is therefore the
+/// larger of the bound and the bound rounded to f32 ([`float32_safe`]).
 pub fn raster_classes(classes: &[Class], title: &str) -> String {
     let mut ordered: Vec<&Class> = classes.iter().collect();
     ordered.sort_by(|a, b| a.upper.total_cmp(&b.upper));
@@ -278,18 +279,19 @@ pub fn raster_classes(classes: &[Class], title: &str) -> String {
         .map(|c| {
             format!(
                 "          <item alpha=\"255\" value=\"{}\" label=\"{}\" color=\"{}\"/>\n",
-                discrete_break(c.upper),
+                float32_safe(c.upper),
                 xml_attr(&c.label),
                 c.hex()
             )
         })
         .collect();
+    // The lowest bound that is a value (the first class reaches down to −FAR).
     let min = ordered
         .iter()
-        .map(|c| c.lower)
+        .map(|c| if c.lower > -FAR { c.lower } else { c.upper })
         .fold(f64::INFINITY, f64::min);
     let min = if min.is_finite() { min } else { 0.0 };
-    let max = ordered.last().map_or(0.0, |c| discrete_break(c.upper));
+    let max = ordered.last().map_or(0.0, |c| float32_safe(c.upper));
     let title = xml_comment(title);
     raster_style(&title, min, max, "DISCRETE", 1, &items)
 }
@@ -326,9 +328,11 @@ fn raster_style(title: &str, min: f64, max: f64, ramp_type: &str, mode: u8, item
 /// dark-grey outline), and labels from the QGIS expression `label_expression`, for example
 /// `"plot_id" || ': ' || format_number("rate", 0) || ' kg/ha'`. `title` goes into a comment.
 ///
-/// QGIS gives a feature the first range with `lower <= value <= upper`, so touching ranges
-/// (one class's upper bound is the next one's lower bound) put a boundary value in the lower
-/// class, as [`super::classes::class_of`] does. Bounds are written in full precision.
+/// QGIS gives a feature the first range with `lower <= value <= upper`, so the touching ranges
+/// of [`super::classes`] (each class's lower bound is the upper bound of the one before,
+/// written in ascending order) put an edge value in the lower class: each range holds `lower <
+/// value <= upper`, as [`super::classes::class_of`] and the DISCRETE raster ramp. Bounds are
+/// written in full precision.
 pub fn vector_graduated(
     field: &str,
     classes: &[Class],
@@ -383,6 +387,29 @@ pub fn vector_graduated(
 /// Colour of the hatch that marks plots (or parts) with no observation.
 pub const NOT_OBSERVED_COLOUR: [u8; 3] = [90, 90, 90];
 
+/// QGIS expression text for a field name.
+pub fn field(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The filter that holds exactly the values of `class` in `field`: `"f" > lower AND "f" <=
+/// upper`, the half-open classes of [`super::classes`] (a bound at ±[`FAR`] is left out).
+pub fn class_filter(field_name: &str, class: &Class) -> String {
+    let f = field(field_name);
+    let mut parts = Vec::new();
+    if class.lower > -FAR {
+        parts.push(format!("{f} > {}", class.lower));
+    }
+    if class.upper < FAR {
+        parts.push(format!("{f} <= {}", class.upper));
+    }
+    if parts.is_empty() {
+        format!("{f} IS NOT NULL")
+    } else {
+        parts.join(" AND ")
+    }
+}
+
 /// A rule-based style for the people layer of a prescription (one polygon per plot): a fill in
 /// the class colour of the numeric `field` for every class, and over it a dark diagonal hatch for
 /// plots whose `status_field` starts with "not observed", with its own legend entry. Labels
@@ -398,12 +425,7 @@ pub fn vector_plots(
     let mut rules = String::new();
     let mut symbols = String::new();
     for (i, c) in classes.iter().enumerate() {
-        let filter = format!(
-            "{f} >= {} AND {f} <= {}",
-            c.lower,
-            c.upper,
-            f = quoted(field)
-        );
+        let filter = class_filter(field, c);
         rules.push_str(&format!(
             "      <rule key=\"class{i}\" filter=\"{}\" label=\"{}\" symbol=\"{i}\"/>\n",
             xml_attr(&filter),
@@ -447,16 +469,6 @@ pub fn vector_plots(
 </qgis>
 "#
     )
-}
-
-/// The DISCRETE item value for a class whose upper bound is `upper`: see [`raster_classes`].
-fn discrete_break(upper: f64) -> f64 {
-    let single = f64::from(upper as f32);
-    if single.is_finite() && single > upper {
-        single
-    } else {
-        upper
-    }
 }
 
 /// A QGIS fill symbol named `index`: solid `colour`, 0.2 mm dark-grey (#404040) outline. The
@@ -754,7 +766,7 @@ mod tests {
         );
         assert_eq!(
             rules[1].attribute("filter"),
-            Some("\"rate\" >= 25 AND \"rate\" <= 25")
+            Some("\"rate\" > 0 AND \"rate\" <= 25")
         );
         // Its symbol is the hatch.
         let symbol = doc

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::classes::Class;
+use super::classes::{Class, FAR};
 use super::qml::{self, Ramp, Stop};
 use crate::catalogue::Catalogue;
 use crate::i18n::{self, t, tf};
@@ -127,23 +127,29 @@ pub fn stage_plots(id_column: &str) -> String {
 }
 
 /// Classes over a ramp's range, one per colour; the end classes reach far beyond it, so every
-/// value has a class.
+/// value has a class. Half-open like every classed legend ([`super::classes`]): `> 0.17–0.35`
+/// holds 0.35, not 0.17; negative numbers with a minus sign (−0.02), as the ramps' labels.
 pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
-    const FAR: f64 = 1e9;
     let n = ramp.colours.len().max(1);
     let step = (ramp.max - ramp.min) / n as f64;
     let short = |v: f64| {
         let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        match s.strip_prefix('-') {
+            Some("0") => "0".to_string(),
+            Some(rest) => format!("−{rest}"),
+            None => s.to_string(),
+        }
     };
     (0..n)
         .map(|i| {
+            // The same expression for an edge in both classes it bounds: they touch exactly.
             let lower = ramp.min + step * i as f64;
-            let upper = lower + step;
+            let upper = ramp.min + step * (i + 1) as f64;
             let label = match (i, n - 1 - i) {
-                (0, _) => format!("< {}", short(upper)),
+                (0, _) => format!("≤ {}", short(upper)),
                 (_, 0) => format!("> {}", short(lower)),
-                _ => format!("{}–{}", short(lower), short(upper)),
+                _ => format!("> {}–{}", short(lower), short(upper)),
             };
             Class {
                 lower: if i == 0 { -FAR } else { lower },
@@ -217,5 +223,12 @@ mod tests {
         assert_eq!(super::super::classes::class_of(&c, -5.0), Some(0));
         assert_eq!(super::super::classes::class_of(&c, 5.0), Some(5));
         assert_eq!(c[0].colour, [0xa5, 0x00, 0x26]);
+        // Half-open, touching, labelled with minus signs.
+        assert!(c.windows(2).all(|w| w[0].upper == w[1].lower));
+        assert_eq!(c[0].label, "≤ −0.02");
+        assert_eq!(c[1].label, "> −0.02–0.17");
+        assert_eq!(c[5].label, "> 0.72");
+        let edge = c[1].upper;
+        assert_eq!(super::super::classes::class_of(&c, edge), Some(1));
     }
 }

@@ -1,0 +1,322 @@
+//! The QGIS styles of the maps people read, applied as QGIS applies them: each `.qml` parsed,
+//! each rule's filter and each label evaluated with QGIS's expression rules
+//! ([`crate::qgis_expr`]) on the layers' own features and on made-up ones.
+//!
+//! A rate on a class edge has one class, the same in the rate raster (QGIS gives a DISCRETE
+//! ramp's pixel the first item whose value is at least its own), the machine layer (the first
+//! graduated range holding it) and the plots layer (every rule that matches is drawn: exactly
+//! one class rule may).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::common::{paddy_ok, root};
+use crate::qgis_expr::{self, Feature, V};
+
+/// A simple fill: colour (r, g, b), brush and outline style as QGIS names them.
+#[derive(Debug, Clone, PartialEq)]
+struct Fill {
+    colour: [u8; 3],
+    brush: String,
+    outline: String,
+}
+
+/// One rule of a rule-based renderer.
+#[derive(Debug, Clone)]
+struct RuleDef {
+    label: String,
+    filter: Option<String>,
+    fill: Option<Fill>,
+    children: Vec<RuleDef>,
+}
+
+/// What a style holds, by renderer.
+#[derive(Debug, Default)]
+struct Style {
+    renderer: String,
+    /// Rule-based.
+    rules: Vec<RuleDef>,
+    /// Graduated: (lower, upper, label, fill), in order.
+    ranges: Vec<(f64, f64, String, Fill)>,
+    /// Raster: the colour ramp's type and (value, label, colour).
+    ramp_type: String,
+    items: Vec<(f64, String, [u8; 3])>,
+    /// The labels' expression.
+    label: Option<String>,
+}
+
+fn rgb(text: &str) -> [u8; 3] {
+    if let Some(hex) = text.strip_prefix('#') {
+        let v = u32::from_str_radix(hex, 16).unwrap();
+        return [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+    }
+    let parts: Vec<u8> = text.split(',').map(|p| p.trim().parse().unwrap()).collect();
+    [parts[0], parts[1], parts[2]]
+}
+
+fn load(path: &Path) -> Style {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&text, options).unwrap();
+    let mut symbols: HashMap<String, Fill> = HashMap::new();
+    for s in doc.descendants().filter(|n| n.has_tag_name("symbol")) {
+        let prop = |k: &str| {
+            s.descendants()
+                .find(|n| n.has_tag_name("prop") && n.attribute("k") == Some(k))
+                .and_then(|n| n.attribute("v"))
+                .unwrap_or("")
+                .to_string()
+        };
+        symbols.insert(
+            s.attribute("name").unwrap().to_string(),
+            Fill {
+                colour: rgb(&prop("color")),
+                brush: prop("style"),
+                outline: prop("outline_style"),
+            },
+        );
+    }
+    fn rules(node: roxmltree::Node, symbols: &HashMap<String, Fill>) -> Vec<RuleDef> {
+        node.children()
+            .filter(|n| n.has_tag_name("rule"))
+            .map(|r| RuleDef {
+                label: r.attribute("label").unwrap_or("").to_string(),
+                filter: r.attribute("filter").map(str::to_string),
+                fill: r.attribute("symbol").map(|s| symbols[s].clone()),
+                children: rules(r, symbols),
+            })
+            .collect()
+    }
+    let mut style = Style {
+        label: doc
+            .descendants()
+            .find(|n| n.has_tag_name("text-style"))
+            .and_then(|n| n.attribute("fieldName"))
+            .map(str::to_string),
+        ..Style::default()
+    };
+    if let Some(r) = doc.descendants().find(|n| n.has_tag_name("renderer-v2")) {
+        style.renderer = r.attribute("type").unwrap().to_string();
+        if let Some(root_rules) = r.descendants().find(|n| n.has_tag_name("rules")) {
+            style.rules = rules(root_rules, &symbols);
+        }
+        for range in r.descendants().filter(|n| n.has_tag_name("range")) {
+            let num = |k: &str| range.attribute(k).unwrap().parse::<f64>().unwrap();
+            style.ranges.push((
+                num("lower"),
+                num("upper"),
+                range.attribute("label").unwrap().to_string(),
+                symbols[range.attribute("symbol").unwrap()].clone(),
+            ));
+        }
+    }
+    if let Some(shader) = doc
+        .descendants()
+        .find(|n| n.has_tag_name("colorrampshader"))
+    {
+        style.renderer = "singlebandpseudocolor".into();
+        style.ramp_type = shader.attribute("colorRampType").unwrap().to_string();
+        for item in shader.children().filter(|n| n.has_tag_name("item")) {
+            style.items.push((
+                item.attribute("value").unwrap().parse().unwrap(),
+                item.attribute("label").unwrap().to_string(),
+                rgb(item.attribute("color").unwrap()),
+            ));
+        }
+    }
+    style
+}
+
+impl Style {
+    /// The rules QGIS draws for `f` (label, fill): each whose filter holds (and its parents'),
+    /// that has a symbol.
+    fn drawn(&self, f: &Feature) -> Vec<(String, Fill)> {
+        fn walk(rules: &[RuleDef], f: &Feature, out: &mut Vec<(String, Fill)>) {
+            for r in rules {
+                if r.filter.as_deref().map_or(true, |x| qgis_expr::holds(x, f)) {
+                    if let Some(fill) = &r.fill {
+                        out.push((r.label.clone(), fill.clone()));
+                    }
+                    walk(&r.children, f, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.rules, f, &mut out);
+        out
+    }
+
+    /// The class QGIS gives `v` in a DISCRETE raster ramp: the first item whose value is at
+    /// least `v` (none above the last).
+    fn raster_class(&self, v: f64) -> Option<(String, [u8; 3])> {
+        assert_eq!(self.ramp_type, "DISCRETE");
+        self.items
+            .iter()
+            .find(|(value, _, _)| *value >= v)
+            .map(|(_, l, c)| (l.clone(), *c))
+    }
+
+    /// The class QGIS gives `v` in a graduated renderer: the first range holding it.
+    fn graduated_class(&self, v: f64) -> Option<(String, [u8; 3])> {
+        self.ranges
+            .iter()
+            .find(|(lo, hi, _, _)| *lo <= v && v <= *hi)
+            .map(|(_, _, l, f)| (l.clone(), f.colour))
+    }
+
+    /// The label QGIS draws for `f`.
+    fn label_of(&self, f: &Feature) -> String {
+        qgis_expr::text(self.label.as_deref().expect("labels"), f)
+    }
+}
+
+/// The features of a GeoJSON file, as attributes.
+fn features(path: &Path) -> Vec<Feature> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| qgis_expr::feature(&f["properties"]))
+        .collect()
+}
+
+fn num(f: &Feature, k: &str) -> Option<f64> {
+    match f.get(k) {
+        Some(V::Num(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// A feature of the plots layer made up here.
+fn plot(status: &str, rate: Option<f64>, unseen_pct: f64) -> Feature {
+    [
+        ("plot_id", V::Str("PX".into())),
+        ("status", V::Str(status.into())),
+        ("rate", rate.map_or(V::Null, V::Num)),
+        ("not_observed_pct", V::Num(unseen_pct)),
+        ("zone_m2", V::Num(0.0)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The sample's drone indices (26 June, 18 July), the prescription at panicle initiation
+/// (`dir/rx`, in `lang`) and the 18 July NDVI statistics as a map (`dir/stats.geojson`).
+fn sample(dir: &Path, lang: &str) -> PathBuf {
+    let tiles = root().join("sample_tiles");
+    for date in ["20260626", "20260718"] {
+        let tile = tiles.join(format!("drone_{date}.tif"));
+        let tile = tile.to_str().unwrap();
+        paddy_ok(
+            dir,
+            &["index", tile, "--index", "ndrei,ndvi", "--out", "idx", "-q"],
+        );
+    }
+    let plots = tiles.join("plots.geojson");
+    let plots = plots.to_str().unwrap();
+    #[rustfmt::skip]
+    paddy_ok(dir, &[
+        "prescribe", "--plots", plots, "--n-index", "idx/drone_20260718_ndrei.tif",
+        "--spray-index", "idx/drone_20260718_ndvi.tif", "--previous", "idx/drone_20260626_ndvi.tif",
+        "--at", "2026-07-18", "--out", "rx", "--lang", lang, "-q",
+    ]);
+    #[rustfmt::skip]
+    paddy_ok(dir, &[
+        "stats", "idx/drone_20260718_ndvi.tif", "--plots", plots, "--id-field", "plot_id",
+        "--out", "stats.geojson", "--lang", lang, "-q",
+    ]);
+    dir.join("rx")
+}
+
+#[test]
+fn a_rate_on_a_class_edge_has_one_class_in_the_raster_the_machine_layer_and_the_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = sample(dir.path(), "en");
+    for product in ["nitrogen", "spray"] {
+        let raster = load(&rx.join(format!("rx_{product}.qml")));
+        let zones = load(&rx.join(format!("rx_{product}_zones.qml")));
+        let plots = load(&rx.join(format!("rx_{product}_plots.qml")));
+        assert_eq!(zones.renderer, "graduatedSymbol");
+        assert_eq!(plots.renderer, "RuleRenderer");
+        let edges: Vec<f64> = raster.items.iter().map(|i| i.0).collect();
+        assert!(edges.len() >= 2, "{product}: {edges:?}");
+        // Each edge, just below and above it, halfway to the next; and every rate of the data.
+        let mut values: Vec<f64> = vec![-0.5];
+        for w in edges.windows(2) {
+            values.extend([w[0], w[0] + 1e-6, (w[0] + w[1]) / 2.0, w[1] - 1e-6]);
+        }
+        let last = *edges.last().unwrap();
+        values.extend([last, last + 1e-6, last + 1.0]);
+        for layer in ["plots", "zones"] {
+            let path = rx.join(format!("rx_{product}_{layer}.geojson"));
+            values.extend(features(&path).iter().filter_map(|f| num(f, "rate")));
+        }
+        let mut on_edge = 0;
+        for &v in &values {
+            let want = raster.raster_class(v);
+            assert_eq!(zones.graduated_class(v), want, "{product} {v}: zones");
+            let f = plot("prescribed", Some(v), 0.0);
+            let drawn = plots.drawn(&f);
+            match &want {
+                Some((label, colour)) => {
+                    assert_eq!(drawn.len(), 1, "{product} {v}: rules {drawn:?}");
+                    assert_eq!(&drawn[0].0, label, "{product} {v}");
+                    assert_eq!(drawn[0].1.colour, *colour, "{product} {v}");
+                    assert_eq!(drawn[0].1.brush, "solid");
+                    assert_eq!(drawn[0].1.outline, "solid");
+                    // Its label names the rate.
+                    let rate = qgis_expr::format_number(v, 1);
+                    assert!(plots.label_of(&f).contains(&rate), "{product} {v}");
+                }
+                None => assert!(drawn.is_empty(), "{product} {v}: above every class"),
+            }
+            on_edge += usize::from(edges.contains(&v));
+        }
+        assert!(on_edge >= edges.len(), "{product}: edges tried");
+    }
+    // The tester's plot: P07 at 40 kg urea/ha, an edge of the equal ranges, is in the class
+    // that ends at 40 ("> 30–40"), in all three.
+    let raster = load(&rx.join("rx_nitrogen.qml"));
+    let plots = load(&rx.join("rx_nitrogen_plots.qml"));
+    for f in features(&rx.join("rx_nitrogen_plots.geojson")) {
+        let Some(rate) = num(&f, "rate") else {
+            continue;
+        };
+        let (label, _) = raster.raster_class(rate).unwrap();
+        assert_eq!(plots.drawn(&f)[0].0, label, "{f:?}");
+        if edges_of(&raster).contains(&rate) && rate > 0.0 {
+            // A class ending on the rate names it as its upper end.
+            let upper = label.split('–').nth(1).unwrap_or(&label);
+            assert!(upper.starts_with(&format!("{rate}")), "{label} for {rate}");
+        }
+    }
+}
+
+fn edges_of(raster: &Style) -> Vec<f64> {
+    raster.items.iter().map(|i| i.0).collect()
+}
+
+/// Labels of classes after the first reach down to the class below: `> 30–40`; the first holds
+/// its lower end (the smallest rate).
+#[test]
+fn class_labels_say_which_side_an_edge_is_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = sample(dir.path(), "en");
+    let raster = load(&rx.join("rx_nitrogen.qml"));
+    let labels: Vec<&str> = raster.items.iter().map(|i| i.1.as_str()).collect();
+    let ranges: Vec<&&str> = labels.iter().filter(|l| l.contains('–')).collect();
+    assert!(
+        ranges.len() >= 2,
+        "{labels:?}: the sample's rates are in ranges"
+    );
+    assert!(!ranges[0].starts_with('>'), "{labels:?}");
+    assert!(
+        ranges[1..].iter().all(|l| l.starts_with("> ")),
+        "{labels:?}"
+    );
+}
