@@ -9,12 +9,14 @@
 //! - the confidence raster (0–100): a ramp labelled in per cent;
 //! - the stage table as polygons: categorised by stage, labelled with the plot id and stage;
 //! - the statistics as polygons: graduated on the mean of the main index (NDVI when there is
-//!   one), on the index's fixed ramp, labelled with the plot id and the mean.
+//!   one), on the index's fixed ramp, labelled with the plot id and the mean;
+//! - a prescription's plots for people: classed on the rate as its raster, each status marked
+//!   ([`rx_plots`]).
 
 use std::path::{Path, PathBuf};
 
 use super::classes::{Class, FAR};
-use super::qml::{self, Ramp, Stop};
+use super::qml::{self, field, literal, Fill, Ramp, Rule, Stop, NOT_OBSERVED_COLOUR};
 use crate::catalogue::Catalogue;
 use crate::i18n::{self, t, tf};
 use crate::phenology::dates::Date;
@@ -90,16 +92,6 @@ pub fn confidence_percent() -> String {
     qml::pseudocolor_stops(&ramp.stops(|v| format!("{v:.0} %")), &t("style.confidence"))
 }
 
-/// QGIS expression text for a field name.
-fn field(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// QGIS expression text for a string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// The stage table's polygons: categorised on `stage` (the table's name of the stage), each
 /// stage in the chart's colour and named in words; labels the plot id over the stage's name.
 pub fn stage_plots(id_column: &str) -> String {
@@ -161,6 +153,69 @@ pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
         .collect()
 }
 
+/// Colour of the hatch that marks plots of unknown growth stage.
+pub const STAGE_UNKNOWN_COLOUR: [u8; 3] = [140, 81, 10];
+
+/// How the people layer of a prescription marks a plot of one status over its rate's colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMark {
+    /// Nothing over the rate's colour.
+    Plain,
+    /// Not observed: a dark-grey hatch (over the default rate's colour when it has one).
+    NotObserved,
+    /// Observed, growth stage unknown: a brown hatch the other way.
+    StageUnknown,
+}
+
+/// The people layer of a prescription (`rx_<product>_plots`): rule-based on `rate` in the
+/// rate's `classes` (the raster's and the machine layer's), then for each [`StatusMark`] but
+/// [`StatusMark::Plain`] a hatch over the plots of the `statuses` so marked (every status the
+/// layer can carry, with its mark), each with its legend entry. Labels: the plot id and its
+/// rate in `unit`, or, with none, its status in words.
+pub fn rx_plots(
+    classes: &[Class],
+    unit: &str,
+    statuses: &[(&str, StatusMark)],
+    title: &str,
+) -> String {
+    let mut rules = qml::class_rules("rate", classes);
+    let marks = [
+        (
+            StatusMark::NotObserved,
+            "legend.not_observed",
+            Fill::brush(NOT_OBSERVED_COLOUR, "b_diagonal"),
+        ),
+        (
+            StatusMark::StageUnknown,
+            "legend.stage_unknown",
+            Fill::brush(STAGE_UNKNOWN_COLOUR, "f_diagonal"),
+        ),
+    ];
+    let mut no_rate = String::new();
+    for (mark, key, fill) in marks {
+        let names: Vec<String> = statuses
+            .iter()
+            .filter(|(_, m)| *m == mark)
+            .map(|(name, _)| literal(name))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let filter = format!("{} IN ({})", field("status"), names.join(", "));
+        no_rate.push_str(&format!(" WHEN {filter} THEN {}", literal(&t(key))));
+        rules.push(Rule::new(filter, t(key), fill));
+    }
+    let label = format!(
+        "{} || ': ' || CASE WHEN {} IS NULL THEN CASE{no_rate} ELSE coalesce({}, '') END ELSE format_number({}, 1) || {} END",
+        field("plot_id"),
+        field("rate"),
+        field("status"),
+        field("rate"),
+        literal(&format!(" {unit}"))
+    );
+    qml::vector_rules(&rules, &label, title)
+}
+
 /// The statistics' polygons, given the table's id column and, per raster band, the prefix of
 /// its statistics columns (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`) and the name of its
 /// mean column (in a shapefile a short one, `ndvi_mean`): graduated on the mean of the first
@@ -214,6 +269,30 @@ mod tests {
             index_ramp("lswi").colours,
             qml::ramp_for("LSWI", "water").colours
         );
+    }
+
+    #[test]
+    fn every_status_mark_has_its_rule_and_plain_has_none() {
+        let classes = crate::export::classes::rate_classes(
+            &[20.0],
+            "L/ha",
+            crate::export::classes::Palette::Spray,
+            7,
+        );
+        let statuses = [
+            ("ok", StatusMark::Plain),
+            ("gone", StatusMark::NotObserved),
+            ("gone too", StatusMark::NotObserved),
+            ("unstaged", StatusMark::StageUnknown),
+        ];
+        let text = rx_plots(&classes, "L/ha", &statuses, "t");
+        assert!(text.contains("IN ('gone', 'gone too')"), "{text}");
+        assert!(text.contains("IN ('unstaged')"), "{text}");
+        assert!(!text.contains("'ok'"), "{text}");
+        assert!(text.contains("label=\"stage unknown\""), "{text}");
+        // Without stage-unknown statuses, no rule for them.
+        let text = rx_plots(&classes, "L/ha", &statuses[..2], "t");
+        assert!(!text.contains("stage unknown"), "{text}");
     }
 
     #[test]

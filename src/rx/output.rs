@@ -12,7 +12,8 @@
 //!   the vector layers cannot share the raster's name and style);
 //! - `rx_<product>_plots.geojson` with `rx_<product>_plots.qml`: the layer for people, one
 //!   feature per plot on the grid (the flight's; all with a default rate) with its plot rate,
-//!   status ("not observed" hatched) and reason — never to be loaded into a terminal;
+//!   status (each marked: [`PlotStatus::mark`]) and reason — never to be loaded into a
+//!   terminal;
 //! - `TASKDATA_<product>/`: ISO 11783-10 TASKDATA.XML + grid, each cell the rate of the machine
 //!   piece under its centre (copy one to a USB stick as `TASKDATA`);
 //! - `rx_summary.csv`: per plot stage, index, SI, status, rates, product and spray totals;
@@ -29,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::export::classes::{rate_classes, Palette};
 use crate::export::kind::OutputKind;
-use crate::export::{isoxml, qml, quicklook};
+use crate::export::styles::StatusMark;
+use crate::export::{isoxml, qml, quicklook, styles};
 use crate::io::table::{Kind, Parts, Table, Value};
 use crate::io::{CogOptions, IndexWriter, OutputMeta};
 use crate::plots::{Geom, Plot, Plots};
@@ -104,25 +106,44 @@ impl Map<'_> {
     }
 }
 
-/// A plot's standing in one pass, as the summary, the plots layer and `report.json` write it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PlotStatus {
+/// Declares [`PlotStatus`] from one list of its variants and their texts, with the list of all
+/// of them ([`PlotStatus::ALL`]) made from the same list: whatever reads every status (the
+/// plots layer's style: [`PlotStatus::mark`]) cannot miss one added later.
+macro_rules! plot_status {
+    ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
+        /// A plot's standing in one pass, as the summary, the plots layer and `report.json`
+        /// write it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum PlotStatus {
+            $($(#[doc = $doc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl PlotStatus {
+            /// Every status, in the order declared.
+            pub const ALL: &'static [PlotStatus] = &[$(PlotStatus::$variant,)*];
+
+            /// The text written in the files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(PlotStatus::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+plot_status! {
     /// Observed well enough to have its own rate.
-    #[serde(rename = "prescribed")]
-    Prescribed,
+    Prescribed = "prescribed",
     /// Not observed; the configured default rate applies.
-    #[serde(rename = "not observed (default rate)")]
-    DefaultRate,
+    DefaultRate = "not observed (default rate)",
     /// Not observed, and no rate.
-    #[serde(rename = "not observed")]
-    NotObserved,
+    NotObserved = "not observed",
     /// Observed, but its growth stage is unknown (no transplanting date, say), so whether it is
     /// in the window is too; the configured default rate applies.
-    #[serde(rename = "stage unknown (default rate)")]
-    StageUnknownDefault,
+    StageUnknownDefault = "stage unknown (default rate)",
     /// Observed, stage unknown, and no rate.
-    #[serde(rename = "stage unknown")]
-    StageUnknown,
+    StageUnknown = "stage unknown",
 }
 
 impl PlotStatus {
@@ -138,14 +159,12 @@ impl PlotStatus {
         }
     }
 
-    /// The text written in the files.
-    pub fn as_str(self) -> &'static str {
+    /// How the plots layer's style marks a plot of this status over its rate's colour.
+    pub fn mark(self) -> StatusMark {
         match self {
-            PlotStatus::Prescribed => "prescribed",
-            PlotStatus::DefaultRate => "not observed (default rate)",
-            PlotStatus::NotObserved => "not observed",
-            PlotStatus::StageUnknownDefault => "stage unknown (default rate)",
-            PlotStatus::StageUnknown => "stage unknown",
+            PlotStatus::Prescribed => StatusMark::Plain,
+            PlotStatus::DefaultRate | PlotStatus::NotObserved => StatusMark::NotObserved,
+            PlotStatus::StageUnknownDefault | PlotStatus::StageUnknown => StatusMark::StageUnknown,
         }
     }
 }
@@ -521,15 +540,12 @@ fn write_map(
     plots_table(rx, map)?.write(&people, threads)?;
     files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
-    let label = format!(
-        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', '{}')",
-        map.unit.replace('\'', "''"),
-        crate::i18n::t("legend.not_observed").replace('\'', "''")
-    );
-    crate::io::write_atomic(
-        &pstyle,
-        qml::vector_plots("rate", "status", &classes, &label, &map.title).as_bytes(),
-    )?;
+    let statuses: Vec<(&str, StatusMark)> = PlotStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.mark()))
+        .collect();
+    let text = styles::rx_plots(&classes, &map.unit, &statuses, &map.title);
+    crate::io::write_atomic(&pstyle, text.as_bytes())?;
     files.push((OutputKind::Style, pstyle));
 
     write_quicklook(rx, map, &classes, &dir.join(format!("rx_{}.png", map.name)))?;

@@ -2,10 +2,15 @@
 //! each rule's filter and each label evaluated with QGIS's expression rules
 //! ([`crate::qgis_expr`]) on the layers' own features and on made-up ones.
 //!
-//! A rate on a class edge has one class, the same in the rate raster (QGIS gives a DISCRETE
-//! ramp's pixel the first item whose value is at least its own), the machine layer (the first
-//! graduated range holding it) and the plots layer (every rule that matches is drawn: exactly
-//! one class rule may).
+//! - A rate on a class edge has one class, the same in the rate raster (QGIS gives a DISCRETE
+//!   ramp's pixel the first item whose value is at least its own), the machine layer (the
+//!   first graduated range holding it) and the plots layer (every rule that matches is drawn:
+//!   exactly one class rule may).
+//! - Every status the plots layer can carry ([`paddy::rx::output::PlotStatus::ALL`]) is drawn,
+//!   marked and named, in English and Chinese.
+//!
+//! Where python3-qgis is installed, the last test asks QGIS itself (scripts/qgis-style-check.py
+//! --features) which rules it draws for each feature and what its label reads, and compares.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -319,4 +324,161 @@ fn class_labels_say_which_side_an_edge_is_on() {
         ranges[1..].iter().all(|l| l.starts_with("> ")),
         "{labels:?}"
     );
+}
+
+#[test]
+fn every_plot_status_is_drawn_marked_and_named_in_both_languages() {
+    use paddy::rx::output::PlotStatus;
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["en", "zh-CN"] {
+        std::fs::create_dir_all(dir.path().join(lang)).unwrap();
+        let rx = sample(&dir.path().join(lang), lang);
+        for product in ["nitrogen", "spray"] {
+            let style = load(&rx.join(format!("rx_{product}_plots.qml")));
+            let rate = num(
+                features(&rx.join(format!("rx_{product}_zones.geojson")))
+                    .first()
+                    .unwrap(),
+                "rate",
+            );
+            let mut marks: HashMap<String, Fill> = HashMap::new();
+            for status in PlotStatus::ALL {
+                let s = status.as_str();
+                let with_rate = !s.starts_with("not observed") && !s.starts_with("stage unknown")
+                    || s.ends_with("(default rate)");
+                let f = plot(s, if with_rate { rate } else { None }, 0.0);
+                let drawn = style.drawn(&f);
+                assert!(!drawn.is_empty(), "{lang} {product} {s}: not drawn");
+                assert!(drawn.iter().all(|(l, _)| !l.trim().is_empty()));
+                let hatch: Vec<&(String, Fill)> = drawn
+                    .iter()
+                    .filter(|(_, fill)| fill.brush != "solid")
+                    .collect();
+                let label = style.label_of(&f);
+                assert!(label.starts_with("PX"), "{lang} {s}: label {label:?}");
+                if s == "prescribed" {
+                    assert!(hatch.is_empty(), "{lang} {s}: {hatch:?}");
+                    continue;
+                }
+                // Marked over its colour, in the legend, and named on the map when it has no
+                // rate to show.
+                assert_eq!(hatch.len(), 1, "{lang} {product} {s}: {drawn:?}");
+                let (legend, fill) = hatch[0];
+                if !with_rate {
+                    assert!(label.contains(legend.as_str()), "{lang} {s}: {label:?}");
+                }
+                let kind = s.trim_end_matches(" (default rate)").to_string();
+                if let Some(other) = marks.insert(kind.clone(), fill.clone()) {
+                    assert_eq!(&other, fill, "{lang} {s}: one mark per kind");
+                }
+            }
+            // Not observed and stage unknown are told apart.
+            assert_eq!(marks.len(), 2, "{marks:?}");
+            let kinds: Vec<&Fill> = marks.values().collect();
+            assert_ne!(
+                kinds[0], kinds[1],
+                "{lang} {product}: the two marks look alike"
+            );
+        }
+    }
+}
+
+/// What QGIS itself makes of the styles, where python3-qgis is installed: the rules it draws
+/// for each feature (of the sample's layers and of made-up plots of every status on every class
+/// edge) and the labels it writes, as the evaluator of these tests finds them.
+#[test]
+fn qgis_itself_draws_and_labels_as_these_tests_evaluate() {
+    let qgis = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import qgis.core"])
+        .output();
+    if !qgis.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: python3-qgis is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rx = sample(dir.path(), "en");
+    // Made-up plots: every status, at and around every class edge, partly seen or not.
+    let raster = load(&rx.join("rx_nitrogen.qml"));
+    let mut made_up = Vec::new();
+    for status in paddy::rx::output::PlotStatus::ALL {
+        for e in edges_of(&raster) {
+            for (rate, unseen) in [(Some(e), 0.0), (Some(e + 1e-6), 50.0), (None, 100.0)] {
+                made_up.push(serde_json::json!({
+                    "type": "Feature",
+                    "properties": {
+                        "plot_id": "PX", "status": status.as_str(), "rate": rate,
+                        "not_observed_pct": unseen, "zone_m2": 0.0,
+                    },
+                    "geometry": {"type": "Polygon", "coordinates":
+                        [[[105.0, 10.0], [105.001, 10.0], [105.001, 10.001], [105.0, 10.0]]]},
+                }));
+            }
+        }
+    }
+    let made_up_path = dir.path().join("made_up.geojson");
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": made_up});
+    std::fs::write(&made_up_path, collection.to_string()).unwrap();
+    let cases: Vec<(PathBuf, Option<PathBuf>)> = vec![
+        (rx.join("rx_nitrogen_plots.geojson"), None),
+        (rx.join("rx_spray_plots.geojson"), None),
+        (rx.join("rx_nitrogen_zones.geojson"), None),
+        (made_up_path, Some(rx.join("rx_nitrogen_plots.qml"))),
+    ];
+    for (layer, style_path) in cases {
+        let mut cmd = std::process::Command::new("/usr/bin/python3");
+        cmd.env("QT_QPA_PLATFORM", "offscreen")
+            .arg(root().join("scripts/qgis-style-check.py"))
+            .arg("--features");
+        if let Some(s) = &style_path {
+            cmd.arg("--style").arg(s);
+        }
+        let out = cmd.arg(&layer).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let style = load(&style_path.unwrap_or_else(|| {
+            let name = layer
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".geojson", ".qml");
+            layer.with_file_name(name)
+        }));
+        let ours = features(&layer);
+        let theirs: Vec<serde_json::Value> = stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("feature "))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(theirs.len(), ours.len(), "{layer:?}: {stdout}");
+        for (f, q) in ours.iter().zip(&theirs) {
+            let mut drawn: Vec<String> = if style.renderer == "graduatedSymbol" {
+                let rate = num(f, "rate").unwrap();
+                style
+                    .graduated_class(rate)
+                    .into_iter()
+                    .map(|c| c.0)
+                    .collect()
+            } else {
+                style.drawn(f).into_iter().map(|d| d.0).collect()
+            };
+            let mut qgis_drawn: Vec<String> = q["legend"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_string())
+                .collect();
+            drawn.sort();
+            qgis_drawn.sort();
+            assert_eq!(drawn, qgis_drawn, "{layer:?} {f:?}");
+            assert_eq!(
+                style.label_of(f),
+                q["label"].as_str().unwrap_or(""),
+                "{layer:?} {f:?}"
+            );
+        }
+    }
 }
