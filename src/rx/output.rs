@@ -841,7 +841,8 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
 }
 
 /// The layer for people: one feature per plot on the pass's grid (those the flight sees, every
-/// plot with a default rate), its plot rate, status and reason. The plots off the grid are in
+/// plot with a default rate), its plot rate, status, the machine layer's total on it (empty
+/// with no rate, as in the summary) and reason. The plots off the grid are in
 /// the summary and the report, not on this map: a flight over 50 paddies of a county's 20 000
 /// is a map of those 50 (QGIS zooms to them), not of 19 950 hatched outlines.
 fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
@@ -883,7 +884,8 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         row.extend([
             Value::Text(status.as_str().into()),
             Value::real(Some(plot.area_ha)),
-            Value::Real(round2(total)),
+            // No rate, no total: empty, not 0.
+            Value::real(rate.map(|_| round2(total))),
             Value::Real(round2(unseen)),
             Value::Text(reason),
         ]);

@@ -8,6 +8,7 @@
 //!   exactly one class rule may).
 //! - Every status the plots layer can carry ([`paddy::rx::output::PlotStatus::ALL`]) is drawn,
 //!   marked and named, in English and Chinese.
+//! - Plots with no rate have no total.
 //!
 //! Where python3-qgis is installed, the last test asks QGIS itself (scripts/qgis-style-check.py
 //! --features) which rules it draws for each feature and what its label reads, and compares.
@@ -196,6 +197,13 @@ fn num(f: &Feature, k: &str) -> Option<f64> {
     }
 }
 
+fn text(f: &Feature, k: &str) -> String {
+    match f.get(k) {
+        Some(V::Str(s)) => s.clone(),
+        other => panic!("{k}: {other:?}"),
+    }
+}
+
 /// A feature of the plots layer made up here.
 fn plot(status: &str, rate: Option<f64>, unseen_pct: f64) -> Feature {
     [
@@ -381,6 +389,36 @@ fn every_plot_status_is_drawn_marked_and_named_in_both_languages() {
             );
         }
     }
+}
+
+#[test]
+fn a_plot_with_no_rate_has_no_total_and_one_with_a_rate_the_machine_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = sample(dir.path(), "en");
+    let mut empty = 0;
+    for product in ["nitrogen", "spray"] {
+        let zones = features(&rx.join(format!("rx_{product}_zones.geojson")));
+        for f in features(&rx.join(format!("rx_{product}_plots.geojson"))) {
+            let id = text(&f, "plot_id");
+            let total: f64 = zones
+                .iter()
+                .filter(|z| text(z, "plot_id") == id)
+                .map(|z| num(z, "total").unwrap())
+                .sum();
+            // No rate, no total: an empty value, never 0 (as the summary's product_kg).
+            match num(&f, "rate") {
+                None => {
+                    empty += 1;
+                    assert_eq!(f.get("total"), Some(&V::Null), "{product} {id}");
+                }
+                Some(_) => {
+                    let t = num(&f, "total").unwrap();
+                    assert!((t - total).abs() < 0.011, "{product} {id}: {t} vs {total}");
+                }
+            }
+        }
+    }
+    assert!(empty >= 10, "the sample's plots not observed: {empty}");
 }
 
 /// What QGIS itself makes of the styles, where python3-qgis is installed: the rules it draws
