@@ -10,8 +10,8 @@
 //! - the stage table as polygons: categorised by stage, labelled with the plot id and stage;
 //! - the statistics as polygons: graduated on the mean of the main index (NDVI when there is
 //!   one), on the index's fixed ramp, labelled with the plot id and the mean;
-//! - a prescription's plots for people: classed on the rate as its raster, each status marked
-//!   ([`rx_plots`]).
+//! - a prescription's plots for people: classed on the rate as its raster, each status marked,
+//!   plots partly not observed marked and labelled with the share ([`rx_plots`]).
 
 use std::path::{Path, PathBuf};
 
@@ -153,8 +153,64 @@ pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
         .collect()
 }
 
+/// Above this share of a plot (per cent) left unobserved, its map says so: the label gives the
+/// share, and dots under a dashed outline lie over the plot's colour (the prescriptions' plots:
+/// the share with no rate because nothing was seen there).
+pub const UNSEEN_PCT: f64 = 10.0;
+
 /// Colour of the hatch that marks plots of unknown growth stage.
 pub const STAGE_UNKNOWN_COLOUR: [u8; 3] = [140, 81, 10];
+
+/// Colour of the dashed outline of a plot seen on only part of it: a magenta that stands out
+/// on the light rate colours and on the dark greens of a vegetation index alike.
+pub const PARTLY_SEEN_COLOUR: [u8; 3] = [170, 0, 120];
+
+/// The fill over a plot seen on only part of it ([`UNSEEN_PCT`]): sparse dots in the grey of
+/// the not-observed hatch, a thick dashed outline.
+pub fn partly_seen_fill() -> Fill {
+    Fill {
+        colour: NOT_OBSERVED_COLOUR,
+        brush: "dense6",
+        outline: PARTLY_SEEN_COLOUR,
+        outline_style: "dash",
+        outline_mm: 0.8,
+    }
+}
+
+/// The current language's text `key` as a QGIS expression: each `{name}` placeholder given in
+/// `values` is that expression, the rest literal text.
+fn text_expression(key: &str, values: &[(&str, String)]) -> String {
+    let template = t(key);
+    let mut parts: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut rest = template.as_str();
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map(|c| open + c);
+        let value = close.and_then(|c| {
+            let name = &rest[open + 1..c];
+            values.iter().find(|(n, _)| *n == name).map(|(_, v)| (c, v))
+        });
+        match value {
+            Some((close, expression)) => {
+                text.push_str(&rest[..open]);
+                if !text.is_empty() {
+                    parts.push(literal(&std::mem::take(&mut text)));
+                }
+                parts.push(format!("({expression})"));
+                rest = &rest[close + 1..];
+            }
+            None => {
+                text.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() || parts.is_empty() {
+        parts.push(literal(&text));
+    }
+    parts.join(" || ")
+}
 
 /// How the people layer of a prescription marks a plot of one status over its rate's colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,12 +226,16 @@ pub enum StatusMark {
 /// The people layer of a prescription (`rx_<product>_plots`): rule-based on `rate` in the
 /// rate's `classes` (the raster's and the machine layer's), then for each [`StatusMark`] but
 /// [`StatusMark::Plain`] a hatch over the plots of the `statuses` so marked (every status the
-/// layer can carry, with its mark), each with its legend entry. Labels: the plot id and its
-/// rate in `unit`, or, with none, its status in words.
+/// layer can carry, with its mark), then dots under a dashed outline over the plots with a rate
+/// whose `not_observed_pct` is above [`UNSEEN_PCT`]. Each has its legend entry. Labels: the plot
+/// id and its rate in `unit` (or, with none, its status in words); with `zones` (spray) the
+/// stress zones' rate and area (`zone_rate`, `zone_m2`); the share not observed when above
+/// [`UNSEEN_PCT`].
 pub fn rx_plots(
     classes: &[Class],
     unit: &str,
     statuses: &[(&str, StatusMark)],
+    zones: bool,
     title: &str,
 ) -> String {
     let mut rules = qml::class_rules("rate", classes);
@@ -205,14 +265,52 @@ pub fn rx_plots(
         no_rate.push_str(&format!(" WHEN {filter} THEN {}", literal(&t(key))));
         rules.push(Rule::new(filter, t(key), fill));
     }
-    let label = format!(
-        "{} || ': ' || CASE WHEN {} IS NULL THEN CASE{no_rate} ELSE coalesce({}, '') END ELSE format_number({}, 1) || {} END",
+    let unseen = format!(
+        "{} IS NOT NULL AND {} > {UNSEEN_PCT}",
+        field("rate"),
+        field("not_observed_pct")
+    );
+    let pct = UNSEEN_PCT.to_string();
+    rules.push(Rule::new(
+        unseen.clone(),
+        tf("legend.partly_unseen", &[("pct", &pct)]),
+        partly_seen_fill(),
+    ));
+    let in_unit = |column: &str| {
+        format!(
+            "format_number({}, 1) || {}",
+            field(column),
+            literal(&format!(" {unit}"))
+        )
+    };
+    let mut label = format!(
+        "{} || ': ' || CASE WHEN {} IS NULL THEN CASE{no_rate} ELSE coalesce({}, '') END ELSE {} END",
         field("plot_id"),
         field("rate"),
         field("status"),
-        field("rate"),
-        literal(&format!(" {unit}"))
+        in_unit("rate")
     );
+    if zones {
+        let area = format!("format_number({}, 0)", field("zone_m2"));
+        let zone = text_expression(
+            "style.spray_zones",
+            &[("rate", in_unit("zone_rate")), ("area", area)],
+        );
+        label.push_str(&format!(
+            " || CASE WHEN {} > 0 THEN char(10) || {zone} ELSE '' END",
+            field("zone_m2")
+        ));
+    }
+    let share = text_expression(
+        "style.not_observed_share",
+        &[(
+            "pct",
+            format!("format_number({}, 0)", field("not_observed_pct")),
+        )],
+    );
+    label.push_str(&format!(
+        " || CASE WHEN {unseen} THEN char(10) || {share} ELSE '' END"
+    ));
     qml::vector_rules(&rules, &label, title)
 }
 
@@ -272,6 +370,15 @@ mod tests {
     }
 
     #[test]
+    fn text_expressions_fill_placeholders_with_expressions() {
+        let e = text_expression("style.spray_zones", &[("rate", "\"r\"".into())]);
+        // {area} has no value here: it stays text.
+        assert_eq!(e, "'zones: ' || (\"r\") || ' on {area} m²'");
+        let e = text_expression("legend.not_observed", &[]);
+        assert_eq!(e, "'not observed'");
+    }
+
+    #[test]
     fn every_status_mark_has_its_rule_and_plain_has_none() {
         let classes = crate::export::classes::rate_classes(
             &[20.0],
@@ -285,14 +392,15 @@ mod tests {
             ("gone too", StatusMark::NotObserved),
             ("unstaged", StatusMark::StageUnknown),
         ];
-        let text = rx_plots(&classes, "L/ha", &statuses, "t");
+        let text = rx_plots(&classes, "L/ha", &statuses, true, "t");
         assert!(text.contains("IN ('gone', 'gone too')"), "{text}");
         assert!(text.contains("IN ('unstaged')"), "{text}");
         assert!(!text.contains("'ok'"), "{text}");
         assert!(text.contains("label=\"stage unknown\""), "{text}");
         // Without stage-unknown statuses, no rule for them.
-        let text = rx_plots(&classes, "L/ha", &statuses[..2], "t");
+        let text = rx_plots(&classes, "L/ha", &statuses[..2], false, "t");
         assert!(!text.contains("stage unknown"), "{text}");
+        assert!(!text.contains("zone_m2"), "{text}");
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //!   exactly one class rule may).
 //! - Every status the plots layer can carry ([`paddy::rx::output::PlotStatus::ALL`]) is drawn,
 //!   marked and named, in English and Chinese.
-//! - Plots with no rate have no total.
+//! - Plots with no rate have no total; plots partly not observed are marked and say how much.
 //!
 //! Where python3-qgis is installed, the last test asks QGIS itself (scripts/qgis-style-check.py
 //! --features) which rules it draws for each feature and what its label reads, and compares.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use gdal::vector::LayerAccess;
 
 use crate::common::{paddy_ok, root};
 use crate::qgis_expr::{self, Feature, V};
@@ -202,6 +204,17 @@ fn text(f: &Feature, k: &str) -> String {
         Some(V::Str(s)) => s.clone(),
         other => panic!("{k}: {other:?}"),
     }
+}
+
+/// The number just before `suffix` in `label` (thousands separators dropped).
+fn number_before(label: &str, suffix: &str) -> Option<f64> {
+    let head = &label[..label.find(suffix)?];
+    let start = head
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == ','))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    head[start..].replace(',', "").parse().ok()
 }
 
 /// A feature of the plots layer made up here.
@@ -419,6 +432,85 @@ fn a_plot_with_no_rate_has_no_total_and_one_with_a_rate_the_machine_layers() {
         }
     }
     assert!(empty >= 10, "the sample's plots not observed: {empty}");
+}
+
+/// A plot's planar area (m²) in UTM 48N (the grids' CRS), measured here with GDAL/GEOS.
+fn utm_areas(plots: &Path) -> HashMap<String, f64> {
+    let ds = gdal::Dataset::open(plots).unwrap();
+    let mut layer = ds.layer(0).unwrap();
+    let utm = gdal::spatial_ref::SpatialRef::from_epsg(32648).unwrap();
+    let k = layer.defn().field_index("plot_id").unwrap();
+    layer
+        .features()
+        .map(|f| {
+            let id = f.field_as_string(k).unwrap().unwrap();
+            let g = f.geometry().unwrap().transform_to(&utm).unwrap();
+            (id, g.area())
+        })
+        .collect()
+}
+
+#[test]
+fn plots_partly_seen_are_marked_labelled_and_reasoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = sample(dir.path(), "en");
+    let areas = utm_areas(&root().join("sample_tiles/plots.geojson"));
+    let mut partly = 0;
+    for product in ["nitrogen", "spray"] {
+        let style = load(&rx.join(format!("rx_{product}_plots.qml")));
+        let zones = features(&rx.join(format!("rx_{product}_zones.geojson")));
+        for f in features(&rx.join(format!("rx_{product}_plots.geojson"))) {
+            let id = text(&f, "plot_id");
+            let mine: Vec<&Feature> = zones.iter().filter(|z| text(z, "plot_id") == id).collect();
+            let Some(rate) = num(&f, "rate") else {
+                continue;
+            };
+            // The share with no rate: what the machine pieces leave of the plot.
+            let pieces: f64 = mine.iter().map(|z| num(z, "area_ha").unwrap() * 1e4).sum();
+            let unseen = 100.0 * (1.0 - pieces / areas[&id]);
+            let label = style.label_of(&f);
+            let marked = style
+                .drawn(&f)
+                .iter()
+                .any(|(_, fill)| fill.outline == "dash");
+            if unseen > 11.0 {
+                partly += 1;
+                assert!(marked, "{product} {id} {unseen:.1} % unseen: not marked");
+                let said = number_before(&label, " % not observed");
+                assert!(
+                    said.is_some_and(|n| (n - unseen).abs() <= 1.0),
+                    "{product} {id}: {label:?}, {unseen:.1} % unseen"
+                );
+            } else if unseen < 9.0 {
+                assert!(!marked, "{product} {id}: {unseen:.1} % unseen, marked");
+                assert!(!label.contains("not observed"), "{label:?}");
+            }
+            // Spray: the stress zones (pieces above the plot's rate) on the label.
+            let zone: Vec<&&Feature> = mine
+                .iter()
+                .filter(|z| num(z, "rate").unwrap() > rate)
+                .collect();
+            if product == "spray" && !zone.is_empty() {
+                let m2: f64 = zone.iter().map(|z| num(z, "area_ha").unwrap() * 1e4).sum();
+                let zone_rate = num(zone[0], "rate").unwrap();
+                let said = format!("zones: {zone_rate:.1} L/ha on ");
+                assert!(label.contains(&said), "{id}: {label:?}, {said}");
+                let area = number_before(&label, " m²");
+                assert!(
+                    area.is_some_and(|a| (a - m2).abs() <= 1.0),
+                    "{label:?}, {m2} m²"
+                );
+            }
+        }
+    }
+    assert!(partly >= 3, "the sample's spray plots seen on a third");
+    // The summary's reasons (and so report.json and report.html) say it too.
+    let summary = std::fs::read_to_string(rx.join("rx_summary.csv")).unwrap();
+    let noted = summary
+        .lines()
+        .filter(|l| l.contains("% of the plot (") && l.contains("not observed: no rate there"))
+        .count();
+    assert!(noted >= 3, "{summary}");
 }
 
 /// What QGIS itself makes of the styles, where python3-qgis is installed: the rules it draws
