@@ -301,6 +301,7 @@ mod tests {
                 nodata: Some(-9999.0),
                 scale_offset: None,
                 mask: None,
+                pixel_m2: f64::NAN,
             })
             .collect();
         let rows = ids

@@ -8,8 +8,9 @@
 //! - day-of-year rasters: a ramp whose labels are dates of the season's year;
 //! - the confidence raster (0–100): a ramp labelled in per cent;
 //! - the stage table as polygons: categorised by stage, labelled with the plot id and stage;
-//! - the statistics as polygons: graduated on the mean of the main index (NDVI when there is
-//!   one), on the index's fixed ramp, labelled with the plot id and the mean;
+//! - the statistics as polygons: classed on the mean of the main index (NDVI when there is
+//!   one), on the index's fixed ramp, labelled with the plot id and the mean, plots the index
+//!   saw little of marked and labelled with the share seen ([`stats_plots`]);
 //! - a prescription's plots for people: classed on the rate as its raster, each status marked,
 //!   plots partly not observed marked and labelled with the share ([`rx_plots`]).
 
@@ -154,8 +155,9 @@ pub fn ramp_classes(ramp: &Ramp) -> Vec<Class> {
 }
 
 /// Above this share of a plot (per cent) left unobserved, its map says so: the label gives the
-/// share, and dots under a dashed outline lie over the plot's colour (the prescriptions' plots:
-/// the share with no rate because nothing was seen there).
+/// share, and dots under a dashed outline lie over the plot's colour. The same for the
+/// prescriptions' plots (the share with no rate because nothing was seen there) and for the
+/// statistics (the share the index did not see).
 pub const UNSEEN_PCT: f64 = 10.0;
 
 /// Colour of the hatch that marks plots of unknown growth stage.
@@ -314,26 +316,75 @@ pub fn rx_plots(
     qml::vector_rules(&rules, &label, title)
 }
 
-/// The statistics' polygons, given the table's id column and, per raster band, the prefix of
-/// its statistics columns (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`) and the name of its
-/// mean column (in a shapefile a short one, `ndvi_mean`): graduated on the mean of the first
-/// NDVI column (else the first column), in its index's colours; None without columns.
-pub fn stats_plots(id_column: &str, groups: &[(String, String)]) -> Option<String> {
+/// One raster band's columns in a statistics table, as its style reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsColumns {
+    /// The columns' prefix (`s2_20260717_ndvi` for `s2_20260717_ndvi_mean`).
+    pub prefix: String,
+    /// The mean's and the count's column names (in a shapefile short ones: `ndvi_mean`).
+    pub mean: String,
+    pub count: String,
+    /// Ground area of one of the raster's pixels (m²; NaN when unknown): with the count of
+    /// valid pixels and the plot's `area_m2`, the share of the plot the index saw.
+    pub pixel_m2: f64,
+}
+
+/// The statistics' polygons, given the table's id column and its raster bands' columns: the
+/// mean of the first NDVI band (else the first band) in its index's colours, under a legend
+/// heading that names the index and the statistic; a plot with no mean outlined, as "no data";
+/// a plot the index saw on less than 100 − [`UNSEEN_PCT`] % of its area (known when the pixel
+/// area is) dotted under a dashed outline. Labels: the plot id, the mean, and the share seen
+/// when it is that low. None without columns.
+pub fn stats_plots(id_column: &str, groups: &[StatsColumns]) -> Option<String> {
     let index_of = |p: &str| p.rsplit('_').next().unwrap_or(p).to_string();
-    let (main, mean) = groups
+    let main = groups
         .iter()
-        .find(|(p, _)| index_of(p).eq_ignore_ascii_case("ndvi"))
+        .find(|g| index_of(&g.prefix).eq_ignore_ascii_case("ndvi"))
         .or_else(|| groups.first())?;
-    let index = index_of(main);
-    let mean = mean.clone();
-    let classes = ramp_classes(&index_ramp(&index));
-    let expression = format!(
-        "{} || char(10) || coalesce(format_number({}, 2), '')",
-        field(id_column),
-        field(&mean)
-    );
+    let index = index_of(&main.prefix);
+    let mean = field(&main.mean);
     let title = tf("style.stats", &[("index", &index.to_ascii_uppercase())]);
-    Some(qml::vector_graduated(&mean, &classes, &expression, &title))
+    let heading = Rule {
+        filter: None,
+        label: title.clone(),
+        fill: None,
+        children: qml::class_rules(&main.mean, &ramp_classes(&index_ramp(&index))),
+    };
+    let no_data = Fill {
+        brush: "no",
+        ..Fill::solid([255, 255, 255])
+    };
+    let mut rules = vec![
+        heading,
+        Rule::new(format!("{mean} IS NULL"), t("legend.no_data"), no_data),
+    ];
+    let mut label = format!(
+        "{} || char(10) || coalesce(format_number({mean}, 2), '')",
+        field(id_column)
+    );
+    if main.pixel_m2.is_finite() && main.pixel_m2 > 0.0 {
+        let seen = format!(
+            "coalesce({}, 0) * {} / {}",
+            field(&main.count),
+            main.pixel_m2,
+            field("area_m2")
+        );
+        let low = format!("{seen} < {}", 1.0 - UNSEEN_PCT / 100.0);
+        let pct = (100.0 - UNSEEN_PCT).to_string();
+        rules.push(Rule::new(
+            low.clone(),
+            tf("style.partly_seen", &[("pct", &pct)]),
+            partly_seen_fill(),
+        ));
+        let share = text_expression(
+            "style.seen_share",
+            &[("pct", format!("format_number(100 * {seen}, 0)"))],
+        );
+        label.push_str(&format!(
+            " || CASE WHEN {low} THEN char(10) || {share} ELSE '' END"
+        ));
+    }
+    Some(qml::vector_rules(&rules, &label, &title))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::{Stats, StatsTable};
 use crate::error::Result;
+use crate::export::styles::StatsColumns;
 use crate::io::table::{Kind, Table, Value, SHAPEFILE_NAME_MAX};
 
 pub use crate::io::table::Format;
@@ -199,7 +200,7 @@ pub fn shapefile_note(st: &StatsTable) -> Option<String> {
 
 /// Write the statistics to `path` (.csv, .geojson, or a shapefile with the names of
 /// [`shapefile_names`]; a large GeoJSON on `threads` threads, None: all cores), and beside a
-/// vector its QGIS style (graduated on the main index's mean,
+/// vector its QGIS style (classed on the main index's mean, the plots it saw little of marked:
 /// [`crate::export::styles::stats_plots`]).
 pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
     let mut table = table(st);
@@ -213,15 +214,20 @@ pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()>
         .columns
         .len()
         .saturating_sub(st.columns.len() * Stats::NAMES.len());
-    let mean = Stats::NAMES.iter().position(|n| *n == "mean").unwrap_or(1);
+    let at = |stat: &str| Stats::NAMES.iter().position(|n| *n == stat).unwrap_or(0);
     let name = |k: usize| table.columns.get(k).map(|c| c.0.clone());
-    let groups: Vec<(String, String)> = st
+    let groups: Vec<StatsColumns> = st
         .columns
         .iter()
         .enumerate()
         .filter_map(|(k, c)| {
-            let mean = name(first_stat + k * Stats::NAMES.len() + mean)?;
-            Some((c.prefix.clone(), mean))
+            let first = first_stat + k * Stats::NAMES.len();
+            Some(StatsColumns {
+                prefix: c.prefix.clone(),
+                mean: name(first + at("mean"))?,
+                count: name(first + at("count"))?,
+                pixel_m2: c.pixel_m2,
+            })
         })
         .collect();
     let id_column = name(0).unwrap_or_else(|| st.id_column.clone());

@@ -9,6 +9,8 @@
 //! - Every status the plots layer can carry ([`paddy::rx::output::PlotStatus::ALL`]) is drawn,
 //!   marked and named, in English and Chinese.
 //! - Plots with no rate have no total; plots partly not observed are marked and say how much.
+//! - The statistics' map names its index and statistic and shows how much of a plot was seen,
+//!   against the seen area computed here from the raster's pixel size.
 //!
 //! Where python3-qgis is installed, the last test asks QGIS itself (scripts/qgis-style-check.py
 //! --features) which rules it draws for each feature and what its label reads, and compares.
@@ -154,6 +156,19 @@ impl Style {
         }
         let mut out = Vec::new();
         walk(&self.rules, f, &mut out);
+        out
+    }
+
+    /// Every rule, depth first.
+    fn all_rules(&self) -> Vec<&RuleDef> {
+        fn walk<'a>(rules: &'a [RuleDef], out: &mut Vec<&'a RuleDef>) {
+            for r in rules {
+                out.push(r);
+                walk(&r.children, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.rules, &mut out);
         out
     }
 
@@ -513,6 +528,79 @@ fn plots_partly_seen_are_marked_labelled_and_reasoned() {
     assert!(noted >= 3, "{summary}");
 }
 
+#[test]
+fn the_statistics_map_names_its_index_and_shows_how_much_of_each_plot_was_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "en");
+    let style = load(&dir.path().join("stats.qml"));
+    assert_eq!(style.renderer, "RuleRenderer");
+    // A legend heading names the index and the statistic; the classes under it.
+    let heading = &style.rules[0];
+    assert!(heading.fill.is_none() && heading.filter.is_none());
+    assert_eq!(heading.label, "NDVI mean per plot");
+    assert!(heading.children.len() >= 3);
+    // Class labels write negative numbers with a minus sign, as the other legends.
+    for r in style.all_rules() {
+        assert!(!r.label.contains('-'), "{:?}", r.label);
+    }
+    assert!(style.all_rules().iter().any(|r| r.label.contains('−')));
+    // Every value on and around a class edge is in exactly one class.
+    let mean = "drone_20260718_ndvi_mean";
+    let bounds: Vec<f64> = heading
+        .children
+        .iter()
+        .flat_map(|r| {
+            let filter = r.filter.clone().unwrap();
+            filter
+                .split(|c: char| c.is_whitespace())
+                .filter_map(|w| w.parse::<f64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for b in &bounds {
+        for v in [b - 1e-9, *b, b + 1e-9] {
+            let f: Feature = [(mean.to_string(), V::Num(v))].into_iter().collect();
+            let n = heading
+                .children
+                .iter()
+                .filter(|r| qgis_expr::holds(r.filter.as_deref().unwrap(), &f))
+                .count();
+            assert_eq!(n, 1, "{v}");
+        }
+    }
+    // The seen share, from the raster's pixel size here: count × pixel area / plot area.
+    let ds = gdal::Dataset::open(dir.path().join("idx/drone_20260718_ndvi.tif")).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    let pixel = (gt[1] * gt[5]).abs();
+    let mut low = 0;
+    for f in features(&dir.path().join("stats.geojson")) {
+        let seen = num(&f, "drone_20260718_ndvi_count").unwrap_or(0.0) * pixel
+            / num(&f, "area_m2").unwrap();
+        let label = style.label_of(&f);
+        let marked = style
+            .drawn(&f)
+            .iter()
+            .any(|(_, fill)| fill.outline == "dash");
+        if seen < 0.89 {
+            low += 1;
+            assert!(marked, "{f:?}");
+            let said = number_before(&label, " % of the plot");
+            assert!(label.contains("seen on "), "{label:?}");
+            assert!(
+                said.is_some_and(|n| (n - 100.0 * seen).abs() <= 1.0),
+                "{label:?}: seen on {:.1} %",
+                100.0 * seen
+            );
+        } else if seen > 0.91 {
+            assert!(!marked && !label.contains("seen"), "{label:?}");
+        }
+    }
+    assert!(
+        low >= 5,
+        "the sample's drone flight sees most plots in part"
+    );
+}
+
 /// What QGIS itself makes of the styles, where python3-qgis is installed: the rules it draws
 /// for each feature (of the sample's layers and of made-up plots of every status on every class
 /// edge) and the labels it writes, as the evaluator of these tests finds them.
@@ -552,6 +640,7 @@ fn qgis_itself_draws_and_labels_as_these_tests_evaluate() {
         (rx.join("rx_nitrogen_plots.geojson"), None),
         (rx.join("rx_spray_plots.geojson"), None),
         (rx.join("rx_nitrogen_zones.geojson"), None),
+        (dir.path().join("stats.geojson"), None),
         (made_up_path, Some(rx.join("rx_nitrogen_plots.qml"))),
     ];
     for (layer, style_path) in cases {

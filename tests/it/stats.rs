@@ -1025,11 +1025,14 @@ fn statistics_shapefiles_take_short_unique_column_names() {
             }
             assert_eq!(ids.len(), 12, "{shp}");
         }
-        // The QGIS style beside the shapefile graduates a column the shapefile has.
+        // The QGIS style beside the shapefile classes the mean and reads the count (the share
+        // of each plot seen) from columns the shapefile has.
         let qml = std::fs::read_to_string(dir.path().join(format!("{k}.qml"))).unwrap();
-        assert!(
-            qml.contains(&format!("attr=\"{}_mean\"", groups[0])),
-            "{k}.qml"
-        );
+        for stat in ["mean", "cnt"] {
+            assert!(
+                qml.contains(&format!("&quot;{}_{stat}&quot;", groups[0])),
+                "{k}.qml: {stat}"
+            );
+        }
     }
 }
