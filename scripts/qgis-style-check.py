@@ -15,17 +15,23 @@ Options:
   --classes N           fail unless the renderer has N classes
   --renderer TYPE       fail unless the renderer is TYPE (singlebandpseudocolor, graduatedSymbol…)
   --render DIR          also draw each layer with its style into DIR/NAME.png
+  --features            for a vector, also print one line per feature: `feature {"legend":
+                        [...], "label": ...}`, the legend entries (rules, ranges, categories)
+                        QGIS draws it with and its label as QGIS evaluates it (JSON)
 
 Exit status: 0 when every layer opened, its style loaded and the expectations held; 1 otherwise;
 2 for a usage mistake. Needs Debian python3-qgis and qgis-providers (QGIS >= 3.22).
 """
 import argparse
+import json
 import os
 import sys
 
 from osgeo import gdal
-from qgis.core import (QgsApplication, QgsColorRampShader, QgsMapRendererParallelJob,
-                       QgsMapSettings, QgsRasterLayer, QgsVectorLayer)
+from qgis.core import (QgsApplication, QgsColorRampShader, QgsExpression,
+                       QgsExpressionContext, QgsExpressionContextUtils,
+                       QgsMapRendererParallelJob, QgsMapSettings, QgsRasterLayer,
+                       QgsRenderContext, QgsVectorLayer)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
@@ -74,6 +80,34 @@ def raster_classes(layer):
     return f"{kind} band {renderer.band()}, colour ramp {ramp_type}", rows
 
 
+def feature_lines(layer):
+    """Per feature: the legend entries QGIS draws it with and its label text."""
+    renderer = layer.renderer().clone()
+    # Entries that draw (a rule without a symbol is a heading; the root rule is none).
+    labels = {item.ruleKey(): item.label() for item in renderer.legendSymbolItems()
+              if item.symbol() is not None}
+    context = QgsRenderContext()
+    expression_context = QgsExpressionContext()
+    expression_context.appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+    context.setExpressionContext(expression_context)
+    renderer.startRender(context, layer.fields())
+    label = None
+    if layer.labelsEnabled() and layer.labeling() is not None:
+        settings = layer.labeling().settings()
+        text = settings.fieldName if settings.isExpression else f'"{settings.fieldName}"'
+        label = QgsExpression(text)
+        label.prepare(expression_context)
+    lines = []
+    for feature in layer.getFeatures():
+        expression_context.setFeature(feature)
+        keys = renderer.legendKeysForFeature(feature, context)
+        text = label.evaluate(expression_context) if label is not None else None
+        lines.append({"legend": sorted(labels[k] for k in keys if k in labels),
+                      "label": None if text is None else str(text)})
+    renderer.stopRender(context)
+    return lines
+
+
 def vector_classes(layer):
     """(description, [(bound text, colour, label)], labelling text) of a vector layer."""
     renderer = layer.renderer()
@@ -84,6 +118,11 @@ def vector_classes(layer):
         for r in renderer.ranges():
             rows.append((f"{r.lowerValue():g} .. {r.upperValue():g}",
                          r.symbol().color().name(), r.label()))
+    elif kind == "RuleRenderer":
+        description = kind
+        for rule in renderer.rootRule().descendants():
+            colour = rule.symbol().color().name() if rule.symbol() else "-"
+            rows.append((rule.filterExpression() or "(all)", colour, rule.label()))
     elif kind == "categorizedSymbol":
         description = f"{kind} on {renderer.classAttribute()!r}"
         for c in renderer.categories():
@@ -146,6 +185,9 @@ def check(path, args):
         fields = layer.fields()
         aliases = [f"{f.name()} as {f.alias()!r}" for f in fields if f.alias()]
         print(f"  field aliases: {', '.join(aliases) if aliases else 'none'}")
+    if args.features and kind == "vector":
+        for line in feature_lines(layer):
+            print("  feature " + json.dumps(line, ensure_ascii=False))
     renderer_type = layer.renderer().type()
     if args.renderer and renderer_type != args.renderer:
         failures.append(f"{path}: renderer {renderer_type}, expected {args.renderer}")
@@ -166,6 +208,7 @@ def main():
     parser.add_argument("--classes", type=int)
     parser.add_argument("--renderer")
     parser.add_argument("--render", metavar="DIR")
+    parser.add_argument("--features", action="store_true")
     args = parser.parse_args()
     app = QgsApplication([], False)
     app.initQgis()

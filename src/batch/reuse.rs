@@ -302,6 +302,7 @@ mod tests {
                 scale_offset: None,
                 mask: None,
                 grid: 0,
+                pixel_m2: f64::NAN,
             })
             .collect();
         let rows = ids

@@ -5,11 +5,12 @@
 //! read the same: a colour means the same value everywhere.
 //!
 //! Prescription maps get classified styles from the shared legend ([`Class`]): a discrete colour
-//! map for the rate raster ([`raster_classes`]) and a graduated, labelled style for the plot
-//! polygons ([`vector_graduated`]), so a rate has the same colour in both and in the quicklook.
+//! map for the rate raster ([`raster_classes`]), a graduated, labelled style for the machine
+//! layer ([`vector_graduated`]) and rules for the plots ([`vector_rules`], [`class_rules`]), so
+//! a rate has the same colour in all three and in the quicklook.
 //! `scripts/qgis-style-check.py` loads layers with their styles in QGIS and reports what it read.
 
-use super::classes::Class;
+use super::classes::{float32_safe, Class, FAR};
 
 /// The end of every raster style: the pipe's neutral filters, then the document's close.
 const RASTER_PIPE_END: &str = r#"    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
@@ -213,7 +214,7 @@ pub fn vector_categorised(
     let symbols: String = categories
         .iter()
         .enumerate()
-        .map(|(i, (_, colour, _))| fill_symbol(i, *colour))
+        .map(|(i, (_, colour, _))| fill_symbol(i, &Fill::solid(*colour)))
         .collect();
     let field = xml_attr(field);
     let title = xml_comment(title);
@@ -265,11 +266,12 @@ fn labeling(label_expression: &str) -> String {
 /// In QGIS a DISCRETE item's value is the upper bound of its class: a pixel takes the colour of
 /// the first item whose value is at least the pixel value, and a pixel above the last item is
 /// not drawn. So the grey "0" class (upper bound 0) catches exactly zero (and anything below),
-/// and each rate class catches the rates up to its upper bound. Items are written in ascending
-/// order, as QGIS's search needs. A rate stored as Float32 can round up past its f64 class bound
-/// (42.7 is stored as 42.70000076…), which would push the pixel into the next class or, for the
-/// largest rate, off the map; each item value is therefore the larger of the bound and the bound
-/// rounded to f32.
+/// and each rate class catches the rates above the class below, up to its upper bound: the
+/// half-open classes of [`super::classes`] (a pixel on an edge is in the lower class). Items are
+/// written in ascending order, as QGIS's search needs. A rate stored as Float32 can round up
+/// past its f64 class bound (42.7 is stored as 42.70000076…), which would push the pixel into
+/// the next class or, for the largest rate, off the map; each item value is therefore the
+/// larger of the bound and the bound rounded to f32 ([`float32_safe`]).
 pub fn raster_classes(classes: &[Class], title: &str) -> String {
     let mut ordered: Vec<&Class> = classes.iter().collect();
     ordered.sort_by(|a, b| a.upper.total_cmp(&b.upper));
@@ -278,18 +280,19 @@ pub fn raster_classes(classes: &[Class], title: &str) -> String {
         .map(|c| {
             format!(
                 "          <item alpha=\"255\" value=\"{}\" label=\"{}\" color=\"{}\"/>\n",
-                discrete_break(c.upper),
+                float32_safe(c.upper),
                 xml_attr(&c.label),
                 c.hex()
             )
         })
         .collect();
+    // The lowest bound that is a value (the first class reaches down to −FAR).
     let min = ordered
         .iter()
-        .map(|c| c.lower)
+        .map(|c| if c.lower > -FAR { c.lower } else { c.upper })
         .fold(f64::INFINITY, f64::min);
     let min = if min.is_finite() { min } else { 0.0 };
-    let max = ordered.last().map_or(0.0, |c| discrete_break(c.upper));
+    let max = ordered.last().map_or(0.0, |c| float32_safe(c.upper));
     let title = xml_comment(title);
     raster_style(&title, min, max, "DISCRETE", 1, &items)
 }
@@ -326,9 +329,11 @@ fn raster_style(title: &str, min: f64, max: f64, ramp_type: &str, mode: u8, item
 /// dark-grey outline), and labels from the QGIS expression `label_expression`, for example
 /// `"plot_id" || ': ' || format_number("rate", 0) || ' kg/ha'`. `title` goes into a comment.
 ///
-/// QGIS gives a feature the first range with `lower <= value <= upper`, so touching ranges
-/// (one class's upper bound is the next one's lower bound) put a boundary value in the lower
-/// class, as [`super::classes::class_of`] does. Bounds are written in full precision.
+/// QGIS gives a feature the first range with `lower <= value <= upper`, so the touching ranges
+/// of [`super::classes`] (each class's lower bound is the upper bound of the one before,
+/// written in ascending order) put an edge value in the lower class: each range holds `lower <
+/// value <= upper`, as [`super::classes::class_of`] and the DISCRETE raster ramp. Bounds are
+/// written in full precision.
 pub fn vector_graduated(
     field: &str,
     classes: &[Class],
@@ -350,7 +355,7 @@ pub fn vector_graduated(
     let symbols: String = classes
         .iter()
         .enumerate()
-        .map(|(i, c)| fill_symbol(i, c.colour))
+        .map(|(i, c)| fill_symbol(i, &Fill::solid(c.colour)))
         .collect();
     let field = xml_attr(field);
     let labeling = labeling(label_expression);
@@ -383,43 +388,114 @@ pub fn vector_graduated(
 /// Colour of the hatch that marks plots (or parts) with no observation.
 pub const NOT_OBSERVED_COLOUR: [u8; 3] = [90, 90, 90];
 
-/// A rule-based style for the people layer of a prescription (one polygon per plot): a fill in
-/// the class colour of the numeric `field` for every class, and over it a dark diagonal hatch for
-/// plots whose `status_field` starts with "not observed", with its own legend entry. Labels
-/// from `label_expression`.
-pub fn vector_plots(
-    field: &str,
-    status_field: &str,
-    classes: &[Class],
-    label_expression: &str,
-    title: &str,
-) -> String {
-    let quoted = |f: &str| format!("\"{}\"", f.replace('"', "\"\""));
-    let mut rules = String::new();
-    let mut symbols = String::new();
-    for (i, c) in classes.iter().enumerate() {
-        let filter = format!(
-            "{f} >= {} AND {f} <= {}",
-            c.lower,
-            c.upper,
-            f = quoted(field)
-        );
-        rules.push_str(&format!(
-            "      <rule key=\"class{i}\" filter=\"{}\" label=\"{}\" symbol=\"{i}\"/>\n",
-            xml_attr(&filter),
-            xml_attr(&c.label)
-        ));
-        symbols.push_str(&fill_symbol(i, c.colour));
+/// How a rule of a rule-based style draws a polygon: a QGIS simple fill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fill {
+    pub colour: [u8; 3],
+    /// QGIS's brush style: `solid`, `no` (none), `b_diagonal` and `f_diagonal` (hatches),
+    /// `dense6` (sparse dots), …
+    pub brush: &'static str,
+    pub outline: [u8; 3],
+    /// `solid`, `dash`, `no`.
+    pub outline_style: &'static str,
+    pub outline_mm: f64,
+}
+
+impl Fill {
+    /// A solid fill, thin dark-grey (#404040) outline: a class colour.
+    pub fn solid(colour: [u8; 3]) -> Fill {
+        Fill {
+            colour,
+            brush: "solid",
+            outline: [64, 64, 64],
+            outline_style: "solid",
+            outline_mm: 0.2,
+        }
     }
-    let n = classes.len();
-    let filter = format!("{} LIKE 'not observed%'", quoted(status_field));
-    rules.push_str(&format!(
-        "      <rule key=\"not_observed\" filter=\"{}\" label=\"{}\" symbol=\"{n}\"/>\n",
-        xml_attr(&filter),
-        xml_attr(&crate::i18n::t("legend.not_observed"))
-    ));
-    symbols.push_str(&styled_fill_symbol(n, NOT_OBSERVED_COLOUR, "b_diagonal"));
-    let expression = xml_attr(label_expression);
+
+    /// A hatch (or other brush) in `colour` over whatever is below, thin dark-grey outline.
+    pub fn brush(colour: [u8; 3], brush: &'static str) -> Fill {
+        Fill {
+            brush,
+            ..Fill::solid(colour)
+        }
+    }
+}
+
+/// One rule of a rule-based style. A feature for which `filter` (a QGIS expression; None: every
+/// feature) holds is drawn with `fill` and then offered to the `children`; QGIS draws every
+/// rule that matches, in order, so a later rule's hatch lies over an earlier rule's colour.
+/// A rule without a fill draws nothing: in the legend it is a heading over its children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub filter: Option<String>,
+    pub label: String,
+    pub fill: Option<Fill>,
+    pub children: Vec<Rule>,
+}
+
+impl Rule {
+    /// A rule with a filter and a fill, no children.
+    pub fn new(filter: String, label: String, fill: Fill) -> Rule {
+        Rule {
+            filter: Some(filter),
+            label,
+            fill: Some(fill),
+            children: Vec::new(),
+        }
+    }
+}
+
+/// QGIS expression text for a field name.
+pub fn field(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// QGIS expression text for a string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The filter that holds exactly the values of `class` in `field`: `"f" > lower AND "f" <=
+/// upper`, the half-open classes of [`super::classes`] (a bound at ±[`FAR`] is left out).
+pub fn class_filter(field_name: &str, class: &Class) -> String {
+    let f = field(field_name);
+    let mut parts = Vec::new();
+    if class.lower > -FAR {
+        parts.push(format!("{f} > {}", class.lower));
+    }
+    if class.upper < FAR {
+        parts.push(format!("{f} <= {}", class.upper));
+    }
+    if parts.is_empty() {
+        format!("{f} IS NOT NULL")
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// One rule per class on the numeric `field`, a solid fill in the class colour.
+pub fn class_rules(field_name: &str, classes: &[Class]) -> Vec<Rule> {
+    classes
+        .iter()
+        .map(|c| {
+            Rule::new(
+                class_filter(field_name, c),
+                c.label.clone(),
+                Fill::solid(c.colour),
+            )
+        })
+        .collect()
+}
+
+/// A rule-based style for a polygon layer, labels from `label_expression`; `title` goes into a
+/// comment.
+pub fn vector_rules(rules: &[Rule], label_expression: &str, title: &str) -> String {
+    let mut xml = String::new();
+    let mut symbols = String::new();
+    let mut next = (0usize, 0usize);
+    write_rules(rules, 3, &mut next, &mut xml, &mut symbols);
+    let labeling = labeling(label_expression);
     let title = xml_comment(title);
     format!(
         r#"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
@@ -427,20 +503,11 @@ pub fn vector_plots(
   <!-- {title}: written by paddy -->
   <renderer-v2 type="RuleRenderer" symbollevels="0" forceraster="0" enableorderby="0">
     <rules key="root">
-{rules}    </rules>
+{xml}    </rules>
     <symbols>
 {symbols}    </symbols>
   </renderer-v2>
-  <labeling type="simple">
-    <settings calloutType="simple">
-      <text-style fieldName="{expression}" isExpression="1" fontFamily="Sans Serif" namedStyle="Regular" fontSize="9" fontSizeUnit="Point" textColor="30,30,30,255" textOpacity="1">
-        <text-buffer bufferDraw="1" bufferSize="0.7" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="0.8"/>
-      </text-style>
-      <placement placement="1" layerType="PolygonGeometry" centroidInside="1"/>
-      <rendering drawLabels="1" obstacle="1"/>
-    </settings>
-  </labeling>
-  <blendMode>0</blendMode>
+{labeling}  <blendMode>0</blendMode>
   <featureBlendMode>0</featureBlendMode>
   <layerOpacity>1</layerOpacity>
   <layerGeometryType>2</layerGeometryType>
@@ -449,32 +516,50 @@ pub fn vector_plots(
     )
 }
 
-/// The DISCRETE item value for a class whose upper bound is `upper`: see [`raster_classes`].
-fn discrete_break(upper: f64) -> f64 {
-    let single = f64::from(upper as f32);
-    if single.is_finite() && single > upper {
-        single
-    } else {
-        upper
+/// The `<rule>` elements of `rules` at `depth` (indent of two spaces each) and their symbols;
+/// `next` counts the rules (their keys) and the symbols (their names) written so far.
+fn write_rules(
+    rules: &[Rule],
+    depth: usize,
+    next: &mut (usize, usize),
+    xml: &mut String,
+    symbols: &mut String,
+) {
+    let indent = "  ".repeat(depth);
+    for rule in rules {
+        let key = next.0;
+        next.0 += 1;
+        let mut attrs = format!("key=\"rule{key}\"");
+        if let Some(filter) = &rule.filter {
+            attrs.push_str(&format!(" filter=\"{}\"", xml_attr(filter)));
+        }
+        attrs.push_str(&format!(" label=\"{}\"", xml_attr(&rule.label)));
+        if let Some(fill) = &rule.fill {
+            attrs.push_str(&format!(" symbol=\"{}\"", next.1));
+            symbols.push_str(&fill_symbol(next.1, fill));
+            next.1 += 1;
+        }
+        if rule.children.is_empty() {
+            xml.push_str(&format!("{indent}<rule {attrs}/>\n"));
+        } else {
+            xml.push_str(&format!("{indent}<rule {attrs}>\n"));
+            write_rules(&rule.children, depth + 1, next, xml, symbols);
+            xml.push_str(&format!("{indent}</rule>\n"));
+        }
     }
 }
 
-/// A QGIS fill symbol named `index`: solid `colour`, 0.2 mm dark-grey (#404040) outline. The
-/// properties are written both as the `Option` map QGIS ≥ 3.20 reads and as the `prop` list
-/// older versions read, as QGIS 3.22 itself writes them.
-fn fill_symbol(index: usize, colour: [u8; 3]) -> String {
-    styled_fill_symbol(index, colour, "solid")
-}
-
-/// [`fill_symbol`] with a QGIS brush style (`solid`, `b_diagonal` for a hatch, …).
-fn styled_fill_symbol(index: usize, colour: [u8; 3], style: &str) -> String {
-    let [r, g, b] = colour;
+/// A QGIS fill symbol named `index` drawn as `fill`. The properties are written both as the
+/// `Option` map QGIS ≥ 3.20 reads and as the `prop` list older versions read, as QGIS 3.22
+/// itself writes them.
+fn fill_symbol(index: usize, fill: &Fill) -> String {
+    let rgba = |[r, g, b]: [u8; 3]| format!("{r},{g},{b},255");
     let props = [
-        ("color", format!("{r},{g},{b},255")),
-        ("style", style.into()),
-        ("outline_color", "64,64,64,255".into()),
-        ("outline_style", "solid".into()),
-        ("outline_width", "0.2".into()),
+        ("color", rgba(fill.colour)),
+        ("style", fill.brush.into()),
+        ("outline_color", rgba(fill.outline)),
+        ("outline_style", fill.outline_style.into()),
+        ("outline_width", fill.outline_mm.to_string()),
         ("outline_width_unit", "MM".into()),
         ("joinstyle", "bevel".into()),
         ("offset", "0,0".into()),
@@ -794,33 +879,48 @@ mod tests {
     }
 
     #[test]
-    fn not_observed_plots_have_a_hatched_rule_of_their_own() {
+    fn rules_nest_with_one_symbol_per_fill_and_half_open_class_filters() {
         let classes = rate_classes(&[0.0, 25.0, 65.0], "kg urea/ha", Palette::Nitrogen, 7);
-        let text = vector_plots("rate", "status", &classes, "\"plot_id\"", "N <&>");
-        let opts = roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..roxmltree::ParsingOptions::default()
+        let mut rules = class_rules("rate", &classes);
+        rules.push(Rule::new(
+            "\"status\" IN ('not observed')".into(),
+            "not observed <&>".into(),
+            Fill::brush(NOT_OBSERVED_COLOUR, "b_diagonal"),
+        ));
+        let heading = Rule {
+            filter: None,
+            label: "N rate".into(),
+            fill: None,
+            children: rules,
         };
-        let doc = roxmltree::Document::parse_with_options(&text, opts).unwrap();
-        let rules: Vec<_> = doc
+        let text = vector_rules(&[heading], "\"plot_id\"", "N <&>");
+        let doc = parse(&text);
+        let root = find(&doc, "rules");
+        let top = children(root, "rule");
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].attribute("symbol"), None);
+        assert_eq!(top[0].attribute("filter"), None);
+        let inner = children(top[0], "rule");
+        assert_eq!(inner.len(), classes.len() + 1);
+        assert_eq!(inner[0].attribute("filter"), Some("\"rate\" <= 0"));
+        assert_eq!(
+            inner[2].attribute("filter"),
+            Some("\"rate\" > 25 AND \"rate\" <= 65")
+        );
+        let last = inner.last().unwrap();
+        assert_eq!(last.attribute("label"), Some("not observed <&>"));
+        // Every key unique; every symbol named once and its rule's.
+        let keys: std::collections::HashSet<_> = doc
             .descendants()
             .filter(|n| n.has_tag_name("rule"))
+            .filter_map(|n| n.attribute("key"))
             .collect();
-        assert_eq!(rules.len(), classes.len() + 1);
-        let last = rules.last().unwrap();
-        assert_eq!(last.attribute("label"), Some("not observed"));
-        assert_eq!(
-            last.attribute("filter"),
-            Some("\"status\" LIKE 'not observed%'")
-        );
-        assert_eq!(
-            rules[1].attribute("filter"),
-            Some("\"rate\" >= 25 AND \"rate\" <= 25")
-        );
-        // Its symbol is the hatch.
-        let symbol = doc
-            .descendants()
-            .find(|n| n.has_tag_name("symbol") && n.attribute("name") == last.attribute("symbol"))
+        assert_eq!(keys.len(), classes.len() + 2);
+        let symbols = children(find(&doc, "symbols"), "symbol");
+        assert_eq!(symbols.len(), classes.len() + 1);
+        let symbol = symbols
+            .iter()
+            .find(|n| n.attribute("name") == last.attribute("symbol"))
             .unwrap();
         assert!(symbol
             .descendants()

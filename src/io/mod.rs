@@ -15,6 +15,7 @@ pub mod table;
 pub mod vector;
 pub mod warp;
 mod write;
+mod zip_times;
 
 pub use aoi::Aoi;
 pub use preview::{read_preview, Preview};

@@ -242,7 +242,8 @@ impl Table {
     }
 
     /// A `.shp.zip`: written by OGR under a hidden temporary name that keeps the `.shp.zip`
-    /// ending (OGR zips only such names), then renamed.
+    /// ending (OGR zips only such names), its entries dated now (OGR leaves them at 0, shown
+    /// as 1980-00-00), then renamed.
     fn write_shapefile_zip(&self, path: &Path) -> Result<()> {
         let stem = shapefile_stem(path, ".shp.zip");
         let temp = super::TempPath::at(
@@ -251,6 +252,7 @@ impl Table {
         // A leftover of a killed run with the same process id would make OGR refuse the name.
         let _ = std::fs::remove_file(temp.path());
         self.write_shapefile(temp.path(), &stem, path)?;
+        super::zip_times::date_entries(temp.path(), std::time::SystemTime::now())?;
         temp.persist(path)
     }
 

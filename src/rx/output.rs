@@ -12,7 +12,9 @@
 //!   the vector layers cannot share the raster's name and style);
 //! - `rx_<product>_plots.geojson` with `rx_<product>_plots.qml`: the layer for people, one
 //!   feature per plot on the grid (the flight's; all with a default rate) with its plot rate,
-//!   status ("not observed" hatched) and reason — never to be loaded into a terminal;
+//!   status (each marked: [`PlotStatus::mark`]), total, share not observed (marked when large),
+//!   spray zones and reason ([`crate::export::styles::rx_plots`]) — never to be loaded into a
+//!   terminal;
 //! - `TASKDATA_<product>/`: ISO 11783-10 TASKDATA.XML + grid, each cell the rate of the machine
 //!   piece under its centre (copy one to a USB stick as `TASKDATA`);
 //! - `rx_summary.csv`: per plot stage, index, SI, status, rates, product and spray totals;
@@ -29,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::export::classes::{rate_classes, Palette};
 use crate::export::kind::OutputKind;
-use crate::export::{isoxml, qml, quicklook};
+use crate::export::styles::StatusMark;
+use crate::export::{isoxml, qml, quicklook, styles};
 use crate::io::table::{Kind, Parts, Table, Value};
 use crate::io::{CogOptions, IndexWriter, OutputMeta};
 use crate::plots::{Geom, Plot, Plots};
@@ -108,25 +111,44 @@ impl Map<'_> {
     }
 }
 
-/// A plot's standing in one pass, as the summary, the plots layer and `report.json` write it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PlotStatus {
+/// Declares [`PlotStatus`] from one list of its variants and their texts, with the list of all
+/// of them ([`PlotStatus::ALL`]) made from the same list: whatever reads every status (the
+/// plots layer's style: [`PlotStatus::mark`]) cannot miss one added later.
+macro_rules! plot_status {
+    ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
+        /// A plot's standing in one pass, as the summary, the plots layer and `report.json`
+        /// write it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum PlotStatus {
+            $($(#[doc = $doc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl PlotStatus {
+            /// Every status, in the order declared.
+            pub const ALL: &'static [PlotStatus] = &[$(PlotStatus::$variant,)*];
+
+            /// The text written in the files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(PlotStatus::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+plot_status! {
     /// Observed well enough to have its own rate.
-    #[serde(rename = "prescribed")]
-    Prescribed,
+    Prescribed = "prescribed",
     /// Not observed; the configured default rate applies.
-    #[serde(rename = "not observed (default rate)")]
-    DefaultRate,
+    DefaultRate = "not observed (default rate)",
     /// Not observed, and no rate.
-    #[serde(rename = "not observed")]
-    NotObserved,
+    NotObserved = "not observed",
     /// Observed, but its growth stage is unknown (no transplanting date, say), so whether it is
     /// in the window is too; the configured default rate applies.
-    #[serde(rename = "stage unknown (default rate)")]
-    StageUnknownDefault,
+    StageUnknownDefault = "stage unknown (default rate)",
     /// Observed, stage unknown, and no rate.
-    #[serde(rename = "stage unknown")]
-    StageUnknown,
+    StageUnknown = "stage unknown",
 }
 
 impl PlotStatus {
@@ -142,14 +164,12 @@ impl PlotStatus {
         }
     }
 
-    /// The text written in the files.
-    pub fn as_str(self) -> &'static str {
+    /// How the plots layer's style marks a plot of this status over its rate's colour.
+    pub fn mark(self) -> StatusMark {
         match self {
-            PlotStatus::Prescribed => "prescribed",
-            PlotStatus::DefaultRate => "not observed (default rate)",
-            PlotStatus::NotObserved => "not observed",
-            PlotStatus::StageUnknownDefault => "stage unknown (default rate)",
-            PlotStatus::StageUnknown => "stage unknown",
+            PlotStatus::Prescribed => StatusMark::Plain,
+            PlotStatus::DefaultRate | PlotStatus::NotObserved => StatusMark::NotObserved,
+            PlotStatus::StageUnknownDefault | PlotStatus::StageUnknown => StatusMark::StageUnknown,
         }
     }
 }
@@ -515,8 +535,13 @@ fn write_map(
 
     // The rate grid.
     let tif = dir.join(format!("rx_{}.tif", map.name));
+    // QGIS's legend heads the classes with "Band 1: <description>".
+    let description = crate::i18n::tf(
+        "rx.rate_band",
+        &[("product", &map.product), ("unit", &map.unit)],
+    );
     let meta = OutputMeta {
-        description: map.title.clone(),
+        description,
         band_metadata: vec![
             ("UNIT".into(), map.unit.clone()),
             ("PRODUCT".into(), map.product.clone()),
@@ -580,15 +605,18 @@ fn write_map(
     plots_table(rx, map)?.write(&people, threads)?;
     files.push((plots_kind, people));
     let pstyle = dir.join(format!("rx_{}_plots.qml", map.name));
-    let label = format!(
-        "\"plot_id\" || ': ' || coalesce(format_number(\"rate\", 1) || ' {}', '{}')",
-        map.label_unit.replace('\'', "''"),
-        crate::i18n::t("legend.not_observed").replace('\'', "''")
+    let statuses: Vec<(&str, StatusMark)> = PlotStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.mark()))
+        .collect();
+    let text = styles::rx_plots(
+        &classes,
+        &map.label_unit,
+        &statuses,
+        !map.nitrogen(),
+        &map.title,
     );
-    crate::io::write_atomic(
-        &pstyle,
-        qml::vector_plots("rate", "status", &classes, &label, &map.title).as_bytes(),
-    )?;
+    crate::io::write_atomic(&pstyle, text.as_bytes())?;
     files.push((OutputKind::Style, pstyle));
 
     write_quicklook(rx, map, &classes, &dir.join(format!("rx_{}.png", map.name)))?;
@@ -886,9 +914,13 @@ fn machine_table(rx: &Prescription, map: &Map) -> Result<Table> {
 }
 
 /// The layer for people: one feature per plot on the pass's grid (those the flight sees, every
-/// plot with a default rate), its plot rate, status and reason. The plots off the grid are in
-/// the summary and the report, not on this map: a flight over 50 paddies of a county's 20 000
-/// is a map of those 50 (QGIS zooms to them), not of 19 950 hatched outlines.
+/// plot with a default rate), its plot rate, status, the machine layer's total on it (empty
+/// with no rate, as in the summary), the area and share of it with no rate because nothing was
+/// seen there (`not_observed_m2`, `not_observed_pct` of the plot's area on the grid) and
+/// reason; for spray also the stress zones' rate and area (`zone_rate`, empty without zones,
+/// and `zone_m2`: the machine pieces above the plot's rate). The plots off the grid are in the
+/// summary and the report, not on this map: a flight over 50 paddies of a county's 20 000 is a
+/// map of those 50 (QGIS zooms to them), not of 19 950 hatched outlines.
 fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
     let mut table = Table {
         columns: columns(map),
@@ -899,17 +931,23 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         ("area_ha".into(), Kind::Real),
         ("total".into(), Kind::Real),
         ("not_observed_m2".into(), Kind::Real),
-        ("reason".into(), Kind::Text),
+        ("not_observed_pct".into(), Kind::Real),
     ]);
-    let cells = &map.pass.layout.cells;
-    let on_map: Vec<&PlotRx> = rx
+    if !map.nitrogen() {
+        table.columns.extend([
+            ("zone_rate".into(), Kind::Real),
+            ("zone_m2".into(), Kind::Real),
+        ]);
+    }
+    table.columns.push(("reason".into(), Kind::Text));
+    let layout = &map.pass.layout;
+    let on_map: Vec<(usize, &PlotRx)> = rx
         .plots
         .iter()
         .enumerate()
-        .filter(|&(k, _)| cells.get(k).is_some_and(Option::is_some))
-        .map(|(_, p)| p)
+        .filter(|&(k, _)| layout.cells.get(k).is_some_and(Option::is_some))
         .collect();
-    for &plot in &on_map {
+    for &(k, plot) in &on_map {
         let (rate, status, reason, total) = map.plot(plot);
         let mut row = vec![
             Value::Text(plot.id.clone()),
@@ -925,17 +963,40 @@ fn plots_table(rx: &Prescription, map: &Map) -> Result<Table> {
         } else {
             plot.spray_unobserved_m2
         };
+        let area = layout.areas_m2.get(k).copied().unwrap_or(f64::NAN);
+        let share = (100.0 * unseen / area).clamp(0.0, 100.0);
         row.extend([
             Value::Text(status.as_str().into()),
             Value::real(Some(plot.area_ha)),
-            Value::Real(round2(total)),
+            // No rate, no total: empty, not 0.
+            Value::real(rate.map(|_| round2(total))),
             Value::Real(round2(unseen)),
-            Value::Text(reason),
+            Value::real(share.is_finite().then(|| (share * 10.0).round() / 10.0)),
         ]);
+        if !map.nitrogen() {
+            let (zone_rate, zone_m2) = zones_of(&map.pass.pieces, k, rate);
+            row.extend([Value::real(zone_rate), Value::Real(round2(zone_m2))]);
+        }
+        row.push(Value::Text(reason));
         table.rows.push(row);
     }
-    table.lonlat = to_lonlat(rx, on_map.iter().map(|p| p.parts.clone()).collect())?;
+    table.lonlat = to_lonlat(rx, on_map.iter().map(|(_, p)| p.parts.clone()).collect())?;
     Ok(table)
+}
+
+/// The stress zones of plot `k` among `pieces`: the machine pieces whose rate is above the
+/// plot's rate (`outside`; every piece when the plot has none): their area-weighted rate (None
+/// without zones) and area, m².
+fn zones_of(pieces: &[super::tiles::Piece], k: usize, outside: Option<f64>) -> (Option<f64>, f64) {
+    let (mut area, mut amount) = (0.0, 0.0);
+    for p in pieces
+        .iter()
+        .filter(|p| p.plot == k && outside.map_or(true, |r| p.rate > r))
+    {
+        area += p.area_m2;
+        amount += p.rate * p.area_m2;
+    }
+    ((area > 0.0).then(|| amount / area), area)
 }
 
 /// The summary's rows, one per plot: stage, index, SI, status, rates and totals.

@@ -1097,6 +1097,13 @@ fn nitrogen_pass(
         let (kg, area) = totals(&pass.pieces, k);
         row.n_product_kg = kg;
         row.n_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
+        if row.nitrogen.product.is_finite() {
+            note_unseen(
+                &mut row.nitrogen.reason,
+                row.n_unobserved_m2,
+                pass.layout.areas_m2[k],
+            );
+        }
     }
     if let Some(loud) = nothing_ordered(cfg, rx, rows) {
         warnings.insert(0, loud);
@@ -1268,8 +1275,28 @@ fn spray_pass(
             .map(|p| p.area_m2)
             .sum();
         row.spray_unobserved_m2 = (pass.layout.areas_m2[k] - area).max(0.0);
+        if row.spray_rate_outside.is_finite() {
+            note_unseen(
+                &mut row.spray_reason,
+                row.spray_unobserved_m2,
+                pass.layout.areas_m2[k],
+            );
+        }
     }
     Ok(pass)
+}
+
+/// A rated plot's `reason`, with the share of it that has no rate because nothing was seen
+/// there when that share is above [`crate::export::styles::UNSEEN_PCT`] (as the plots layer
+/// marks it): the summary, `report.json` and `report.html` then say that most of a
+/// "prescribed" plot was not seen, not only its rate.
+fn note_unseen(reason: &mut String, unseen_m2: f64, area_m2: f64) {
+    let pct = 100.0 * unseen_m2 / area_m2;
+    if pct.is_finite() && pct > crate::export::styles::UNSEEN_PCT {
+        reason.push_str(&format!(
+            "; {pct:.0} % of the plot ({unseen_m2:.0} of {area_m2:.0} m²) not observed: no rate there"
+        ));
+    }
 }
 
 /// Which plots are judged for stress, and each plot's count of valid cells. Only cells wholly

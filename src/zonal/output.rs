@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::{Stats, StatsTable};
 use crate::error::Result;
+use crate::export::styles::StatsColumns;
 use crate::io::table::{Kind, Table, Value};
 
 pub use crate::io::table::Format;
@@ -208,7 +209,7 @@ pub fn shapefile_note(st: &StatsTable) -> Result<Option<String>> {
 
 /// Write the statistics to `path` (.csv, .geojson, or a shapefile with the names of
 /// [`shapefile_names`]; a large GeoJSON on `threads` threads, None: all cores), and beside a
-/// vector its QGIS style (graduated on the main index's mean,
+/// vector its QGIS style (classed on the main index's mean, the plots it saw little of marked:
 /// [`crate::export::styles::stats_plots`]; beside a shapefile with the columns' names as the
 /// aliases of the fields it names otherwise).
 pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()> {
@@ -225,15 +226,20 @@ pub fn write(st: &StatsTable, path: &Path, threads: Option<usize>) -> Result<()>
     };
     let first_stat = first_group_column(st, names.len());
     let group = group_columns(st);
-    let mean = group.iter().position(|(n, _)| *n == "mean").unwrap_or(1);
+    let at = |stat: &str| group.iter().position(|(n, _)| *n == stat).unwrap_or(0);
     let name = |k: usize| names.get(k).cloned();
-    let groups: Vec<(String, String)> = st
+    let groups: Vec<StatsColumns> = st
         .columns
         .iter()
         .enumerate()
         .filter_map(|(k, c)| {
-            let mean = name(first_stat + k * group.len() + mean)?;
-            Some((c.prefix.clone(), mean))
+            let first = first_stat + k * group.len();
+            Some(StatsColumns {
+                prefix: c.prefix.clone(),
+                mean: name(first + at("mean"))?,
+                count: name(first + at("count"))?,
+                pixel_m2: c.pixel_m2,
+            })
         })
         .collect();
     let id_column = name(0).unwrap_or_else(|| st.id_column.clone());

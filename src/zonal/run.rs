@@ -49,6 +49,9 @@ pub struct Column {
     /// The pixel grid it was read on: 0 for the first raster's, 1 for the next other one, …
     /// (the index into [`PlotRow::pixels`]).
     pub grid: usize,
+    /// Ground area of one pixel, m² ([`run`] measures it from the plots: their geodesic area
+    /// over their area in pixels); NaN when unknown (no CRS, or before a run).
+    pub pixel_m2: f64,
 }
 
 /// One plot's output row.
@@ -159,6 +162,7 @@ pub fn columns(infos: &[RasterInfo], mask_band: Option<usize>) -> Result<Vec<Col
                 scale_offset: info.band_scale_offset[band - 1],
                 mask: mask_band,
                 grid: 0,
+                pixel_m2: f64::NAN,
             });
         }
     }
@@ -292,6 +296,12 @@ pub fn run(
         total_windows.set(total_windows.get() + pass.windows.len());
         for &c in &pass.column_index {
             columns[c].grid = passes.len();
+        }
+        let pixel_m2 = pass.pixel_m2(&areas);
+        for &c in &pass.column_index {
+            if let Some(column) = columns.get_mut(c) {
+                column.pixel_m2 = pixel_m2;
+            }
         }
         passes.push(pass);
     }
@@ -571,6 +581,26 @@ impl Pass {
         })
     }
 
+    /// Ground area of one of this grid's pixels, m²: the plots' geodesic `areas` over their
+    /// areas in pixels (whole plots, inside the raster or not); NaN when no plot has both.
+    fn pixel_m2(&self, areas: &[f64]) -> f64 {
+        let (mut ground, mut pixels) = (0.0, 0.0);
+        for (poly, &area) in self.polygons.iter().zip(areas) {
+            if let Some(poly) = poly {
+                let px = poly.area();
+                if area.is_finite() && area > 0.0 && px.is_finite() && px > 0.0 {
+                    ground += area;
+                    pixels += px;
+                }
+            }
+        }
+        if pixels > 0.0 {
+            ground / pixels
+        } else {
+            f64::NAN
+        }
+    }
+
     fn run(
         &self,
         req: &StatsRequest,
@@ -721,6 +751,7 @@ mod tests {
             scale_offset: None,
             mask: None,
             grid: 0,
+            pixel_m2: f64::NAN,
         }
     }
 

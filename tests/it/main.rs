@@ -19,6 +19,8 @@ mod nightly;
 mod nights;
 mod prescribe;
 mod products;
+mod qgis_expr;
+mod qgis_styles;
 mod readme;
 mod real_data;
 mod real_seasons;

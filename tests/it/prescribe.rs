@@ -721,6 +721,36 @@ fn people_ids(dir: &Path, product: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The (year, month, day) of every entry of the zip at `path`, as its central directory dates
+/// them (MS-DOS form: year − 1980 in the top 7 bits, month in 4, day in 5).
+fn zip_dates(path: &Path) -> Vec<(i32, u32, u32)> {
+    let b = std::fs::read(path).unwrap();
+    let u16_at = |i: usize| usize::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
+    let end = (0..=b.len() - 22)
+        .rev()
+        .find(|&i| b[i..i + 4] == [0x50, 0x4b, 5, 6])
+        .expect("an end of central directory");
+    let (n, mut at) = (u16_at(end + 10), u32_at(end + 16));
+    assert!(n > 0);
+    (0..n)
+        .map(|_| {
+            assert_eq!(
+                b[at..at + 4],
+                [0x50, 0x4b, 1, 2],
+                "a central directory entry"
+            );
+            let date = u16_at(at + 14);
+            at += 46 + u16_at(at + 28) + u16_at(at + 30) + u16_at(at + 32);
+            (
+                1980 + (date >> 9) as i32,
+                ((date >> 5) & 15) as u32,
+                (date & 31) as u32,
+            )
+        })
+        .collect()
+}
+
 /// QGIS styles start with a DOCTYPE.
 fn xml_options() -> roxmltree::ParsingOptions {
     roxmltree::ParsingOptions {
@@ -811,7 +841,14 @@ fn every_output_opens_and_validates() {
             let ds = gdal::Dataset::open(path).unwrap();
             assert!(ds.spatial_ref().unwrap().auth_code().unwrap() == 32648);
             let band = ds.rasterband(1).unwrap();
-            assert!(band.metadata_item("UNIT", "").is_some());
+            let unit = band.metadata_item("UNIT", "").unwrap();
+            // QGIS's legend reads "Band 1: <description>": the product's rate and its unit.
+            let product = band.metadata_item("PRODUCT", "").unwrap();
+            let description = band.description().unwrap();
+            assert!(
+                description.contains(&product) && description.ends_with(&unit),
+                "{description}"
+            );
             assert_eq!(band.no_data_value(), Some(-9999.0));
             // A quicklook and a style beside it.
             let png = std::fs::read(path.with_extension("png")).unwrap();
@@ -835,6 +872,19 @@ fn every_output_opens_and_validates() {
                 if listing.status.success() {
                     assert!(text.contains(".prj") && text.contains(".dbf"), "{text}");
                 }
+            }
+            // Its entries are dated when they were written (OGR left them at 1980-00-00).
+            let days = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                / 86_400;
+            let around: Vec<(i32, u32, u32)> = [days - 1, days, days + 1]
+                .iter()
+                .map(|&d| paddy::phenology::dates::Date::from_days_since_epoch(d as i32).ymd())
+                .collect();
+            for date in zip_dates(path) {
+                assert!(around.contains(&date), "{name}: entry dated {date:?}");
             }
             // Terminals read the rate from a numeric field.
             let defn = layer.defn();

@@ -1025,12 +1025,15 @@ fn statistics_shapefiles_take_short_unique_column_names() {
             }
             assert_eq!(ids.len(), 12, "{shp}");
         }
-        // The QGIS style beside the shapefile graduates a column the shapefile has.
+        // The QGIS style beside the shapefile classes the mean and reads the count (the share
+        // of each plot seen) from columns the shapefile has.
         let qml = std::fs::read_to_string(dir.path().join(format!("{k}.qml"))).unwrap();
-        assert!(
-            qml.contains(&format!("attr=\"{}_mean\"", groups[0])),
-            "{k}.qml"
-        );
+        for stat in ["mean", "cnt"] {
+            assert!(
+                qml.contains(&format!("&quot;{}_{stat}&quot;", groups[0])),
+                "{k}.qml: {stat}"
+            );
+        }
         // And gives each shortened field its column's name as its alias (b1_mean:
         // s2_20260717_b1_mean), so QGIS shows the long names.
         for shp in &outs[1..] {
