@@ -1184,7 +1184,8 @@ mod tests {
         }
     }
 
-    fn stage_on(vi: &PlotSeries, at: f64) -> PlotStage {
+    /// The stage of a 'short' plot on day `at`, transplanted on day `T` when `planted`.
+    fn stage_of(vi: &PlotSeries, at: f64, planted: bool) -> PlotStage {
         let table = StageTable::builtin();
         let s = Settings {
             smoother: Smoother::Whittaker { lambda: 10.0 },
@@ -1194,8 +1195,12 @@ mod tests {
             from: None,
             calibration: None,
         };
-        let planted = Some(Date::from_days_since_epoch(T as i32));
+        let planted = planted.then(|| Date::from_days_since_epoch(T as i32));
         analyse("P", "short", planted, vi, None, &s)
+    }
+
+    fn stage_on(vi: &PlotSeries, at: f64) -> PlotStage {
+        stage_of(vi, at, true)
     }
 
     #[test]
@@ -1234,17 +1239,8 @@ mod tests {
     /// from transplanting and to heading: they are kept to a tenth of a day, and print so.
     #[test]
     fn days_after_transplanting_and_to_heading_keep_a_tenth_of_a_day() {
-        let table = StageTable::builtin();
         let at = T + 72.0;
-        let s = Settings {
-            smoother: Smoother::Whittaker { lambda: 10.0 },
-            fraction: 0.2,
-            table: &table,
-            at: Date::from_days_since_epoch(at as i32),
-            from: None,
-            calibration: None,
-        };
-        let p = analyse("P", "short", None, &rice(56.0), None, &s);
+        let p = stage_of(&rice(56.0), at, false);
         let (dat, to_heading) = (
             p.days_after_transplanting.unwrap(),
             p.days_to_heading.unwrap(),
