@@ -966,14 +966,13 @@ fn unreadable_dates_and_a_late_date_are_said() {
     // Long after the last raster (2026-09-05): the window of 200 days before 2027-06-01 holds
     // no raster; each reason says so rather than blaming clouds.
     let plots = root().join("sample_tiles/plots.geojson");
-    let mut args = stage_args(
-        &ndvi,
-        &lswi,
-        plots.to_str().unwrap(),
-        &["--at", "2027-06-01"],
-    );
-    args.retain(|a| *a != "-q");
-    let out = paddy(dir.path(), &args);
+    // Stage on `at`, with its warnings (not quiet).
+    let stage_at = |at: &str| {
+        let mut args = stage_args(&ndvi, &lswi, plots.to_str().unwrap(), &["--at", at]);
+        args.retain(|a| *a != "-q");
+        paddy(dir.path(), &args)
+    };
+    let out = stage_at("2027-06-01");
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -990,14 +989,7 @@ fn unreadable_dates_and_a_late_date_are_said() {
         );
     }
     // A month and a half after it: still warned about, the reasons as they were.
-    let mut args = stage_args(
-        &ndvi,
-        &lswi,
-        plots.to_str().unwrap(),
-        &["--at", "2026-10-20"],
-    );
-    args.retain(|a| *a != "-q");
-    let out = paddy(dir.path(), &args);
+    let out = stage_at("2026-10-20");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("45 days after the last raster") && stderr.contains("extrapolated"),
@@ -1011,14 +1003,7 @@ fn unreadable_dates_and_a_late_date_are_said() {
         );
     }
     // Within a revisit of it: no warning.
-    let mut args = stage_args(
-        &ndvi,
-        &lswi,
-        plots.to_str().unwrap(),
-        &["--at", "2026-09-20"],
-    );
-    args.retain(|a| *a != "-q");
-    let out = paddy(dir.path(), &args);
+    let out = stage_at("2026-09-20");
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("after the last raster"));
 }
